@@ -1,0 +1,134 @@
+# lanspread: plain GNU make, everything built under build/.
+PKG_CONFIG ?= pkg-config
+CC ?= cc
+PREFIX ?= /usr/local
+DESTDIR ?=
+PYTHON ?= /usr/bin/python3
+B := build
+
+PKGS := msgpack sqlite3 libarchive jansson libseccomp
+CFLAGS ?= -O2 -g
+CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
+	-Wmissing-prototypes -Wvla -MMD -MP -I. \
+	$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+# libev ships no pkg-config file on Debian.
+LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lev -lm
+CHECK_LIBS = $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
+
+# Debian packages the build, the tests and the demo need.
+DEB_PACKAGES := build-essential pkg-config libev-dev libmsgpack-dev \
+	libsqlite3-dev libarchive-dev check libseccomp-dev libjansson-dev \
+	libarchive-tools python3 python3-rarfile mandoc valgrind iproute2 \
+	util-linux sqlite3 diffutils
+
+COMMON_SRC := $(wildcard common/*.c)
+SUP_SRC := $(filter-out supervisor/lanspreadd.c supervisor/peer_shim.c, \
+	$(wildcard supervisor/*.c))
+NET_SRC := $(wildcard worker-net/*.c)
+XFER_SRC := $(wildcard worker-transfer/*.c)
+INST_SRC := $(wildcard worker-install/*.c)
+TEST_SRC := $(wildcard tests/check_*.c)
+
+obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
+
+BINS := $(B)/lanspread-peer $(B)/lanspreadd $(B)/lanspread-net \
+	$(B)/lanspread-transfer $(B)/lanspread-install
+TESTS := $(patsubst tests/%.c,$(B)/tests/%,$(TEST_SRC))
+
+.PHONY: all deps check unit asan valgrind fixtures scenarios demo man \
+	install clean
+all: $(BINS)
+
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | \
+		grep -q "ok installed" || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(B)/libcommon.a: $(call obj,$(COMMON_SRC))
+	$(AR) rcs $@ $^
+$(B)/libsupervisor.a: $(call obj,$(SUP_SRC))
+	$(AR) rcs $@ $^
+$(B)/libnet.a: $(call obj,$(filter-out worker-net/net_main.c,$(NET_SRC)))
+	$(AR) rcs $@ $^
+$(B)/libtransfer.a: $(call obj,$(filter-out worker-transfer/transfer_main.c,$(XFER_SRC)))
+	$(AR) rcs $@ $^
+$(B)/libinstall.a: $(call obj,$(filter-out worker-install/install_main.c,$(INST_SRC)))
+	$(AR) rcs $@ $^
+
+$(B)/lanspread-peer: $(call obj,supervisor/peer_shim.c) $(B)/libsupervisor.a $(B)/libcommon.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(B)/lanspreadd: $(call obj,supervisor/lanspreadd.c) $(B)/libsupervisor.a $(B)/libcommon.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(B)/lanspread-net: $(call obj,worker-net/net_main.c) $(B)/libnet.a $(B)/libcommon.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(B)/lanspread-transfer: $(call obj,worker-transfer/transfer_main.c) $(B)/libtransfer.a $(B)/libcommon.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(B)/lanspread-install: $(call obj,worker-install/install_main.c) $(B)/libinstall.a $(B)/libcommon.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Every Check suite links every module library; unused members are dropped.
+TEST_LIBS := $(B)/libsupervisor.a $(B)/libnet.a $(B)/libtransfer.a \
+	$(B)/libinstall.a $(B)/libcommon.a
+$(B)/tests/%: $(call obj,tests/%.c) $(TEST_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CHECK_LIBS)
+
+fixtures: $(B)/fixtures/.stamp
+$(B)/fixtures/.stamp: $(wildcard fixtures/*)
+	$(PYTHON) fixtures/mkfixtures.py $(B)/fixtures
+	@touch $@
+
+# Unit tests print every test (CK_VERBOSE); the fixtures run from build/.
+unit: $(TESTS) $(B)/fixtures/.stamp
+	@set -e; for t in $(TESTS); do \
+		echo "== $$t"; CK_VERBOSE=1 CK_FORK=yes \
+		LANSPREAD_FIXTURES=$(CURDIR)/$(B)/fixtures $$t; done
+	$(PYTHON) tests/check_fixture_archives.py $(B)/fixtures
+
+scenarios: all fixtures
+	$(PYTHON) tests/scenarios/run.py --all
+
+check: deps
+	$(MAKE) all fixtures
+	$(MAKE) unit
+	$(MAKE) man-lint
+	$(PYTHON) tests/scenarios/run.py --expected
+
+# AddressSanitizer + UBSan build of the unit tests, in its own tree.
+asan: deps
+	$(MAKE) B=build/asan CFLAGS="-O1 -g -fsanitize=address,undefined \
+		-fno-omit-frame-pointer -fno-sanitize-recover=all" \
+		LDFLAGS="-fsanitize=address,undefined" unit
+
+valgrind: all
+	$(PYTHON) tests/valgrind_peer.py $(B)
+
+MAN_PAGES := $(wildcard man/*.[0-9])
+man-lint:
+	@for m in $(MAN_PAGES); do mandoc -Tlint -W warning $$m || exit 1; done
+
+demo: deps
+	$(MAKE) all fixtures
+	$(PYTHON) tests/demo.py $(B)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin \
+		$(DESTDIR)$(PREFIX)/libexec/lanspread
+	install -m 755 $(B)/lanspread-peer $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(B)/lanspreadd $(DESTDIR)$(PREFIX)/sbin/
+	install -m 755 $(B)/lanspread-net $(B)/lanspread-transfer \
+		$(B)/lanspread-install $(DESTDIR)$(PREFIX)/libexec/lanspread/
+
+clean:
+	rm -rf $(B)
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,137 @@
+/*
+ * Messages between our processes (socketpairs) and between peers (TCP):
+ * a fixed header {type, flags, length} followed by a MessagePack map.
+ * File descriptors travel with SCM_RIGHTS on socketpairs.
+ */
+#ifndef LANSPREAD_MSG_H
+#define LANSPREAD_MSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "common/compat.h"
+
+#include <ev.h>
+#include <msgpack.h>
+
+#define MSG_MAX_BODY	(16u * 1024 * 1024)
+#define MSG_MAX_FDS	16
+
+/*
+ * One enum for every link, in ranges per link; never renumber.
+ * 100s supervisor <-> net, 200s supervisor <-> transfer,
+ * 300s supervisor <-> install, 500s peer <-> peer over TCP.
+ */
+enum msg_type {
+	MSG_NET_LISTEN = 100,		/* s->n {addr} bind the peer listener */
+	MSG_NET_READY,			/* n->s {addr} listening */
+	MSG_NET_FAILED,			/* n->s {error} cannot listen */
+	MSG_NET_CONNECT,		/* s->n {req, addr} */
+	MSG_NET_CONNECT_DONE,		/* n->s {req, error?, peer_id?} */
+	MSG_NET_LIBRARY,		/* s->n {games} our snapshot */
+	MSG_NET_PEER_UP,		/* n->s {peer_id, addr, games} */
+	MSG_NET_PEER_LIBRARY,		/* n->s {peer_id, games} */
+	MSG_NET_PEER_DOWN,		/* n->s {peer_id, reason} */
+	MSG_NET_IDENTITY,		/* s->n {peer_id, name} */
+	MSG_NET_GOODBYE,		/* s->n {} say goodbye, then exit */
+
+	MSG_XFER_HELLO = 200,		/* s->t {games_dir} */
+	MSG_XFER_READY,			/* t->s {} */
+
+	MSG_INST_HELLO = 300,		/* s->i {games_dir} */
+	MSG_INST_READY,			/* i->s {} */
+
+	MSG_PEER_HELLO = 500,		/* {version, peer_id, name, addr, games} */
+	MSG_PEER_HELLO_ACK,		/* same fields, answer to a hello */
+	MSG_PEER_LIBRARY,		/* {games} */
+	MSG_PEER_PING,			/* {} */
+	MSG_PEER_PONG,			/* {} */
+	MSG_PEER_GOODBYE,		/* {} */
+};
+
+const char	*msg_type_str(uint32_t);
+
+struct msg_header {
+	uint32_t	 type;
+	uint32_t	 flags;
+#define MSG_F_FD	 0x1		/* one descriptor travels with it */
+	uint32_t	 len;
+};
+
+/* A message being built: a map of nfields key/value pairs. */
+struct msgout {
+	uint32_t	 type;
+	msgpack_sbuffer	 sbuf;
+	msgpack_packer	 pk;
+};
+
+void	msgout_init(struct msgout *, uint32_t type, uint32_t nfields);
+void	msgout_free(struct msgout *);
+void	msgout_key(struct msgout *, const char *);
+void	msgout_str(struct msgout *, const char *key, const char *val);
+void	msgout_u64(struct msgout *, const char *key, uint64_t);
+void	msgout_bool(struct msgout *, const char *key, int);
+void	mp_pack_str(msgpack_packer *, const char *);
+
+/* A received message; body is a MAP object valid during the callback. */
+struct msg {
+	uint32_t		 type;
+	int			 fd;	/* -1 or owned by the callee */
+	const msgpack_object	*body;
+};
+
+const msgpack_object	*mp_field(const msgpack_object *, const char *);
+int	mp_get_str(const msgpack_object *, const char *, char *, size_t);
+int	mp_get_u64(const msgpack_object *, const char *, uint64_t *);
+int	mp_get_bool(const msgpack_object *, const char *, int *);
+const msgpack_object	*mp_get_array(const msgpack_object *, const char *);
+int	mp_str_copy(const msgpack_object *, char *, size_t);
+
+struct msgbuf {
+	TAILQ_ENTRY(msgbuf)	 entry;
+	size_t			 len;
+	size_t			 off;
+	int			 fd;
+	char			 data[];
+};
+
+struct msgconn;
+typedef void	(*msgconn_msg_cb)(struct msgconn *, struct msg *);
+typedef void	(*msgconn_close_cb)(struct msgconn *, const char *why);
+
+/*
+ * A non-blocking framed connection on a libev loop. The owner may close
+ * (and free) it from inside on_msg; on_close runs only for EOF and errors
+ * found by the connection itself, after which it must not be used.
+ */
+struct msgconn {
+	int			 fd;
+	struct ev_loop		*loop;
+	ev_io			 rio;
+	ev_io			 wio;
+	char			*rbuf;
+	size_t			 rlen;
+	size_t			 rcap;
+	size_t			 max_body;
+	int			 allow_fds;
+	int			 rfds[MSG_MAX_FDS];
+	int			 nrfds;
+	TAILQ_HEAD(, msgbuf)	 wq;
+	size_t			 wqbytes;
+	size_t			 wqmax;
+	int			*alivep;
+	msgconn_msg_cb		 on_msg;
+	msgconn_close_cb	 on_close;
+	void			*arg;
+};
+
+void	msgconn_init(struct msgconn *, struct ev_loop *, int fd, int allow_fds,
+	    msgconn_msg_cb, msgconn_close_cb, void *arg);
+void	msgconn_close(struct msgconn *);
+int	msgconn_send(struct msgconn *, struct msgout *, int fd);
+int	msgconn_send_empty(struct msgconn *, uint32_t type);
+int	msgconn_flush(struct msgconn *, int timeout_ms);
+int	msgconn_pending(const struct msgconn *);
+
+#endif

@@ -1,0 +1,112 @@
+/*
+ * The catalog is read once at start-up, read-only: a LAN party's catalog
+ * is a few hundred rows, and a copy in memory keeps lookups off the disk.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "common/path.h"
+#include "supervisor/catalog.h"
+
+static int
+catalog_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct catalog_game *)a)->id,
+	    ((const struct catalog_game *)b)->id);
+}
+
+static int
+copy_col(sqlite3_stmt *st, int col, char *buf, size_t size)
+{
+	const unsigned char *s = sqlite3_column_text(st, col);
+	int	 n = sqlite3_column_bytes(st, col);
+
+	if (s == NULL || n <= 0 || (size_t)n >= size)
+		return -1;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	return 0;
+}
+
+int
+catalog_load(struct catalog *cat, const char *path, char *err, size_t errsz)
+{
+	sqlite3		*db = NULL;
+	sqlite3_stmt	*st = NULL;
+	char		*uri = NULL;
+	int		 rc;
+
+	memset(cat, 0, sizeof(*cat));
+	if (asprintf(&uri, "file:%s?mode=ro", path) == -1) {
+		snprintf(err, errsz, "out of memory");
+		return -1;
+	}
+	rc = sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI,
+	    NULL);
+	free(uri);
+	if (rc != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "SELECT id, name, version FROM games",
+	    -1, &st, NULL) != SQLITE_OK) {
+		snprintf(err, errsz, "catalog %s: %s", path,
+		    db ? sqlite3_errmsg(db) : "cannot open");
+		goto fail;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct catalog_game g, *ng;
+
+		memset(&g, 0, sizeof(g));
+		if (copy_col(st, 0, g.id, sizeof(g.id)) == -1 ||
+		    !path_is_valid_game_id(g.id) ||
+		    copy_col(st, 2, g.version, sizeof(g.version)) == -1) {
+			snprintf(err, errsz, "catalog %s: row %zu has an "
+			    "invalid id or version", path, cat->ngames + 1);
+			goto fail;
+		}
+		if (copy_col(st, 1, g.name, sizeof(g.name)) == -1)
+			snprintf(g.name, sizeof(g.name), "%s", g.id);
+		ng = reallocarray(cat->games, cat->ngames + 1, sizeof(g));
+		if (ng == NULL) {
+			snprintf(err, errsz, "out of memory");
+			goto fail;
+		}
+		cat->games = ng;
+		cat->games[cat->ngames++] = g;
+	}
+	if (rc != SQLITE_DONE) {
+		snprintf(err, errsz, "catalog %s: %s", path,
+		    sqlite3_errmsg(db));
+		goto fail;
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	qsort(cat->games, cat->ngames, sizeof(*cat->games), catalog_cmp);
+	return 0;
+fail:
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	catalog_free(cat);
+	return -1;
+}
+
+void
+catalog_free(struct catalog *cat)
+{
+	free(cat->games);
+	cat->games = NULL;
+	cat->ngames = 0;
+}
+
+const struct catalog_game *
+catalog_find(const struct catalog *cat, const char *id)
+{
+	struct catalog_game key;
+
+	if (strlen(id) >= sizeof(key.id))
+		return NULL;
+	snprintf(key.id, sizeof(key.id), "%s", id);
+	return bsearch(&key, cat->games, cat->ngames, sizeof(*cat->games),
+	    catalog_cmp);
+}

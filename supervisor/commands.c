@@ -1,0 +1,489 @@
+/*
+ * The control protocol's commands (SPEC.md "Control protocol"). Each takes
+ * a parsed request object, checks every field it reads, and answers with a
+ * result or an error; nothing a client sends is trusted.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/path.h"
+#include "supervisor/supervisor.h"
+
+struct cmd_ctx {
+	struct sup	*sup;
+	uint64_t	 client;
+	json_t		*id;
+	json_t		*req;
+};
+
+struct command {
+	const char	*name;
+	void		(*fn)(struct cmd_ctx *);
+};
+
+static void
+reply(struct cmd_ctx *x, json_t *data)
+{
+	control_reply(x->client, x->id, data);
+}
+
+/* A string field that must be there; answers the error itself. */
+static const char *
+str_field(struct cmd_ctx *x, const char *key)
+{
+	json_t	*v = json_object_get(x->req, key);
+
+	if (!json_is_string(v) || json_string_length(v) == 0 ||
+	    strlen(json_string_value(v)) != json_string_length(v)) {
+		control_error(x->client, x->id,
+		    "missing or invalid field: %s (a non-empty string)", key);
+		return NULL;
+	}
+	return json_string_value(v);
+}
+
+static const char *
+game_field(struct cmd_ctx *x)
+{
+	const char	*id = str_field(x, "game_id");
+
+	if (id != NULL && !path_is_valid_game_id(id)) {
+		control_error(x->client, x->id, "invalid game id: %s", id);
+		return NULL;
+	}
+	return id;
+}
+
+/* An optional boolean; -1 after answering an error. */
+static int
+bool_field(struct cmd_ctx *x, const char *key, int def)
+{
+	json_t	*v = json_object_get(x->req, key);
+
+	if (v == NULL || json_is_null(v))
+		return def;
+	if (!json_is_boolean(v)) {
+		control_error(x->client, x->id,
+		    "invalid field: %s (a boolean)", key);
+		return -1;
+	}
+	return json_is_true(v);
+}
+
+static int
+int_field(struct cmd_ctx *x, const char *key, json_int_t min, json_int_t max,
+    json_int_t *out)
+{
+	json_t	*v = json_object_get(x->req, key);
+
+	if (!json_is_integer(v) || json_integer_value(v) < min ||
+	    json_integer_value(v) > max) {
+		control_error(x->client, x->id, "missing or invalid field: %s "
+		    "(an integer from %lld to %lld)", key, (long long)min,
+		    (long long)max);
+		return -1;
+	}
+	*out = json_integer_value(v);
+	return 0;
+}
+
+json_t *
+commands_active_operations(struct sup *sup)
+{
+	struct operation *op;
+	json_t		*arr = json_array();
+
+	TAILQ_FOREACH(op, &sup->ops, entry)
+		json_array_append_new(arr, json_pack("{s:s,s:s}", "game_id",
+		    op->game_id, "operation", op->kind));
+	return arr;
+}
+
+static void
+cmd_list_games(struct cmd_ctx *x)
+{
+	struct sup	*sup = x->sup;
+	json_t		*local = json_array(), *remote = json_array();
+	size_t		 i;
+
+	for (i = 0; i < sup->library.ngames; i++) {
+		const struct local_game *g = &sup->library.games[i];
+		const struct catalog_game *c = catalog_find(&sup->catalog,
+		    g->id);
+
+		json_array_append_new(local, json_pack("{s:s,s:s,s:b,s:b,"
+		    "s:s,s:s?,s:b,s:s?,s:I}", "id", g->id, "name",
+		    c ? c->name : g->id, "downloaded", g->downloaded,
+		    "installed", g->installed, "availability",
+		    local_game_availability(g), "eti_version",
+		    g->downloaded ? g->version : NULL, "in_catalog", c != NULL,
+		    "catalog_version", c ? c->version : NULL, "size",
+		    (json_int_t)g->size));
+	}
+	for (i = 0; i < sup->catalog.ngames; i++) {
+		const struct catalog_game *c = &sup->catalog.games[i];
+		uint64_t	 size = 0;
+		int		 n;
+
+		n = commands_count_sources(sup, c->id, &size);
+		if (n <= 0)
+			continue;
+		json_array_append_new(remote, json_pack("{s:s,s:s,s:i,s:s,"
+		    "s:I,s:b,s:b}", "id", c->id, "name", c->name, "peer_count",
+		    n, "eti_game_version", c->version, "size",
+		    (json_int_t)size, "downloaded",
+		    library_find(&sup->library, c->id) != NULL &&
+		    library_find(&sup->library, c->id)->downloaded,
+		    "installed", library_find(&sup->library, c->id) != NULL &&
+		    library_find(&sup->library, c->id)->installed));
+	}
+	reply(x, json_pack("{s:o,s:o}", "local", local, "remote", remote));
+}
+
+struct peers_walk {
+	struct sup	*sup;
+	json_t		*peers;
+};
+
+static int
+list_peer_game(const struct peer_info *pi, const struct game_entry *g,
+    void *arg)
+{
+	json_t	*games = arg;
+
+	(void)pi;
+	json_array_append_new(games, json_pack("{s:s,s:s,s:s,s:b,s:b,s:I}",
+	    "id", g->id, "eti_version", g->version, "availability",
+	    g->availability, "downloaded", g->downloaded, "installed",
+	    g->installed, "size", (json_int_t)g->size));
+	return 0;
+}
+
+static int
+list_peer(const struct peer_info *pi, void *arg)
+{
+	struct peers_walk *pw = arg;
+	json_t		*games = json_array();
+
+	peerdb_each_game(&pw->sup->peerdb, pi->peer_id, list_peer_game, games);
+	json_array_append_new(pw->peers, json_pack("{s:s,s:s,s:s,s:I,s:o}",
+	    "peer_id", pi->peer_id, "name", pi->name, "addr", pi->addr,
+	    "game_count", (json_int_t)json_array_size(games), "games",
+	    games));
+	return 0;
+}
+
+static void
+cmd_list_peers(struct cmd_ctx *x)
+{
+	struct peers_walk pw = { x->sup, json_array() };
+
+	peerdb_each_connected(&x->sup->peerdb, list_peer, &pw);
+	reply(x, json_pack("{s:o}", "peers", pw.peers));
+}
+
+static void
+cmd_status(struct cmd_ctx *x)
+{
+	struct sup	*sup = x->sup;
+
+	reply(x, json_pack("{s:s,s:s,s:s,s:i,s:o,s:o}", "peer_id",
+	    sup->peer_id, "name", sup->cfg.name, "addr", sup->listen_addr,
+	    "peer_count", peerdb_count_connected(&sup->peerdb),
+	    "active_operations", commands_active_operations(sup),
+	    "active_outbound_transfers", json_object()));
+}
+
+static void
+cmd_shutdown(struct cmd_ctx *x)
+{
+	reply(x, NULL);
+	sup_stop(x->sup, 0);
+}
+
+static struct pending *
+pending_new(struct cmd_ctx *x)
+{
+	struct pending	*p;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		control_error(x->client, x->id, "out of memory");
+		return NULL;
+	}
+	p->client = x->client;
+	p->id = json_incref(x->id);
+	p->req = ++x->sup->next_req;
+	p->sup = x->sup;
+	TAILQ_INSERT_TAIL(&x->sup->pendings, p, entry);
+	return p;
+}
+
+static void
+pending_free(struct sup *sup, struct pending *p)
+{
+	ev_timer_stop(sup->loop, &p->timer);
+	TAILQ_REMOVE(&sup->pendings, p, entry);
+	json_decref(p->id);
+	free(p);
+}
+
+static void
+cmd_connect(struct cmd_ctx *x)
+{
+	struct sockaddr_storage ss;
+	socklen_t	 len;
+	struct msgout	 m;
+	struct pending	*p;
+	const char	*addr;
+
+	if ((addr = str_field(x, "addr")) == NULL)
+		return;
+	if (addr_parse(addr, -1, &ss, &len) == -1 ||
+	    addr_port((struct sockaddr *)&ss) <= 0) {
+		control_error(x->client, x->id,
+		    "invalid address %s: expected IP:PORT", addr);
+		return;
+	}
+	/* Refused before any network call. */
+	if (sup_is_self_addr(x->sup, addr)) {
+		control_error(x->client, x->id, "cannot connect peer to itself");
+		return;
+	}
+	if ((p = pending_new(x)) == NULL)
+		return;
+	msgout_init(&m, MSG_NET_CONNECT, 2);
+	msgout_u64(&m, "req", p->req);
+	msgout_str(&m, "addr", addr);
+	if (sup_send(x->sup, PROC_NET, &m, -1) == -1) {
+		control_error(x->client, x->id, "network worker unavailable");
+		pending_free(x->sup, p);
+	}
+}
+
+static void
+wait_peers_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct pending	*p = w->data;
+	struct sup	*sup = p->sup;
+
+	(void)loop;
+	(void)revents;
+	control_error(p->client, p->id, "timed out waiting for %d peers "
+	    "(have %d)", p->wait_count, peerdb_count_connected(&sup->peerdb));
+	pending_free(sup, p);
+}
+
+static void
+cmd_wait_peers(struct cmd_ctx *x)
+{
+	struct pending	*p;
+	json_int_t	 count, timeout_ms = 10000;
+	int		 have;
+
+	if (int_field(x, "count", 0, 4096, &count) == -1)
+		return;
+	if (json_object_get(x->req, "timeout_ms") != NULL &&
+	    int_field(x, "timeout_ms", 0, 3600 * 1000, &timeout_ms) == -1)
+		return;
+	have = peerdb_count_connected(&x->sup->peerdb);
+	if (have >= count) {
+		reply(x, json_pack("{s:i}", "peer_count", have));
+		return;
+	}
+	if ((p = pending_new(x)) == NULL)
+		return;
+	p->wait_count = (int)count;
+	ev_timer_init(&p->timer, wait_peers_timeout, timeout_ms / 1000.0, 0);
+	p->timer.data = p;
+	ev_timer_start(x->sup->loop, &p->timer);
+}
+
+/* A connect or a peer going away may complete some wait-peers. */
+void
+commands_peers_changed(struct sup *sup)
+{
+	struct pending	*p, *next;
+	int		 have = peerdb_count_connected(&sup->peerdb);
+
+	TAILQ_FOREACH_SAFE(p, &sup->pendings, entry, next) {
+		if (p->wait_count == 0 || have < p->wait_count)
+			continue;
+		control_reply(p->client, p->id, json_pack("{s:i}",
+		    "peer_count", have));
+		pending_free(sup, p);
+	}
+}
+
+void
+commands_client_gone(struct sup *sup, uint64_t client)
+{
+	struct pending	*p, *next;
+
+	TAILQ_FOREACH_SAFE(p, &sup->pendings, entry, next)
+		if (p->client == client && p->wait_count > 0)
+			pending_free(sup, p);
+}
+
+struct source_walk {
+	const char	*game_id;
+	const char	*version;
+	int		 count;
+	int		 advertised;
+	uint64_t	 size;
+};
+
+static int
+count_source(const struct peer_info *pi, const struct game_entry *g,
+    void *arg)
+{
+	struct source_walk *sw = arg;
+
+	(void)pi;
+	if (strcmp(g->id, sw->game_id) != 0)
+		return 0;
+	sw->advertised++;
+	/* Only Ready copies at the catalog version are sources. */
+	if (sw->version != NULL && strcmp(g->availability, "Ready") == 0 &&
+	    g->downloaded && strcmp(g->version, sw->version) == 0) {
+		sw->count++;
+		sw->size = g->size;
+	}
+	return 0;
+}
+
+/* Peers that can serve game_id; -(advertisers) + 0 when none can. */
+int
+commands_count_sources(struct sup *sup, const char *game_id, uint64_t *size)
+{
+	const struct catalog_game *c = catalog_find(&sup->catalog, game_id);
+	struct source_walk sw = { game_id, c ? c->version : NULL, 0, 0, 0 };
+
+	peerdb_each_game(&sup->peerdb, NULL, count_source, &sw);
+	if (size != NULL)
+		*size = sw.size;
+	return sw.count > 0 ? sw.count : -sw.advertised;
+}
+
+/* The checks every download-like command makes before anything starts. */
+static int
+download_preflight(struct cmd_ctx *x, const char *game_id)
+{
+	struct sup	*sup = x->sup;
+	int		 n = commands_count_sources(sup, game_id, NULL);
+
+	if (n <= 0) {
+		if (n < 0 && catalog_find(&sup->catalog, game_id) == NULL)
+			control_error(x->client, x->id,
+			    "game %s is not in the local catalog", game_id);
+		else
+			control_error(x->client, x->id,
+			    "no peers have game %s", game_id);
+		return -1;
+	}
+	if (sup_op_find(sup, game_id) != NULL) {
+		control_error(x->client, x->id,
+		    "operation already in progress");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+cmd_download(struct cmd_ctx *x)
+{
+	const char	*game_id;
+
+	if ((game_id = game_field(x)) == NULL ||
+	    bool_field(x, "install", 1) == -1 ||
+	    download_preflight(x, game_id) == -1)
+		return;
+	control_error(x->client, x->id, "downloads are not available in "
+	    "this build yet (issue: transfers)");
+}
+
+static void
+cmd_stream_install(struct cmd_ctx *x)
+{
+	const char	*game_id;
+
+	if ((game_id = game_field(x)) == NULL ||
+	    download_preflight(x, game_id) == -1)
+		return;
+	control_error(x->client, x->id, "stream-install is not available in "
+	    "this build yet (issue: install)");
+}
+
+static void
+cmd_local_game_op(struct cmd_ctx *x)
+{
+	const char	*game_id;
+
+	if ((game_id = game_field(x)) == NULL)
+		return;
+	if (library_find(&x->sup->library, game_id) == NULL) {
+		control_error(x->client, x->id, "game %s is not in the local "
+		    "library", game_id);
+		return;
+	}
+	if (sup_op_find(x->sup, game_id) != NULL) {
+		control_error(x->client, x->id,
+		    "operation already in progress");
+		return;
+	}
+	control_error(x->client, x->id, "%s is not available in this build "
+	    "yet (issue: install)", json_string_value(json_object_get(x->req,
+	    "cmd")));
+}
+
+static void
+cmd_cancel_download(struct cmd_ctx *x)
+{
+	const char	*game_id;
+
+	if ((game_id = game_field(x)) == NULL)
+		return;
+	if (sup_op_find(x->sup, game_id) == NULL) {
+		control_error(x->client, x->id, "no operation in progress for "
+		    "game %s", game_id);
+		return;
+	}
+	control_error(x->client, x->id, "cancel-download is not available in "
+	    "this build yet (issue: transfers)");
+}
+
+static const struct command commands[] = {
+	{ "list-games",		cmd_list_games },
+	{ "list-peers",		cmd_list_peers },
+	{ "status",		cmd_status },
+	{ "shutdown",		cmd_shutdown },
+	{ "connect",		cmd_connect },
+	{ "wait-peers",		cmd_wait_peers },
+	{ "download",		cmd_download },
+	{ "stream-install",	cmd_stream_install },
+	{ "install",		cmd_local_game_op },
+	{ "uninstall",		cmd_local_game_op },
+	{ "play",		cmd_local_game_op },
+	{ "cancel-download",	cmd_cancel_download },
+};
+
+void
+commands_dispatch(struct sup *sup, uint64_t client, json_t *req)
+{
+	struct cmd_ctx	 x = { sup, client, json_object_get(req, "id"), req };
+	json_t		*cmd = json_object_get(req, "cmd");
+	size_t		 i;
+
+	if (!json_is_string(cmd)) {
+		control_error(client, x.id,
+		    "missing or invalid field: cmd (a string)");
+		return;
+	}
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(commands[i].name, json_string_value(cmd)) == 0) {
+			commands[i].fn(&x);
+			return;
+		}
+	control_error(client, x.id, "unknown command: %.64s",
+	    json_string_value(cmd));
+}

@@ -1,0 +1,420 @@
+/*
+ * The control protocol's transport: JSON lines on stdin/stdout (the shim)
+ * or on a Unix socket (the daemon). A line is one request; replies and
+ * events are written back in order. Nothing a client sends can stop the
+ * others: bad lines get an error reply, slow readers are cut off.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/proc.h"
+#include "supervisor/supervisor.h"
+
+#define CTL_MAX_LINE	(1024 * 1024)
+#define CTL_MAX_QUEUED	(64u * 1024 * 1024)
+#define CTL_MAX_CLIENTS	64
+
+struct outbuf {
+	TAILQ_ENTRY(outbuf)	 entry;
+	size_t			 len;
+	size_t			 off;
+	char			 data[];
+};
+
+struct ctl_client {
+	TAILQ_ENTRY(ctl_client)	 entry;
+	uint64_t		 serial;
+	int			 rfd;
+	int			 wfd;
+	int			 is_stdio;
+	int			 discarding;	/* inside an oversized line */
+	ev_io			 rio;
+	ev_io			 wio;
+	char			*buf;
+	size_t			 len;
+	size_t			 cap;
+	TAILQ_HEAD(, outbuf)	 out;
+	size_t			 queued;
+	struct sup		*sup;
+};
+
+static TAILQ_HEAD(, ctl_client) clients = TAILQ_HEAD_INITIALIZER(clients);
+static uint64_t		 next_serial = 1;
+static int		 nclients;
+static int		 listen_fd = -1;
+static char		 listen_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+static ev_io		 listen_io;
+
+static void	client_free(struct ctl_client *);
+
+static struct ctl_client *
+client_find(uint64_t serial)
+{
+	struct ctl_client *c;
+
+	TAILQ_FOREACH(c, &clients, entry)
+		if (c->serial == serial)
+			return c;
+	return NULL;
+}
+
+static int
+client_flush(struct ctl_client *c)
+{
+	struct outbuf	*ob;
+
+	while ((ob = TAILQ_FIRST(&c->out)) != NULL) {
+		ssize_t	 n;
+
+		n = c->is_stdio ? write(c->wfd, ob->data + ob->off,
+		    ob->len - ob->off) : send(c->wfd, ob->data + ob->off,
+		    ob->len - ob->off, MSG_NOSIGNAL);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			return -1;
+		}
+		ob->off += n;
+		c->queued -= n;
+		if (ob->off == ob->len) {
+			TAILQ_REMOVE(&c->out, ob, entry);
+			free(ob);
+		}
+	}
+	if (TAILQ_EMPTY(&c->out))
+		ev_io_stop(c->sup->loop, &c->wio);
+	else
+		ev_io_start(c->sup->loop, &c->wio);
+	return 0;
+}
+
+static void
+client_lost(struct ctl_client *c)
+{
+	struct sup	*sup = c->sup;
+
+	if (c->is_stdio) {
+		/* The harness or terminal went away: shut down cleanly. */
+		log_info("control input closed, shutting down");
+		client_free(c);
+		sup_stop(sup, 0);
+		return;
+	}
+	client_free(c);
+}
+
+/* Queues one JSON value as a line; steals the reference. */
+static void
+client_write(struct ctl_client *c, json_t *v)
+{
+	struct outbuf	*ob;
+	char		*s;
+	size_t		 len;
+
+	s = json_dumps(v, JSON_COMPACT | JSON_ENSURE_ASCII);
+	json_decref(v);
+	if (s == NULL)
+		return;
+	len = strlen(s);
+	if (c->queued + len + 1 > CTL_MAX_QUEUED ||
+	    (ob = malloc(sizeof(*ob) + len + 1)) == NULL) {
+		free(s);
+		log_warnx("control client %llu is not reading, dropping it",
+		    (unsigned long long)c->serial);
+		client_lost(c);
+		return;
+	}
+	memcpy(ob->data, s, len);
+	ob->data[len] = '\n';
+	ob->len = len + 1;
+	ob->off = 0;
+	free(s);
+	TAILQ_INSERT_TAIL(&c->out, ob, entry);
+	c->queued += ob->len;
+	if (client_flush(c) == -1)
+		client_lost(c);
+}
+
+void
+control_reply(uint64_t client, json_t *id, json_t *data)
+{
+	struct ctl_client *c = client_find(client);
+
+	if (c == NULL) {
+		json_decref(data);
+		return;
+	}
+	client_write(c, json_pack("{s:O?,s:s,s:o}", "id", id, "type",
+	    "result", "data", data ? data : json_object()));
+}
+
+void
+control_error(uint64_t client, json_t *id, const char *fmt, ...)
+{
+	struct ctl_client *c = client_find(client);
+	char		 msg[1024];
+	va_list		 ap;
+
+	if (c == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	client_write(c, json_pack("{s:O?,s:s,s:s}", "id", id, "type",
+	    "error", "error", msg));
+}
+
+/* Events go to every client, in order; steals data. */
+void
+control_event(const char *name, json_t *data)
+{
+	struct ctl_client *c, *next;
+
+	TAILQ_FOREACH_SAFE(c, &clients, entry, next)
+		client_write(c, json_pack("{s:s,s:s,s:O}", "type", "event",
+		    "event", name, "data", data));
+	json_decref(data);
+}
+
+static void
+client_line(struct ctl_client *c, const char *line, size_t len)
+{
+	json_error_t	 jerr;
+	json_t		*req, *id;
+
+	if (len == 0)
+		return;
+	req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (req == NULL) {
+		control_error(c->serial, NULL, "malformed JSON: %s", jerr.text);
+		return;
+	}
+	if (!json_is_object(req)) {
+		control_error(c->serial, NULL, "a request must be a JSON object");
+		json_decref(req);
+		return;
+	}
+	id = json_object_get(req, "id");
+	if (id != NULL && !json_is_string(id) && !json_is_integer(id)) {
+		control_error(c->serial, NULL,
+		    "field id must be a string or an integer");
+		json_decref(req);
+		return;
+	}
+	commands_dispatch(c->sup, c->serial, req);
+	json_decref(req);
+}
+
+static void
+client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct ctl_client *c = w->data;
+	uint64_t	 serial = c->serial;
+	size_t		 start = 0, i, scan;
+	ssize_t		 n;
+
+	(void)loop;
+	(void)revents;
+	if (c->cap - c->len < 65536) {
+		size_t	 ncap = c->cap ? c->cap * 2 : 131072;
+		char	*nbuf;
+
+		if (ncap > CTL_MAX_LINE + 131072)
+			ncap = CTL_MAX_LINE + 131072;
+		if ((nbuf = realloc(c->buf, ncap)) == NULL) {
+			client_lost(c);
+			return;
+		}
+		c->buf = nbuf;
+		c->cap = ncap;
+	}
+	n = read(c->rfd, c->buf + c->len, c->cap - c->len);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		client_lost(c);
+		return;
+	}
+	scan = c->len;
+	c->len += n;
+	for (i = scan; i < c->len; i++) {
+		if (c->buf[i] != '\n')
+			continue;
+		if (c->discarding)
+			c->discarding = 0;
+		else
+			client_line(c, c->buf + start, i - start);
+		/* A command may have ended this client or the supervisor. */
+		if ((c = client_find(serial)) == NULL)
+			return;
+		start = i + 1;
+	}
+	memmove(c->buf, c->buf + start, c->len - start);
+	c->len -= start;
+	if (c->len > CTL_MAX_LINE) {
+		if (!c->discarding)
+			control_error(c->serial, NULL,
+			    "request line exceeds %d bytes", CTL_MAX_LINE);
+		c->discarding = 1;
+		c->len = 0;
+	}
+}
+
+static void
+client_write_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct ctl_client *c = w->data;
+
+	(void)loop;
+	(void)revents;
+	if (client_flush(c) == -1)
+		client_lost(c);
+}
+
+static struct ctl_client *
+client_new(struct sup *sup, int rfd, int wfd, int is_stdio)
+{
+	struct ctl_client *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	c->serial = next_serial++;
+	c->rfd = rfd;
+	c->wfd = wfd;
+	c->is_stdio = is_stdio;
+	c->sup = sup;
+	TAILQ_INIT(&c->out);
+	ev_io_init(&c->rio, client_read_cb, rfd, EV_READ);
+	ev_io_init(&c->wio, client_write_cb, wfd, EV_WRITE);
+	c->rio.data = c->wio.data = c;
+	ev_io_start(sup->loop, &c->rio);
+	TAILQ_INSERT_TAIL(&clients, c, entry);
+	nclients++;
+	return c;
+}
+
+static void
+client_free(struct ctl_client *c)
+{
+	struct outbuf	*ob;
+
+	commands_client_gone(c->sup, c->serial);
+	ev_io_stop(c->sup->loop, &c->rio);
+	ev_io_stop(c->sup->loop, &c->wio);
+	if (!c->is_stdio) {
+		close(c->rfd);
+	} else {
+		/* Last words (e.g. the shutdown reply) before we go. */
+		while (client_flush(c) == 0 && !TAILQ_EMPTY(&c->out))
+			usleep(1000);
+	}
+	while ((ob = TAILQ_FIRST(&c->out)) != NULL) {
+		TAILQ_REMOVE(&c->out, ob, entry);
+		free(ob);
+	}
+	TAILQ_REMOVE(&clients, c, entry);
+	nclients--;
+	free(c->buf);
+	free(c);
+}
+
+int
+control_stdio_start(struct sup *sup)
+{
+	if (proc_set_nonblock(STDIN_FILENO) == -1 ||
+	    proc_set_nonblock(STDOUT_FILENO) == -1)
+		return -1;
+	return client_new(sup, STDIN_FILENO, STDOUT_FILENO, 1) ? 0 : -1;
+}
+
+static void
+listen_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct sup	*sup = w->data;
+	struct ucred	 cred;
+	socklen_t	 len = sizeof(cred);
+	int		 fd;
+
+	(void)loop;
+	(void)revents;
+	fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd == -1) {
+		if (errno == EMFILE || errno == ENFILE)
+			log_warn("control accept");
+		return;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1 ||
+	    nclients >= CTL_MAX_CLIENTS) {
+		log_warnx("control client refused");
+		close(fd);
+		return;
+	}
+	log_debug("control client pid %d uid %d", (int)cred.pid,
+	    (int)cred.uid);
+	if (client_new(sup, fd, fd, 0) == NULL)
+		close(fd);
+}
+
+int
+control_socket_start(struct sup *sup, const char *path)
+{
+	struct sockaddr_un sun;
+	mode_t		 old;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	snprintf(listen_path, sizeof(listen_path), "%s", path);
+	listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (listen_fd == -1)
+		return -1;
+	if (unlink(path) == -1 && errno != ENOENT)
+		goto fail;
+	old = umask(0117);
+	if (bind(listen_fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		umask(old);
+		goto fail;
+	}
+	umask(old);
+	if (chmod(path, 0660) == -1 || listen(listen_fd, 16) == -1)
+		goto fail;
+	ev_io_init(&listen_io, listen_cb, listen_fd, EV_READ);
+	listen_io.data = sup;
+	ev_io_start(sup->loop, &listen_io);
+	return 0;
+fail:
+	close(listen_fd);
+	listen_fd = -1;
+	return -1;
+}
+
+void
+control_stop(struct sup *sup)
+{
+	struct ctl_client *c;
+
+	while ((c = TAILQ_FIRST(&clients)) != NULL)
+		client_free(c);
+	if (listen_fd != -1) {
+		ev_io_stop(sup->loop, &listen_io);
+		close(listen_fd);
+		unlink(listen_path);
+		listen_fd = -1;
+	}
+}

@@ -1,0 +1,47 @@
+/*
+ * The peer database in the state dir: our own identity and every peer we
+ * have met, keyed by peer id, with the library it last advertised.
+ */
+#ifndef LANSPREAD_PEERDB_H
+#define LANSPREAD_PEERDB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "common/gamelist.h"
+
+#define PEER_ID_LEN	32		/* hex characters */
+
+
+struct peer_info {
+	char	 peer_id[PEER_ID_LEN + 1];
+	char	 name[64];
+	char	 addr[64];
+	int	 connected;
+};
+
+struct peerdb {
+	sqlite3	*db;
+};
+
+int	peerdb_open(struct peerdb *, const char *state_dir, char *err, size_t);
+void	peerdb_close(struct peerdb *);
+int	peerdb_identity(struct peerdb *, char id[PEER_ID_LEN + 1]);
+int	peerdb_upsert(struct peerdb *, const struct peer_info *);
+int	peerdb_set_library(struct peerdb *, const char *peer_id,
+	    const struct game_entry *, size_t);
+int	peerdb_set_connected(struct peerdb *, const char *peer_id, int);
+int	peerdb_disconnect_all(struct peerdb *);
+
+typedef int	(*peerdb_peer_cb)(const struct peer_info *, void *);
+typedef int	(*peerdb_game_cb)(const struct peer_info *,
+		    const struct game_entry *, void *);
+int	peerdb_each_connected(struct peerdb *, peerdb_peer_cb, void *);
+int	peerdb_each_game(struct peerdb *, const char *peer_id,
+	    peerdb_game_cb, void *);
+int	peerdb_count_connected(struct peerdb *);
+int	peerdb_get(struct peerdb *, const char *peer_id, struct peer_info *);
+
+#endif

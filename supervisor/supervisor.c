@@ -1,0 +1,666 @@
+/*
+ * The supervisor: owns the catalog, the peer database, the local library
+ * and the active operations; starts the three workers and speaks to each
+ * over its socketpair; serves the control protocol. One libev loop.
+ */
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/gamelist.h"
+#include "common/log.h"
+#include "common/path.h"
+#include "supervisor/supervisor.h"
+
+#define STOP_GRACE	3.0	/* seconds workers get to exit */
+
+static void	sup_dispatch_net(struct msgconn *, struct msg *);
+static void	sup_dispatch_transfer(struct msgconn *, struct msg *);
+static void	sup_dispatch_install(struct msgconn *, struct msg *);
+static void	worker_lost(struct msgconn *, const char *);
+static int	worker_start(struct sup *, enum proc_id);
+static int	control_start(struct sup *);
+
+static const msgconn_msg_cb worker_dispatch[PROC_MAX] = {
+	[PROC_NET] = sup_dispatch_net,
+	[PROC_TRANSFER] = sup_dispatch_transfer,
+	[PROC_INSTALL] = sup_dispatch_install,
+};
+
+static int
+mkdir_p(const char *path, mode_t mode)
+{
+	char	 buf[PATH_MAX];
+	char	*p;
+
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	for (p = buf + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, mode) == -1 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) == -1 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+/*
+ * --fixture ID seeds a small ready game into the games folder (the seed's
+ * mystery-game is one the catalog does not know), unless it exists.
+ */
+static int
+seed_fixture(struct sup *sup, const char *id)
+{
+	char	 name[PATH_MAX];
+	char	 payload[256];
+	int	 fd, len;
+
+	if (!path_is_valid_game_id(id)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (faccessat(sup->games_fd, id, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+		return 0;
+	if (path_mkdirs_beneath(sup->games_fd, id, 0755) == -1)
+		return -1;
+	len = snprintf(payload, sizeof(payload), "lanspread fixture %s\n", id);
+	snprintf(name, sizeof(name), "%s/%s.eti", id, id);
+	if ((fd = path_open_beneath(sup->games_fd, name, O_WRONLY | O_CREAT |
+	    O_TRUNC, 0644)) == -1)
+		return -1;
+	if (write(fd, payload, len) != len) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	snprintf(name, sizeof(name), "%s/version.ini", id);
+	if ((fd = path_open_beneath(sup->games_fd, name, O_WRONLY | O_CREAT |
+	    O_TRUNC, 0644)) == -1)
+		return -1;
+	if (write(fd, "20240101", 8) != 8) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+int
+sup_init(struct sup *sup, const struct sup_config *cfg, char *err,
+    size_t errsz)
+{
+	int	 i;
+
+	memset(sup, 0, sizeof(*sup));
+	sup->cfg = *cfg;
+	sup->games_fd = -1;
+	TAILQ_INIT(&sup->ops);
+	TAILQ_INIT(&sup->pendings);
+	for (i = 0; i < PROC_MAX; i++) {
+		sup->workers[i].id = i;
+		sup->workers[i].conn.fd = -1;
+	}
+	if (mkdir_p(cfg->state_dir, 0700) == -1) {
+		snprintf(err, errsz, "state dir %s: %s", cfg->state_dir,
+		    strerror(errno));
+		return -1;
+	}
+	if ((sup->games_fd = open(cfg->games_dir, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1 && errno == ENOENT &&
+	    mkdir_p(cfg->games_dir, 0755) == 0)
+		sup->games_fd = open(cfg->games_dir, O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC);
+	if (sup->games_fd == -1) {
+		snprintf(err, errsz, "games dir %s: %s", cfg->games_dir,
+		    strerror(errno));
+		return -1;
+	}
+	for (i = 0; i < cfg->nfixtures; i++)
+		if (seed_fixture(sup, cfg->fixtures[i]) == -1) {
+			snprintf(err, errsz, "fixture %s: %s", cfg->fixtures[i],
+			    strerror(errno));
+			return -1;
+		}
+	if (catalog_load(&sup->catalog, cfg->catalog_path, err, errsz) == -1)
+		return -1;
+	if (peerdb_open(&sup->peerdb, cfg->state_dir, err, errsz) == -1)
+		return -1;
+	if (peerdb_identity(&sup->peerdb, sup->peer_id) == -1) {
+		snprintf(err, errsz, "cannot create a peer identity");
+		return -1;
+	}
+	if (library_scan(sup->games_fd, &sup->library) == -1) {
+		snprintf(err, errsz, "games dir %s: %s", cfg->games_dir,
+		    strerror(errno));
+		return -1;
+	}
+	log_info("peer %s: %zu catalog games, %zu local games",
+	    sup->peer_id, sup->catalog.ngames, sup->library.ngames);
+	return 0;
+}
+
+int
+sup_send(struct sup *sup, enum proc_id id, struct msgout *m, int fd)
+{
+	struct worker	*w = &sup->workers[id];
+
+	if (!w->up) {
+		msgout_free(m);
+		if (fd != -1)
+			close(fd);
+		errno = EPIPE;
+		return -1;
+	}
+	return msgconn_send(&w->conn, m, fd);
+}
+
+/* Our library as the net worker advertises it to peers. */
+static void
+send_library(struct sup *sup)
+{
+	struct game_entry *games;
+	struct msgout	 m;
+	size_t		 i, n = sup->library.ngames;
+
+	if ((games = calloc(n ? n : 1, sizeof(*games))) == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		const struct local_game *lg = &sup->library.games[i];
+
+		snprintf(games[i].id, sizeof(games[i].id), "%s", lg->id);
+		snprintf(games[i].version, sizeof(games[i].version), "%s",
+		    lg->version);
+		snprintf(games[i].availability,
+		    sizeof(games[i].availability), "%s",
+		    local_game_availability(lg));
+		games[i].downloaded = lg->downloaded;
+		games[i].installed = lg->installed;
+		games[i].size = lg->size;
+	}
+	msgout_init(&m, MSG_NET_LIBRARY, 1);
+	msgout_key(&m, "games");
+	gamelist_pack(&m.pk, games, n);
+	free(games);
+	sup_send(sup, PROC_NET, &m, -1);
+}
+
+/* Rescans the games folder; tells peers when something changed. */
+int
+sup_rescan(struct sup *sup)
+{
+	struct library	 lib;
+
+	if (library_scan(sup->games_fd, &lib) == -1) {
+		log_warn("rescan %s", sup->cfg.games_dir);
+		return -1;
+	}
+	if (library_equal(&lib, &sup->library)) {
+		library_free(&lib);
+		return 0;
+	}
+	library_free(&sup->library);
+	sup->library = lib;
+	log_info("library changed: %zu local games", lib.ngames);
+	send_library(sup);
+	return 1;
+}
+
+struct operation *
+sup_op_find(struct sup *sup, const char *game_id)
+{
+	struct operation *op;
+
+	TAILQ_FOREACH(op, &sup->ops, entry)
+		if (strcmp(op->game_id, game_id) == 0)
+			return op;
+	return NULL;
+}
+
+/*
+ * Whether addr is our own listener: the same port on the address we
+ * reported, on the address we bound, or on any local address when we
+ * listen on all of them.
+ */
+int
+sup_is_self_addr(struct sup *sup, const char *addr)
+{
+	struct sockaddr_storage	 ss, mine;
+	socklen_t		 len;
+
+	if (addr_parse(addr, -1, &ss, &len) == -1 ||
+	    addr_parse(sup->listen_addr, -1, &mine, &len) == -1)
+		return 0;
+	if (addr_port((struct sockaddr *)&ss) !=
+	    addr_port((struct sockaddr *)&mine))
+		return 0;
+	if (addr_same_host((struct sockaddr *)&ss, (struct sockaddr *)&mine) ||
+	    addr_same_host((struct sockaddr *)&ss,
+	    (struct sockaddr *)&sup->bound))
+		return 1;
+	return addr_is_any((struct sockaddr *)&sup->bound) &&
+	    addr_is_local((struct sockaddr *)&ss);
+}
+
+static struct sup *
+conn_sup(struct msgconn *c)
+{
+	return c->arg;
+}
+
+static void
+net_peer_library(struct sup *sup, const msgpack_object *body, int up)
+{
+	struct peer_info	 pi;
+	struct game_entry	*games = NULL;
+	size_t			 n = 0;
+	const char		*why = NULL;
+
+	memset(&pi, 0, sizeof(pi));
+	if (mp_get_str(body, "peer_id", pi.peer_id, sizeof(pi.peer_id)) == -1 ||
+	    gamelist_decode(mp_field(body, "games"), &games, &n, &why) == -1) {
+		log_warnx("net: bad peer message: %s", why ? why : "peer_id");
+		return;
+	}
+	if (strcmp(pi.peer_id, sup->peer_id) == 0) {
+		free(games);
+		return;
+	}
+	if (up) {
+		if (mp_get_str(body, "addr", pi.addr, sizeof(pi.addr)) == -1 ||
+		    mp_get_str(body, "name", pi.name, sizeof(pi.name)) == -1) {
+			free(games);
+			log_warnx("net: peer up without addr or name");
+			return;
+		}
+		pi.connected = 1;
+		peerdb_upsert(&sup->peerdb, &pi);
+		log_info("peer %s (%s) at %s: %zu games", pi.peer_id, pi.name,
+		    pi.addr, n);
+	}
+	peerdb_set_library(&sup->peerdb, pi.peer_id, games, n);
+	free(games);
+	commands_peers_changed(sup);
+}
+
+static void
+sup_dispatch_net(struct msgconn *c, struct msg *m)
+{
+	struct sup	*sup = conn_sup(c);
+	char		 buf[256];
+	socklen_t	 len;
+
+	switch (m->type) {
+	case MSG_NET_READY:
+		if (mp_get_str(m->body, "addr", sup->listen_addr,
+		    sizeof(sup->listen_addr)) == -1 ||
+		    mp_get_str(m->body, "bound", buf, sizeof(buf)) == -1 ||
+		    addr_parse(buf, 0, &sup->bound, &len) == -1)
+			goto bad;
+		send_library(sup);
+		if (sup->ready)
+			break;		/* a restarted net worker */
+		sup->ready = 1;
+		log_info("listening on %s", sup->listen_addr);
+		/* Control opens now, so local-peer-ready is the first line. */
+		if (control_start(sup) == -1) {
+			sup_stop(sup, 1);
+			break;
+		}
+		control_event("local-peer-ready", json_pack("{s:s,s:s}",
+		    "addr", sup->listen_addr, "peer_id", sup->peer_id));
+		break;
+	case MSG_NET_FAILED:
+		if (mp_get_str(m->body, "error", buf, sizeof(buf)) == -1)
+			goto bad;
+		log_warnx("net: %s", buf);
+		sup_stop(sup, 1);
+		break;
+	case MSG_NET_CONNECT_DONE: {
+		struct pending	*p;
+		uint64_t	 req;
+
+		if (mp_get_u64(m->body, "req", &req) == -1)
+			goto bad;
+		TAILQ_FOREACH(p, &sup->pendings, entry)
+			if (p->req == req)
+				break;
+		if (p == NULL)
+			break;
+		if (mp_get_str(m->body, "error", buf, sizeof(buf)) == 0)
+			control_error(p->client, p->id, "%s", buf);
+		else
+			control_reply(p->client, p->id, NULL);
+		TAILQ_REMOVE(&sup->pendings, p, entry);
+		json_decref(p->id);
+		free(p);
+		break;
+	}
+	case MSG_NET_PEER_UP:
+		net_peer_library(sup, m->body, 1);
+		break;
+	case MSG_NET_PEER_LIBRARY:
+		net_peer_library(sup, m->body, 0);
+		break;
+	case MSG_NET_PEER_DOWN:
+		if (mp_get_str(m->body, "peer_id", buf, sizeof(buf)) == -1)
+			goto bad;
+		/* Its games go with it: list-games reads connected peers. */
+		peerdb_set_connected(&sup->peerdb, buf, 0);
+		log_info("peer %s gone", buf);
+		commands_peers_changed(sup);
+		break;
+	default:
+		goto bad;
+	}
+	if (m->fd != -1)
+		close(m->fd);
+	return;
+bad:
+	if (m->fd != -1)
+		close(m->fd);
+	log_warnx("net worker sent a bad %s message; restarting it",
+	    msg_type_str(m->type));
+	kill(sup->workers[PROC_NET].pid, SIGKILL);
+}
+
+static void
+sup_dispatch_transfer(struct msgconn *c, struct msg *m)
+{
+	struct sup	*sup = conn_sup(c);
+
+	if (m->fd != -1)
+		close(m->fd);
+	if (m->type == MSG_XFER_READY)
+		return;
+	log_warnx("transfer worker sent a bad %s message; restarting it",
+	    msg_type_str(m->type));
+	kill(sup->workers[PROC_TRANSFER].pid, SIGKILL);
+}
+
+static void
+sup_dispatch_install(struct msgconn *c, struct msg *m)
+{
+	struct sup	*sup = conn_sup(c);
+
+	if (m->fd != -1)
+		close(m->fd);
+	if (m->type == MSG_INST_READY)
+		return;
+	log_warnx("install worker sent a bad %s message; restarting it",
+	    msg_type_str(m->type));
+	kill(sup->workers[PROC_INSTALL].pid, SIGKILL);
+}
+
+/* What a worker needs to know when it starts (or restarts). */
+static void
+worker_hello(struct sup *sup, enum proc_id id)
+{
+	struct msgout	 m;
+
+	switch (id) {
+	case PROC_NET:
+		msgout_init(&m, MSG_NET_IDENTITY, 2);
+		msgout_str(&m, "peer_id", sup->peer_id);
+		msgout_str(&m, "name", sup->cfg.name);
+		sup_send(sup, id, &m, -1);
+		msgout_init(&m, MSG_NET_LISTEN, 1);
+		/* A restarted worker keeps the address peers know. */
+		msgout_str(&m, "addr", sup->ready ? sup->listen_addr :
+		    sup->cfg.listen);
+		sup_send(sup, id, &m, -1);
+		break;
+	case PROC_TRANSFER:
+		msgout_init(&m, MSG_XFER_HELLO, 1);
+		msgout_str(&m, "games_dir", sup->cfg.games_dir);
+		sup_send(sup, id, &m, -1);
+		break;
+	case PROC_INSTALL:
+		msgout_init(&m, MSG_INST_HELLO, 1);
+		msgout_str(&m, "games_dir", sup->cfg.games_dir);
+		sup_send(sup, id, &m, -1);
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+worker_exited(struct ev_loop *loop, ev_child *w, int revents)
+{
+	struct worker	*wk = w->data;
+	struct sup	*sup = (struct sup *)((char *)(wk - wk->id) -
+	    offsetof(struct sup, workers));
+	int		 i, alive = 0;
+
+	(void)revents;
+	ev_child_stop(loop, w);
+	msgconn_close(&wk->conn);
+	wk->up = 0;
+	wk->pid = 0;
+	if (sup->stopping) {
+		for (i = PROC_NET; i < PROC_MAX; i++)
+			alive += sup->workers[i].pid != 0;
+		if (alive == 0)
+			ev_break(loop, EVBREAK_ALL);
+		return;
+	}
+	if (WIFSIGNALED(w->rstatus))
+		log_warnx("lost %s worker: killed by signal %d",
+		    proc_names[wk->id], WTERMSIG(w->rstatus));
+	else
+		log_warnx("lost %s worker: exit status %d",
+		    proc_names[wk->id], WEXITSTATUS(w->rstatus));
+	if (wk->id == PROC_NET) {
+		/* Every peer link lived in that worker. */
+		peerdb_disconnect_all(&sup->peerdb);
+		commands_peers_changed(sup);
+	}
+	if (worker_start(sup, wk->id) == -1) {
+		log_warn("cannot restart the %s worker", proc_names[wk->id]);
+		sup_stop(sup, 1);
+	}
+}
+
+static void
+worker_lost(struct msgconn *c, const char *why)
+{
+	struct sup	*sup = conn_sup(c);
+	int		 i;
+
+	for (i = PROC_NET; i < PROC_MAX; i++)
+		if (&sup->workers[i].conn == c) {
+			if (!sup->stopping)
+				log_warnx("%s worker link: %s", proc_names[i],
+				    why);
+			sup->workers[i].up = 0;
+			if (sup->workers[i].pid > 0)
+				kill(sup->workers[i].pid, SIGKILL);
+		}
+}
+
+static int
+worker_start(struct sup *sup, enum proc_id id)
+{
+	struct worker	*wk = &sup->workers[id];
+	char		 dir[PATH_MAX], exe[PATH_MAX + 32];
+	const char	*override = getenv("LANSPREAD_LIBEXEC");
+	char		*argv[3];
+	int		 fd;
+
+	if (override != NULL)
+		snprintf(dir, sizeof(dir), "%s", override);
+	else if (proc_exe_dir(dir, sizeof(dir)) == -1)
+		return -1;
+	snprintf(exe, sizeof(exe), "%s/lanspread-%s", dir, proc_names[id]);
+	if (access(exe, X_OK) == -1) {
+		/* Installed layout: workers in libexec. */
+		snprintf(exe, sizeof(exe), "%s/../libexec/lanspread/"
+		    "lanspread-%s", dir, proc_names[id]);
+	}
+	argv[0] = exe;
+	argv[1] = log_verbose() ? "-v" : NULL;
+	argv[2] = NULL;
+	if ((wk->pid = proc_start_worker(id, exe, argv, &fd)) == -1) {
+		wk->pid = 0;
+		return -1;
+	}
+	msgconn_init(&wk->conn, sup->loop, fd, 1, worker_dispatch[id],
+	    worker_lost, sup);
+	ev_child_init(&wk->child, worker_exited, wk->pid, 0);
+	wk->child.data = wk;
+	ev_child_start(sup->loop, &wk->child);
+	wk->up = 1;
+	log_debug("started %s worker pid %d", proc_names[id], (int)wk->pid);
+	worker_hello(sup, id);
+	return 0;
+}
+
+static void
+signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct sup	*sup = w->data;
+
+	(void)loop;
+	(void)revents;
+	if (w->signum == SIGHUP) {
+		log_info("SIGHUP: rescanning %s", sup->cfg.games_dir);
+		sup_rescan(sup);
+		return;
+	}
+	log_info("signal %d: shutting down", w->signum);
+	sup_stop(sup, 0);
+}
+
+static void
+stop_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct sup	*sup = w->data;
+	int		 i;
+
+	(void)revents;
+	for (i = PROC_NET; i < PROC_MAX; i++)
+		if (sup->workers[i].pid > 0) {
+			log_warnx("%s worker did not exit; killing it",
+			    proc_names[i]);
+			kill(sup->workers[i].pid, SIGKILL);
+		}
+	ev_break(loop, EVBREAK_ALL);
+}
+
+/*
+ * Graceful stop: the net worker says goodbye to every peer and exits; the
+ * other workers exit on EOF. The loop ends when all are reaped.
+ */
+void
+sup_stop(struct sup *sup, int code)
+{
+	int	 i;
+
+	if (sup->stopping)
+		return;
+	sup->stopping = 1;
+	sup->exit_code = code;
+	control_stop(sup);
+	if (sup->workers[PROC_NET].up) {
+		msgconn_send_empty(&sup->workers[PROC_NET].conn,
+		    MSG_NET_GOODBYE);
+		msgconn_flush(&sup->workers[PROC_NET].conn, 1000);
+	}
+	for (i = PROC_NET; i < PROC_MAX; i++)
+		if (i != PROC_NET)
+			msgconn_close(&sup->workers[i].conn);
+	ev_timer_init(&sup->stop_timer, stop_timeout, STOP_GRACE, 0);
+	sup->stop_timer.data = sup;
+	ev_timer_start(sup->loop, &sup->stop_timer);
+	for (i = PROC_NET; i < PROC_MAX; i++)
+		if (sup->workers[i].pid > 0)
+			return;
+	ev_break(sup->loop, EVBREAK_ALL);
+}
+
+static int
+control_start(struct sup *sup)
+{
+	if (sup->cfg.use_stdio && control_stdio_start(sup) == -1) {
+		log_warn("control on stdio");
+		return -1;
+	}
+	if (sup->cfg.control_socket != NULL &&
+	    control_socket_start(sup, sup->cfg.control_socket) == -1) {
+		log_warn("control socket %s", sup->cfg.control_socket);
+		return -1;
+	}
+	return 0;
+}
+
+int
+sup_run(struct sup *sup)
+{
+	int	 i;
+
+	sup->loop = EV_DEFAULT;
+	signal(SIGPIPE, SIG_IGN);
+	ev_signal_init(&sup->sigterm, signal_cb, SIGTERM);
+	ev_signal_init(&sup->sigint, signal_cb, SIGINT);
+	ev_signal_init(&sup->sighup, signal_cb, SIGHUP);
+	sup->sigterm.data = sup->sigint.data = sup->sighup.data = sup;
+	ev_signal_start(sup->loop, &sup->sigterm);
+	ev_signal_start(sup->loop, &sup->sigint);
+	ev_signal_start(sup->loop, &sup->sighup);
+	for (i = PROC_NET; i < PROC_MAX; i++)
+		if (worker_start(sup, i) == -1) {
+			log_warn("cannot start the %s worker", proc_names[i]);
+			return 1;
+		}
+	ev_run(sup->loop, 0);
+	return sup->exit_code;
+}
+
+void
+sup_free(struct sup *sup)
+{
+	struct operation *op;
+	struct pending	*p;
+	int		 i;
+
+	control_stop(sup);
+	for (i = PROC_NET; i < PROC_MAX; i++) {
+		msgconn_close(&sup->workers[i].conn);
+		if (sup->workers[i].pid > 0) {
+			kill(sup->workers[i].pid, SIGKILL);
+			waitpid(sup->workers[i].pid, NULL, 0);
+		}
+	}
+	while ((op = TAILQ_FIRST(&sup->ops)) != NULL) {
+		TAILQ_REMOVE(&sup->ops, op, entry);
+		free(op);
+	}
+	while ((p = TAILQ_FIRST(&sup->pendings)) != NULL) {
+		TAILQ_REMOVE(&sup->pendings, p, entry);
+		if (sup->loop != NULL)
+			ev_timer_stop(sup->loop, &p->timer);
+		json_decref(p->id);
+		free(p);
+	}
+	library_free(&sup->library);
+	catalog_free(&sup->catalog);
+	peerdb_close(&sup->peerdb);
+	if (sup->games_fd != -1)
+		close(sup->games_fd);
+	if (sup->loop != NULL)
+		ev_loop_destroy(sup->loop);
+}

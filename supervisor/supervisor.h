@@ -1,0 +1,111 @@
+/* The supervisor: state, workers and the control protocol's commands. */
+#ifndef LANSPREAD_SUPERVISOR_H
+#define LANSPREAD_SUPERVISOR_H
+
+#include <sys/queue.h>
+
+#include "common/compat.h"
+#include <sys/types.h>
+
+#include <ev.h>
+#include <jansson.h>
+
+#include "common/addr.h"
+#include "common/msg.h"
+#include "common/proc.h"
+#include "supervisor/catalog.h"
+#include "supervisor/library.h"
+#include "supervisor/peerdb.h"
+
+#define MAX_FIXTURES	16
+
+struct sup_config {
+	const char	*name;
+	const char	*games_dir;
+	const char	*state_dir;
+	const char	*catalog_path;
+	const char	*listen;	/* IP[:PORT] */
+	const char	*unrar;		/* NULL, "builtin" or a path */
+	const char	*control_socket;	/* daemon only */
+	const char	*fixtures[MAX_FIXTURES];
+	int		 nfixtures;
+	int		 mdns;
+	int		 use_stdio;	/* the shim: control on stdin/stdout */
+};
+
+struct worker {
+	enum proc_id	 id;
+	pid_t		 pid;
+	struct msgconn	 conn;
+	ev_child	 child;
+	int		 up;
+};
+
+/* What a game is busy with; at most one operation per game. */
+struct operation {
+	TAILQ_ENTRY(operation)	 entry;
+	char			 game_id[65];
+	const char		*kind;	/* "Downloading", "Installing", ... */
+};
+
+struct ctl_client;
+
+/* A control request answered later (connect, wait-peers). */
+struct pending {
+	TAILQ_ENTRY(pending)	 entry;
+	uint64_t		 client;	/* ctl_client serial */
+	json_t			*id;
+	uint64_t		 req;		/* our request number */
+	int			 wait_count;	/* wait-peers */
+	ev_timer		 timer;
+	struct sup		*sup;
+};
+
+struct sup {
+	struct ev_loop		*loop;
+	struct sup_config	 cfg;
+	int			 games_fd;
+	struct catalog		 catalog;
+	struct peerdb		 peerdb;
+	char			 peer_id[PEER_ID_LEN + 1];
+	struct library		 library;
+	struct worker		 workers[PROC_MAX];
+	char			 listen_addr[ADDR_STRLEN];	/* reported */
+	struct sockaddr_storage	 bound;				/* as bound */
+	int			 ready;
+	int			 stopping;
+	int			 exit_code;
+	uint64_t		 next_req;
+	TAILQ_HEAD(, operation)	 ops;
+	TAILQ_HEAD(, pending)	 pendings;
+	ev_signal		 sigterm, sigint, sighup;
+	ev_timer		 stop_timer;
+};
+
+/* supervisor.c */
+int	sup_init(struct sup *, const struct sup_config *, char *, size_t);
+int	sup_run(struct sup *);
+void	sup_stop(struct sup *, int code);
+void	sup_free(struct sup *);
+int	sup_send(struct sup *, enum proc_id, struct msgout *, int fd);
+struct operation *sup_op_find(struct sup *, const char *game_id);
+int	sup_rescan(struct sup *);
+int	sup_is_self_addr(struct sup *, const char *addr);
+
+/* control.c: JSON lines on stdio or a Unix socket */
+int	control_stdio_start(struct sup *);
+int	control_socket_start(struct sup *, const char *path);
+void	control_stop(struct sup *);
+void	control_reply(uint64_t client, json_t *id, json_t *data);
+void	control_error(uint64_t client, json_t *id, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+void	control_event(const char *name, json_t *data);
+
+/* commands.c */
+void	commands_dispatch(struct sup *, uint64_t client, json_t *req);
+void	commands_peers_changed(struct sup *);
+void	commands_client_gone(struct sup *, uint64_t client);
+json_t	*commands_active_operations(struct sup *);
+int	commands_count_sources(struct sup *, const char *, uint64_t *);
+
+#endif

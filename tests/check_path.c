@@ -1,0 +1,746 @@
+/*
+ * Check suite for common/path.c: validation of untrusted relative paths
+ * and the open/mkdir/remove helpers that never follow symbolic links.
+ */
+
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+
+#include <linux/filter.h>
+#include <linux/openat2.h>
+#include <linux/seccomp.h>
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/path.h"
+
+/* One temporary root per test case; each test works in its own subdir. */
+static char	root[] = "/tmp/check_path.XXXXXX";
+static char	root_template[] = "/tmp/check_path.XXXXXX";
+static int	rootfd = -1;
+
+static Suite	*path_suite(void);
+
+static int
+rm_entry(const char *fpath, const struct stat *sb, int type, struct FTW *ftw)
+{
+	(void)sb;
+	(void)type;
+	(void)ftw;
+	return remove(fpath);
+}
+
+/* Unchecked: runs in the runner process, so it cleans up after failures. */
+static void
+root_setup(void)
+{
+	memcpy(root, root_template, sizeof(root));
+	if (mkdtemp(root) == NULL) {
+		perror("mkdtemp");
+		exit(1);
+	}
+	if ((rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		perror(root);
+		exit(1);
+	}
+}
+
+static void
+root_teardown(void)
+{
+	close(rootfd);
+	rootfd = -1;
+	/* FTW_PHYS: the links we planted must not lead the cleanup out. */
+	if (nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS) == -1)
+		perror(root);
+}
+
+/*
+ * Stands in for a kernel without openat2 (or a seccomp sandbox that
+ * answers ENOSYS), so the component walk runs. Checked fixture: the
+ * filter stays in the forked test process. No arch check: it only has to
+ * catch our own native openat2 calls.
+ */
+static void
+block_openat2(void)
+{
+	struct sock_filter	filter[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+		    offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_openat2, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K,
+		    SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA)),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog	prog = {
+		.len = sizeof(filter) / sizeof(filter[0]),
+		.filter = filter,
+	};
+
+	ck_assert_int_eq(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
+	ck_assert_int_eq(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog), 0);
+}
+
+/*
+ * A fresh directory for one test. outside, when asked for, gets the
+ * absolute path of its "outside" subdir, a target for escaping links.
+ */
+static int
+scratch(const char *name, char *outside, size_t size)
+{
+	int	fd;
+
+	ck_assert_int_eq(mkdirat(rootfd, name, 0700), 0);
+	fd = openat(rootfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	if (outside != NULL)
+		ck_assert_int_lt(snprintf(outside, size, "%s/%s/outside",
+		    root, name), (int)size);
+	return fd;
+}
+
+/* Fixture files are made with plain syscalls, not the code under test. */
+static void
+mkfile(int dfd, const char *rel, const char *content)
+{
+	size_t	len = strlen(content);
+	int	fd;
+
+	fd = openat(dfd, rel, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	ck_assert_msg(fd >= 0, "create %s: %s", rel, strerror(errno));
+	ck_assert_int_eq(write(fd, content, len), (ssize_t)len);
+	close(fd);
+}
+
+static void
+mkdir_at(int dfd, const char *rel)
+{
+	ck_assert_msg(mkdirat(dfd, rel, 0700) == 0, "mkdir %s: %s", rel,
+	    strerror(errno));
+}
+
+static void
+symlink_at(const char *target, int dfd, const char *rel)
+{
+	ck_assert_msg(symlinkat(target, dfd, rel) == 0, "symlink %s: %s", rel,
+	    strerror(errno));
+}
+
+static int
+exists(int dfd, const char *rel)
+{
+	struct stat	st;
+
+	return fstatat(dfd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+static int
+is_dir(int dfd, const char *rel)
+{
+	struct stat	st;
+
+	return fstatat(dfd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISDIR(st.st_mode);
+}
+
+/* A refused symlink shows up as ELOOP (walk, openat2) or EXDEV (openat2). */
+static void
+assert_link_refused(int fd, int err, const char *rel)
+{
+	ck_assert_msg(fd == -1, "%s opened through a symlink", rel);
+	ck_assert_msg(err == ELOOP || err == EXDEV, "%s: %s, want ELOOP/EXDEV",
+	    rel, strerror(err));
+}
+
+static void
+assert_open_refused(int dfd, const char *rel, int flags)
+{
+	int	fd;
+
+	errno = 0;
+	fd = path_open_beneath(dfd, rel, flags, 0600);
+	assert_link_refused(fd, errno, rel);
+}
+
+/* safe relative paths */
+
+START_TEST(safe_relative_accepts_plain_nested_paths)
+{
+	ck_assert(path_is_safe_relative("version.ini"));
+	ck_assert(path_is_safe_relative("data/x.bin"));
+	ck_assert(path_is_safe_relative("a/b/c/d"));
+	ck_assert(path_is_safe_relative(".hidden"));
+	ck_assert(path_is_safe_relative("a/.b"));
+	ck_assert(path_is_safe_relative("..a"));
+	ck_assert(path_is_safe_relative("a.."));
+	ck_assert(path_is_safe_relative("a/..."));
+	ck_assert(path_is_safe_relative("\xc3\xa9t\xc3\xa9/\xe6\x97\xa5.txt"));
+}
+END_TEST
+
+START_TEST(safe_relative_rejects_dotdot_absolute_and_empty_components)
+{
+	ck_assert(!path_is_safe_relative(NULL));
+	ck_assert(!path_is_safe_relative(""));
+	ck_assert(!path_is_safe_relative("/"));
+	ck_assert(!path_is_safe_relative("/etc/passwd"));
+	ck_assert(!path_is_safe_relative(".."));
+	ck_assert(!path_is_safe_relative("../x"));
+	ck_assert(!path_is_safe_relative("a/.."));
+	ck_assert(!path_is_safe_relative("a/../../b"));
+	ck_assert(!path_is_safe_relative("a//b"));
+	ck_assert(!path_is_safe_relative("a/"));
+	ck_assert(!path_is_safe_relative("."));
+	ck_assert(!path_is_safe_relative("./a"));
+	ck_assert(!path_is_safe_relative("a/./b"));
+	ck_assert(!path_is_safe_relative("a/."));
+}
+END_TEST
+
+START_TEST(safe_relative_rejects_backslash_and_control_bytes)
+{
+	ck_assert(!path_is_safe_relative("a\\b"));
+	ck_assert(!path_is_safe_relative("..\\..\\x"));
+	ck_assert(!path_is_safe_relative("a\nb"));
+	ck_assert(!path_is_safe_relative("a\tb"));
+	ck_assert(!path_is_safe_relative("\x01"));
+	ck_assert(!path_is_safe_relative("a/b\x1f"));
+	ck_assert(!path_is_safe_relative("a\x7f"));
+}
+END_TEST
+
+START_TEST(safe_relative_rejects_paths_of_path_max_bytes)
+{
+	static char	buf[PATH_MAX + 1];
+
+	memset(buf, 'a', PATH_MAX - 1);
+	buf[PATH_MAX - 1] = '\0';
+	ck_assert(path_is_safe_relative(buf));
+	buf[PATH_MAX - 1] = 'a';
+	buf[PATH_MAX] = '\0';
+	ck_assert(!path_is_safe_relative(buf));
+}
+END_TEST
+
+/* game ids */
+
+START_TEST(game_ids_are_plain_names)
+{
+	ck_assert(path_is_valid_game_id("alienswarm"));
+	ck_assert(path_is_valid_game_id("cod5"));
+	ck_assert(path_is_valid_game_id("Game_1.2-b"));
+	ck_assert(path_is_valid_game_id("a"));
+	ck_assert(path_is_valid_game_id("0day"));
+	ck_assert(!path_is_valid_game_id(NULL));
+	ck_assert(!path_is_valid_game_id(""));
+	ck_assert(!path_is_valid_game_id("."));
+	ck_assert(!path_is_valid_game_id(".."));
+	ck_assert(!path_is_valid_game_id(".hidden"));
+	ck_assert(!path_is_valid_game_id("-rf"));
+	ck_assert(!path_is_valid_game_id("a/b"));
+	ck_assert(!path_is_valid_game_id("a b"));
+	ck_assert(!path_is_valid_game_id("a\\b"));
+	ck_assert(!path_is_valid_game_id("a\n"));
+	ck_assert(!path_is_valid_game_id("\xc3\xa9"));
+}
+END_TEST
+
+START_TEST(game_ids_are_at_most_64_bytes)
+{
+	char	id[PATH_GAME_ID_MAX + 2];
+
+	memset(id, 'g', PATH_GAME_ID_MAX);
+	id[PATH_GAME_ID_MAX] = '\0';
+	ck_assert(path_is_valid_game_id(id));
+	id[PATH_GAME_ID_MAX] = 'g';
+	id[PATH_GAME_ID_MAX + 1] = '\0';
+	ck_assert(!path_is_valid_game_id(id));
+}
+END_TEST
+
+/* transferable paths */
+
+START_TEST(local_relative_paths_are_never_transferable)
+{
+	ck_assert(!path_is_transferable("local/x"));
+	ck_assert(!path_is_transferable("local"));
+	ck_assert(!path_is_transferable(".local.installing/x"));
+	ck_assert(!path_is_transferable(".lanspread"));
+	ck_assert(!path_is_transferable(".lanspread.json"));
+	ck_assert(!path_is_transferable("a/.lanspread-meta"));
+	ck_assert(!path_is_transferable("../x"));
+	ck_assert(!path_is_transferable("/etc/passwd"));
+	ck_assert(!path_is_transferable("a/../../b"));
+
+	ck_assert(path_is_transferable("version.ini"));
+	ck_assert(path_is_transferable("game.eti"));
+	ck_assert(path_is_transferable("data/x.bin"));
+	ck_assert(path_is_transferable("locale/x"));
+}
+END_TEST
+
+START_TEST(metadata_is_refused_at_any_depth_and_staging_at_the_top)
+{
+	ck_assert(!path_is_transferable(".local.installing"));
+	ck_assert(!path_is_transferable("local/"));
+	ck_assert(!path_is_transferable("local/a/b/c"));
+	ck_assert(!path_is_transferable("a/b/.lanspread"));
+	ck_assert(!path_is_transferable("a/.lanspreadX/y"));
+	ck_assert(!path_is_transferable("a\\..\\local"));
+	ck_assert(!path_is_transferable(""));
+
+	/* Only the game folder's own local/ is the installed game. */
+	ck_assert(path_is_transferable("data/local/x"));
+	ck_assert(path_is_transferable("localx"));
+	ck_assert(path_is_transferable(".local"));
+	ck_assert(path_is_transferable("a/.lanspre"));
+}
+END_TEST
+
+/* join */
+
+START_TEST(join_puts_one_slash_between_parts)
+{
+	char	buf[16];
+
+	ck_assert_int_eq(path_join(buf, sizeof(buf), "a", "b"), 0);
+	ck_assert_str_eq(buf, "a/b");
+	ck_assert_int_eq(path_join(buf, sizeof(buf), "games/", "x"), 0);
+	ck_assert_str_eq(buf, "games/x");
+	ck_assert_int_eq(path_join(buf, sizeof(buf), "", "x"), 0);
+	ck_assert_str_eq(buf, "x");
+	ck_assert_int_eq(path_join(buf, 4, "a", "b"), 0);
+	ck_assert_str_eq(buf, "a/b");
+}
+END_TEST
+
+START_TEST(join_refuses_what_does_not_fit)
+{
+	char	buf[16] = "untouched";
+
+	errno = 0;
+	ck_assert_int_eq(path_join(buf, 3, "a", "b"), -1);
+	ck_assert_int_eq(errno, ENAMETOOLONG);
+	ck_assert_str_eq(buf, "");
+	errno = 0;
+	ck_assert_int_eq(path_join(buf, sizeof(buf), "0123456789", "abcde"),
+	    -1);
+	ck_assert_int_eq(errno, ENAMETOOLONG);
+	ck_assert_str_eq(buf, "");
+	ck_assert_int_eq(path_join(NULL, 0, "a", "b"), -1);
+	ck_assert_int_eq(errno, ENAMETOOLONG);
+}
+END_TEST
+
+/* open beneath */
+
+START_TEST(open_beneath_opens_nested_regular_file)
+{
+	char	buf[16];
+	ssize_t	n;
+	int	dfd, fd;
+
+	dfd = scratch(__func__, NULL, 0);
+	mkdir_at(dfd, "d");
+	mkdir_at(dfd, "d/sub");
+	mkfile(dfd, "d/sub/file.txt", "payload");
+
+	fd = path_open_beneath(dfd, "d/sub/file.txt", O_RDONLY, 0);
+	ck_assert_msg(fd >= 0, "open: %s", strerror(errno));
+	ck_assert(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	n = read(fd, buf, sizeof(buf) - 1);
+	ck_assert_int_eq(n, 7);
+	buf[n] = '\0';
+	ck_assert_str_eq(buf, "payload");
+	close(fd);
+
+	fd = path_open_beneath(dfd, "d/sub", O_RDONLY | O_DIRECTORY, 0);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	fd = path_open_beneath(dfd, "d/sub/file.txt", O_PATH, 0);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+
+	errno = 0;
+	ck_assert_int_eq(path_open_beneath(dfd, "d/missing", O_RDONLY, 0), -1);
+	ck_assert_int_eq(errno, ENOENT);
+	close(dfd);
+}
+END_TEST
+
+START_TEST(open_beneath_refuses_symlink_escape)
+{
+	int	dfd;
+
+	dfd = scratch(__func__, NULL, 0);
+	mkdir_at(dfd, "d");
+	mkdir_at(dfd, "d/sub");
+	mkfile(dfd, "d/sub/file.txt", "payload");
+	symlink_at("/etc", dfd, "etc");
+	symlink_at("/etc/passwd", dfd, "passwd");
+	symlink_at("d/sub", dfd, "inner");
+	symlink_at("file.txt", dfd, "d/sub/link.txt");
+	symlink_at("../..", dfd, "d/sub/up");
+
+	/* Out of the folder, and inside it: a link is a link. */
+	assert_open_refused(dfd, "etc/passwd", O_RDONLY);
+	assert_open_refused(dfd, "passwd", O_RDONLY);
+	assert_open_refused(dfd, "etc", O_RDONLY | O_DIRECTORY);
+	assert_open_refused(dfd, "inner/file.txt", O_RDONLY);
+	assert_open_refused(dfd, "inner", O_RDONLY | O_DIRECTORY);
+	assert_open_refused(dfd, "d/sub/link.txt", O_RDONLY);
+	assert_open_refused(dfd, "d/sub/up/d/sub/file.txt", O_RDONLY);
+	/* O_PATH|O_NOFOLLOW would otherwise return the link itself. */
+	assert_open_refused(dfd, "d/sub/link.txt", O_PATH | O_NOFOLLOW);
+	assert_open_refused(dfd, "passwd", O_PATH);
+	close(dfd);
+}
+END_TEST
+
+START_TEST(open_beneath_refuses_dotdot_and_absolute)
+{
+	static const char *const bad[] = {
+		"../x", "..", "d/../d/file.txt", "d/./file.txt", "./d/file.txt",
+		"/etc/passwd", "d//file.txt", "d/", "", "d\\file.txt",
+		"d/file\n.txt",
+	};
+	size_t	i;
+	int	dfd, fd;
+
+	dfd = scratch(__func__, NULL, 0);
+	mkdir_at(dfd, "d");
+	mkfile(dfd, "d/file.txt", "x");
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		errno = 0;
+		fd = path_open_beneath(dfd, bad[i], O_RDONLY, 0);
+		ck_assert_msg(fd == -1 && errno == EINVAL,
+		    "\"%s\": fd %d, %s", bad[i], fd, strerror(errno));
+	}
+	errno = 0;
+	ck_assert_int_eq(path_open_beneath(dfd, NULL, O_RDONLY, 0), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	close(dfd);
+}
+END_TEST
+
+START_TEST(open_beneath_creates_files_but_not_through_symlinks)
+{
+	char		outside[PATH_MAX];
+	struct stat	st;
+	int		dfd, odfd, fd;
+
+	dfd = scratch(__func__, outside, sizeof(outside));
+	mkdir_at(dfd, "game");
+	mkdir_at(dfd, "outside");
+	symlink_at(outside, dfd, "game/out");
+	symlink_at("new-target", dfd, "game/dangling");
+	odfd = openat(dfd, "game", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ck_assert_int_ge(odfd, 0);
+
+	fd = path_open_beneath(odfd, "new.bin", O_WRONLY | O_CREAT | O_EXCL,
+	    0640);
+	ck_assert_msg(fd >= 0, "create: %s", strerror(errno));
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	ck_assert(S_ISREG(st.st_mode));
+	ck_assert(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	close(fd);
+
+	assert_open_refused(odfd, "out/evil", O_WRONLY | O_CREAT);
+	ck_assert(!exists(dfd, "outside/evil"));
+	/* A dangling link must not be created through either. */
+	errno = 0;
+	fd = path_open_beneath(odfd, "dangling", O_WRONLY | O_CREAT, 0600);
+	ck_assert_int_eq(fd, -1);
+	ck_assert_msg(errno == ELOOP || errno == EXDEV || errno == EEXIST,
+	    "dangling: %s", strerror(errno));
+	ck_assert(!exists(odfd, "new-target"));
+	close(odfd);
+	close(dfd);
+}
+END_TEST
+
+/* Proves the fixture works, so the walk, not openat2, ran below. */
+START_TEST(openat2_is_blocked_in_this_case)
+{
+	struct open_how	how;
+
+	memset(&how, 0, sizeof(how));
+	how.flags = O_RDONLY;
+	errno = 0;
+	ck_assert_int_eq(syscall(SYS_openat2, AT_FDCWD, "/", &how,
+	    sizeof(how)), -1);
+	ck_assert_int_eq(errno, ENOSYS);
+}
+END_TEST
+
+/* mkdirs beneath */
+
+START_TEST(mkdirs_beneath_creates_nested_and_refuses_symlink)
+{
+	char	outside[PATH_MAX];
+	int	dfd;
+
+	dfd = scratch(__func__, outside, sizeof(outside));
+	ck_assert_int_eq(path_mkdirs_beneath(dfd, "a/b/c", 0700), 0);
+	ck_assert(is_dir(dfd, "a/b/c"));
+	/* Existing directories are fine: mkdir -p. */
+	ck_assert_int_eq(path_mkdirs_beneath(dfd, "a/b/c", 0700), 0);
+	ck_assert_int_eq(path_mkdirs_beneath(dfd, "a/b/d", 0700), 0);
+	ck_assert(is_dir(dfd, "a/b/d"));
+
+	mkdir_at(dfd, "outside");
+	symlink_at(outside, dfd, "a/out");
+	symlink_at("b", dfd, "a/inner");
+
+	errno = 0;
+	ck_assert_int_eq(path_mkdirs_beneath(dfd, "a/out/x/y", 0700), -1);
+	ck_assert_int_eq(errno, ELOOP);
+	ck_assert(!exists(dfd, "outside/x"));
+	errno = 0;
+	ck_assert_int_eq(path_mkdirs_beneath(dfd, "a/inner/x", 0700), -1);
+	ck_assert_int_eq(errno, ELOOP);
+	ck_assert(!exists(dfd, "a/b/x"));
+	errno = 0;
+	ck_assert_int_eq(path_mkdirs_beneath(dfd, "a/out", 0700), -1);
+	ck_assert_int_eq(errno, ELOOP);
+	close(dfd);
+}
+END_TEST
+
+START_TEST(mkdirs_beneath_refuses_a_file_in_the_way)
+{
+	int	dfd;
+
+	dfd = scratch(__func__, NULL, 0);
+	mkfile(dfd, "f", "x");
+	errno = 0;
+	ck_assert_int_eq(path_mkdirs_beneath(dfd, "f/x", 0700), -1);
+	ck_assert_int_eq(errno, ENOTDIR);
+	errno = 0;
+	ck_assert_int_eq(path_mkdirs_beneath(dfd, "f", 0700), -1);
+	ck_assert_int_eq(errno, ENOTDIR);
+	errno = 0;
+	ck_assert_int_eq(path_mkdirs_beneath(dfd, "../x", 0700), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	errno = 0;
+	ck_assert_int_eq(path_mkdirs_beneath(dfd, "/tmp/x", 0700), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	close(dfd);
+}
+END_TEST
+
+/* remove tree beneath */
+
+START_TEST(remove_tree_beneath_removes_files_and_nested_trees)
+{
+	int	dfd;
+
+	dfd = scratch(__func__, NULL, 0);
+	mkdir_at(dfd, "g");
+	mkfile(dfd, "g/version.ini", "1");
+	mkdir_at(dfd, "g/local");
+	mkdir_at(dfd, "g/local/bin");
+	mkdir_at(dfd, "g/local/empty");
+	mkfile(dfd, "g/local/bin/a", "a");
+	mkfile(dfd, "g/local/b", "b");
+
+	ck_assert_int_eq(path_remove_tree_beneath(dfd, "g/local"), 0);
+	ck_assert(!exists(dfd, "g/local"));
+	ck_assert(exists(dfd, "g/version.ini"));
+	ck_assert_int_eq(path_remove_tree_beneath(dfd, "g/version.ini"), 0);
+	ck_assert(!exists(dfd, "g/version.ini"));
+	ck_assert(is_dir(dfd, "g"));
+	close(dfd);
+}
+END_TEST
+
+START_TEST(remove_tree_beneath_does_not_follow_symlinks)
+{
+	char	outside[PATH_MAX];
+	int	dfd;
+
+	dfd = scratch(__func__, outside, sizeof(outside));
+	mkdir_at(dfd, "outside");
+	mkdir_at(dfd, "outside/keep");
+	mkfile(dfd, "outside/precious", "p");
+	mkfile(dfd, "outside/keep/also", "p");
+
+	mkdir_at(dfd, "tree");
+	mkdir_at(dfd, "tree/sub");
+	mkfile(dfd, "tree/sub/f", "f");
+	symlink_at(outside, dfd, "tree/sub/out");
+	symlink_at(outside, dfd, "tree/out");
+	symlink_at("outside/precious", dfd, "tree/file-link");
+
+	ck_assert_int_eq(path_remove_tree_beneath(dfd, "tree"), 0);
+	ck_assert(!exists(dfd, "tree"));
+	ck_assert(exists(dfd, "outside/precious"));
+	ck_assert(exists(dfd, "outside/keep/also"));
+
+	/* rel itself a link: the link goes, its target stays. */
+	symlink_at(outside, dfd, "top-link");
+	ck_assert_int_eq(path_remove_tree_beneath(dfd, "top-link"), 0);
+	ck_assert(!exists(dfd, "top-link"));
+	ck_assert(exists(dfd, "outside/precious"));
+	close(dfd);
+}
+END_TEST
+
+START_TEST(remove_tree_beneath_treats_missing_as_success)
+{
+	int	dfd;
+
+	dfd = scratch(__func__, NULL, 0);
+	ck_assert_int_eq(path_remove_tree_beneath(dfd, "nothing"), 0);
+	ck_assert_int_eq(path_remove_tree_beneath(dfd,
+	    "no/such/.local.installing"), 0);
+	close(dfd);
+}
+END_TEST
+
+START_TEST(remove_tree_beneath_refuses_symlinked_parent)
+{
+	char	outside[PATH_MAX];
+	int	dfd, ret;
+
+	dfd = scratch(__func__, outside, sizeof(outside));
+	mkdir_at(dfd, "outside");
+	mkdir_at(dfd, "outside/local");
+	mkfile(dfd, "outside/local/precious", "p");
+	symlink_at(outside, dfd, "game");
+
+	errno = 0;
+	ret = path_remove_tree_beneath(dfd, "game/local");
+	assert_link_refused(ret, errno, "game/local");
+	ck_assert(exists(dfd, "outside/local/precious"));
+
+	errno = 0;
+	ck_assert_int_eq(path_remove_tree_beneath(dfd, "../outside"), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	errno = 0;
+	ck_assert_int_eq(path_remove_tree_beneath(dfd, outside), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert(exists(dfd, "outside/local/precious"));
+	close(dfd);
+}
+END_TEST
+
+START_TEST(remove_tree_beneath_removes_deep_trees)
+{
+	char	rel[2 * 300 + 1];
+	size_t	i;
+	int	dfd;
+
+	dfd = scratch(__func__, NULL, 0);
+	for (i = 0; i < 300; i++)
+		memcpy(rel + 2 * i, "d/", 2);
+	rel[2 * 300 - 1] = '\0';
+	ck_assert_int_eq(path_mkdirs_beneath(dfd, rel, 0700), 0);
+	ck_assert(is_dir(dfd, rel));
+	ck_assert_int_eq(path_remove_tree_beneath(dfd, "d"), 0);
+	ck_assert(!exists(dfd, "d"));
+	close(dfd);
+}
+END_TEST
+
+static void
+add_open_tests(TCase *tc)
+{
+	tcase_add_test(tc, open_beneath_opens_nested_regular_file);
+	tcase_add_test(tc, open_beneath_refuses_symlink_escape);
+	tcase_add_test(tc, open_beneath_refuses_dotdot_and_absolute);
+	tcase_add_test(tc, open_beneath_creates_files_but_not_through_symlinks);
+}
+
+static Suite *
+path_suite(void)
+{
+	Suite	*s;
+	TCase	*tc;
+
+	s = suite_create("path");
+
+	tc = tcase_create("safe_relative");
+	tcase_add_test(tc, safe_relative_accepts_plain_nested_paths);
+	tcase_add_test(tc,
+	    safe_relative_rejects_dotdot_absolute_and_empty_components);
+	tcase_add_test(tc, safe_relative_rejects_backslash_and_control_bytes);
+	tcase_add_test(tc, safe_relative_rejects_paths_of_path_max_bytes);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("game_id");
+	tcase_add_test(tc, game_ids_are_plain_names);
+	tcase_add_test(tc, game_ids_are_at_most_64_bytes);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("transferable");
+	tcase_add_test(tc, local_relative_paths_are_never_transferable);
+	tcase_add_test(tc,
+	    metadata_is_refused_at_any_depth_and_staging_at_the_top);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("join");
+	tcase_add_test(tc, join_puts_one_slash_between_parts);
+	tcase_add_test(tc, join_refuses_what_does_not_fit);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("open_beneath");
+	tcase_add_unchecked_fixture(tc, root_setup, root_teardown);
+	add_open_tests(tc);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("mkdirs_beneath");
+	tcase_add_unchecked_fixture(tc, root_setup, root_teardown);
+	tcase_add_test(tc, mkdirs_beneath_creates_nested_and_refuses_symlink);
+	tcase_add_test(tc, mkdirs_beneath_refuses_a_file_in_the_way);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("remove_tree_beneath");
+	tcase_add_unchecked_fixture(tc, root_setup, root_teardown);
+	tcase_add_test(tc, remove_tree_beneath_removes_files_and_nested_trees);
+	tcase_add_test(tc, remove_tree_beneath_does_not_follow_symlinks);
+	tcase_add_test(tc, remove_tree_beneath_treats_missing_as_success);
+	tcase_add_test(tc, remove_tree_beneath_refuses_symlinked_parent);
+	tcase_add_test(tc, remove_tree_beneath_removes_deep_trees);
+	suite_add_tcase(s, tc);
+
+	/*
+	 * Last: with CK_FORK=no the seccomp filter outlives its test, and
+	 * every later openat2 would take the walk too.
+	 */
+	tc = tcase_create("beneath_without_openat2");
+	tcase_add_unchecked_fixture(tc, root_setup, root_teardown);
+	tcase_add_checked_fixture(tc, block_openat2, NULL);
+	tcase_add_test(tc, openat2_is_blocked_in_this_case);
+	add_open_tests(tc);
+	tcase_add_test(tc, mkdirs_beneath_creates_nested_and_refuses_symlink);
+	tcase_add_test(tc, remove_tree_beneath_does_not_follow_symlinks);
+	tcase_add_test(tc, remove_tree_beneath_refuses_symlinked_parent);
+	suite_add_tcase(s, tc);
+
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner	*sr;
+	int	 failed;
+
+	sr = srunner_create(path_suite());
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,170 @@
+/*
+ * The peer handshake: each side sends a versioned hello carrying its peer
+ * id, name, listen address and library; one connect makes both peers know
+ * each other. Everything in a hello is checked before the supervisor hears
+ * of it, and a hello bearing our own id is ignored.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/gamelist.h"
+#include "common/log.h"
+#include "worker-net/net.h"
+
+static int
+valid_peer_id(const char *id)
+{
+	size_t	 i;
+
+	if (strlen(id) != NET_ID_LEN)
+		return 0;
+	for (i = 0; i < NET_ID_LEN; i++)
+		if (!isxdigit((unsigned char)id[i]) ||
+		    isupper((unsigned char)id[i]))
+			return 0;
+	return 1;
+}
+
+static int
+valid_name(const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; name[i] != '\0'; i++)
+		if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
+			return 0;
+	return i > 0;
+}
+
+static void
+pack_library(struct net *net, struct msgout *m)
+{
+	msgout_key(m, "games");
+	if (net->have_library)
+		msgpack_sbuffer_write(&m->sbuf, net->library.data,
+		    net->library.size);
+	else
+		msgpack_pack_array(&m->pk, 0);
+}
+
+int
+handshake_send_hello(struct link *l, uint32_t type)
+{
+	struct net	*net = l->net;
+	struct msgout	 m;
+
+	msgout_init(&m, type, 5);
+	msgout_u64(&m, "proto", PEER_PROTO_VERSION);
+	msgout_str(&m, "peer_id", net->peer_id);
+	msgout_str(&m, "name", net->name);
+	msgout_str(&m, "addr", net->addr);
+	pack_library(net, &m);
+	return msgconn_send(&l->mc, &m, -1);
+}
+
+/* Tells the supervisor a peer's library, after checking all of it. */
+static int
+forward_games(struct link *l, uint32_t type, const msgpack_object *games)
+{
+	struct game_entry *list;
+	struct msgout	 m;
+	const char	*why;
+	size_t		 n;
+
+	if (gamelist_decode(games, &list, &n, &why) == -1) {
+		net_link_drop(l, why);
+		return -1;
+	}
+	msgout_init(&m, type, type == MSG_NET_PEER_UP ? 4 : 2);
+	msgout_str(&m, "peer_id", l->peer_id);
+	if (type == MSG_NET_PEER_UP) {
+		msgout_str(&m, "name", l->name);
+		msgout_str(&m, "addr", l->addr);
+	}
+	msgout_key(&m, "games");
+	gamelist_pack(&m.pk, list, n);
+	free(list);
+	msgconn_send(&l->net->sup, &m, -1);
+	return 0;
+}
+
+/*
+ * A hello (or its answer). Returns 0 when the link is up, -1 when it was
+ * dropped: malformed, another protocol version, or ourselves.
+ */
+int
+handshake_recv_hello(struct link *l, struct msg *m)
+{
+	struct net	*net = l->net;
+	struct sockaddr_storage ss;
+	struct link	*old, *next;
+	socklen_t	 len;
+	uint64_t	 proto;
+
+	if (mp_get_u64(m->body, "proto", &proto) == -1) {
+		net_link_drop(l, "hello without a protocol version");
+		return -1;
+	}
+	if (proto != PEER_PROTO_VERSION) {
+		net_link_drop(l, "hello with an unknown protocol version");
+		return -1;
+	}
+	if (mp_get_str(m->body, "peer_id", l->peer_id,
+	    sizeof(l->peer_id)) == -1 || !valid_peer_id(l->peer_id) ||
+	    mp_get_str(m->body, "name", l->name, sizeof(l->name)) == -1 ||
+	    !valid_name(l->name) ||
+	    mp_get_str(m->body, "addr", l->addr, sizeof(l->addr)) == -1 ||
+	    addr_parse(l->addr, -1, &ss, &len) == -1 ||
+	    addr_port((struct sockaddr *)&ss) <= 0) {
+		net_link_drop(l, "malformed hello");
+		return -1;
+	}
+	if (strcmp(l->peer_id, net->peer_id) == 0) {
+		net_link_drop(l, "hello from ourselves, ignored");
+		return -1;
+	}
+	/* A peer back from a restart or a new address: one link per peer. */
+	TAILQ_FOREACH_SAFE(old, &net->links, entry, next)
+		if (old != l && old->state == LINK_UP &&
+		    strcmp(old->peer_id, l->peer_id) == 0) {
+			old->state = LINK_HELLO;	/* no PEER_DOWN */
+			net_link_drop(old, "replaced by a newer link");
+		}
+	if (m->type == MSG_PEER_HELLO &&
+	    handshake_send_hello(l, MSG_PEER_HELLO_ACK) == -1) {
+		net_link_drop(l, "cannot answer hello");
+		return -1;
+	}
+	if (forward_games(l, MSG_NET_PEER_UP, mp_field(m->body,
+	    "games")) == -1)
+		return -1;
+	l->state = LINK_UP;
+	log_info("peer %s (%s) up at %s", l->peer_id, l->name, l->addr);
+	return 0;
+}
+
+void
+handshake_forward_library(struct link *l, struct msg *m)
+{
+	forward_games(l, MSG_NET_PEER_LIBRARY, mp_field(m->body, "games"));
+}
+
+/* Our library changed: every peer hears it on its existing link. */
+void
+handshake_broadcast_library(struct net *net)
+{
+	struct link	*l, *next;
+
+	TAILQ_FOREACH_SAFE(l, &net->links, entry, next) {
+		struct msgout	 m;
+
+		if (l->state != LINK_UP)
+			continue;
+		msgout_init(&m, MSG_PEER_LIBRARY, 1);
+		pack_library(net, &m);
+		if (msgconn_send(&l->mc, &m, -1) == -1)
+			net_link_drop(l, "cannot send library");
+	}
+}

@@ -1,0 +1,500 @@
+/*
+ * The network worker: owns the peer listener and every peer link. It
+ * checks what peers send and tells the supervisor only what passed.
+ * A bad frame closes that one link, never the others.
+ */
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/proc.h"
+#include "worker-net/net.h"
+
+static void	net_dispatch_supervisor(struct msgconn *, struct msg *);
+static void	net_dispatch_peer(struct msgconn *, struct msg *);
+static void	sup_lost(struct msgconn *, const char *);
+static void	link_closed(struct msgconn *, const char *);
+
+static void
+connect_done(struct net *net, uint64_t req, const char *error)
+{
+	struct msgout	 m;
+
+	if (req == 0)
+		return;
+	msgout_init(&m, MSG_NET_CONNECT_DONE, error ? 2 : 1);
+	msgout_u64(&m, "req", req);
+	if (error != NULL)
+		msgout_str(&m, "error", error);
+	msgconn_send(&net->sup, &m, -1);
+}
+
+static void
+link_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct link	*l = w->data;
+
+	(void)revents;
+	switch (l->state) {
+	case LINK_CONNECTING:
+		net_link_drop(l, "connect timed out");
+		return;
+	case LINK_HELLO:
+		net_link_drop(l, "no hello in time");
+		return;
+	case LINK_UP:
+		if (ev_now(loop) - l->last_rx > NET_DEAD_AFTER) {
+			net_link_drop(l, "peer went silent");
+			return;
+		}
+		if (msgconn_send_empty(&l->mc, MSG_PEER_PING) == -1) {
+			net_link_drop(l, "cannot ping");
+			return;
+		}
+		ev_timer_set(w, NET_PING_INTERVAL, 0);
+		ev_timer_start(loop, w);
+		return;
+	}
+}
+
+static void
+link_arm(struct link *l, ev_tstamp after)
+{
+	ev_timer_stop(l->net->loop, &l->timer);
+	ev_timer_set(&l->timer, after, 0);
+	ev_timer_start(l->net->loop, &l->timer);
+}
+
+struct link *
+net_link_new(struct net *net, int fd, int outbound)
+{
+	struct link	*l;
+
+	if (net->nlinks >= NET_MAX_LINKS || (l = calloc(1, sizeof(*l))) ==
+	    NULL) {
+		close(fd);
+		return NULL;
+	}
+	l->net = net;
+	l->outbound = outbound;
+	l->state = LINK_HELLO;
+	l->last_rx = ev_now(net->loop);
+	msgconn_init(&l->mc, net->loop, fd, 0, net_dispatch_peer, link_closed,
+	    l);
+	l->mc.wqmax = 32u * 1024 * 1024;
+	ev_init(&l->timer, link_timer_cb);
+	l->timer.data = l;
+	link_arm(l, NET_HELLO_TIMEOUT);
+	TAILQ_INSERT_TAIL(&net->links, l, entry);
+	net->nlinks++;
+	return l;
+}
+
+static void
+link_free(struct link *l)
+{
+	struct net	*net = l->net;
+
+	ev_timer_stop(net->loop, &l->timer);
+	ev_io_stop(net->loop, &l->cio);
+	TAILQ_REMOVE(&net->links, l, entry);
+	net->nlinks--;
+	free(l);
+}
+
+/* Ends a link; the supervisor hears of it if the peer was up. */
+void
+net_link_drop(struct link *l, const char *why)
+{
+	struct net	*net = l->net;
+
+	if (l->state == LINK_UP) {
+		struct msgout	 m;
+
+		log_info("peer %s (%s) down: %s", l->peer_id, l->addr, why);
+		msgout_init(&m, MSG_NET_PEER_DOWN, 2);
+		msgout_str(&m, "peer_id", l->peer_id);
+		msgout_str(&m, "reason", why);
+		msgconn_send(&net->sup, &m, -1);
+	} else
+		log_info("link %s closed: %s", l->target[0] ? l->target :
+		    "inbound", why);
+	if (l->connect_req != 0)
+		connect_done(net, l->connect_req, why);
+	if (l->state == LINK_CONNECTING) {
+		close(l->mc.fd);
+		l->mc.fd = -1;
+	} else
+		msgconn_close(&l->mc);
+	link_free(l);
+}
+
+static void
+link_closed(struct msgconn *c, const char *why)
+{
+	net_link_drop(c->arg, why);
+}
+
+static void
+net_dispatch_peer(struct msgconn *c, struct msg *m)
+{
+	struct link	*l = c->arg;
+
+	l->last_rx = ev_now(l->net->loop);
+	if (l->state == LINK_HELLO) {
+		/* The dialler says hello; the listener answers with an ack. */
+		if (m->type != (l->outbound ? MSG_PEER_HELLO_ACK :
+		    MSG_PEER_HELLO)) {
+			net_link_drop(l, "expected a hello first");
+			return;
+		}
+		if (handshake_recv_hello(l, m) == -1)
+			return;
+		if (l->connect_req != 0) {
+			connect_done(l->net, l->connect_req, NULL);
+			l->connect_req = 0;
+		}
+		link_arm(l, NET_PING_INTERVAL);
+		return;
+	}
+	switch (m->type) {
+	case MSG_PEER_LIBRARY:
+		handshake_forward_library(l, m);
+		break;
+	case MSG_PEER_PING:
+		if (msgconn_send_empty(&l->mc, MSG_PEER_PONG) == -1)
+			net_link_drop(l, "cannot answer ping");
+		break;
+	case MSG_PEER_PONG:
+		break;
+	case MSG_PEER_GOODBYE:
+		net_link_drop(l, "goodbye");
+		break;
+	default:
+		net_link_drop(l, "unexpected frame");
+		break;
+	}
+}
+
+static void
+set_sockopts(int fd)
+{
+	int	 one = 1, idle = 5, intvl = 2, cnt = 2;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+}
+
+static void
+accept_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct net	*net = w->data;
+	int		 fd;
+
+	(void)loop;
+	(void)revents;
+	fd = accept4(net->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd == -1) {
+		if (errno != EAGAIN && errno != EINTR)
+			log_warn("accept");
+		return;
+	}
+	if (net->nlinks >= NET_MAX_LINKS) {
+		log_warnx("too many peer links, refusing one");
+		close(fd);
+		return;
+	}
+	set_sockopts(fd);
+	net_link_new(net, fd, 0);
+}
+
+/*
+ * The address we tell peers: the bound one, or when bound to all
+ * addresses, the one the kernel would use to reach the LAN.
+ */
+static void
+advertised_addr(struct net *net)
+{
+	struct sockaddr_storage ss = net->bound, probe;
+	socklen_t	 len = sizeof(ss);
+	int		 port = addr_port((struct sockaddr *)&net->bound), fd;
+
+	if (addr_is_any((struct sockaddr *)&ss)) {
+		addr_parse(ss.ss_family == AF_INET6 ? "[2001:db8::1]:9" :
+		    "192.0.2.1:9", 9, &probe, &len);
+		fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		len = sizeof(ss);
+		if (fd == -1 || connect(fd, (struct sockaddr *)&probe,
+		    ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
+		    sizeof(struct sockaddr_in)) == -1 ||
+		    getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
+			addr_parse(ss.ss_family == AF_INET6 ? "[::1]:0" :
+			    "127.0.0.1:0", 0, &ss, &len);
+		if (fd != -1)
+			close(fd);
+		if (ss.ss_family == AF_INET)
+			((struct sockaddr_in *)&ss)->sin_port = htons(port);
+		else
+			((struct sockaddr_in6 *)&ss)->sin6_port = htons(port);
+	}
+	addr_format((struct sockaddr *)&ss, net->addr, sizeof(net->addr));
+}
+
+static void
+net_listen(struct net *net, const char *want)
+{
+	struct msgout	 m;
+	socklen_t	 len;
+	char		 err[256], bound[ADDR_STRLEN];
+	int		 one = 1;
+
+	if (addr_parse(want, 0, &net->bound, &len) == -1) {
+		snprintf(err, sizeof(err), "invalid listen address %s", want);
+		goto fail;
+	}
+	net->listen_fd = socket(net->bound.ss_family, SOCK_STREAM |
+	    SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (net->listen_fd == -1 ||
+	    setsockopt(net->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one,
+	    sizeof(one)) == -1 ||
+	    bind(net->listen_fd, (struct sockaddr *)&net->bound, len) == -1 ||
+	    listen(net->listen_fd, 128) == -1) {
+		snprintf(err, sizeof(err), "cannot listen on %s: %s", want,
+		    strerror(errno));
+		goto fail;
+	}
+	len = sizeof(net->bound);
+	getsockname(net->listen_fd, (struct sockaddr *)&net->bound, &len);
+	advertised_addr(net);
+	addr_format((struct sockaddr *)&net->bound, bound, sizeof(bound));
+	ev_io_init(&net->lio, accept_cb, net->listen_fd, EV_READ);
+	net->lio.data = net;
+	ev_io_start(net->loop, &net->lio);
+	msgout_init(&m, MSG_NET_READY, 2);
+	msgout_str(&m, "addr", net->addr);
+	msgout_str(&m, "bound", bound);
+	msgconn_send(&net->sup, &m, -1);
+	return;
+fail:
+	log_warnx("%s", err);
+	msgout_init(&m, MSG_NET_FAILED, 1);
+	msgout_str(&m, "error", err);
+	msgconn_send(&net->sup, &m, -1);
+}
+
+static void
+connect_io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct link	*l = w->data;
+	struct msgconn	*mc = &l->mc;
+	int		 err = 0, fd = mc->fd;
+	socklen_t	 len = sizeof(err);
+
+	(void)revents;
+	ev_io_stop(loop, w);
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+		err = errno;
+	if (err != 0) {
+		char	 why[160];
+
+		snprintf(why, sizeof(why), "cannot connect to %s: %s",
+		    l->target, strerror(err));
+		net_link_drop(l, why);
+		return;
+	}
+	/* Connected: now a framed link that says hello first. */
+	l->state = LINK_HELLO;
+	msgconn_init(mc, loop, fd, 0, net_dispatch_peer, link_closed, l);
+	mc->wqmax = 32u * 1024 * 1024;
+	link_arm(l, NET_HELLO_TIMEOUT);
+	if (handshake_send_hello(l, MSG_PEER_HELLO) == -1)
+		net_link_drop(l, "cannot send hello");
+}
+
+static void
+net_connect(struct net *net, uint64_t req, const char *target)
+{
+	struct sockaddr_storage ss;
+	struct link	*l;
+	socklen_t	 len;
+	int		 fd;
+
+	if (addr_parse(target, -1, &ss, &len) == -1) {
+		connect_done(net, req, "invalid address");
+		return;
+	}
+	/* Already linked to whoever listens there: nothing to do. */
+	TAILQ_FOREACH(l, &net->links, entry)
+		if (l->state == LINK_UP && strcmp(l->addr, target) == 0) {
+			connect_done(net, req, NULL);
+			return;
+		}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd == -1) {
+		connect_done(net, req, strerror(errno));
+		return;
+	}
+	set_sockopts(fd);
+	/* Leave from our own address so peers on one host stay apart. */
+	if (!addr_is_any((struct sockaddr *)&net->bound) &&
+	    ss.ss_family == net->bound.ss_family) {
+		struct sockaddr_storage src = net->bound;
+
+		if (src.ss_family == AF_INET)
+			((struct sockaddr_in *)&src)->sin_port = 0;
+		else
+			((struct sockaddr_in6 *)&src)->sin6_port = 0;
+		bind(fd, (struct sockaddr *)&src, len);
+	}
+	if (connect(fd, (struct sockaddr *)&ss, len) == -1 &&
+	    errno != EINPROGRESS) {
+		char	 why[160];
+
+		snprintf(why, sizeof(why), "cannot connect to %s: %s", target,
+		    strerror(errno));
+		close(fd);
+		connect_done(net, req, why);
+		return;
+	}
+	if ((l = calloc(1, sizeof(*l))) == NULL) {
+		close(fd);
+		connect_done(net, req, "out of memory");
+		return;
+	}
+	l->net = net;
+	l->outbound = 1;
+	l->state = LINK_CONNECTING;
+	l->connect_req = req;
+	l->mc.fd = fd;
+	l->last_rx = ev_now(net->loop);
+	snprintf(l->target, sizeof(l->target), "%s", target);
+	ev_io_init(&l->cio, connect_io_cb, fd, EV_WRITE);
+	l->cio.data = l;
+	ev_io_start(net->loop, &l->cio);
+	ev_init(&l->timer, link_timer_cb);
+	l->timer.data = l;
+	link_arm(l, NET_CONNECT_TIMEOUT);
+	TAILQ_INSERT_TAIL(&net->links, l, entry);
+	net->nlinks++;
+}
+
+/* Goodbye to every peer, pushed out before we exit. */
+static void
+net_goodbye(struct net *net)
+{
+	struct link	*l;
+
+	TAILQ_FOREACH(l, &net->links, entry)
+		if (l->state == LINK_UP) {
+			msgconn_send_empty(&l->mc, MSG_PEER_GOODBYE);
+			msgconn_flush(&l->mc, 500);
+		}
+	ev_break(net->loop, EVBREAK_ALL);
+}
+
+static void
+net_dispatch_supervisor(struct msgconn *c, struct msg *m)
+{
+	struct net	*net = c->arg;
+	char		 addr[ADDR_STRLEN];
+	uint64_t	 req;
+
+	if (m->fd != -1)
+		close(m->fd);
+	switch (m->type) {
+	case MSG_NET_IDENTITY:
+		if (mp_get_str(m->body, "peer_id", net->peer_id,
+		    sizeof(net->peer_id)) == -1 ||
+		    mp_get_str(m->body, "name", net->name,
+		    sizeof(net->name)) == -1)
+			fatalx("bad identity from the supervisor");
+		break;
+	case MSG_NET_LISTEN:
+		if (mp_get_str(m->body, "addr", addr, sizeof(addr)) == -1)
+			fatalx("bad listen request");
+		net_listen(net, addr);
+		break;
+	case MSG_NET_CONNECT:
+		if (mp_get_u64(m->body, "req", &req) == -1 ||
+		    mp_get_str(m->body, "addr", addr, sizeof(addr)) == -1)
+			fatalx("bad connect request");
+		net_connect(net, req, addr);
+		break;
+	case MSG_NET_LIBRARY: {
+		const msgpack_object *games = mp_get_array(m->body, "games");
+		msgpack_packer	 pk;
+
+		if (games == NULL)
+			fatalx("bad library from the supervisor");
+		msgpack_sbuffer_clear(&net->library);
+		msgpack_packer_init(&pk, &net->library, msgpack_sbuffer_write);
+		msgpack_pack_object(&pk, *games);
+		net->have_library = 1;
+		handshake_broadcast_library(net);
+		break;
+	}
+	case MSG_NET_GOODBYE:
+		net_goodbye(net);
+		break;
+	default:
+		fatalx("unexpected %s from the supervisor",
+		    msg_type_str(m->type));
+	}
+}
+
+static void
+sup_lost(struct msgconn *c, const char *why)
+{
+	struct net	*net = c->arg;
+
+	log_debug("supervisor link: %s", why);
+	ev_break(net->loop, EVBREAK_ALL);
+}
+
+struct net *
+net_new(struct ev_loop *loop, int supfd)
+{
+	struct net	*net;
+
+	if ((net = calloc(1, sizeof(*net))) == NULL)
+		return NULL;
+	net->loop = loop;
+	net->listen_fd = -1;
+	TAILQ_INIT(&net->links);
+	msgpack_sbuffer_init(&net->library);
+	msgconn_init(&net->sup, loop, supfd, 0, net_dispatch_supervisor,
+	    sup_lost, net);
+	return net;
+}
+
+void
+net_free(struct net *net)
+{
+	struct link	*l;
+
+	while ((l = TAILQ_FIRST(&net->links)) != NULL) {
+		if (l->state == LINK_CONNECTING)
+			close(l->mc.fd);
+		else
+			msgconn_close(&l->mc);
+		link_free(l);
+	}
+	if (net->listen_fd != -1) {
+		ev_io_stop(net->loop, &net->lio);
+		close(net->listen_fd);
+	}
+	msgconn_close(&net->sup);
+	msgpack_sbuffer_destroy(&net->library);
+	free(net);
+}

@@ -1,0 +1,74 @@
+/* The network worker: peer listener, handshakes, library exchange. */
+#ifndef LANSPREAD_NET_H
+#define LANSPREAD_NET_H
+
+#include <sys/queue.h>
+
+#include "common/compat.h"
+#include <sys/socket.h>
+
+#include <ev.h>
+
+#include "common/addr.h"
+#include "common/msg.h"
+
+#define PEER_PROTO_VERSION	1
+#define NET_ID_LEN		32
+#define NET_HELLO_TIMEOUT	10.0	/* a new link must say hello by then */
+#define NET_PING_INTERVAL	2.0
+#define NET_DEAD_AFTER		6.0	/* silence that drops a peer */
+#define NET_CONNECT_TIMEOUT	10.0
+#define NET_MAX_LINKS		768
+
+enum link_state {
+	LINK_CONNECTING,	/* outbound, TCP connect in progress */
+	LINK_HELLO,		/* waiting for the other side's hello */
+	LINK_UP,		/* peer known to the supervisor */
+};
+
+struct net;
+
+struct link {
+	TAILQ_ENTRY(link)	 entry;
+	struct net		*net;
+	struct msgconn		 mc;
+	enum link_state		 state;
+	int			 outbound;
+	uint64_t		 connect_req;	/* 0 or the supervisor's */
+	char			 target[ADDR_STRLEN];	/* what we dialled */
+	char			 peer_id[NET_ID_LEN + 1];
+	char			 name[64];
+	char			 addr[ADDR_STRLEN];	/* its listen addr */
+	ev_io			 cio;		/* connect completion */
+	ev_timer		 timer;		/* hello/connect deadline, ping */
+	ev_tstamp		 last_rx;
+};
+
+struct net {
+	struct ev_loop		*loop;
+	struct msgconn		 sup;		/* link to the supervisor */
+	int			 listen_fd;
+	ev_io			 lio;
+	char			 peer_id[NET_ID_LEN + 1];
+	char			 name[64];
+	char			 addr[ADDR_STRLEN];	/* as we advertise it */
+	struct sockaddr_storage	 bound;
+	msgpack_sbuffer		 library;	/* our games, packed array */
+	int			 have_library;
+	int			 nlinks;
+	TAILQ_HEAD(, link)	 links;
+};
+
+/* net.c */
+struct net	*net_new(struct ev_loop *, int supfd);
+void		 net_free(struct net *);
+struct link	*net_link_new(struct net *, int fd, int outbound);
+void		 net_link_drop(struct link *, const char *why);
+
+/* handshake.c */
+int	handshake_send_hello(struct link *, uint32_t type);
+int	handshake_recv_hello(struct link *, struct msg *);
+void	handshake_forward_library(struct link *, struct msg *);
+void	handshake_broadcast_library(struct net *);
+
+#endif

@@ -1,0 +1,23 @@
+/* lanspread-transfer: the transfer worker process. */
+#include <string.h>
+
+#include "common/log.h"
+#include "common/proc.h"
+#include "worker-transfer/transfer.h"
+
+int
+main(int argc, char *argv[])
+{
+	struct ev_loop	*loop;
+	struct transfer	*xfer;
+
+	log_init("transfer", 1, argc > 1 && strcmp(argv[1], "-v") == 0);
+	proc_worker_init(PROC_TRANSFER);
+	loop = ev_default_loop(EVFLAG_AUTO);
+	if ((xfer = transfer_new(loop, PROC_WORKER_FD)) == NULL)
+		fatal("transfer_new");
+	ev_run(loop, 0);
+	transfer_free(xfer);
+	ev_loop_destroy(loop);
+	return 0;
+}
