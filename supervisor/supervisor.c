@@ -108,6 +108,7 @@ sup_init(struct sup *sup, const struct sup_config *cfg, char *err,
 	memset(sup, 0, sizeof(*sup));
 	sup->cfg = *cfg;
 	sup->games_fd = -1;
+	sup->inotify_fd = -1;
 	TAILQ_INIT(&sup->ops);
 	TAILQ_INIT(&sup->pendings);
 	for (i = 0; i < PROC_MAX; i++) {
@@ -417,10 +418,11 @@ worker_hello(struct sup *sup, enum proc_id id)
 		msgout_str(&m, "peer_id", sup->peer_id);
 		msgout_str(&m, "name", sup->cfg.name);
 		sup_send(sup, id, &m, -1);
-		msgout_init(&m, MSG_NET_LISTEN, 1);
+		msgout_init(&m, MSG_NET_LISTEN, 2);
 		/* A restarted worker keeps the address peers know. */
 		msgout_str(&m, "addr", sup->ready ? sup->listen_addr :
 		    sup->cfg.listen);
+		msgout_bool(&m, "mdns", sup->cfg.mdns);
 		sup_send(sup, id, &m, -1);
 		break;
 	case PROC_TRANSFER:
@@ -575,6 +577,7 @@ sup_stop(struct sup *sup, int code)
 	sup->stopping = 1;
 	sup->exit_code = code;
 	control_stop(sup);
+	watch_stop(sup);
 	if (sup->workers[PROC_NET].up) {
 		msgconn_send_empty(&sup->workers[PROC_NET].conn,
 		    MSG_NET_GOODBYE);
@@ -626,6 +629,7 @@ sup_run(struct sup *sup)
 			log_warn("cannot start the %s worker", proc_names[i]);
 			return 1;
 		}
+	watch_start(sup);
 	ev_run(sup->loop, 0);
 	return sup->exit_code;
 }
@@ -638,6 +642,7 @@ sup_free(struct sup *sup)
 	int		 i;
 
 	control_stop(sup);
+	watch_stop(sup);
 	for (i = PROC_NET; i < PROC_MAX; i++) {
 		msgconn_close(&sup->workers[i].conn);
 		if (sup->workers[i].pid > 0) {

@@ -80,6 +80,10 @@ struct sup {
 	TAILQ_HEAD(, pending)	 pendings;
 	ev_signal		 sigterm, sigint, sighup;
 	ev_timer		 stop_timer;
+	int			 inotify_fd;
+	ev_io			 inotify_io;
+	ev_timer		 watch_settle;
+	ev_timer		 watch_periodic;
 };
 
 /* supervisor.c */
@@ -91,6 +95,10 @@ int	sup_send(struct sup *, enum proc_id, struct msgout *, int fd);
 struct operation *sup_op_find(struct sup *, const char *game_id);
 int	sup_rescan(struct sup *);
 int	sup_is_self_addr(struct sup *, const char *addr);
+
+/* watch.c: live library */
+int	watch_start(struct sup *);
+void	watch_stop(struct sup *);
 
 /* control.c: JSON lines on stdio or a Unix socket */
 int	control_stdio_start(struct sup *);

@@ -38,6 +38,12 @@ valid_name(const char *name)
 	return i > 0;
 }
 
+static const char *
+dialler_id(const struct link *l)
+{
+	return l->outbound ? l->net->peer_id : l->peer_id;
+}
+
 static void
 pack_library(struct net *net, struct msgout *m)
 {
@@ -125,13 +131,23 @@ handshake_recv_hello(struct link *l, struct msg *m)
 		net_link_drop(l, "hello from ourselves, ignored");
 		return -1;
 	}
-	/* A peer back from a restart or a new address: one link per peer. */
-	TAILQ_FOREACH_SAFE(old, &net->links, entry, next)
-		if (old != l && old->state == LINK_UP &&
-		    strcmp(old->peer_id, l->peer_id) == 0) {
-			old->state = LINK_HELLO;	/* no PEER_DOWN */
-			net_link_drop(old, "replaced by a newer link");
+	/*
+	 * One link per peer. When both sides dialled at once, both keep the
+	 * link dialled by the smaller id; a peer that dials again (restart,
+	 * new address) replaces its old link.
+	 */
+	TAILQ_FOREACH_SAFE(old, &net->links, entry, next) {
+		if (old == l || old->state != LINK_UP ||
+		    strcmp(old->peer_id, l->peer_id) != 0)
+			continue;
+		if (old->outbound != l->outbound &&
+		    strcmp(dialler_id(old), dialler_id(l)) < 0) {
+			net_link_drop(l, "duplicate link, keeping the other");
+			return -1;
 		}
+		old->state = LINK_HELLO;	/* no PEER_DOWN */
+		net_link_drop(old, "replaced by a newer link");
+	}
 	if (m->type == MSG_PEER_HELLO &&
 	    handshake_send_hello(l, MSG_PEER_HELLO_ACK) == -1) {
 		net_link_drop(l, "cannot answer hello");

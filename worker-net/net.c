@@ -250,7 +250,7 @@ advertised_addr(struct net *net)
 	addr_format((struct sockaddr *)&ss, net->addr, sizeof(net->addr));
 }
 
-static void
+static int
 net_listen(struct net *net, const char *want)
 {
 	struct msgout	 m;
@@ -284,12 +284,13 @@ net_listen(struct net *net, const char *want)
 	msgout_str(&m, "addr", net->addr);
 	msgout_str(&m, "bound", bound);
 	msgconn_send(&net->sup, &m, -1);
-	return;
+	return 0;
 fail:
 	log_warnx("%s", err);
 	msgout_init(&m, MSG_NET_FAILED, 1);
 	msgout_str(&m, "error", err);
 	msgconn_send(&net->sup, &m, -1);
+	return -1;
 }
 
 static void
@@ -321,8 +322,8 @@ connect_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 		net_link_drop(l, "cannot send hello");
 }
 
-static void
-net_connect(struct net *net, uint64_t req, const char *target)
+void
+net_dial(struct net *net, uint64_t req, const char *target)
 {
 	struct sockaddr_storage ss;
 	struct link	*l;
@@ -339,6 +340,11 @@ net_connect(struct net *net, uint64_t req, const char *target)
 			connect_done(net, req, NULL);
 			return;
 		}
+	/* Discovery dials quietly and once per address at a time. */
+	if (req == 0)
+		TAILQ_FOREACH(l, &net->links, entry)
+			if (strcmp(l->target, target) == 0)
+				return;
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 	    0);
 	if (fd == -1) {
@@ -420,16 +426,22 @@ net_dispatch_supervisor(struct msgconn *c, struct msg *m)
 		    sizeof(net->name)) == -1)
 			fatalx("bad identity from the supervisor");
 		break;
-	case MSG_NET_LISTEN:
-		if (mp_get_str(m->body, "addr", addr, sizeof(addr)) == -1)
+	case MSG_NET_LISTEN: {
+		int	 mdns;
+
+		if (mp_get_str(m->body, "addr", addr, sizeof(addr)) == -1 ||
+		    mp_get_bool(m->body, "mdns", &mdns) == -1)
 			fatalx("bad listen request");
-		net_listen(net, addr);
+		if (net_listen(net, addr) == 0 && mdns &&
+		    (net->mdns = mdns_start(net)) == NULL)
+			log_warnx("mDNS is off: cannot start it");
 		break;
+	}
 	case MSG_NET_CONNECT:
 		if (mp_get_u64(m->body, "req", &req) == -1 ||
 		    mp_get_str(m->body, "addr", addr, sizeof(addr)) == -1)
 			fatalx("bad connect request");
-		net_connect(net, req, addr);
+		net_dial(net, req, addr);
 		break;
 	case MSG_NET_LIBRARY: {
 		const msgpack_object *games = mp_get_array(m->body, "games");
@@ -490,6 +502,8 @@ net_free(struct net *net)
 			msgconn_close(&l->mc);
 		link_free(l);
 	}
+	if (net->mdns != NULL)
+		mdns_stop(net->mdns);
 	if (net->listen_fd != -1) {
 		ev_io_stop(net->loop, &net->lio);
 		close(net->listen_fd);

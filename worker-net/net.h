@@ -27,6 +27,7 @@ enum link_state {
 };
 
 struct net;
+struct mdns;
 
 struct link {
 	TAILQ_ENTRY(link)	 entry;
@@ -57,6 +58,7 @@ struct net {
 	int			 have_library;
 	int			 nlinks;
 	TAILQ_HEAD(, link)	 links;
+	struct mdns		*mdns;		/* NULL when off */
 };
 
 /* net.c */
@@ -64,6 +66,11 @@ struct net	*net_new(struct ev_loop *, int supfd);
 void		 net_free(struct net *);
 struct link	*net_link_new(struct net *, int fd, int outbound);
 void		 net_link_drop(struct link *, const char *why);
+void		 net_dial(struct net *, uint64_t req, const char *addr);
+
+/* mdns.c: announce _lanspread._tcp and dial what we find */
+struct mdns	*mdns_start(struct net *);
+void		 mdns_stop(struct mdns *);
 
 /* handshake.c */
 int	handshake_send_hello(struct link *, uint32_t type);
