@@ -33,8 +33,20 @@ msg_type_str(uint32_t type)
 	case MSG_NET_PEER_DOWN:		return "NET_PEER_DOWN";
 	case MSG_NET_IDENTITY:		return "NET_IDENTITY";
 	case MSG_NET_GOODBYE:		return "NET_GOODBYE";
+	case MSG_NET_HANDOFF:		return "NET_HANDOFF";
 	case MSG_XFER_HELLO:		return "XFER_HELLO";
 	case MSG_XFER_READY:		return "XFER_READY";
+	case MSG_XFER_BUSY:		return "XFER_BUSY";
+	case MSG_XFER_SERVE:		return "XFER_SERVE";
+	case MSG_XFER_FETCH:		return "XFER_FETCH";
+	case MSG_XFER_CANCEL:		return "XFER_CANCEL";
+	case MSG_XFER_FILES:		return "XFER_FILES";
+	case MSG_XFER_BEGIN:		return "XFER_BEGIN";
+	case MSG_XFER_CHUNK:		return "XFER_CHUNK";
+	case MSG_XFER_PROGRESS:		return "XFER_PROGRESS";
+	case MSG_XFER_DONE:		return "XFER_DONE";
+	case MSG_XFER_FAILED:		return "XFER_FAILED";
+	case MSG_XFER_OUTBOUND:		return "XFER_OUTBOUND";
 	case MSG_INST_HELLO:		return "INST_HELLO";
 	case MSG_INST_READY:		return "INST_READY";
 	case MSG_PEER_HELLO:		return "PEER_HELLO";
@@ -43,6 +55,13 @@ msg_type_str(uint32_t type)
 	case MSG_PEER_PING:		return "PEER_PING";
 	case MSG_PEER_PONG:		return "PEER_PONG";
 	case MSG_PEER_GOODBYE:		return "PEER_GOODBYE";
+	case MSG_PEER_XFER_OPEN:	return "PEER_XFER_OPEN";
+	case MSG_PEER_XFER_ACCEPT:	return "PEER_XFER_ACCEPT";
+	case MSG_PEER_FILES_REQ:	return "PEER_FILES_REQ";
+	case MSG_PEER_FILES:		return "PEER_FILES";
+	case MSG_PEER_CHUNK_REQ:	return "PEER_CHUNK_REQ";
+	case MSG_PEER_CHUNK:		return "PEER_CHUNK";
+	case MSG_PEER_ERROR:		return "PEER_ERROR";
 	}
 	return "UNKNOWN";
 }
@@ -99,6 +118,26 @@ msgout_bool(struct msgout *m, const char *key, int val)
 		msgpack_pack_true(&m->pk);
 	else
 		msgpack_pack_false(&m->pk);
+}
+
+/* The whole frame as bytes, for links that write it themselves. */
+int
+msgout_frame(struct msgout *m, char **buf, size_t *len)
+{
+	struct msg_header hdr;
+
+	*len = sizeof(hdr) + m->sbuf.size;
+	if (m->sbuf.size > MSG_MAX_BODY || (*buf = malloc(*len)) == NULL) {
+		msgout_free(m);
+		return -1;
+	}
+	hdr.type = htole32(m->type);
+	hdr.flags = 0;
+	hdr.len = htole32(m->sbuf.size);
+	memcpy(*buf, &hdr, sizeof(hdr));
+	memcpy(*buf + sizeof(hdr), m->sbuf.data, m->sbuf.size);
+	msgout_free(m);
+	return 0;
 }
 
 const msgpack_object *
@@ -261,6 +300,22 @@ mp_validate(const unsigned char *p, size_t len)
 		}
 	}
 	return off == len ? 0 : -1;
+}
+
+/* Checks and unpacks one frame body that must be a map. */
+int
+msg_unpack_body(const char *body, size_t len, msgpack_unpacked *up)
+{
+	size_t	 off = 0;
+
+	msgpack_unpacked_init(up);
+	if (mp_validate((const unsigned char *)body, len) == -1 ||
+	    msgpack_unpack_next(up, body, len, &off) !=
+	    MSGPACK_UNPACK_SUCCESS || up->data.type != MSGPACK_OBJECT_MAP) {
+		msgpack_unpacked_destroy(up);
+		return -1;
+	}
+	return 0;
 }
 
 static void	msgconn_read_cb(struct ev_loop *, ev_io *, int);

@@ -35,9 +35,21 @@ enum msg_type {
 	MSG_NET_PEER_DOWN,		/* n->s {peer_id, reason} */
 	MSG_NET_IDENTITY,		/* s->n {peer_id, name} */
 	MSG_NET_GOODBYE,		/* s->n {} say goodbye, then exit */
+	MSG_NET_HANDOFF,		/* n->s fd: a peer opened a transfer link */
 
-	MSG_XFER_HELLO = 200,		/* s->t {games_dir} */
+	MSG_XFER_HELLO = 200,		/* s->t {games_dir, catalog} */
 	MSG_XFER_READY,			/* t->s {} */
+	MSG_XFER_BUSY,			/* s->t {games} with an operation */
+	MSG_XFER_SERVE,			/* s->t fd: serve this peer link */
+	MSG_XFER_FETCH,			/* s->t {game_id, sources} */
+	MSG_XFER_CANCEL,		/* s->t {game_id} */
+	MSG_XFER_FILES,			/* t->s {game_id, files} */
+	MSG_XFER_BEGIN,			/* t->s {game_id} */
+	MSG_XFER_CHUNK,			/* t->s {game_id, path, offset, ...} */
+	MSG_XFER_PROGRESS,		/* t->s {game_id, bytes, total, rate} */
+	MSG_XFER_DONE,			/* t->s {game_id, bytes, duration_ms} */
+	MSG_XFER_FAILED,		/* t->s {game_id, error, reason} */
+	MSG_XFER_OUTBOUND,		/* t->s {game_id, count} */
 
 	MSG_INST_HELLO = 300,		/* s->i {games_dir} */
 	MSG_INST_READY,			/* i->s {} */
@@ -48,6 +60,13 @@ enum msg_type {
 	MSG_PEER_PING,			/* {} */
 	MSG_PEER_PONG,			/* {} */
 	MSG_PEER_GOODBYE,		/* {} */
+	MSG_PEER_XFER_OPEN,		/* {proto, peer_id} opens a transfer link */
+	MSG_PEER_XFER_ACCEPT,		/* {} */
+	MSG_PEER_FILES_REQ,		/* {game_id} */
+	MSG_PEER_FILES,			/* {game_id, files: [{path, size}]} */
+	MSG_PEER_CHUNK_REQ,		/* {game_id, path, offset, length} */
+	MSG_PEER_CHUNK,			/* {...same}, then length raw bytes */
+	MSG_PEER_ERROR,			/* {error} */
 };
 
 const char	*msg_type_str(uint32_t);
@@ -72,6 +91,7 @@ void	msgout_key(struct msgout *, const char *);
 void	msgout_str(struct msgout *, const char *key, const char *val);
 void	msgout_u64(struct msgout *, const char *key, uint64_t);
 void	msgout_bool(struct msgout *, const char *key, int);
+int	msgout_frame(struct msgout *, char **, size_t *);
 void	mp_pack_str(msgpack_packer *, const char *);
 
 /* A received message; body is a MAP object valid during the callback. */
@@ -87,6 +107,7 @@ int	mp_get_u64(const msgpack_object *, const char *, uint64_t *);
 int	mp_get_bool(const msgpack_object *, const char *, int *);
 const msgpack_object	*mp_get_array(const msgpack_object *, const char *);
 int	mp_str_copy(const msgpack_object *, char *, size_t);
+int	msg_unpack_body(const char *, size_t, msgpack_unpacked *);
 
 struct msgbuf {
 	TAILQ_ENTRY(msgbuf)	 entry;

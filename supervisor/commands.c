@@ -192,7 +192,7 @@ cmd_status(struct cmd_ctx *x)
 	    sup->peer_id, "name", sup->cfg.name, "addr", sup->listen_addr,
 	    "peer_count", peerdb_count_connected(&sup->peerdb),
 	    "active_operations", commands_active_operations(sup),
-	    "active_outbound_transfers", json_object()));
+	    "active_outbound_transfers", json_deep_copy(sup->outbound)));
 }
 
 static void
@@ -389,17 +389,74 @@ download_preflight(struct cmd_ctx *x, const char *game_id)
 	return 0;
 }
 
+struct sources_walk {
+	const char	*game_id;
+	const char	*version;
+	msgpack_packer	*pk;	/* NULL: only count */
+	int		 n;
+};
+
+static int
+pack_source(const struct peer_info *pi, const struct game_entry *g,
+    void *arg)
+{
+	struct sources_walk *sw = arg;
+
+	if (strcmp(g->id, sw->game_id) != 0 ||
+	    strcmp(g->availability, "Ready") != 0 || !g->downloaded ||
+	    strcmp(g->version, sw->version) != 0)
+		return 0;
+	sw->n++;
+	if (sw->pk != NULL) {
+		msgpack_pack_map(sw->pk, 2);
+		mp_pack_str(sw->pk, "peer_id");
+		mp_pack_str(sw->pk, pi->peer_id);
+		mp_pack_str(sw->pk, "addr");
+		mp_pack_str(sw->pk, pi->addr);
+	}
+	return 0;
+}
+
+/* Asks the transfer worker to fetch a game from every valid source. */
+static int
+start_fetch(struct sup *sup, const char *game_id)
+{
+	const struct catalog_game *c = catalog_find(&sup->catalog, game_id);
+	struct sources_walk sw = { game_id, c->version, NULL, 0 };
+	struct msgout	 m;
+
+	peerdb_each_game(&sup->peerdb, NULL, pack_source, &sw);
+	msgout_init(&m, MSG_XFER_FETCH, 2);
+	msgout_str(&m, "game_id", game_id);
+	msgout_key(&m, "sources");
+	msgpack_pack_array(&m.pk, sw.n);
+	sw.pk = &m.pk;
+	sw.n = 0;
+	peerdb_each_game(&sup->peerdb, NULL, pack_source, &sw);
+	return sup_send(sup, PROC_TRANSFER, &m, -1);
+}
+
 static void
 cmd_download(struct cmd_ctx *x)
 {
+	struct operation *op;
 	const char	*game_id;
+	int		 install;
 
 	if ((game_id = game_field(x)) == NULL ||
-	    bool_field(x, "install", 1) == -1 ||
+	    (install = bool_field(x, "install", 1)) == -1 ||
 	    download_preflight(x, game_id) == -1)
 		return;
-	control_error(x->client, x->id, "downloads are not available in "
-	    "this build yet (issue: transfers)");
+	reply(x, json_pack("{s:s}", "game_id", game_id));
+	if ((op = sup_op_add(x->sup, game_id, "Downloading")) == NULL)
+		return;
+	op->install_after = install;
+	if (start_fetch(x->sup, game_id) == -1) {
+		sup_op_remove(x->sup, op);
+		control_event("download-failed", json_pack("{s:s,s:s}",
+		    "game_id", game_id, "error",
+		    "the transfer worker is unavailable"));
+	}
 }
 
 static void
@@ -439,17 +496,28 @@ cmd_local_game_op(struct cmd_ctx *x)
 static void
 cmd_cancel_download(struct cmd_ctx *x)
 {
+	struct operation *op;
+	struct msgout	 m;
 	const char	*game_id;
 
 	if ((game_id = game_field(x)) == NULL)
 		return;
-	if (sup_op_find(x->sup, game_id) == NULL) {
-		control_error(x->client, x->id, "no operation in progress for "
+
+	if ((op = sup_op_find(x->sup, game_id)) == NULL ||
+	    strcmp(op->kind, "Downloading") != 0) {
+		control_error(x->client, x->id, "no download in progress for "
 		    "game %s", game_id);
 		return;
 	}
-	control_error(x->client, x->id, "cancel-download is not available in "
-	    "this build yet (issue: transfers)");
+	/* The worker rolls back and answers with a cancelled failure. */
+	msgout_init(&m, MSG_XFER_CANCEL, 1);
+	msgout_str(&m, "game_id", game_id);
+	if (sup_send(x->sup, PROC_TRANSFER, &m, -1) == -1) {
+		control_error(x->client, x->id,
+		    "the transfer worker is unavailable");
+		return;
+	}
+	reply(x, json_pack("{s:s}", "game_id", game_id));
 }
 
 static const struct command commands[] = {

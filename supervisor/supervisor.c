@@ -109,6 +109,7 @@ sup_init(struct sup *sup, const struct sup_config *cfg, char *err,
 	sup->cfg = *cfg;
 	sup->games_fd = -1;
 	sup->inotify_fd = -1;
+	sup->outbound = json_object();
 	TAILQ_INIT(&sup->ops);
 	TAILQ_INIT(&sup->pendings);
 	for (i = 0; i < PROC_MAX; i++) {
@@ -218,6 +219,58 @@ sup_rescan(struct sup *sup)
 	log_info("library changed: %zu local games", lib.ngames);
 	send_library(sup);
 	return 1;
+}
+
+/*
+ * Operations change what we may serve (never a game being written) and
+ * are announced to control clients.
+ */
+static void
+ops_changed(struct sup *sup)
+{
+	struct operation *op;
+	struct msgout	 m;
+	size_t		 n = 0;
+
+	TAILQ_FOREACH(op, &sup->ops, entry)
+		n++;
+	msgout_init(&m, MSG_XFER_BUSY, 1);
+	msgout_key(&m, "games");
+	msgpack_pack_array(&m.pk, n);
+	TAILQ_FOREACH(op, &sup->ops, entry)
+		mp_pack_str(&m.pk, op->game_id);
+	sup_send(sup, PROC_TRANSFER, &m, -1);
+	control_event("active-operations-changed", json_pack("{s:o}",
+	    "active_operations", commands_active_operations(sup)));
+}
+
+struct operation *
+sup_op_add(struct sup *sup, const char *game_id, const char *kind)
+{
+	struct operation *op;
+
+	if ((op = calloc(1, sizeof(*op))) == NULL)
+		return NULL;
+	snprintf(op->game_id, sizeof(op->game_id), "%s", game_id);
+	op->kind = kind;
+	TAILQ_INSERT_TAIL(&sup->ops, op, entry);
+	ops_changed(sup);
+	return op;
+}
+
+void
+sup_op_set(struct sup *sup, struct operation *op, const char *kind)
+{
+	op->kind = kind;
+	ops_changed(sup);
+}
+
+void
+sup_op_remove(struct sup *sup, struct operation *op)
+{
+	TAILQ_REMOVE(&sup->ops, op, entry);
+	free(op);
+	ops_changed(sup);
 }
 
 struct operation *
@@ -356,6 +409,15 @@ sup_dispatch_net(struct msgconn *c, struct msg *m)
 	case MSG_NET_PEER_LIBRARY:
 		net_peer_library(sup, m->body, 0);
 		break;
+	case MSG_NET_HANDOFF: {
+		struct msgout	 out;
+
+		if (m->fd == -1)
+			goto bad;
+		msgout_init(&out, MSG_XFER_SERVE, 0);
+		sup_send(sup, PROC_TRANSFER, &out, m->fd);
+		return;
+	}
 	case MSG_NET_PEER_DOWN:
 		if (mp_get_str(m->body, "peer_id", buf, sizeof(buf)) == -1)
 			goto bad;
@@ -378,15 +440,164 @@ bad:
 	kill(sup->workers[PROC_NET].pid, SIGKILL);
 }
 
+static json_t *
+file_descriptions(const char *game_id, const msgpack_object *files)
+{
+	json_t		*arr = json_array();
+	uint32_t	 i;
+
+	for (i = 0; files != NULL && i < files->via.array.size; i++) {
+		char	 path[PATH_MAX], rel[PATH_MAX + 80];
+		uint64_t size;
+
+		if (mp_get_str(&files->via.array.ptr[i], "path", path,
+		    sizeof(path)) == -1 ||
+		    mp_get_u64(&files->via.array.ptr[i], "size", &size) == -1)
+			continue;
+		snprintf(rel, sizeof(rel), "%s/%s", game_id, path);
+		json_array_append_new(arr, json_pack("{s:s,s:I,s:b}",
+		    "relative_path", rel, "size", (json_int_t)size, "is_dir",
+		    0));
+	}
+	return arr;
+}
+
+static json_t *
+throughput(const msgpack_object *body)
+{
+	uint64_t bytes = 0, ms = 1, chunks = 0;
+	double	 secs;
+
+	mp_get_u64(body, "bytes", &bytes);
+	mp_get_u64(body, "duration_ms", &ms);
+	mp_get_u64(body, "chunks", &chunks);
+	secs = (ms ? ms : 1) / 1000.0;
+	return json_pack("{s:I,s:I,s:f,s:f,s:I}", "bytes", (json_int_t)bytes,
+	    "duration_ms", (json_int_t)ms, "mib_per_s",
+	    bytes / 1048576.0 / secs, "mbit_per_s", bytes * 8 / 1e6 / secs,
+	    "chunks", (json_int_t)chunks);
+}
+
+/* The end of a download: the operation goes first, then the event. */
+static void
+download_ended(struct sup *sup, struct operation *op, uint32_t type,
+    const msgpack_object *body)
+{
+	char		 game_id[65], error[256], reason[32];
+	int		 install;
+
+	snprintf(game_id, sizeof(game_id), "%s", op->game_id);
+	install = op->install_after;
+	sup_rescan(sup);
+	if (type == MSG_XFER_DONE && install) {
+		json_t	*tp = throughput(body);
+
+		sup_op_set(sup, op, "Installing");
+		control_event("download-finished", json_pack("{s:s,s:o}",
+		    "game_id", game_id, "throughput", tp));
+		/* The install worker's extraction comes with its issue. */
+		sup_op_remove(sup, op);
+		control_event("install-failed", json_pack("{s:s,s:s}",
+		    "game_id", game_id, "error", "installing is not available "
+		    "in this build yet"));
+		return;
+	}
+	sup_op_remove(sup, op);
+	if (type == MSG_XFER_DONE) {
+		control_event("download-finished", json_pack("{s:s,s:o}",
+		    "game_id", game_id, "throughput", throughput(body)));
+		return;
+	}
+	if (mp_get_str(body, "error", error, sizeof(error)) == -1)
+		snprintf(error, sizeof(error), "download failed");
+	if (mp_get_str(body, "reason", reason, sizeof(reason)) == -1)
+		snprintf(reason, sizeof(reason), "failed");
+	if (strcmp(reason, "cancelled") == 0)
+		control_event("download-cancelled", json_pack("{s:s}",
+		    "game_id", game_id));
+	else
+		control_event(strcmp(reason, "peers-gone") == 0 ?
+		    "download-peers-gone" : "download-failed",
+		    json_pack("{s:s,s:s}", "game_id", game_id, "error", error));
+}
+
 static void
 sup_dispatch_transfer(struct msgconn *c, struct msg *m)
 {
 	struct sup	*sup = conn_sup(c);
+	struct operation *op;
+	char		 game_id[65], path[PATH_MAX], rel[PATH_MAX + 80];
+	char		 addr[ADDR_STRLEN];
+	uint64_t	 a, b, r;
 
-	if (m->fd != -1)
+	if (m->fd != -1) {
 		close(m->fd);
+		goto bad;
+	}
 	if (m->type == MSG_XFER_READY)
 		return;
+	if (mp_get_str(m->body, "game_id", game_id, sizeof(game_id)) == -1)
+		goto bad;
+	if (m->type == MSG_XFER_OUTBOUND) {
+		if (mp_get_u64(m->body, "count", &a) == -1)
+			goto bad;
+		if (a == 0)
+			json_object_del(sup->outbound, game_id);
+		else
+			json_object_set_new(sup->outbound, game_id,
+			    json_integer((json_int_t)a));
+		return;
+	}
+	/* Everything else belongs to a download we started. */
+	if ((op = sup_op_find(sup, game_id)) == NULL) {
+		log_debug("transfer: %s for %s without an operation",
+		    msg_type_str(m->type), game_id);
+		return;
+	}
+	switch (m->type) {
+	case MSG_XFER_FILES:
+		control_event("got-game-files", json_pack("{s:s,s:o}",
+		    "game_id", game_id, "file_descriptions",
+		    file_descriptions(game_id, mp_get_array(m->body,
+		    "files"))));
+		break;
+	case MSG_XFER_BEGIN:
+		if (mp_get_u64(m->body, "total_bytes", &a) == -1)
+			goto bad;
+		control_event("download-begin", json_pack("{s:s,s:I}",
+		    "game_id", game_id, "total_bytes", (json_int_t)a));
+		break;
+	case MSG_XFER_CHUNK:
+		if (mp_get_str(m->body, "path", path, sizeof(path)) == -1 ||
+		    mp_get_u64(m->body, "offset", &a) == -1 ||
+		    mp_get_u64(m->body, "length", &b) == -1 ||
+		    mp_get_str(m->body, "peer_addr", addr, sizeof(addr)) == -1)
+			goto bad;
+		snprintf(rel, sizeof(rel), "%s/%s", game_id, path);
+		control_event("download-chunk-finished", json_pack(
+		    "{s:s,s:s,s:I,s:I,s:s}", "game_id", game_id,
+		    "relative_path", rel, "offset", (json_int_t)a, "length",
+		    (json_int_t)b, "peer_addr", addr));
+		break;
+	case MSG_XFER_PROGRESS:
+		if (mp_get_u64(m->body, "bytes", &a) == -1 ||
+		    mp_get_u64(m->body, "total_bytes", &b) == -1 ||
+		    mp_get_u64(m->body, "bytes_per_s", &r) == -1)
+			goto bad;
+		control_event("download-progress", json_pack("{s:s,s:I,s:I,"
+		    "s:I}", "game_id", game_id, "bytes", (json_int_t)a,
+		    "total_bytes", (json_int_t)b, "bytes_per_s",
+		    (json_int_t)r));
+		break;
+	case MSG_XFER_DONE:
+	case MSG_XFER_FAILED:
+		download_ended(sup, op, m->type, m->body);
+		break;
+	default:
+		goto bad;
+	}
+	return;
+bad:
 	log_warnx("transfer worker sent a bad %s message; restarting it",
 	    msg_type_str(m->type));
 	kill(sup->workers[PROC_TRANSFER].pid, SIGKILL);
@@ -425,11 +636,19 @@ worker_hello(struct sup *sup, enum proc_id id)
 		msgout_bool(&m, "mdns", sup->cfg.mdns);
 		sup_send(sup, id, &m, -1);
 		break;
-	case PROC_TRANSFER:
-		msgout_init(&m, MSG_XFER_HELLO, 1);
+	case PROC_TRANSFER: {
+		size_t	 i;
+
+		msgout_init(&m, MSG_XFER_HELLO, 3);
 		msgout_str(&m, "games_dir", sup->cfg.games_dir);
+		msgout_str(&m, "peer_id", sup->peer_id);
+		msgout_key(&m, "catalog");
+		msgpack_pack_array(&m.pk, sup->catalog.ngames);
+		for (i = 0; i < sup->catalog.ngames; i++)
+			mp_pack_str(&m.pk, sup->catalog.games[i].id);
 		sup_send(sup, id, &m, -1);
 		break;
+	}
 	case PROC_INSTALL:
 		msgout_init(&m, MSG_INST_HELLO, 1);
 		msgout_str(&m, "games_dir", sup->cfg.games_dir);
@@ -470,6 +689,23 @@ worker_exited(struct ev_loop *loop, ev_child *w, int revents)
 		/* Every peer link lived in that worker. */
 		peerdb_disconnect_all(&sup->peerdb);
 		commands_peers_changed(sup);
+	}
+	if (wk->id == PROC_TRANSFER) {
+		struct operation *op, *next;
+
+		/* Its downloads died with it. */
+		TAILQ_FOREACH_SAFE(op, &sup->ops, entry, next) {
+			char	 game_id[65];
+
+			if (strcmp(op->kind, "Downloading") != 0)
+				continue;
+			snprintf(game_id, sizeof(game_id), "%s", op->game_id);
+			sup_op_remove(sup, op);
+			control_event("download-failed", json_pack("{s:s,s:s}",
+			    "game_id", game_id, "error",
+			    "the transfer worker died"));
+		}
+		json_object_clear(sup->outbound);
 	}
 	if (worker_start(sup, wk->id) == -1) {
 		log_warn("cannot restart the %s worker", proc_names[wk->id]);
@@ -661,6 +897,7 @@ sup_free(struct sup *sup)
 		json_decref(p->id);
 		free(p);
 	}
+	json_decref(sup->outbound);
 	library_free(&sup->library);
 	catalog_free(&sup->catalog);
 	peerdb_close(&sup->peerdb);

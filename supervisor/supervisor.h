@@ -46,6 +46,7 @@ struct operation {
 	TAILQ_ENTRY(operation)	 entry;
 	char			 game_id[65];
 	const char		*kind;	/* "Downloading", "Installing", ... */
+	int			 install_after;	/* download, then install */
 };
 
 struct ctl_client;
@@ -84,6 +85,7 @@ struct sup {
 	ev_io			 inotify_io;
 	ev_timer		 watch_settle;
 	ev_timer		 watch_periodic;
+	json_t			*outbound;	/* game id -> links served */
 };
 
 /* supervisor.c */
@@ -93,6 +95,10 @@ void	sup_stop(struct sup *, int code);
 void	sup_free(struct sup *);
 int	sup_send(struct sup *, enum proc_id, struct msgout *, int fd);
 struct operation *sup_op_find(struct sup *, const char *game_id);
+struct operation *sup_op_add(struct sup *, const char *game_id,
+	    const char *kind);
+void	sup_op_set(struct sup *, struct operation *, const char *kind);
+void	sup_op_remove(struct sup *, struct operation *);
 int	sup_rescan(struct sup *);
 int	sup_is_self_addr(struct sup *, const char *addr);
 

@@ -142,12 +142,44 @@ link_closed(struct msgconn *c, const char *why)
 	net_link_drop(c->arg, why);
 }
 
+/*
+ * A link opened for a transfer goes to the transfer worker, through the
+ * supervisor; the dialler sends nothing more until it is accepted.
+ */
+static void
+net_handoff(struct link *l, struct msg *m)
+{
+	struct net	*net = l->net;
+	struct msgout	 out;
+	uint64_t	 proto;
+	int		 fd;
+
+	if (mp_get_u64(m->body, "proto", &proto) == -1 ||
+	    proto != PEER_PROTO_VERSION) {
+		net_link_drop(l, "transfer link with an unknown version");
+		return;
+	}
+	if ((fd = dup(l->mc.fd)) == -1) {
+		net_link_drop(l, "cannot hand off a transfer link");
+		return;
+	}
+	msgconn_close(&l->mc);
+	link_free(l);
+	msgout_init(&out, MSG_NET_HANDOFF, 0);
+	msgconn_send(&net->sup, &out, fd);
+}
+
 static void
 net_dispatch_peer(struct msgconn *c, struct msg *m)
 {
 	struct link	*l = c->arg;
 
 	l->last_rx = ev_now(l->net->loop);
+	if (l->state == LINK_HELLO && !l->outbound &&
+	    m->type == MSG_PEER_XFER_OPEN) {
+		net_handoff(l, m);
+		return;
+	}
 	if (l->state == LINK_HELLO) {
 		/* The dialler says hello; the listener answers with an ack. */
 		if (m->type != (l->outbound ? MSG_PEER_HELLO_ACK :

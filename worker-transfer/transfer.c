@@ -1,6 +1,7 @@
 /*
- * The transfer worker: holds the games folder open and, in later steps,
- * serves chunks with sendfile(2) and fetches chunks into staging files.
+ * The transfer worker: serves chunks to peers (serve.c) and fetches games
+ * from them (fetch.c). The supervisor tells it what may be served and
+ * hands it peer links opened for transfers.
  */
 #include <fcntl.h>
 #include <limits.h>
@@ -10,29 +11,64 @@
 #include "common/log.h"
 #include "worker-transfer/transfer.h"
 
+void
+transfer_outbound_changed(struct transfer *xfer, const char *game_id)
+{
+	struct msgout	 m;
+
+	msgout_init(&m, MSG_XFER_OUTBOUND, 2);
+	msgout_str(&m, "game_id", game_id);
+	msgout_u64(&m, "count", serve_count(xfer, game_id));
+	msgconn_send(&xfer->sup, &m, -1);
+}
+
 static void
 transfer_dispatch_supervisor(struct msgconn *c, struct msg *m)
 {
 	struct transfer	*xfer = c->arg;
-	char		 dir[PATH_MAX];
+	char		 dir[PATH_MAX], game_id[65];
 
-	if (m->fd != -1)
-		close(m->fd);
 	switch (m->type) {
 	case MSG_XFER_HELLO:
-		if (mp_get_str(m->body, "games_dir", dir, sizeof(dir)) == -1)
+		if (mp_get_str(m->body, "games_dir", dir, sizeof(dir)) == -1 ||
+		    mp_get_str(m->body, "peer_id", xfer->peer_id,
+		    sizeof(xfer->peer_id)) == -1)
 			fatalx("bad hello from the supervisor");
 		if (xfer->games_fd != -1)
 			close(xfer->games_fd);
 		xfer->games_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (xfer->games_fd == -1)
 			fatal("games dir %s", dir);
+		serve_gates_set(&xfer->gates.catalog, &xfer->gates.ncatalog,
+		    mp_get_array(m->body, "catalog"));
 		msgconn_send_empty(c, MSG_XFER_READY);
+		break;
+	case MSG_XFER_BUSY:
+		serve_gates_set(&xfer->gates.busy, &xfer->gates.nbusy,
+		    mp_get_array(m->body, "games"));
+		break;
+	case MSG_XFER_SERVE:
+		if (m->fd == -1)
+			fatalx("serve request without a link");
+		serve_start(xfer, m->fd);
+		m->fd = -1;
+		break;
+	case MSG_XFER_FETCH:
+		if (fetch_start(xfer, m->body) == -1)
+			fatalx("bad fetch request");
+		break;
+	case MSG_XFER_CANCEL:
+		if (mp_get_str(m->body, "game_id", game_id,
+		    sizeof(game_id)) == -1)
+			fatalx("bad cancel request");
+		fetch_cancel(xfer, game_id);
 		break;
 	default:
 		fatalx("unexpected %s from the supervisor",
 		    msg_type_str(m->type));
 	}
+	if (m->fd != -1)
+		close(m->fd);
 }
 
 static void
@@ -53,6 +89,8 @@ transfer_new(struct ev_loop *loop, int supfd)
 		return NULL;
 	xfer->loop = loop;
 	xfer->games_fd = -1;
+	TAILQ_INIT(&xfer->serving);
+	TAILQ_INIT(&xfer->fetches);
 	msgconn_init(&xfer->sup, loop, supfd, 1, transfer_dispatch_supervisor,
 	    sup_lost, xfer);
 	return xfer;
@@ -61,7 +99,13 @@ transfer_new(struct ev_loop *loop, int supfd)
 void
 transfer_free(struct transfer *xfer)
 {
+	struct serve_conn *sc;
+
+	fetch_free_all(xfer);
+	while ((sc = TAILQ_FIRST(&xfer->serving)) != NULL)
+		serve_close(sc);
 	msgconn_close(&xfer->sup);
+	serve_gates_free(&xfer->gates);
 	if (xfer->games_fd != -1)
 		close(xfer->games_fd);
 	free(xfer);

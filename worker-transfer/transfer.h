@@ -1,18 +1,92 @@
-/* The transfer worker: serves chunks and fetches them into staging. */
+/*
+ * The transfer worker: serves game files to peers with sendfile(2), and
+ * fetches games from several peers at once in 128 MiB chunks into a
+ * staging folder, committing version.ini last.
+ */
 #ifndef LANSPREAD_TRANSFER_H
 #define LANSPREAD_TRANSFER_H
 
+#include <sys/types.h>
+
 #include <ev.h>
 
+#include "common/compat.h"
 #include "common/msg.h"
 
+#define CHUNK_SIZE		(128ULL * 1024 * 1024)
+#define XFER_PROTO_VERSION	1
+#define XFER_MAX_FILES		65536
+#define XFER_MAX_DEPTH		32
+#define XFER_STALL_AFTER	15.0	/* a source silent this long is gone */
+#define XFER_PROGRESS_EVERY	0.5
+#define XFER_BUF_SIZE		(1024 * 1024)
+#define STAGING_DIR		".lanspread.staging"
+
+struct file_entry {
+	char		*path;		/* relative to the game folder */
+	uint64_t	 size;
+};
+
+/* What may be served: the catalog, minus games with an operation. */
+struct serve_gates {
+	char		**catalog;	/* sorted */
+	size_t		  ncatalog;
+	char		**busy;		/* sorted */
+	size_t		  nbusy;
+};
+
+struct transfer;
+
+/* One peer link we serve: requests in, chunk headers and bytes out. */
+struct serve_conn {
+	TAILQ_ENTRY(serve_conn)	 entry;
+	struct transfer		*xfer;
+	struct msgconn		 rd;		/* requests */
+	ev_io			 wio;
+	char			 game_id[65];	/* what it last asked for */
+	char			*out;		/* a header or reply frame */
+	size_t			 outlen;
+	size_t			 outoff;
+	int			 file_fd;	/* chunk being sent, or -1 */
+	off_t			 file_off;
+	uint64_t		 remaining;
+	int			 closing;	/* after the reply is out */
+};
+
+struct fetch;
+
 struct transfer {
-	struct ev_loop	*loop;
-	struct msgconn	 sup;
-	int		 games_fd;
+	struct ev_loop		*loop;
+	struct msgconn		 sup;
+	int			 games_fd;
+	char			 peer_id[33];
+	struct serve_gates	 gates;
+	TAILQ_HEAD(, serve_conn) serving;
+	TAILQ_HEAD(, fetch)	 fetches;
 };
 
 struct transfer	*transfer_new(struct ev_loop *, int supfd);
 void		 transfer_free(struct transfer *);
+void		 transfer_outbound_changed(struct transfer *, const char *);
+
+/* serve.c */
+int	serve_gate(const struct serve_gates *, int games_fd, const char *game_id,
+	    const char **why);
+int	serve_list_files(int games_fd, const char *game_id,
+	    struct file_entry **, size_t *, const char **why);
+void	file_entries_free(struct file_entry *, size_t);
+int	serve_open_chunk(const struct serve_gates *, int games_fd,
+	    const char *game_id, const char *path, uint64_t offset,
+	    uint64_t length, const char **why);
+void	serve_gates_set(char ***, size_t *, const msgpack_object *);
+void	serve_gates_free(struct serve_gates *);
+void	serve_start(struct transfer *, int fd);
+void	serve_close(struct serve_conn *);
+int	serve_count(struct transfer *, const char *game_id);
+
+/* fetch.c */
+int	fetch_start(struct transfer *, const msgpack_object *);
+void	fetch_cancel(struct transfer *, const char *game_id);
+void	fetch_free_all(struct transfer *);
 
 #endif

@@ -1,0 +1,1076 @@
+/*
+ * Fetching a game from several peers at once. Every source lists the
+ * game's files; the lists must agree. Each file is cut into 128 MiB
+ * chunks, spread so each source's byte total differs by at most one chunk,
+ * and written with pwrite into a staging folder inside the game folder.
+ * A source that dies hands its unfinished chunks to the survivors. When
+ * every chunk is in, files are renamed into place and version.ini last.
+ * Any failure removes what this fetch wrote.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/addr.h"
+#include "common/log.h"
+#include "common/path.h"
+#include "worker-transfer/transfer.h"
+
+#define FETCH_MAX_SOURCES	64
+#define FETCH_CONNECT_TIMEOUT	10.0
+#define FRAME_HDR		sizeof(struct msg_header)
+
+enum src_state {
+	SRC_CONNECTING,
+	SRC_OPENING,		/* sent the transfer hello, awaiting accept */
+	SRC_LISTING,		/* asked for the file list */
+	SRC_LISTED,		/* has a list, waits for the others */
+	SRC_IDLE,
+	SRC_HEADER,		/* asked for a chunk, reading its header */
+	SRC_DATA,		/* reading the chunk's bytes */
+	SRC_DEAD,
+};
+
+struct fetch;
+
+struct source {
+	struct fetch		*f;
+	int			 idx;
+	char			 addr[ADDR_STRLEN];
+	char			 peer_id[33];
+	int			 fd;
+	enum src_state		 state;
+	ev_io			 rio;
+	ev_io			 wio;
+	ev_timer		 timer;		/* connect deadline, stall */
+	ev_tstamp		 last_rx;
+	char			*frame;		/* a frame being read */
+	size_t			 framegot;
+	size_t			 framecap;
+	char			*wbuf;		/* a request being written */
+	size_t			 wlen;
+	size_t			 woff;
+	struct file_entry	*files;		/* its list */
+	size_t			 nfiles;
+	int			 chunk;		/* in flight, or -1 */
+	uint64_t		 got;		/* of the chunk in flight */
+	uint64_t		 assigned;	/* bytes planned for it */
+	int			 lost_link;	/* died of the network */
+};
+
+struct chunk {
+	size_t			 file;
+	uint64_t		 offset;
+	uint64_t		 length;
+	int			 owner;
+	int			 done;
+};
+
+struct fetch {
+	TAILQ_ENTRY(fetch)	 entry;
+	struct transfer		*xfer;
+	char			 game_id[65];
+	struct source		*src;
+	int			 nsrc;
+	struct file_entry	*files;		/* the agreed list */
+	size_t			 nfiles;
+	int			*fds;		/* staging files */
+	struct chunk		*chunks;
+	size_t			 nchunks;
+	size_t			 ndone;
+	int			 game_fd;
+	int			 staging_fd;
+	int			 created_game_dir;
+	uint64_t		 total;
+	uint64_t		 bytes;		/* every byte fetched */
+	uint64_t		 last_bytes;
+	ev_tstamp		 begun;
+	ev_tstamp		 last_tick;
+	ev_timer		 progress;
+	char			*buf;
+};
+
+static void	source_read_cb(struct ev_loop *, ev_io *, int);
+static void	source_next(struct source *);
+static void	fetch_fail(struct fetch *, const char *reason, const char *);
+
+static struct fetch *
+fetch_find(struct transfer *xfer, const char *game_id)
+{
+	struct fetch	*f;
+
+	TAILQ_FOREACH(f, &xfer->fetches, entry)
+		if (strcmp(f->game_id, game_id) == 0)
+			return f;
+	return NULL;
+}
+
+static int
+alive(const struct source *s)
+{
+	return s->state != SRC_DEAD;
+}
+
+static void
+source_close(struct source *s)
+{
+	struct ev_loop	*loop = s->f->xfer->loop;
+
+	ev_io_stop(loop, &s->rio);
+	ev_io_stop(loop, &s->wio);
+	ev_timer_stop(loop, &s->timer);
+	if (s->fd != -1)
+		close(s->fd);
+	s->fd = -1;
+	free(s->frame);
+	free(s->wbuf);
+	s->frame = s->wbuf = NULL;
+	s->framegot = s->framecap = s->wlen = s->woff = 0;
+}
+
+/* Cleans up what a fetch wrote and frees it; f is gone after. */
+static void
+fetch_free(struct fetch *f)
+{
+	struct transfer	*xfer = f->xfer;
+	size_t		 i;
+	int		 j;
+
+	for (j = 0; j < f->nsrc; j++) {
+		source_close(&f->src[j]);
+		file_entries_free(f->src[j].files, f->src[j].nfiles);
+	}
+	ev_timer_stop(xfer->loop, &f->progress);
+	for (i = 0; f->fds != NULL && i < f->nfiles; i++)
+		if (f->fds[i] != -1)
+			close(f->fds[i]);
+	if (f->staging_fd != -1)
+		close(f->staging_fd);
+	if (f->game_fd != -1) {
+		path_remove_tree_beneath(f->game_fd, STAGING_DIR);
+		close(f->game_fd);
+	}
+	/* A game folder we made holds nothing worth keeping. */
+	if (f->created_game_dir)
+		path_remove_tree_beneath(xfer->games_fd, f->game_id);
+	TAILQ_REMOVE(&xfer->fetches, f, entry);
+	free(f->src);
+	free(f->fds);
+	free(f->chunks);
+	free(f->buf);
+	file_entries_free(f->files, f->nfiles);
+	free(f);
+}
+
+static void
+fetch_fail(struct fetch *f, const char *reason, const char *error)
+{
+	struct transfer	*xfer;
+	struct msgout	 m;
+
+	log_warnx("download of %s failed: %s", f->game_id, error);
+	msgout_init(&m, MSG_XFER_FAILED, 3);
+	msgout_str(&m, "game_id", f->game_id);
+	msgout_str(&m, "error", error);
+	msgout_str(&m, "reason", reason);
+	xfer = f->xfer;
+	fetch_free(f);
+	msgconn_send(&xfer->sup, &m, -1);
+}
+
+/*
+ * Queues a request frame to a source and writes what it can. A broken
+ * link is not reported here: the read side sees it and drops the source,
+ * so callers never free a fetch from under a loop.
+ */
+static void
+source_send(struct source *s, struct msgout *m)
+{
+	struct ev_loop	*loop = s->f->xfer->loop;
+
+	free(s->wbuf);
+	s->wbuf = NULL;
+	s->wlen = s->woff = 0;
+	if (msgout_frame(m, &s->wbuf, &s->wlen) == -1) {
+		shutdown(s->fd, SHUT_RDWR);
+		return;
+	}
+	while (s->woff < s->wlen) {
+		ssize_t	 n = send(s->fd, s->wbuf + s->woff, s->wlen - s->woff,
+		    MSG_NOSIGNAL);
+
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EINTR) {
+				ev_io_start(loop, &s->wio);
+				return;
+			}
+			shutdown(s->fd, SHUT_RDWR);
+			return;
+		}
+		s->woff += n;
+	}
+}
+
+static void
+source_write_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct source	*s = w->data;
+
+	(void)revents;
+	while (s->woff < s->wlen) {
+		ssize_t	 n = send(s->fd, s->wbuf + s->woff, s->wlen - s->woff,
+		    MSG_NOSIGNAL);
+
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EINTR)
+				return;
+			shutdown(s->fd, SHUT_RDWR);
+			break;
+		}
+		s->woff += n;
+	}
+	ev_io_stop(loop, w);
+}
+
+/* The least loaded live source, for a chunk that needs a new owner. */
+static int
+least_loaded(struct fetch *f)
+{
+	int	 i, best = -1;
+
+	for (i = 0; i < f->nsrc; i++)
+		if (alive(&f->src[i]) && f->src[i].state >= SRC_IDLE &&
+		    (best == -1 || f->src[i].assigned < f->src[best].assigned))
+			best = i;
+	return best;
+}
+
+static int
+fetch_nalive(struct fetch *f)
+{
+	int	 i, n = 0;
+
+	for (i = 0; i < f->nsrc; i++)
+		n += alive(&f->src[i]);
+	return n;
+}
+
+static void	fetch_check_lists(struct fetch *);
+
+/*
+ * A source is gone: its unfinished chunks go to the survivors. With no
+ * survivor the download fails, "peers-gone" when the network took them.
+ */
+static void
+source_drop(struct source *s, const char *why, int lost_link)
+{
+	struct fetch	*f = s->f;
+	enum src_state	 was = s->state;
+	size_t		 i;
+
+	if (!alive(s))
+		return;
+	log_warnx("source %s for %s dropped: %s", s->addr, f->game_id, why);
+	source_close(s);
+	s->state = SRC_DEAD;
+	s->lost_link = lost_link;
+	s->chunk = -1;
+	if (fetch_nalive(f) == 0) {
+		int	 gone = 1, j;
+
+		for (j = 0; j < f->nsrc; j++)
+			gone &= f->src[j].lost_link;
+		fetch_fail(f, gone ? "peers-gone" : "failed",
+		    gone ? "every source is gone" : why);
+		return;
+	}
+	if (was < SRC_IDLE) {
+		/* Still agreeing on the list: maybe the rest already did. */
+		fetch_check_lists(f);
+		return;
+	}
+	for (i = 0; i < f->nchunks; i++) {
+		struct chunk	*c = &f->chunks[i];
+		int		 to;
+
+		if (c->done || c->owner != s->idx)
+			continue;
+		if ((to = least_loaded(f)) == -1)
+			break;
+		c->owner = to;
+		f->src[to].assigned += c->length;
+	}
+	for (i = 0; i < (size_t)f->nsrc; i++)
+		if (f->src[i].state == SRC_IDLE)
+			source_next(&f->src[i]);
+}
+
+static void
+source_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct source	*s = w->data;
+
+	(void)revents;
+	if (s->state == SRC_CONNECTING) {
+		source_drop(s, "connect timed out", 1);
+		return;
+	}
+	if (s->state == SRC_IDLE || s->state == SRC_LISTED)
+		return;
+	if (ev_now(loop) - s->last_rx >= XFER_STALL_AFTER) {
+		source_drop(s, "stalled", 1);
+		return;
+	}
+	ev_timer_set(w, XFER_STALL_AFTER - (ev_now(loop) - s->last_rx), 0);
+	ev_timer_start(loop, w);
+}
+
+static void
+source_wait(struct source *s)
+{
+	struct ev_loop	*loop = s->f->xfer->loop;
+
+	s->last_rx = ev_now(loop);
+	ev_timer_stop(loop, &s->timer);
+	ev_timer_set(&s->timer, XFER_STALL_AFTER, 0);
+	ev_timer_start(loop, &s->timer);
+}
+
+static void
+progress_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct fetch	*f = w->data;
+	struct msgout	 m;
+	ev_tstamp	 now = ev_now(loop), dt = now - f->last_tick;
+
+	(void)revents;
+	msgout_init(&m, MSG_XFER_PROGRESS, 4);
+	msgout_str(&m, "game_id", f->game_id);
+	msgout_u64(&m, "bytes", f->bytes);
+	msgout_u64(&m, "total_bytes", f->total);
+	msgout_u64(&m, "bytes_per_s", dt > 0 ?
+	    (uint64_t)((f->bytes - f->last_bytes) / dt) : 0);
+	msgconn_send(&f->xfer->sup, &m, -1);
+	f->last_bytes = f->bytes;
+	f->last_tick = now;
+}
+
+/* Files are renamed into place, version.ini last: the commit marker. */
+static int
+fetch_commit(struct fetch *f, const char **why)
+{
+	size_t	 i, ver = SIZE_MAX;
+
+	if (unlinkat(f->game_fd, "version.ini", 0) == -1 && errno != ENOENT) {
+		*why = "cannot replace version.ini";
+		return -1;
+	}
+	for (i = 0; i < f->nfiles; i++) {
+		const char	*p = f->files[i].path;
+		char		 dir[PATH_MAX], *slash;
+
+		if (strcmp(p, "version.ini") == 0) {
+			ver = i;
+			continue;
+		}
+		snprintf(dir, sizeof(dir), "%s", p);
+		if ((slash = strrchr(dir, '/')) != NULL) {
+			*slash = '\0';
+			if (path_mkdirs_beneath(f->game_fd, dir, 0755) == -1) {
+				*why = "cannot create a folder of the game";
+				return -1;
+			}
+		}
+		if (renameat(f->staging_fd, p, f->game_fd, p) == -1) {
+			*why = "cannot move a file into place";
+			return -1;
+		}
+	}
+	if (ver == SIZE_MAX || renameat(f->staging_fd, "version.ini",
+	    f->game_fd, "version.ini") == -1) {
+		*why = "cannot commit version.ini";
+		return -1;
+	}
+	return 0;
+}
+
+static void
+fetch_finish(struct fetch *f)
+{
+	struct transfer	*xfer = f->xfer;
+	struct msgout	 m;
+	const char	*why;
+	struct timespec	 ts;
+	uint64_t	 ms;
+
+	if (fetch_commit(f, &why) == -1) {
+		fetch_fail(f, "failed", why);
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ms = (uint64_t)((ts.tv_sec + ts.tv_nsec / 1e9 - f->begun) * 1000.0);
+	msgout_init(&m, MSG_XFER_DONE, 5);
+	msgout_str(&m, "game_id", f->game_id);
+	msgout_u64(&m, "bytes", f->bytes);
+	msgout_u64(&m, "duration_ms", ms > 0 ? ms : 1);
+	msgout_u64(&m, "chunks", f->nchunks);
+	msgout_u64(&m, "sources", f->nsrc);
+	log_info("downloaded %s: %llu bytes in %llu ms", f->game_id,
+	    (unsigned long long)f->bytes, (unsigned long long)ms);
+	f->created_game_dir = 0;	/* it is a game now */
+	fetch_free(f);
+	msgconn_send(&xfer->sup, &m, -1);
+}
+
+static void
+chunk_done(struct source *s)
+{
+	struct fetch	*f = s->f;
+	struct chunk	*c = &f->chunks[s->chunk];
+	struct msgout	 m;
+
+	c->done = 1;
+	f->ndone++;
+	s->chunk = -1;
+	s->state = SRC_IDLE;
+	ev_timer_stop(f->xfer->loop, &s->timer);
+	msgout_init(&m, MSG_XFER_CHUNK, 5);
+	msgout_str(&m, "game_id", f->game_id);
+	msgout_str(&m, "path", f->files[c->file].path);
+	msgout_u64(&m, "offset", c->offset);
+	msgout_u64(&m, "length", c->length);
+	msgout_str(&m, "peer_addr", s->addr);
+	msgconn_send(&f->xfer->sup, &m, -1);
+	if (f->ndone == f->nchunks) {
+		fetch_finish(f);
+		return;
+	}
+	source_next(s);
+}
+
+/* Asks a source for the next chunk it owns, if any. */
+static void
+source_next(struct source *s)
+{
+	struct fetch	*f = s->f;
+	struct msgout	 m;
+	size_t		 i;
+
+	for (i = 0; i < f->nchunks; i++) {
+		int	 busy = 0, j;
+
+		if (f->chunks[i].done || f->chunks[i].owner != s->idx)
+			continue;
+		for (j = 0; j < f->nsrc; j++)
+			busy |= f->src[j].chunk == (int)i;
+		if (!busy)
+			break;
+	}
+	if (i == f->nchunks)
+		return;		/* nothing left for it */
+	s->chunk = (int)i;
+	s->got = 0;
+	s->state = SRC_HEADER;
+	msgout_init(&m, MSG_PEER_CHUNK_REQ, 4);
+	msgout_str(&m, "game_id", f->game_id);
+	msgout_str(&m, "path", f->files[f->chunks[i].file].path);
+	msgout_u64(&m, "offset", f->chunks[i].offset);
+	msgout_u64(&m, "length", f->chunks[i].length);
+	source_send(s, &m);
+	source_wait(s);
+}
+
+static int
+file_cmp_lists(const struct file_entry *a, size_t na,
+    const struct file_entry *b, size_t nb)
+{
+	size_t	 i;
+
+	if (na != nb)
+		return 1;
+	for (i = 0; i < na; i++)
+		if (a[i].size != b[i].size || strcmp(a[i].path, b[i].path) != 0)
+			return 1;
+	return 0;
+}
+
+/* Staging files, made at full size so a full disk fails up front. */
+static int
+fetch_prepare(struct fetch *f, const char **why)
+{
+	struct transfer	*xfer = f->xfer;
+	size_t		 i;
+
+	if (mkdirat(xfer->games_fd, f->game_id, 0755) == 0)
+		f->created_game_dir = 1;
+	else if (errno != EEXIST) {
+		*why = errno == ENOSPC ? "no space left on the games folder" :
+		    "cannot create the game folder";
+		return -1;
+	}
+	f->game_fd = openat(xfer->games_fd, f->game_id, O_RDONLY |
+	    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (f->game_fd == -1) {
+		*why = "cannot open the game folder";
+		return -1;
+	}
+	path_remove_tree_beneath(f->game_fd, STAGING_DIR);
+	if (mkdirat(f->game_fd, STAGING_DIR, 0700) == -1 ||
+	    (f->staging_fd = openat(f->game_fd, STAGING_DIR, O_RDONLY |
+	    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
+		*why = "cannot create the staging folder";
+		return -1;
+	}
+	if ((f->fds = calloc(f->nfiles, sizeof(*f->fds))) == NULL) {
+		*why = "out of memory";
+		return -1;
+	}
+	for (i = 0; i < f->nfiles; i++)
+		f->fds[i] = -1;
+	for (i = 0; i < f->nfiles; i++) {
+		const char	*p = f->files[i].path;
+		char		 dir[PATH_MAX], *slash;
+		int		 rc;
+
+		snprintf(dir, sizeof(dir), "%s", p);
+		if ((slash = strrchr(dir, '/')) != NULL) {
+			*slash = '\0';
+			if (path_mkdirs_beneath(f->staging_fd, dir, 0755) ==
+			    -1) {
+				*why = "cannot create a staging folder";
+				return -1;
+			}
+		}
+		f->fds[i] = path_open_beneath(f->staging_fd, p, O_WRONLY |
+		    O_CREAT | O_TRUNC, 0644);
+		if (f->fds[i] == -1) {
+			*why = "cannot create a staging file";
+			return -1;
+		}
+		if (f->files[i].size == 0)
+			continue;
+		rc = posix_fallocate(f->fds[i], 0, (off_t)f->files[i].size);
+		if (rc == ENOSPC) {
+			*why = "no space left on the games folder";
+			return -1;
+		}
+		if (rc != 0 && ftruncate(f->fds[i],
+		    (off_t)f->files[i].size) == -1) {
+			*why = errno == ENOSPC ?
+			    "no space left on the games folder" :
+			    "cannot size a staging file";
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Cuts files into chunks and spreads them over the sources. */
+static int
+fetch_plan(struct fetch *f)
+{
+	size_t	 i, n = 0;
+
+	for (i = 0; i < f->nfiles; i++)
+		n += f->files[i].size == 0 ? 1 :
+		    (f->files[i].size + CHUNK_SIZE - 1) / CHUNK_SIZE;
+	if ((f->chunks = calloc(n, sizeof(*f->chunks))) == NULL)
+		return -1;
+	for (i = 0; i < f->nfiles; i++) {
+		uint64_t off = 0;
+
+		do {
+			struct chunk	*c = &f->chunks[f->nchunks++];
+			int		 to = least_loaded(f);
+
+			c->file = i;
+			c->offset = off;
+			c->length = f->files[i].size - off > CHUNK_SIZE ?
+			    CHUNK_SIZE : f->files[i].size - off;
+			c->owner = to;
+			f->src[to].assigned += c->length;
+			off += c->length;
+			f->total += c->length;
+		} while (off < f->files[i].size);
+	}
+	return 0;
+}
+
+/* Once every live source has listed the game: agree, plan and go. */
+static void
+fetch_check_lists(struct fetch *f)
+{
+	struct msgout	 m;
+	struct source	*ref = NULL;
+	const char	*why;
+	struct timespec	 ts;
+	size_t		 i;
+	int		 j;
+
+	for (j = 0; j < f->nsrc; j++) {
+		struct source *s = &f->src[j];
+
+		if (!alive(s))
+			continue;
+		if (s->state < SRC_LISTED)
+			return;		/* still waiting for one */
+		if (ref == NULL)
+			ref = s;
+		else if (file_cmp_lists(ref->files, ref->nfiles, s->files,
+		    s->nfiles) != 0) {
+			fetch_fail(f, "failed", "sources disagree on the "
+			    "game's files");
+			return;
+		}
+	}
+	/* The agreed list is the first source's. */
+	f->files = ref->files;
+	f->nfiles = ref->nfiles;
+	ref->files = NULL;
+	ref->nfiles = 0;
+	msgout_init(&m, MSG_XFER_FILES, 2);
+	msgout_str(&m, "game_id", f->game_id);
+	msgout_key(&m, "files");
+	msgpack_pack_array(&m.pk, f->nfiles);
+	for (i = 0; i < f->nfiles; i++) {
+		msgpack_pack_map(&m.pk, 2);
+		mp_pack_str(&m.pk, "path");
+		mp_pack_str(&m.pk, f->files[i].path);
+		mp_pack_str(&m.pk, "size");
+		msgpack_pack_uint64(&m.pk, f->files[i].size);
+	}
+	msgconn_send(&f->xfer->sup, &m, -1);
+	if (fetch_prepare(f, &why) == -1) {
+		fetch_fail(f, "failed", why);
+		return;
+	}
+	for (j = 0; j < f->nsrc; j++)
+		if (alive(&f->src[j]))
+			f->src[j].state = SRC_IDLE;
+	if (fetch_plan(f) == -1) {
+		fetch_fail(f, "failed", "out of memory");
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	f->begun = ts.tv_sec + ts.tv_nsec / 1e9;
+	f->last_tick = ev_now(f->xfer->loop);
+	ev_timer_init(&f->progress, progress_cb, XFER_PROGRESS_EVERY,
+	    XFER_PROGRESS_EVERY);
+	f->progress.data = f;
+	ev_timer_start(f->xfer->loop, &f->progress);
+	msgout_init(&m, MSG_XFER_BEGIN, 2);
+	msgout_str(&m, "game_id", f->game_id);
+	msgout_u64(&m, "total_bytes", f->total);
+	msgconn_send(&f->xfer->sup, &m, -1);
+	for (j = 0; j < f->nsrc; j++)
+		if (f->src[j].state == SRC_IDLE)
+			source_next(&f->src[j]);
+}
+
+/* Checks a source's file list; any odd path drops the source. */
+static int
+source_take_list(struct source *s, const msgpack_object *body,
+    const char **why)
+{
+	const msgpack_object *arr = mp_get_array(body, "files");
+	char		 game_id[65];
+	uint32_t	 i;
+	int		 has_version = 0;
+
+	if (mp_get_str(body, "game_id", game_id, sizeof(game_id)) == -1 ||
+	    strcmp(game_id, s->f->game_id) != 0 || arr == NULL ||
+	    arr->via.array.size > XFER_MAX_FILES) {
+		*why = "malformed file list";
+		return -1;
+	}
+	if ((s->files = calloc(arr->via.array.size + 1,
+	    sizeof(*s->files))) == NULL) {
+		*why = "out of memory";
+		return -1;
+	}
+	for (i = 0; i < arr->via.array.size; i++) {
+		const msgpack_object *o = &arr->via.array.ptr[i];
+		char	 path[PATH_MAX];
+
+		if (mp_get_str(o, "path", path, sizeof(path)) == -1 ||
+		    !path_is_transferable(path) ||
+		    mp_get_u64(o, "size", &s->files[i].size) == -1 ||
+		    s->files[i].size > (1ULL << 50) ||
+		    (i > 0 && strcmp(s->files[i - 1].path, path) >= 0) ||
+		    (s->files[i].path = strdup(path)) == NULL) {
+			s->nfiles = i;
+			*why = "file list with a path we do not accept";
+			return -1;
+		}
+		s->nfiles = i + 1;
+		has_version |= strcmp(path, "version.ini") == 0;
+	}
+	if (!has_version) {
+		*why = "file list without version.ini";
+		return -1;
+	}
+	return 0;
+}
+
+/* A complete frame from a source, read in full before any chunk bytes. */
+static void
+source_frame(struct source *s, uint32_t type, const msgpack_object *body)
+{
+	struct fetch	*f = s->f;
+	struct msgout	 m;
+	const char	*why = NULL;
+	char		 err[256];
+
+	if (type == MSG_PEER_ERROR) {
+		if (mp_get_str(body, "error", err, sizeof(err)) == -1)
+			snprintf(err, sizeof(err), "unreadable error");
+		source_drop(s, err, 0);
+		return;
+	}
+	switch (s->state) {
+	case SRC_OPENING:
+		if (type != MSG_PEER_XFER_ACCEPT)
+			break;
+		s->state = SRC_LISTING;
+		msgout_init(&m, MSG_PEER_FILES_REQ, 1);
+		msgout_str(&m, "game_id", f->game_id);
+		source_send(s, &m);
+		return;
+	case SRC_LISTING:
+		if (type != MSG_PEER_FILES)
+			break;
+		if (source_take_list(s, body, &why) == -1) {
+			source_drop(s, why, 0);
+			return;
+		}
+		s->state = SRC_LISTED;
+		ev_timer_stop(f->xfer->loop, &s->timer);
+		fetch_check_lists(f);
+		return;
+	case SRC_HEADER: {
+		const struct chunk *c = &f->chunks[s->chunk];
+		char		 game_id[65], path[PATH_MAX];
+		uint64_t	 off, len;
+
+		if (type != MSG_PEER_CHUNK ||
+		    mp_get_str(body, "game_id", game_id, sizeof(game_id)) ==
+		    -1 || mp_get_str(body, "path", path, sizeof(path)) == -1 ||
+		    mp_get_u64(body, "offset", &off) == -1 ||
+		    mp_get_u64(body, "length", &len) == -1 ||
+		    strcmp(game_id, f->game_id) != 0 ||
+		    strcmp(path, f->files[c->file].path) != 0 ||
+		    off != c->offset || len != c->length)
+			break;
+		s->state = SRC_DATA;
+		if (c->length == 0)
+			chunk_done(s);
+		return;
+	}
+	default:
+		break;
+	}
+	source_drop(s, "sent something we did not ask for", 0);
+}
+
+/* Reads exactly one frame, never a byte past it. 1 when complete. */
+static int
+source_read_frame(struct source *s, const char **why)
+{
+	struct msg_header hdr;
+	size_t		 need = FRAME_HDR;
+	ssize_t		 n;
+
+	if (s->framegot >= FRAME_HDR) {
+		memcpy(&hdr, s->frame, sizeof(hdr));
+		need += le32toh(hdr.len);
+	}
+	if (s->framecap < need) {
+		char	*nf = realloc(s->frame, need);
+
+		if (nf == NULL) {
+			*why = "out of memory";
+			return -1;
+		}
+		s->frame = nf;
+		s->framecap = need;
+	}
+	n = recv(s->fd, s->frame + s->framegot, need - s->framegot, 0);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n <= 0) {
+		*why = n == 0 ? "connection closed" : strerror(errno);
+		return -1;
+	}
+	s->framegot += n;
+	if (s->framegot == FRAME_HDR) {
+		memcpy(&hdr, s->frame, sizeof(hdr));
+		/* Only a file list may be large. */
+		if (le32toh(hdr.len) > (s->state == SRC_LISTING ?
+		    MSG_MAX_BODY : 64u * 1024) || le32toh(hdr.flags) != 0) {
+			*why = "oversized or odd frame";
+			return -1;
+		}
+		if (hdr.len != 0)
+			return 0;
+	}
+	if (s->framegot < FRAME_HDR)
+		return 0;
+	memcpy(&hdr, s->frame, sizeof(hdr));
+	return s->framegot == FRAME_HDR + le32toh(hdr.len);
+}
+
+/* Chunk bytes straight from the socket into the staging file. */
+static int
+source_read_data(struct source *s, const char **why)
+{
+	struct fetch	*f = s->f;
+	struct chunk	*c = &f->chunks[s->chunk];
+	uint64_t	 left = c->length - s->got;
+	size_t		 want = left > XFER_BUF_SIZE ? XFER_BUF_SIZE : left;
+	ssize_t		 n, w, done = 0;
+
+	n = recv(s->fd, f->buf, want, 0);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n <= 0) {
+		*why = n == 0 ? "connection closed" : strerror(errno);
+		return -1;
+	}
+	/*
+	 * Staging files start as zeros: a run of zeros (a sparse game image)
+	 * needs no write, which keeps holes and saves the disk.
+	 */
+	if (f->buf[0] == 0 && memcmp(f->buf, f->buf + 1, n - 1) == 0)
+		done = n;
+	while (done < n) {
+		w = pwrite(f->fds[c->file], f->buf + done, n - done,
+		    (off_t)(c->offset + s->got + done));
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -2;
+		done += w;
+	}
+	s->got += n;
+	f->bytes += n;
+	return 1;
+}
+
+static void
+source_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct source	*s = w->data;
+	struct fetch	*f = s->f;
+	const char	*why = NULL;
+	int		 rc;
+
+	(void)revents;
+	s->last_rx = ev_now(loop);
+	if (s->state == SRC_DATA) {
+		rc = source_read_data(s, &why);
+		if (rc == -2) {
+			fetch_fail(f, "failed", errno == ENOSPC ?
+			    "no space left on the games folder" :
+			    "cannot write a staging file");
+			return;
+		}
+		if (rc == -1) {
+			source_drop(s, why, 1);
+			return;
+		}
+		if (rc == 1 && s->got == f->chunks[s->chunk].length)
+			chunk_done(s);
+		return;
+	}
+	if (s->state == SRC_IDLE || s->state == SRC_LISTED) {
+		char	 b;
+
+		/* Bytes nobody asked for, or the source going away. */
+		rc = recv(s->fd, &b, 1, MSG_PEEK);
+		if (rc == -1 && (errno == EAGAIN || errno == EINTR))
+			return;
+		source_drop(s, rc == 0 ? "connection closed" :
+		    "sent bytes nobody asked for", rc <= 0);
+		return;
+	}
+	rc = source_read_frame(s, &why);
+	if (rc == -1) {
+		source_drop(s, why, 1);
+		return;
+	}
+	if (rc == 1) {
+		struct msg_header hdr;
+		msgpack_unpacked up;
+
+		memcpy(&hdr, s->frame, sizeof(hdr));
+		s->framegot = 0;
+		if (msg_unpack_body(s->frame + FRAME_HDR, le32toh(hdr.len),
+		    &up) == -1) {
+			source_drop(s, "malformed frame", 0);
+			return;
+		}
+		source_frame(s, le32toh(hdr.type), &up.data);
+		msgpack_unpacked_destroy(&up);
+	}
+}
+
+static void
+source_connected_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct source	*s = w->data;
+	struct msgout	 m;
+	int		 err = 0;
+	socklen_t	 len = sizeof(err);
+
+	(void)revents;
+	ev_io_stop(loop, w);
+	if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1 ||
+	    err != 0) {
+		source_drop(s, strerror(err ? err : errno), 1);
+		return;
+	}
+	ev_io_init(&s->wio, source_write_cb, s->fd, EV_WRITE);
+	s->wio.data = s;
+	ev_io_init(&s->rio, source_read_cb, s->fd, EV_READ);
+	s->rio.data = s;
+	ev_io_start(loop, &s->rio);
+	s->state = SRC_OPENING;
+	msgout_init(&m, MSG_PEER_XFER_OPEN, 2);
+	msgout_u64(&m, "proto", XFER_PROTO_VERSION);
+	msgout_str(&m, "peer_id", s->f->xfer->peer_id);
+	source_send(s, &m);
+	source_wait(s);
+}
+
+static int
+source_connect(struct source *s)
+{
+	struct ev_loop	*loop = s->f->xfer->loop;
+	struct sockaddr_storage ss;
+	socklen_t	 len;
+	int		 one = 1;
+
+	if (addr_parse(s->addr, -1, &ss, &len) == -1)
+		return -1;
+	s->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (s->fd == -1)
+		return -1;
+	setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(s->fd, (struct sockaddr *)&ss, len) == -1 &&
+	    errno != EINPROGRESS)
+		return -1;
+	s->state = SRC_CONNECTING;
+	ev_io_init(&s->wio, source_connected_cb, s->fd, EV_WRITE);
+	s->wio.data = s;
+	ev_io_start(loop, &s->wio);
+	ev_timer_set(&s->timer, FETCH_CONNECT_TIMEOUT, 0);
+	ev_timer_start(loop, &s->timer);
+	return 0;
+}
+
+static void
+fail_early(struct transfer *xfer, const char *game_id, const char *error)
+{
+	struct msgout	 m;
+
+	msgout_init(&m, MSG_XFER_FAILED, 3);
+	msgout_str(&m, "game_id", game_id);
+	msgout_str(&m, "error", error);
+	msgout_str(&m, "reason", "failed");
+	msgconn_send(&xfer->sup, &m, -1);
+}
+
+/* MSG_XFER_FETCH {game_id, sources: [{peer_id, addr}]} */
+int
+fetch_start(struct transfer *xfer, const msgpack_object *body)
+{
+	const msgpack_object *arr = mp_get_array(body, "sources");
+	struct fetch	*f;
+	char		 game_id[65];
+	uint32_t	 i;
+
+	if (mp_get_str(body, "game_id", game_id, sizeof(game_id)) == -1 ||
+	    !path_is_valid_game_id(game_id) || arr == NULL)
+		return -1;
+	if (arr->via.array.size == 0 ||
+	    arr->via.array.size > FETCH_MAX_SOURCES) {
+		fail_early(xfer, game_id, "no usable sources");
+		return 0;
+	}
+	if (fetch_find(xfer, game_id) != NULL) {
+		fail_early(xfer, game_id, "operation already in progress");
+		return 0;
+	}
+	if ((f = calloc(1, sizeof(*f))) == NULL ||
+	    (f->src = calloc(arr->via.array.size, sizeof(*f->src))) == NULL ||
+	    (f->buf = malloc(XFER_BUF_SIZE)) == NULL) {
+		if (f != NULL)
+			free(f->src);
+		free(f);
+		fail_early(xfer, game_id, "out of memory");
+		return 0;
+	}
+	f->xfer = xfer;
+	f->game_fd = f->staging_fd = -1;
+	snprintf(f->game_id, sizeof(f->game_id), "%s", game_id);
+	f->nsrc = arr->via.array.size;
+	TAILQ_INSERT_TAIL(&xfer->fetches, f, entry);
+	for (i = 0; i < arr->via.array.size; i++) {
+		struct source *s = &f->src[i];
+
+		s->f = f;
+		s->idx = i;
+		s->fd = -1;
+		s->chunk = -1;
+		ev_init(&s->timer, source_timer_cb);
+		s->timer.data = s;
+		mp_get_str(&arr->via.array.ptr[i], "peer_id", s->peer_id,
+		    sizeof(s->peer_id));
+		if (mp_get_str(&arr->via.array.ptr[i], "addr", s->addr,
+		    sizeof(s->addr)) == -1)
+			snprintf(s->addr, sizeof(s->addr), "?");
+	}
+	for (i = 0; i < arr->via.array.size; i++) {
+		struct source *s = &f->src[i];
+
+		if (source_connect(s) == -1) {
+			/* Dropping the last one fails (and frees) the fetch. */
+			if (fetch_nalive(f) == 1) {
+				source_drop(s, strerror(errno), 1);
+				return 0;
+			}
+			source_drop(s, strerror(errno), 1);
+		}
+	}
+	return 0;
+}
+
+void
+fetch_cancel(struct transfer *xfer, const char *game_id)
+{
+	struct fetch	*f = fetch_find(xfer, game_id);
+
+	if (f != NULL)
+		fetch_fail(f, "cancelled", "cancelled");
+}
+
+void
+fetch_free_all(struct transfer *xfer)
+{
+	struct fetch	*f;
+
+	while ((f = TAILQ_FIRST(&xfer->fetches)) != NULL)
+		fetch_free(f);
+}

@@ -1,0 +1,544 @@
+/*
+ * Serving: a peer asks for a game's file list and then for chunks; each
+ * answer passes the serve gates (SPEC.md "Downloads") first, and the bytes
+ * go from the file to the socket with sendfile(2).
+ */
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/path.h"
+#include "common/proc.h"
+#include "worker-transfer/transfer.h"
+
+#define SENDFILE_MAX	(16 * 1024 * 1024)
+
+static int
+str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int
+in_set(char **set, size_t n, const char *id)
+{
+	return n > 0 && bsearch(&id, set, n, sizeof(*set), str_cmp) != NULL;
+}
+
+static void
+set_free(char **set, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		free(set[i]);
+	free(set);
+}
+
+/* Replaces a sorted id set with the valid ids of a MessagePack array. */
+void
+serve_gates_set(char ***set, size_t *n, const msgpack_object *arr)
+{
+	char	**ids = NULL;
+	size_t	  count = 0;
+	uint32_t  i;
+
+	if (arr != NULL && arr->type == MSGPACK_OBJECT_ARRAY &&
+	    arr->via.array.size > 0 &&
+	    (ids = calloc(arr->via.array.size, sizeof(*ids))) != NULL)
+		for (i = 0; i < arr->via.array.size; i++) {
+			char	 id[65];
+
+			if (mp_str_copy(&arr->via.array.ptr[i], id,
+			    sizeof(id)) == 0 && path_is_valid_game_id(id) &&
+			    (ids[count] = strdup(id)) != NULL)
+				count++;
+		}
+	if (count > 0)
+		qsort(ids, count, sizeof(*ids), str_cmp);
+	set_free(*set, *n);
+	*set = ids;
+	*n = count;
+}
+
+void
+serve_gates_free(struct serve_gates *g)
+{
+	set_free(g->catalog, g->ncatalog);
+	set_free(g->busy, g->nbusy);
+	memset(g, 0, sizeof(*g));
+}
+
+/*
+ * Whether we serve a game at all: it is in the catalog, no operation is
+ * active on it, and its sentinel (version.ini, written last) is there.
+ */
+int
+serve_gate(const struct serve_gates *g, int games_fd, const char *game_id,
+    const char **why)
+{
+	char		 path[PATH_MAX];
+	struct stat	 st;
+	int		 fd;
+
+	if (!path_is_valid_game_id(game_id)) {
+		*why = "invalid game id";
+		return -1;
+	}
+	if (!in_set(g->catalog, g->ncatalog, game_id)) {
+		*why = "game is not in the catalog";
+		return -1;
+	}
+	if (in_set(g->busy, g->nbusy, game_id)) {
+		*why = "game has an operation in progress";
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/version.ini", game_id);
+	fd = path_open_beneath(games_fd, path, O_RDONLY | O_NONBLOCK, 0);
+	if (fd == -1 || fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		if (fd != -1)
+			close(fd);
+		*why = "game is not downloaded";
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+void
+file_entries_free(struct file_entry *files, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		free(files[i].path);
+	free(files);
+}
+
+struct walk {
+	struct file_entry	*files;
+	size_t			 n;
+	const char		*why;
+};
+
+static int
+walk_dir(struct walk *w, int dirfd, const char *prefix, int depth)
+{
+	DIR		*d;
+	struct dirent	*de;
+	int		 fd;
+
+	if (depth > XFER_MAX_DEPTH) {
+		w->why = "game folder nests too deep";
+		return -1;
+	}
+	if ((fd = dup(dirfd)) == -1 || (d = fdopendir(fd)) == NULL) {
+		if (fd != -1)
+			close(fd);
+		w->why = "cannot read the game folder";
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		char		 rel[PATH_MAX];
+		struct stat	 st;
+
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		if (prefix[0] == '\0')
+			snprintf(rel, sizeof(rel), "%s", de->d_name);
+		else if (path_join(rel, sizeof(rel), prefix, de->d_name) == -1)
+			continue;
+		/* Never local/, staging or our metadata; no odd names. */
+		if (!path_is_transferable(rel) ||
+		    fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			int	 sub = openat(dirfd, de->d_name, O_RDONLY |
+			    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+			if (sub == -1)
+				continue;
+			if (walk_dir(w, sub, rel, depth + 1) == -1) {
+				close(sub);
+				closedir(d);
+				return -1;
+			}
+			close(sub);
+		} else if (S_ISREG(st.st_mode)) {
+			struct file_entry *nf;
+
+			if (w->n == XFER_MAX_FILES) {
+				w->why = "too many files in the game";
+				closedir(d);
+				return -1;
+			}
+			nf = reallocarray(w->files, w->n + 1, sizeof(*nf));
+			if (nf == NULL || (nf[w->n].path = strdup(rel)) ==
+			    NULL) {
+				if (nf != NULL)
+					w->files = nf;
+				w->why = "out of memory";
+				closedir(d);
+				return -1;
+			}
+			w->files = nf;
+			w->files[w->n++].size = (uint64_t)st.st_size;
+		}
+		/* Symlinks, sockets and devices are never part of a game. */
+	}
+	closedir(d);
+	return 0;
+}
+
+static int
+entry_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct file_entry *)a)->path,
+	    ((const struct file_entry *)b)->path);
+}
+
+/* Every transferable regular file of a game, sorted by path. */
+int
+serve_list_files(int games_fd, const char *game_id, struct file_entry **out,
+    size_t *nout, const char **why)
+{
+	struct walk	 w = { NULL, 0, NULL };
+	int		 gfd;
+
+	*out = NULL;
+	*nout = 0;
+	gfd = openat(games_fd, game_id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (gfd == -1) {
+		*why = "no such game";
+		return -1;
+	}
+	if (walk_dir(&w, gfd, "", 0) == -1) {
+		close(gfd);
+		file_entries_free(w.files, w.n);
+		*why = w.why;
+		return -1;
+	}
+	close(gfd);
+	qsort(w.files, w.n, sizeof(*w.files), entry_cmp);
+	*out = w.files;
+	*nout = w.n;
+	return 0;
+}
+
+/* Opens what a chunk request names, after every check; -1 and why. */
+int
+serve_open_chunk(const struct serve_gates *g, int games_fd,
+    const char *game_id, const char *path, uint64_t offset, uint64_t length,
+    const char **why)
+{
+	char		 rel[PATH_MAX];
+	struct stat	 st;
+	int		 fd;
+
+	if (serve_gate(g, games_fd, game_id, why) == -1)
+		return -1;
+	if (!path_is_transferable(path) ||
+	    path_join(rel, sizeof(rel), game_id, path) == -1) {
+		*why = "path is not transferable";
+		return -1;
+	}
+	/* No symlink anywhere on the way, not even one that stays inside. */
+	if ((fd = path_open_beneath(games_fd, rel, O_RDONLY | O_NONBLOCK,
+	    0)) == -1) {
+		*why = errno == ENOENT ? "no such file" :
+		    "path is not servable";
+		return -1;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		*why = "not a regular file";
+		return -1;
+	}
+	if (length > CHUNK_SIZE || offset > (uint64_t)st.st_size ||
+	    length > (uint64_t)st.st_size - offset) {
+		close(fd);
+		*why = "range outside the file";
+		return -1;
+	}
+	return fd;
+}
+
+int
+serve_count(struct transfer *xfer, const char *game_id)
+{
+	struct serve_conn *sc;
+	int		 n = 0;
+
+	TAILQ_FOREACH(sc, &xfer->serving, entry)
+		if (strcmp(sc->game_id, game_id) == 0)
+			n++;
+	return n;
+}
+
+static void
+serve_note_game(struct serve_conn *sc, const char *game_id)
+{
+	char	 old[sizeof(sc->game_id)];
+
+	if (strcmp(sc->game_id, game_id) == 0)
+		return;
+	snprintf(old, sizeof(old), "%s", sc->game_id);
+	snprintf(sc->game_id, sizeof(sc->game_id), "%s", game_id);
+	if (old[0] != '\0')
+		transfer_outbound_changed(sc->xfer, old);
+	transfer_outbound_changed(sc->xfer, game_id);
+}
+
+void
+serve_close(struct serve_conn *sc)
+{
+	struct transfer	*xfer = sc->xfer;
+	char		 game[sizeof(sc->game_id)];
+
+	snprintf(game, sizeof(game), "%s", sc->game_id);
+	ev_io_stop(xfer->loop, &sc->wio);
+	msgconn_close(&sc->rd);
+	if (sc->file_fd != -1)
+		close(sc->file_fd);
+	free(sc->out);
+	TAILQ_REMOVE(&xfer->serving, sc, entry);
+	free(sc);
+	if (game[0] != '\0')
+		transfer_outbound_changed(xfer, game);
+}
+
+/* Pushes the pending frame, then the file bytes; -1 when the link broke. */
+static int
+serve_push(struct serve_conn *sc)
+{
+	while (sc->outoff < sc->outlen) {
+		ssize_t	 n = send(sc->rd.fd, sc->out + sc->outoff,
+		    sc->outlen - sc->outoff, MSG_NOSIGNAL);
+
+		if (n == -1)
+			return errno == EAGAIN || errno == EINTR ? 0 : -1;
+		sc->outoff += n;
+	}
+	while (sc->file_fd != -1 && sc->remaining > 0) {
+		size_t	 want = sc->remaining > SENDFILE_MAX ? SENDFILE_MAX :
+		    sc->remaining;
+		ssize_t	 n = sendfile(sc->rd.fd, sc->file_fd, &sc->file_off,
+		    want);
+
+		if (n == -1)
+			return errno == EAGAIN || errno == EINTR ? 0 : -1;
+		if (n == 0)
+			return -1;	/* the file shrank under us */
+		sc->remaining -= n;
+	}
+	return 0;
+}
+
+static int
+serve_busy(const struct serve_conn *sc)
+{
+	return sc->outoff < sc->outlen || (sc->file_fd != -1 &&
+	    sc->remaining > 0);
+}
+
+static void
+serve_flush(struct serve_conn *sc)
+{
+	struct ev_loop	*loop = sc->xfer->loop;
+
+	if (serve_push(sc) == -1) {
+		serve_close(sc);
+		return;
+	}
+	if (serve_busy(sc)) {
+		ev_io_start(loop, &sc->wio);
+		return;
+	}
+	ev_io_stop(loop, &sc->wio);
+	free(sc->out);
+	sc->out = NULL;
+	sc->outlen = sc->outoff = 0;
+	if (sc->file_fd != -1) {
+		close(sc->file_fd);
+		sc->file_fd = -1;
+	}
+	if (sc->closing) {
+		serve_close(sc);
+		return;
+	}
+	/* Ready for the next request. */
+	ev_io_start(loop, &sc->rd.rio);
+}
+
+static void
+serve_write_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	serve_flush(w->data);
+}
+
+/* Queues one frame (consuming m) and sends what it can now. */
+static void
+serve_send(struct serve_conn *sc, struct msgout *m)
+{
+	if (msgout_frame(m, &sc->out, &sc->outlen) == -1) {
+		serve_close(sc);
+		return;
+	}
+	sc->outoff = 0;
+	/* One request at a time: read the next once this one is out. */
+	ev_io_stop(sc->xfer->loop, &sc->rd.rio);
+	serve_flush(sc);
+}
+
+static void
+serve_error(struct serve_conn *sc, const char *why)
+{
+	struct msgout	 m;
+
+	msgout_init(&m, MSG_PEER_ERROR, 1);
+	msgout_str(&m, "error", why);
+	serve_send(sc, &m);
+}
+
+static void
+serve_files(struct serve_conn *sc, const char *game_id)
+{
+	struct transfer	*xfer = sc->xfer;
+	struct file_entry *files;
+	struct msgout	 m;
+	const char	*why;
+	size_t		 n, i;
+
+	if (serve_gate(&xfer->gates, xfer->games_fd, game_id, &why) == -1 ||
+	    serve_list_files(xfer->games_fd, game_id, &files, &n, &why) ==
+	    -1) {
+		serve_error(sc, why);
+		return;
+	}
+	serve_note_game(sc, game_id);
+	msgout_init(&m, MSG_PEER_FILES, 2);
+	msgout_str(&m, "game_id", game_id);
+	msgout_key(&m, "files");
+	msgpack_pack_array(&m.pk, n);
+	for (i = 0; i < n; i++) {
+		msgpack_pack_map(&m.pk, 2);
+		mp_pack_str(&m.pk, "path");
+		mp_pack_str(&m.pk, files[i].path);
+		mp_pack_str(&m.pk, "size");
+		msgpack_pack_uint64(&m.pk, files[i].size);
+	}
+	file_entries_free(files, n);
+	serve_send(sc, &m);
+}
+
+static void
+serve_chunk(struct serve_conn *sc, const msgpack_object *body)
+{
+	struct transfer	*xfer = sc->xfer;
+	char		 game_id[65], path[PATH_MAX];
+	uint64_t	 offset, length;
+	struct msgout	 m;
+	const char	*why;
+	int		 fd;
+
+	if (mp_get_str(body, "game_id", game_id, sizeof(game_id)) == -1 ||
+	    mp_get_str(body, "path", path, sizeof(path)) == -1 ||
+	    mp_get_u64(body, "offset", &offset) == -1 ||
+	    mp_get_u64(body, "length", &length) == -1) {
+		serve_error(sc, "malformed chunk request");
+		return;
+	}
+	fd = serve_open_chunk(&xfer->gates, xfer->games_fd, game_id, path,
+	    offset, length, &why);
+	if (fd == -1) {
+		log_info("refused chunk %s/%s: %s", game_id, path, why);
+		serve_error(sc, why);
+		return;
+	}
+	serve_note_game(sc, game_id);
+	sc->file_fd = fd;
+	sc->file_off = (off_t)offset;
+	sc->remaining = length;
+	msgout_init(&m, MSG_PEER_CHUNK, 4);
+	msgout_str(&m, "game_id", game_id);
+	msgout_str(&m, "path", path);
+	msgout_u64(&m, "offset", offset);
+	msgout_u64(&m, "length", length);
+	serve_send(sc, &m);
+}
+
+static void
+serve_dispatch(struct msgconn *c, struct msg *m)
+{
+	struct serve_conn *sc = c->arg;
+	char		 game_id[65];
+
+	if (serve_busy(sc)) {
+		/* Requests wait for the answer before: this peer did not. */
+		serve_close(sc);
+		return;
+	}
+	switch (m->type) {
+	case MSG_PEER_FILES_REQ:
+		if (mp_get_str(m->body, "game_id", game_id,
+		    sizeof(game_id)) == -1)
+			serve_error(sc, "malformed file list request");
+		else
+			serve_files(sc, game_id);
+		break;
+	case MSG_PEER_CHUNK_REQ:
+		serve_chunk(sc, m->body);
+		break;
+	default:
+		sc->closing = 1;
+		serve_error(sc, "unexpected request");
+		break;
+	}
+}
+
+static void
+serve_lost(struct msgconn *c, const char *why)
+{
+	struct serve_conn *sc = c->arg;
+
+	log_debug("serve link closed: %s", why);
+	serve_close(sc);
+}
+
+/* A transfer link handed over by the net worker, hello already read. */
+void
+serve_start(struct transfer *xfer, int fd)
+{
+	struct serve_conn *sc;
+	struct msgout	 m;
+
+	if (proc_set_nonblock(fd) == -1 ||
+	    (sc = calloc(1, sizeof(*sc))) == NULL) {
+		close(fd);
+		return;
+	}
+	sc->xfer = xfer;
+	sc->file_fd = -1;
+	msgconn_init(&sc->rd, xfer->loop, fd, 0, serve_dispatch, serve_lost,
+	    sc);
+	sc->rd.max_body = 64 * 1024;	/* requests are small */
+	ev_io_init(&sc->wio, serve_write_cb, fd, EV_WRITE);
+	sc->wio.data = sc;
+	TAILQ_INSERT_TAIL(&xfer->serving, sc, entry);
+	msgout_init(&m, MSG_PEER_XFER_ACCEPT, 0);
+	serve_send(sc, &m);
+}
