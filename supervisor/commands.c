@@ -548,7 +548,8 @@ commands_dispatch(struct sup *sup, uint64_t client, json_t *req)
 		return;
 	}
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (strcmp(commands[i].name, json_string_value(cmd)) == 0) {
+		if (strlen(commands[i].name) == json_string_length(cmd) &&
+		    strcmp(commands[i].name, json_string_value(cmd)) == 0) {
 			commands[i].fn(&x);
 			return;
 		}

@@ -195,7 +195,8 @@ client_line(struct ctl_client *c, const char *line, size_t len)
 
 	if (len == 0)
 		return;
-	req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+	req = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
+	    &jerr);
 	if (req == NULL) {
 		control_error(c->serial, NULL, "malformed JSON: %s", jerr.text);
 		return;
@@ -214,6 +215,51 @@ client_line(struct ctl_client *c, const char *line, size_t len)
 	}
 	commands_dispatch(c->sup, c->serial, req);
 	json_decref(req);
+}
+
+/*
+ * The id of a line too long to parse, when it leads the object as in
+ * {"id":"x",...}, so even that error reply reaches the right request.
+ */
+static json_t *
+sniff_id(const char *buf, size_t len)
+{
+	const char	*p = buf, *end = buf + (len < 4096 ? len : 4096);
+	const char	*tok;
+	json_t		*id;
+
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	if (p == end || *p++ != '{')
+		return NULL;
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	if (end - p < 5 || memcmp(p, "\"id\"", 4) != 0)
+		return NULL;
+	p += 4;
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	if (p == end || *p++ != ':')
+		return NULL;
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	tok = p;
+	if (p < end && *p == '"') {
+		for (p++; p < end && *p != '"'; p++)
+			if (*p == '\\')
+				p++;
+		if (p >= end)
+			return NULL;
+		p++;
+	} else
+		while (p < end && ((*p >= '0' && *p <= '9') || *p == '-'))
+			p++;
+	id = json_loadb(tok, p - tok, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+	if (id != NULL && !json_is_string(id) && !json_is_integer(id)) {
+		json_decref(id);
+		return NULL;
+	}
+	return id;
 }
 
 static void
@@ -263,9 +309,13 @@ client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	memmove(c->buf, c->buf + start, c->len - start);
 	c->len -= start;
 	if (c->len > CTL_MAX_LINE) {
-		if (!c->discarding)
-			control_error(c->serial, NULL,
+		if (!c->discarding) {
+			json_t	*id = sniff_id(c->buf, c->len);
+
+			control_error(c->serial, id,
 			    "request line exceeds %d bytes", CTL_MAX_LINE);
+			json_decref(id);
+		}
 		c->discarding = 1;
 		c->len = 0;
 	}
