@@ -8,16 +8,21 @@ B := build
 
 PKGS := msgpack sqlite3 libarchive jansson libseccomp
 CFLAGS ?= -O2 -g
+# Extra flags that must not replace the project's own (make asan).
+SANITIZE ?=
+CFLAGS += $(SANITIZE)
 CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
 	-Wmissing-prototypes -Wvla -MMD -MP -I. \
 	$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-# libev ships no pkg-config file on Debian.
-LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lev -lm
+# libev and libmdnsd ship no pkg-config file on Debian.
+LDFLAGS += $(SANITIZE)
+LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lev -lmdnsd -lm
 CHECK_LIBS = $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
 
 # Debian packages the build, the tests and the demo need.
-DEB_PACKAGES := build-essential pkg-config libev-dev libmsgpack-dev \
-	libsqlite3-dev libarchive-dev check libseccomp-dev libjansson-dev \
+DEB_PACKAGES := build-essential pkg-config libev-dev libmdnsd-dev \
+	libmsgpack-dev libsqlite3-dev libarchive-dev check libseccomp-dev \
+	libjansson-dev \
 	libarchive-tools python3 python3-rarfile mandoc valgrind iproute2 \
 	util-linux sqlite3 diffutils
 
@@ -89,9 +94,11 @@ $(B)/fixtures/.stamp: $(wildcard fixtures/*)
 
 # Unit tests print every test (CK_VERBOSE); the fixtures run from build/.
 unit: $(TESTS) $(B)/fixtures/.stamp
-	@set -e; for t in $(TESTS); do \
-		echo "== $$t"; CK_VERBOSE=1 CK_FORK=yes \
-		LANSPREAD_FIXTURES=$(CURDIR)/$(B)/fixtures $$t; done
+	@failed=""; for t in $(TESTS); do \
+		echo "== $$t"; CK_VERBOSITY=verbose CK_FORK=yes \
+		LANSPREAD_FIXTURES=$(CURDIR)/$(B)/fixtures $$t || \
+		failed="$$failed $$t"; done; \
+	if [ -n "$$failed" ]; then echo "FAILED:$$failed"; exit 1; fi
 	$(PYTHON) tests/check_fixture_archives.py $(B)/fixtures
 
 scenarios: all fixtures
@@ -105,9 +112,8 @@ check: deps
 
 # AddressSanitizer + UBSan build of the unit tests, in its own tree.
 asan: deps
-	$(MAKE) B=build/asan CFLAGS="-O1 -g -fsanitize=address,undefined \
-		-fno-omit-frame-pointer -fno-sanitize-recover=all" \
-		LDFLAGS="-fsanitize=address,undefined" unit
+	$(MAKE) B=build/asan CFLAGS="-O1 -g" SANITIZE="-fsanitize=address,undefined \
+		-fno-omit-frame-pointer -fno-sanitize-recover=all" unit
 
 valgrind: all
 	$(PYTHON) tests/valgrind_peer.py $(B)

@@ -47,8 +47,17 @@ msg_type_str(uint32_t type)
 	case MSG_XFER_DONE:		return "XFER_DONE";
 	case MSG_XFER_FAILED:		return "XFER_FAILED";
 	case MSG_XFER_OUTBOUND:		return "XFER_OUTBOUND";
+	case MSG_XFER_STREAM_NEED:	return "XFER_STREAM_NEED";
 	case MSG_INST_HELLO:		return "INST_HELLO";
 	case MSG_INST_READY:		return "INST_READY";
+	case MSG_INST_INSTALL:		return "INST_INSTALL";
+	case MSG_INST_UNINSTALL:	return "INST_UNINSTALL";
+	case MSG_INST_PLAY:		return "INST_PLAY";
+	case MSG_INST_STREAM_OUT:	return "INST_STREAM_OUT";
+	case MSG_INST_CLEANUP:		return "INST_CLEANUP";
+	case MSG_INST_DONE:		return "INST_DONE";
+	case MSG_INST_FAILED:		return "INST_FAILED";
+	case MSG_INST_PLAYED:		return "INST_PLAYED";
 	case MSG_PEER_HELLO:		return "PEER_HELLO";
 	case MSG_PEER_HELLO_ACK:	return "PEER_HELLO_ACK";
 	case MSG_PEER_LIBRARY:		return "PEER_LIBRARY";
@@ -62,6 +71,9 @@ msg_type_str(uint32_t type)
 	case MSG_PEER_CHUNK_REQ:	return "PEER_CHUNK_REQ";
 	case MSG_PEER_CHUNK:		return "PEER_CHUNK";
 	case MSG_PEER_ERROR:		return "PEER_ERROR";
+	case MSG_PEER_STREAM_REQ:	return "PEER_STREAM_REQ";
+	case MSG_PEER_ENTRY:		return "PEER_ENTRY";
+	case MSG_PEER_STREAM_END:	return "PEER_STREAM_END";
 	}
 	return "UNKNOWN";
 }

@@ -50,9 +50,18 @@ enum msg_type {
 	MSG_XFER_DONE,			/* t->s {game_id, bytes, duration_ms} */
 	MSG_XFER_FAILED,		/* t->s {game_id, error, reason} */
 	MSG_XFER_OUTBOUND,		/* t->s {game_id, count} */
+	MSG_XFER_STREAM_NEED,		/* t->s {game_id} fd: a pipe to fill */
 
-	MSG_INST_HELLO = 300,		/* s->i {games_dir} */
+	MSG_INST_HELLO = 300,		/* s->i {games_dir, unrar, cleanup} */
 	MSG_INST_READY,			/* i->s {} */
+	MSG_INST_INSTALL,		/* s->i {game_id} */
+	MSG_INST_UNINSTALL,		/* s->i {game_id} */
+	MSG_INST_PLAY,			/* s->i {game_id, username, language} */
+	MSG_INST_STREAM_OUT,		/* s->i {game_id} fd: write the stream */
+	MSG_INST_CLEANUP,		/* s->i {game_id} remove install staging */
+	MSG_INST_DONE,			/* i->s {game_id, op} */
+	MSG_INST_FAILED,		/* i->s {game_id, op, error} */
+	MSG_INST_PLAYED,		/* i->s {game_id, *_written} */
 
 	MSG_PEER_HELLO = 500,		/* {version, peer_id, name, addr, games} */
 	MSG_PEER_HELLO_ACK,		/* same fields, answer to a hello */
@@ -67,6 +76,9 @@ enum msg_type {
 	MSG_PEER_CHUNK_REQ,		/* {game_id, path, offset, length} */
 	MSG_PEER_CHUNK,			/* {...same}, then length raw bytes */
 	MSG_PEER_ERROR,			/* {error} */
+	MSG_PEER_STREAM_REQ,		/* {game_id} stream the extracted game */
+	MSG_PEER_ENTRY,			/* {path, size}, then size raw bytes */
+	MSG_PEER_STREAM_END,		/* {entries, bytes} */
 };
 
 const char	*msg_type_str(uint32_t);

@@ -24,7 +24,8 @@ copy_col(sqlite3_stmt *st, int col, char *buf, size_t size)
 	const unsigned char *s = sqlite3_column_text(st, col);
 	int	 n = sqlite3_column_bytes(st, col);
 
-	if (s == NULL || n <= 0 || (size_t)n >= size)
+	if (s == NULL || n <= 0 || (size_t)n >= size ||
+	    memchr(s, '\0', n) != NULL)
 		return -1;
 	memcpy(buf, s, n);
 	buf[n] = '\0';
@@ -36,17 +37,10 @@ catalog_load(struct catalog *cat, const char *path, char *err, size_t errsz)
 {
 	sqlite3		*db = NULL;
 	sqlite3_stmt	*st = NULL;
-	char		*uri = NULL;
 	int		 rc;
 
 	memset(cat, 0, sizeof(*cat));
-	if (asprintf(&uri, "file:%s?mode=ro", path) == -1) {
-		snprintf(err, errsz, "out of memory");
-		return -1;
-	}
-	rc = sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI,
-	    NULL);
-	free(uri);
+	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
 	if (rc != SQLITE_OK ||
 	    sqlite3_prepare_v2(db, "SELECT id, name, version FROM games",
 	    -1, &st, NULL) != SQLITE_OK) {
@@ -82,7 +76,9 @@ catalog_load(struct catalog *cat, const char *path, char *err, size_t errsz)
 	}
 	sqlite3_finalize(st);
 	sqlite3_close(db);
-	qsort(cat->games, cat->ngames, sizeof(*cat->games), catalog_cmp);
+	if (cat->ngames > 0)
+		qsort(cat->games, cat->ngames, sizeof(*cat->games),
+		    catalog_cmp);
 	return 0;
 fail:
 	sqlite3_finalize(st);
@@ -104,7 +100,7 @@ catalog_find(const struct catalog *cat, const char *id)
 {
 	struct catalog_game key;
 
-	if (strlen(id) >= sizeof(key.id))
+	if (cat->ngames == 0 || strlen(id) >= sizeof(key.id))
 		return NULL;
 	snprintf(key.id, sizeof(key.id), "%s", id);
 	return bsearch(&key, cat->games, cat->ngames, sizeof(*cat->games),

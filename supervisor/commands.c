@@ -3,7 +3,9 @@
  * a parsed request object, checks every field it reads, and answers with a
  * result or an error; nothing a client sends is trusted.
  */
+#include <limits.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "common/log.h"
@@ -417,23 +419,29 @@ pack_source(const struct peer_info *pi, const struct game_entry *g,
 	return 0;
 }
 
-/* Asks the transfer worker to fetch a game from every valid source. */
+/*
+ * Starts a fetch request with every valid source; a stream adds two
+ * more fields before it is sent.
+ */
 static int
-start_fetch(struct sup *sup, const char *game_id)
+start_fetch(struct sup *sup, const char *game_id, struct msgout *m)
 {
 	const struct catalog_game *c = catalog_find(&sup->catalog, game_id);
 	struct sources_walk sw = { game_id, c->version, NULL, 0 };
-	struct msgout	 m;
+	int		 stream = m != NULL;
+	struct msgout	 own;
 
+	if (m == NULL)
+		m = &own;
 	peerdb_each_game(&sup->peerdb, NULL, pack_source, &sw);
-	msgout_init(&m, MSG_XFER_FETCH, 2);
-	msgout_str(&m, "game_id", game_id);
-	msgout_key(&m, "sources");
-	msgpack_pack_array(&m.pk, sw.n);
-	sw.pk = &m.pk;
+	msgout_init(m, MSG_XFER_FETCH, stream ? 4 : 2);
+	msgout_str(m, "game_id", game_id);
+	msgout_key(m, "sources");
+	msgpack_pack_array(&m->pk, sw.n);
+	sw.pk = &m->pk;
 	sw.n = 0;
 	peerdb_each_game(&sup->peerdb, NULL, pack_source, &sw);
-	return sup_send(sup, PROC_TRANSFER, &m, -1);
+	return stream ? 0 : sup_send(sup, PROC_TRANSFER, m, -1);
 }
 
 static void
@@ -451,7 +459,7 @@ cmd_download(struct cmd_ctx *x)
 	if ((op = sup_op_add(x->sup, game_id, "Downloading")) == NULL)
 		return;
 	op->install_after = install;
-	if (start_fetch(x->sup, game_id) == -1) {
+	if (start_fetch(x->sup, game_id, NULL) == -1) {
 		sup_op_remove(x->sup, op);
 		control_event("download-failed", json_pack("{s:s,s:s}",
 		    "game_id", game_id, "error",
@@ -459,38 +467,165 @@ cmd_download(struct cmd_ctx *x)
 	}
 }
 
+/*
+ * Installs a game straight from a peer's extracted archives: local/ only,
+ * no archive, no version.ini. Found-out-later failures are events.
+ */
 static void
 cmd_stream_install(struct cmd_ctx *x)
 {
+	const struct local_game *g;
+	struct operation *op;
 	const char	*game_id;
+	uint64_t	 size = 0;
+	struct msgout	 m;
 
 	if ((game_id = game_field(x)) == NULL ||
 	    download_preflight(x, game_id) == -1)
 		return;
-	control_error(x->client, x->id, "stream-install is not available in "
-	    "this build yet (issue: install)");
+	reply(x, json_pack("{s:s}", "game_id", game_id));
+	g = library_find(&x->sup->library, game_id);
+	if (g != NULL && g->installed) {
+		control_event("download-failed", json_pack("{s:s,s:s}",
+		    "game_id", game_id, "error", "game is already installed"));
+		return;
+	}
+	if ((op = sup_op_add(x->sup, game_id, "StreamInstalling")) == NULL)
+		return;
+	op->stream = 1;
+	commands_count_sources(x->sup, game_id, &size);
+	if (start_fetch(x->sup, game_id, &m) == -1)
+		return;
+	msgout_key(&m, "stream");
+	msgpack_pack_true(&m.pk);
+	/* No stored archive expands more than this. */
+	msgout_u64(&m, "max_total", size * 1024 + (64u << 20));
+	if (sup_send(x->sup, PROC_TRANSFER, &m, -1) == -1) {
+		sup_op_remove(x->sup, op);
+		control_event("download-failed", json_pack("{s:s,s:s}",
+		    "game_id", game_id, "error",
+		    "the transfer worker is unavailable"));
+	}
 }
 
-static void
-cmd_local_game_op(struct cmd_ctx *x)
+/* A game in the local library, with no operation on it; else an error. */
+static const struct local_game *
+local_game_field(struct cmd_ctx *x)
 {
+	const struct local_game *g;
 	const char	*game_id;
 
 	if ((game_id = game_field(x)) == NULL)
-		return;
-	if (library_find(&x->sup->library, game_id) == NULL) {
+		return NULL;
+	if ((g = library_find(&x->sup->library, game_id)) == NULL) {
 		control_error(x->client, x->id, "game %s is not in the local "
 		    "library", game_id);
-		return;
+		return NULL;
 	}
 	if (sup_op_find(x->sup, game_id) != NULL) {
 		control_error(x->client, x->id,
 		    "operation already in progress");
+		return NULL;
+	}
+	return g;
+}
+
+static void
+cmd_install(struct cmd_ctx *x)
+{
+	const struct local_game *g;
+	struct operation *op;
+
+	if ((g = local_game_field(x)) == NULL)
+		return;
+	if (!g->downloaded) {
+		control_error(x->client, x->id, "game %s is not downloaded",
+		    g->id);
 		return;
 	}
-	control_error(x->client, x->id, "%s is not available in this build "
-	    "yet (issue: install)", json_string_value(json_object_get(x->req,
-	    "cmd")));
+	reply(x, json_pack("{s:s}", "game_id", g->id));
+	if ((op = sup_op_add(x->sup, g->id, "Installing")) == NULL)
+		return;
+	if (sup_start_install(x->sup, op) == -1) {
+		control_event("install-failed", json_pack("{s:s,s:s}",
+		    "game_id", op->game_id, "error",
+		    "the install worker is unavailable"));
+		sup_op_remove(x->sup, op);
+	}
+}
+
+static void
+cmd_uninstall(struct cmd_ctx *x)
+{
+	const struct local_game *g;
+	struct operation *op;
+	struct msgout	 m;
+
+	if ((g = local_game_field(x)) == NULL)
+		return;
+	if (!g->installed) {
+		control_error(x->client, x->id, "game %s is not installed",
+		    g->id);
+		return;
+	}
+	reply(x, json_pack("{s:s}", "game_id", g->id));
+	if ((op = sup_op_add(x->sup, g->id, "Uninstalling")) == NULL)
+		return;
+	msgout_init(&m, MSG_INST_UNINSTALL, 1);
+	msgout_str(&m, "game_id", op->game_id);
+	if (sup_send(x->sup, PROC_INSTALL, &m, -1) == -1) {
+		control_event("uninstall-failed", json_pack("{s:s,s:s}",
+		    "game_id", op->game_id, "error",
+		    "the install worker is unavailable"));
+		sup_op_remove(x->sup, op);
+	}
+}
+
+/* First play stamps launch settings once; the marker says it was done. */
+static void
+cmd_play(struct cmd_ctx *x)
+{
+	const struct local_game *g;
+	const char	*user, *lang;
+	char		 marker[PATH_MAX];
+	struct pending	*p;
+	struct msgout	 m;
+
+	if ((g = local_game_field(x)) == NULL ||
+	    (user = str_field(x, "username")) == NULL ||
+	    (lang = str_field(x, "language")) == NULL)
+		return;
+	if (!g->installed) {
+		control_error(x->client, x->id, "game %s is not installed",
+		    g->id);
+		return;
+	}
+	snprintf(marker, sizeof(marker), "%s/games/%s/launch_settings_applied",
+	    x->sup->cfg.state_dir, g->id);
+	if (access(marker, F_OK) == 0) {
+		reply(x, json_pack("{s:{s:b,s:b,s:b,s:b}}", "outcome",
+		    "already_applied", 1, "account_name_written", 0,
+		    "language_written", 0, "persona_name_written", 0));
+		return;
+	}
+	TAILQ_FOREACH(p, &x->sup->pendings, entry)
+		if (strcmp(p->play_game, g->id) == 0) {
+			control_error(x->client, x->id,
+			    "operation already in progress");
+			return;
+		}
+	if ((p = pending_new(x)) == NULL)
+		return;
+	snprintf(p->play_game, sizeof(p->play_game), "%s", g->id);
+	msgout_init(&m, MSG_INST_PLAY, 3);
+	msgout_str(&m, "game_id", g->id);
+	msgout_str(&m, "username", user);
+	msgout_str(&m, "language", lang);
+	if (sup_send(x->sup, PROC_INSTALL, &m, -1) == -1) {
+		control_error(x->client, x->id,
+		    "the install worker is unavailable");
+		pending_free(x->sup, p);
+	}
 }
 
 static void
@@ -529,9 +664,9 @@ static const struct command commands[] = {
 	{ "wait-peers",		cmd_wait_peers },
 	{ "download",		cmd_download },
 	{ "stream-install",	cmd_stream_install },
-	{ "install",		cmd_local_game_op },
-	{ "uninstall",		cmd_local_game_op },
-	{ "play",		cmd_local_game_op },
+	{ "install",		cmd_install },
+	{ "uninstall",		cmd_uninstall },
+	{ "play",		cmd_play },
 	{ "cancel-download",	cmd_cancel_download },
 };
 

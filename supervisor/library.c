@@ -160,7 +160,8 @@ library_scan(int games_dirfd, struct library *lib)
 		lib->games[lib->ngames++] = g;
 	}
 	closedir(d);
-	qsort(lib->games, lib->ngames, sizeof(*lib->games), game_cmp);
+	if (lib->ngames > 0)
+		qsort(lib->games, lib->ngames, sizeof(*lib->games), game_cmp);
 	return 0;
 }
 
@@ -177,7 +178,7 @@ library_find(const struct library *lib, const char *id)
 {
 	struct local_game key;
 
-	if (strlen(id) >= sizeof(key.id))
+	if (lib->ngames == 0 || strlen(id) >= sizeof(key.id))
 		return NULL;
 	snprintf(key.id, sizeof(key.id), "%s", id);
 	return bsearch(&key, lib->games, lib->ngames, sizeof(*lib->games),

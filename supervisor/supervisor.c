@@ -110,6 +110,7 @@ sup_init(struct sup *sup, const struct sup_config *cfg, char *err,
 	sup->games_fd = -1;
 	sup->inotify_fd = -1;
 	sup->outbound = json_object();
+	sup->cleanups = json_array();
 	TAILQ_INIT(&sup->ops);
 	TAILQ_INIT(&sup->pendings);
 	for (i = 0; i < PROC_MAX; i++) {
@@ -489,17 +490,25 @@ download_ended(struct sup *sup, struct operation *op, uint32_t type,
 	snprintf(game_id, sizeof(game_id), "%s", op->game_id);
 	install = op->install_after;
 	sup_rescan(sup);
+	if (type == MSG_XFER_DONE && op->stream) {
+		/* Streamed into local/: downloaded and installed at once. */
+		control_event("download-finished", json_pack("{s:s,s:o}",
+		    "game_id", game_id, "throughput", throughput(body)));
+		sup_op_remove(sup, op);
+		control_event("install-finished", json_pack("{s:s}",
+		    "game_id", game_id));
+		return;
+	}
 	if (type == MSG_XFER_DONE && install) {
-		json_t	*tp = throughput(body);
-
 		sup_op_set(sup, op, "Installing");
 		control_event("download-finished", json_pack("{s:s,s:o}",
-		    "game_id", game_id, "throughput", tp));
-		/* The install worker's extraction comes with its issue. */
-		sup_op_remove(sup, op);
-		control_event("install-failed", json_pack("{s:s,s:s}",
-		    "game_id", game_id, "error", "installing is not available "
-		    "in this build yet"));
+		    "game_id", game_id, "throughput", throughput(body)));
+		if (sup_start_install(sup, op) == -1) {
+			sup_op_remove(sup, op);
+			control_event("install-failed", json_pack("{s:s,s:s}",
+			    "game_id", game_id, "error",
+			    "the install worker is unavailable"));
+		}
 		return;
 	}
 	sup_op_remove(sup, op);
@@ -529,16 +538,16 @@ sup_dispatch_transfer(struct msgconn *c, struct msg *m)
 	char		 game_id[65], path[PATH_MAX], rel[PATH_MAX + 80];
 	char		 addr[ADDR_STRLEN];
 	uint64_t	 a, b, r;
+	int		 fd = m->fd;
 
-	if (m->fd != -1) {
-		close(m->fd);
+	if (m->type == MSG_XFER_READY && fd == -1)
+		return;
+	if (mp_get_str(m->body, "game_id", game_id, sizeof(game_id)) == -1) {
+		if (fd != -1)
+			close(fd);
 		goto bad;
 	}
-	if (m->type == MSG_XFER_READY)
-		return;
-	if (mp_get_str(m->body, "game_id", game_id, sizeof(game_id)) == -1)
-		goto bad;
-	if (m->type == MSG_XFER_OUTBOUND) {
+	if (m->type == MSG_XFER_OUTBOUND && fd == -1) {
 		if (mp_get_u64(m->body, "count", &a) == -1)
 			goto bad;
 		if (a == 0)
@@ -547,6 +556,27 @@ sup_dispatch_transfer(struct msgconn *c, struct msg *m)
 			json_object_set_new(sup->outbound, game_id,
 			    json_integer((json_int_t)a));
 		return;
+	}
+	if (m->type == MSG_XFER_STREAM_NEED) {
+		const struct local_game *g = library_find(&sup->library,
+		    game_id);
+		struct msgout	 out;
+
+		/* A peer streams our game: the install worker fills the pipe. */
+		if (fd == -1)
+			goto bad;
+		if (g == NULL || !g->downloaded || sup_op_find(sup, game_id)) {
+			close(fd);
+			return;
+		}
+		msgout_init(&out, MSG_INST_STREAM_OUT, 1);
+		msgout_str(&out, "game_id", game_id);
+		sup_send(sup, PROC_INSTALL, &out, fd);
+		return;
+	}
+	if (fd != -1) {
+		close(fd);
+		goto bad;
 	}
 	/* Everything else belongs to a download we started. */
 	if ((op = sup_op_find(sup, game_id)) == NULL) {
@@ -603,15 +633,110 @@ bad:
 	kill(sup->workers[PROC_TRANSFER].pid, SIGKILL);
 }
 
+/* Asks the install worker to extract a downloaded game. */
+int
+sup_start_install(struct sup *sup, struct operation *op)
+{
+	struct msgout	 m;
+
+	msgout_init(&m, MSG_INST_INSTALL, 1);
+	msgout_str(&m, "game_id", op->game_id);
+	return sup_send(sup, PROC_INSTALL, &m, -1);
+}
+
+static int
+write_play_marker(struct sup *sup, const char *game_id)
+{
+	char	 path[PATH_MAX];
+	int	 fd;
+
+	snprintf(path, sizeof(path), "%s/games/%s", sup->cfg.state_dir,
+	    game_id);
+	if (mkdir_p(path, 0700) == -1)
+		return -1;
+	snprintf(path, sizeof(path), "%s/games/%s/launch_settings_applied",
+	    sup->cfg.state_dir, game_id);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600)) == -1)
+		return -1;
+	close(fd);
+	return 0;
+}
+
+static void
+play_answered(struct sup *sup, const char *game_id, const msgpack_object *body,
+    const char *error)
+{
+	struct pending	*p, *next;
+	int		 a = 0, l = 0, n = 0;
+
+	if (error == NULL) {
+		mp_get_bool(body, "account_name_written", &a);
+		mp_get_bool(body, "language_written", &l);
+		mp_get_bool(body, "persona_name_written", &n);
+		if (write_play_marker(sup, game_id) == -1)
+			log_warn("first-play marker for %s", game_id);
+	}
+	TAILQ_FOREACH_SAFE(p, &sup->pendings, entry, next) {
+		if (strcmp(p->play_game, game_id) != 0)
+			continue;
+		if (error != NULL)
+			control_error(p->client, p->id, "%s", error);
+		else
+			control_reply(p->client, p->id, json_pack("{s:{s:b,s:b,"
+			    "s:b,s:b}}", "outcome", "already_applied", 0,
+			    "account_name_written", a, "language_written", l,
+			    "persona_name_written", n));
+		TAILQ_REMOVE(&sup->pendings, p, entry);
+		json_decref(p->id);
+		free(p);
+		break;
+	}
+}
+
 static void
 sup_dispatch_install(struct msgconn *c, struct msg *m)
 {
 	struct sup	*sup = conn_sup(c);
+	struct operation *op;
+	char		 game_id[65], what[16], error[512];
 
-	if (m->fd != -1)
+	if (m->fd != -1) {
 		close(m->fd);
+		goto bad;
+	}
 	if (m->type == MSG_INST_READY)
 		return;
+	if (mp_get_str(m->body, "game_id", game_id, sizeof(game_id)) == -1)
+		goto bad;
+	if (m->type == MSG_INST_PLAYED) {
+		play_answered(sup, game_id, m->body, NULL);
+		return;
+	}
+	if ((m->type != MSG_INST_DONE && m->type != MSG_INST_FAILED) ||
+	    mp_get_str(m->body, "op", what, sizeof(what)) == -1)
+		goto bad;
+	if (m->type == MSG_INST_FAILED &&
+	    mp_get_str(m->body, "error", error, sizeof(error)) == -1)
+		goto bad;
+	if (strcmp(what, "play") == 0) {
+		play_answered(sup, game_id, NULL, error);
+		return;
+	}
+	if ((op = sup_op_find(sup, game_id)) == NULL)
+		return;
+	sup_rescan(sup);
+	sup_op_remove(sup, op);
+	if (m->type == MSG_INST_FAILED)
+		control_event(strcmp(what, "install") == 0 ? "install-failed" :
+		    "uninstall-failed", json_pack("{s:s,s:s}", "game_id",
+		    game_id, "error", error));
+	else
+		control_event(strcmp(what, "install") == 0 ?
+		    "install-finished" : "uninstall-finished",
+		    json_pack("{s:s}", "game_id", game_id));
+	return;
+bad:
 	log_warnx("install worker sent a bad %s message; restarting it",
 	    msg_type_str(m->type));
 	kill(sup->workers[PROC_INSTALL].pid, SIGKILL);
@@ -650,9 +775,26 @@ worker_hello(struct sup *sup, enum proc_id id)
 		break;
 	}
 	case PROC_INSTALL:
-		msgout_init(&m, MSG_INST_HELLO, 1);
+		msgout_init(&m, MSG_INST_HELLO, 3);
 		msgout_str(&m, "games_dir", sup->cfg.games_dir);
+		/* The shim without --unrar keeps the seed's fixture installer. */
+		msgout_str(&m, "unrar", sup->cfg.unrar ? sup->cfg.unrar :
+		    sup->cfg.use_stdio ? "" : "builtin");
+		/* Leftovers of a crash; later restarts clean per game. */
+		msgout_bool(&m, "cleanup", !sup->workers[id].started_once);
+		sup->workers[id].started_once = 1;
 		sup_send(sup, id, &m, -1);
+		{
+			size_t	 i;
+			json_t	*g;
+
+			json_array_foreach(sup->cleanups, i, g) {
+				msgout_init(&m, MSG_INST_CLEANUP, 1);
+				msgout_str(&m, "game_id", json_string_value(g));
+				sup_send(sup, id, &m, -1);
+			}
+			json_array_clear(sup->cleanups);
+		}
 		break;
 	default:
 		break;
@@ -689,6 +831,33 @@ worker_exited(struct ev_loop *loop, ev_child *w, int revents)
 		/* Every peer link lived in that worker. */
 		peerdb_disconnect_all(&sup->peerdb);
 		commands_peers_changed(sup);
+	}
+	if (wk->id == PROC_INSTALL) {
+		struct operation *op, *next;
+		struct pending	*p, *pnext;
+
+		TAILQ_FOREACH_SAFE(p, &sup->pendings, entry, pnext)
+			if (p->play_game[0] != '\0')
+				play_answered(sup, p->play_game, NULL,
+				    "the install worker died");
+		TAILQ_FOREACH_SAFE(op, &sup->ops, entry, next) {
+			char	 game_id[65];
+			int	 uninstall;
+
+			if (op->stream || (strcmp(op->kind, "Installing") != 0 &&
+			    strcmp(op->kind, "Uninstalling") != 0))
+				continue;
+			uninstall = strcmp(op->kind, "Uninstalling") == 0;
+			snprintf(game_id, sizeof(game_id), "%s", op->game_id);
+			sup_op_remove(sup, op);
+			sup_rescan(sup);
+			control_event(uninstall ? "uninstall-failed" :
+			    "install-failed", json_pack("{s:s,s:s}", "game_id",
+			    game_id, "error", "the install worker died"));
+			/* The restarted worker removes the half install. */
+			json_array_append_new(sup->cleanups,
+			    json_string(game_id));
+		}
 	}
 	if (wk->id == PROC_TRANSFER) {
 		struct operation *op, *next;
@@ -898,6 +1067,7 @@ sup_free(struct sup *sup)
 		free(p);
 	}
 	json_decref(sup->outbound);
+	json_decref(sup->cleanups);
 	library_free(&sup->library);
 	catalog_free(&sup->catalog);
 	peerdb_close(&sup->peerdb);

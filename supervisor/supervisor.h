@@ -39,6 +39,7 @@ struct worker {
 	struct msgconn	 conn;
 	ev_child	 child;
 	int		 up;
+	int		 started_once;
 };
 
 /* What a game is busy with; at most one operation per game. */
@@ -47,6 +48,7 @@ struct operation {
 	char			 game_id[65];
 	const char		*kind;	/* "Downloading", "Installing", ... */
 	int			 install_after;	/* download, then install */
+	int			 stream;	/* a streamed install */
 };
 
 struct ctl_client;
@@ -58,6 +60,7 @@ struct pending {
 	json_t			*id;
 	uint64_t		 req;		/* our request number */
 	int			 wait_count;	/* wait-peers */
+	char			 play_game[65];	/* play */
 	ev_timer		 timer;
 	struct sup		*sup;
 };
@@ -86,6 +89,7 @@ struct sup {
 	ev_timer		 watch_settle;
 	ev_timer		 watch_periodic;
 	json_t			*outbound;	/* game id -> links served */
+	json_t			*cleanups;	/* games for a new install worker */
 };
 
 /* supervisor.c */
@@ -101,6 +105,7 @@ void	sup_op_set(struct sup *, struct operation *, const char *kind);
 void	sup_op_remove(struct sup *, struct operation *);
 int	sup_rescan(struct sup *);
 int	sup_is_self_addr(struct sup *, const char *addr);
+int	sup_start_install(struct sup *, struct operation *);
 
 /* watch.c: live library */
 int	watch_start(struct sup *);

@@ -70,19 +70,12 @@ handshake_send_hello(struct link *l, uint32_t type)
 	return msgconn_send(&l->mc, &m, -1);
 }
 
-/* Tells the supervisor a peer's library, after checking all of it. */
-static int
-forward_games(struct link *l, uint32_t type, const msgpack_object *games)
+/* Tells the supervisor a peer's library, checked by the caller. */
+static void
+send_games(struct link *l, uint32_t type, struct game_entry *list, size_t n)
 {
-	struct game_entry *list;
 	struct msgout	 m;
-	const char	*why;
-	size_t		 n;
 
-	if (gamelist_decode(games, &list, &n, &why) == -1) {
-		net_link_drop(l, why);
-		return -1;
-	}
 	msgout_init(&m, type, type == MSG_NET_PEER_UP ? 4 : 2);
 	msgout_str(&m, "peer_id", l->peer_id);
 	if (type == MSG_NET_PEER_UP) {
@@ -93,7 +86,6 @@ forward_games(struct link *l, uint32_t type, const msgpack_object *games)
 	gamelist_pack(&m.pk, list, n);
 	free(list);
 	msgconn_send(&l->net->sup, &m, -1);
-	return 0;
 }
 
 /*
@@ -106,7 +98,10 @@ handshake_recv_hello(struct link *l, struct msg *m)
 	struct net	*net = l->net;
 	struct sockaddr_storage ss;
 	struct link	*old, *next;
+	struct game_entry *games;
+	const char	*why;
 	socklen_t	 len;
+	size_t		 ngames;
 	uint64_t	 proto;
 
 	if (mp_get_u64(m->body, "proto", &proto) == -1) {
@@ -131,6 +126,12 @@ handshake_recv_hello(struct link *l, struct msg *m)
 		net_link_drop(l, "hello from ourselves, ignored");
 		return -1;
 	}
+	/* All of the hello is checked before it changes anything. */
+	if (gamelist_decode(mp_field(m->body, "games"), &games, &ngames,
+	    &why) == -1) {
+		net_link_drop(l, why);
+		return -1;
+	}
 	/*
 	 * One link per peer. When both sides dialled at once, both keep the
 	 * link dialled by the smaller id; a peer that dials again (restart,
@@ -142,6 +143,7 @@ handshake_recv_hello(struct link *l, struct msg *m)
 			continue;
 		if (old->outbound != l->outbound &&
 		    strcmp(dialler_id(old), dialler_id(l)) < 0) {
+			free(games);
 			net_link_drop(l, "duplicate link, keeping the other");
 			return -1;
 		}
@@ -150,12 +152,11 @@ handshake_recv_hello(struct link *l, struct msg *m)
 	}
 	if (m->type == MSG_PEER_HELLO &&
 	    handshake_send_hello(l, MSG_PEER_HELLO_ACK) == -1) {
+		free(games);
 		net_link_drop(l, "cannot answer hello");
 		return -1;
 	}
-	if (forward_games(l, MSG_NET_PEER_UP, mp_field(m->body,
-	    "games")) == -1)
-		return -1;
+	send_games(l, MSG_NET_PEER_UP, games, ngames);
 	l->state = LINK_UP;
 	log_info("peer %s (%s) up at %s", l->peer_id, l->name, l->addr);
 	return 0;
@@ -164,7 +165,16 @@ handshake_recv_hello(struct link *l, struct msg *m)
 void
 handshake_forward_library(struct link *l, struct msg *m)
 {
-	forward_games(l, MSG_NET_PEER_LIBRARY, mp_field(m->body, "games"));
+	struct game_entry *games;
+	const char	*why;
+	size_t		 n;
+
+	if (gamelist_decode(mp_field(m->body, "games"), &games, &n,
+	    &why) == -1) {
+		net_link_drop(l, why);
+		return;
+	}
+	send_games(l, MSG_NET_PEER_LIBRARY, games, n);
 }
 
 /* Our library changed: every peer hears it on its existing link. */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/sandbox.h"
 #include "common/proc.h"
 #include "worker-net/net.h"
 
@@ -467,6 +468,18 @@ net_dispatch_supervisor(struct msgconn *c, struct msg *m)
 		if (net_listen(net, addr) == 0 && mdns &&
 		    (net->mdns = mdns_start(net)) == NULL)
 			log_warnx("mDNS is off: cannot start it");
+		if (!net->sandboxed) {
+			struct sandbox_policy p;
+			char	 err[256];
+
+			/* Sockets only: no file is ever written here. */
+			memset(&p, 0, sizeof(p));
+			p.allow_network = 1;
+			if (sandbox_rlimits(0) == -1 ||
+			    sandbox_apply(&p, err, sizeof(err)) == -1)
+				fatalx("sandbox: %s", err);
+			net->sandboxed = 1;
+		}
 		break;
 	}
 	case MSG_NET_CONNECT:

@@ -59,6 +59,7 @@ struct net {
 	int			 nlinks;
 	TAILQ_HEAD(, link)	 links;
 	struct mdns		*mdns;		/* NULL when off */
+	int			 sandboxed;
 };
 
 /* net.c */

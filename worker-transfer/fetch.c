@@ -39,6 +39,9 @@ enum src_state {
 	SRC_IDLE,
 	SRC_HEADER,		/* asked for a chunk, reading its header */
 	SRC_DATA,		/* reading the chunk's bytes */
+	SRC_WAITING,		/* a stream source not tried yet */
+	SRC_STREAM,		/* streaming: reading an entry header */
+	SRC_SDATA,		/* streaming: reading an entry's bytes */
 	SRC_DEAD,
 };
 
@@ -99,9 +102,21 @@ struct fetch {
 	ev_tstamp		 last_tick;
 	ev_timer		 progress;
 	char			*buf;
+	const char		*staging;	/* folder to remove on failure */
+	/* A streamed install: entries of the source's archives. */
+	int			 stream;
+	uint64_t		 max_total;
+	uint64_t		 entries;
+	char			 epath[PATH_MAX];	/* entry */
+	int			 entry_fd;
+	uint64_t		 entry_size;
+	uint64_t		 entry_got;
+	uint64_t		 piece;		/* start of the current piece */
 };
 
 static void	source_read_cb(struct ev_loop *, ev_io *, int);
+static int	source_connect(struct source *);
+static void	stream_next_source(struct fetch *);
 static void	source_next(struct source *);
 static void	fetch_fail(struct fetch *, const char *reason, const char *);
 
@@ -157,8 +172,10 @@ fetch_free(struct fetch *f)
 			close(f->fds[i]);
 	if (f->staging_fd != -1)
 		close(f->staging_fd);
+	if (f->entry_fd != -1)
+		close(f->entry_fd);
 	if (f->game_fd != -1) {
-		path_remove_tree_beneath(f->game_fd, STAGING_DIR);
+		path_remove_tree_beneath(f->game_fd, f->staging);
 		close(f->game_fd);
 	}
 	/* A game folder we made holds nothing worth keeping. */
@@ -286,6 +303,17 @@ source_drop(struct source *s, const char *why, int lost_link)
 	s->state = SRC_DEAD;
 	s->lost_link = lost_link;
 	s->chunk = -1;
+	if (f->stream) {
+		/* Before its first entry another source may still serve. */
+		if (f->staging_fd != -1) {
+			fetch_fail(f, lost_link ? "peers-gone" : "failed", why);
+			return;
+		}
+		if (fetch_nalive(f) > 0) {
+			stream_next_source(f);
+			return;
+		}
+	}
 	if (fetch_nalive(f) == 0) {
 		int	 gone = 1, j;
 
@@ -723,6 +751,242 @@ source_take_list(struct source *s, const msgpack_object *body,
 	return 0;
 }
 
+
+/* Streamed install: the folder entries are written into. */
+#define INSTALLING	".local.installing"
+
+/* The first entry (or the end) of a stream: staging starts now. */
+static int
+stream_begin(struct fetch *f, const char **why)
+{
+	struct transfer	*xfer = f->xfer;
+	struct msgout	 m;
+	struct timespec	 ts;
+
+	if (f->staging_fd != -1)
+		return 0;
+	if (mkdirat(xfer->games_fd, f->game_id, 0755) == 0)
+		f->created_game_dir = 1;
+	else if (errno != EEXIST) {
+		*why = "cannot create the game folder";
+		return -1;
+	}
+	f->game_fd = openat(xfer->games_fd, f->game_id, O_RDONLY |
+	    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (f->game_fd == -1) {
+		*why = "cannot open the game folder";
+		return -1;
+	}
+	if (faccessat(f->game_fd, "local", F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+		*why = "game is already installed";
+		return -1;
+	}
+	f->staging = INSTALLING;
+	path_remove_tree_beneath(f->game_fd, INSTALLING);
+	if (mkdirat(f->game_fd, INSTALLING, 0755) == -1 ||
+	    (f->staging_fd = openat(f->game_fd, INSTALLING, O_RDONLY |
+	    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
+		*why = "cannot create the install staging folder";
+		return -1;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	f->begun = ts.tv_sec + ts.tv_nsec / 1e9;
+	f->last_tick = ev_now(xfer->loop);
+	ev_timer_init(&f->progress, progress_cb, XFER_PROGRESS_EVERY,
+	    XFER_PROGRESS_EVERY);
+	f->progress.data = f;
+	ev_timer_start(xfer->loop, &f->progress);
+	msgout_init(&m, MSG_XFER_BEGIN, 2);
+	msgout_str(&m, "game_id", f->game_id);
+	msgout_u64(&m, "total_bytes", 0);
+	msgconn_send(&xfer->sup, &m, -1);
+	return 0;
+}
+
+/* One piece of an entry is in: up to 128 MiB, or the entry's end. */
+static void
+stream_piece_done(struct source *s)
+{
+	struct fetch	*f = s->f;
+	struct msgout	 m;
+	char		 path[PATH_MAX + 32];
+
+	snprintf(path, sizeof(path), "%s/%s", INSTALLING, f->epath);
+	msgout_init(&m, MSG_XFER_CHUNK, 5);
+	msgout_str(&m, "game_id", f->game_id);
+	msgout_str(&m, "path", path);
+	msgout_u64(&m, "offset", f->piece);
+	msgout_u64(&m, "length", f->entry_got - f->piece);
+	msgout_str(&m, "peer_addr", s->addr);
+	msgconn_send(&f->xfer->sup, &m, -1);
+	f->nchunks++;
+	f->piece = f->entry_got;
+}
+
+static void
+stream_entry_done(struct source *s)
+{
+	struct fetch	*f = s->f;
+
+	stream_piece_done(s);
+	close(f->entry_fd);
+	f->entry_fd = -1;
+	f->entries++;
+	s->state = SRC_STREAM;
+}
+
+/* An entry header: a safe path, a new file, within the size limit. */
+static int
+stream_entry(struct source *s, const msgpack_object *body, const char **why)
+{
+	struct fetch	*f = s->f;
+	char		 dir[PATH_MAX], *slash;
+	uint64_t	 size;
+
+	if (mp_get_str(body, "path", f->epath, sizeof(f->epath)) == -1 ||
+	    !path_is_safe_relative(f->epath) ||
+	    mp_get_u64(body, "size", &size) == -1) {
+		*why = "stream entry with a path we do not accept";
+		return -1;
+	}
+	if (size > f->max_total || f->bytes + size > f->max_total) {
+		*why = "stream expands beyond what the archive could hold";
+		return -1;
+	}
+	if (stream_begin(f, why) == -1)
+		return -1;
+	snprintf(dir, sizeof(dir), "%s", f->epath);
+	if ((slash = strrchr(dir, '/')) != NULL) {
+		*slash = '\0';
+		if (path_mkdirs_beneath(f->staging_fd, dir, 0755) == -1) {
+			*why = "cannot create a folder of the stream";
+			return -1;
+		}
+	}
+	f->entry_fd = path_open_beneath(f->staging_fd, f->epath, O_WRONLY |
+	    O_CREAT | O_EXCL, 0644);
+	if (f->entry_fd == -1) {
+		*why = errno == EEXIST ? "stream repeats an entry" :
+		    "cannot create a stream entry";
+		return -1;
+	}
+	if (size > 0 && ftruncate(f->entry_fd, (off_t)size) == -1) {
+		*why = errno == ENOSPC || errno == EFBIG ?
+		    "no space left on the games folder" :
+		    "cannot size a stream entry";
+		return -1;
+	}
+	f->entry_size = size;
+	f->entry_got = 0;
+	f->piece = 0;
+	s->state = SRC_SDATA;
+	if (size == 0)
+		stream_entry_done(s);
+	return 0;
+}
+
+static void
+stream_finish(struct source *s, const msgpack_object *body)
+{
+	struct fetch	*f = s->f;
+	struct transfer	*xfer = f->xfer;
+	struct msgout	 m;
+	const char	*why = NULL;
+	struct timespec	 ts;
+	uint64_t	 entries, bytes, ms;
+
+	if (mp_get_u64(body, "entries", &entries) == -1 ||
+	    mp_get_u64(body, "bytes", &bytes) == -1 ||
+	    entries != f->entries || bytes != f->bytes) {
+		fetch_fail(f, "failed", "the stream ended short");
+		return;
+	}
+	if (stream_begin(f, &why) == -1) {
+		fetch_fail(f, "failed", why);
+		return;
+	}
+	if (renameat(f->game_fd, INSTALLING, f->game_fd, "local") == -1) {
+		fetch_fail(f, "failed", "cannot commit local/");
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ms = (uint64_t)((ts.tv_sec + ts.tv_nsec / 1e9 - f->begun) * 1000.0);
+	msgout_init(&m, MSG_XFER_DONE, 5);
+	msgout_str(&m, "game_id", f->game_id);
+	msgout_u64(&m, "bytes", f->bytes);
+	msgout_u64(&m, "duration_ms", ms > 0 ? ms : 1);
+	msgout_u64(&m, "chunks", f->nchunks);
+	msgout_u64(&m, "sources", 1);
+	log_info("stream-installed %s: %llu entries, %llu bytes",
+	    f->game_id, (unsigned long long)f->entries,
+	    (unsigned long long)f->bytes);
+	f->created_game_dir = 0;
+	fetch_free(f);
+	msgconn_send(&xfer->sup, &m, -1);
+}
+
+/* Entry bytes straight into the entry's file. */
+static void
+stream_read_data(struct source *s)
+{
+	struct fetch	*f = s->f;
+	uint64_t	 left = f->entry_size - f->entry_got;
+	uint64_t	 to_piece = f->piece + CHUNK_SIZE - f->entry_got;
+	size_t		 want = left > XFER_BUF_SIZE ? XFER_BUF_SIZE : left;
+	ssize_t		 n, w, done = 0;
+
+	if (want > to_piece)
+		want = to_piece;
+	n = recv(s->fd, f->buf, want, 0);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		source_drop(s, n == 0 ? "connection closed" : strerror(errno),
+		    1);
+		return;
+	}
+	if (f->buf[0] == 0 && memcmp(f->buf, f->buf + 1, n - 1) == 0)
+		done = n;
+	while (done < n) {
+		w = pwrite(f->entry_fd, f->buf + done, n - done,
+		    (off_t)(f->entry_got + done));
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			fetch_fail(f, "failed", errno == ENOSPC ?
+			    "no space left on the games folder" :
+			    "cannot write a stream entry");
+			return;
+		}
+		done += w;
+	}
+	f->entry_got += n;
+	f->bytes += n;
+	if (f->entry_got == f->entry_size)
+		stream_entry_done(s);
+	else if (f->entry_got - f->piece == CHUNK_SIZE)
+		stream_piece_done(s);
+}
+
+/* Streams come from one source at a time, in address order. */
+static void
+stream_next_source(struct fetch *f)
+{
+	int	 i;
+
+	for (i = 0; i < f->nsrc; i++) {
+		struct source *s = &f->src[i];
+
+		if (s->state != SRC_WAITING)
+			continue;
+		if (source_connect(s) == 0)
+			return;
+		s->state = SRC_CONNECTING;
+		source_drop(s, strerror(errno), 1);
+		return;
+	}
+}
+
 /* A complete frame from a source, read in full before any chunk bytes. */
 static void
 source_frame(struct source *s, uint32_t type, const msgpack_object *body)
@@ -742,11 +1006,23 @@ source_frame(struct source *s, uint32_t type, const msgpack_object *body)
 	case SRC_OPENING:
 		if (type != MSG_PEER_XFER_ACCEPT)
 			break;
-		s->state = SRC_LISTING;
-		msgout_init(&m, MSG_PEER_FILES_REQ, 1);
+		s->state = f->stream ? SRC_STREAM : SRC_LISTING;
+		msgout_init(&m, f->stream ? MSG_PEER_STREAM_REQ :
+		    MSG_PEER_FILES_REQ, 1);
 		msgout_str(&m, "game_id", f->game_id);
 		source_send(s, &m);
 		return;
+	case SRC_STREAM:
+		if (type == MSG_PEER_ENTRY) {
+			if (stream_entry(s, body, &why) == -1)
+				fetch_fail(f, "failed", why);
+			return;
+		}
+		if (type == MSG_PEER_STREAM_END) {
+			stream_finish(s, body);
+			return;
+		}
+		break;
 	case SRC_LISTING:
 		if (type != MSG_PEER_FILES)
 			break;
@@ -877,6 +1153,10 @@ source_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 	(void)revents;
 	s->last_rx = ev_now(loop);
+	if (s->state == SRC_SDATA) {
+		stream_read_data(s);
+		return;
+	}
 	if (s->state == SRC_DATA) {
 		rc = source_read_data(s, &why);
 		if (rc == -2) {
@@ -980,6 +1260,28 @@ source_connect(struct source *s)
 	return 0;
 }
 
+static int
+source_addr_cmp(const void *a, const void *b)
+{
+	const struct source *x = a, *y = b;
+	struct sockaddr_storage sx, sy;
+	socklen_t	 len;
+
+	if (addr_parse(x->addr, 0, &sx, &len) == -1 ||
+	    addr_parse(y->addr, 0, &sy, &len) == -1 ||
+	    sx.ss_family != AF_INET || sy.ss_family != AF_INET)
+		return strcmp(x->addr, y->addr);
+	{
+		uint32_t ax = ntohl(((struct sockaddr_in *)&sx)->sin_addr.s_addr);
+		uint32_t ay = ntohl(((struct sockaddr_in *)&sy)->sin_addr.s_addr);
+
+		if (ax != ay)
+			return ax < ay ? -1 : 1;
+	}
+	return addr_port((struct sockaddr *)&sx) -
+	    addr_port((struct sockaddr *)&sy);
+}
+
 static void
 fail_early(struct transfer *xfer, const char *game_id, const char *error)
 {
@@ -1023,9 +1325,14 @@ fetch_start(struct transfer *xfer, const msgpack_object *body)
 		return 0;
 	}
 	f->xfer = xfer;
-	f->game_fd = f->staging_fd = -1;
+	f->game_fd = f->staging_fd = f->entry_fd = -1;
+	f->staging = STAGING_DIR;
 	snprintf(f->game_id, sizeof(f->game_id), "%s", game_id);
 	f->nsrc = arr->via.array.size;
+	if (mp_get_bool(body, "stream", &f->stream) == -1)
+		f->stream = 0;
+	if (f->stream && mp_get_u64(body, "max_total", &f->max_total) == -1)
+		f->max_total = 0;
 	TAILQ_INSERT_TAIL(&xfer->fetches, f, entry);
 	for (i = 0; i < arr->via.array.size; i++) {
 		struct source *s = &f->src[i];
@@ -1041,6 +1348,17 @@ fetch_start(struct transfer *xfer, const msgpack_object *body)
 		if (mp_get_str(&arr->via.array.ptr[i], "addr", s->addr,
 		    sizeof(s->addr)) == -1)
 			snprintf(s->addr, sizeof(s->addr), "?");
+	}
+	if (f->stream) {
+		/* One source at a time, lowest address first. */
+		qsort(f->src, f->nsrc, sizeof(*f->src), source_addr_cmp);
+		for (i = 0; i < arr->via.array.size; i++) {
+			f->src[i].idx = i;
+			f->src[i].timer.data = &f->src[i];
+			f->src[i].state = SRC_WAITING;
+		}
+		stream_next_source(f);
+		return 0;
 	}
 	for (i = 0; i < arr->via.array.size; i++) {
 		struct source *s = &f->src[i];

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include <dirent.h>
+#include <poll.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -309,9 +310,12 @@ serve_close(struct serve_conn *sc)
 
 	snprintf(game, sizeof(game), "%s", sc->game_id);
 	ev_io_stop(xfer->loop, &sc->wio);
+	ev_io_stop(xfer->loop, &sc->pio);
 	msgconn_close(&sc->rd);
 	if (sc->file_fd != -1)
 		close(sc->file_fd);
+	if (sc->pipe_fd != -1)
+		close(sc->pipe_fd);
 	free(sc->out);
 	TAILQ_REMOVE(&xfer->serving, sc, entry);
 	free(sc);
@@ -346,11 +350,50 @@ serve_push(struct serve_conn *sc)
 	return 0;
 }
 
+static void	serve_send(struct serve_conn *, struct msgout *);
+
 static int
 serve_busy(const struct serve_conn *sc)
 {
 	return sc->outoff < sc->outlen || (sc->file_fd != -1 &&
-	    sc->remaining > 0);
+	    sc->remaining > 0) || sc->pipe_fd != -1;
+}
+
+/*
+ * Relays a stream from the install worker's pipe to the peer with
+ * splice(2). 0 while it goes on, 1 at its end, -1 when a side broke.
+ */
+static int
+serve_relay(struct serve_conn *sc)
+{
+	struct ev_loop	*loop = sc->xfer->loop;
+
+	for (;;) {
+		struct pollfd	 pfd = { .fd = sc->rd.fd, .events = POLLOUT };
+		ssize_t		 n;
+
+		n = splice(sc->pipe_fd, NULL, sc->rd.fd, NULL, 1 << 20,
+		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n > 0) {
+			sc->relayed += n;
+			continue;
+		}
+		if (n == 0)
+			return 1;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN)
+			return -1;
+		/* Either the pipe is empty or the socket is full. */
+		if (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLOUT)) {
+			ev_io_stop(loop, &sc->wio);
+			ev_io_start(loop, &sc->pio);
+		} else {
+			ev_io_stop(loop, &sc->pio);
+			ev_io_start(loop, &sc->wio);
+		}
+		return 0;
+	}
 }
 
 static void
@@ -361,6 +404,29 @@ serve_flush(struct serve_conn *sc)
 	if (serve_push(sc) == -1) {
 		serve_close(sc);
 		return;
+	}
+	if (sc->pipe_fd != -1 && sc->outoff == sc->outlen) {
+		int	 rc = serve_relay(sc);
+
+		if (rc == -1) {
+			serve_close(sc);
+			return;
+		}
+		if (rc == 0)
+			return;
+		/* The stream ended: the link has done its job. */
+		ev_io_stop(loop, &sc->pio);
+		close(sc->pipe_fd);
+		sc->pipe_fd = -1;
+		sc->closing = 1;
+		if (sc->relayed == 0) {
+			struct msgout	 m;
+
+			msgout_init(&m, MSG_PEER_ERROR, 1);
+			msgout_str(&m, "error", "the stream could not start");
+			serve_send(sc, &m);
+			return;
+		}
 	}
 	if (serve_busy(sc)) {
 		ev_io_start(loop, &sc->wio);
@@ -482,6 +548,46 @@ serve_chunk(struct serve_conn *sc, const msgpack_object *body)
 }
 
 static void
+serve_pipe_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	serve_flush(w->data);
+}
+
+/*
+ * A streamed install: our install worker extracts the game into a pipe
+ * (through the supervisor, which checks the request) and we relay it.
+ */
+static void
+serve_stream(struct serve_conn *sc, const char *game_id)
+{
+	struct transfer	*xfer = sc->xfer;
+	struct msgout	 m;
+	const char	*why;
+	int		 p[2];
+
+	if (serve_gate(&xfer->gates, xfer->games_fd, game_id, &why) == -1) {
+		serve_error(sc, why);
+		return;
+	}
+	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) == -1) {
+		serve_error(sc, "cannot start a stream");
+		return;
+	}
+	serve_note_game(sc, game_id);
+	sc->pipe_fd = p[0];
+	sc->relayed = 0;
+	ev_io_init(&sc->pio, serve_pipe_cb, p[0], EV_READ);
+	sc->pio.data = sc;
+	msgout_init(&m, MSG_XFER_STREAM_NEED, 1);
+	msgout_str(&m, "game_id", game_id);
+	msgconn_send(&xfer->sup, &m, p[1]);
+	ev_io_stop(xfer->loop, &sc->rd.rio);
+	ev_io_start(xfer->loop, &sc->pio);
+}
+
+static void
 serve_dispatch(struct msgconn *c, struct msg *m)
 {
 	struct serve_conn *sc = c->arg;
@@ -502,6 +608,13 @@ serve_dispatch(struct msgconn *c, struct msg *m)
 		break;
 	case MSG_PEER_CHUNK_REQ:
 		serve_chunk(sc, m->body);
+		break;
+	case MSG_PEER_STREAM_REQ:
+		if (mp_get_str(m->body, "game_id", game_id,
+		    sizeof(game_id)) == -1)
+			serve_error(sc, "malformed stream request");
+		else
+			serve_stream(sc, game_id);
 		break;
 	default:
 		sc->closing = 1;
@@ -533,6 +646,9 @@ serve_start(struct transfer *xfer, int fd)
 	}
 	sc->xfer = xfer;
 	sc->file_fd = -1;
+	sc->pipe_fd = -1;
+	ev_init(&sc->pio, serve_pipe_cb);
+	sc->pio.data = sc;
 	msgconn_init(&sc->rd, xfer->loop, fd, 0, serve_dispatch, serve_lost,
 	    sc);
 	sc->rd.max_body = 64 * 1024;	/* requests are small */

@@ -6,9 +6,11 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/sandbox.h"
 #include "worker-transfer/transfer.h"
 
 void
@@ -41,6 +43,19 @@ transfer_dispatch_supervisor(struct msgconn *c, struct msg *m)
 			fatal("games dir %s", dir);
 		serve_gates_set(&xfer->gates.catalog, &xfer->gates.ncatalog,
 		    mp_get_array(m->body, "catalog"));
+		if (!xfer->sandboxed) {
+			struct sandbox_policy p;
+			char	 err[256];
+
+			/* Writes only in the games folder; sockets allowed. */
+			memset(&p, 0, sizeof(p));
+			p.write_dirs[0] = dir;
+			p.allow_network = 1;
+			if (sandbox_rlimits(0) == -1 ||
+			    sandbox_apply(&p, err, sizeof(err)) == -1)
+				fatalx("sandbox: %s", err);
+			xfer->sandboxed = 1;
+		}
 		msgconn_send_empty(c, MSG_XFER_READY);
 		break;
 	case MSG_XFER_BUSY:

@@ -48,6 +48,9 @@ struct serve_conn {
 	size_t			 outlen;
 	size_t			 outoff;
 	int			 file_fd;	/* chunk being sent, or -1 */
+	int			 pipe_fd;	/* stream being relayed, or -1 */
+	ev_io			 pio;		/* pipe readable */
+	uint64_t		 relayed;	/* stream bytes so far */
 	off_t			 file_off;
 	uint64_t		 remaining;
 	int			 closing;	/* after the reply is out */
@@ -61,6 +64,7 @@ struct transfer {
 	int			 games_fd;
 	char			 peer_id[33];
 	struct serve_gates	 gates;
+	int			 sandboxed;
 	TAILQ_HEAD(, serve_conn) serving;
 	TAILQ_HEAD(, fetch)	 fetches;
 };

@@ -820,7 +820,10 @@ class Peer:
         self._write_queue.put(None)
         for thread in self._threads:
             thread.join(timeout=2)
-        if self.process is not None and self.process.stdout is not None:
+        # Never close stdout under a reader blocked in readline() (a
+        # surviving worker may still hold the pipe): that would deadlock.
+        reader_done = all(not t.is_alive() for t in self._threads if t.name.endswith("_read_output"))
+        if reader_done and self.process is not None and self.process.stdout is not None:
             try:
                 self.process.stdout.close()
             except OSError:
@@ -855,10 +858,12 @@ class Peer:
         try:
             self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
-            self._finish()
+            self.hard_kill()
             raise ScenarioError(f"{self.name} did not die within 5s of SIGKILL")
-        self._finish()
-        self._check_after_exit(procs, "SIGKILL")
+        try:
+            self._check_after_exit(procs, "SIGKILL")
+        finally:
+            self._finish()
 
     def shutdown(self) -> None:
         """Graceful stop: `shutdown` command, up to 8 s to exit, else SIGKILL.
@@ -867,10 +872,10 @@ class Peer:
             return
         if self.process.poll() is not None:
             status = self.process.returncode
-            self._finish()
             procs = {pid: info for pid, info in self._known_descendants.items() if proc_alive(info)}
+            kill_procs(procs.values())
+            self._finish()
             if procs:
-                kill_procs(procs.values())
                 raise ScenarioError(
                     f"{self.name} exited on its own (status {status}) and left workers: "
                     + ", ".join(info.describe() for info in procs.values())
@@ -891,8 +896,10 @@ class Peer:
             raise ScenarioError(
                 f"{self.name} did not exit within {SHUTDOWN_TIMEOUT:g}s of shutdown; SIGKILLed it\n{context}"
             )
-        self._finish()
-        self._check_after_exit(procs, "shutdown")
+        try:
+            self._check_after_exit(procs, "shutdown")
+        finally:
+            self._finish()
 
     def hard_kill(self) -> None:
         """Cleanup path: SIGKILL the peer and every descendant we know of."""
@@ -989,6 +996,16 @@ class Scenario:
             except Exception as exc:  # noqa: BLE001 - teardown must go on
                 errors.append(f"{peer.name}: teardown error {type(exc).__name__}: {exc}")
                 peer.hard_kill()
+        # As child subreaper we inherit the orphans of killed peers: anything
+        # still below us once every peer is stopped was left behind.
+        leftovers = descendants(os.getpid())
+        if leftovers:
+            kill_procs(leftovers.values())
+            wait_procs_gone(leftovers.values(), 2.0)
+            errors.append(
+                "processes left behind after every peer stopped (killed now): "
+                + ", ".join(info.describe() for info in leftovers.values())
+            )
         for peer in self.peers:
             if peer.violations:
                 shown = "; ".join(peer.violations[:5])
@@ -1246,7 +1263,16 @@ def run_unit_tests() -> tuple[str, list[str]]:
     if not binaries:
         raise ScenarioError(f"no Check unit test binaries in {CFG.tests_dir} (run make)")
     env = dict(os.environ)
-    env.update({"CK_VERBOSE": "1", "CK_FORK": "yes", "LANSPREAD_FIXTURES": str(CFG.fixtures)})
+    # CK_VERBOSE=1 as asked; Check itself reads CK_VERBOSITY (srunner_run_all
+    # with CK_ENV), so set that too or passing tests are not printed.
+    env.update(
+        {
+            "CK_VERBOSE": "1",
+            "CK_VERBOSITY": "verbose",
+            "CK_FORK": "yes",
+            "LANSPREAD_FIXTURES": str(CFG.fixtures),
+        }
+    )
     env.pop("CK_RUN_SUITE", None)
     env.pop("CK_RUN_CASE", None)
     outputs = []

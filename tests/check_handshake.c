@@ -1,0 +1,746 @@
+/*
+ * Check suite for the network worker's peer handshake (worker-net/net.c,
+ * handshake.c): a struct net on a private libev loop, its supervisor link
+ * and peer links on socketpairs whose other ends the test holds. Nothing
+ * a peer says reaches the supervisor before it is checked.
+ */
+
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <check.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <ev.h>
+#include <msgpack.h>
+
+#include "common/gamelist.h"
+#include "common/msg.h"
+#include "worker-net/net.h"
+
+#define OUR_ID		"00112233445566778899aabbccddeeff"
+#define OTHER_ID	"0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+#define THIRD_ID	"a0a1a2a3a4a5a6a7a8a9aaabacadaeaf"
+#define PEER_ADDR	"127.0.0.9:4000"
+#define MAXREC		16
+#define MAXGAMES	8
+#define SPIN_MAX	200
+#define SETTLE		20
+
+/* One message as the test's end of a link saw it. */
+struct rec {
+	uint32_t		 type;
+	uint64_t		 proto;
+	char			 peer_id[64];
+	char			 name[64];
+	char			 addr[64];
+	char			 reason[128];
+	int			 games_ok;	/* decoded strictly */
+	size_t			 ngames;
+	struct game_entry	 games[MAXGAMES];
+};
+
+/* The test's end of a link: a framed connection and what it received. */
+struct end {
+	struct msgconn	 mc;
+	int		 nrec;
+	struct rec	 rec[MAXREC];
+	int		 closed;
+	char		 why[128];
+};
+
+static struct ev_loop	*loop;
+static struct net	*net;
+static struct end	 sup;		/* the supervisor's end */
+static struct end	 peers[3];	/* remote ends of peer links */
+
+static Suite	*handshake_suite(void);
+
+static void
+end_msg(struct msgconn *c, struct msg *m)
+{
+	struct end	*e = c->arg;
+	struct rec	*r;
+	struct game_entry *list;
+	const char	*why;
+	size_t		 n;
+
+	ck_assert_int_lt(e->nrec, MAXREC);
+	r = &e->rec[e->nrec++];
+	memset(r, 0, sizeof(*r));
+	r->type = m->type;
+	if (m->fd != -1)
+		close(m->fd);
+	(void)mp_get_u64(m->body, "proto", &r->proto);
+	(void)mp_get_str(m->body, "peer_id", r->peer_id, sizeof(r->peer_id));
+	(void)mp_get_str(m->body, "name", r->name, sizeof(r->name));
+	(void)mp_get_str(m->body, "addr", r->addr, sizeof(r->addr));
+	(void)mp_get_str(m->body, "reason", r->reason, sizeof(r->reason));
+	if (gamelist_decode(mp_field(m->body, "games"), &list, &n, &why) == 0) {
+		r->games_ok = 1;
+		r->ngames = n;
+		if (n > 0) {
+			ck_assert_uint_le(n, MAXGAMES);
+			memcpy(r->games, list, n * sizeof(*list));
+		}
+		free(list);
+	}
+}
+
+static void
+end_close(struct msgconn *c, const char *why)
+{
+	struct end	*e = c->arg;
+
+	e->closed++;
+	snprintf(e->why, sizeof(e->why), "%s", why);
+}
+
+static void
+end_init(struct end *e, int fd)
+{
+	memset(e, 0, sizeof(*e));
+	msgconn_init(&e->mc, loop, fd, 0, end_msg, end_close, e);
+}
+
+static void
+spin(const int *stop, int rounds)
+{
+	int	 i;
+
+	for (i = 0; i < rounds; i++) {
+		if (stop != NULL && *stop)
+			return;
+		ev_run(loop, EVRUN_NOWAIT);
+		if (stop != NULL && *stop)
+			return;
+		(void)poll(NULL, 0, 1);
+	}
+}
+
+/* Runs until e has n messages (or the bound is hit). */
+static void
+spin_until_nrec(struct end *e, int n)
+{
+	int	 i;
+
+	for (i = 0; i < SPIN_MAX && e->nrec < n && !e->closed; i++)
+		spin(NULL, 1);
+}
+
+static int
+count_type(const struct end *e, uint32_t type)
+{
+	int	 i, n = 0;
+
+	for (i = 0; i < e->nrec; i++)
+		if (e->rec[i].type == type)
+			n++;
+	return n;
+}
+
+static const struct rec *
+find_type(const struct end *e, uint32_t type)
+{
+	int	 i;
+
+	for (i = 0; i < e->nrec; i++)
+		if (e->rec[i].type == type)
+			return &e->rec[i];
+	return NULL;
+}
+
+/*
+ * Checked fixture: a net on its own loop, told its identity by the test
+ * acting as the supervisor, before any peer link exists.
+ */
+static void
+net_setup(void)
+{
+	struct msgout	 m;
+	int		 sv[2];
+
+	loop = ev_loop_new(EVFLAG_AUTO);
+	ck_assert_ptr_nonnull(loop);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0, sv), 0);
+	net = net_new(loop, sv[0]);
+	ck_assert_ptr_nonnull(net);
+	end_init(&sup, sv[1]);
+	memset(peers, 0, sizeof(peers));
+
+	msgout_init(&m, MSG_NET_IDENTITY, 2);
+	msgout_str(&m, "peer_id", OUR_ID);
+	msgout_str(&m, "name", "self");
+	ck_assert_int_eq(msgconn_send(&sup.mc, &m, -1), 0);
+	{
+		int	 i;
+
+		for (i = 0; i < SPIN_MAX && net->peer_id[0] == '\0'; i++)
+			spin(NULL, 1);
+	}
+	ck_assert_str_eq(net->peer_id, OUR_ID);
+	ck_assert_str_eq(net->name, "self");
+	ck_assert_int_eq(sup.nrec, 0);
+}
+
+static void
+net_teardown(void)
+{
+	size_t	 i;
+
+	net_free(net);
+	net = NULL;
+	msgconn_close(&sup.mc);
+	for (i = 0; i < sizeof(peers) / sizeof(peers[0]); i++)
+		if (peers[i].mc.loop != NULL)
+			msgconn_close(&peers[i].mc);
+	ev_loop_destroy(loop);
+	loop = NULL;
+}
+
+/* A new peer link in net; the test holds its remote end in e. */
+static void
+new_link(struct end *e, int outbound)
+{
+	int	 pv[2];
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0, pv), 0);
+	ck_assert_ptr_nonnull(net_link_new(net, pv[0], outbound));
+	end_init(e, pv[1]);
+}
+
+static struct game_entry
+game(const char *id, const char *version, const char *avail, int dl,
+    int inst, uint64_t size)
+{
+	struct game_entry g;
+
+	memset(&g, 0, sizeof(g));
+	snprintf(g.id, sizeof(g.id), "%s", id);
+	snprintf(g.version, sizeof(g.version), "%s", version);
+	snprintf(g.availability, sizeof(g.availability), "%s", avail);
+	g.downloaded = dl;
+	g.installed = inst;
+	g.size = size;
+	return g;
+}
+
+/* Two games, one of each availability. */
+static size_t
+two_games(struct game_entry g[2])
+{
+	g[0] = game("alienswarm", "20190317", "Ready", 1, 0, 125829120);
+	g[1] = game("cnctw", "20160128", "LocalOnly", 0, 1, 0);
+	return 2;
+}
+
+static void
+send_hello(struct end *e, uint32_t type, uint64_t proto, const char *id,
+    const char *name, const char *addr, const struct game_entry *g,
+    size_t n)
+{
+	struct msgout	 m;
+
+	msgout_init(&m, type, 5);
+	msgout_u64(&m, "proto", proto);
+	msgout_str(&m, "peer_id", id);
+	msgout_str(&m, "name", name);
+	msgout_str(&m, "addr", addr);
+	msgout_key(&m, "games");
+	gamelist_pack(&m.pk, g, n);
+	ck_assert_int_eq(msgconn_send(&e->mc, &m, -1), 0);
+}
+
+/* Brings peer e up as OTHER_ID with two games; checks PEER_UP arrived. */
+static void
+bring_up(struct end *e, const char *id, const char *addr)
+{
+	struct game_entry g[2];
+	int		 before = count_type(&sup, MSG_NET_PEER_UP);
+
+	new_link(e, 0);
+	send_hello(e, MSG_PEER_HELLO, PEER_PROTO_VERSION, id, "other", addr,
+	    g, two_games(g));
+	{
+		int	 i;
+
+		for (i = 0; i < SPIN_MAX &&
+		    count_type(&sup, MSG_NET_PEER_UP) == before; i++)
+			spin(NULL, 1);
+	}
+	ck_assert_int_eq(count_type(&sup, MSG_NET_PEER_UP), before + 1);
+	ck_assert_int_eq(e->closed, 0);
+}
+
+/* The link was closed by net and the supervisor heard nothing of it. */
+static void
+assert_refused_silently(struct end *e)
+{
+	spin(&e->closed, SPIN_MAX);
+	ck_assert_msg(e->closed == 1, "link still open");
+	ck_assert_str_eq(e->why, "connection closed");
+	spin(NULL, SETTLE);
+	ck_assert_int_eq(count_type(&sup, MSG_NET_PEER_UP), 0);
+	ck_assert_int_eq(count_type(&sup, MSG_NET_PEER_DOWN), 0);
+	ck_assert_int_eq(sup.closed, 0);
+	ck_assert_int_eq(net->nlinks, 0);
+}
+
+/* hello */
+
+START_TEST(inbound_hello_from_self_is_ignored)
+{
+	struct game_entry g[2];
+
+	new_link(&peers[0], 0);
+	ck_assert_int_eq(net->nlinks, 1);
+	send_hello(&peers[0], MSG_PEER_HELLO, PEER_PROTO_VERSION, OUR_ID,
+	    "self", PEER_ADDR, g, two_games(g));
+	spin(NULL, SETTLE);
+	assert_refused_silently(&peers[0]);
+	/* Not even an ack: we do not talk to ourselves. */
+	ck_assert_int_eq(count_type(&peers[0], MSG_PEER_HELLO_ACK), 0);
+	ck_assert_int_eq(sup.nrec, 0);
+}
+END_TEST
+
+START_TEST(inbound_hello_from_another_peer_is_acked_and_reported_up)
+{
+	struct game_entry g[2];
+	const struct rec *r;
+	size_t		 n = two_games(g), i;
+
+	new_link(&peers[0], 0);
+	send_hello(&peers[0], MSG_PEER_HELLO, PEER_PROTO_VERSION, OTHER_ID,
+	    "other", PEER_ADDR, g, n);
+	spin_until_nrec(&sup, 1);
+	spin_until_nrec(&peers[0], 1);
+
+	/* The ack on the peer link: our identity, as a hello would carry. */
+	ck_assert_int_eq(peers[0].nrec, 1);
+	r = &peers[0].rec[0];
+	ck_assert_uint_eq(r->type, MSG_PEER_HELLO_ACK);
+	ck_assert(r->proto == PEER_PROTO_VERSION);
+	ck_assert_str_eq(r->peer_id, OUR_ID);
+	ck_assert_str_eq(r->name, "self");
+	ck_assert_int_eq(r->games_ok, 1);
+	ck_assert_uint_eq(r->ngames, 0);
+
+	/* PEER_UP to the supervisor, with everything the hello said. */
+	ck_assert_int_eq(sup.nrec, 1);
+	r = &sup.rec[0];
+	ck_assert_uint_eq(r->type, MSG_NET_PEER_UP);
+	ck_assert_str_eq(r->peer_id, OTHER_ID);
+	ck_assert_str_eq(r->name, "other");
+	ck_assert_str_eq(r->addr, PEER_ADDR);
+	ck_assert_int_eq(r->games_ok, 1);
+	ck_assert_uint_eq(r->ngames, n);
+	for (i = 0; i < n; i++) {
+		ck_assert_str_eq(r->games[i].id, g[i].id);
+		ck_assert_str_eq(r->games[i].version, g[i].version);
+		ck_assert_str_eq(r->games[i].availability,
+		    g[i].availability);
+		ck_assert_int_eq(r->games[i].downloaded, g[i].downloaded);
+		ck_assert_int_eq(r->games[i].installed, g[i].installed);
+		ck_assert(r->games[i].size == g[i].size);
+	}
+	ck_assert_int_eq(peers[0].closed, 0);
+	ck_assert_int_eq(net->nlinks, 1);
+}
+END_TEST
+
+START_TEST(ack_carries_our_library_once_the_supervisor_sent_it)
+{
+	struct game_entry g[2];
+	struct msgout	 m;
+	size_t		 n = two_games(g);
+
+	msgout_init(&m, MSG_NET_LIBRARY, 1);
+	msgout_key(&m, "games");
+	gamelist_pack(&m.pk, g, n);
+	ck_assert_int_eq(msgconn_send(&sup.mc, &m, -1), 0);
+	spin(NULL, SETTLE);
+	ck_assert_int_eq(net->have_library, 1);
+
+	new_link(&peers[0], 0);
+	send_hello(&peers[0], MSG_PEER_HELLO, PEER_PROTO_VERSION, OTHER_ID,
+	    "other", PEER_ADDR, NULL, 0);
+	spin_until_nrec(&peers[0], 1);
+	ck_assert_int_eq(peers[0].nrec, 1);
+	ck_assert_uint_eq(peers[0].rec[0].type, MSG_PEER_HELLO_ACK);
+	ck_assert_int_eq(peers[0].rec[0].games_ok, 1);
+	ck_assert_uint_eq(peers[0].rec[0].ngames, 2);
+	ck_assert_str_eq(peers[0].rec[0].games[1].id, "cnctw");
+}
+END_TEST
+
+START_TEST(hello_with_another_protocol_version_closes_the_link)
+{
+	new_link(&peers[0], 0);
+	send_hello(&peers[0], MSG_PEER_HELLO, PEER_PROTO_VERSION + 1,
+	    OTHER_ID, "other", PEER_ADDR, NULL, 0);
+	assert_refused_silently(&peers[0]);
+	ck_assert_int_eq(peers[0].nrec, 0);
+}
+END_TEST
+
+START_TEST(hello_without_a_protocol_version_closes_the_link)
+{
+	struct msgout	 m;
+
+	new_link(&peers[0], 0);
+	msgout_init(&m, MSG_PEER_HELLO, 4);
+	msgout_str(&m, "peer_id", OTHER_ID);
+	msgout_str(&m, "name", "other");
+	msgout_str(&m, "addr", PEER_ADDR);
+	msgout_key(&m, "games");
+	msgpack_pack_array(&m.pk, 0);
+	ck_assert_int_eq(msgconn_send(&peers[0].mc, &m, -1), 0);
+	assert_refused_silently(&peers[0]);
+	ck_assert_int_eq(peers[0].nrec, 0);
+}
+END_TEST
+
+START_TEST(frame_other_than_hello_first_closes_the_link)
+{
+	static const uint32_t first[] = {
+		MSG_PEER_PING, MSG_PEER_LIBRARY, MSG_PEER_HELLO_ACK,
+	};
+	struct msgout	 m;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(first) / sizeof(first[0]); i++) {
+		new_link(&peers[i], 0);
+		if (first[i] == MSG_PEER_HELLO_ACK) {
+			/* An inbound link wants a hello, not an answer. */
+			send_hello(&peers[i], MSG_PEER_HELLO_ACK,
+			    PEER_PROTO_VERSION, OTHER_ID, "other", PEER_ADDR,
+			    NULL, 0);
+		} else {
+			msgout_init(&m, first[i], 1);
+			msgout_key(&m, "games");
+			msgpack_pack_array(&m.pk, 0);
+			ck_assert_int_eq(msgconn_send(&peers[i].mc, &m, -1),
+			    0);
+		}
+		assert_refused_silently(&peers[i]);
+	}
+}
+END_TEST
+
+START_TEST(hello_with_a_bad_game_id_closes_the_link)
+{
+	struct game_entry g[2];
+
+	g[0] = game("ggoo", "20200721", "Ready", 1, 0, 1);
+	g[1] = game("../x", "1", "Ready", 1, 0, 1);
+	new_link(&peers[0], 0);
+	send_hello(&peers[0], MSG_PEER_HELLO, PEER_PROTO_VERSION, OTHER_ID,
+	    "other", PEER_ADDR, g, 2);
+	assert_refused_silently(&peers[0]);
+}
+END_TEST
+
+START_TEST(hello_with_a_bad_library_entry_closes_the_link)
+{
+	struct game_entry g[2];
+	size_t		 i;
+
+	for (i = 0; i < 3; i++) {
+		two_games(g);
+		if (i == 0)	/* neither Ready nor LocalOnly */
+			snprintf(g[1].availability,
+			    sizeof(g[1].availability), "Maybe");
+		else if (i == 1)	/* the same game twice */
+			g[1] = g[0];
+		else	/* an id with a slash */
+			snprintf(g[0].id, sizeof(g[0].id), "a/b");
+		new_link(&peers[i], 0);
+		send_hello(&peers[i], MSG_PEER_HELLO, PEER_PROTO_VERSION,
+		    OTHER_ID, "other", PEER_ADDR, g, 2);
+		assert_refused_silently(&peers[i]);
+	}
+}
+END_TEST
+
+START_TEST(hello_with_malformed_identity_fields_closes_the_link)
+{
+	static const struct {
+		const char	*id, *name, *addr;
+	} bad[] = {
+		{ "0F1E2D3C4B5A69788796A5B4C3D2E1F0", "other", PEER_ADDR },
+		{ "0f1e2d3c4b5a69788796a5b4c3d2e1f", "other", PEER_ADDR },
+		{ "0f1e2d3c4b5a69788796a5b4c3d2e1f00", "other", PEER_ADDR },
+		{ "0f1e2d3c4b5a69788796a5b4c3d2e1fg", "other", PEER_ADDR },
+		{ OTHER_ID, "", PEER_ADDR },
+		{ OTHER_ID, "evil\nname", PEER_ADDR },
+		{ OTHER_ID, "other", "127.0.0.9" },
+		{ OTHER_ID, "other", "127.0.0.9:0" },
+		{ OTHER_ID, "other", "peer.example:4000" },
+		{ OTHER_ID, "other", "" },
+	};
+	size_t		 i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct end	*e = &peers[i % 3];
+
+		if (e->mc.loop != NULL)
+			msgconn_close(&e->mc);
+		new_link(e, 0);
+		send_hello(e, MSG_PEER_HELLO, PEER_PROTO_VERSION, bad[i].id,
+		    bad[i].name, bad[i].addr, NULL, 0);
+		spin(&e->closed, SPIN_MAX);
+		ck_assert_msg(e->closed == 1, "hello %zu (%s, \"%s\", %s) "
+		    "accepted", i, bad[i].id, bad[i].name, bad[i].addr);
+	}
+	spin(NULL, SETTLE);
+	ck_assert_int_eq(count_type(&sup, MSG_NET_PEER_UP), 0);
+	ck_assert_int_eq(net->nlinks, 0);
+}
+END_TEST
+
+/* after the handshake */
+
+START_TEST(goodbye_after_up_reports_peer_down)
+{
+	const struct rec *r;
+
+	bring_up(&peers[0], OTHER_ID, PEER_ADDR);
+	ck_assert_int_eq(msgconn_send_empty(&peers[0].mc, MSG_PEER_GOODBYE),
+	    0);
+	spin(&peers[0].closed, SPIN_MAX);
+	ck_assert_int_eq(peers[0].closed, 1);
+	spin_until_nrec(&sup, 2);
+	ck_assert_int_eq(count_type(&sup, MSG_NET_PEER_DOWN), 1);
+	r = find_type(&sup, MSG_NET_PEER_DOWN);
+	ck_assert_str_eq(r->peer_id, OTHER_ID);
+	ck_assert_str_eq(r->reason, "goodbye");
+	ck_assert_int_eq(net->nlinks, 0);
+}
+END_TEST
+
+START_TEST(peer_closing_its_end_after_up_reports_peer_down)
+{
+	bring_up(&peers[0], OTHER_ID, PEER_ADDR);
+	msgconn_close(&peers[0].mc);
+	spin_until_nrec(&sup, 2);
+	ck_assert_int_eq(count_type(&sup, MSG_NET_PEER_DOWN), 1);
+	ck_assert_str_eq(find_type(&sup, MSG_NET_PEER_DOWN)->peer_id,
+	    OTHER_ID);
+	ck_assert_int_eq(net->nlinks, 0);
+}
+END_TEST
+
+START_TEST(library_update_after_up_is_forwarded_checked)
+{
+	struct game_entry g[1];
+	struct msgout	 m;
+	const struct rec *r;
+
+	bring_up(&peers[0], OTHER_ID, PEER_ADDR);
+	g[0] = game("css", "20240623", "Ready", 1, 1, 77);
+	msgout_init(&m, MSG_PEER_LIBRARY, 1);
+	msgout_key(&m, "games");
+	gamelist_pack(&m.pk, g, 1);
+	ck_assert_int_eq(msgconn_send(&peers[0].mc, &m, -1), 0);
+	spin_until_nrec(&sup, 2);
+	ck_assert_int_eq(sup.nrec, 2);
+	r = &sup.rec[1];
+	ck_assert_uint_eq(r->type, MSG_NET_PEER_LIBRARY);
+	ck_assert_str_eq(r->peer_id, OTHER_ID);
+	ck_assert_uint_eq(r->ngames, 1);
+	ck_assert_str_eq(r->games[0].id, "css");
+	ck_assert(r->games[0].size == 77);
+
+	/* A bad one drops the peer, and the supervisor hears that. */
+	g[0] = game("..", "1", "Ready", 1, 0, 1);
+	msgout_init(&m, MSG_PEER_LIBRARY, 1);
+	msgout_key(&m, "games");
+	gamelist_pack(&m.pk, g, 1);
+	ck_assert_int_eq(msgconn_send(&peers[0].mc, &m, -1), 0);
+	spin(&peers[0].closed, SPIN_MAX);
+	ck_assert_int_eq(peers[0].closed, 1);
+	spin_until_nrec(&sup, 3);
+	ck_assert_int_eq(count_type(&sup, MSG_NET_PEER_LIBRARY), 1);
+	ck_assert_int_eq(count_type(&sup, MSG_NET_PEER_DOWN), 1);
+}
+END_TEST
+
+START_TEST(ping_after_up_is_answered_with_pong)
+{
+	bring_up(&peers[0], OTHER_ID, PEER_ADDR);
+	spin_until_nrec(&peers[0], 1);	/* the ack */
+	ck_assert_int_eq(msgconn_send_empty(&peers[0].mc, MSG_PEER_PING), 0);
+	spin_until_nrec(&peers[0], 2);
+	ck_assert_int_eq(peers[0].nrec, 2);
+	ck_assert_uint_eq(peers[0].rec[1].type, MSG_PEER_PONG);
+	ck_assert_int_eq(peers[0].closed, 0);
+}
+END_TEST
+
+START_TEST(unknown_frame_after_up_drops_the_peer)
+{
+	bring_up(&peers[0], OTHER_ID, PEER_ADDR);
+	ck_assert_int_eq(msgconn_send_empty(&peers[0].mc, 9999), 0);
+	spin(&peers[0].closed, SPIN_MAX);
+	ck_assert_int_eq(peers[0].closed, 1);
+	spin_until_nrec(&sup, 2);
+	ck_assert_int_eq(count_type(&sup, MSG_NET_PEER_DOWN), 1);
+}
+END_TEST
+
+/* links and directions */
+
+START_TEST(outbound_link_takes_an_ack_and_sends_none_back)
+{
+	struct game_entry g[2];
+
+	new_link(&peers[0], 1);
+	send_hello(&peers[0], MSG_PEER_HELLO_ACK, PEER_PROTO_VERSION,
+	    OTHER_ID, "other", PEER_ADDR, g, two_games(g));
+	spin_until_nrec(&sup, 1);
+	ck_assert_int_eq(count_type(&sup, MSG_NET_PEER_UP), 1);
+	spin(NULL, SETTLE);
+	ck_assert_int_eq(count_type(&peers[0], MSG_PEER_HELLO_ACK), 0);
+	ck_assert_int_eq(peers[0].closed, 0);
+}
+END_TEST
+
+START_TEST(outbound_link_refuses_a_hello_instead_of_an_ack)
+{
+	new_link(&peers[0], 1);
+	send_hello(&peers[0], MSG_PEER_HELLO, PEER_PROTO_VERSION, OTHER_ID,
+	    "other", PEER_ADDR, NULL, 0);
+	assert_refused_silently(&peers[0]);
+}
+END_TEST
+
+START_TEST(peer_back_on_a_new_link_replaces_the_old_one)
+{
+	const struct rec *r;
+
+	bring_up(&peers[0], OTHER_ID, PEER_ADDR);
+	bring_up(&peers[1], OTHER_ID, "127.0.0.10:4001");
+	spin(&peers[0].closed, SPIN_MAX);
+	ck_assert_int_eq(peers[0].closed, 1);
+	ck_assert_int_eq(peers[1].closed, 0);
+	spin(NULL, SETTLE);
+	/* Up twice, never down: the supervisor just updates the address. */
+	ck_assert_int_eq(count_type(&sup, MSG_NET_PEER_DOWN), 0);
+	ck_assert_int_eq(count_type(&sup, MSG_NET_PEER_UP), 2);
+	r = &sup.rec[1];
+	ck_assert_str_eq(r->peer_id, OTHER_ID);
+	ck_assert_str_eq(r->addr, "127.0.0.10:4001");
+	ck_assert_int_eq(net->nlinks, 1);
+}
+END_TEST
+
+START_TEST(bad_hello_on_one_link_leaves_other_peers_alone)
+{
+	bring_up(&peers[0], THIRD_ID, PEER_ADDR);
+	new_link(&peers[1], 0);
+	send_hello(&peers[1], MSG_PEER_HELLO, PEER_PROTO_VERSION + 7,
+	    OTHER_ID, "other", "127.0.0.10:4001", NULL, 0);
+	spin(&peers[1].closed, SPIN_MAX);
+	ck_assert_int_eq(peers[1].closed, 1);
+	spin(NULL, SETTLE);
+	ck_assert_int_eq(peers[0].closed, 0);
+	ck_assert_int_eq(count_type(&sup, MSG_NET_PEER_DOWN), 0);
+	ck_assert_int_eq(net->nlinks, 1);
+}
+END_TEST
+
+/*
+ * KNOWN BUG (reported, left failing on purpose): handshake_recv_hello()
+ * drops the peer's existing LINK_UP link ("replaced by a newer link",
+ * state forced to LINK_HELLO so no PEER_DOWN) before it has checked the
+ * new hello's library; when forward_games() then refuses that library the
+ * new link is dropped too, also without PEER_DOWN. The supervisor is left
+ * with a peer it believes connected and no link to it. Either outcome
+ * below would be consistent; the code gives neither.
+ */
+START_TEST(rejected_hello_never_leaves_a_stale_peer_up)
+{
+	struct game_entry g[1];
+
+	bring_up(&peers[0], OTHER_ID, PEER_ADDR);
+	g[0] = game("../x", "1", "Ready", 1, 0, 1);
+	new_link(&peers[1], 0);
+	send_hello(&peers[1], MSG_PEER_HELLO, PEER_PROTO_VERSION, OTHER_ID,
+	    "other", "127.0.0.10:4001", g, 1);
+	spin(&peers[1].closed, SPIN_MAX);
+	ck_assert_int_eq(peers[1].closed, 1);
+	spin(NULL, SETTLE);
+	ck_assert_int_eq(count_type(&sup, MSG_NET_PEER_UP), 1);
+	ck_assert_msg(peers[0].closed == 0 ||
+	    count_type(&sup, MSG_NET_PEER_DOWN) == 1,
+	    "the good link of %s was closed (%s) and the supervisor was not "
+	    "told: it still counts the peer as up", OTHER_ID,
+	    peers[0].closed ? peers[0].why : "open");
+}
+END_TEST
+
+static Suite *
+handshake_suite(void)
+{
+	Suite	*s;
+	TCase	*tc;
+
+	s = suite_create("handshake");
+
+	tc = tcase_create("hello");
+	tcase_add_checked_fixture(tc, net_setup, net_teardown);
+	tcase_add_test(tc, inbound_hello_from_self_is_ignored);
+	tcase_add_test(tc,
+	    inbound_hello_from_another_peer_is_acked_and_reported_up);
+	tcase_add_test(tc, ack_carries_our_library_once_the_supervisor_sent_it);
+	tcase_add_test(tc, hello_with_another_protocol_version_closes_the_link);
+	tcase_add_test(tc, hello_without_a_protocol_version_closes_the_link);
+	tcase_add_test(tc, frame_other_than_hello_first_closes_the_link);
+	tcase_add_test(tc, hello_with_a_bad_game_id_closes_the_link);
+	tcase_add_test(tc, hello_with_a_bad_library_entry_closes_the_link);
+	tcase_add_test(tc,
+	    hello_with_malformed_identity_fields_closes_the_link);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("up");
+	tcase_add_checked_fixture(tc, net_setup, net_teardown);
+	tcase_add_test(tc, goodbye_after_up_reports_peer_down);
+	tcase_add_test(tc, peer_closing_its_end_after_up_reports_peer_down);
+	tcase_add_test(tc, library_update_after_up_is_forwarded_checked);
+	tcase_add_test(tc, ping_after_up_is_answered_with_pong);
+	tcase_add_test(tc, unknown_frame_after_up_drops_the_peer);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("links");
+	tcase_add_checked_fixture(tc, net_setup, net_teardown);
+	tcase_add_test(tc, outbound_link_takes_an_ack_and_sends_none_back);
+	tcase_add_test(tc, outbound_link_refuses_a_hello_instead_of_an_ack);
+	tcase_add_test(tc, peer_back_on_a_new_link_replaces_the_old_one);
+	tcase_add_test(tc, bad_hello_on_one_link_leaves_other_peers_alone);
+	tcase_add_test(tc, rejected_hello_never_leaves_a_stale_peer_up);
+	suite_add_tcase(s, tc);
+
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner	*sr;
+	int	 failed;
+
+	sr = srunner_create(handshake_suite());
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

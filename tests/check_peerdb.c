@@ -1,0 +1,504 @@
+/*
+ * Check suite for supervisor/peerdb.c: our own peer identity and the
+ * peers we know, one row per peer id, with the library each advertised.
+ */
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <check.h>
+#include <ctype.h>
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "supervisor/peerdb.h"
+
+#define PEER_X	"0123456789abcdef0123456789abcdef"
+#define PEER_Y	"fedcba9876543210fedcba9876543210"
+#define MAXROWS	16
+
+/* One root per test case (runner); one state dir per test beneath it. */
+static char	top[] = "/tmp/check_peerdb.XXXXXX";
+static char	top_template[] = "/tmp/check_peerdb.XXXXXX";
+static char	root[256];
+static struct peerdb	db;
+
+static Suite	*peerdb_suite(void);
+
+/* What the iterators yielded. */
+struct rows {
+	int			n;
+	struct peer_info	peer[MAXROWS];
+	struct game_entry	game[MAXROWS];
+};
+
+static int
+rm_entry(const char *fpath, const struct stat *sb, int type, struct FTW *ftw)
+{
+	(void)sb;
+	(void)type;
+	(void)ftw;
+	return remove(fpath);
+}
+
+static void
+open_db(void)
+{
+	char	 err[256] = "";
+
+	ck_assert_msg(peerdb_open(&db, root, err, sizeof(err)) == 0,
+	    "open: %s", err);
+}
+
+/* Unchecked: runs in the runner, so it cleans up after failures too. */
+static void
+top_setup(void)
+{
+	memcpy(top, top_template, sizeof(top));
+	if (mkdtemp(top) == NULL) {
+		perror("mkdtemp");
+		exit(1);
+	}
+}
+
+static void
+top_teardown(void)
+{
+	if (nftw(top, rm_entry, 16, FTW_DEPTH | FTW_PHYS) == -1)
+		perror(top);
+}
+
+/* Checked fixture: a fresh state dir and an open database per test. */
+static void
+db_setup(void)
+{
+	ck_assert_int_lt(snprintf(root, sizeof(root), "%s/s.XXXXXX", top),
+	    (int)sizeof(root));
+	ck_assert_ptr_nonnull(mkdtemp(root));
+	open_db();
+}
+
+static void
+db_teardown(void)
+{
+	peerdb_close(&db);
+}
+
+static int
+collect_peer(const struct peer_info *pi, void *arg)
+{
+	struct rows	*r = arg;
+
+	ck_assert_int_lt(r->n, MAXROWS);
+	r->peer[r->n++] = *pi;
+	return 0;
+}
+
+static int
+collect_game(const struct peer_info *pi, const struct game_entry *g,
+    void *arg)
+{
+	struct rows	*r = arg;
+
+	ck_assert_int_lt(r->n, MAXROWS);
+	r->peer[r->n] = *pi;
+	r->game[r->n++] = *g;
+	return 0;
+}
+
+static void
+connected(struct rows *r)
+{
+	memset(r, 0, sizeof(*r));
+	ck_assert_int_eq(peerdb_each_connected(&db, collect_peer, r), 0);
+}
+
+static void
+games_of(const char *peer_id, struct rows *r)
+{
+	memset(r, 0, sizeof(*r));
+	ck_assert_int_eq(peerdb_each_game(&db, peer_id, collect_game, r), 0);
+}
+
+static void
+upsert(const char *id, const char *name, const char *addr, int conn)
+{
+	struct peer_info pi;
+
+	memset(&pi, 0, sizeof(pi));
+	snprintf(pi.peer_id, sizeof(pi.peer_id), "%s", id);
+	snprintf(pi.name, sizeof(pi.name), "%s", name);
+	snprintf(pi.addr, sizeof(pi.addr), "%s", addr);
+	pi.connected = conn;
+	ck_assert_int_eq(peerdb_upsert(&db, &pi), 0);
+}
+
+static struct game_entry
+game(const char *id, const char *version, int downloaded, int installed,
+    uint64_t size)
+{
+	struct game_entry g;
+
+	memset(&g, 0, sizeof(g));
+	snprintf(g.id, sizeof(g.id), "%s", id);
+	snprintf(g.version, sizeof(g.version), "%s", version);
+	snprintf(g.availability, sizeof(g.availability), "%s",
+	    downloaded ? "Ready" : "LocalOnly");
+	g.downloaded = downloaded;
+	g.installed = installed;
+	g.size = size;
+	return g;
+}
+
+static void
+assert_game_eq(const struct game_entry *got, const struct game_entry *want)
+{
+	ck_assert_str_eq(got->id, want->id);
+	ck_assert_str_eq(got->version, want->version);
+	ck_assert_str_eq(got->availability, want->availability);
+	ck_assert_int_eq(got->downloaded, want->downloaded);
+	ck_assert_int_eq(got->installed, want->installed);
+	ck_assert(got->size == want->size);
+}
+
+/* Two games of X, stored at address A. */
+static void
+seed_x(struct game_entry lib[2])
+{
+	lib[0] = game("alienswarm", "20190317", 1, 0, 125829120);
+	lib[1] = game("cnctw", "20160128", 0, 1, 0);
+	upsert(PEER_X, "alpha", "127.0.0.2:4000", 1);
+	ck_assert_int_eq(peerdb_set_library(&db, PEER_X, lib, 2), 0);
+}
+
+/* identity */
+
+START_TEST(peer_id_is_32_lowercase_hex_characters)
+{
+	char	 id[PEER_ID_LEN + 1], again[PEER_ID_LEN + 1];
+	size_t	 i;
+
+	memset(id, 'Z', sizeof(id));
+	ck_assert_int_eq(peerdb_identity(&db, id), 0);
+	ck_assert_uint_eq(strlen(id), 32);
+	for (i = 0; i < 32; i++)
+		ck_assert_msg(isxdigit((unsigned char)id[i]) &&
+		    !isupper((unsigned char)id[i]), "peer id %s", id);
+	ck_assert_int_eq(peerdb_identity(&db, again), 0);
+	ck_assert_str_eq(id, again);
+}
+END_TEST
+
+START_TEST(peer_id_survives_a_restart)
+{
+	char	 id[PEER_ID_LEN + 1], again[PEER_ID_LEN + 1];
+
+	ck_assert_int_eq(peerdb_identity(&db, id), 0);
+	peerdb_close(&db);
+	open_db();
+	ck_assert_int_eq(peerdb_identity(&db, again), 0);
+	ck_assert_str_eq(id, again);
+}
+END_TEST
+
+START_TEST(separate_state_dirs_get_separate_peer_ids)
+{
+	struct peerdb	 other;
+	char		 dir[PATH_MAX], err[256] = "";
+	char		 id[PEER_ID_LEN + 1], oid[PEER_ID_LEN + 1];
+
+	snprintf(dir, sizeof(dir), "%s/other", root);
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	ck_assert_int_eq(peerdb_open(&other, dir, err, sizeof(err)), 0);
+	ck_assert_int_eq(peerdb_identity(&db, id), 0);
+	ck_assert_int_eq(peerdb_identity(&other, oid), 0);
+	ck_assert_str_ne(id, oid);
+	peerdb_close(&other);
+}
+END_TEST
+
+START_TEST(open_refuses_a_missing_state_dir)
+{
+	struct peerdb	 other;
+	char		 path[PATH_MAX], err[256] = "";
+
+	snprintf(path, sizeof(path), "%s/no/such/dir", root);
+	ck_assert_int_eq(peerdb_open(&other, path, err, sizeof(err)), -1);
+	ck_assert_str_ne(err, "");
+	ck_assert_ptr_null(other.db);
+}
+END_TEST
+
+/* peers */
+
+START_TEST(address_update_preserves_peer_identity_and_library)
+{
+	struct game_entry lib[2];
+	struct peer_info pi;
+	struct rows	 r;
+
+	seed_x(lib);
+	/* The same peer, back from another address: the library untouched. */
+	upsert(PEER_X, "alpha", "127.0.0.7:4100", 1);
+
+	ck_assert_int_eq(peerdb_count_connected(&db), 1);
+	connected(&r);
+	ck_assert_int_eq(r.n, 1);
+	ck_assert_str_eq(r.peer[0].peer_id, PEER_X);
+	ck_assert_str_eq(r.peer[0].addr, "127.0.0.7:4100");
+	ck_assert_str_eq(r.peer[0].name, "alpha");
+	ck_assert_int_eq(r.peer[0].connected, 1);
+
+	games_of(PEER_X, &r);
+	ck_assert_int_eq(r.n, 2);
+	assert_game_eq(&r.game[0], &lib[0]);
+	assert_game_eq(&r.game[1], &lib[1]);
+	ck_assert_str_eq(r.peer[0].addr, "127.0.0.7:4100");
+	ck_assert_str_eq(r.peer[1].peer_id, PEER_X);
+
+	/* Every connected peer's games: the same two, at the new address. */
+	games_of(NULL, &r);
+	ck_assert_int_eq(r.n, 2);
+	ck_assert_str_eq(r.peer[0].addr, "127.0.0.7:4100");
+	ck_assert_str_eq(r.peer[1].addr, "127.0.0.7:4100");
+
+	ck_assert_int_eq(peerdb_get(&db, PEER_X, &pi), 0);
+	ck_assert_str_eq(pi.addr, "127.0.0.7:4100");
+}
+END_TEST
+
+START_TEST(upsert_updates_name_and_connected_in_place)
+{
+	struct peer_info pi;
+
+	upsert(PEER_X, "alpha", "127.0.0.2:4000", 0);
+	ck_assert_int_eq(peerdb_count_connected(&db), 0);
+	upsert(PEER_X, "renamed", "127.0.0.2:4000", 1);
+	ck_assert_int_eq(peerdb_count_connected(&db), 1);
+	ck_assert_int_eq(peerdb_get(&db, PEER_X, &pi), 0);
+	ck_assert_str_eq(pi.peer_id, PEER_X);
+	ck_assert_str_eq(pi.name, "renamed");
+	ck_assert_int_eq(pi.connected, 1);
+	errno = 0;
+	ck_assert_int_eq(peerdb_get(&db, PEER_Y, &pi), -1);
+	ck_assert_int_eq(errno, ENOENT);
+}
+END_TEST
+
+START_TEST(set_library_replaces_rather_than_appends)
+{
+	struct game_entry lib[2], next[1];
+	struct rows	 r;
+
+	seed_x(lib);
+	next[0] = game("ggoo", "20200721", 1, 1, (uint64_t)1 << 40);
+	ck_assert_int_eq(peerdb_set_library(&db, PEER_X, next, 1), 0);
+	games_of(PEER_X, &r);
+	ck_assert_int_eq(r.n, 1);
+	assert_game_eq(&r.game[0], &next[0]);
+
+	/* The same list again changes nothing; an empty one clears it. */
+	ck_assert_int_eq(peerdb_set_library(&db, PEER_X, next, 1), 0);
+	games_of(PEER_X, &r);
+	ck_assert_int_eq(r.n, 1);
+	ck_assert_int_eq(peerdb_set_library(&db, PEER_X, NULL, 0), 0);
+	games_of(PEER_X, &r);
+	ck_assert_int_eq(r.n, 0);
+}
+END_TEST
+
+START_TEST(set_library_of_one_peer_leaves_the_others)
+{
+	struct game_entry lib[2], ylib[1];
+	struct rows	 r;
+
+	seed_x(lib);
+	upsert(PEER_Y, "bravo", "127.0.0.3:4000", 1);
+	ylib[0] = game("cnctw", "20160128", 1, 0, 3145728);
+	ck_assert_int_eq(peerdb_set_library(&db, PEER_Y, ylib, 1), 0);
+
+	games_of(PEER_X, &r);
+	ck_assert_int_eq(r.n, 2);
+	games_of(PEER_Y, &r);
+	ck_assert_int_eq(r.n, 1);
+	assert_game_eq(&r.game[0], &ylib[0]);
+	ck_assert_str_eq(r.peer[0].peer_id, PEER_Y);
+
+	/* Everyone's: ordered by game, then by address. */
+	games_of(NULL, &r);
+	ck_assert_int_eq(r.n, 3);
+	ck_assert_str_eq(r.game[0].id, "alienswarm");
+	ck_assert_str_eq(r.game[1].id, "cnctw");
+	ck_assert_str_eq(r.peer[1].peer_id, PEER_X);
+	ck_assert_str_eq(r.game[2].id, "cnctw");
+	ck_assert_str_eq(r.peer[2].peer_id, PEER_Y);
+}
+END_TEST
+
+START_TEST(disconnected_peer_drops_out_of_connected_views_only)
+{
+	struct game_entry lib[2], ylib[1];
+	struct rows	 r;
+
+	seed_x(lib);
+	upsert(PEER_Y, "bravo", "127.0.0.3:4000", 1);
+	ylib[0] = game("ggoo", "20200721", 1, 0, 42);
+	ck_assert_int_eq(peerdb_set_library(&db, PEER_Y, ylib, 1), 0);
+	ck_assert_int_eq(peerdb_count_connected(&db), 2);
+
+	ck_assert_int_eq(peerdb_set_connected(&db, PEER_X, 0), 0);
+	ck_assert_int_eq(peerdb_count_connected(&db), 1);
+	connected(&r);
+	ck_assert_int_eq(r.n, 1);
+	ck_assert_str_eq(r.peer[0].peer_id, PEER_Y);
+
+	games_of(NULL, &r);
+	ck_assert_int_eq(r.n, 1);
+	ck_assert_str_eq(r.game[0].id, "ggoo");
+	ck_assert_str_eq(r.peer[0].peer_id, PEER_Y);
+
+	/* Asked by id, its last library is still known. */
+	games_of(PEER_X, &r);
+	ck_assert_int_eq(r.n, 2);
+	ck_assert_int_eq(r.peer[0].connected, 0);
+	assert_game_eq(&r.game[0], &lib[0]);
+
+	/* Back again. */
+	ck_assert_int_eq(peerdb_set_connected(&db, PEER_X, 1), 0);
+	games_of(NULL, &r);
+	ck_assert_int_eq(r.n, 3);
+}
+END_TEST
+
+static int
+first_peer_only(const struct peer_info *pi, void *arg)
+{
+	collect_peer(pi, arg);
+	return -1;
+}
+
+static int
+first_game_only(const struct peer_info *pi, const struct game_entry *g,
+    void *arg)
+{
+	collect_game(pi, g, arg);
+	return -1;
+}
+
+START_TEST(iterators_stop_when_the_callback_says_so)
+{
+	struct game_entry lib[2];
+	struct rows	 r;
+
+	seed_x(lib);
+	upsert(PEER_Y, "bravo", "127.0.0.3:4000", 1);
+	memset(&r, 0, sizeof(r));
+	ck_assert_int_eq(peerdb_each_connected(&db, first_peer_only, &r), 0);
+	ck_assert_int_eq(r.n, 1);
+	/* Ordered by address. */
+	ck_assert_str_eq(r.peer[0].peer_id, PEER_X);
+	memset(&r, 0, sizeof(r));
+	ck_assert_int_eq(peerdb_each_game(&db, PEER_X, first_game_only, &r),
+	    0);
+	ck_assert_int_eq(r.n, 1);
+	ck_assert_str_eq(r.game[0].id, "alienswarm");
+}
+END_TEST
+
+START_TEST(reopening_marks_every_peer_disconnected)
+{
+	struct game_entry lib[2];
+	struct peer_info pi;
+	struct rows	 r;
+
+	seed_x(lib);
+	upsert(PEER_Y, "bravo", "127.0.0.3:4000", 1);
+	ck_assert_int_eq(peerdb_count_connected(&db), 2);
+	peerdb_close(&db);
+	open_db();
+
+	ck_assert_int_eq(peerdb_count_connected(&db), 0);
+	connected(&r);
+	ck_assert_int_eq(r.n, 0);
+	games_of(NULL, &r);
+	ck_assert_int_eq(r.n, 0);
+	/* Known, with its address and library, just not here. */
+	ck_assert_int_eq(peerdb_get(&db, PEER_X, &pi), 0);
+	ck_assert_int_eq(pi.connected, 0);
+	ck_assert_str_eq(pi.addr, "127.0.0.2:4000");
+	games_of(PEER_X, &r);
+	ck_assert_int_eq(r.n, 2);
+}
+END_TEST
+
+START_TEST(disconnect_all_empties_the_connected_views)
+{
+	struct game_entry lib[2];
+	struct rows	 r;
+
+	seed_x(lib);
+	upsert(PEER_Y, "bravo", "127.0.0.3:4000", 1);
+	ck_assert_int_eq(peerdb_disconnect_all(&db), 0);
+	ck_assert_int_eq(peerdb_count_connected(&db), 0);
+	connected(&r);
+	ck_assert_int_eq(r.n, 0);
+	games_of(NULL, &r);
+	ck_assert_int_eq(r.n, 0);
+}
+END_TEST
+
+static Suite *
+peerdb_suite(void)
+{
+	Suite	*s;
+	TCase	*tc;
+
+	s = suite_create("peerdb");
+
+	tc = tcase_create("identity");
+	tcase_add_unchecked_fixture(tc, top_setup, top_teardown);
+	tcase_add_checked_fixture(tc, db_setup, db_teardown);
+	tcase_add_test(tc, peer_id_is_32_lowercase_hex_characters);
+	tcase_add_test(tc, peer_id_survives_a_restart);
+	tcase_add_test(tc, separate_state_dirs_get_separate_peer_ids);
+	tcase_add_test(tc, open_refuses_a_missing_state_dir);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("peers");
+	tcase_add_unchecked_fixture(tc, top_setup, top_teardown);
+	tcase_add_checked_fixture(tc, db_setup, db_teardown);
+	tcase_add_test(tc, address_update_preserves_peer_identity_and_library);
+	tcase_add_test(tc, upsert_updates_name_and_connected_in_place);
+	tcase_add_test(tc, set_library_replaces_rather_than_appends);
+	tcase_add_test(tc, set_library_of_one_peer_leaves_the_others);
+	tcase_add_test(tc, disconnected_peer_drops_out_of_connected_views_only);
+	tcase_add_test(tc, iterators_stop_when_the_callback_says_so);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("restart");
+	tcase_add_unchecked_fixture(tc, top_setup, top_teardown);
+	tcase_add_checked_fixture(tc, db_setup, db_teardown);
+	tcase_add_test(tc, reopening_marks_every_peer_disconnected);
+	tcase_add_test(tc, disconnect_all_empties_the_connected_views);
+	suite_add_tcase(s, tc);
+
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner	*sr;
+	int	 failed;
+
+	sr = srunner_create(peerdb_suite());
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
