@@ -37,7 +37,7 @@ TEST_SRC := $(wildcard tests/check_*.c)
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
 BINS := $(B)/lanspread-peer $(B)/lanspreadd $(B)/lanspread-net \
-	$(B)/lanspread-transfer $(B)/lanspread-install
+	$(B)/lanspread-transfer $(B)/lanspread-install $(B)/lanspreadctl
 TESTS := $(patsubst tests/%.c,$(B)/tests/%,$(TEST_SRC))
 
 .PHONY: all deps check unit asan valgrind fixtures scenarios demo man \
@@ -79,6 +79,8 @@ $(B)/lanspread-transfer: $(call obj,worker-transfer/transfer_main.c) $(B)/libtra
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(B)/lanspread-install: $(call obj,worker-install/install_main.c) $(B)/libinstall.a $(B)/libcommon.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(B)/lanspreadctl: $(call obj,ctl/lanspreadctl.c)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -ljansson
 
 # Every Check suite links every module library; unused members are dropped.
 TEST_LIBS := $(B)/libsupervisor.a $(B)/libnet.a $(B)/libtransfer.a \
@@ -129,7 +131,7 @@ demo: deps
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin \
 		$(DESTDIR)$(PREFIX)/libexec/lanspread
-	install -m 755 $(B)/lanspread-peer $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(B)/lanspreadctl $(B)/lanspread-peer $(DESTDIR)$(PREFIX)/bin/
 	install -m 755 $(B)/lanspreadd $(DESTDIR)$(PREFIX)/sbin/
 	install -m 755 $(B)/lanspread-net $(B)/lanspread-transfer \
 		$(B)/lanspread-install $(DESTDIR)$(PREFIX)/libexec/lanspread/

@@ -4,7 +4,7 @@
  *
  * Landlock handles only the rights that change the filesystem, so reads
  * stay allowed everywhere and writes are allowed beneath the policy's
- * folders only. Where the kernel is new enough it also confines TCP
+ * folders only (and into /dev/null). Where the kernel is new enough it also confines TCP
  * bind/connect (no network), abstract unix sockets and signals to the
  * worker's own domain.
  *
@@ -96,12 +96,15 @@ static const char *const deny_always[] = {
 	"init_module", "finit_module", "delete_module",
 	"swapon", "swapoff", "reboot", "acct", "quotactl",
 	"settimeofday", "clock_settime", "clock_adjtime", "adjtimex",
-	"sethostname", "setdomainname", "syslog", "iopl", "ioperm",
+	"sethostname", "setdomainname", "iopl", "ioperm",
+	"syslog",		/* the kernel log (klogctl), not syslog(3) */
 	"bpf", "perf_event_open", "userfaultfd",
 	"keyctl", "add_key", "request_key",
+	/* Landlock leaves ownership alone; fchown(2) stays. */
+	"chown", "lchown", "fchownat",
 	/* io_uring runs opens, sockets and connects past this filter. */
 	"io_uring_setup", "io_uring_enter", "io_uring_register",
-	/* Opens by inode handle, past Landlock's path checks. */
+	/* Opens by inode handle, with no path to resolve. */
 	"open_by_handle_at",
 	NULL
 };
@@ -122,12 +125,15 @@ static const char *const deny_exec[] = {
 /*
  * No write folder: the path syscalls that can only change the
  * filesystem, so that it holds without Landlock too (except through
- * openat2, which stays open).
+ * openat2, which stays open), and the metadata changes Landlock does
+ * not cover.
  */
 static const char *const deny_fs_write[] = {
 	"mkdir", "mkdirat", "rmdir", "unlink", "unlinkat",
 	"rename", "renameat", "renameat2", "link", "linkat",
 	"symlink", "symlinkat", "mknod", "mknodat", "truncate", "creat",
+	"chmod", "fchmodat", "fchmodat2", "utime", "utimes", "futimesat",
+	"utimensat", "setxattr", "lsetxattr", "removexattr", "lremovexattr",
 	NULL
 };
 
@@ -233,6 +239,24 @@ landlock_apply(const struct sandbox_policy *p, int abi, char *err,
 			close(rfd);
 			return sb_error(err, errsz, saved,
 			    "landlock_add_rule %s", p->write_dirs[i]);
+		}
+		close(dfd);
+	}
+
+	/* /dev/null, which the install worker gives an unrar. */
+	if ((dfd = open("/dev/null", O_PATH | O_CLOEXEC)) != -1) {
+		memset(&pb, 0, sizeof(pb));
+		pb.allowed_access = attr.handled_access_fs &
+		    (LANDLOCK_ACCESS_FS_WRITE_FILE |
+		    LANDLOCK_ACCESS_FS_TRUNCATE);
+		pb.parent_fd = dfd;
+		if (syscall(__NR_landlock_add_rule, rfd,
+		    LANDLOCK_RULE_PATH_BENEATH, &pb, 0) == -1) {
+			saved = errno;
+			close(dfd);
+			close(rfd);
+			return sb_error(err, errsz, saved,
+			    "landlock_add_rule /dev/null");
 		}
 		close(dfd);
 	}
@@ -373,7 +397,7 @@ sandbox_apply(const struct sandbox_policy *p, char *err, size_t errsz)
 			return sb_error(err, errsz, EOPNOTSUPP,
 			    "Landlock is required");
 		log_warnx("%s: the kernel has no Landlock: writes are not "
-		    "confined to the games folder", __func__);
+		    "confined", __func__);
 	} else if (landlock_apply(p, abi, err, errsz) == -1)
 		return -1;
 

@@ -198,6 +198,13 @@ cmd_status(struct cmd_ctx *x)
 }
 
 static void
+cmd_subscribe(struct cmd_ctx *x)
+{
+	control_subscribe(x->client);
+	reply(x, NULL);
+}
+
+static void
 cmd_shutdown(struct cmd_ctx *x)
 {
 	reply(x, NULL);
@@ -639,7 +646,7 @@ cmd_cancel_download(struct cmd_ctx *x)
 		return;
 
 	if ((op = sup_op_find(x->sup, game_id)) == NULL ||
-	    strcmp(op->kind, "Downloading") != 0) {
+	    (strcmp(op->kind, "Downloading") != 0 && !op->stream)) {
 		control_error(x->client, x->id, "no download in progress for "
 		    "game %s", game_id);
 		return;
@@ -660,6 +667,7 @@ static const struct command commands[] = {
 	{ "list-peers",		cmd_list_peers },
 	{ "status",		cmd_status },
 	{ "shutdown",		cmd_shutdown },
+	{ "subscribe",		cmd_subscribe },
 	{ "connect",		cmd_connect },
 	{ "wait-peers",		cmd_wait_peers },
 	{ "download",		cmd_download },

@@ -36,6 +36,7 @@ struct ctl_client {
 	int			 rfd;
 	int			 wfd;
 	int			 is_stdio;
+	int			 subscribed;	/* wants events */
 	int			 discarding;	/* inside an oversized line */
 	ev_io			 rio;
 	ev_io			 wio;
@@ -175,16 +176,29 @@ control_error(uint64_t client, json_t *id, const char *fmt, ...)
 	    "error", "error", msg));
 }
 
-/* Events go to every client, in order; steals data. */
+/* Events go to every subscribed client, in order; steals data. */
 void
 control_event(const char *name, json_t *data)
 {
 	struct ctl_client *c, *next;
 
 	TAILQ_FOREACH_SAFE(c, &clients, entry, next)
-		client_write(c, json_pack("{s:s,s:s,s:O}", "type", "event",
-		    "event", name, "data", data));
+		if (c->subscribed)
+			client_write(c, json_pack("{s:s,s:s,s:O}", "type",
+			    "event", "event", name, "data", data));
 	json_decref(data);
+}
+
+/* Socket clients ask for events; the shim's stdio always has them. */
+int
+control_subscribe(uint64_t client)
+{
+	struct ctl_client *c = client_find(client);
+
+	if (c == NULL)
+		return -1;
+	c->subscribed = 1;
+	return 0;
 }
 
 static void
@@ -343,6 +357,7 @@ client_new(struct sup *sup, int rfd, int wfd, int is_stdio)
 	c->rfd = rfd;
 	c->wfd = wfd;
 	c->is_stdio = is_stdio;
+	c->subscribed = is_stdio;
 	c->sup = sup;
 	TAILQ_INIT(&c->out);
 	ev_io_init(&c->rio, client_read_cb, rfd, EV_READ);

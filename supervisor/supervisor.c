@@ -310,6 +310,31 @@ sup_is_self_addr(struct sup *sup, const char *addr)
 	    addr_is_local((struct sockaddr *)&ss);
 }
 
+/*
+ * Control opens once every worker has started (and cleaned up after a
+ * crash), so local-peer-ready is the first line and no command races a
+ * worker's start-up.
+ */
+static void
+worker_ready(struct sup *sup, enum proc_id id)
+{
+	int	 i;
+
+	sup->workers[id].ready = 1;
+	if (sup->ready)
+		return;
+	for (i = PROC_NET; i < PROC_MAX; i++)
+		if (!sup->workers[i].ready)
+			return;
+	sup->ready = 1;
+	if (control_start(sup) == -1) {
+		sup_stop(sup, 1);
+		return;
+	}
+	control_event("local-peer-ready", json_pack("{s:s,s:s}",
+	    "addr", sup->listen_addr, "peer_id", sup->peer_id));
+}
+
 static struct sup *
 conn_sup(struct msgconn *c)
 {
@@ -366,17 +391,8 @@ sup_dispatch_net(struct msgconn *c, struct msg *m)
 		    addr_parse(buf, 0, &sup->bound, &len) == -1)
 			goto bad;
 		send_library(sup);
-		if (sup->ready)
-			break;		/* a restarted net worker */
-		sup->ready = 1;
 		log_info("listening on %s", sup->listen_addr);
-		/* Control opens now, so local-peer-ready is the first line. */
-		if (control_start(sup) == -1) {
-			sup_stop(sup, 1);
-			break;
-		}
-		control_event("local-peer-ready", json_pack("{s:s,s:s}",
-		    "addr", sup->listen_addr, "peer_id", sup->peer_id));
+		worker_ready(sup, PROC_NET);
 		break;
 	case MSG_NET_FAILED:
 		if (mp_get_str(m->body, "error", buf, sizeof(buf)) == -1)
@@ -540,8 +556,10 @@ sup_dispatch_transfer(struct msgconn *c, struct msg *m)
 	uint64_t	 a, b, r;
 	int		 fd = m->fd;
 
-	if (m->type == MSG_XFER_READY && fd == -1)
+	if (m->type == MSG_XFER_READY && fd == -1) {
+		worker_ready(sup, PROC_TRANSFER);
 		return;
+	}
 	if (mp_get_str(m->body, "game_id", game_id, sizeof(game_id)) == -1) {
 		if (fd != -1)
 			close(fd);
@@ -705,8 +723,10 @@ sup_dispatch_install(struct msgconn *c, struct msg *m)
 		close(m->fd);
 		goto bad;
 	}
-	if (m->type == MSG_INST_READY)
+	if (m->type == MSG_INST_READY) {
+		worker_ready(sup, PROC_INSTALL);
 		return;
+	}
 	if (mp_get_str(m->body, "game_id", game_id, sizeof(game_id)) == -1)
 		goto bad;
 	if (m->type == MSG_INST_PLAYED) {
@@ -764,9 +784,12 @@ worker_hello(struct sup *sup, enum proc_id id)
 	case PROC_TRANSFER: {
 		size_t	 i;
 
-		msgout_init(&m, MSG_XFER_HELLO, 3);
+		msgout_init(&m, MSG_XFER_HELLO, 4);
 		msgout_str(&m, "games_dir", sup->cfg.games_dir);
 		msgout_str(&m, "peer_id", sup->peer_id);
+		/* A restart must not touch a download it does not know. */
+		msgout_bool(&m, "cleanup", !sup->workers[id].started_once);
+		sup->workers[id].started_once = 1;
 		msgout_key(&m, "catalog");
 		msgpack_pack_array(&m.pk, sup->catalog.ngames);
 		for (i = 0; i < sup->catalog.ngames; i++)

@@ -39,6 +39,7 @@ struct worker {
 	struct msgconn	 conn;
 	ev_child	 child;
 	int		 up;
+	int		 ready;
 	int		 started_once;
 };
 
@@ -119,6 +120,7 @@ void	control_reply(uint64_t client, json_t *id, json_t *data);
 void	control_error(uint64_t client, json_t *id, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
 void	control_event(const char *name, json_t *data);
+int	control_subscribe(uint64_t client);
 
 /* commands.c */
 void	commands_dispatch(struct sup *, uint64_t client, json_t *req);

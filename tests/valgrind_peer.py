@@ -16,7 +16,6 @@ import os
 import re
 import shutil
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -48,9 +47,9 @@ def main() -> int:
         harness.become_subreaper()
     harness.install_signal_handlers()
 
-    run_dir = CFG.build / "valgrind-runs" / time.strftime("%Y%m%d-%H%M%S")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / ".owner-pid").write_text(f"{os.getpid()}\n")
+    runs_root = CFG.build / "valgrind-runs"
+    harness.clean_old_runs(runs_root)
+    run_dir = harness.make_run_dir(runs_root)
     sc = Scenario("valgrind", run_dir)
     vg_log = sc.log_dir / "valgrind.%p.log"
     prefix = [
@@ -127,8 +126,8 @@ def main() -> int:
         if log == main_log:
             if "ERROR SUMMARY: 0 errors" not in text:
                 problems.append(f"{log.name}: valgrind did not report 'ERROR SUMMARY: 0 errors'")
-            lines = [line for line in text.splitlines() if "ERROR SUMMARY" in line or "definitely lost" in line
-                     or "indirectly lost" in line]
+            keys = ("ERROR SUMMARY", "in use at exit", "All heap blocks", "definitely lost", "indirectly lost")
+            lines = [line for line in text.splitlines() if any(key in line for key in keys)]
             print("\n".join(lines))
         if any(count != "0" for count in summaries):
             problems.append(f"{log.name}: {summaries}")

@@ -1052,14 +1052,23 @@ stream_listed(int tmp_fd, const char *aname, const char *name,
     struct xout *o, struct xstate *xs)
 {
 	struct stat	 st;
-	char		 show[SHOWN_MAX];
+	char		 show[SHOWN_MAX], rel[PATH_MAX];
 	uint64_t	 left;
 	ssize_t		 r;
+	size_t		 len;
 	int		 fd;
 
 	shown(name, show, sizeof(show));
 	while (name[0] == '.' && name[1] == '/')
 		name += 2;
+	if ((len = strlen(name)) >= sizeof(rel))
+		return seterr(xs->err, xs->errsz,
+		    "%s: archive entry %s has a name too long: refused", aname,
+		    show);
+	memcpy(rel, name, len + 1);
+	while (len > 0 && rel[len - 1] == '/')
+		rel[--len] = '\0';
+	name = rel;
 	if (++xs->entries > xs->lim->max_entries)
 		return seterr(xs->err, xs->errsz,
 		    "%s: archive expands beyond %ju entries: refused", aname,

@@ -309,12 +309,17 @@ instance_name_ok(const char *name)
 	    MDNS_SERVICE) == 0;
 }
 
-/* Reads id= and addr= from TXT strings; only a key's first string counts. */
+/*
+ * Reads id= and addr= from TXT strings (only a key's first string counts),
+ * each emptied unless valid.
+ */
 static void
 txt_parse(const unsigned char *p, size_t len, char *id, char *addr)
 {
-	size_t	 off, l;
-	int	 have_id = 0, have_addr = 0;
+	struct sockaddr_storage ss;
+	socklen_t	 sl;
+	size_t		 off, l;
+	int		 have_id = 0, have_addr = 0;
 
 	id[0] = addr[0] = '\0';
 	for (off = 0; off < len; off += 1 + l) {
@@ -339,6 +344,9 @@ txt_parse(const unsigned char *p, size_t len, char *id, char *addr)
 	}
 	if (!valid_id(id))
 		id[0] = '\0';
+	if (addr[0] != '\0' && (addr_parse(addr, -1, &ss, &sl) == -1 ||
+	    addr_port((struct sockaddr *)&ss) <= 0))
+		addr[0] = '\0';
 }
 
 static void
@@ -706,6 +714,43 @@ read_response(struct mdns *m, const struct sockaddr_in *from)
 		send_group(m, &m->tx);
 }
 
+static int
+has_if(const int *ifs, int n, int ifindex)
+{
+	int	 i;
+
+	for (i = 0; i < n; i++)
+		if (ifs[i] == ifindex)
+			return 1;
+	return 0;
+}
+
+/*
+ * A datagram in m->pkt: a query goes to the library, which answers for our
+ * records; an answer is ours to read. Returns 1 for a query, 0 for an
+ * answer, -1 for anything else.
+ */
+static int
+read_packet(struct mdns *m, size_t n, const struct sockaddr_in *from)
+{
+	if (!dns_packet_ok(m->pkt, n))
+		return -1;
+	/* The parser is not told the length: zeroes after the datagram. */
+	memset(m->pkt + n, 0, sizeof(m->pkt) - n);
+	memset(&m->rx, 0, sizeof(m->rx));
+	if (message_parse(&m->rx, m->pkt) != 0)
+		return -1;
+	if (m->rx.header.qr == 0) {
+		mdnsd_in(m->d, &m->rx, from->sin_addr, ntohs(from->sin_port));
+		return 1;
+	}
+	/* Answers come from port 5353 (RFC 6762, 11). */
+	if (ntohs(from->sin_port) != MDNS_PORT)
+		return -1;
+	read_response(m, from);
+	return 0;
+}
+
 static void
 io_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
@@ -719,7 +764,7 @@ io_cb(struct ev_loop *loop, ev_io *w, int revents)
 		char		 buf[CMSG_SPACE(sizeof(struct in_pktinfo))];
 	} cbuf;
 	ssize_t		 n;
-	int		 i, k, ifindex, queried = 0;
+	int		 k, ifindex, queried = 0;
 
 	(void)loop;
 	(void)revents;
@@ -753,21 +798,9 @@ io_cb(struct ev_loop *loop, ev_io *w, int revents)
 				memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
 				ifindex = pi.ipi_ifindex;
 			}
-		for (i = 0; i < m->nifs && m->ifs[i] != ifindex; i++)
-			;
-		if (i == m->nifs || !dns_packet_ok(m->pkt, n))
-			continue;
-		/* The parser reads as if the buffer were a whole packet. */
-		memset(m->pkt + n, 0, sizeof(m->pkt) - n);
-		memset(&m->rx, 0, sizeof(m->rx));
-		if (message_parse(&m->rx, m->pkt) != 0)
-			continue;
-		if (m->rx.header.qr == 0) {
-			mdnsd_in(m->d, &m->rx, from.sin_addr,
-			    ntohs(from.sin_port));
+		if (has_if(m->ifs, m->nifs, ifindex) &&
+		    read_packet(m, n, &from) == 1)
 			queried = 1;
-		} else if (ntohs(from.sin_port) == MDNS_PORT)
-			read_response(m, &from);
 	}
 	if (queried)
 		mdns_kick(m);
@@ -801,6 +834,14 @@ if_index(const char *name)
 	return if_nametoindex(base);
 }
 
+static const char *
+if_name(int ifindex, char *buf)
+{
+	if (if_indextoname(ifindex, buf) == NULL)
+		snprintf(buf, IF_NAMESIZE, "interface %d", ifindex);
+	return buf;
+}
+
 /*
  * The interfaces to talk on: the one holding our bound address (or the
  * one on its subnet), or when bound to all addresses, every multicast
@@ -828,8 +869,9 @@ pick_interfaces(struct mdns *m, int *ifs)
 		    !(i->ifa_flags & IFF_UP))
 			continue;
 		a = ((struct sockaddr_in *)i->ifa_addr)->sin_addr;
-		mask = i->ifa_netmask != NULL ?
-		    ((struct sockaddr_in *)i->ifa_netmask)->sin_addr : want;
+		mask.s_addr = i->ifa_netmask != NULL ?
+		    ((struct sockaddr_in *)i->ifa_netmask)->sin_addr.s_addr :
+		    INADDR_BROADCAST;
 		if (!specific) {
 			if ((i->ifa_flags & IFF_MULTICAST) &&
 			    !(i->ifa_flags & IFF_LOOPBACK))
@@ -846,17 +888,6 @@ pick_interfaces(struct mdns *m, int *ifs)
 	if (n == 0 && (!specific || (ntohl(want.s_addr) >> 24) == 127))
 		add_if(ifs, &n, if_nametoindex("lo"));
 	return n;
-}
-
-static int
-has_if(const int *ifs, int n, int ifindex)
-{
-	int	 i;
-
-	for (i = 0; i < n; i++)
-		if (ifs[i] == ifindex)
-			return 1;
-	return 0;
 }
 
 /*
@@ -882,23 +913,22 @@ join_interfaces(struct mdns *m)
 		mr.imr_ifindex = m->ifs[i];
 		setsockopt(m->fd, IPPROTO_IP, IP_DROP_MEMBERSHIP, &mr,
 		    sizeof(mr));
-		log_debug("mdns: left %s on interface %d", MDNS_GROUP,
-		    m->ifs[i]);
+		log_info("mdns: left %s on %s", MDNS_GROUP,
+		    if_name(m->ifs[i], name));
 	}
 	m->nifs = kept;
 	for (i = 0; i < n; i++) {
 		if (has_if(m->ifs, m->nifs, ifs[i]))
 			continue;
-		if (if_indextoname(ifs[i], name) == NULL)
-			snprintf(name, sizeof(name), "%d", ifs[i]);
 		mr.imr_ifindex = ifs[i];
 		if (setsockopt(m->fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mr,
 		    sizeof(mr)) == -1) {
 			log_warn("mdns: cannot join %s on %s", MDNS_GROUP,
-			    name);
+			    if_name(ifs[i], name));
 			continue;
 		}
-		log_info("mdns: joined %s on %s", MDNS_GROUP, name);
+		log_info("mdns: joined %s on %s", MDNS_GROUP,
+		    if_name(ifs[i], name));
 		m->ifs[m->nifs++] = ifs[i];
 	}
 }
@@ -944,7 +974,12 @@ open_socket(struct mdns *m)
 		return -1;
 	}
 	join_interfaces(m);
-	return m->nifs > 0 ? 0 : -1;
+	if (m->nifs == 0) {
+		log_warnx("mdns: no interface to announce %s on",
+		    m->net->addr);
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -1006,6 +1041,8 @@ publish(struct mdns *m)
 		else if (n > 0 && label[n - 1] != '-')
 			label[n++] = '-';
 	}
+	while (n > 0 && label[n - 1] == '-')
+		n--;
 	label[n] = '\0';
 	snprintf(m->instance, sizeof(m->instance), "%s-%.8s.%s",
 	    n > 0 ? label : "peer", net->peer_id, MDNS_SERVICE);
@@ -1054,10 +1091,8 @@ mdns_start(struct net *net)
 	if (net->bound.ss_family == AF_INET &&
 	    !addr_is_any((struct sockaddr *)&net->bound))
 		m->src = ((struct sockaddr_in *)&net->bound)->sin_addr;
-	if (open_socket(m) == -1) {
-		log_warnx("mdns: no interface to announce %s on", net->addr);
+	if (open_socket(m) == -1)
 		goto fail;
-	}
 	/* The library would print to stdout and stderr; we log ourselves. */
 	mdnsd_log_level(quiet);
 	if ((m->d = mdnsd_new(QCLASS_IN, MDNS_FRAME)) == NULL) {

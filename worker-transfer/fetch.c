@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include <dirent.h>
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -1382,6 +1383,45 @@ fetch_cancel(struct transfer *xfer, const char *game_id)
 
 	if (f != NULL)
 		fetch_fail(f, "cancelled", "cancelled");
+}
+
+/*
+ * At start-up, before any fetch: staging left by a crash goes, and so
+ * does a game folder that held nothing else.
+ */
+void
+fetch_cleanup_all(struct transfer *xfer)
+{
+	DIR		*d;
+	struct dirent	*de;
+	int		 fd;
+
+	if ((fd = openat(xfer->games_fd, ".", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1)
+		return;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		struct stat	 st;
+		int		 gfd;
+
+		if (de->d_type != DT_DIR || !path_is_valid_game_id(de->d_name))
+			continue;
+		gfd = openat(xfer->games_fd, de->d_name, O_RDONLY |
+		    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (gfd == -1)
+			continue;
+		if (fstatat(gfd, STAGING_DIR, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+			log_info("%s: removing an unfinished download",
+			    de->d_name);
+			path_remove_tree_beneath(gfd, STAGING_DIR);
+			unlinkat(xfer->games_fd, de->d_name, AT_REMOVEDIR);
+		}
+		close(gfd);
+	}
+	closedir(d);
 }
 
 void

@@ -29,6 +29,7 @@ transfer_dispatch_supervisor(struct msgconn *c, struct msg *m)
 {
 	struct transfer	*xfer = c->arg;
 	char		 dir[PATH_MAX], game_id[65];
+	int		 cleanup;
 
 	switch (m->type) {
 	case MSG_XFER_HELLO:
@@ -43,6 +44,8 @@ transfer_dispatch_supervisor(struct msgconn *c, struct msg *m)
 			fatal("games dir %s", dir);
 		serve_gates_set(&xfer->gates.catalog, &xfer->gates.ncatalog,
 		    mp_get_array(m->body, "catalog"));
+		if (mp_get_bool(m->body, "cleanup", &cleanup) == 0 && cleanup)
+			fetch_cleanup_all(xfer);
 		if (!xfer->sandboxed) {
 			struct sandbox_policy p;
 			char	 err[256];

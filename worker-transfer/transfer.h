@@ -92,5 +92,6 @@ int	serve_count(struct transfer *, const char *game_id);
 int	fetch_start(struct transfer *, const msgpack_object *);
 void	fetch_cancel(struct transfer *, const char *game_id);
 void	fetch_free_all(struct transfer *);
+void	fetch_cleanup_all(struct transfer *);
 
 #endif

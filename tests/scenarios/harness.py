@@ -418,6 +418,65 @@ def require_root() -> None:
 
 
 # --------------------------------------------------------------------------
+# Run directories
+# --------------------------------------------------------------------------
+
+KEEP_RUNS = 5
+
+
+def owner_alive(run_dir: Path) -> bool:
+    try:
+        pid = int((run_dir / ".owner-pid").read_text().strip())
+    except (OSError, ValueError):
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"run.py" in cmdline or b"valgrind_peer" in cmdline
+
+
+def clean_old_runs(runs_root: Path) -> None:
+    """Unmount leftovers of crashed runs; keep the newest KEEP_RUNS run dirs."""
+    if not runs_root.is_dir():
+        return
+    dirs = sorted((d for d in runs_root.iterdir() if d.is_dir()), key=lambda d: d.name)
+    for run_dir in dirs:
+        if not owner_alive(run_dir):
+            unmount_everything_under(run_dir)
+    stale = [d for d in dirs if not owner_alive(d)]
+    for run_dir in stale[: max(0, len(stale) - KEEP_RUNS)]:
+        prefix = os.path.realpath(run_dir) + os.sep
+        if any(point.startswith(prefix) for point in mount_points()):
+            continue
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def make_run_dir(runs_root: Path) -> Path:
+    runs_root.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    run_dir = runs_root / stamp
+    suffix = 1
+    while True:
+        try:
+            run_dir.mkdir()
+            break
+        except FileExistsError:
+            suffix += 1
+            run_dir = runs_root / f"{stamp}-{suffix}"
+    (run_dir / ".owner-pid").write_text(f"{os.getpid()}\n")
+    return run_dir
+
+
+# --------------------------------------------------------------------------
 # Peers
 # --------------------------------------------------------------------------
 
@@ -479,7 +538,9 @@ class Peer:
         self.games_path: Path | None = None
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path: Path | None = None
+        self.stdout_path: Path | None = None
         self._log_handle: Any = None
+        self._stdout_copy: Any = None
         self.output: list[dict[str, Any]] = []
         self.raw_output: list[str] = []
         self.violations: list[str] = []
@@ -559,6 +620,8 @@ class Peer:
         self._log_handle = open(self.log_path, "ab")
         self._log_handle.write(f"# harness: {' '.join(cmd)}\n".encode())
         self._log_handle.flush()
+        self.stdout_path = self.scenario.log_dir / f"{self.index:02d}-{self.name}.stdout.jsonl"
+        self._stdout_copy = open(self.stdout_path, "ab")
         self.scenario.log(f"start {self.label}: {' '.join(cmd)}")
         wrapper: list[str] = []
         setpriv = shutil.which("setpriv")
@@ -590,6 +653,11 @@ class Peer:
         stream = self.process.stdout
         try:
             for raw in iter(stream.readline, b""):
+                try:
+                    self._stdout_copy.write(raw if raw.endswith(b"\n") else raw + b"\n")
+                    self._stdout_copy.flush()
+                except (OSError, ValueError):
+                    pass
                 line = raw[:-1] if raw.endswith(b"\n") else raw
                 try:
                     text = line.decode("utf-8")
@@ -686,6 +754,11 @@ class Peer:
         with self.condition:
             return len(self.output)
 
+    def _stdout_tail(self, lines: int = 12) -> str:
+        with self.condition:
+            tail = [_short(line, 300) for line in self.raw_output[-lines:]]
+        return "\n".join([f"--- {self.name} stdout (last {len(tail)} lines) ---"] + tail)
+
     def _failure_context(self) -> str:
         with self.condition:
             stdout_tail = [_short(line, 300) for line in self.raw_output[-12:]]
@@ -766,7 +839,10 @@ class Peer:
                 raise ScenarioError(f"{self.name} error reply without an error string: {response}")
             if expect_error:
                 return response
-            raise ScenarioError(f"{self.name} command {payload.get('cmd')} failed: {_short(response)}")
+            raise ScenarioError(
+                f"{self.name} command {payload.get('cmd')} failed: {_short(response)}\n"
+                f"{self._stdout_tail()}"
+            )
         if expect_error:
             raise ScenarioError(
                 f"{self.name} command {payload.get('cmd')} unexpectedly succeeded: {_short(response)}"
@@ -831,6 +907,11 @@ class Peer:
         if self._log_handle is not None:
             try:
                 self._log_handle.close()
+            except OSError:
+                pass
+        if reader_done and self._stdout_copy is not None:
+            try:
+                self._stdout_copy.close()
             except OSError:
                 pass
         with _LIVE_LOCK:
@@ -1019,9 +1100,11 @@ class Scenario:
             pass
         return errors
 
-    def log_tails(self) -> str:
+    def log_tails(self, already_shown: str = "") -> str:
         parts = []
         for peer in self.peers:
+            if peer.log_path is not None and f"stderr log {peer.log_path}" in already_shown:
+                continue
             parts.append(f"--- {peer.label} stderr log {peer.log_path} (tail) ---")
             parts.append(tail_file(peer.log_path) or "(empty)")
         return "\n".join(parts)
@@ -1208,7 +1291,11 @@ def assert_archive_solid(peer: Peer, game_id: str) -> str:
         "import sys\n"
         "try:\n import rarfile\n"
         "except ImportError:\n sys.exit(42)\n"
-        "sys.exit(0 if rarfile.RarFile(sys.argv[1]).is_solid() else 3)\n"
+        "f = rarfile.RarFile(sys.argv[1])\n"
+        "if hasattr(f, 'is_solid'):\n solid = f.is_solid()\n"
+        "else:  # rarfile < 4.0 (Debian 12: 3.1)\n"
+        " solid = bool(f._file_parser._main.flags & rarfile.RAR_MAIN_SOLID)\n"
+        "sys.exit(0 if solid else 3)\n"
     )
     try:
         result = subprocess.run(

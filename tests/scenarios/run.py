@@ -30,7 +30,6 @@ from scenarios import SCENARIOS  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 EXPECTED_FILE = HERE / "expected_pass.txt"
-KEEP_RUNS = 5
 ALL_SCENARIOS = SCENARIOS + EXTRA_SCENARIOS
 
 
@@ -63,58 +62,6 @@ def read_expected() -> list[str]:
         if line:
             names.append(line.split()[0])
     return resolve_ids(names)
-
-
-def owner_alive(run_dir: Path) -> bool:
-    try:
-        pid = int((run_dir / ".owner-pid").read_text().strip())
-    except (OSError, ValueError):
-        return False
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
-    return b"run.py" in cmdline or b"valgrind_peer" in cmdline
-
-
-def clean_old_runs(runs_root: Path) -> None:
-    """Unmount leftovers of crashed runs; keep the newest KEEP_RUNS run dirs."""
-    if not runs_root.is_dir():
-        return
-    dirs = sorted((d for d in runs_root.iterdir() if d.is_dir()), key=lambda d: d.name)
-    for run_dir in dirs:
-        if not owner_alive(run_dir):
-            harness.unmount_everything_under(run_dir)
-    stale = [d for d in dirs if not owner_alive(d)]
-    for run_dir in stale[: max(0, len(stale) - KEEP_RUNS)]:
-        prefix = os.path.realpath(run_dir) + os.sep
-        if any(point.startswith(prefix) for point in harness.mount_points()):
-            continue
-        shutil.rmtree(run_dir, ignore_errors=True)
-
-
-def make_run_dir(runs_root: Path) -> Path:
-    runs_root.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    run_dir = runs_root / stamp
-    suffix = 1
-    while True:
-        try:
-            run_dir.mkdir()
-            break
-        except FileExistsError:
-            suffix += 1
-            run_dir = runs_root / f"{stamp}-{suffix}"
-    (run_dir / ".owner-pid").write_text(f"{os.getpid()}\n")
-    return run_dir
 
 
 def indent(text: str, prefix: str = "    ") -> str:
@@ -168,7 +115,7 @@ def run_one(sid: str, fn, run_dir: Path, keep: bool) -> tuple[bool, str, float]:
     if interrupted:
         raise KeyboardInterrupt(reason)
     if not ok:
-        tails = sc.log_tails()
+        tails = sc.log_tails(already_shown=reason)
         if tails:
             reason = reason + "\n" + tails
     return ok, reason, time.monotonic() - started
@@ -207,8 +154,8 @@ def main() -> int:
     harness.install_signal_handlers()
     CFG.set_build(args.build_dir)
     CFG.verbose = args.verbose
-    clean_old_runs(CFG.runs_root)
-    run_dir = make_run_dir(CFG.runs_root)
+    harness.clean_old_runs(CFG.runs_root)
+    run_dir = harness.make_run_dir(CFG.runs_root)
     print(f"lanspread scenarios: {len(plan)} selected; peer {CFG.peer_bin}; run dir {run_dir}", flush=True)
 
     results: list[tuple[str, bool, str, float]] = []
