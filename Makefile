@@ -126,7 +126,7 @@ man-lint:
 
 demo: deps
 	$(MAKE) all fixtures
-	$(PYTHON) tests/demo.py $(B)
+	sh tests/demo.sh $(B)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin \

@@ -54,6 +54,8 @@ static int		 nclients;
 static int		 listen_fd = -1;
 static char		 listen_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static ev_io		 listen_io;
+static ev_timer		 listen_pause;
+static gid_t		 listen_gid;
 
 static void	client_free(struct ctl_client *);
 
@@ -403,6 +405,42 @@ control_stdio_start(struct sup *sup)
 	return client_new(sup, STDIN_FILENO, STDOUT_FILENO, 1) ? 0 : -1;
 }
 
+/* Whether a process belongs to a group, as /proc says of it. */
+static int
+pid_in_group(pid_t pid, gid_t gid)
+{
+	char	 path[64], line[4096];
+	FILE	*f;
+	int	 found = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f) != NULL) {
+		char	*p, *end;
+
+		if (strncmp(line, "Groups:", 7) != 0)
+			continue;
+		for (p = line + 7; !found; p = end) {
+			unsigned long g = strtoul(p, &end, 10);
+
+			if (end == p)
+				break;
+			found = g == gid;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+/* Root, ourselves, and members of the control group may drive us. */
+static int
+client_allowed(const struct ucred *cred)
+{
+	return cred->uid == 0 || cred->uid == geteuid() ||
+	    cred->gid == listen_gid || pid_in_group(cred->pid, listen_gid);
+}
+
 static void
 listen_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
@@ -415,13 +453,18 @@ listen_cb(struct ev_loop *loop, ev_io *w, int revents)
 	(void)revents;
 	fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd == -1) {
-		if (errno == EMFILE || errno == ENFILE)
+		if (errno == EMFILE || errno == ENFILE) {
+			/* Out of descriptors: pause rather than spin. */
 			log_warn("control accept");
+			ev_io_stop(sup->loop, &listen_io);
+			ev_timer_start(sup->loop, &listen_pause);
+		}
 		return;
 	}
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1 ||
-	    nclients >= CTL_MAX_CLIENTS) {
-		log_warnx("control client refused");
+	    !client_allowed(&cred) || nclients >= CTL_MAX_CLIENTS) {
+		log_warnx("control client pid %d uid %d refused",
+		    (int)cred.pid, (int)cred.uid);
 		close(fd);
 		return;
 	}
@@ -431,8 +474,20 @@ listen_cb(struct ev_loop *loop, ev_io *w, int revents)
 		close(fd);
 }
 
+static void
+listen_resume(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)w;
+	(void)revents;
+	ev_io_start(loop, &listen_io);
+}
+
+/*
+ * Binds the control socket, mode 0660, owned by uid:gid; done before
+ * privileges are dropped, since its folder may belong to root.
+ */
 int
-control_socket_start(struct sup *sup, const char *path)
+control_socket_open(const char *path, uid_t uid, gid_t gid)
 {
 	struct sockaddr_un sun;
 	mode_t		 old;
@@ -457,16 +512,30 @@ control_socket_start(struct sup *sup, const char *path)
 		goto fail;
 	}
 	umask(old);
-	if (chmod(path, 0660) == -1 || listen(listen_fd, 16) == -1)
+	if (chmod(path, 0660) == -1 ||
+	    ((uid != (uid_t)-1 || gid != (gid_t)-1) &&
+	    chown(path, uid, gid) == -1) || listen(listen_fd, 16) == -1)
 		goto fail;
-	ev_io_init(&listen_io, listen_cb, listen_fd, EV_READ);
-	listen_io.data = sup;
-	ev_io_start(sup->loop, &listen_io);
+	listen_gid = gid != (gid_t)-1 ? gid : getegid();
 	return 0;
 fail:
 	close(listen_fd);
 	listen_fd = -1;
 	return -1;
+}
+
+/* Starts accepting on the socket opened before (or opens it now). */
+int
+control_socket_start(struct sup *sup, const char *path)
+{
+	if (listen_fd == -1 &&
+	    control_socket_open(path, (uid_t)-1, (gid_t)-1) == -1)
+		return -1;
+	ev_io_init(&listen_io, listen_cb, listen_fd, EV_READ);
+	listen_io.data = sup;
+	ev_io_start(sup->loop, &listen_io);
+	ev_timer_init(&listen_pause, listen_resume, 1.0, 0);
+	return 0;
 }
 
 void
@@ -478,6 +547,7 @@ control_stop(struct sup *sup)
 		client_free(c);
 	if (listen_fd != -1) {
 		ev_io_stop(sup->loop, &listen_io);
+		ev_timer_stop(sup->loop, &listen_pause);
 		close(listen_fd);
 		unlink(listen_path);
 		listen_fd = -1;

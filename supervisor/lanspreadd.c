@@ -1,25 +1,117 @@
 /*
- * lanspreadd: the daemon. Runs in the foreground (for systemd) and is
- * driven over a Unix control socket by lanspreadctl.
+ * lanspreadd: the daemon an init system starts. Reads lanspread.conf
+ * (flags override it), opens its control socket as root, drops to the
+ * configured user and runs the supervisor in the foreground.
  */
+#include <sys/stat.h>
+
+#include <errno.h>
 #include <getopt.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/log.h"
+#include "supervisor/config.h"
 #include "supervisor/supervisor.h"
-
-#define DEFAULT_SOCKET	"/run/lanspread/control.sock"
 
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: lanspreadd [-dv] [--foreground] "
-	    "[--control-socket PATH] --name NAME\n"
-	    "\t--games-dir DIR --state-dir DIR --catalog-db FILE "
-	    "[--listen IP[:PORT]] [--unrar PATH|builtin]\n");
+	fprintf(stderr, "usage: lanspreadd [-dnv] [-f file] [-S socket] "
+	    "[--name NAME] [--games-dir DIR]\n"
+	    "\t[--state-dir DIR] [--catalog-db FILE] [--listen IP[:PORT]]\n"
+	    "\t[--unrar PATH|builtin] [--no-mdns]\n");
 	exit(2);
+}
+
+static int
+mkdir_owned(const char *path, mode_t mode, uid_t uid, gid_t gid)
+{
+	char	 buf[PATH_MAX], *p;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (p = buf + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) == -1 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) == 0)
+		return chown(buf, uid, gid);
+	return errno == EEXIST ? 0 : -1;
+}
+
+/*
+ * As root: folders the daemon needs are made its user's, the control
+ * socket is bound, then root is given up for good.
+ */
+static int
+drop_privileges(const struct daemon_config *dc, char *err, size_t errsz)
+{
+	struct passwd	*pw;
+	struct group	*gr;
+	gid_t		 sock_gid;
+	char		 dir[PATH_MAX], *slash;
+
+	if (geteuid() != 0 || dc->user[0] == '\0') {
+		if (control_socket_open(dc->control_socket, (uid_t)-1,
+		    (gid_t)-1) == -1) {
+			snprintf(err, errsz, "control socket %s: %s",
+			    dc->control_socket, strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	if ((pw = getpwnam(dc->user)) == NULL) {
+		snprintf(err, errsz, "user %s does not exist", dc->user);
+		return -1;
+	}
+	sock_gid = pw->pw_gid;
+	if (dc->group[0] != '\0') {
+		if ((gr = getgrnam(dc->group)) == NULL) {
+			snprintf(err, errsz, "group %s does not exist",
+			    dc->group);
+			return -1;
+		}
+		sock_gid = gr->gr_gid;
+	}
+	snprintf(dir, sizeof(dir), "%s", dc->control_socket);
+	if ((slash = strrchr(dir, '/')) != NULL && slash != dir)
+		*slash = '\0';
+	if (mkdir_owned(dc->state_dir, 0700, pw->pw_uid, pw->pw_gid) == -1 ||
+	    mkdir_owned(dc->games_dir, 0755, pw->pw_uid, pw->pw_gid) == -1 ||
+	    mkdir_owned(dir, 0755, 0, 0) == -1) {
+		snprintf(err, errsz, "cannot create the daemon's folders: %s",
+		    strerror(errno));
+		return -1;
+	}
+	if (control_socket_open(dc->control_socket, pw->pw_uid,
+	    sock_gid) == -1) {
+		snprintf(err, errsz, "control socket %s: %s",
+		    dc->control_socket, strerror(errno));
+		return -1;
+	}
+	if (initgroups(pw->pw_name, pw->pw_gid) == -1 ||
+	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1) {
+		snprintf(err, errsz, "cannot become %s: %s", dc->user,
+		    strerror(errno));
+		return -1;
+	}
+	/* There is no way back. */
+	if (setuid(0) != -1 || geteuid() != pw->pw_uid) {
+		snprintf(err, errsz, "privileges were not dropped");
+		return -1;
+	}
+	log_info("running as %s", dc->user);
+	return 0;
 }
 
 int
@@ -34,36 +126,80 @@ main(int argc, char *argv[])
 		{ "catalog-db",		required_argument,	NULL, 'c' },
 		{ "unrar",		required_argument,	NULL, 'u' },
 		{ "listen",		required_argument,	NULL, 'l' },
+		{ "no-mdns",		no_argument,		NULL, 'M' },
 		{ "verbose",		no_argument,		NULL, 'v' },
 		{ NULL,			0,			NULL, 0 }
 	};
+	struct {
+		const char	*key;
+		const char	*value;
+	} flags[16];
+	struct daemon_config dc;
 	struct sup_config cfg;
 	struct sup	 sup;
+	const char	*conf = CONFIG_DEFAULT, *why;
 	char		 err[512];
-	int		 ch, verbose = 0, foreground = 0, rc;
+	int		 ch, verbose = 0, foreground = 0, check = 0;
+	int		 nflags = 0, conf_given = 0, rc, i;
 
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.listen = "0.0.0.0:7331";
-	cfg.control_socket = DEFAULT_SOCKET;
-	cfg.mdns = 1;
-	while ((ch = getopt_long(argc, argv, "dv", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "df:nS:v", longopts,
+	    NULL)) != -1) {
+		const char *key = NULL;
+
 		switch (ch) {
 		case 'd': foreground = 1; break;
-		case 'S': cfg.control_socket = optarg; break;
-		case 'N': cfg.name = optarg; break;
-		case 'g': cfg.games_dir = optarg; break;
-		case 's': cfg.state_dir = optarg; break;
-		case 'c': cfg.catalog_path = optarg; break;
-		case 'u': cfg.unrar = optarg; break;
-		case 'l': cfg.listen = optarg; break;
+		case 'f': conf = optarg; conf_given = 1; break;
+		case 'n': check = 1; break;
 		case 'v': verbose++; break;
+		case 'S': key = "control_socket"; break;
+		case 'N': key = "name"; break;
+		case 'g': key = "games_dir"; break;
+		case 's': key = "state_dir"; break;
+		case 'c': key = "catalog"; break;
+		case 'u': key = "unrar"; break;
+		case 'l': key = "listen"; break;
+		case 'M': key = "mdns"; optarg = "no"; break;
 		default: usage();
 		}
+		if (key != NULL && nflags < (int)(sizeof(flags) /
+		    sizeof(flags[0]))) {
+			flags[nflags].key = key;
+			flags[nflags++].value = optarg;
+		}
 	}
-	if (optind != argc || cfg.name == NULL || cfg.games_dir == NULL ||
-	    cfg.state_dir == NULL || cfg.catalog_path == NULL)
+	if (optind != argc)
 		usage();
-	log_init("lanspreadd", foreground, verbose);
+	log_init("lanspreadd", foreground || check, verbose);
+	config_defaults(&dc);
+	if (config_load(&dc, conf, conf_given, err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		return 1;
+	}
+	/* Flags override the file. */
+	for (i = 0; i < nflags; i++)
+		if ((why = config_set(&dc, flags[i].key, flags[i].value)) !=
+		    NULL) {
+			log_warnx("--%s %s: %s", flags[i].key, flags[i].value,
+			    why);
+			return 1;
+		}
+	if (check) {
+		printf("configuration OK\n");
+		return 0;
+	}
+	if (drop_privileges(&dc, err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		return 1;
+	}
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.name = dc.name;
+	cfg.games_dir = dc.games_dir;
+	cfg.state_dir = dc.state_dir;
+	cfg.catalog_path = dc.catalog;
+	cfg.listen = dc.listen;
+	cfg.unrar = dc.unrar;
+	cfg.control_socket = dc.control_socket;
+	cfg.mdns = dc.mdns;
 	if (sup_init(&sup, &cfg, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		sup_free(&sup);

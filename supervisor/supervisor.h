@@ -114,6 +114,7 @@ void	watch_stop(struct sup *);
 
 /* control.c: JSON lines on stdio or a Unix socket */
 int	control_stdio_start(struct sup *);
+int	control_socket_open(const char *path, uid_t, gid_t);
 int	control_socket_start(struct sup *, const char *path);
 void	control_stop(struct sup *);
 void	control_reply(uint64_t client, json_t *id, json_t *data);

@@ -301,7 +301,8 @@ make_rar4_symlink(const char *name)
 	    "import rar\n"
 	    "target, lname = b'/etc', b'link'\n"
 	    "fields = struct.pack('<IIBIIBBHI', len(target), len(target), 3,\n"
-	    "    zlib.crc32(target) & 0xffffffff, rar._dos_time(rar.DEFAULT_MTIME),\n"
+	    "    zlib.crc32(target) & 0xffffffff,\n"
+	    "    rar._dos_time(rar.DEFAULT_MTIME),\n"
 	    "    20, rar.R4_METHOD_STORE, len(lname), 0o120777)\n"
 	    "with open(sys.argv[1], 'wb') as fh:\n"
 	    "    fh.write(rar.RAR4_SIGNATURE)\n"
@@ -309,8 +310,8 @@ make_rar4_symlink(const char *name)
 	    "    fh.write(rar._r4_block(rar.R4_HEAD_FILE, rar.R4_LONG_BLOCK,\n"
 	    "        fields + lname))\n"
 	    "    fh.write(target)\n"
-	    "    fh.write(rar._r4_block(rar.R4_HEAD_END, rar.R4_SKIP_IF_UNKNOWN,"
-	    " b''))\n",
+	    "    fh.write(rar._r4_block(rar.R4_HEAD_END,\n"
+	    "        rar.R4_SKIP_IF_UNKNOWN, b''))\n",
 	    path, NULL };
 
 	join(path, sizeof(path), game_path, name);
@@ -445,7 +446,7 @@ END_TEST
 START_TEST(default_limits_scale_with_the_archives_size)
 {
 	struct extract_limits	 lim;
-	char			*names[] = { "a.eti", "b.eti", "missing.eti" };
+	char			*names[] = { "a.eti", "b.eti", "gone.eti" };
 
 	write_file(game_fd, "a.eti", "0123456789", 10);
 	write_file(game_fd, "b.eti", "01234", 5);
@@ -586,7 +587,8 @@ START_TEST(extract_refuses_a_name_climbing_out_with_dotdot)
 	make_rar("evil.eti", "rar5", "../evil.txt", "escaped");
 	ck_assert_int_eq(extract_archives(game_fd, names, 1, dest_fd, &lim,
 	    err, sizeof(err)), -1);
-	ck_assert_msg(strstr(err, "has an unsafe name: refused") != NULL, "%s", err);
+	ck_assert_msg(strstr(err, "has an unsafe name: refused") != NULL,
+	    "%s", err);
 	ck_assert_uint_eq(dir_count(dest_path), 0);
 	assert_nothing_escaped();
 }
@@ -600,7 +602,8 @@ START_TEST(extract_refuses_an_absolute_name)
 	make_rar("abs.eti", "rar5", "/abs.txt", "escaped");
 	ck_assert_int_eq(extract_archives(game_fd, names, 1, dest_fd, &lim,
 	    err, sizeof(err)), -1);
-	ck_assert_msg(strstr(err, "has an unsafe name: refused") != NULL, "%s", err);
+	ck_assert_msg(strstr(err, "has an unsafe name: refused") != NULL,
+	    "%s", err);
 	ck_assert_uint_eq(dir_count(dest_path), 0);
 	assert_nothing_escaped();
 }
@@ -614,7 +617,8 @@ START_TEST(extract_refuses_a_nested_name_climbing_out)
 	make_rar("nested.eti", "rar5", "a/../../b.txt", "escaped");
 	ck_assert_int_eq(extract_archives(game_fd, names, 1, dest_fd, &lim,
 	    err, sizeof(err)), -1);
-	ck_assert_msg(strstr(err, "has an unsafe name: refused") != NULL, "%s", err);
+	ck_assert_msg(strstr(err, "has an unsafe name: refused") != NULL,
+	    "%s", err);
 	assert_nothing_escaped();
 }
 END_TEST
@@ -627,7 +631,8 @@ START_TEST(extract_refuses_a_backslash_name_in_rar5)
 	make_rar("bs.eti", "rar5", "..\\evil.txt", "escaped");
 	ck_assert_int_eq(extract_archives(game_fd, names, 1, dest_fd, &lim,
 	    err, sizeof(err)), -1);
-	ck_assert_msg(strstr(err, "has an unsafe name: refused") != NULL, "%s", err);
+	ck_assert_msg(strstr(err, "has an unsafe name: refused") != NULL,
+	    "%s", err);
 	ck_assert_uint_eq(dir_count(dest_path), 0);
 	assert_nothing_escaped();
 }
@@ -827,7 +832,8 @@ START_TEST(stream_of_a_hostile_name_sends_peer_error_and_no_entry)
 	ck_assert_int_eq(stream_archives(game_fd, names, 1, out, &lim, err,
 	    sizeof(err)), -1);
 	assert_only_peer_error(out, why, sizeof(why));
-	ck_assert_msg(strstr(why, "has an unsafe name: refused") != NULL, "%s", why);
+	ck_assert_msg(strstr(why, "has an unsafe name: refused") != NULL,
+	    "%s", why);
 	close(out);
 }
 END_TEST
@@ -894,7 +900,8 @@ END_TEST
 START_TEST(stream_reports_a_reader_that_went_away)
 {
 	struct extract_limits	 lim;
-	char			 gpath[PATH_MAX], *names[] = { "cnctw.eti" };
+	char			 gpath[PATH_MAX];
+	char			*names[] = { "cnctw.eti" };
 	int			 gfd, sv[2];
 
 	gfd = fixture_game("fixture-bravo/cnctw", gpath, sizeof(gpath));
@@ -1025,7 +1032,8 @@ extract_suite(void)
 	tc = tcase_create("hostile");
 	tcase_add_checked_fixture(tc, root_setup, root_teardown);
 	tcase_set_timeout(tc, 30);
-	tcase_add_test(tc, extract_refuses_a_corrupt_archive_and_writes_nothing);
+	tcase_add_test(tc,
+	    extract_refuses_a_corrupt_archive_and_writes_nothing);
 	tcase_add_test(tc, extract_refuses_a_name_climbing_out_with_dotdot);
 	tcase_add_test(tc, extract_refuses_an_absolute_name);
 	tcase_add_test(tc, extract_refuses_a_nested_name_climbing_out);
@@ -1048,7 +1056,8 @@ extract_suite(void)
 	tc = tcase_create("stream");
 	tcase_add_checked_fixture(tc, root_setup, root_teardown);
 	tcase_set_timeout(tc, 30);
-	tcase_add_test(tc, stream_sends_entries_in_archive_order_then_stream_end);
+	tcase_add_test(tc,
+	    stream_sends_entries_in_archive_order_then_stream_end);
 	tcase_add_test(tc, stream_of_a_corrupt_archive_sends_peer_error_first);
 	tcase_add_test(tc,
 	    stream_of_a_hostile_name_sends_peer_error_and_no_entry);

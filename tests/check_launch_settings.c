@@ -22,11 +22,11 @@
 #include "worker-install/extract.h"
 #include "worker-install/launch_settings.h"
 
-#define CSS_INI	"[Settings]\r\nAppId = 240\r\nPersonaName = stubplayer\r\n" \
-		"Language = english\r\n"
+#define CSS_INI	"[Settings]\r\nAppId = 240\r\n" \
+		"PersonaName = stubplayer\r\nLanguage = english\r\n"
 #define CSS_INI_STAMPED	"[Settings]\r\nAppId = 240\r\n" \
 		"PersonaName = Lan Hero\r\nLanguage = english\r\n"
-#define INI_DIR	"engine/bin/win64/steam_settings"
+#define INI_DIR	LAUNCH_INI_DIR
 
 /* root/local is the installed game; root/outside must stay untouched. */
 static char	root[] = "/tmp/check_launch.XXXXXX";
@@ -356,8 +356,9 @@ END_TEST
 START_TEST(username_of_64_bytes_is_accepted)
 {
 	struct play_outcome	 out;
-	const char		*name = "1234567890123456789012345678901234567890"
-				    "123456789012345678901234";
+	const char		*name =
+	    "1234567890123456789012345678901234567890"
+	    "123456789012345678901234";
 
 	ck_assert_uint_eq(strlen(name), 64);
 	ck_assert_msg(launch_settings_apply(local_fd, name, "english", &out,

@@ -41,13 +41,13 @@
 
 /* What one extraction or stream has consumed so far. */
 struct xstate {
-	const struct extract_limits	*lim;
-	uint64_t			 entries;	/* every kind */
-	uint64_t			 files;		/* regular ones */
-	uint64_t			 bytes;		/* of regular ones */
-	char				*buf;		/* EXTRACT_BLOCK */
-	char				*err;
-	size_t				 errsz;
+	const struct extract_limits *lim;
+	uint64_t	 entries;	/* every kind */
+	uint64_t	 files;		/* regular ones */
+	uint64_t	 bytes;		/* of regular ones */
+	char		*buf;		/* EXTRACT_BLOCK */
+	char		*err;
+	size_t		 errsz;
 };
 
 /* One entry of an archive, checked. */
@@ -62,9 +62,9 @@ struct xentry {
 /* The stream's output link. */
 struct xout {
 	int		 fd;
-	int		 sock;		/* send(MSG_NOSIGNAL) rather than write */
+	int		 sock;		/* send(MSG_NOSIGNAL), not write */
 	int		 boundary;	/* between two frames */
-	int		 broken;	/* a write failed: send nothing more */
+	int		 broken;	/* a write failed: no more */
 };
 
 static int	seterr(char *, size_t, const char *, ...)
@@ -80,8 +80,8 @@ static int	la_error(struct archive *, const char *, struct xstate *);
 static int	too_big(const char *, struct xstate *);
 static int	next_entry(struct archive *, const char *, struct xstate *,
 		    struct xentry *);
-static ssize_t	read_block(struct archive *, const char *, struct xstate *,
-		    const struct xentry *, uint64_t *);
+static ssize_t	read_block(struct archive *, const char *,
+		    struct xstate *, const struct xentry *, uint64_t *);
 static int	write_all(int, const char *, size_t);
 static int	make_parent(int, const char *, const char *, struct xstate *);
 static int	extract_file(struct archive *, const char *, int,
@@ -837,7 +837,7 @@ run_prog(char *const argv[], char **outp, size_t *outlenp, char *err,
 				cap = cap == 0 ? 65536 : cap * 2;
 				if (cap > LIST_MAX + 1 ||
 				    (grown = realloc(out, cap)) == NULL) {
-					/* Drain and fail: the child must end. */
+					/* Drain, fail: the child must end. */
 					overflow = 1;
 					kill(pid, SIGKILL);
 				} else

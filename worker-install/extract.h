@@ -46,14 +46,15 @@ void	extract_default_limits(int game_fd, char *const names[], size_t n,
  * Returns 0, or -1 with err filled; the caller removes what was written.
  */
 int	extract_archives(int game_fd, char *const names[], size_t n,
-	    int dest_fd, const struct extract_limits *, char *err, size_t errsz);
+	    int dest_fd, const struct extract_limits *, char *err,
+	    size_t errsz);
 
 /*
  * The same with an external unrar: "unrar x -o+ -y -idq
  * <game_dir_path>/<name> <dest_path>/" per archive (no shell). A program
  * that cannot run, a non-zero exit, or a symbolic link or special file
- * left in dest_path fails with -1. game_fd is not used for reading: unrar
- * opens the archives by path.
+ * left in dest_path fails with -1. unrar opens the archives by path;
+ * game_fd only serves to check that each is a regular file, not a link.
  */
 int	extract_archives_unrar(const char *unrar, int game_fd,
 	    const char *game_dir_path, char *const names[], size_t n,

@@ -262,8 +262,8 @@ persona_rewrite(const char *in, size_t len, const char *name, char **outp,
 {
 	const char	*nl;
 	char		*out;
-	size_t		 nlen = strlen(name), start, end, cend, vstart, vend;
-	size_t		 olen = 0, cap;
+	size_t		 nlen = strlen(name), start, end, cend;
+	size_t		 vstart, vend, olen = 0, cap;
 	int		 replaced = 0;
 
 	/* Each line grows by at most the name. */

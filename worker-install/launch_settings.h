@@ -16,7 +16,8 @@
 #define LAUNCH_PROFILE_DIR	"profiles/local"
 #define LAUNCH_ACCOUNT_FILE	"profiles/local/account_name.txt"
 #define LAUNCH_LANGUAGE_FILE	"profiles/local/language.txt"
-#define LAUNCH_INI_FILE		"engine/bin/win64/steam_settings/SmartSteamEmu.ini"
+#define LAUNCH_INI_DIR		"engine/bin/win64/steam_settings"
+#define LAUNCH_INI_FILE		LAUNCH_INI_DIR "/SmartSteamEmu.ini"
 
 struct play_outcome {
 	int	account_name_written;

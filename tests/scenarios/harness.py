@@ -646,6 +646,9 @@ class Peer:
             thread.start()
             self._threads.append(thread)
         self.wait_ready(ready_timeout)
+        # Know the workers from the start: if the peer later dies on its own
+        # its workers are still checked (and cleaned up).
+        self._snapshot_descendants()
         return self
 
     def _read_output(self) -> None:
@@ -691,13 +694,18 @@ class Peer:
     def _write_input(self) -> None:
         assert self.process is not None and self.process.stdin is not None
         stream = self.process.stdin
+        fd = stream.fileno()
         while True:
             data = self._write_queue.get()
             if data is None:
                 break
+            # os.write on the raw fd: no buffered-object lock is held while
+            # blocked, so nothing can deadlock on it at cleanup or exit.
+            view = memoryview(data)
             try:
-                stream.write(data)
-                stream.flush()
+                while view:
+                    written = os.write(fd, view)
+                    view = view[written:]
             except (OSError, ValueError) as exc:
                 self.write_error = f"{type(exc).__name__}: {exc}"
                 break

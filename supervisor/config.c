@@ -1,0 +1,160 @@
+/*
+ * lanspread.conf: "key = value" lines, '#' comments. Every key has a
+ * default that serves a real LAN party; a bad line is an error that
+ * names the file and the line.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/addr.h"
+#include "supervisor/config.h"
+
+void
+config_defaults(struct daemon_config *dc)
+{
+	memset(dc, 0, sizeof(*dc));
+	if (gethostname(dc->name, sizeof(dc->name)) == -1 ||
+	    dc->name[0] == '\0')
+		snprintf(dc->name, sizeof(dc->name), "lanspread");
+	dc->name[sizeof(dc->name) - 1] = '\0';
+	snprintf(dc->games_dir, sizeof(dc->games_dir),
+	    "/var/lib/lanspread/games");
+	snprintf(dc->state_dir, sizeof(dc->state_dir),
+	    "/var/lib/lanspread/state");
+	snprintf(dc->catalog, sizeof(dc->catalog), "/var/lib/lanspread/game.db");
+	snprintf(dc->listen, sizeof(dc->listen), "0.0.0.0:7331");
+	snprintf(dc->unrar, sizeof(dc->unrar), "builtin");
+	snprintf(dc->control_socket, sizeof(dc->control_socket),
+	    "/run/lanspread/control.sock");
+	snprintf(dc->user, sizeof(dc->user), "lanspread");
+	snprintf(dc->group, sizeof(dc->group), "lanspread");
+	dc->mdns = 1;
+}
+
+static char *
+trim(char *s)
+{
+	char	*end;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return s;
+}
+
+static int
+set_str(char *dst, size_t size, const char *value)
+{
+	if (strlen(value) >= size)
+		return -1;
+	snprintf(dst, size, "%s", value);
+	return 0;
+}
+
+/* One key; returns NULL or what is wrong with it. */
+const char *
+config_set(struct daemon_config *dc, const char *key, const char *value)
+{
+	struct sockaddr_storage ss;
+	socklen_t	 len;
+
+	if (strcmp(key, "name") == 0) {
+		if (*value == '\0' || set_str(dc->name, sizeof(dc->name),
+		    value) == -1)
+			return "name must be 1 to 63 characters";
+	} else if (strcmp(key, "games_dir") == 0) {
+		if (*value != '/' || set_str(dc->games_dir,
+		    sizeof(dc->games_dir), value) == -1)
+			return "games_dir must be an absolute path";
+	} else if (strcmp(key, "state_dir") == 0) {
+		if (*value != '/' || set_str(dc->state_dir,
+		    sizeof(dc->state_dir), value) == -1)
+			return "state_dir must be an absolute path";
+	} else if (strcmp(key, "catalog") == 0) {
+		if (*value != '/' || set_str(dc->catalog, sizeof(dc->catalog),
+		    value) == -1)
+			return "catalog must be an absolute path";
+	} else if (strcmp(key, "listen") == 0) {
+		if (addr_parse(value, 7331, &ss, &len) == -1 ||
+		    set_str(dc->listen, sizeof(dc->listen), value) == -1)
+			return "listen must be IP[:PORT]";
+	} else if (strcmp(key, "mdns") == 0) {
+		if (strcmp(value, "yes") == 0)
+			dc->mdns = 1;
+		else if (strcmp(value, "no") == 0)
+			dc->mdns = 0;
+		else
+			return "mdns must be yes or no";
+	} else if (strcmp(key, "unrar") == 0) {
+		if ((strcmp(value, "builtin") != 0 && *value != '/') ||
+		    set_str(dc->unrar, sizeof(dc->unrar), value) == -1)
+			return "unrar must be builtin or an absolute path";
+	} else if (strcmp(key, "control_socket") == 0) {
+		if (*value != '/' || set_str(dc->control_socket,
+		    sizeof(dc->control_socket), value) == -1)
+			return "control_socket must be an absolute path of at "
+			    "most 107 bytes";
+	} else if (strcmp(key, "user") == 0) {
+		if (set_str(dc->user, sizeof(dc->user), value) == -1)
+			return "user name too long";
+	} else if (strcmp(key, "group") == 0) {
+		if (set_str(dc->group, sizeof(dc->group), value) == -1)
+			return "group name too long";
+	} else
+		return "unknown key";
+	return NULL;
+}
+
+int
+config_load(struct daemon_config *dc, const char *path, int must_exist,
+    char *err, size_t errsz)
+{
+	FILE	*f;
+	char	 line[4096];
+	int	 lineno = 0;
+
+	if ((f = fopen(path, "re")) == NULL) {
+		if (errno == ENOENT && !must_exist)
+			return 0;
+		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char		*s, *eq;
+		const char	*why;
+
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(f)) {
+			snprintf(err, errsz, "%s:%d: line too long", path,
+			    lineno);
+			fclose(f);
+			return -1;
+		}
+		if ((s = strchr(line, '#')) != NULL)
+			*s = '\0';
+		s = trim(line);
+		if (*s == '\0')
+			continue;
+		if ((eq = strchr(s, '=')) == NULL) {
+			snprintf(err, errsz, "%s:%d: expected key = value",
+			    path, lineno);
+			fclose(f);
+			return -1;
+		}
+		*eq = '\0';
+		if ((why = config_set(dc, trim(s), trim(eq + 1))) != NULL) {
+			snprintf(err, errsz, "%s:%d: %s: %s", path, lineno,
+			    trim(s), why);
+			fclose(f);
+			return -1;
+		}
+	}
+	fclose(f);
+	return 0;
+}

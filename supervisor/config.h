@@ -1,0 +1,28 @@
+/* The daemon's configuration file (lanspread.conf(5)). */
+#ifndef LANSPREAD_CONFIG_H
+#define LANSPREAD_CONFIG_H
+
+#include <limits.h>
+
+#define CONFIG_DEFAULT	"/etc/lanspread/lanspread.conf"
+
+struct daemon_config {
+	char	 name[64];
+	char	 games_dir[PATH_MAX];
+	char	 state_dir[PATH_MAX];
+	char	 catalog[PATH_MAX];
+	char	 listen[64];
+	char	 unrar[PATH_MAX];
+	char	 control_socket[108];
+	char	 user[64];
+	char	 group[64];
+	int	 mdns;
+};
+
+void		 config_defaults(struct daemon_config *);
+int		 config_load(struct daemon_config *, const char *path,
+		    int must_exist, char *err, size_t errsz);
+const char	*config_set(struct daemon_config *, const char *key,
+		    const char *value);
+
+#endif
