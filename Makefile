@@ -4,6 +4,10 @@ CC ?= cc
 PREFIX ?= /usr/local
 DESTDIR ?=
 PYTHON ?= /usr/bin/python3
+MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/lanspread
+SYSCONFDIR ?= /etc
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 B := build
 
 PKGS := msgpack sqlite3 libarchive jansson libseccomp
@@ -117,7 +121,7 @@ asan: deps
 	$(MAKE) B=build/asan CFLAGS="-O1 -g" SANITIZE="-fsanitize=address,undefined \
 		-fno-omit-frame-pointer -fno-sanitize-recover=all" unit
 
-valgrind: all
+valgrind: all fixtures
 	$(PYTHON) tests/valgrind_peer.py $(B)
 
 MAN_PAGES := $(wildcard man/*.[0-9])
@@ -135,6 +139,20 @@ install: all
 	install -m 755 $(B)/lanspreadd $(DESTDIR)$(PREFIX)/sbin/
 	install -m 755 $(B)/lanspread-net $(B)/lanspread-transfer \
 		$(B)/lanspread-install $(DESTDIR)$(PREFIX)/libexec/lanspread/
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSTEMDUNITDIR) \
+		$(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSCONFDIR)/lanspread
+	install -m 644 man/lanspreadctl.1 man/lanspread-peer.1 \
+		$(DESTDIR)$(MANDIR)/man1/
+	install -m 644 man/lanspread.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 644 man/lanspreadd.8 $(DESTDIR)$(MANDIR)/man8/
+	sed 's|/usr/local/|$(PREFIX)/|g' packaging/lanspreadd.service \
+		> $(DESTDIR)$(SYSTEMDUNITDIR)/lanspreadd.service
+	chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/lanspreadd.service
+	install -m 644 packaging/lanspread.conf.example $(DESTDIR)$(DOCDIR)/
+	test -e $(DESTDIR)$(SYSCONFDIR)/lanspread/lanspread.conf || \
+		install -m 644 packaging/lanspread.conf.example \
+		$(DESTDIR)$(SYSCONFDIR)/lanspread/lanspread.conf
 
 clean:
 	rm -rf $(B)
