@@ -58,6 +58,7 @@ msg_type_str(uint32_t type)
 	case MSG_INST_DONE:		return "INST_DONE";
 	case MSG_INST_FAILED:		return "INST_FAILED";
 	case MSG_INST_PLAYED:		return "INST_PLAYED";
+	case MSG_INST_PROGRESS:		return "INST_PROGRESS";
 	case MSG_PEER_HELLO:		return "PEER_HELLO";
 	case MSG_PEER_HELLO_ACK:	return "PEER_HELLO_ACK";
 	case MSG_PEER_LIBRARY:		return "PEER_LIBRARY";

@@ -62,6 +62,7 @@ enum msg_type {
 	MSG_INST_DONE,			/* i->s {game_id, op} */
 	MSG_INST_FAILED,		/* i->s {game_id, op, error} */
 	MSG_INST_PLAYED,		/* i->s {game_id, *_written} */
+	MSG_INST_PROGRESS,		/* i->s {game_id, bytes, total, rate} */
 
 	MSG_PEER_HELLO = 500,		/* {version, peer_id, name, addr, games} */
 	MSG_PEER_HELLO_ACK,		/* same fields, answer to a hello */

@@ -362,7 +362,8 @@ follow(const char *game_id, int wait)
 			puts(s);
 			free(s);
 		}
-		if (strcmp(ev, "download-progress") == 0)
+		if (strcmp(ev, "download-progress") == 0 ||
+		    strcmp(ev, "install-progress") == 0)
 			progress(data);
 		else if (strcmp(ev, "download-finished") == 0) {
 			json_t	*tp = json_object_get(data, "throughput");

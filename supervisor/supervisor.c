@@ -733,6 +733,20 @@ sup_dispatch_install(struct msgconn *c, struct msg *m)
 		play_answered(sup, game_id, m->body, NULL);
 		return;
 	}
+	if (m->type == MSG_INST_PROGRESS) {
+		uint64_t	 a, b, r;
+
+		if (mp_get_u64(m->body, "bytes", &a) == -1 ||
+		    mp_get_u64(m->body, "total_bytes", &b) == -1 ||
+		    mp_get_u64(m->body, "bytes_per_s", &r) == -1)
+			goto bad;
+		if (sup_op_find(sup, game_id) != NULL)
+			control_event("install-progress", json_pack("{s:s,s:I,"
+			    "s:I,s:I}", "game_id", game_id, "bytes",
+			    (json_int_t)a, "total_bytes", (json_int_t)b,
+			    "bytes_per_s", (json_int_t)r));
+		return;
+	}
 	if ((m->type != MSG_INST_DONE && m->type != MSG_INST_FAILED) ||
 	    mp_get_str(m->body, "op", what, sizeof(what)) == -1)
 		goto bad;

@@ -249,6 +249,8 @@ extract_default_limits(int game_fd, char *const names[], size_t n,
 	else
 		lim->max_total = sum * 1024 + EXTRACT_SLACK;
 	lim->max_entries = EXTRACT_MAX_ENTRIES;
+	lim->progress = NULL;
+	lim->progress_arg = NULL;
 }
 
 static int
@@ -477,6 +479,8 @@ read_block(struct archive *a, const char *aname, struct xstate *xs,
 		return too_big(aname, xs);
 	*got += (uint64_t)r;
 	xs->bytes += (uint64_t)r;
+	if (xs->lim->progress != NULL)
+		xs->lim->progress(xs->bytes, xs->lim->progress_arg);
 	return r;
 }
 

@@ -24,6 +24,9 @@
 struct extract_limits {
 	uint64_t	max_total;	/* bytes of all regular entries */
 	uint64_t	max_entries;	/* entries of every kind */
+	/* Called after every block with the bytes so far; may be NULL. */
+	void		(*progress)(uint64_t bytes, void *arg);
+	void		*progress_arg;
 };
 
 /*
@@ -35,7 +38,7 @@ int	list_archives(int game_fd, char ***names, size_t *n, char *err,
 	    size_t errsz);
 void	archives_free(char **names, size_t n);
 
-/* max_total = sum of the archives' sizes x 1024 + 64 MiB. */
+/* max_total = sum of the archives' sizes x 1024 + 64 MiB; no progress. */
 void	extract_default_limits(int game_fd, char *const names[], size_t n,
 	    struct extract_limits *);
 

@@ -5,6 +5,7 @@
  * our archives into a stream of entries in a child process. Any failure
  * removes the staging folder and leaves the game as it was.
  */
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/proc.h"
 #include "common/path.h"
 #include "common/sandbox.h"
 #include "worker-install/extract.h"
@@ -27,6 +29,15 @@
 
 #define STAGING		".local.installing"
 #define RETIRING	".local.removing"
+
+/* Progress from a job child: a line per 16 MiB, read by the parent. */
+struct progress_ctx {
+	int		 fd;
+	uint64_t	 total;
+	uint64_t	 last;
+};
+
+static void	job_progress(uint64_t, void *);
 
 static void
 reply_done(struct install *inst, uint32_t type, const char *game_id,
@@ -69,7 +80,7 @@ open_game(struct install *inst, const char *game_id)
 /* Extracts into a fresh staging folder; -1 leaves no staging behind. */
 static int
 extract_to_staging(struct install *inst, int game_fd, const char *game_id,
-    char *err, size_t errsz)
+    struct progress_ctx *prog, char *err, size_t errsz)
 {
 	struct extract_limits lim;
 	char		**names = NULL, gdir[PATH_MAX], dest[PATH_MAX];
@@ -87,6 +98,9 @@ extract_to_staging(struct install *inst, int game_fd, const char *game_id,
 		goto out;
 	}
 	extract_default_limits(game_fd, names, n, &lim);
+	prog->total = (lim.max_total - EXTRACT_SLACK) / 1024;
+	lim.progress = job_progress;
+	lim.progress_arg = prog;
 	if (inst->unrar[0] == '\0')
 		rc = fixture_install(game_fd, names, n, dest_fd, err, errsz);
 	else if (strcmp(inst->unrar, "builtin") == 0)
@@ -107,66 +121,217 @@ out:
 	return rc;
 }
 
+
 static void
-do_install(struct install *inst, const char *game_id)
+job_progress(uint64_t bytes, void *arg)
 {
-	char	 err[512];
+	struct progress_ctx *p = arg;
+	char		 line[64];
+	int		 len;
+
+	if (bytes - p->last < (16u << 20))
+		return;
+	p->last = bytes;
+	len = snprintf(line, sizeof(line), "P %ju %ju\n", (uintmax_t)bytes,
+	    (uintmax_t)p->total);
+	if (write(p->fd, line, len) != len)
+		log_debug("progress line lost");
+}
+
+/* In a job child: extract, then commit by rename. -1 and err. */
+static int
+install_game(struct install *inst, const char *game_id, int report_fd,
+    char *err, size_t errsz)
+{
+	struct progress_ctx prog = { report_fd, 0, 0 };
 	int	 game_fd;
 
 	if ((game_fd = open_game(inst, game_id)) == -1) {
-		reply_done(inst, MSG_INST_FAILED, game_id, "install",
-		    "no such game folder");
-		return;
+		snprintf(err, errsz, "no such game folder");
+		return -1;
 	}
-	if (extract_to_staging(inst, game_fd, game_id, err,
-	    sizeof(err)) == -1) {
+	if (extract_to_staging(inst, game_fd, game_id, &prog, err,
+	    errsz) == -1) {
 		close(game_fd);
-		log_warnx("install %s: %s", game_id, err);
-		reply_done(inst, MSG_INST_FAILED, game_id, "install", err);
-		return;
+		return -1;
 	}
 	/* An earlier install is replaced whole, never merged. */
 	path_remove_tree_beneath(game_fd, RETIRING);
 	if ((renameat(game_fd, "local", game_fd, RETIRING) == -1 &&
 	    errno != ENOENT) ||
 	    renameat(game_fd, STAGING, game_fd, "local") == -1) {
-		snprintf(err, sizeof(err), "cannot commit local/: %s",
+		snprintf(err, errsz, "cannot commit local/: %s",
 		    strerror(errno));
 		path_remove_tree_beneath(game_fd, STAGING);
 		renameat(game_fd, RETIRING, game_fd, "local");
 		close(game_fd);
-		reply_done(inst, MSG_INST_FAILED, game_id, "install", err);
-		return;
+		return -1;
 	}
 	path_remove_tree_beneath(game_fd, RETIRING);
 	close(game_fd);
-	log_info("installed %s", game_id);
-	reply_done(inst, MSG_INST_DONE, game_id, "install", NULL);
+	return 0;
 }
 
-static void
-do_uninstall(struct install *inst, const char *game_id)
+static int
+uninstall_game(struct install *inst, const char *game_id, char *err,
+    size_t errsz)
 {
 	int	 game_fd;
 
 	if ((game_fd = open_game(inst, game_id)) == -1) {
-		reply_done(inst, MSG_INST_FAILED, game_id, "uninstall",
-		    "no such game folder");
-		return;
+		snprintf(err, errsz, "no such game folder");
+		return -1;
 	}
 	/* local/ vanishes at once; its files go after. */
 	path_remove_tree_beneath(game_fd, RETIRING);
 	if (renameat(game_fd, "local", game_fd, RETIRING) == -1) {
-		reply_done(inst, MSG_INST_FAILED, game_id, "uninstall",
-		    errno == ENOENT ? "game is not installed" :
+		snprintf(err, errsz, errno == ENOENT ? "game is not installed" :
 		    "cannot remove local/");
 		close(game_fd);
-		return;
+		return -1;
 	}
 	path_remove_tree_beneath(game_fd, RETIRING);
 	close(game_fd);
-	log_info("uninstalled %s", game_id);
-	reply_done(inst, MSG_INST_DONE, game_id, "uninstall", NULL);
+	return 0;
+}
+
+static struct job *
+job_find(struct install *inst, pid_t pid)
+{
+	struct job	*j;
+
+	TAILQ_FOREACH(j, &inst->jobs, entry)
+		if (j->pid == pid)
+			return j;
+	return NULL;
+}
+
+static void
+job_free(struct install *inst, struct job *j)
+{
+	ev_io_stop(inst->loop, &j->pio);
+	if (j->pipe_fd != -1)
+		close(j->pipe_fd);
+	TAILQ_REMOVE(&inst->jobs, j, entry);
+	free(j);
+}
+
+/* Lines from a job child: progress, or the error it ends with. */
+static void
+job_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct job	*j = w->data;
+	struct install	*inst = j->inst;
+	ssize_t		 n;
+	char		*nl;
+
+	(void)revents;
+	n = read(j->pipe_fd, j->buf + j->len, sizeof(j->buf) - 1 - j->len);
+	if (n <= 0) {
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			return;
+		ev_io_stop(loop, w);
+		return;
+	}
+	j->len += n;
+	j->buf[j->len] = '\0';
+	while ((nl = strchr(j->buf, '\n')) != NULL) {
+		uintmax_t bytes, total;
+
+		*nl = '\0';
+		if (j->buf[0] == 'E')
+			snprintf(j->error, sizeof(j->error), "%s", j->buf + 2);
+		else if (sscanf(j->buf, "P %ju %ju", &bytes, &total) == 2 &&
+		    ev_now(loop) - j->last_sent >= 0.5) {
+			struct msgout	 m;
+			ev_tstamp	 dt = ev_now(loop) - j->last_sent;
+
+			msgout_init(&m, MSG_INST_PROGRESS, 4);
+			msgout_str(&m, "game_id", j->game_id);
+			msgout_u64(&m, "bytes", bytes);
+			msgout_u64(&m, "total_bytes", total);
+			msgout_u64(&m, "bytes_per_s", j->last_sent > 0 && dt > 0 ?
+			    (uint64_t)((bytes - j->last_bytes) / dt) : 0);
+			msgconn_send(&inst->sup, &m, -1);
+			j->last_sent = ev_now(loop);
+			j->last_bytes = bytes;
+		}
+		memmove(j->buf, nl + 1, strlen(nl + 1) + 1);
+		j->len = strlen(j->buf);
+	}
+	if (j->len == sizeof(j->buf) - 1)
+		j->len = 0;	/* a line too long to be ours */
+}
+
+/*
+ * Installs and uninstalls run in a child, so this loop stays free for
+ * play requests and for the supervisor going away mid-install.
+ */
+static void
+job_start(struct install *inst, const char *game_id, const char *op)
+{
+	struct job	*j;
+	char		 err[512];
+	int		 p[2], rc;
+	pid_t		 pid;
+
+	if ((j = calloc(1, sizeof(*j))) == NULL ||
+	    pipe2(p, O_CLOEXEC) == -1) {
+		free(j);
+		reply_done(inst, MSG_INST_FAILED, game_id, op, strerror(errno));
+		return;
+	}
+	if ((pid = fork()) == -1) {
+		close(p[0]);
+		close(p[1]);
+		free(j);
+		reply_done(inst, MSG_INST_FAILED, game_id, op, strerror(errno));
+		return;
+	}
+	if (pid == 0) {
+		/* A job never outlives its worker: the restart cleans up. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
+		    getppid() == 1)
+			_exit(1);
+		close(p[0]);
+		err[0] = '\0';
+		rc = strcmp(op, "install") == 0 ?
+		    install_game(inst, game_id, p[1], err, sizeof(err)) :
+		    uninstall_game(inst, game_id, err, sizeof(err));
+		if (rc == -1) {
+			dprintf(p[1], "E %s\n", err);
+			log_warnx("%s %s: %s", op, game_id, err);
+		}
+		_exit(rc == -1 ? 1 : 0);
+	}
+	close(p[1]);
+	j->inst = inst;
+	j->pid = pid;
+	j->op = op;
+	j->pipe_fd = p[0];
+	snprintf(j->game_id, sizeof(j->game_id), "%s", game_id);
+	proc_set_nonblock(p[0]);
+	ev_io_init(&j->pio, job_read_cb, p[0], EV_READ);
+	j->pio.data = j;
+	ev_io_start(inst->loop, &j->pio);
+	TAILQ_INSERT_TAIL(&inst->jobs, j, entry);
+}
+
+static void
+job_done(struct install *inst, struct job *j, int status)
+{
+	/* Whatever the child said last is in the pipe still. */
+	job_read_cb(inst->loop, &j->pio, 0);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		log_info("%sed %s", j->op, j->game_id);
+		reply_done(inst, MSG_INST_DONE, j->game_id, j->op, NULL);
+	} else {
+		if (j->error[0] == '\0')
+			snprintf(j->error, sizeof(j->error), "%s ended with "
+			    "status %d", j->op, status);
+		reply_done(inst, MSG_INST_FAILED, j->game_id, j->op, j->error);
+	}
+	job_free(inst, j);
 }
 
 static void
@@ -229,7 +394,9 @@ do_stream_out(struct install *inst, const char *game_id, int fd)
 		close(fd);
 		return;
 	}
-	/* Child: never returns to the loop. */
+	/* Child: never returns to the loop, never outlives the worker. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
+		_exit(1);
 	signal(SIGPIPE, SIG_IGN);
 	if ((game_fd = open_game(inst, game_id)) == -1)
 		_exit(1);
@@ -255,12 +422,14 @@ do_stream_out(struct install *inst, const char *game_id, int fd)
 static void
 child_cb(struct ev_loop *loop, ev_child *w, int revents)
 {
+	struct install	*inst = w->data;
+	struct job	*j;
+
 	(void)loop;
-	(void)w;
 	(void)revents;
-	/* Stream children report through the stream; only reap them. */
-	while (waitpid(-1, NULL, WNOHANG) > 0)
-		;
+	/* Stream children report through their stream; jobs to us. */
+	if ((j = job_find(inst, w->rpid)) != NULL)
+		job_done(inst, j, w->rstatus);
 }
 
 /* After a crash: a half-extracted staging folder is removed. */
@@ -337,10 +506,10 @@ install_dispatch_supervisor(struct msgconn *c, struct msg *m)
 		fatalx("bad %s from the supervisor", msg_type_str(m->type));
 	switch (m->type) {
 	case MSG_INST_INSTALL:
-		do_install(inst, game_id);
+		job_start(inst, game_id, "install");
 		break;
 	case MSG_INST_UNINSTALL:
-		do_uninstall(inst, game_id);
+		job_start(inst, game_id, "uninstall");
 		break;
 	case MSG_INST_STREAM_OUT:
 		if (m->fd == -1)
@@ -363,8 +532,16 @@ static void
 sup_lost(struct msgconn *c, const char *why)
 {
 	struct install	*inst = c->arg;
+	struct job	*j;
 
 	log_debug("supervisor link: %s", why);
+	/* Nobody waits for these installs: stop them and undo them. */
+	while ((j = TAILQ_FIRST(&inst->jobs)) != NULL) {
+		kill(j->pid, SIGKILL);
+		waitpid(j->pid, NULL, 0);
+		cleanup_game(inst, j->game_id);
+		job_free(inst, j);
+	}
 	ev_break(inst->loop, EVBREAK_ALL);
 }
 
@@ -404,7 +581,9 @@ install_new(struct ev_loop *loop, int supfd)
 	inst->games_fd = -1;
 	msgconn_init(&inst->sup, loop, supfd, 1, install_dispatch_supervisor,
 	    sup_lost, inst);
+	TAILQ_INIT(&inst->jobs);
 	ev_child_init(&inst->children, child_cb, 0, 0);
+	inst->children.data = inst;
 	ev_child_start(loop, &inst->children);
 	return inst;
 }

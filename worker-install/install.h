@@ -6,7 +6,26 @@
 
 #include <ev.h>
 
+#include "common/compat.h"
 #include "common/msg.h"
+
+struct install;
+
+/* An install or uninstall running in a child process. */
+struct job {
+	TAILQ_ENTRY(job) entry;
+	struct install	*inst;
+	pid_t		 pid;
+	char		 game_id[65];
+	const char	*op;		/* "install" or "uninstall" */
+	int		 pipe_fd;	/* progress and error lines */
+	ev_io		 pio;
+	char		 buf[1024];
+	size_t		 len;
+	char		 error[512];
+	ev_tstamp	 last_sent;
+	uint64_t	 last_bytes;
+};
 
 struct install {
 	struct ev_loop	*loop;
@@ -16,6 +35,7 @@ struct install {
 	char		 unrar[PATH_MAX];	/* "", "builtin" or a path */
 	int		 sandboxed;
 	ev_child	 children;
+	TAILQ_HEAD(, job) jobs;
 };
 
 struct install	*install_new(struct ev_loop *, int supfd);

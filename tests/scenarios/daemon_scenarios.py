@@ -126,6 +126,14 @@ def x6_daemon_driven_by_lanspreadctl(sc: Scenario) -> str:
     return "lanspreadd from a config file, driven by lanspreadctl: connect, download+install, status, games; files match the archive; exit codes 0/1/2/3"
 
 
+def _ppid(pid: int) -> int:
+    with open(f"/proc/{pid}/status", encoding="utf-8") as handle:
+        for line in handle:
+            if line.startswith("PPid:"):
+                return int(line.split()[1])
+    return -1
+
+
 def _make_big_rar(path: Path, size: int) -> None:
     code = (
         "import sys; sys.path.insert(0, sys.argv[1]); import rar\n"
@@ -157,7 +165,8 @@ def x7_install_worker_killed_mid_install(sc: Scenario) -> str:
         if time.monotonic() > deadline:
             raise ScenarioError("the install never started extracting")
         time.sleep(0.002)
-    workers = [p for p in descendants(peer.process.pid).values() if p.comm == "install"]
+    workers = [p for p in descendants(peer.process.pid).values()
+               if p.comm == "install" and _ppid(p.pid) == peer.process.pid]
     if len(workers) != 1:
         raise ScenarioError(f"cannot find the install worker: {descendants(peer.process.pid)}")
     os.kill(workers[0].pid, signal.SIGKILL)
