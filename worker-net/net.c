@@ -367,6 +367,10 @@ net_dial(struct net *net, uint64_t req, const char *target)
 		connect_done(net, req, "invalid address");
 		return;
 	}
+	if (net->nlinks >= NET_MAX_LINKS) {
+		connect_done(net, req, "too many peer links");
+		return;
+	}
 	/* Already linked to whoever listens there: nothing to do. */
 	TAILQ_FOREACH(l, &net->links, entry)
 		if (l->state == LINK_UP && strcmp(l->addr, target) == 0) {

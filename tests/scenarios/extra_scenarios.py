@@ -6,10 +6,34 @@ import json
 import math
 import os
 import random
+import re
+import select
+import socket
+import struct
+import threading
 import time
+from pathlib import Path
 from typing import Any
 
-from harness import Scenario, ScenarioError
+from harness import (
+    CATALOG_VERSIONS,
+    REPO,
+    LineWaiter,
+    Scenario,
+    ScenarioError,
+    assert_no_duplicate_chunks,
+    assert_no_event_since,
+    chunk_events,
+    chunk_sources,
+    copy_game,
+    descendants,
+    diff_game_dirs,
+    event_is,
+    fixture_dir,
+    split_addr,
+    wait_no_active,
+    wait_remote_game,
+)
 
 FUZZ_LINES = 1000
 FUZZ_REPLY_TIMEOUT = 60.0
@@ -369,6 +393,791 @@ def x1_control_fuzz(sc: Scenario) -> str:
     )
 
 
+# --------------------------------------------------------------------------
+# The peer wire protocol, spoken raw (X2-X5): frames are a little-endian
+# header {type, flags, len} (uint32 each) and a MessagePack map body. The
+# frame type numbers are read from common/msg.h (enum msg_type).
+# --------------------------------------------------------------------------
+
+CHUNK = 128 * 1024 * 1024
+FRAME_HDR = struct.Struct("<III")
+_MSG_TYPES: dict[str, int] = {}
+
+
+def msg_types() -> dict[str, int]:
+    """enum msg_type of common/msg.h as {"MSG_PEER_HELLO": 500, ...}."""
+    if _MSG_TYPES:
+        return _MSG_TYPES
+    text = (REPO / "common" / "msg.h").read_text(encoding="utf-8")
+    match = re.search(r"enum\s+msg_type\s*\{(.*?)\};", text, re.S)
+    if match is None:
+        raise ScenarioError("enum msg_type not found in common/msg.h")
+    body = re.sub(r"/\*.*?\*/", "", match.group(1), flags=re.S)
+    value = -1
+    for item in body.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        name, _, expr = item.partition("=")
+        name = name.strip()
+        value = int(expr.strip(), 0) if expr.strip() else value + 1
+        _MSG_TYPES[name] = value
+    for needed in ("MSG_PEER_HELLO", "MSG_PEER_XFER_OPEN", "MSG_PEER_CHUNK_REQ", "MSG_PEER_ERROR"):
+        if needed not in _MSG_TYPES:
+            raise ScenarioError(f"{needed} missing from common/msg.h")
+    return _MSG_TYPES
+
+
+def T(name: str) -> int:
+    return msg_types()["MSG_" + name]
+
+
+def mp_pack(obj: Any) -> bytes:
+    """A MessagePack encoder for what our frames hold."""
+    if obj is None:
+        return b"\xc0"
+    if obj is True:
+        return b"\xc3"
+    if obj is False:
+        return b"\xc2"
+    if isinstance(obj, int):
+        if 0 <= obj < 0x80:
+            return bytes([obj])
+        if -32 <= obj < 0:
+            return struct.pack("b", obj)
+        if obj >= 0:
+            for tag, fmt, limit in ((0xCC, ">B", 1 << 8), (0xCD, ">H", 1 << 16), (0xCE, ">I", 1 << 32), (0xCF, ">Q", 1 << 64)):
+                if obj < limit:
+                    return bytes([tag]) + struct.pack(fmt, obj)
+        for tag, fmt, limit in ((0xD0, ">b", 1 << 7), (0xD1, ">h", 1 << 15), (0xD2, ">i", 1 << 31), (0xD3, ">q", 1 << 63)):
+            if -limit <= obj:
+                return bytes([tag]) + struct.pack(fmt, obj)
+        raise ValueError("integer out of range")
+    if isinstance(obj, str):
+        raw = obj.encode("utf-8")
+        n = len(raw)
+        if n < 32:
+            return bytes([0xA0 | n]) + raw
+        if n < 1 << 8:
+            return b"\xd9" + struct.pack(">B", n) + raw
+        if n < 1 << 16:
+            return b"\xda" + struct.pack(">H", n) + raw
+        return b"\xdb" + struct.pack(">I", n) + raw
+    if isinstance(obj, (bytes, bytearray)):
+        n = len(obj)
+        if n < 1 << 8:
+            return b"\xc4" + struct.pack(">B", n) + bytes(obj)
+        if n < 1 << 16:
+            return b"\xc5" + struct.pack(">H", n) + bytes(obj)
+        return b"\xc6" + struct.pack(">I", n) + bytes(obj)
+    if isinstance(obj, (list, tuple)):
+        n = len(obj)
+        head = bytes([0x90 | n]) if n < 16 else (b"\xdc" + struct.pack(">H", n) if n < 1 << 16 else b"\xdd" + struct.pack(">I", n))
+        return head + b"".join(mp_pack(item) for item in obj)
+    if isinstance(obj, dict):
+        n = len(obj)
+        head = bytes([0x80 | n]) if n < 16 else (b"\xde" + struct.pack(">H", n) if n < 1 << 16 else b"\xdf" + struct.pack(">I", n))
+        return head + b"".join(mp_pack(k) + mp_pack(v) for k, v in obj.items())
+    raise TypeError(f"cannot pack {type(obj).__name__}")
+
+
+def mp_unpack(data: bytes) -> Any:
+    """Decodes exactly one MessagePack value that fills data."""
+    value, end = _mp_read(data, 0)
+    if end != len(data):
+        raise ValueError("trailing bytes after a MessagePack value")
+    return value
+
+
+def _mp_read(d: bytes, p: int) -> tuple[Any, int]:
+    b = d[p]
+    p += 1
+    if b <= 0x7F:
+        return b, p
+    if b >= 0xE0:
+        return b - 0x100, p
+    if 0x80 <= b <= 0x8F:
+        return _mp_map(d, p, b & 0x0F)
+    if 0x90 <= b <= 0x9F:
+        return _mp_array(d, p, b & 0x0F)
+    if 0xA0 <= b <= 0xBF:
+        n = b & 0x1F
+        return d[p : p + n].decode("utf-8"), p + n
+    simple = {0xC0: None, 0xC2: False, 0xC3: True}
+    if b in simple:
+        return simple[b], p
+    fixed = {0xCC: ">B", 0xCD: ">H", 0xCE: ">I", 0xCF: ">Q", 0xD0: ">b", 0xD1: ">h", 0xD2: ">i", 0xD3: ">q", 0xCA: ">f", 0xCB: ">d"}
+    if b in fixed:
+        size = struct.calcsize(fixed[b])
+        return struct.unpack(fixed[b], d[p : p + size])[0], p + size
+    lengths = {0xD9: ">B", 0xDA: ">H", 0xDB: ">I", 0xC4: ">B", 0xC5: ">H", 0xC6: ">I"}
+    if b in lengths:
+        size = struct.calcsize(lengths[b])
+        (n,) = struct.unpack(lengths[b], d[p : p + size])
+        p += size
+        raw = d[p : p + n]
+        if len(raw) != n:
+            raise ValueError("truncated MessagePack string")
+        return (raw.decode("utf-8") if b >= 0xD9 else bytes(raw)), p + n
+    counts = {0xDC: (">H", _mp_array), 0xDD: (">I", _mp_array), 0xDE: (">H", _mp_map), 0xDF: (">I", _mp_map)}
+    if b in counts:
+        fmt, reader = counts[b]
+        size = struct.calcsize(fmt)
+        (n,) = struct.unpack(fmt, d[p : p + size])
+        return reader(d, p + size, n)
+    raise ValueError(f"unsupported MessagePack byte 0x{b:02x}")
+
+
+def _mp_array(d: bytes, p: int, n: int) -> tuple[list[Any], int]:
+    out = []
+    for _ in range(n):
+        item, p = _mp_read(d, p)
+        out.append(item)
+    return out, p
+
+
+def _mp_map(d: bytes, p: int, n: int) -> tuple[dict[Any, Any], int]:
+    out = {}
+    for _ in range(n):
+        key, p = _mp_read(d, p)
+        val, p = _mp_read(d, p)
+        out[key] = val
+    return out, p
+
+
+def frame(type_: int, body: Any = None, *, raw: bytes | None = None, length: int | None = None) -> bytes:
+    """A frame: body packed (a dict by default), or raw bytes as they are;
+    length overrides what the header announces."""
+    payload = raw if raw is not None else mp_pack({} if body is None else body)
+    announced = len(payload) if length is None else length
+    return FRAME_HDR.pack(type_, 0, announced) + payload
+
+
+class Wire:
+    """One raw TCP connection to a peer's listener."""
+
+    def __init__(self, addr: str, timeout: float = 5.0) -> None:
+        host, port = split_addr(addr)
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def close(self) -> None:
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def send_frame(self, type_: int, body: Any = None) -> None:
+        self.send(frame(type_, body))
+
+    def recv_exact(self, n: int, timeout: float) -> bytes:
+        """Exactly n bytes; ScenarioError on EOF or timeout."""
+        deadline = time.monotonic() + timeout
+        parts: list[bytes] = []
+        got = 0
+        while got < n:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ScenarioError(f"timed out after {timeout:g}s with {got} of {n} bytes")
+            self.sock.settimeout(remaining)
+            try:
+                data = self.sock.recv(min(n - got, 1 << 20))
+            except socket.timeout:
+                continue
+            if not data:
+                raise ScenarioError(f"connection closed after {got} of {n} bytes")
+            parts.append(data)
+            got += len(data)
+        return b"".join(parts)
+
+    def recv_frame(self, timeout: float = 5.0) -> tuple[int, Any]:
+        type_, flags, length = FRAME_HDR.unpack(self.recv_exact(FRAME_HDR.size, timeout))
+        if flags != 0 or length > 16 * 1024 * 1024:
+            raise ScenarioError(f"odd frame header type={type_} flags={flags} len={length}")
+        body = mp_unpack(self.recv_exact(length, timeout)) if length else None
+        return type_, body
+
+    def quiet(self, seconds: float = 0.2) -> str | None:
+        """None when nothing arrives for a while; else what did."""
+        ready, _, _ = select.select([self.sock], [], [], seconds)
+        if not ready:
+            return None
+        try:
+            data = self.sock.recv(4096, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return None
+        except OSError as exc:
+            return f"error {exc}"
+        return f"{len(data)} stray byte(s)" if data else "the connection closed"
+
+    def wait_closed(self, timeout: float) -> tuple[bool, list[int]]:
+        """Reads (and decodes nothing) until EOF. (closed?, frame types
+        seen at the start of what came)."""
+        deadline = time.monotonic() + timeout
+        data = b""
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False, _frame_types(data)
+            self.sock.settimeout(remaining)
+            try:
+                chunk = self.sock.recv(65536)
+            except socket.timeout:
+                continue
+            except ConnectionResetError:
+                return True, _frame_types(data)
+            except OSError:
+                return True, _frame_types(data)
+            if not chunk:
+                return True, _frame_types(data)
+            data += chunk
+
+
+def _frame_types(data: bytes) -> list[int]:
+    types = []
+    while len(data) >= FRAME_HDR.size:
+        type_, _flags, length = FRAME_HDR.unpack(data[: FRAME_HDR.size])
+        types.append(type_)
+        data = data[FRAME_HDR.size + length :]
+    return types
+
+
+def hello_body(peer_id: str, addr: str, games: list[dict[str, Any]] | None = None, proto: int = 1, name: str = "rawtest") -> dict[str, Any]:
+    return {"proto": proto, "peer_id": peer_id, "name": name, "addr": addr, "games": games or []}
+
+
+def game_advert(game_id: str, version: str, size: int) -> dict[str, Any]:
+    return {"id": game_id, "version": version, "availability": "Ready", "downloaded": True, "installed": False, "size": size}
+
+
+def servable_files(game_root: Path) -> list[dict[str, Any]]:
+    """What a peer lists for a game folder: regular files (no symlinks, not
+    under local/ or .local.installing/, no .lanspread* component), sorted
+    by path bytes."""
+    files = []
+    for dirpath, dirnames, filenames in os.walk(game_root):
+        rel_dir = Path(dirpath).relative_to(game_root)
+        for name in filenames:
+            path = Path(dirpath) / name
+            rel = (rel_dir / name).as_posix()
+            parts = rel.split("/")
+            if parts[0] in ("local", ".local.installing") or any(part.startswith(".lanspread") for part in parts):
+                continue
+            if path.is_symlink() or not path.is_file():
+                continue
+            files.append({"path": rel, "size": path.stat().st_size})
+        dirnames[:] = [d for d in dirnames if not (Path(dirpath) / d).is_symlink()]
+    files.sort(key=lambda item: item["path"].encode())
+    return files
+
+
+def worker_pids(peer: Any) -> set[int]:
+    if peer.process is None or peer.process.poll() is not None:
+        return set()
+    return set(descendants(peer.process.pid))
+
+
+def send_many(peer: Any, payloads: list[dict[str, Any]], timeout: float = 30.0) -> list[dict[str, Any]]:
+    """Writes every request at once, then waits for every reply."""
+    ids = []
+    for payload in payloads:
+        rid = peer.next_request_id()
+        ids.append(rid)
+        line = dict(payload)
+        line["id"] = rid
+        peer.write_raw((json.dumps(line, separators=(",", ":")) + "\n").encode())
+    replies = []
+    for rid, payload in zip(ids, payloads):
+        reply = peer.wait_for(
+            lambda item, rid=rid: item.get("id") == rid and item.get("type") in ("result", "error"),
+            timeout=timeout,
+            description=f"reply to {payload.get('cmd')} {rid}",
+        )
+        if reply["type"] == "error":
+            raise ScenarioError(f"{peer.name} {payload} failed: {reply.get('error')}")
+        replies.append(reply)
+    return replies
+
+
+def x2_raw_tcp_garbage(sc: Scenario) -> str:
+    """Raw TCP abuse of a peer's listener; its peers still work after."""
+    alpha = sc.peer("x2-alpha", games_dir=fixture_dir("fixture-alpha"), readonly_games=True)
+    bravo = sc.peer("x2-bravo")
+    assert alpha.ready_addr is not None and alpha.peer_id is not None
+    workers = worker_pids(alpha)
+    seed_text = os.environ.get("LANSPREAD_FUZZ_SEED")
+    seed = int(seed_text) if seed_text else int(time.time())
+    rng = random.Random(seed)
+    sc.log(f"garbage seed {seed} (set LANSPREAD_FUZZ_SEED to replay)")
+    fake_id = "".join(rng.choice("0123456789abcdef") for _ in range(32))
+    fake_addr = "127.0.0.250:9"
+    hello = T("PEER_HELLO")
+    ack = T("PEER_HELLO_ACK")
+
+    # Each case: (what, bytes, half-close after?, must close within s).
+    # A listener that waits for a hello closes a silent link at its hello
+    # timeout (10 s); what it can refuse at once must go at once.
+    cases: list[tuple[str, bytes, bool, float]] = [
+        ("random garbage", rng.randbytes(4096), False, 15.0),
+        ("garbage with a small header", FRAME_HDR.pack(rng.randrange(1 << 32), 0, 64) + rng.randbytes(64), False, 15.0),
+        ("truncated frame (100 announced, 10 sent, closed)", frame(hello, raw=rng.randbytes(10), length=100), True, 3.0),
+        ("header announcing 4 GiB-1", frame(hello, raw=b"", length=0xFFFFFFFF), False, 3.0),
+        ("hello with protocol 2", frame(hello, hello_body(fake_id, fake_addr, proto=2)), False, 3.0),
+        ("hello without a protocol", frame(hello, {"peer_id": fake_id, "name": "x", "addr": fake_addr, "games": []}), False, 3.0),
+        ("hello with an invalid MessagePack body", frame(hello, raw=b"\xc1\xc1\xc1\xc1"), False, 3.0),
+        ("hello whose body is an array", frame(hello, raw=mp_pack([1, fake_id, "x", fake_addr, []])), False, 3.0),
+        ("hello with a truncated body", frame(hello, raw=mp_pack(hello_body(fake_id, fake_addr))[:-3]), False, 3.0),
+        ("hello with wrong field types", frame(hello, {"proto": 1, "peer_id": 5, "name": [], "addr": True, "games": "x"}), False, 3.0),
+        ("hello with a bad peer id", frame(hello, hello_body("XYZ" * 11 + "Q", fake_addr)), False, 3.0),
+        ("hello with a bad address", frame(hello, hello_body(fake_id, "nonsense")), False, 3.0),
+        ("hello with a bad game list", frame(hello, hello_body(fake_id, fake_addr, games=[{"id": "../x", "version": 1}])), False, 3.0),
+        ("hello claiming 2^32-1 games", frame(hello, raw=mp_pack(hello_body(fake_id, fake_addr))[:-1] + b"\xdd\xff\xff\xff\xff"), False, 3.0),
+        ("hello nested 10000 deep", frame(hello, raw=b"\x81\xa1a" + b"\x91" * 10000 + b"\x01"), False, 3.0),
+        ("hello bearing the listener's own id", frame(hello, hello_body(alpha.peer_id, fake_addr)), False, 3.0),
+        ("a ping before any hello", frame(T("PEER_PING")), False, 3.0),
+        ("a hello ack to a listener", frame(ack, hello_body(fake_id, fake_addr)), False, 3.0),
+        ("an unknown frame type", frame(0xDEADBEEF), False, 3.0),
+        ("a transfer link of protocol 99", frame(T("PEER_XFER_OPEN"), {"proto": 99, "peer_id": fake_id}), False, 3.0),
+    ]
+    problems = []
+    opened = []
+    for what, data, half_close, within in cases:
+        wire = Wire(alpha.ready_addr)
+        try:
+            wire.send(data)
+        except OSError as exc:
+            sc.log(f"{what}: send stopped early ({exc}); the peer closed first")
+        if half_close:
+            wire.sock.shutdown(socket.SHUT_WR)
+        opened.append((what, wire, within, time.monotonic()))
+    # A transfer link, then garbage on it: accepted, then closed.
+    xfer = Wire(alpha.ready_addr)
+    xfer.send_frame(T("PEER_XFER_OPEN"), {"proto": 1, "peer_id": fake_id})
+    type_, _body = xfer.recv_frame()
+    if type_ != T("PEER_XFER_ACCEPT"):
+        problems.append(f"transfer open answered with frame type {type_}")
+    xfer.send(rng.randbytes(2048))
+    opened.append(("garbage on a transfer link", xfer, 3.0, time.monotonic()))
+    xfer2 = Wire(alpha.ready_addr)
+    xfer2.send_frame(T("PEER_XFER_OPEN"), {"proto": 1, "peer_id": fake_id})
+    xfer2.recv_frame()
+    xfer2.send(frame(T("PEER_CHUNK_REQ"), raw=b"", length=0xFFFFFFFF))
+    opened.append(("4 GiB-1 header on a transfer link", xfer2, 3.0, time.monotonic()))
+
+    # Connections that never speak, held open while the peers work.
+    silent = [Wire(alpha.ready_addr) for _ in range(200)]
+    silent_since = time.monotonic()
+    try:
+        for what, wire, within, since in opened:
+            closed, types = wire.wait_closed(max(0.1, since + within - time.monotonic()))
+            if not closed:
+                problems.append(f"{what}: link still open after {within:g}s")
+            if ack in types or hello in types:
+                problems.append(f"{what}: the listener answered with a hello (frames {types})")
+            wire.close()
+        if problems:
+            raise ScenarioError("; ".join(problems))
+        alpha.status()
+        bravo.connect_to(alpha)
+        for game_id in ("alienswarm", "bf1942", "ggoo"):
+            wait_remote_game(bravo, game_id, peer_count=1, version=CATALOG_VERSIONS[game_id], timeout=10)
+        peers = [p["peer_id"] for p in alpha.list_peers()]
+        if peers != [bravo.peer_id]:
+            raise ScenarioError(f"{alpha.name} lists peers {peers}; expected only {bravo.name} ({bravo.peer_id})")
+        during = time.monotonic() - silent_since
+        # The silent links go at the listener's hello timeout, not later.
+        open_after = 0
+        for wire in silent:
+            closed, _types = wire.wait_closed(max(0.1, silent_since + 15.0 - time.monotonic()))
+            open_after += not closed
+        if open_after:
+            raise ScenarioError(f"{open_after} of 200 silent connections still open 15 s after they were made")
+        silent_gone = time.monotonic() - silent_since
+    finally:
+        for wire in silent:
+            wire.close()
+    if worker_pids(alpha) != workers:
+        raise ScenarioError(f"{alpha.name}'s workers changed: {sorted(workers)} -> {sorted(worker_pids(alpha))}")
+    alpha.status()
+    if [p["peer_id"] for p in bravo.list_peers()] != [alpha.peer_id]:
+        raise ScenarioError(f"{bravo.name} lost {alpha.name}: {bravo.list_peers()}")
+    wait_remote_game(bravo, "alienswarm", peer_count=1, timeout=5)
+    return (
+        f"{len(opened)} hostile connections all closed by the listener without a hello answer "
+        f"(seed {seed}); with 200 silent connections open, status answered and {bravo.name} "
+        f"connected and saw alpha's 3 games ({during * 1000:.0f} ms); the silent ones were dropped by "
+        f"{silent_gone:.1f}s; workers unchanged, link still up"
+    )
+
+
+MESH_GAMES = ["bf1942", "bfbc2", "cnc4", "cnctw", "cod5", "coh", "css", "ggoo"]
+MESH_SIZE = 30
+
+
+def x3_mesh_30(sc: Scenario) -> str:
+    """30 peers in a full mesh: every library reaches every peer."""
+    started = time.monotonic()
+    holdings: list[list[str]] = []
+    for i in range(MESH_SIZE):
+        games = [MESH_GAMES[i % len(MESH_GAMES)]]
+        extra = MESH_GAMES[(i * 5 + 3) % len(MESH_GAMES)]
+        if i % 3 == 0 and extra not in games:
+            games.append(extra)
+        holdings.append(games)
+    for i, games in enumerate(holdings):
+        for game_id in games:
+            copy_game(game_id, sc.fixture_root / f"x3-{i:02d}")
+    peers = [
+        sc.peer(f"x3-{i:02d}", games_dir=sc.fixture_root / f"x3-{i:02d}")
+        for i in range(MESH_SIZE)
+    ]
+    started_all = time.monotonic() - started
+    # Each peer i dials every j < i; a connect makes both sides know it.
+    t0 = time.monotonic()
+    dials = []
+    for i, peer in enumerate(peers):
+        payloads = [{"cmd": "connect", "addr": peers[j].ready_addr} for j in range(i)]
+        if payloads:
+            dials.append((peer, payloads))
+    threads = []
+    errors: list[str] = []
+
+    def dial(peer: Any, payloads: list[dict[str, Any]]) -> None:
+        try:
+            send_many(peer, payloads, timeout=30)
+        except ScenarioError as exc:
+            errors.append(str(exc).splitlines()[0])
+
+    for peer, payloads in dials:
+        thread = threading.Thread(target=dial, args=(peer, payloads), daemon=True)
+        thread.start()
+        threads.append(thread)
+    for thread in threads:
+        thread.join(60)
+    if errors:
+        raise ScenarioError(f"connects failed: {errors[:5]}")
+    connected = time.monotonic() - t0
+
+    holders: dict[str, set[int]] = {}
+    for i, games in enumerate(holdings):
+        for game_id in games:
+            holders.setdefault(game_id, set()).add(i)
+    expected = []
+    for i in range(MESH_SIZE):
+        want = {g: len(h - {i}) for g, h in holders.items() if h - {i}}
+        expected.append(want)
+    t1 = time.monotonic()
+    deadline = t1 + 10.0
+    pending = set(range(MESH_SIZE))
+    last: dict[int, Any] = {}
+    while pending:
+        for i in sorted(pending):
+            rows = peers[i].list_games()["remote"]
+            seen = {row["id"]: row.get("peer_count") for row in rows}
+            last[i] = seen
+            if seen == expected[i]:
+                pending.discard(i)
+        if not pending or time.monotonic() >= deadline:
+            break
+        time.sleep(0.2)
+    if pending:
+        i = min(pending)
+        raise ScenarioError(
+            f"{len(pending)} peer(s) lack the mesh's games 10 s after the connects, e.g. "
+            f"{peers[i].name}: saw {last[i]}, expected {expected[i]}"
+        )
+    converged = time.monotonic() - t1
+    # Stable, and every peer knows the 29 others.
+    for i, peer in enumerate(peers):
+        seen = {row["id"]: row.get("peer_count") for row in peer.list_games()["remote"]}
+        if seen != expected[i]:
+            raise ScenarioError(f"{peer.name} changed its view: {seen} != {expected[i]}")
+        known = {p["peer_id"] for p in peer.list_peers()}
+        others = {p.peer_id for p in peers if p is not peer}
+        if known != others:
+            raise ScenarioError(
+                f"{peer.name} knows {len(known)} peers, expected the {len(others)} others "
+                f"(missing {len(others - known)}, extra {len(known - others)})"
+            )
+    counts = {g: len(h) for g, h in sorted(holders.items())}
+    return (
+        f"{MESH_SIZE} peers started in {started_all:.1f}s, {MESH_SIZE * (MESH_SIZE - 1) // 2} "
+        f"connects in {connected:.1f}s, every remote view exact within {converged:.1f}s "
+        f"(holders {counts}); each peer lists the {MESH_SIZE - 1} others"
+    )
+
+
+def _hostile_chunks(game_id: str, eti: str, eti_size: int, big_size: int) -> list[tuple[str, dict[str, Any]]]:
+    def req(path: str, offset: int = 0, length: int = 16, gid: str = game_id) -> dict[str, Any]:
+        return {"game_id": gid, "path": path, "offset": offset, "length": length}
+
+    return [
+        ("dot-dot out of the folder", req("../../etc/passwd")),
+        ("absolute path", req("/etc/passwd")),
+        ("dot-dot inside the folder", req("local/../version.ini", length=4)),
+        ("the installed game", req("local/x", length=4)),
+        ("install staging", req(".local.installing/x", length=4)),
+        ("our metadata", req(".lanspread.json", length=2)),
+        ("symlink to /etc/passwd", req("link.bin")),
+        ("through a symlinked dir", req("linkdir/passwd")),
+        ("a directory", req("subdir", length=0)),
+        ("offset past the end", req(eti, offset=eti_size + 1, length=0)),
+        ("length over the end", req(eti, offset=eti_size - 10, length=11)),
+        ("offset at 2^64-1", req(eti, offset=2**64 - 1, length=1)),
+        ("length over 128 MiB", req("big.bin", offset=0, length=CHUNK + 1)),
+        ("game id ../x", req("version.ini", gid="../x", length=4)),
+        ("game id /etc", req("passwd", gid="/etc", length=4)),
+        ("game without its sentinel", req("ggoo.eti", gid="ggoo", length=4)),
+        ("game not in the catalog", req("version.ini", gid="zzunknown", length=2)),
+        ("negative offset", {"game_id": game_id, "path": eti, "offset": -1, "length": 4}),
+        ("missing fields", {"game_id": game_id, "path": eti}),
+        ("path over 4096 bytes", req("a" * 5000, length=1)),
+    ]
+
+
+def x4_hostile_chunk_requests_tcp(sc: Scenario) -> str:
+    """Hostile chunk requests over a real transfer link: each refused with
+    PEER_ERROR and no bytes; the link still serves a good request."""
+    games = sc.fixture_root / "x4-source"
+    copy_game("cnc4", games)
+    root = games / "cnc4"
+    (root / "link.bin").symlink_to("/etc/passwd")
+    (root / "linkdir").symlink_to("/etc")
+    (root / "subdir").mkdir()
+    (root / "local").mkdir()
+    (root / "local" / "x").write_bytes(b"installed game\n")
+    (root / ".local.installing").mkdir()
+    (root / ".local.installing" / "x").write_bytes(b"staging\n")
+    (root / ".lanspread.json").write_bytes(b"{}\n")
+    with (root / "big.bin").open("wb") as handle:
+        handle.truncate(CHUNK + 4096)
+    copy_game("ggoo", games)
+    (games / "ggoo" / "version.ini").unlink()
+    (games / "zzunknown").mkdir()
+    (games / "zzunknown" / "version.ini").write_text("1\n")
+    eti = "cnc4.eti"
+    eti_bytes = (root / eti).read_bytes()
+    source = sc.peer("x4-source", games_dir=games)
+    assert source.ready_addr is not None
+    workers = worker_pids(source)
+    wire = Wire(source.ready_addr)
+    try:
+        wire.send_frame(T("PEER_XFER_OPEN"), {"proto": 1, "peer_id": "0123456789abcdef0123456789abcdef"})
+        type_, _ = wire.recv_frame()
+        if type_ != T("PEER_XFER_ACCEPT"):
+            raise ScenarioError(f"transfer open answered with frame type {type_}")
+        wire.send_frame(T("PEER_FILES_REQ"), {"game_id": "cnc4"})
+        type_, body = wire.recv_frame()
+        want = servable_files(root)
+        if type_ != T("PEER_FILES") or body.get("game_id") != "cnc4" or body.get("files") != want:
+            raise ScenarioError(f"file list: type {type_} body {body}; expected {want}")
+        refused = []
+        for what, request in _hostile_chunks("cnc4", eti, len(eti_bytes), CHUNK + 4096):
+            wire.send_frame(T("PEER_CHUNK_REQ"), request)
+            type_, body = wire.recv_frame()
+            if type_ != T("PEER_ERROR") or not isinstance(body, dict) or not body.get("error"):
+                raise ScenarioError(f"{what}: answered with frame type {type_} {str(body)[:200]}")
+            stray = wire.quiet(0.2)
+            if stray is not None:
+                raise ScenarioError(f"{what}: refused, then {stray}")
+            refused.append(f"{what}: {body['error']}")
+        sc.log("refusals:\n  " + "\n  ".join(refused))
+        checks = [(1000, 5000), (0, len(eti_bytes)), (len(eti_bytes) - 1, 1), (len(eti_bytes), 0)]
+        for offset, length in checks:
+            wire.send_frame(T("PEER_CHUNK_REQ"), {"game_id": "cnc4", "path": eti, "offset": offset, "length": length})
+            type_, body = wire.recv_frame()
+            expect = {"game_id": "cnc4", "path": eti, "offset": offset, "length": length}
+            if type_ != T("PEER_CHUNK") or body != expect:
+                raise ScenarioError(f"good request answered with type {type_} {body}")
+            data = wire.recv_exact(length, 10.0)
+            if data != eti_bytes[offset : offset + length]:
+                raise ScenarioError(f"chunk {offset}+{length}: bytes differ from the file")
+            stray = wire.quiet(0.2)
+            if stray is not None:
+                raise ScenarioError(f"chunk {offset}+{length}: then {stray}")
+    finally:
+        wire.close()
+    source.status()
+    if worker_pids(source) != workers:
+        raise ScenarioError(f"{source.name}'s workers changed: {sorted(workers)} -> {sorted(worker_pids(source))}")
+    return (
+        f"{len(refused)} hostile chunk requests each got PEER_ERROR and no bytes; the same link then "
+        f"served {len(checks)} good requests byte-exact; file list had only {[f['path'] for f in want]}"
+    )
+
+
+class FakeSource:
+    """A peer in Python: answers a hello with a library, answers a transfer
+    link's file list, and never sends a chunk's bytes."""
+
+    def __init__(self, sc: Scenario, ip: str, files: list[dict[str, Any]], games: list[dict[str, Any]]) -> None:
+        self.sc = sc
+        self.files = files
+        self.games = games
+        self.peer_id = "f" * 8 + "0123456789abcdef" + "a" * 8
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind((ip, 0))
+        self.listener.listen(16)
+        self.addr = f"{ip}:{self.listener.getsockname()[1]}"
+        self.lock = threading.Lock()
+        self.events: list[tuple[float, str, Any]] = []
+        self.conns: list[socket.socket] = []
+        self.stop = False
+        thread = threading.Thread(target=self._accept, name="fake-accept", daemon=True)
+        thread.start()
+
+    def note(self, what: str, data: Any = None) -> None:
+        with self.lock:
+            self.events.append((time.monotonic(), what, data))
+        self.sc.log(f"fake source: {what} {data if data is not None else ''}")
+
+    def seen(self, what: str) -> list[tuple[float, Any]]:
+        with self.lock:
+            return [(t, d) for t, w, d in self.events if w == what]
+
+    def close(self) -> None:
+        self.stop = True
+        try:
+            self.listener.close()
+        except OSError:
+            pass
+        with self.lock:
+            conns = list(self.conns)
+        for conn in conns:
+            try:
+                conn.close()
+            except OSError:
+                pass
+
+    def _accept(self) -> None:
+        while not self.stop:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            with self.lock:
+                self.conns.append(conn)
+            threading.Thread(target=self._serve, args=(conn,), name="fake-link", daemon=True).start()
+
+    def _recv_exact(self, conn: socket.socket, n: int) -> bytes | None:
+        data = b""
+        while len(data) < n:
+            try:
+                chunk = conn.recv(n - len(data))
+            except OSError:
+                return None
+            if not chunk:
+                return None
+            data += chunk
+        return data
+
+    def _send(self, conn: socket.socket, type_: int, body: Any) -> None:
+        try:
+            conn.sendall(frame(type_, body))
+        except OSError:
+            pass
+
+    def _serve(self, conn: socket.socket) -> None:
+        kind = "?"
+        while True:
+            head = self._recv_exact(conn, FRAME_HDR.size)
+            if head is None:
+                break
+            type_, _flags, length = FRAME_HDR.unpack(head)
+            raw = self._recv_exact(conn, length) if length else b""
+            if raw is None:
+                break
+            try:
+                body = mp_unpack(raw) if raw else {}
+            except (ValueError, IndexError, UnicodeDecodeError):
+                self.note("malformed frame", type_)
+                break
+            if type_ == T("PEER_HELLO"):
+                kind = "peer link"
+                self.note("hello", body.get("peer_id"))
+                self._send(conn, T("PEER_HELLO_ACK"), hello_body(self.peer_id, self.addr, self.games, name="x5-fake"))
+            elif type_ == T("PEER_PING"):
+                self._send(conn, T("PEER_PONG"), {})
+            elif type_ == T("PEER_XFER_OPEN"):
+                kind = "transfer link"
+                self.note("transfer link", body.get("peer_id"))
+                self._send(conn, T("PEER_XFER_ACCEPT"), {})
+            elif type_ == T("PEER_FILES_REQ"):
+                self.note("file list request", body.get("game_id"))
+                self._send(conn, T("PEER_FILES"), {"game_id": body.get("game_id"), "files": self.files})
+            elif type_ == T("PEER_CHUNK_REQ"):
+                # The stall: the request is read, the answer never comes.
+                self.note("chunk request", body)
+        self.note(f"{kind} closed")
+
+
+def x5_stalled_source(sc: Scenario) -> str:
+    """A source that lists the game and then never sends chunk bytes: after
+    the stall timeout (15 s) its chunks go to the real source, and the
+    download finishes byte-exact."""
+    game_id = "cnc4"
+    version = CATALOG_VERSIONS[game_id]
+    real_dir = sc.fixture_root / "x5-real"
+    copy_game(game_id, real_dir)
+    files = servable_files(real_dir / game_id)
+    size = sum(item["size"] for item in files)
+    fake = FakeSource(sc, "127.0.0.250", files, [game_advert(game_id, version, size)])
+    try:
+        real = sc.peer("x5-real", games_dir=real_dir)
+        client = sc.peer("x5-client")
+        client.send({"cmd": "connect", "addr": fake.addr})
+        client.connect_to(real)
+        client.send({"cmd": "wait-peers", "count": 2, "timeout_ms": 10000})
+        wait_remote_game(client, game_id, peer_count=2, version=version)
+        start = client.output_len()
+        waiter = LineWaiter(start)
+        client.send({"cmd": "download", "game_id": game_id, "install": False})
+        client.wait_for(event_is("download-begin", game_id), timeout=20, description="download begin", waiter=waiter)
+        begun = time.monotonic()
+        client.wait_for(event_is("download-finished", game_id), timeout=60, description="download finish", waiter=waiter)
+        took = time.monotonic() - begun
+        assert_no_event_since(client, start, "download-failed", game_id)
+        assert_no_event_since(client, start, "download-peers-gone", game_id)
+        requests = fake.seen("chunk request")
+        if not requests:
+            raise ScenarioError("the client never asked the stalled source for a chunk (no stall was tested)")
+        if not fake.seen("file list request"):
+            raise ScenarioError("the client never asked the stalled source for its file list")
+        deadline = time.monotonic() + 5
+        while not fake.seen("transfer link closed") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        closed = fake.seen("transfer link closed")
+        if not closed:
+            raise ScenarioError("the client kept the stalled transfer link open after finishing")
+        stalled_for = closed[0][0] - requests[0][0]
+        if not 13.0 <= stalled_for <= 30.0:
+            raise ScenarioError(f"the stalled source was dropped {stalled_for:.1f}s after its chunk request; expected ~15 s")
+        sources = chunk_sources(client, game_id)
+        if sources != {real.ready_addr}:
+            raise ScenarioError(f"chunks came from {sources}; expected only {real.ready_addr}")
+        chunks = chunk_events(client, game_id)
+        if len(chunks) != len(files):
+            raise ScenarioError(f"{len(chunks)} chunk events for {len(files)} one-chunk files: {chunks}")
+        assert_no_duplicate_chunks(client, game_id)
+        diff_game_dirs(real_dir / game_id, client.host_games_dir / game_id)
+        wait_no_active(client, game_id)
+        stalled_paths = sorted({d["path"] for _t, d in requests})
+        return (
+            f"stalled source asked for {stalled_paths}, dropped after {stalled_for:.1f}s; its chunks "
+            f"went to the real source; download finished in {took:.1f}s; diff matched; no failure event"
+        )
+    finally:
+        fake.close()
+
+
 EXTRA_SCENARIOS = [
     ("X1-control-fuzz", x1_control_fuzz),
+    ("X2-raw-tcp-garbage", x2_raw_tcp_garbage),
+    ("X3-mesh-30", x3_mesh_30),
+    ("X4-hostile-chunk-requests-tcp", x4_hostile_chunk_requests_tcp),
+    ("X5-stalled-source", x5_stalled_source),
 ]
