@@ -114,6 +114,7 @@ check: deps
 	$(MAKE) all fixtures
 	$(MAKE) unit
 	$(MAKE) man-lint
+	$(PYTHON) tests/scenarios/mdns_netns.py
 	$(PYTHON) tests/scenarios/run.py --expected
 
 # AddressSanitizer + UBSan build of the unit tests, in its own tree.
