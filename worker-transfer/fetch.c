@@ -26,100 +26,11 @@
 #include "common/addr.h"
 #include "common/log.h"
 #include "common/path.h"
+#include "worker-transfer/fetch.h"
 #include "worker-transfer/transfer.h"
 
-#define FETCH_MAX_SOURCES	64
-#define FETCH_CONNECT_TIMEOUT	10.0
-#define FRAME_HDR		sizeof(struct msg_header)
-
-enum src_state {
-	SRC_CONNECTING,
-	SRC_OPENING,		/* sent the transfer hello, awaiting accept */
-	SRC_LISTING,		/* asked for the file list */
-	SRC_LISTED,		/* has a list, waits for the others */
-	SRC_IDLE,
-	SRC_HEADER,		/* asked for a chunk, reading its header */
-	SRC_DATA,		/* reading the chunk's bytes */
-	SRC_WAITING,		/* a stream source not tried yet */
-	SRC_STREAM,		/* streaming: reading an entry header */
-	SRC_SDATA,		/* streaming: reading an entry's bytes */
-	SRC_DEAD,
-};
-
-struct fetch;
-
-struct source {
-	struct fetch		*f;
-	int			 idx;
-	char			 addr[ADDR_STRLEN];
-	char			 peer_id[33];
-	int			 fd;
-	enum src_state		 state;
-	ev_io			 rio;
-	ev_io			 wio;
-	ev_timer		 timer;		/* connect deadline, stall */
-	ev_tstamp		 last_rx;
-	char			*frame;		/* a frame being read */
-	size_t			 framegot;
-	size_t			 framecap;
-	char			*wbuf;		/* a request being written */
-	size_t			 wlen;
-	size_t			 woff;
-	struct file_entry	*files;		/* its list */
-	size_t			 nfiles;
-	int			 chunk;		/* in flight, or -1 */
-	uint64_t		 got;		/* of the chunk in flight */
-	uint64_t		 assigned;	/* bytes planned for it */
-	int			 lost_link;	/* died of the network */
-};
-
-struct chunk {
-	size_t			 file;
-	uint64_t		 offset;
-	uint64_t		 length;
-	int			 owner;
-	int			 done;
-};
-
-struct fetch {
-	TAILQ_ENTRY(fetch)	 entry;
-	struct transfer		*xfer;
-	char			 game_id[65];
-	struct source		*src;
-	int			 nsrc;
-	struct file_entry	*files;		/* the agreed list */
-	size_t			 nfiles;
-	int			*fds;		/* staging files */
-	struct chunk		*chunks;
-	size_t			 nchunks;
-	size_t			 ndone;
-	int			 game_fd;
-	int			 staging_fd;
-	int			 created_game_dir;
-	uint64_t		 total;
-	uint64_t		 bytes;		/* every byte fetched */
-	uint64_t		 last_bytes;
-	ev_tstamp		 begun;
-	ev_tstamp		 last_tick;
-	ev_timer		 progress;
-	char			*buf;
-	const char		*staging;	/* folder to remove on failure */
-	/* A streamed install: entries of the source's archives. */
-	int			 stream;
-	uint64_t		 max_total;
-	uint64_t		 entries;
-	char			 epath[PATH_MAX];	/* entry */
-	int			 entry_fd;
-	uint64_t		 entry_size;
-	uint64_t		 entry_got;
-	uint64_t		 piece;		/* start of the current piece */
-};
-
 static void	source_read_cb(struct ev_loop *, ev_io *, int);
-static int	source_connect(struct source *);
-static void	stream_next_source(struct fetch *);
 static void	source_next(struct source *);
-static void	fetch_fail(struct fetch *, const char *reason, const char *);
 
 static struct fetch *
 fetch_find(struct transfer *xfer, const char *game_id)
@@ -156,7 +67,7 @@ source_close(struct source *s)
 }
 
 /* Cleans up what a fetch wrote and frees it; f is gone after. */
-static void
+void
 fetch_free(struct fetch *f)
 {
 	struct transfer	*xfer = f->xfer;
@@ -191,7 +102,7 @@ fetch_free(struct fetch *f)
 	free(f);
 }
 
-static void
+void
 fetch_fail(struct fetch *f, const char *reason, const char *error)
 {
 	struct transfer	*xfer;
@@ -212,7 +123,7 @@ fetch_fail(struct fetch *f, const char *reason, const char *error)
  * link is not reported here: the read side sees it and drops the source,
  * so callers never free a fetch from under a loop.
  */
-static void
+void
 source_send(struct source *s, struct msgout *m)
 {
 	struct ev_loop	*loop = s->f->xfer->loop;
@@ -274,7 +185,7 @@ least_loaded(struct fetch *f)
 	return best;
 }
 
-static int
+int
 fetch_nalive(struct fetch *f)
 {
 	int	 i, n = 0;
@@ -290,7 +201,7 @@ static void	fetch_check_lists(struct fetch *);
  * A source is gone: its unfinished chunks go to the survivors. With no
  * survivor the download fails, "peers-gone" when the network took them.
  */
-static void
+void
 source_drop(struct source *s, const char *why, int lost_link)
 {
 	struct fetch	*f = s->f;
@@ -365,7 +276,7 @@ source_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	ev_timer_start(loop, w);
 }
 
-static void
+void
 source_wait(struct source *s)
 {
 	struct ev_loop	*loop = s->f->xfer->loop;
@@ -376,8 +287,8 @@ source_wait(struct source *s)
 	ev_timer_start(loop, &s->timer);
 }
 
-static void
-progress_cb(struct ev_loop *loop, ev_timer *w, int revents)
+void
+fetch_progress_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct fetch	*f = w->data;
 	struct msgout	 m;
@@ -694,7 +605,7 @@ fetch_check_lists(struct fetch *f)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	f->begun = ts.tv_sec + ts.tv_nsec / 1e9;
 	f->last_tick = ev_now(f->xfer->loop);
-	ev_timer_init(&f->progress, progress_cb, XFER_PROGRESS_EVERY,
+	ev_timer_init(&f->progress, fetch_progress_cb, XFER_PROGRESS_EVERY,
 	    XFER_PROGRESS_EVERY);
 	f->progress.data = f;
 	ev_timer_start(f->xfer->loop, &f->progress);
@@ -752,241 +663,6 @@ source_take_list(struct source *s, const msgpack_object *body,
 	return 0;
 }
 
-
-/* Streamed install: the folder entries are written into. */
-#define INSTALLING	".local.installing"
-
-/* The first entry (or the end) of a stream: staging starts now. */
-static int
-stream_begin(struct fetch *f, const char **why)
-{
-	struct transfer	*xfer = f->xfer;
-	struct msgout	 m;
-	struct timespec	 ts;
-
-	if (f->staging_fd != -1)
-		return 0;
-	if (mkdirat(xfer->games_fd, f->game_id, 0755) == 0)
-		f->created_game_dir = 1;
-	else if (errno != EEXIST) {
-		*why = "cannot create the game folder";
-		return -1;
-	}
-	f->game_fd = openat(xfer->games_fd, f->game_id, O_RDONLY |
-	    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (f->game_fd == -1) {
-		*why = "cannot open the game folder";
-		return -1;
-	}
-	if (faccessat(f->game_fd, "local", F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
-		*why = "game is already installed";
-		return -1;
-	}
-	f->staging = INSTALLING;
-	path_remove_tree_beneath(f->game_fd, INSTALLING);
-	if (mkdirat(f->game_fd, INSTALLING, 0755) == -1 ||
-	    (f->staging_fd = openat(f->game_fd, INSTALLING, O_RDONLY |
-	    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
-		*why = "cannot create the install staging folder";
-		return -1;
-	}
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	f->begun = ts.tv_sec + ts.tv_nsec / 1e9;
-	f->last_tick = ev_now(xfer->loop);
-	ev_timer_init(&f->progress, progress_cb, XFER_PROGRESS_EVERY,
-	    XFER_PROGRESS_EVERY);
-	f->progress.data = f;
-	ev_timer_start(xfer->loop, &f->progress);
-	msgout_init(&m, MSG_XFER_BEGIN, 2);
-	msgout_str(&m, "game_id", f->game_id);
-	msgout_u64(&m, "total_bytes", 0);
-	msgconn_send(&xfer->sup, &m, -1);
-	return 0;
-}
-
-/* One piece of an entry is in: up to 128 MiB, or the entry's end. */
-static void
-stream_piece_done(struct source *s)
-{
-	struct fetch	*f = s->f;
-	struct msgout	 m;
-	char		 path[PATH_MAX + 32];
-
-	snprintf(path, sizeof(path), "%s/%s", INSTALLING, f->epath);
-	msgout_init(&m, MSG_XFER_CHUNK, 5);
-	msgout_str(&m, "game_id", f->game_id);
-	msgout_str(&m, "path", path);
-	msgout_u64(&m, "offset", f->piece);
-	msgout_u64(&m, "length", f->entry_got - f->piece);
-	msgout_str(&m, "peer_addr", s->addr);
-	msgconn_send(&f->xfer->sup, &m, -1);
-	f->nchunks++;
-	f->piece = f->entry_got;
-}
-
-static void
-stream_entry_done(struct source *s)
-{
-	struct fetch	*f = s->f;
-
-	stream_piece_done(s);
-	close(f->entry_fd);
-	f->entry_fd = -1;
-	f->entries++;
-	s->state = SRC_STREAM;
-}
-
-/* An entry header: a safe path, a new file, within the size limit. */
-static int
-stream_entry(struct source *s, const msgpack_object *body, const char **why)
-{
-	struct fetch	*f = s->f;
-	char		 dir[PATH_MAX], *slash;
-	uint64_t	 size;
-
-	if (mp_get_str(body, "path", f->epath, sizeof(f->epath)) == -1 ||
-	    !path_is_safe_relative(f->epath) ||
-	    mp_get_u64(body, "size", &size) == -1) {
-		*why = "stream entry with a path we do not accept";
-		return -1;
-	}
-	if (size > f->max_total || f->bytes + size > f->max_total) {
-		*why = "stream expands beyond what the archive could hold";
-		return -1;
-	}
-	if (stream_begin(f, why) == -1)
-		return -1;
-	snprintf(dir, sizeof(dir), "%s", f->epath);
-	if ((slash = strrchr(dir, '/')) != NULL) {
-		*slash = '\0';
-		if (path_mkdirs_beneath(f->staging_fd, dir, 0755) == -1) {
-			*why = "cannot create a folder of the stream";
-			return -1;
-		}
-	}
-	f->entry_fd = path_open_beneath(f->staging_fd, f->epath, O_WRONLY |
-	    O_CREAT | O_EXCL, 0644);
-	if (f->entry_fd == -1) {
-		*why = errno == EEXIST ? "stream repeats an entry" :
-		    "cannot create a stream entry";
-		return -1;
-	}
-	if (size > 0 && ftruncate(f->entry_fd, (off_t)size) == -1) {
-		*why = errno == ENOSPC || errno == EFBIG ?
-		    "no space left on the games folder" :
-		    "cannot size a stream entry";
-		return -1;
-	}
-	f->entry_size = size;
-	f->entry_got = 0;
-	f->piece = 0;
-	s->state = SRC_SDATA;
-	if (size == 0)
-		stream_entry_done(s);
-	return 0;
-}
-
-static void
-stream_finish(struct source *s, const msgpack_object *body)
-{
-	struct fetch	*f = s->f;
-	struct transfer	*xfer = f->xfer;
-	struct msgout	 m;
-	const char	*why = NULL;
-	struct timespec	 ts;
-	uint64_t	 entries, bytes, ms;
-
-	if (mp_get_u64(body, "entries", &entries) == -1 ||
-	    mp_get_u64(body, "bytes", &bytes) == -1 ||
-	    entries != f->entries || bytes != f->bytes) {
-		fetch_fail(f, "failed", "the stream ended short");
-		return;
-	}
-	if (stream_begin(f, &why) == -1) {
-		fetch_fail(f, "failed", why);
-		return;
-	}
-	if (renameat(f->game_fd, INSTALLING, f->game_fd, "local") == -1) {
-		fetch_fail(f, "failed", "cannot commit local/");
-		return;
-	}
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ms = (uint64_t)((ts.tv_sec + ts.tv_nsec / 1e9 - f->begun) * 1000.0);
-	msgout_init(&m, MSG_XFER_DONE, 5);
-	msgout_str(&m, "game_id", f->game_id);
-	msgout_u64(&m, "bytes", f->bytes);
-	msgout_u64(&m, "duration_ms", ms > 0 ? ms : 1);
-	msgout_u64(&m, "chunks", f->nchunks);
-	msgout_u64(&m, "sources", 1);
-	log_info("stream-installed %s: %llu entries, %llu bytes",
-	    f->game_id, (unsigned long long)f->entries,
-	    (unsigned long long)f->bytes);
-	f->created_game_dir = 0;
-	fetch_free(f);
-	msgconn_send(&xfer->sup, &m, -1);
-}
-
-/* Entry bytes straight into the entry's file. */
-static void
-stream_read_data(struct source *s)
-{
-	struct fetch	*f = s->f;
-	uint64_t	 left = f->entry_size - f->entry_got;
-	uint64_t	 to_piece = f->piece + CHUNK_SIZE - f->entry_got;
-	size_t		 want = left > XFER_BUF_SIZE ? XFER_BUF_SIZE : left;
-	ssize_t		 n, w, done = 0;
-
-	if (want > to_piece)
-		want = to_piece;
-	n = recv(s->fd, f->buf, want, 0);
-	if (n == -1 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n <= 0) {
-		source_drop(s, n == 0 ? "connection closed" : strerror(errno),
-		    1);
-		return;
-	}
-	if (f->buf[0] == 0 && memcmp(f->buf, f->buf + 1, n - 1) == 0)
-		done = n;
-	while (done < n) {
-		w = pwrite(f->entry_fd, f->buf + done, n - done,
-		    (off_t)(f->entry_got + done));
-		if (w == -1 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			fetch_fail(f, "failed", errno == ENOSPC ?
-			    "no space left on the games folder" :
-			    "cannot write a stream entry");
-			return;
-		}
-		done += w;
-	}
-	f->entry_got += n;
-	f->bytes += n;
-	if (f->entry_got == f->entry_size)
-		stream_entry_done(s);
-	else if (f->entry_got - f->piece == CHUNK_SIZE)
-		stream_piece_done(s);
-}
-
-/* Streams come from one source at a time, in address order. */
-static void
-stream_next_source(struct fetch *f)
-{
-	int	 i;
-
-	for (i = 0; i < f->nsrc; i++) {
-		struct source *s = &f->src[i];
-
-		if (s->state != SRC_WAITING)
-			continue;
-		if (source_connect(s) == 0)
-			return;
-		s->state = SRC_CONNECTING;
-		source_drop(s, strerror(errno), 1);
-		return;
-	}
-}
 
 /* A complete frame from a source, read in full before any chunk bytes. */
 static void
@@ -1234,7 +910,7 @@ source_connected_cb(struct ev_loop *loop, ev_io *w, int revents)
 	source_wait(s);
 }
 
-static int
+int
 source_connect(struct source *s)
 {
 	struct ev_loop	*loop = s->f->xfer->loop;
@@ -1259,28 +935,6 @@ source_connect(struct source *s)
 	ev_timer_set(&s->timer, FETCH_CONNECT_TIMEOUT, 0);
 	ev_timer_start(loop, &s->timer);
 	return 0;
-}
-
-static int
-source_addr_cmp(const void *a, const void *b)
-{
-	const struct source *x = a, *y = b;
-	struct sockaddr_storage sx, sy;
-	socklen_t	 len;
-
-	if (addr_parse(x->addr, 0, &sx, &len) == -1 ||
-	    addr_parse(y->addr, 0, &sy, &len) == -1 ||
-	    sx.ss_family != AF_INET || sy.ss_family != AF_INET)
-		return strcmp(x->addr, y->addr);
-	{
-		uint32_t ax = ntohl(((struct sockaddr_in *)&sx)->sin_addr.s_addr);
-		uint32_t ay = ntohl(((struct sockaddr_in *)&sy)->sin_addr.s_addr);
-
-		if (ax != ay)
-			return ax < ay ? -1 : 1;
-	}
-	return addr_port((struct sockaddr *)&sx) -
-	    addr_port((struct sockaddr *)&sy);
 }
 
 static void

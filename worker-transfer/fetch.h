@@ -1,0 +1,118 @@
+/*
+ * Inside the fetcher: a download (or a streamed install) and its sources.
+ * Private to worker-transfer (fetch.c and stream.c).
+ */
+#ifndef LANSPREAD_FETCH_H
+#define LANSPREAD_FETCH_H
+
+#include <limits.h>
+
+#include "common/addr.h"
+#include "worker-transfer/transfer.h"
+
+#define FETCH_MAX_SOURCES	64
+#define FETCH_CONNECT_TIMEOUT	10.0
+#define INSTALLING		".local.installing"	/* streamed install */
+#define FRAME_HDR		sizeof(struct msg_header)
+
+enum src_state {
+	SRC_CONNECTING,
+	SRC_OPENING,		/* sent the transfer hello, awaiting accept */
+	SRC_LISTING,		/* asked for the file list */
+	SRC_LISTED,		/* has a list, waits for the others */
+	SRC_IDLE,
+	SRC_HEADER,		/* asked for a chunk, reading its header */
+	SRC_DATA,		/* reading the chunk's bytes */
+	SRC_WAITING,		/* a stream source not tried yet */
+	SRC_STREAM,		/* streaming: reading an entry header */
+	SRC_SDATA,		/* streaming: reading an entry's bytes */
+	SRC_DEAD,
+};
+
+struct fetch;
+
+struct source {
+	struct fetch		*f;
+	int			 idx;
+	char			 addr[ADDR_STRLEN];
+	char			 peer_id[33];
+	int			 fd;
+	enum src_state		 state;
+	ev_io			 rio;
+	ev_io			 wio;
+	ev_timer		 timer;		/* connect deadline, stall */
+	ev_tstamp		 last_rx;
+	char			*frame;		/* a frame being read */
+	size_t			 framegot;
+	size_t			 framecap;
+	char			*wbuf;		/* a request being written */
+	size_t			 wlen;
+	size_t			 woff;
+	struct file_entry	*files;		/* its list */
+	size_t			 nfiles;
+	int			 chunk;		/* in flight, or -1 */
+	uint64_t		 got;		/* of the chunk in flight */
+	uint64_t		 assigned;	/* bytes planned for it */
+	int			 lost_link;	/* died of the network */
+};
+
+struct chunk {
+	size_t			 file;
+	uint64_t		 offset;
+	uint64_t		 length;
+	int			 owner;
+	int			 done;
+};
+
+struct fetch {
+	TAILQ_ENTRY(fetch)	 entry;
+	struct transfer		*xfer;
+	char			 game_id[65];
+	struct source		*src;
+	int			 nsrc;
+	struct file_entry	*files;		/* the agreed list */
+	size_t			 nfiles;
+	int			*fds;		/* staging files */
+	struct chunk		*chunks;
+	size_t			 nchunks;
+	size_t			 ndone;
+	int			 game_fd;
+	int			 staging_fd;
+	int			 created_game_dir;
+	uint64_t		 total;
+	uint64_t		 bytes;		/* every byte fetched */
+	uint64_t		 last_bytes;
+	ev_tstamp		 begun;
+	ev_tstamp		 last_tick;
+	ev_timer		 progress;
+	char			*buf;
+	const char		*staging;	/* folder to remove on failure */
+	/* A streamed install: entries of the source's archives. */
+	int			 stream;
+	uint64_t		 max_total;
+	uint64_t		 entries;
+	char			 epath[PATH_MAX];	/* entry */
+	int			 entry_fd;
+	uint64_t		 entry_size;
+	uint64_t		 entry_got;
+	uint64_t		 piece;		/* start of the current piece */
+};
+
+
+void	fetch_free(struct fetch *);
+void	fetch_fail(struct fetch *, const char *reason, const char *);
+int	fetch_nalive(struct fetch *);
+void	fetch_progress_cb(struct ev_loop *, ev_timer *, int);
+void	source_drop(struct source *, const char *why, int lost_link);
+int	source_connect(struct source *);
+void	source_wait(struct source *);
+void	source_send(struct source *, struct msgout *);
+
+/* stream.c */
+int	stream_entry(struct source *, const msgpack_object *, const char **);
+void	stream_finish(struct source *, const msgpack_object *);
+void	stream_read_data(struct source *);
+void	stream_next_source(struct fetch *);
+int	source_addr_cmp(const void *, const void *);
+
+#endif

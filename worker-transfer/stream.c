@@ -1,0 +1,277 @@
+/*
+ * Streamed installs, the receiving side: one source at a time (lowest
+ * address first) sends the entries of its extracted archives; they are
+ * written under .local.installing, reported per 128 MiB piece, and
+ * committed by renaming the folder to local/. A source that fails before
+ * its first entry gives way to the next; after that, any failure rolls
+ * everything back.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/path.h"
+#include "worker-transfer/fetch.h"
+
+/* The first entry (or the end) of a stream: staging starts now. */
+static int
+stream_begin(struct fetch *f, const char **why)
+{
+	struct transfer	*xfer = f->xfer;
+	struct msgout	 m;
+	struct timespec	 ts;
+
+	if (f->staging_fd != -1)
+		return 0;
+	if (mkdirat(xfer->games_fd, f->game_id, 0755) == 0)
+		f->created_game_dir = 1;
+	else if (errno != EEXIST) {
+		*why = "cannot create the game folder";
+		return -1;
+	}
+	f->game_fd = openat(xfer->games_fd, f->game_id, O_RDONLY |
+	    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (f->game_fd == -1) {
+		*why = "cannot open the game folder";
+		return -1;
+	}
+	if (faccessat(f->game_fd, "local", F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+		*why = "game is already installed";
+		return -1;
+	}
+	f->staging = INSTALLING;
+	path_remove_tree_beneath(f->game_fd, INSTALLING);
+	if (mkdirat(f->game_fd, INSTALLING, 0755) == -1 ||
+	    (f->staging_fd = openat(f->game_fd, INSTALLING, O_RDONLY |
+	    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
+		*why = "cannot create the install staging folder";
+		return -1;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	f->begun = ts.tv_sec + ts.tv_nsec / 1e9;
+	f->last_tick = ev_now(xfer->loop);
+	ev_timer_init(&f->progress, fetch_progress_cb, XFER_PROGRESS_EVERY,
+	    XFER_PROGRESS_EVERY);
+	f->progress.data = f;
+	ev_timer_start(xfer->loop, &f->progress);
+	msgout_init(&m, MSG_XFER_BEGIN, 2);
+	msgout_str(&m, "game_id", f->game_id);
+	msgout_u64(&m, "total_bytes", 0);
+	msgconn_send(&xfer->sup, &m, -1);
+	return 0;
+}
+
+/* One piece of an entry is in: up to 128 MiB, or the entry's end. */
+static void
+stream_piece_done(struct source *s)
+{
+	struct fetch	*f = s->f;
+	struct msgout	 m;
+	char		 path[PATH_MAX + 32];
+
+	snprintf(path, sizeof(path), "%s/%s", INSTALLING, f->epath);
+	msgout_init(&m, MSG_XFER_CHUNK, 5);
+	msgout_str(&m, "game_id", f->game_id);
+	msgout_str(&m, "path", path);
+	msgout_u64(&m, "offset", f->piece);
+	msgout_u64(&m, "length", f->entry_got - f->piece);
+	msgout_str(&m, "peer_addr", s->addr);
+	msgconn_send(&f->xfer->sup, &m, -1);
+	f->nchunks++;
+	f->piece = f->entry_got;
+}
+
+static void
+stream_entry_done(struct source *s)
+{
+	struct fetch	*f = s->f;
+
+	stream_piece_done(s);
+	close(f->entry_fd);
+	f->entry_fd = -1;
+	f->entries++;
+	s->state = SRC_STREAM;
+}
+
+/* An entry header: a safe path, a new file, within the size limit. */
+int
+stream_entry(struct source *s, const msgpack_object *body, const char **why)
+{
+	struct fetch	*f = s->f;
+	char		 dir[PATH_MAX], *slash;
+	uint64_t	 size;
+
+	if (mp_get_str(body, "path", f->epath, sizeof(f->epath)) == -1 ||
+	    !path_is_safe_relative(f->epath) ||
+	    mp_get_u64(body, "size", &size) == -1) {
+		*why = "stream entry with a path we do not accept";
+		return -1;
+	}
+	if (size > f->max_total || f->bytes + size > f->max_total) {
+		*why = "stream expands beyond what the archive could hold";
+		return -1;
+	}
+	if (stream_begin(f, why) == -1)
+		return -1;
+	snprintf(dir, sizeof(dir), "%s", f->epath);
+	if ((slash = strrchr(dir, '/')) != NULL) {
+		*slash = '\0';
+		if (path_mkdirs_beneath(f->staging_fd, dir, 0755) == -1) {
+			*why = "cannot create a folder of the stream";
+			return -1;
+		}
+	}
+	f->entry_fd = path_open_beneath(f->staging_fd, f->epath, O_WRONLY |
+	    O_CREAT | O_EXCL, 0644);
+	if (f->entry_fd == -1) {
+		*why = errno == EEXIST ? "stream repeats an entry" :
+		    "cannot create a stream entry";
+		return -1;
+	}
+	if (size > 0 && ftruncate(f->entry_fd, (off_t)size) == -1) {
+		*why = errno == ENOSPC || errno == EFBIG ?
+		    "no space left on the games folder" :
+		    "cannot size a stream entry";
+		return -1;
+	}
+	f->entry_size = size;
+	f->entry_got = 0;
+	f->piece = 0;
+	s->state = SRC_SDATA;
+	if (size == 0)
+		stream_entry_done(s);
+	return 0;
+}
+
+void
+stream_finish(struct source *s, const msgpack_object *body)
+{
+	struct fetch	*f = s->f;
+	struct transfer	*xfer = f->xfer;
+	struct msgout	 m;
+	const char	*why = NULL;
+	struct timespec	 ts;
+	uint64_t	 entries, bytes, ms;
+
+	if (mp_get_u64(body, "entries", &entries) == -1 ||
+	    mp_get_u64(body, "bytes", &bytes) == -1 ||
+	    entries != f->entries || bytes != f->bytes) {
+		fetch_fail(f, "failed", "the stream ended short");
+		return;
+	}
+	if (stream_begin(f, &why) == -1) {
+		fetch_fail(f, "failed", why);
+		return;
+	}
+	if (renameat(f->game_fd, INSTALLING, f->game_fd, "local") == -1) {
+		fetch_fail(f, "failed", "cannot commit local/");
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ms = (uint64_t)((ts.tv_sec + ts.tv_nsec / 1e9 - f->begun) * 1000.0);
+	msgout_init(&m, MSG_XFER_DONE, 5);
+	msgout_str(&m, "game_id", f->game_id);
+	msgout_u64(&m, "bytes", f->bytes);
+	msgout_u64(&m, "duration_ms", ms > 0 ? ms : 1);
+	msgout_u64(&m, "chunks", f->nchunks);
+	msgout_u64(&m, "sources", 1);
+	log_info("stream-installed %s: %llu entries, %llu bytes",
+	    f->game_id, (unsigned long long)f->entries,
+	    (unsigned long long)f->bytes);
+	f->created_game_dir = 0;
+	fetch_free(f);
+	msgconn_send(&xfer->sup, &m, -1);
+}
+
+/* Entry bytes straight into the entry's file. */
+void
+stream_read_data(struct source *s)
+{
+	struct fetch	*f = s->f;
+	uint64_t	 left = f->entry_size - f->entry_got;
+	uint64_t	 to_piece = f->piece + CHUNK_SIZE - f->entry_got;
+	size_t		 want = left > XFER_BUF_SIZE ? XFER_BUF_SIZE : left;
+	ssize_t		 n, w, done = 0;
+
+	if (want > to_piece)
+		want = to_piece;
+	n = recv(s->fd, f->buf, want, 0);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		source_drop(s, n == 0 ? "connection closed" : strerror(errno),
+		    1);
+		return;
+	}
+	if (f->buf[0] == 0 && memcmp(f->buf, f->buf + 1, n - 1) == 0)
+		done = n;
+	while (done < n) {
+		w = pwrite(f->entry_fd, f->buf + done, n - done,
+		    (off_t)(f->entry_got + done));
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			fetch_fail(f, "failed", errno == ENOSPC ?
+			    "no space left on the games folder" :
+			    "cannot write a stream entry");
+			return;
+		}
+		done += w;
+	}
+	f->entry_got += n;
+	f->bytes += n;
+	if (f->entry_got == f->entry_size)
+		stream_entry_done(s);
+	else if (f->entry_got - f->piece == CHUNK_SIZE)
+		stream_piece_done(s);
+}
+
+/* Streams come from one source at a time, in address order. */
+void
+stream_next_source(struct fetch *f)
+{
+	int	 i;
+
+	for (i = 0; i < f->nsrc; i++) {
+		struct source *s = &f->src[i];
+
+		if (s->state != SRC_WAITING)
+			continue;
+		if (source_connect(s) == 0)
+			return;
+		s->state = SRC_CONNECTING;
+		source_drop(s, strerror(errno), 1);
+		return;
+	}
+}
+
+int
+source_addr_cmp(const void *a, const void *b)
+{
+	const struct source *x = a, *y = b;
+	struct sockaddr_storage sx, sy;
+	socklen_t	 len;
+
+	if (addr_parse(x->addr, 0, &sx, &len) == -1 ||
+	    addr_parse(y->addr, 0, &sy, &len) == -1 ||
+	    sx.ss_family != AF_INET || sy.ss_family != AF_INET)
+		return strcmp(x->addr, y->addr);
+	{
+		uint32_t ax = ntohl(((struct sockaddr_in *)&sx)->sin_addr.s_addr);
+		uint32_t ay = ntohl(((struct sockaddr_in *)&sy)->sin_addr.s_addr);
+
+		if (ax != ay)
+			return ax < ay ? -1 : 1;
+	}
+	return addr_port((struct sockaddr *)&sx) -
+	    addr_port((struct sockaddr *)&sy);
+}
