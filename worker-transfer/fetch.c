@@ -801,8 +801,8 @@ source_read_data(struct source *s, const char **why)
 		return -1;
 	}
 	/*
-	 * Staging files start as zeros: a run of zeros (a sparse game image)
-	 * needs no write, which keeps holes and saves the disk.
+	 * Staging files are allocated and read as zeros already: a block of
+	 * zeros (a sparse game image) needs no write.
 	 */
 	if (f->buf[0] == 0 && memcmp(f->buf, f->buf + 1, n - 1) == 0)
 		done = n;
