@@ -12,14 +12,14 @@ B := build
 
 PKGS := msgpack sqlite3 libarchive jansson libseccomp
 CFLAGS ?= -O2 -g
-# Extra flags that must not replace the project's own (make asan).
+# Sanitizer flags (make asan); the project's own flags are always kept,
+# even when CFLAGS is given on the command line.
 SANITIZE ?=
-CFLAGS += $(SANITIZE)
-CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
-	-Wmissing-prototypes -Wvla -MMD -MP -I. \
+override CFLAGS += $(SANITIZE) -std=c11 -D_GNU_SOURCE -Wall -Wextra \
+	-Werror -Wshadow -Wmissing-prototypes -Wvla -MMD -MP -I. \
 	$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+override LDFLAGS += $(SANITIZE)
 # libev and libmdnsd ship no pkg-config file on Debian.
-LDFLAGS += $(SANITIZE)
 LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lev -lmdnsd -lm
 CHECK_LIBS = $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
 

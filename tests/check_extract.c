@@ -548,7 +548,8 @@ END_TEST
 
 START_TEST(extract_lets_a_later_archive_overwrite_a_file)
 {
-	struct extract_limits	 lim = { 1 << 20, 100 };
+	struct extract_limits	 lim = { .max_total = 1 << 20,
+	    .max_entries = 100 };
 	char			*names[] = { "a.eti", "b.eti" }, *got;
 	size_t			 len;
 
@@ -581,7 +582,8 @@ END_TEST
 
 START_TEST(extract_refuses_a_name_climbing_out_with_dotdot)
 {
-	struct extract_limits	 lim = { 1 << 20, 100 };
+	struct extract_limits	 lim = { .max_total = 1 << 20,
+	    .max_entries = 100 };
 	char			*names[] = { "evil.eti" };
 
 	make_rar("evil.eti", "rar5", "../evil.txt", "escaped");
@@ -596,7 +598,8 @@ END_TEST
 
 START_TEST(extract_refuses_an_absolute_name)
 {
-	struct extract_limits	 lim = { 1 << 20, 100 };
+	struct extract_limits	 lim = { .max_total = 1 << 20,
+	    .max_entries = 100 };
 	char			*names[] = { "abs.eti" };
 
 	make_rar("abs.eti", "rar5", "/abs.txt", "escaped");
@@ -611,7 +614,8 @@ END_TEST
 
 START_TEST(extract_refuses_a_nested_name_climbing_out)
 {
-	struct extract_limits	 lim = { 1 << 20, 100 };
+	struct extract_limits	 lim = { .max_total = 1 << 20,
+	    .max_entries = 100 };
 	char			*names[] = { "nested.eti" };
 
 	make_rar("nested.eti", "rar5", "a/../../b.txt", "escaped");
@@ -625,7 +629,8 @@ END_TEST
 
 START_TEST(extract_refuses_a_backslash_name_in_rar5)
 {
-	struct extract_limits	 lim = { 1 << 20, 100 };
+	struct extract_limits	 lim = { .max_total = 1 << 20,
+	    .max_entries = 100 };
 	char			*names[] = { "bs.eti" };
 
 	make_rar("bs.eti", "rar5", "..\\evil.txt", "escaped");
@@ -640,7 +645,8 @@ END_TEST
 
 START_TEST(extract_refuses_a_symlink_entry)
 {
-	struct extract_limits	 lim = { 1 << 20, 100 };
+	struct extract_limits	 lim = { .max_total = 1 << 20,
+	    .max_entries = 100 };
 	char			*names[] = { "link.eti" };
 	struct stat		 st;
 
@@ -657,7 +663,8 @@ END_TEST
 
 START_TEST(extract_refuses_an_archive_beyond_max_total)
 {
-	struct extract_limits	 lim = { 10, 100 };
+	struct extract_limits	 lim = { .max_total = 10,
+	    .max_entries = 100 };
 	char			*names[] = { "big.eti" };
 
 	make_rar("big.eti", "rar5", "big.txt", "eleven bytes");
@@ -670,7 +677,8 @@ END_TEST
 
 START_TEST(extract_refuses_an_archive_beyond_max_entries)
 {
-	struct extract_limits	 lim = { 1 << 20, 2 };
+	struct extract_limits	 lim = { .max_total = 1 << 20,
+	    .max_entries = 2 };
 	char			*names[] = { "many.eti" };
 
 	/* a/, a/b/ and a/b/c.txt: three entries. */
@@ -823,7 +831,8 @@ END_TEST
 
 START_TEST(stream_of_a_hostile_name_sends_peer_error_and_no_entry)
 {
-	struct extract_limits	 lim = { 1 << 20, 100 };
+	struct extract_limits	 lim = { .max_total = 1 << 20,
+	    .max_entries = 100 };
 	char			*names[] = { "evil.eti" }, why[512];
 	int			 out;
 
