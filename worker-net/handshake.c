@@ -4,6 +4,9 @@
  * each other. Everything in a hello is checked before the supervisor hears
  * of it, and a hello bearing our own id is ignored.
  */
+#include <sys/socket.h>
+#include <netinet/in.h>
+
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,17 +58,43 @@ pack_library(struct net *net, struct msgout *m)
 		msgpack_pack_array(&m->pk, 0);
 }
 
+/*
+ * The address this peer should dial us at: listening on all addresses,
+ * it is the one its link reached (a host may have several networks).
+ */
+static void
+addr_for_link(struct link *l, char *buf, size_t size)
+{
+	struct net	*net = l->net;
+	struct sockaddr_storage ss;
+	socklen_t	 len = sizeof(ss);
+	int		 port = addr_port((struct sockaddr *)&net->bound);
+
+	snprintf(buf, size, "%s", net->addr);
+	if (!addr_is_any((struct sockaddr *)&net->bound) ||
+	    getsockname(l->mc.fd, (struct sockaddr *)&ss, &len) == -1 ||
+	    ss.ss_family != net->bound.ss_family)
+		return;
+	if (ss.ss_family == AF_INET)
+		((struct sockaddr_in *)&ss)->sin_port = htons(port);
+	else
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons(port);
+	addr_format((struct sockaddr *)&ss, buf, size);
+}
+
 int
 handshake_send_hello(struct link *l, uint32_t type)
 {
 	struct net	*net = l->net;
 	struct msgout	 m;
+	char		 addr[ADDR_STRLEN];
 
+	addr_for_link(l, addr, sizeof(addr));
 	msgout_init(&m, type, 5);
 	msgout_u64(&m, "proto", PEER_PROTO_VERSION);
 	msgout_str(&m, "peer_id", net->peer_id);
 	msgout_str(&m, "name", net->name);
-	msgout_str(&m, "addr", net->addr);
+	msgout_str(&m, "addr", addr);
 	pack_library(net, &m);
 	return msgconn_send(&l->mc, &m, -1);
 }
