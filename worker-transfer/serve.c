@@ -311,6 +311,7 @@ serve_close(struct serve_conn *sc)
 	snprintf(game, sizeof(game), "%s", sc->game_id);
 	ev_io_stop(xfer->loop, &sc->wio);
 	ev_io_stop(xfer->loop, &sc->pio);
+	ev_timer_stop(xfer->loop, &sc->idle);
 	msgconn_close(&sc->rd);
 	if (sc->file_fd != -1)
 		close(sc->file_fd);
@@ -327,6 +328,7 @@ serve_close(struct serve_conn *sc)
 static int
 serve_push(struct serve_conn *sc)
 {
+	sc->last_active = ev_now(sc->xfer->loop);
 	while (sc->outoff < sc->outlen) {
 		ssize_t	 n = send(sc->rd.fd, sc->out + sc->outoff,
 		    sc->outlen - sc->outoff, MSG_NOSIGNAL);
@@ -593,6 +595,7 @@ serve_dispatch(struct msgconn *c, struct msg *m)
 	struct serve_conn *sc = c->arg;
 	char		 game_id[65];
 
+	sc->last_active = ev_now(sc->xfer->loop);
 	if (serve_busy(sc)) {
 		/* Requests wait for the answer before: this peer did not. */
 		serve_close(sc);
@@ -632,18 +635,53 @@ serve_lost(struct msgconn *c, const char *why)
 	serve_close(sc);
 }
 
+/*
+ * A link that neither asks nor takes anything for a while goes: a peer
+ * must not hold a descriptor (or an outbound transfer) forever.
+ */
+static void
+serve_idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct serve_conn *sc = w->data;
+	ev_tstamp	 limit = sc->xfer->serve_idle > 0 ?
+	    sc->xfer->serve_idle : SERVE_IDLE;
+	ev_tstamp	 idle = ev_now(loop) - sc->last_active;
+
+	(void)revents;
+	if (idle >= limit) {
+		log_info("serve link idle for %.0f s, closing it", idle);
+		serve_close(sc);
+		return;
+	}
+	ev_timer_set(w, limit - idle, 0);
+	ev_timer_start(loop, w);
+}
+
 /* A transfer link handed over by the net worker, hello already read. */
 void
 serve_start(struct transfer *xfer, int fd)
 {
 	struct serve_conn *sc;
 	struct msgout	 m;
+	int		 n = 0;
 
+	TAILQ_FOREACH(sc, &xfer->serving, entry)
+		n++;
+	if (n >= SERVE_MAX_LINKS) {
+		log_warnx("serving %d links already, refusing one", n);
+		close(fd);
+		return;
+	}
 	if (proc_set_nonblock(fd) == -1 ||
 	    (sc = calloc(1, sizeof(*sc))) == NULL) {
 		close(fd);
 		return;
 	}
+	sc->last_active = ev_now(xfer->loop);
+	ev_timer_init(&sc->idle, serve_idle_cb, xfer->serve_idle > 0 ?
+	    xfer->serve_idle : SERVE_IDLE, 0);
+	sc->idle.data = sc;
+	ev_timer_start(xfer->loop, &sc->idle);
 	sc->xfer = xfer;
 	sc->file_fd = -1;
 	sc->pipe_fd = -1;

@@ -20,6 +20,8 @@
 #define XFER_STALL_AFTER	15.0	/* a source silent this long is gone */
 #define XFER_PROGRESS_EVERY	0.5
 #define XFER_BUF_SIZE		(1024 * 1024)
+#define SERVE_IDLE		30.0	/* a served link silent this long goes */
+#define SERVE_MAX_LINKS		256
 #define STAGING_DIR		".lanspread.staging"
 
 struct file_entry {
@@ -51,6 +53,8 @@ struct serve_conn {
 	int			 pipe_fd;	/* stream being relayed, or -1 */
 	ev_io			 pio;		/* pipe readable */
 	uint64_t		 relayed;	/* stream bytes so far */
+	ev_timer		 idle;
+	ev_tstamp		 last_active;	/* a request in or bytes out */
 	off_t			 file_off;
 	uint64_t		 remaining;
 	int			 closing;	/* after the reply is out */
@@ -64,6 +68,7 @@ struct transfer {
 	int			 games_fd;
 	char			 peer_id[33];
 	struct serve_gates	 gates;
+	ev_tstamp		 serve_idle;	/* 0: SERVE_IDLE */
 	int			 sandboxed;
 	TAILQ_HEAD(, serve_conn) serving;
 	TAILQ_HEAD(, fetch)	 fetches;

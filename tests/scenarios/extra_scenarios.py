@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -26,11 +27,13 @@ from harness import (
     chunk_events,
     chunk_sources,
     copy_game,
+    create_many_small_game,
     descendants,
     diff_game_dirs,
     event_is,
     fixture_dir,
     split_addr,
+    stage_game_drop,
     wait_no_active,
     wait_remote_game,
 )
@@ -903,10 +906,31 @@ def x3_mesh_30(sc: Scenario) -> str:
                 f"(missing {len(others - known)}, extra {len(known - others)})"
             )
     counts = {g: len(h) for g, h in sorted(holders.items())}
+    # A game dropped into one peer's folder reaches the 29 others.
+    added = next(g for g in MESH_GAMES if g not in holdings[0])
+    stage_game_drop(peers[0].host_games_dir, added)
+    holders[added].add(0)
+    t2 = time.monotonic()
+    deadline = t2 + 10.0
+    pending = set(range(1, MESH_SIZE))
+    while pending:
+        for i in sorted(pending):
+            rows = peers[i].list_games()["remote"]
+            if any(row["id"] == added and row.get("peer_count") == len(holders[added] - {i}) for row in rows):
+                pending.discard(i)
+        if not pending or time.monotonic() >= deadline:
+            break
+        time.sleep(0.2)
+    if pending:
+        raise ScenarioError(
+            f"{len(pending)} peer(s) did not see {added} dropped into {peers[0].name} within 10 s"
+        )
+    spread = time.monotonic() - t2
     return (
         f"{MESH_SIZE} peers started in {started_all:.1f}s, {MESH_SIZE * (MESH_SIZE - 1) // 2} "
         f"connects in {connected:.1f}s, every remote view exact within {converged:.1f}s "
-        f"(holders {counts}); each peer lists the {MESH_SIZE - 1} others"
+        f"(holders {counts}); each peer lists the {MESH_SIZE - 1} others; {added} dropped into "
+        f"{peers[0].name} reached all {MESH_SIZE - 1} within {spread:.1f}s"
     )
 
 
@@ -1010,14 +1034,21 @@ def x4_hostile_chunk_requests_tcp(sc: Scenario) -> str:
 
 
 class FakeSource:
-    """A peer in Python: answers a hello with a library, answers a transfer
-    link's file list, and never sends a chunk's bytes."""
+    """A peer in Python: answers a hello with a library and a transfer
+    link's file list like a real peer, then stalls on the first chunk it is
+    asked for: mode "header" never answers it, mode "data" sends the chunk
+    header and the first half of the bytes, then nothing more."""
 
-    def __init__(self, sc: Scenario, ip: str, files: list[dict[str, Any]], games: list[dict[str, Any]]) -> None:
+    def __init__(self, sc: Scenario, name: str, ip: str, root: Path, game_id: str, version: str, mode: str) -> None:
+        msg_types()
         self.sc = sc
-        self.files = files
-        self.games = games
-        self.peer_id = "f" * 8 + "0123456789abcdef" + "a" * 8
+        self.name = name
+        self.root = root
+        self.mode = mode
+        self.files = servable_files(root)
+        size = sum(item["size"] for item in self.files)
+        self.games = [game_advert(game_id, version, size)]
+        self.peer_id = hashlib.sha256(name.encode()).hexdigest()[:32]
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.listener.bind((ip, 0))
@@ -1026,14 +1057,14 @@ class FakeSource:
         self.lock = threading.Lock()
         self.events: list[tuple[float, str, Any]] = []
         self.conns: list[socket.socket] = []
+        self.stalled = False
         self.stop = False
-        thread = threading.Thread(target=self._accept, name="fake-accept", daemon=True)
-        thread.start()
+        threading.Thread(target=self._accept, name=f"{name}-accept", daemon=True).start()
 
     def note(self, what: str, data: Any = None) -> None:
         with self.lock:
             self.events.append((time.monotonic(), what, data))
-        self.sc.log(f"fake source: {what} {data if data is not None else ''}")
+        self.sc.log(f"{self.name}: {what} {data if data is not None else ''}")
 
     def seen(self, what: str) -> list[tuple[float, Any]]:
         with self.lock:
@@ -1061,9 +1092,10 @@ class FakeSource:
                 return
             with self.lock:
                 self.conns.append(conn)
-            threading.Thread(target=self._serve, args=(conn,), name="fake-link", daemon=True).start()
+            threading.Thread(target=self._serve, args=(conn,), name=f"{self.name}-link", daemon=True).start()
 
-    def _recv_exact(self, conn: socket.socket, n: int) -> bytes | None:
+    @staticmethod
+    def _recv_exact(conn: socket.socket, n: int) -> bytes | None:
         data = b""
         while len(data) < n:
             try:
@@ -1075,11 +1107,26 @@ class FakeSource:
             data += chunk
         return data
 
-    def _send(self, conn: socket.socket, type_: int, body: Any) -> None:
+    @staticmethod
+    def _send(conn: socket.socket, data: bytes) -> None:
         try:
-            conn.sendall(frame(type_, body))
+            conn.sendall(data)
         except OSError:
             pass
+
+    def _chunk(self, conn: socket.socket, body: dict[str, Any]) -> None:
+        self.note("chunk request", body)
+        if self.stalled:
+            self.note("a request after the stall")  # the client must not send one
+            return
+        self.stalled = True
+        if self.mode == "header":
+            return
+        path = self.root / body["path"]
+        with path.open("rb") as handle:
+            handle.seek(body["offset"])
+            data = handle.read(body["length"])
+        self._send(conn, frame(T("PEER_CHUNK"), dict(body)) + data[: max(1, len(data) // 2)])
 
     def _serve(self, conn: socket.socket) -> None:
         kind = "?"
@@ -1099,40 +1146,45 @@ class FakeSource:
             if type_ == T("PEER_HELLO"):
                 kind = "peer link"
                 self.note("hello", body.get("peer_id"))
-                self._send(conn, T("PEER_HELLO_ACK"), hello_body(self.peer_id, self.addr, self.games, name="x5-fake"))
+                self._send(conn, frame(T("PEER_HELLO_ACK"), hello_body(self.peer_id, self.addr, self.games, name=self.name)))
             elif type_ == T("PEER_PING"):
-                self._send(conn, T("PEER_PONG"), {})
+                self._send(conn, frame(T("PEER_PONG")))
             elif type_ == T("PEER_XFER_OPEN"):
                 kind = "transfer link"
                 self.note("transfer link", body.get("peer_id"))
-                self._send(conn, T("PEER_XFER_ACCEPT"), {})
+                self._send(conn, frame(T("PEER_XFER_ACCEPT")))
             elif type_ == T("PEER_FILES_REQ"):
                 self.note("file list request", body.get("game_id"))
-                self._send(conn, T("PEER_FILES"), {"game_id": body.get("game_id"), "files": self.files})
+                self._send(conn, frame(T("PEER_FILES"), {"game_id": body.get("game_id"), "files": self.files}))
             elif type_ == T("PEER_CHUNK_REQ"):
-                # The stall: the request is read, the answer never comes.
-                self.note("chunk request", body)
+                self._chunk(conn, body)
         self.note(f"{kind} closed")
 
 
 def x5_stalled_source(sc: Scenario) -> str:
-    """A source that lists the game and then never sends chunk bytes: after
-    the stall timeout (15 s) its chunks go to the real source, and the
-    download finishes byte-exact."""
-    game_id = "cnc4"
+    """Two sources in Python stall on their first chunk, one before the
+    chunk header, one halfway through the bytes; after the stall timeout
+    (15 s) their chunks go to the real source and the download finishes
+    with every byte right."""
+    game_id = "coh"
     version = CATALOG_VERSIONS[game_id]
     real_dir = sc.fixture_root / "x5-real"
-    copy_game(game_id, real_dir)
-    files = servable_files(real_dir / game_id)
-    size = sum(item["size"] for item in files)
-    fake = FakeSource(sc, "127.0.0.250", files, [game_advert(game_id, version, size)])
+    # 20 small files and version.ini: 21 chunks, spread over 3 sources.
+    create_many_small_game(real_dir / game_id)
+    root = real_dir / game_id
+    nfiles = len(servable_files(root))
+    fakes = [
+        FakeSource(sc, "x5-fake-header", "127.0.0.250", root, game_id, version, "header"),
+        FakeSource(sc, "x5-fake-data", "127.0.0.251", root, game_id, version, "data"),
+    ]
     try:
         real = sc.peer("x5-real", games_dir=real_dir)
         client = sc.peer("x5-client")
-        client.send({"cmd": "connect", "addr": fake.addr})
+        for fake in fakes:
+            client.send({"cmd": "connect", "addr": fake.addr})
         client.connect_to(real)
-        client.send({"cmd": "wait-peers", "count": 2, "timeout_ms": 10000})
-        wait_remote_game(client, game_id, peer_count=2, version=version)
+        client.send({"cmd": "wait-peers", "count": 3, "timeout_ms": 10000})
+        wait_remote_game(client, game_id, peer_count=3, version=version)
         start = client.output_len()
         waiter = LineWaiter(start)
         client.send({"cmd": "download", "game_id": game_id, "install": False})
@@ -1142,36 +1194,43 @@ def x5_stalled_source(sc: Scenario) -> str:
         took = time.monotonic() - begun
         assert_no_event_since(client, start, "download-failed", game_id)
         assert_no_event_since(client, start, "download-peers-gone", game_id)
-        requests = fake.seen("chunk request")
-        if not requests:
-            raise ScenarioError("the client never asked the stalled source for a chunk (no stall was tested)")
-        if not fake.seen("file list request"):
-            raise ScenarioError("the client never asked the stalled source for its file list")
-        deadline = time.monotonic() + 5
-        while not fake.seen("transfer link closed") and time.monotonic() < deadline:
-            time.sleep(0.1)
-        closed = fake.seen("transfer link closed")
-        if not closed:
-            raise ScenarioError("the client kept the stalled transfer link open after finishing")
-        stalled_for = closed[0][0] - requests[0][0]
-        if not 13.0 <= stalled_for <= 30.0:
-            raise ScenarioError(f"the stalled source was dropped {stalled_for:.1f}s after its chunk request; expected ~15 s")
+        stalls = []
+        for fake in fakes:
+            requests = fake.seen("chunk request")
+            if not fake.seen("file list request"):
+                raise ScenarioError(f"the client never asked {fake.name} for its file list")
+            if not requests:
+                raise ScenarioError(f"the client never asked {fake.name} for a chunk (no stall was tested)")
+            if fake.seen("a request after the stall"):
+                raise ScenarioError(f"the client sent {fake.name} a request before its chunk was done")
+            deadline = time.monotonic() + 5
+            while not fake.seen("transfer link closed") and time.monotonic() < deadline:
+                time.sleep(0.1)
+            closed = fake.seen("transfer link closed")
+            if not closed:
+                raise ScenarioError(f"the client kept {fake.name}'s stalled transfer link open")
+            stalled_for = closed[0][0] - requests[0][0]
+            if not 13.0 <= stalled_for <= 30.0:
+                raise ScenarioError(
+                    f"{fake.name} was dropped {stalled_for:.1f}s after its chunk request; expected ~15 s"
+                )
+            stalls.append(f"{fake.name} dropped after {stalled_for:.1f}s")
         sources = chunk_sources(client, game_id)
         if sources != {real.ready_addr}:
             raise ScenarioError(f"chunks came from {sources}; expected only {real.ready_addr}")
         chunks = chunk_events(client, game_id)
-        if len(chunks) != len(files):
-            raise ScenarioError(f"{len(chunks)} chunk events for {len(files)} one-chunk files: {chunks}")
+        if len(chunks) != nfiles:
+            raise ScenarioError(f"{len(chunks)} chunk events for {nfiles} one-chunk files")
         assert_no_duplicate_chunks(client, game_id)
-        diff_game_dirs(real_dir / game_id, client.host_games_dir / game_id)
+        diff_game_dirs(root, client.host_games_dir / game_id)
         wait_no_active(client, game_id)
-        stalled_paths = sorted({d["path"] for _t, d in requests})
         return (
-            f"stalled source asked for {stalled_paths}, dropped after {stalled_for:.1f}s; its chunks "
-            f"went to the real source; download finished in {took:.1f}s; diff matched; no failure event"
+            f"{'; '.join(stalls)}; all {nfiles} chunks then came from the real source; download "
+            f"finished in {took:.1f}s; diff matched; no failure event"
         )
     finally:
-        fake.close()
+        for fake in fakes:
+            fake.close()
 
 
 EXTRA_SCENARIOS = [
