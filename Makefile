@@ -89,9 +89,13 @@ $(B)/lanspreadctl: $(call obj,ctl/lanspreadctl.c)
 # Every Check suite links every module library; unused members are dropped.
 TEST_LIBS := $(B)/libsupervisor.a $(B)/libnet.a $(B)/libtransfer.a \
 	$(B)/libinstall.a $(B)/libcommon.a
-$(B)/tests/%: $(call obj,tests/%.c) $(TEST_LIBS)
+$(B)/tests/%: $(call obj,tests/%.c) $(call obj,tests/testutil.c) \
+	$(TEST_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CHECK_LIBS)
+
+# Shared by every test: not an intermediate to delete.
+.SECONDARY: $(call obj,tests/testutil.c)
 
 fixtures: $(B)/fixtures/.stamp
 $(B)/fixtures/.stamp: $(wildcard fixtures/*)

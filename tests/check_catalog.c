@@ -8,7 +8,6 @@
 #include <sys/types.h>
 
 #include <check.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -21,10 +20,10 @@
 #include <sqlite3.h>
 
 #include "supervisor/catalog.h"
+#include "tests/testutil.h"
 
 /* One root per test case (runner); one directory per test beneath it. */
-static char	top[] = "/tmp/check_catalog.XXXXXX";
-static char	top_template[] = "/tmp/check_catalog.XXXXXX";
+static char	top[PATH_MAX];
 static char	root[256];
 
 static Suite	*catalog_suite(void);
@@ -48,15 +47,6 @@ static const struct {
 #define NFIXTURE	(sizeof(fixture_games) / sizeof(fixture_games[0]))
 
 static int
-rm_entry(const char *fpath, const struct stat *sb, int type, struct FTW *ftw)
-{
-	(void)sb;
-	(void)type;
-	(void)ftw;
-	return remove(fpath);
-}
-
-static int
 chmod_entry(const char *fpath, const struct stat *sb, int type,
     struct FTW *ftw)
 {
@@ -70,11 +60,7 @@ chmod_entry(const char *fpath, const struct stat *sb, int type,
 static void
 top_setup(void)
 {
-	memcpy(top, top_template, sizeof(top));
-	if (mkdtemp(top) == NULL) {
-		perror("mkdtemp");
-		exit(1);
-	}
+	tu_tmpdir(top, sizeof(top), "check_catalog");
 }
 
 static void
@@ -82,39 +68,24 @@ top_teardown(void)
 {
 	/* Tests leave read-only folders behind; make them removable. */
 	nftw(top, chmod_entry, 16, FTW_PHYS);
-	if (nftw(top, rm_entry, 16, FTW_DEPTH | FTW_PHYS) == -1)
-		perror(top);
+	tu_rmtree(top);
 }
 
 static void
 root_setup(void)
 {
-	ck_assert_int_lt(snprintf(root, sizeof(root), "%s/t.XXXXXX", top),
-	    (int)sizeof(root));
-	ck_assert_ptr_nonnull(mkdtemp(root));
+	tu_tmpdir_in(root, sizeof(root), top, "t");
 }
 
 static const char *
 fixture_db(void)
 {
 	static char	 path[PATH_MAX];
-	const char	*dir = getenv("LANSPREAD_FIXTURES");
 
-	if (dir == NULL || *dir == '\0')
-		dir = "build/fixtures";
-	ck_assert_int_lt(snprintf(path, sizeof(path), "%s/game.db", dir),
-	    (int)sizeof(path));
+	tu_path(path, sizeof(path), tu_fixtures(), "game.db");
 	ck_assert_msg(access(path, R_OK) == 0, "%s: %s (run make fixtures)",
 	    path, strerror(errno));
 	return path;
-}
-
-/* A path under this test's root, made by the test. */
-static const char *
-scratch_path(char *buf, size_t size, const char *rel)
-{
-	ck_assert_int_lt(snprintf(buf, size, "%s/%s", root, rel), (int)size);
-	return buf;
 }
 
 /* Builds a catalog database with plain SQLite, not the code under test. */
@@ -171,23 +142,6 @@ slurp(const char *path, size_t *len)
 	return buf;
 }
 
-static int
-count_entries(const char *dir)
-{
-	DIR		*d;
-	struct dirent	*de;
-	int		 n = 0;
-
-	d = opendir(dir);
-	ck_assert_ptr_nonnull(d);
-	while ((de = readdir(d)) != NULL)
-		if (strcmp(de->d_name, ".") != 0 &&
-		    strcmp(de->d_name, "..") != 0)
-			n++;
-	closedir(d);
-	return n;
-}
-
 /* the fixture catalog */
 
 START_TEST(fixture_catalog_lists_ten_games_at_their_versions)
@@ -239,7 +193,7 @@ START_TEST(find_on_an_empty_catalog_finds_nothing)
 	struct catalog	 cat;
 	char		 path[PATH_MAX], err[256] = "";
 
-	make_db(scratch_path(path, sizeof(path), "empty.db"), SCHEMA);
+	make_db(tu_path(path, sizeof(path), root, "empty.db"), SCHEMA);
 	ck_assert_msg(catalog_load(&cat, path, err, sizeof(err)) == 0,
 	    "load: %s", err);
 	ck_assert_uint_eq(cat.ngames, 0);
@@ -255,7 +209,7 @@ START_TEST(catalog_with_a_path_as_game_id_is_refused)
 	struct catalog	 cat;
 	char		 path[PATH_MAX], err[256] = "";
 
-	make_db(scratch_path(path, sizeof(path), "bad.db"), SCHEMA
+	make_db(tu_path(path, sizeof(path), root, "bad.db"), SCHEMA
 	    "INSERT INTO games VALUES ('alienswarm', 'Alien Swarm', '1');"
 	    "INSERT INTO games VALUES ('../x', 'Escape', '1');");
 	ck_assert_int_eq(catalog_load(&cat, path, err, sizeof(err)), -1);
@@ -282,7 +236,7 @@ START_TEST(catalog_with_any_invalid_id_is_refused)
 		snprintf(sql, sizeof(sql), "CREATE TABLE games (id TEXT,"
 		    " name TEXT, version TEXT);"
 		    "INSERT INTO games VALUES (%s, 'n', '1');", bad[i]);
-		make_db(scratch_path(path, sizeof(path), rel), sql);
+		make_db(tu_path(path, sizeof(path), root, rel), sql);
 		err[0] = '\0';
 		ck_assert_msg(catalog_load(&cat, path, err, sizeof(err)) == -1,
 		    "id %s accepted", bad[i]);
@@ -302,7 +256,7 @@ START_TEST(catalog_id_with_an_embedded_nul_is_refused)
 	struct catalog	 cat;
 	char		 path[PATH_MAX], err[256] = "";
 
-	make_db(scratch_path(path, sizeof(path), "nul.db"), SCHEMA
+	make_db(tu_path(path, sizeof(path), root, "nul.db"), SCHEMA
 	    "INSERT INTO games VALUES (CAST(X'61002e2e2f78' AS TEXT), 'n',"
 	    " '1');");
 	ck_assert_msg(catalog_load(&cat, path, err, sizeof(err)) == -1,
@@ -317,7 +271,7 @@ START_TEST(catalog_with_an_empty_version_is_refused)
 	struct catalog	 cat;
 	char		 path[PATH_MAX], err[256] = "";
 
-	make_db(scratch_path(path, sizeof(path), "nover.db"), SCHEMA
+	make_db(tu_path(path, sizeof(path), root, "nover.db"), SCHEMA
 	    "INSERT INTO games VALUES ('ggoo', 'Goat Simulator', '');");
 	ck_assert_int_eq(catalog_load(&cat, path, err, sizeof(err)), -1);
 	ck_assert_str_ne(err, "");
@@ -330,11 +284,11 @@ START_TEST(missing_catalog_file_is_refused_and_not_created)
 	struct stat	 st;
 	char		 path[PATH_MAX], err[256] = "";
 
-	scratch_path(path, sizeof(path), "no-such.db");
+	tu_path(path, sizeof(path), root, "no-such.db");
 	ck_assert_int_eq(catalog_load(&cat, path, err, sizeof(err)), -1);
 	ck_assert_msg(strstr(err, "no-such.db") != NULL, "error: \"%s\"", err);
 	ck_assert_int_eq(stat(path, &st), -1);
-	ck_assert_int_eq(count_entries(root), 0);
+	ck_assert_uint_eq(tu_dir_count(root), 0);
 }
 END_TEST
 
@@ -344,7 +298,7 @@ START_TEST(file_that_is_not_a_catalog_is_refused)
 	char		 path[PATH_MAX], err[256] = "";
 	FILE		*f;
 
-	scratch_path(path, sizeof(path), "junk.db");
+	tu_path(path, sizeof(path), root, "junk.db");
 	f = fopen(path, "w");
 	ck_assert_ptr_nonnull(f);
 	fputs("this is not an SQLite database, just some text\n", f);
@@ -353,7 +307,7 @@ START_TEST(file_that_is_not_a_catalog_is_refused)
 	ck_assert_str_ne(err, "");
 
 	/* A database without the games table. */
-	make_db(scratch_path(path, sizeof(path), "other.db"),
+	make_db(tu_path(path, sizeof(path), root, "other.db"),
 	    "CREATE TABLE t (x);");
 	err[0] = '\0';
 	ck_assert_int_eq(catalog_load(&cat, path, err, sizeof(err)), -1);
@@ -371,9 +325,9 @@ START_TEST(loading_leaves_a_read_only_copy_untouched)
 	char		*b0, *b1;
 	size_t		 l0, l1;
 
-	scratch_path(dir, sizeof(dir), "ro");
+	tu_path(dir, sizeof(dir), root, "ro");
 	ck_assert_int_eq(mkdir(dir, 0700), 0);
-	scratch_path(path, sizeof(path), "ro/game.db");
+	tu_path(path, sizeof(path), root, "ro/game.db");
 	copy_file(fixture_db(), path);
 	ck_assert_int_eq(chmod(path, 0444), 0);
 	ck_assert_int_eq(chmod(dir, 0555), 0);
@@ -400,7 +354,7 @@ START_TEST(loading_leaves_a_read_only_copy_untouched)
 	free(b0);
 	free(b1);
 	/* No journal, WAL or shm file left (or made) beside it. */
-	ck_assert_int_eq(count_entries(dir), 1);
+	ck_assert_uint_eq(tu_dir_count(dir), 1);
 }
 END_TEST
 
@@ -410,7 +364,7 @@ START_TEST(loading_does_not_write_a_writable_catalog_either)
 	struct stat	 before, after;
 	char		 path[PATH_MAX], err[256] = "";
 
-	scratch_path(path, sizeof(path), "game.db");
+	tu_path(path, sizeof(path), root, "game.db");
 	copy_file(fixture_db(), path);
 	ck_assert_int_eq(stat(path, &before), 0);
 	usleep(20000);
@@ -421,7 +375,7 @@ START_TEST(loading_does_not_write_a_writable_catalog_either)
 	ck_assert(before.st_mtim.tv_sec == after.st_mtim.tv_sec &&
 	    before.st_mtim.tv_nsec == after.st_mtim.tv_nsec);
 	ck_assert_int_eq(before.st_size, after.st_size);
-	ck_assert_int_eq(count_entries(root), 1);
+	ck_assert_uint_eq(tu_dir_count(root), 1);
 }
 END_TEST
 
@@ -441,10 +395,10 @@ START_TEST(catalog_path_with_uri_characters_loads_that_file)
 	size_t		 i;
 
 	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-		scratch_path(dir, sizeof(dir), dirs[i]);
+		tu_path(dir, sizeof(dir), root, dirs[i]);
 		ck_assert_int_eq(mkdir(dir, 0700), 0);
 		snprintf(rel, sizeof(rel), "%s/game.db", dirs[i]);
-		scratch_path(path, sizeof(path), rel);
+		tu_path(path, sizeof(path), root, rel);
 		copy_file(fixture_db(), path);
 		err[0] = '\0';
 		ck_assert_msg(catalog_load(&cat, path, err, sizeof(err)) == 0,
@@ -463,32 +417,24 @@ catalog_suite(void)
 
 	s = suite_create("catalog");
 
-	tc = tcase_create("fixture");
-	tcase_add_unchecked_fixture(tc, top_setup, top_teardown);
-	tcase_add_checked_fixture(tc, root_setup, NULL);
+	tc = tu_tcase(s, "fixture", top_setup, top_teardown, root_setup, NULL);
 	tcase_add_test(tc, fixture_catalog_lists_ten_games_at_their_versions);
 	tcase_add_test(tc, find_misses_games_not_in_the_catalog);
 	tcase_add_test(tc, find_on_an_empty_catalog_finds_nothing);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("refusals");
-	tcase_add_unchecked_fixture(tc, top_setup, top_teardown);
-	tcase_add_checked_fixture(tc, root_setup, NULL);
+	tc = tu_tcase(s, "refusals", top_setup, top_teardown, root_setup, NULL);
 	tcase_add_test(tc, catalog_with_a_path_as_game_id_is_refused);
 	tcase_add_test(tc, catalog_with_any_invalid_id_is_refused);
 	tcase_add_test(tc, catalog_id_with_an_embedded_nul_is_refused);
 	tcase_add_test(tc, catalog_with_an_empty_version_is_refused);
 	tcase_add_test(tc, missing_catalog_file_is_refused_and_not_created);
 	tcase_add_test(tc, file_that_is_not_a_catalog_is_refused);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("read_only");
-	tcase_add_unchecked_fixture(tc, top_setup, top_teardown);
-	tcase_add_checked_fixture(tc, root_setup, NULL);
+	tc = tu_tcase(s, "read_only", top_setup, top_teardown,
+	    root_setup, NULL);
 	tcase_add_test(tc, loading_leaves_a_read_only_copy_untouched);
 	tcase_add_test(tc, loading_does_not_write_a_writable_catalog_either);
 	tcase_add_test(tc, catalog_path_with_uri_characters_loads_that_file);
-	suite_add_tcase(s, tc);
 
 	return s;
 }
@@ -496,12 +442,5 @@ catalog_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
-	sr = srunner_create(catalog_suite());
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tu_run_suite(catalog_suite());
 }

@@ -13,11 +13,9 @@
 #include <sys/wait.h>
 
 #include <check.h>
-#include <dirent.h>
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -26,51 +24,26 @@
 #include <unistd.h>
 
 #include "common/msg.h"
-#include "common/path.h"
+#include "tests/testutil.h"
 #include "worker-install/extract.h"
 
 #define PYTHON	"/usr/bin/python3"
 #define BSDTAR	"/usr/bin/bsdtar"
 
 /* One temporary root per test: game/ holds archives, dest/ is extracted. */
-static char	root[] = "/tmp/check_extract.XXXXXX";
-static char	root_template[] = "/tmp/check_extract.XXXXXX";
+static char	root[PATH_MAX];
 static char	game_path[PATH_MAX], dest_path[PATH_MAX];
 static int	game_fd = -1, dest_fd = -1;
 static char	err[512];
 
 static Suite	*extract_suite(void);
-static void	join(char *, size_t, const char *, const char *);
-
-static int
-rm_entry(const char *fpath, const struct stat *sb, int type, struct FTW *ftw)
-{
-	(void)sb;
-	(void)type;
-	(void)ftw;
-	return remove(fpath);
-}
 
 static void
 root_setup(void)
 {
-	memcpy(root, root_template, sizeof(root));
-	if (mkdtemp(root) == NULL) {
-		perror("mkdtemp");
-		exit(1);
-	}
-	join(game_path, sizeof(game_path), root, "game");
-	join(dest_path, sizeof(dest_path), root, "dest");
-	if (mkdir(game_path, 0755) == -1 || mkdir(dest_path, 0755) == -1) {
-		perror(root);
-		exit(1);
-	}
-	game_fd = open(game_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	dest_fd = open(dest_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (game_fd == -1 || dest_fd == -1) {
-		perror(root);
-		exit(1);
-	}
+	tu_tmpdir(root, sizeof(root), "check_extract");
+	game_fd = tu_subdir(root, "game", game_path, sizeof(game_path));
+	dest_fd = tu_subdir(root, "dest", dest_path, sizeof(dest_path));
 	err[0] = '\0';
 }
 
@@ -80,23 +53,7 @@ root_teardown(void)
 	close(game_fd);
 	close(dest_fd);
 	game_fd = dest_fd = -1;
-	if (nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS) == -1)
-		perror(root);
-}
-
-static void
-join(char *buf, size_t size, const char *a, const char *b)
-{
-	ck_assert_msg(path_join(buf, size, a, b) == 0, "%s/%s too long", a,
-	    b);
-}
-
-static const char *
-fixtures(void)
-{
-	const char	*f = getenv("LANSPREAD_FIXTURES");
-
-	return f != NULL && f[0] != '\0' ? f : "build/fixtures";
+	tu_rmtree(root);
 }
 
 /* An fd on a fixture game folder, e.g. "fixture-bravo/cnctw". */
@@ -105,7 +62,7 @@ fixture_game(const char *rel, char *path, size_t size)
 {
 	int	fd;
 
-	join(path, size, fixtures(), rel);
+	tu_path(path, size, tu_fixtures(), rel);
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	ck_assert_msg(fd != -1, "fixture %s missing (make fixtures)", path);
 	return fd;
@@ -184,18 +141,6 @@ read_all(int dirfd, const char *rel, size_t *len)
 	return buf;
 }
 
-static void
-write_file(int dirfd, const char *rel, const void *data, size_t len)
-{
-	int	fd;
-
-	fd = openat(dirfd, rel, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0644);
-	ck_assert_msg(fd != -1, "%s: %s", rel, strerror(errno));
-	ck_assert_int_eq(write(fd, data, len), (ssize_t)len);
-	close(fd);
-}
-
 /* dest/rel equals entry of the fixture archive, byte for byte. */
 static void
 assert_same_as_bsdtar(const char *archive, const char *entry)
@@ -213,21 +158,6 @@ assert_same_as_bsdtar(const char *archive, const char *entry)
 	free(got);
 }
 
-/* Names in the folder at path, other than . and .., sorted. */
-static size_t
-dir_count(const char *path)
-{
-	struct dirent	**list;
-	int		  n, i;
-
-	n = scandir(path, &list, NULL, alphasort);
-	ck_assert_int_ge(n, 0);
-	for (i = 0; i < n; i++)
-		free(list[i]);
-	free(list);
-	return (size_t)n - 2;
-}
-
 /* Nothing beside game/ and dest/ in the root, and dest/ is empty. */
 static void
 assert_nothing_escaped(void)
@@ -235,10 +165,10 @@ assert_nothing_escaped(void)
 	struct stat	st;
 	char		p[PATH_MAX];
 
-	ck_assert_uint_eq(dir_count(root), 2);
-	join(p, sizeof(p), root, "evil.txt");
+	ck_assert_uint_eq(tu_dir_count(root), 2);
+	tu_path(p, sizeof(p), root, "evil.txt");
 	ck_assert_int_eq(lstat(p, &st), -1);
-	join(p, sizeof(p), root, "b.txt");
+	tu_path(p, sizeof(p), root, "b.txt");
 	ck_assert_int_eq(lstat(p, &st), -1);
 	ck_assert_int_eq(lstat("/abs.txt", &st), -1);
 }
@@ -267,7 +197,7 @@ make_rar_as(const char *name, const char *format, const char *entry_name,
 	    path, (char *)format, (char *)entry_name, (char *)data,
 	    raw ? "raw" : "checked", NULL };
 
-	join(path, sizeof(path), game_path, name);
+	tu_path(path, sizeof(path), game_path, name);
 	ck_assert_msg(access("fixtures/rar.py", R_OK) == 0,
 	    "run from the repository root (fixtures/rar.py)");
 	ck_assert_int_eq(run(argv, NULL, NULL), 0);
@@ -314,7 +244,7 @@ make_rar4_symlink(const char *name)
 	    "        rar.R4_SKIP_IF_UNKNOWN, b''))\n",
 	    path, NULL };
 
-	join(path, sizeof(path), game_path, name);
+	tu_path(path, sizeof(path), game_path, name);
 	ck_assert_int_eq(run(argv, NULL, NULL), 0);
 }
 
@@ -324,7 +254,7 @@ make_script(const char *name, const char *body, char *path, size_t size)
 {
 	int	fd;
 
-	join(path, size, root, name);
+	tu_path(path, size, root, name);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
 	ck_assert_int_ne(fd, -1);
 	ck_assert_int_eq(write(fd, body, strlen(body)),
@@ -348,7 +278,7 @@ stream_file(void)
 	char	path[PATH_MAX];
 	int	fd;
 
-	join(path, sizeof(path), root, "stream.out");
+	tu_path(path, sizeof(path), root, "stream.out");
 	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	ck_assert_int_ne(fd, -1);
 	unlink(path);
@@ -409,13 +339,13 @@ START_TEST(list_archives_sorts_eti_files_and_skips_others_and_symlinks)
 	char	**names;
 	size_t	  n;
 
-	write_file(game_fd, "z-last.eti", "z", 1);
-	write_file(game_fd, "a-first.eti", "a", 1);
-	write_file(game_fd, "M-middle.eti", "m", 1);
-	write_file(game_fd, "readme.txt", "r", 1);
-	write_file(game_fd, "version.ini", "1", 1);
-	write_file(game_fd, "archive.eti.part", "p", 1);
-	write_file(game_fd, ".hidden.eti", "h", 1);
+	tu_write_file(game_fd, "z-last.eti", "z", 1);
+	tu_write_file(game_fd, "a-first.eti", "a", 1);
+	tu_write_file(game_fd, "M-middle.eti", "m", 1);
+	tu_write_file(game_fd, "readme.txt", "r", 1);
+	tu_write_file(game_fd, "version.ini", "1", 1);
+	tu_write_file(game_fd, "archive.eti.part", "p", 1);
+	tu_write_file(game_fd, ".hidden.eti", "h", 1);
 	ck_assert_int_eq(symlinkat("a-first.eti", game_fd, "link.eti"), 0);
 	ck_assert_int_eq(mkdirat(game_fd, "folder.eti", 0755), 0);
 
@@ -434,7 +364,7 @@ START_TEST(list_archives_without_archive_is_an_error)
 	char	**names = NULL;
 	size_t	  n = 7;
 
-	write_file(game_fd, "version.ini", "1", 1);
+	tu_write_file(game_fd, "version.ini", "1", 1);
 	ck_assert_int_eq(list_archives(game_fd, &names, &n, err,
 	    sizeof(err)), -1);
 	ck_assert_str_eq(err, "no archive in the game folder");
@@ -448,8 +378,8 @@ START_TEST(default_limits_scale_with_the_archives_size)
 	struct extract_limits	 lim;
 	char			*names[] = { "a.eti", "b.eti", "gone.eti" };
 
-	write_file(game_fd, "a.eti", "0123456789", 10);
-	write_file(game_fd, "b.eti", "01234", 5);
+	tu_write_file(game_fd, "a.eti", "0123456789", 10);
+	tu_write_file(game_fd, "b.eti", "01234", 5);
 	extract_default_limits(game_fd, names, 3, &lim);
 	ck_assert_uint_eq(lim.max_total, 15 * 1024 + 64ULL * 1024 * 1024);
 	ck_assert_uint_eq(lim.max_entries, 1000000);
@@ -464,18 +394,18 @@ START_TEST(extract_cnctw_gives_the_bytes_bsdtar_gives)
 	int			 gfd;
 
 	gfd = fixture_game("fixture-bravo/cnctw", gpath, sizeof(gpath));
-	join(archive, sizeof(archive), gpath, "cnctw.eti");
+	tu_path(archive, sizeof(archive), gpath, "cnctw.eti");
 	extract_default_limits(gfd, names, 1, &lim);
 	ck_assert_msg(extract_archives(gfd, names, 1, dest_fd, &lim, err,
 	    sizeof(err)) == 0, "%s", err);
 	assert_same_as_bsdtar(archive, "bin/cnctw-payload.bin");
 	assert_same_as_bsdtar(archive, "data/cnctw-assets.dat");
 	/* Exactly bin/ and data/, each with its one file. */
-	ck_assert_uint_eq(dir_count(dest_path), 2);
-	join(gpath, sizeof(gpath), dest_path, "bin");
-	ck_assert_uint_eq(dir_count(gpath), 1);
-	join(gpath, sizeof(gpath), dest_path, "data");
-	ck_assert_uint_eq(dir_count(gpath), 1);
+	ck_assert_uint_eq(tu_dir_count(dest_path), 2);
+	tu_path(gpath, sizeof(gpath), dest_path, "bin");
+	ck_assert_uint_eq(tu_dir_count(gpath), 1);
+	tu_path(gpath, sizeof(gpath), dest_path, "data");
+	ck_assert_uint_eq(tu_dir_count(gpath), 1);
 	close(gfd);
 }
 END_TEST
@@ -488,7 +418,7 @@ START_TEST(extract_reads_rar4_archives)
 	int			 gfd;
 
 	gfd = fixture_game("fixture-bravo/bfbc2", gpath, sizeof(gpath));
-	join(archive, sizeof(archive), gpath, "bfbc2.eti");
+	tu_path(archive, sizeof(archive), gpath, "bfbc2.eti");
 	extract_default_limits(gfd, names, 1, &lim);
 	ck_assert_msg(extract_archives(gfd, names, 1, dest_fd, &lim, err,
 	    sizeof(err)) == 0, "%s", err);
@@ -507,7 +437,7 @@ START_TEST(extract_reads_solid_rar5_archives)
 	int			 gfd;
 
 	gfd = fixture_game("fixture-solid/cnctw", gpath, sizeof(gpath));
-	join(archive, sizeof(archive), gpath, "cnctw.eti");
+	tu_path(archive, sizeof(archive), gpath, "cnctw.eti");
 	extract_default_limits(gfd, names, 1, &lim);
 	ck_assert_msg(extract_archives(gfd, names, 1, dest_fd, &lim, err,
 	    sizeof(err)) == 0, "%s", err);
@@ -569,13 +499,13 @@ START_TEST(extract_refuses_a_corrupt_archive_and_writes_nothing)
 	struct extract_limits	 lim;
 	char			*names[] = { "cnctw.eti" };
 
-	write_file(game_fd, "cnctw.eti", "not a rar archive", 17);
+	tu_write_file(game_fd, "cnctw.eti", "not a rar archive", 17);
 	extract_default_limits(game_fd, names, 1, &lim);
 	ck_assert_int_eq(extract_archives(game_fd, names, 1, dest_fd, &lim,
 	    err, sizeof(err)), -1);
 	ck_assert_msg(strncmp(err, "cnctw.eti: ", 11) == 0 &&
 	    strlen(err) > 11, "%s", err);
-	ck_assert_uint_eq(dir_count(dest_path), 0);
+	ck_assert_uint_eq(tu_dir_count(dest_path), 0);
 	assert_nothing_escaped();
 }
 END_TEST
@@ -591,7 +521,7 @@ START_TEST(extract_refuses_a_name_climbing_out_with_dotdot)
 	    err, sizeof(err)), -1);
 	ck_assert_msg(strstr(err, "has an unsafe name: refused") != NULL,
 	    "%s", err);
-	ck_assert_uint_eq(dir_count(dest_path), 0);
+	ck_assert_uint_eq(tu_dir_count(dest_path), 0);
 	assert_nothing_escaped();
 }
 END_TEST
@@ -607,7 +537,7 @@ START_TEST(extract_refuses_an_absolute_name)
 	    err, sizeof(err)), -1);
 	ck_assert_msg(strstr(err, "has an unsafe name: refused") != NULL,
 	    "%s", err);
-	ck_assert_uint_eq(dir_count(dest_path), 0);
+	ck_assert_uint_eq(tu_dir_count(dest_path), 0);
 	assert_nothing_escaped();
 }
 END_TEST
@@ -638,7 +568,7 @@ START_TEST(extract_refuses_a_backslash_name_in_rar5)
 	    err, sizeof(err)), -1);
 	ck_assert_msg(strstr(err, "has an unsafe name: refused") != NULL,
 	    "%s", err);
-	ck_assert_uint_eq(dir_count(dest_path), 0);
+	ck_assert_uint_eq(tu_dir_count(dest_path), 0);
 	assert_nothing_escaped();
 }
 END_TEST
@@ -694,7 +624,7 @@ START_TEST(extract_unrar_that_cannot_run_says_so)
 {
 	char	*names[] = { "cnctw.eti" };
 
-	write_file(game_fd, "cnctw.eti", "not a rar archive", 17);
+	tu_write_file(game_fd, "cnctw.eti", "not a rar archive", 17);
 	ck_assert_int_eq(extract_archives_unrar("/missing-unrar", game_fd,
 	    game_path, names, 1, dest_path, err, sizeof(err)), -1);
 	ck_assert_str_eq(err,
@@ -730,7 +660,7 @@ START_TEST(extract_unrar_failure_status_is_an_error)
 	char	 unrar[PATH_MAX], *names[] = { "a.eti" };
 
 	make_script("unrar", "#!/bin/sh\nexit 3\n", unrar, sizeof(unrar));
-	write_file(game_fd, "a.eti", "x", 1);
+	tu_write_file(game_fd, "a.eti", "x", 1);
 	ck_assert_int_eq(extract_archives_unrar(unrar, game_fd, game_path,
 	    names, 1, dest_path, err, sizeof(err)), -1);
 	ck_assert_msg(strstr(err, "exited with status 3") != NULL, "%s", err);
@@ -743,7 +673,7 @@ START_TEST(extract_unrar_refuses_a_symlink_left_behind)
 
 	make_script("unrar", "#!/bin/sh\nmkdir -p \"$6/d\" && "
 	    "ln -s /etc \"$6/d/link\"\n", unrar, sizeof(unrar));
-	write_file(game_fd, "a.eti", "x", 1);
+	tu_write_file(game_fd, "a.eti", "x", 1);
 	ck_assert_int_eq(extract_archives_unrar(unrar, game_fd, game_path,
 	    names, 1, dest_path, err, sizeof(err)), -1);
 	ck_assert_msg(strstr(err, "d/link is a link: refused") != NULL, "%s",
@@ -800,7 +730,7 @@ START_TEST(stream_sends_entries_in_archive_order_then_stream_end)
 	int			 gfd, out;
 
 	gfd = fixture_game("fixture-bravo/cnctw", gpath, sizeof(gpath));
-	join(archive, sizeof(archive), gpath, "cnctw.eti");
+	tu_path(archive, sizeof(archive), gpath, "cnctw.eti");
 	extract_default_limits(gfd, names, 1, &lim);
 	out = stream_file();
 	ck_assert_msg(stream_archives(gfd, names, 1, out, &lim, err,
@@ -817,7 +747,7 @@ START_TEST(stream_of_a_corrupt_archive_sends_peer_error_first)
 	char			*names[] = { "cnctw.eti" }, why[512];
 	int			 out;
 
-	write_file(game_fd, "cnctw.eti", "not a rar archive", 17);
+	tu_write_file(game_fd, "cnctw.eti", "not a rar archive", 17);
 	extract_default_limits(game_fd, names, 1, &lim);
 	out = stream_file();
 	ck_assert_int_eq(stream_archives(game_fd, names, 1, out, &lim, err,
@@ -858,7 +788,7 @@ copy_cnctw_prefix(size_t len)
 	gfd = fixture_game("fixture-bravo/cnctw", gpath, sizeof(gpath));
 	data = read_all(gfd, "cnctw.eti", &all);
 	ck_assert_uint_ge(all, len);
-	write_file(game_fd, "cnctw.eti", data, len);
+	tu_write_file(game_fd, "cnctw.eti", data, len);
 	free(data);
 	close(gfd);
 }
@@ -933,7 +863,7 @@ START_TEST(stream_unrar_that_cannot_run_fails_before_the_first_entry)
 	char			*names[] = { "cnctw.eti" }, why[512];
 	int			 out;
 
-	write_file(game_fd, "cnctw.eti", "whatever", 8);
+	tu_write_file(game_fd, "cnctw.eti", "whatever", 8);
 	extract_default_limits(game_fd, names, 1, &lim);
 	out = stream_file();
 	ck_assert_int_eq(stream_archives_unrar("/missing-unrar", game_fd,
@@ -942,7 +872,7 @@ START_TEST(stream_unrar_that_cannot_run_fails_before_the_first_entry)
 	ck_assert_str_eq(why,
 	    "cannot run /missing-unrar: No such file or directory");
 	/* The temporary folder is gone. */
-	ck_assert_uint_eq(dir_count(game_path), 1);
+	ck_assert_uint_eq(tu_dir_count(game_path), 1);
 	close(out);
 }
 END_TEST
@@ -959,19 +889,19 @@ START_TEST(stream_unrar_streams_the_listed_files_in_order)
 	make_script("unrar", fake_unrar, unrar, sizeof(unrar));
 	/* Copy the fixture archive in: the fixture folder stays clean. */
 	gfd = fixture_game("fixture-bravo/cnctw", gpath, sizeof(gpath));
-	join(archive, sizeof(archive), gpath, "cnctw.eti");
+	tu_path(archive, sizeof(archive), gpath, "cnctw.eti");
 	data = read_all(gfd, "cnctw.eti", &len);
-	write_file(game_fd, "cnctw.eti", data, len);
+	tu_write_file(game_fd, "cnctw.eti", data, len);
 	free(data);
 	close(gfd);
-	join(archive, sizeof(archive), game_path, "cnctw.eti");
+	tu_path(archive, sizeof(archive), game_path, "cnctw.eti");
 
 	extract_default_limits(game_fd, names, 1, &lim);
 	out = stream_file();
 	ck_assert_msg(stream_archives_unrar(unrar, game_fd, game_path, names,
 	    1, out, &lim, err, sizeof(err)) == 0, "%s", err);
 	assert_cnctw_stream(out, archive);
-	ck_assert_uint_eq(dir_count(game_path), 1);
+	ck_assert_uint_eq(tu_dir_count(game_path), 1);
 	close(out);
 }
 END_TEST
@@ -989,7 +919,7 @@ START_TEST(fixture_install_writes_the_archive_bytes_exactly)
 	got = read_all(dest_fd, FIXTURE_PAYLOAD, &glen);
 	ck_assert_uint_eq(wlen, glen);
 	ck_assert_int_eq(memcmp(want, got, wlen), 0);
-	ck_assert_uint_eq(dir_count(dest_path), 1);
+	ck_assert_uint_eq(tu_dir_count(dest_path), 1);
 	free(want);
 	free(got);
 	close(gfd);
@@ -1001,8 +931,8 @@ START_TEST(fixture_install_concatenates_several_archives_in_order)
 	char	*names[] = { "a.eti", "b.eti" }, *got;
 	size_t	 len;
 
-	write_file(game_fd, "a.eti", "first|", 6);
-	write_file(game_fd, "b.eti", "second", 6);
+	tu_write_file(game_fd, "a.eti", "first|", 6);
+	tu_write_file(game_fd, "b.eti", "second", 6);
 	ck_assert_msg(fixture_install(game_fd, names, 2, dest_fd, err,
 	    sizeof(err)) == 0, "%s", err);
 	got = read_all(dest_fd, FIXTURE_PAYLOAD, &len);
@@ -1020,26 +950,21 @@ extract_suite(void)
 
 	s = suite_create("extract");
 
-	tc = tcase_create("list");
-	tcase_add_checked_fixture(tc, root_setup, root_teardown);
+	tc = tu_tcase(s, "list", NULL, NULL, root_setup, root_teardown);
 	tcase_add_test(tc,
 	    list_archives_sorts_eti_files_and_skips_others_and_symlinks);
 	tcase_add_test(tc, list_archives_without_archive_is_an_error);
 	tcase_add_test(tc, default_limits_scale_with_the_archives_size);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("extract");
-	tcase_add_checked_fixture(tc, root_setup, root_teardown);
+	tc = tu_tcase(s, "extract", NULL, NULL, root_setup, root_teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, extract_cnctw_gives_the_bytes_bsdtar_gives);
 	tcase_add_test(tc, extract_reads_rar4_archives);
 	tcase_add_test(tc, extract_reads_solid_rar5_archives);
 	tcase_add_test(tc, extract_applies_several_archives_in_sorted_order);
 	tcase_add_test(tc, extract_lets_a_later_archive_overwrite_a_file);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("hostile");
-	tcase_add_checked_fixture(tc, root_setup, root_teardown);
+	tc = tu_tcase(s, "hostile", NULL, NULL, root_setup, root_teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc,
 	    extract_refuses_a_corrupt_archive_and_writes_nothing);
@@ -1051,19 +976,15 @@ extract_suite(void)
 	tcase_add_test(tc, extract_refuses_an_archive_beyond_max_total);
 	tcase_add_test(tc, extract_refuses_an_archive_beyond_max_entries);
 	tcase_add_test(tc, extract_refuses_a_truncated_archive);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("unrar");
-	tcase_add_checked_fixture(tc, root_setup, root_teardown);
+	tc = tu_tcase(s, "unrar", NULL, NULL, root_setup, root_teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, extract_unrar_that_cannot_run_says_so);
 	tcase_add_test(tc, extract_unrar_runs_the_program_per_archive);
 	tcase_add_test(tc, extract_unrar_failure_status_is_an_error);
 	tcase_add_test(tc, extract_unrar_refuses_a_symlink_left_behind);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("stream");
-	tcase_add_checked_fixture(tc, root_setup, root_teardown);
+	tc = tu_tcase(s, "stream", NULL, NULL, root_setup, root_teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc,
 	    stream_sends_entries_in_archive_order_then_stream_end);
@@ -1075,14 +996,12 @@ extract_suite(void)
 	tcase_add_test(tc,
 	    stream_unrar_that_cannot_run_fails_before_the_first_entry);
 	tcase_add_test(tc, stream_unrar_streams_the_listed_files_in_order);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("fixture_install");
-	tcase_add_checked_fixture(tc, root_setup, root_teardown);
+	tc = tu_tcase(s, "fixture_install", NULL, NULL,
+	    root_setup, root_teardown);
 	tcase_add_test(tc, fixture_install_writes_the_archive_bytes_exactly);
 	tcase_add_test(tc,
 	    fixture_install_concatenates_several_archives_in_order);
-	suite_add_tcase(s, tc);
 
 	return s;
 }
@@ -1090,12 +1009,5 @@ extract_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
-	sr = srunner_create(extract_suite());
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tu_run_suite(extract_suite());
 }

@@ -5,12 +5,10 @@
  * a peer says reaches the supervisor before it is checked.
  */
 
-#include <sys/socket.h>
 #include <sys/types.h>
 
 #include <check.h>
 #include <errno.h>
-#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +20,7 @@
 
 #include "common/gamelist.h"
 #include "common/msg.h"
+#include "tests/testutil.h"
 #include "worker-net/net.h"
 
 #define OUR_ID		"00112233445566778899aabbccddeeff"
@@ -109,21 +108,6 @@ end_init(struct end *e, int fd)
 	msgconn_init(&e->mc, loop, fd, 0, end_msg, end_close, e);
 }
 
-static void
-spin(const int *stop, int rounds)
-{
-	int	 i;
-
-	for (i = 0; i < rounds; i++) {
-		if (stop != NULL && *stop)
-			return;
-		ev_run(loop, EVRUN_NOWAIT);
-		if (stop != NULL && *stop)
-			return;
-		(void)poll(NULL, 0, 1);
-	}
-}
-
 /* Runs until e has n messages (or the bound is hit). */
 static void
 spin_until_nrec(struct end *e, int n)
@@ -131,7 +115,7 @@ spin_until_nrec(struct end *e, int n)
 	int	 i;
 
 	for (i = 0; i < SPIN_MAX && e->nrec < n && !e->closed; i++)
-		spin(NULL, 1);
+		tu_spin(loop, NULL, 1);
 }
 
 static int
@@ -168,8 +152,7 @@ net_setup(void)
 
 	loop = ev_loop_new(EVFLAG_AUTO);
 	ck_assert_ptr_nonnull(loop);
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, 0, sv), 0);
+	tu_socketpair(sv);
 	net = net_new(loop, sv[0]);
 	ck_assert_ptr_nonnull(net);
 	end_init(&sup, sv[1]);
@@ -183,7 +166,7 @@ net_setup(void)
 		int	 i;
 
 		for (i = 0; i < SPIN_MAX && net->peer_id[0] == '\0'; i++)
-			spin(NULL, 1);
+			tu_spin(loop, NULL, 1);
 	}
 	ck_assert_str_eq(net->peer_id, OUR_ID);
 	ck_assert_str_eq(net->name, "self");
@@ -211,8 +194,7 @@ new_link(struct end *e, int outbound)
 {
 	int	 pv[2];
 
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, 0, pv), 0);
+	tu_socketpair(pv);
 	ck_assert_ptr_nonnull(net_link_new(net, pv[0], outbound));
 	end_init(e, pv[1]);
 }
@@ -274,7 +256,7 @@ bring_up(struct end *e, const char *id, const char *addr)
 
 		for (i = 0; i < SPIN_MAX &&
 		    count_type(&sup, MSG_NET_PEER_UP) == before; i++)
-			spin(NULL, 1);
+			tu_spin(loop, NULL, 1);
 	}
 	ck_assert_int_eq(count_type(&sup, MSG_NET_PEER_UP), before + 1);
 	ck_assert_int_eq(e->closed, 0);
@@ -284,10 +266,10 @@ bring_up(struct end *e, const char *id, const char *addr)
 static void
 assert_refused_silently(struct end *e)
 {
-	spin(&e->closed, SPIN_MAX);
+	tu_spin(loop, &e->closed, SPIN_MAX);
 	ck_assert_msg(e->closed == 1, "link still open");
 	ck_assert_str_eq(e->why, "connection closed");
-	spin(NULL, SETTLE);
+	tu_spin(loop, NULL, SETTLE);
 	ck_assert_int_eq(count_type(&sup, MSG_NET_PEER_UP), 0);
 	ck_assert_int_eq(count_type(&sup, MSG_NET_PEER_DOWN), 0);
 	ck_assert_int_eq(sup.closed, 0);
@@ -304,7 +286,7 @@ START_TEST(inbound_hello_from_self_is_ignored)
 	ck_assert_int_eq(net->nlinks, 1);
 	send_hello(&peers[0], MSG_PEER_HELLO, PEER_PROTO_VERSION, OUR_ID,
 	    "self", PEER_ADDR, g, two_games(g));
-	spin(NULL, SETTLE);
+	tu_spin(loop, NULL, SETTLE);
 	assert_refused_silently(&peers[0]);
 	/* Not even an ack: we do not talk to ourselves. */
 	ck_assert_int_eq(count_type(&peers[0], MSG_PEER_HELLO_ACK), 0);
@@ -367,7 +349,7 @@ START_TEST(ack_carries_our_library_once_the_supervisor_sent_it)
 	msgout_key(&m, "games");
 	gamelist_pack(&m.pk, g, n);
 	ck_assert_int_eq(msgconn_send(&sup.mc, &m, -1), 0);
-	spin(NULL, SETTLE);
+	tu_spin(loop, NULL, SETTLE);
 	ck_assert_int_eq(net->have_library, 1);
 
 	new_link(&peers[0], 0);
@@ -497,11 +479,11 @@ START_TEST(hello_with_malformed_identity_fields_closes_the_link)
 		new_link(e, 0);
 		send_hello(e, MSG_PEER_HELLO, PEER_PROTO_VERSION, bad[i].id,
 		    bad[i].name, bad[i].addr, NULL, 0);
-		spin(&e->closed, SPIN_MAX);
+		tu_spin(loop, &e->closed, SPIN_MAX);
 		ck_assert_msg(e->closed == 1, "hello %zu (%s, \"%s\", %s) "
 		    "accepted", i, bad[i].id, bad[i].name, bad[i].addr);
 	}
-	spin(NULL, SETTLE);
+	tu_spin(loop, NULL, SETTLE);
 	ck_assert_int_eq(count_type(&sup, MSG_NET_PEER_UP), 0);
 	ck_assert_int_eq(net->nlinks, 0);
 }
@@ -516,7 +498,7 @@ START_TEST(goodbye_after_up_reports_peer_down)
 	bring_up(&peers[0], OTHER_ID, PEER_ADDR);
 	ck_assert_int_eq(msgconn_send_empty(&peers[0].mc, MSG_PEER_GOODBYE),
 	    0);
-	spin(&peers[0].closed, SPIN_MAX);
+	tu_spin(loop, &peers[0].closed, SPIN_MAX);
 	ck_assert_int_eq(peers[0].closed, 1);
 	spin_until_nrec(&sup, 2);
 	ck_assert_int_eq(count_type(&sup, MSG_NET_PEER_DOWN), 1);
@@ -566,7 +548,7 @@ START_TEST(library_update_after_up_is_forwarded_checked)
 	msgout_key(&m, "games");
 	gamelist_pack(&m.pk, g, 1);
 	ck_assert_int_eq(msgconn_send(&peers[0].mc, &m, -1), 0);
-	spin(&peers[0].closed, SPIN_MAX);
+	tu_spin(loop, &peers[0].closed, SPIN_MAX);
 	ck_assert_int_eq(peers[0].closed, 1);
 	spin_until_nrec(&sup, 3);
 	ck_assert_int_eq(count_type(&sup, MSG_NET_PEER_LIBRARY), 1);
@@ -590,7 +572,7 @@ START_TEST(unknown_frame_after_up_drops_the_peer)
 {
 	bring_up(&peers[0], OTHER_ID, PEER_ADDR);
 	ck_assert_int_eq(msgconn_send_empty(&peers[0].mc, 9999), 0);
-	spin(&peers[0].closed, SPIN_MAX);
+	tu_spin(loop, &peers[0].closed, SPIN_MAX);
 	ck_assert_int_eq(peers[0].closed, 1);
 	spin_until_nrec(&sup, 2);
 	ck_assert_int_eq(count_type(&sup, MSG_NET_PEER_DOWN), 1);
@@ -608,7 +590,7 @@ START_TEST(outbound_link_takes_an_ack_and_sends_none_back)
 	    OTHER_ID, "other", PEER_ADDR, g, two_games(g));
 	spin_until_nrec(&sup, 1);
 	ck_assert_int_eq(count_type(&sup, MSG_NET_PEER_UP), 1);
-	spin(NULL, SETTLE);
+	tu_spin(loop, NULL, SETTLE);
 	ck_assert_int_eq(count_type(&peers[0], MSG_PEER_HELLO_ACK), 0);
 	ck_assert_int_eq(peers[0].closed, 0);
 }
@@ -629,10 +611,10 @@ START_TEST(peer_back_on_a_new_link_replaces_the_old_one)
 
 	bring_up(&peers[0], OTHER_ID, PEER_ADDR);
 	bring_up(&peers[1], OTHER_ID, "127.0.0.10:4001");
-	spin(&peers[0].closed, SPIN_MAX);
+	tu_spin(loop, &peers[0].closed, SPIN_MAX);
 	ck_assert_int_eq(peers[0].closed, 1);
 	ck_assert_int_eq(peers[1].closed, 0);
-	spin(NULL, SETTLE);
+	tu_spin(loop, NULL, SETTLE);
 	/* Up twice, never down: the supervisor just updates the address. */
 	ck_assert_int_eq(count_type(&sup, MSG_NET_PEER_DOWN), 0);
 	ck_assert_int_eq(count_type(&sup, MSG_NET_PEER_UP), 2);
@@ -649,9 +631,9 @@ START_TEST(bad_hello_on_one_link_leaves_other_peers_alone)
 	new_link(&peers[1], 0);
 	send_hello(&peers[1], MSG_PEER_HELLO, PEER_PROTO_VERSION + 7,
 	    OTHER_ID, "other", "127.0.0.10:4001", NULL, 0);
-	spin(&peers[1].closed, SPIN_MAX);
+	tu_spin(loop, &peers[1].closed, SPIN_MAX);
 	ck_assert_int_eq(peers[1].closed, 1);
-	spin(NULL, SETTLE);
+	tu_spin(loop, NULL, SETTLE);
 	ck_assert_int_eq(peers[0].closed, 0);
 	ck_assert_int_eq(count_type(&sup, MSG_NET_PEER_DOWN), 0);
 	ck_assert_int_eq(net->nlinks, 1);
@@ -676,9 +658,9 @@ START_TEST(rejected_hello_never_leaves_a_stale_peer_up)
 	new_link(&peers[1], 0);
 	send_hello(&peers[1], MSG_PEER_HELLO, PEER_PROTO_VERSION, OTHER_ID,
 	    "other", "127.0.0.10:4001", g, 1);
-	spin(&peers[1].closed, SPIN_MAX);
+	tu_spin(loop, &peers[1].closed, SPIN_MAX);
 	ck_assert_int_eq(peers[1].closed, 1);
-	spin(NULL, SETTLE);
+	tu_spin(loop, NULL, SETTLE);
 	ck_assert_int_eq(count_type(&sup, MSG_NET_PEER_UP), 1);
 	ck_assert_msg(peers[0].closed == 0 ||
 	    count_type(&sup, MSG_NET_PEER_DOWN) == 1,
@@ -696,8 +678,7 @@ handshake_suite(void)
 
 	s = suite_create("handshake");
 
-	tc = tcase_create("hello");
-	tcase_add_checked_fixture(tc, net_setup, net_teardown);
+	tc = tu_tcase(s, "hello", NULL, NULL, net_setup, net_teardown);
 	tcase_add_test(tc, inbound_hello_from_self_is_ignored);
 	tcase_add_test(tc,
 	    inbound_hello_from_another_peer_is_acked_and_reported_up);
@@ -709,25 +690,20 @@ handshake_suite(void)
 	tcase_add_test(tc, hello_with_a_bad_library_entry_closes_the_link);
 	tcase_add_test(tc,
 	    hello_with_malformed_identity_fields_closes_the_link);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("up");
-	tcase_add_checked_fixture(tc, net_setup, net_teardown);
+	tc = tu_tcase(s, "up", NULL, NULL, net_setup, net_teardown);
 	tcase_add_test(tc, goodbye_after_up_reports_peer_down);
 	tcase_add_test(tc, peer_closing_its_end_after_up_reports_peer_down);
 	tcase_add_test(tc, library_update_after_up_is_forwarded_checked);
 	tcase_add_test(tc, ping_after_up_is_answered_with_pong);
 	tcase_add_test(tc, unknown_frame_after_up_drops_the_peer);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("links");
-	tcase_add_checked_fixture(tc, net_setup, net_teardown);
+	tc = tu_tcase(s, "links", NULL, NULL, net_setup, net_teardown);
 	tcase_add_test(tc, outbound_link_takes_an_ack_and_sends_none_back);
 	tcase_add_test(tc, outbound_link_refuses_a_hello_instead_of_an_ack);
 	tcase_add_test(tc, peer_back_on_a_new_link_replaces_the_old_one);
 	tcase_add_test(tc, bad_hello_on_one_link_leaves_other_peers_alone);
 	tcase_add_test(tc, rejected_hello_never_leaves_a_stale_peer_up);
-	suite_add_tcase(s, tc);
 
 	return s;
 }
@@ -735,12 +711,5 @@ handshake_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
-	sr = srunner_create(handshake_suite());
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tu_run_suite(handshake_suite());
 }

@@ -8,10 +8,8 @@
 #include <sys/types.h>
 
 #include <check.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/path.h"
+#include "tests/testutil.h"
 #include "worker-install/extract.h"
 #include "worker-install/launch_settings.h"
 
@@ -29,44 +28,20 @@
 #define INI_DIR	LAUNCH_INI_DIR
 
 /* root/local is the installed game; root/outside must stay untouched. */
-static char	root[] = "/tmp/check_launch.XXXXXX";
-static char	root_template[] = "/tmp/check_launch.XXXXXX";
+static char	root[PATH_MAX];
 static char	local_path[PATH_MAX], outside_path[PATH_MAX];
 static int	local_fd = -1, outside_fd = -1;
 static char	err[512];
 
 static Suite	*launch_settings_suite(void);
 
-static int
-rm_entry(const char *fpath, const struct stat *sb, int type, struct FTW *ftw)
-{
-	(void)sb;
-	(void)type;
-	(void)ftw;
-	return remove(fpath);
-}
-
 static void
 root_setup(void)
 {
-	memcpy(root, root_template, sizeof(root));
-	if (mkdtemp(root) == NULL) {
-		perror("mkdtemp");
-		exit(1);
-	}
-	if (path_join(local_path, sizeof(local_path), root, "local") == -1 ||
-	    path_join(outside_path, sizeof(outside_path), root,
-	    "outside") == -1 ||
-	    mkdir(local_path, 0755) == -1 || mkdir(outside_path, 0755) == -1) {
-		perror(root);
-		exit(1);
-	}
-	local_fd = open(local_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	outside_fd = open(outside_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (local_fd == -1 || outside_fd == -1) {
-		perror(root);
-		exit(1);
-	}
+	tu_tmpdir(root, sizeof(root), "check_launch");
+	local_fd = tu_subdir(root, "local", local_path, sizeof(local_path));
+	outside_fd = tu_subdir(root, "outside", outside_path,
+	    sizeof(outside_path));
 	err[0] = '\0';
 }
 
@@ -76,15 +51,13 @@ root_teardown(void)
 	close(local_fd);
 	close(outside_fd);
 	local_fd = outside_fd = -1;
-	if (nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS) == -1)
-		perror(root);
+	tu_rmtree(root);
 }
 
 static void
 put(int dirfd, const char *rel, const char *data)
 {
 	char	 dir[PATH_MAX], *slash;
-	int	 fd;
 
 	ck_assert_uint_lt(strlen(rel), sizeof(dir));
 	strcpy(dir, rel);
@@ -92,12 +65,7 @@ put(int dirfd, const char *rel, const char *data)
 		*slash = '\0';
 		ck_assert_int_eq(path_mkdirs_beneath(dirfd, dir, 0755), 0);
 	}
-	fd = openat(dirfd, rel, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0644);
-	ck_assert_msg(fd != -1, "%s: %s", rel, strerror(errno));
-	ck_assert_int_eq(write(fd, data, strlen(data)),
-	    (ssize_t)strlen(data));
-	close(fd);
+	tu_write_str(dirfd, rel, data);
 }
 
 /* rel beneath dirfd holds exactly want. */
@@ -117,29 +85,14 @@ assert_bytes(int dirfd, const char *rel, const char *want)
 	    "%s holds \"%.*s\", want \"%s\"", rel, (int)n, buf, want);
 }
 
-static int
-exists(int dirfd, const char *rel)
-{
-	struct stat	st;
-
-	return fstatat(dirfd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0;
-}
-
 /* Names in root/rel, other than . and .. */
 static size_t
 dir_count(const char *rel)
 {
-	struct dirent	**list;
-	char		  path[PATH_MAX];
-	int		  n, i;
+	char	path[PATH_MAX];
 
 	ck_assert_int_eq(path_join(path, sizeof(path), root, rel), 0);
-	n = scandir(path, &list, NULL, alphasort);
-	ck_assert_int_ge(n, 0);
-	for (i = 0; i < n; i++)
-		free(list[i]);
-	free(list);
-	return (size_t)n - 2;
+	return tu_dir_count(path);
 }
 
 static void
@@ -174,12 +127,10 @@ START_TEST(first_play_stamps_the_extracted_css_fixture)
 {
 	struct extract_limits	 lim;
 	struct play_outcome	 out;
-	const char		*fx = getenv("LANSPREAD_FIXTURES");
+	const char		*fx = tu_fixtures();
 	char			 gpath[PATH_MAX], *names[] = { "css.eti" };
 	int			 gfd;
 
-	if (fx == NULL || fx[0] == '\0')
-		fx = "build/fixtures";
 	ck_assert_int_eq(path_join(gpath, sizeof(gpath), fx,
 	    "fixture-extra/css"), 0);
 	gfd = open(gpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -211,7 +162,7 @@ START_TEST(missing_ini_leaves_persona_unwritten_and_creates_profiles)
 	ck_assert_int_eq(out.persona_name_written, 0);
 	assert_bytes(local_fd, LAUNCH_ACCOUNT_FILE, "Lan Hero");
 	assert_bytes(local_fd, LAUNCH_LANGUAGE_FILE, "german");
-	ck_assert(!exists(local_fd, "engine"));
+	ck_assert(!tu_exists(local_fd, "engine"));
 }
 END_TEST
 
@@ -321,7 +272,7 @@ START_TEST(symlinked_ini_is_refused_and_nothing_is_written)
 	ck_assert(!out.account_name_written && !out.language_written &&
 	    !out.persona_name_written);
 	assert_bytes(outside_fd, "SmartSteamEmu.ini", CSS_INI);
-	ck_assert(!exists(local_fd, "profiles"));
+	ck_assert(!tu_exists(local_fd, "profiles"));
 }
 END_TEST
 
@@ -375,8 +326,7 @@ launch_settings_suite(void)
 
 	s = suite_create("launch_settings");
 
-	tc = tcase_create("stamp");
-	tcase_add_checked_fixture(tc, root_setup, root_teardown);
+	tc = tu_tcase(s, "stamp", NULL, NULL, root_setup, root_teardown);
 	tcase_add_test(tc,
 	    first_play_stamps_all_three_files_keeping_crlf_and_siblings);
 	tcase_add_test(tc, first_play_stamps_the_extracted_css_fixture);
@@ -384,22 +334,17 @@ launch_settings_suite(void)
 	    missing_ini_leaves_persona_unwritten_and_creates_profiles);
 	tcase_add_test(tc, ini_without_persona_line_is_left_alone);
 	tcase_add_test(tc, persona_value_is_replaced_whatever_the_spacing);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("confinement");
-	tcase_add_checked_fixture(tc, root_setup, root_teardown);
+	tc = tu_tcase(s, "confinement", NULL, NULL, root_setup, root_teardown);
 	tcase_add_test(tc, symlinked_profiles_dir_pointing_outside_is_refused);
 	tcase_add_test(tc,
 	    symlinked_profiles_local_dir_pointing_outside_is_refused);
 	tcase_add_test(tc, symlinked_account_file_is_replaced_not_followed);
 	tcase_add_test(tc, symlinked_ini_is_refused_and_nothing_is_written);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("values");
-	tcase_add_checked_fixture(tc, root_setup, root_teardown);
+	tc = tu_tcase(s, "values", NULL, NULL, root_setup, root_teardown);
 	tcase_add_test(tc, bad_usernames_and_languages_are_refused);
 	tcase_add_test(tc, username_of_64_bytes_is_accepted);
-	suite_add_tcase(s, tc);
 
 	return s;
 }
@@ -407,12 +352,5 @@ launch_settings_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
-	sr = srunner_create(launch_settings_suite());
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tu_run_suite(launch_settings_suite());
 }

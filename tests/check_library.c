@@ -10,7 +10,6 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,51 +17,34 @@
 #include <unistd.h>
 
 #include "supervisor/library.h"
+#include "tests/testutil.h"
 
 /* One root per test case (runner); one directory per test beneath it. */
-static char	top[] = "/tmp/check_library.XXXXXX";
-static char	top_template[] = "/tmp/check_library.XXXXXX";
+static char	top[PATH_MAX];
 static char	root[256];
 static int	rootfd = -1;
 
 static Suite	*library_suite(void);
 
-static int
-rm_entry(const char *fpath, const struct stat *sb, int type, struct FTW *ftw)
-{
-	(void)sb;
-	(void)type;
-	(void)ftw;
-	return remove(fpath);
-}
-
 /* Unchecked: runs in the runner, so it cleans up after failures too. */
 static void
 top_setup(void)
 {
-	memcpy(top, top_template, sizeof(top));
-	if (mkdtemp(top) == NULL) {
-		perror("mkdtemp");
-		exit(1);
-	}
+	tu_tmpdir(top, sizeof(top), "check_library");
 }
 
 static void
 top_teardown(void)
 {
-	/* FTW_PHYS: the links we planted must not lead the cleanup out. */
-	if (nftw(top, rm_entry, 16, FTW_DEPTH | FTW_PHYS) == -1)
-		perror(top);
+	/* tu_rmtree: the links we planted must not lead the cleanup out. */
+	tu_rmtree(top);
 }
 
 static void
 root_setup(void)
 {
-	ck_assert_int_lt(snprintf(root, sizeof(root), "%s/t.XXXXXX", top),
-	    (int)sizeof(root));
-	ck_assert_ptr_nonnull(mkdtemp(root));
-	rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	ck_assert_int_ge(rootfd, 0);
+	tu_tmpdir_in(root, sizeof(root), top, "t");
+	rootfd = tu_opendir(AT_FDCWD, root);
 }
 
 static void
@@ -72,20 +54,10 @@ root_teardown(void)
 	rootfd = -1;
 }
 
-/* Fixture files are made with plain syscalls, not the code under test. */
-static void
-mkfile(int dfd, const char *rel, const char *content)
-{
-	size_t	len = strlen(content);
-	int	fd;
-
-	fd = openat(dfd, rel, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	ck_assert_msg(fd >= 0, "create %s: %s", rel, strerror(errno));
-	ck_assert_int_eq(write(fd, content, len), (ssize_t)len);
-	close(fd);
-}
-
-/* A file of size bytes. */
+/*
+ * A file of size bytes; fixture files are made with plain syscalls, not
+ * the code under test.
+ */
 static void
 mkfile_size(int dfd, const char *rel, size_t size)
 {
@@ -104,36 +76,12 @@ mkfile_size(int dfd, const char *rel, size_t size)
 	close(fd);
 }
 
-static void
-mkdir_at(int dfd, const char *rel)
-{
-	ck_assert_msg(mkdirat(dfd, rel, 0700) == 0, "mkdir %s: %s", rel,
-	    strerror(errno));
-}
-
-static void
-symlink_at(const char *target, int dfd, const char *rel)
-{
-	ck_assert_msg(symlinkat(target, dfd, rel) == 0, "symlink %s: %s", rel,
-	    strerror(errno));
-}
-
 /* A games folder under the root; the root itself holds link targets. */
 static int
 games_dir(const char *name)
 {
-	int	fd;
-
-	mkdir_at(rootfd, name);
-	fd = openat(rootfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	ck_assert_int_ge(fd, 0);
-	return fd;
-}
-
-static void
-abs_path(char *buf, size_t size, const char *rel)
-{
-	ck_assert_int_lt(snprintf(buf, size, "%s/%s", root, rel), (int)size);
+	tu_mkdir(rootfd, name);
+	return tu_opendir(rootfd, name);
 }
 
 static const struct local_game *
@@ -154,9 +102,9 @@ START_TEST(game_with_version_ini_is_downloaded_and_ready)
 	int		 dfd;
 
 	dfd = games_dir("games");
-	mkdir_at(dfd, "alienswarm");
-	mkfile(dfd, "alienswarm/version.ini", " \t20190317\r\n\n");
-	mkfile(dfd, "alienswarm/alienswarm.eti", "rar");
+	tu_mkdir(dfd, "alienswarm");
+	tu_write_str(dfd, "alienswarm/version.ini", " \t20190317\r\n\n");
+	tu_write_str(dfd, "alienswarm/alienswarm.eti", "rar");
 
 	ck_assert_int_eq(library_scan(dfd, &lib), 0);
 	ck_assert_uint_eq(lib.ngames, 1);
@@ -180,9 +128,9 @@ START_TEST(game_with_only_local_is_installed_and_local_only)
 	int		 dfd;
 
 	dfd = games_dir("games");
-	mkdir_at(dfd, "cnctw");
-	mkdir_at(dfd, "cnctw/local");
-	mkfile(dfd, "cnctw/local/game.exe", "MZ");
+	tu_mkdir(dfd, "cnctw");
+	tu_mkdir(dfd, "cnctw/local");
+	tu_write_str(dfd, "cnctw/local/game.exe", "MZ");
 
 	ck_assert_int_eq(library_scan(dfd, &lib), 0);
 	ck_assert_uint_eq(lib.ngames, 1);
@@ -203,9 +151,9 @@ START_TEST(game_with_version_ini_and_local_is_ready_and_installed)
 	int		 dfd;
 
 	dfd = games_dir("games");
-	mkdir_at(dfd, "ggoo");
-	mkdir_at(dfd, "ggoo/local");
-	mkfile(dfd, "ggoo/version.ini", "20200721\n");
+	tu_mkdir(dfd, "ggoo");
+	tu_mkdir(dfd, "ggoo/local");
+	tu_write_str(dfd, "ggoo/version.ini", "20200721\n");
 
 	ck_assert_int_eq(library_scan(dfd, &lib), 0);
 	g = must_find(&lib, "ggoo");
@@ -224,14 +172,14 @@ START_TEST(folder_with_neither_is_not_listed)
 	int		 dfd;
 
 	dfd = games_dir("games");
-	mkdir_at(dfd, "partial");
-	mkfile(dfd, "partial/partial.eti", "half a download");
-	mkdir_at(dfd, "emptygame");
-	mkdir_at(dfd, "staging");
-	mkdir_at(dfd, "staging/.local.installing");
-	mkfile(dfd, "loosefile", "not a folder");
-	mkdir_at(dfd, "real");
-	mkfile(dfd, "real/version.ini", "1\n");
+	tu_mkdir(dfd, "partial");
+	tu_write_str(dfd, "partial/partial.eti", "half a download");
+	tu_mkdir(dfd, "emptygame");
+	tu_mkdir(dfd, "staging");
+	tu_mkdir(dfd, "staging/.local.installing");
+	tu_write_str(dfd, "loosefile", "not a folder");
+	tu_mkdir(dfd, "real");
+	tu_write_str(dfd, "real/version.ini", "1\n");
 
 	ck_assert_int_eq(library_scan(dfd, &lib), 0);
 	ck_assert_uint_eq(lib.ngames, 1);
@@ -264,13 +212,11 @@ END_TEST
 
 START_TEST(fixture_folder_scans_at_catalog_versions)
 {
-	const char	*fix = getenv("LANSPREAD_FIXTURES");
+	const char	*fix = tu_fixtures();
 	char		 path[PATH_MAX];
 	struct library	 lib;
 	int		 dfd;
 
-	if (fix == NULL || *fix == '\0')
-		fix = "build/fixtures";
 	ck_assert_int_lt(snprintf(path, sizeof(path), "%s/fixture-alpha",
 	    fix), (int)sizeof(path));
 	dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -301,16 +247,16 @@ START_TEST(folders_that_are_not_game_ids_are_skipped)
 	int		 dfd;
 
 	dfd = games_dir("games");
-	mkdir_at(dfd, ".hidden");
-	mkfile(dfd, ".hidden/version.ini", "1\n");
-	mkdir_at(dfd, "bad name");
-	mkfile(dfd, "bad name/version.ini", "1\n");
-	mkdir_at(dfd, "-rf");
-	mkfile(dfd, "-rf/version.ini", "1\n");
-	mkdir_at(dfd, "caf\xc3\xa9");
-	mkfile(dfd, "caf\xc3\xa9/version.ini", "1\n");
-	mkdir_at(dfd, "good-1.0_x");
-	mkfile(dfd, "good-1.0_x/version.ini", "1\n");
+	tu_mkdir(dfd, ".hidden");
+	tu_write_str(dfd, ".hidden/version.ini", "1\n");
+	tu_mkdir(dfd, "bad name");
+	tu_write_str(dfd, "bad name/version.ini", "1\n");
+	tu_mkdir(dfd, "-rf");
+	tu_write_str(dfd, "-rf/version.ini", "1\n");
+	tu_mkdir(dfd, "caf\xc3\xa9");
+	tu_write_str(dfd, "caf\xc3\xa9/version.ini", "1\n");
+	tu_mkdir(dfd, "good-1.0_x");
+	tu_write_str(dfd, "good-1.0_x/version.ini", "1\n");
 
 	ck_assert_int_eq(library_scan(dfd, &lib), 0);
 	ck_assert_uint_eq(lib.ngames, 1);
@@ -329,16 +275,16 @@ START_TEST(symlinked_game_folder_is_not_followed)
 	int		 dfd;
 
 	dfd = games_dir("games");
-	mkdir_at(rootfd, "elsewhere");
-	mkdir_at(rootfd, "elsewhere/ggoo");
-	mkfile(rootfd, "elsewhere/ggoo/version.ini", "20200721\n");
-	mkdir_at(rootfd, "elsewhere/ggoo/local");
-	abs_path(target, sizeof(target), "elsewhere/ggoo");
-	symlink_at(target, dfd, "ggoo");
+	tu_mkdir(rootfd, "elsewhere");
+	tu_mkdir(rootfd, "elsewhere/ggoo");
+	tu_write_str(rootfd, "elsewhere/ggoo/version.ini", "20200721\n");
+	tu_mkdir(rootfd, "elsewhere/ggoo/local");
+	tu_path(target, sizeof(target), root, "elsewhere/ggoo");
+	tu_symlink(target, dfd, "ggoo");
 	/* A relative link inside the folder is a link all the same. */
-	mkdir_at(dfd, "cnc4");
-	mkfile(dfd, "cnc4/version.ini", "20170204\n");
-	symlink_at("cnc4", dfd, "cnc4copy");
+	tu_mkdir(dfd, "cnc4");
+	tu_write_str(dfd, "cnc4/version.ini", "20170204\n");
+	tu_symlink("cnc4", dfd, "cnc4copy");
 
 	ck_assert_int_eq(library_scan(dfd, &lib), 0);
 	ck_assert_uint_eq(lib.ngames, 1);
@@ -357,16 +303,16 @@ START_TEST(symlinked_version_ini_is_not_trusted)
 	int		 dfd;
 
 	dfd = games_dir("games");
-	mkfile(rootfd, "outside-version.ini", "20200721\n");
-	abs_path(target, sizeof(target), "outside-version.ini");
-	mkdir_at(dfd, "ggoo");
-	mkfile(dfd, "ggoo/ggoo.eti", "rar");
-	symlink_at(target, dfd, "ggoo/version.ini");
+	tu_write_str(rootfd, "outside-version.ini", "20200721\n");
+	tu_path(target, sizeof(target), root, "outside-version.ini");
+	tu_mkdir(dfd, "ggoo");
+	tu_write_str(dfd, "ggoo/ggoo.eti", "rar");
+	tu_symlink(target, dfd, "ggoo/version.ini");
 	/* Installed too: listed, but not downloaded. */
-	mkdir_at(dfd, "coh");
-	mkdir_at(dfd, "coh/local");
-	mkfile(dfd, "coh/real.ini", "20200907\n");
-	symlink_at("real.ini", dfd, "coh/version.ini");
+	tu_mkdir(dfd, "coh");
+	tu_mkdir(dfd, "coh/local");
+	tu_write_str(dfd, "coh/real.ini", "20200907\n");
+	tu_symlink("real.ini", dfd, "coh/version.ini");
 
 	ck_assert_int_eq(library_scan(dfd, &lib), 0);
 	ck_assert_ptr_null(library_find(&lib, "ggoo"));
@@ -388,13 +334,13 @@ START_TEST(symlinked_local_is_not_an_installation)
 	int		 dfd;
 
 	dfd = games_dir("games");
-	mkdir_at(rootfd, "otherlocal");
-	abs_path(target, sizeof(target), "otherlocal");
-	mkdir_at(dfd, "css");
-	symlink_at(target, dfd, "css/local");
-	mkdir_at(dfd, "coh");
-	mkfile(dfd, "coh/version.ini", "20200907\n");
-	symlink_at(target, dfd, "coh/local");
+	tu_mkdir(rootfd, "otherlocal");
+	tu_path(target, sizeof(target), root, "otherlocal");
+	tu_mkdir(dfd, "css");
+	tu_symlink(target, dfd, "css/local");
+	tu_mkdir(dfd, "coh");
+	tu_write_str(dfd, "coh/version.ini", "20200907\n");
+	tu_symlink(target, dfd, "coh/local");
 
 	ck_assert_int_eq(library_scan(dfd, &lib), 0);
 	ck_assert_ptr_null(library_find(&lib, "css"));
@@ -414,33 +360,33 @@ START_TEST(size_counts_regular_files_but_not_local_staging_or_metadata)
 	int		 dfd;
 
 	dfd = games_dir("games");
-	mkdir_at(dfd, "bf1942");
-	mkfile(dfd, "bf1942/version.ini", "20160130\n");		/* 9 */
+	tu_mkdir(dfd, "bf1942");
+	tu_write_str(dfd, "bf1942/version.ini", "20160130\n");	/* 9 */
 	mkfile_size(dfd, "bf1942/bf1942.eti", 10000);
-	mkdir_at(dfd, "bf1942/data");
+	tu_mkdir(dfd, "bf1942/data");
 	mkfile_size(dfd, "bf1942/data/maps.bin", 3000);
-	mkdir_at(dfd, "bf1942/data/deeper");
+	tu_mkdir(dfd, "bf1942/data/deeper");
 	mkfile_size(dfd, "bf1942/data/deeper/x", 7);
 	/* Only the top-level local/ is the installed game. */
-	mkdir_at(dfd, "bf1942/data/local");
+	tu_mkdir(dfd, "bf1942/data/local");
 	mkfile_size(dfd, "bf1942/data/local/y", 11);
 
 	/* Never transferred, never counted. */
-	mkdir_at(dfd, "bf1942/local");
+	tu_mkdir(dfd, "bf1942/local");
 	mkfile_size(dfd, "bf1942/local/big.bin", 500000);
-	mkdir_at(dfd, "bf1942/.local.installing");
+	tu_mkdir(dfd, "bf1942/.local.installing");
 	mkfile_size(dfd, "bf1942/.local.installing/part", 40000);
 	mkfile_size(dfd, "bf1942/.lanspread", 100);
 	mkfile_size(dfd, "bf1942/.lanspread.json", 200);
 	mkfile_size(dfd, "bf1942/data/.lanspread-meta", 300);
-	mkdir_at(dfd, "bf1942/.lanspread.d");
+	tu_mkdir(dfd, "bf1942/.lanspread.d");
 	mkfile_size(dfd, "bf1942/.lanspread.d/z", 400);
 	/* Links are not files of the game. */
 	mkfile_size(rootfd, "huge-outside", 80000);
-	abs_path(target, sizeof(target), "huge-outside");
-	symlink_at(target, dfd, "bf1942/link.bin");
-	abs_path(target, sizeof(target), "games/bf1942/local");
-	symlink_at(target, dfd, "bf1942/data/locallink");
+	tu_path(target, sizeof(target), root, "huge-outside");
+	tu_symlink(target, dfd, "bf1942/link.bin");
+	tu_path(target, sizeof(target), root, "games/bf1942/local");
+	tu_symlink(target, dfd, "bf1942/data/locallink");
 
 	ck_assert_int_eq(library_scan(dfd, &lib), 0);
 	want = 9 + 10000 + 3000 + 7 + 11;
@@ -461,10 +407,10 @@ START_TEST(library_equal_detects_a_version_change)
 	int		 dfd;
 
 	dfd = games_dir("games");
-	mkdir_at(dfd, "cod5");
-	mkfile(dfd, "cod5/version.ini", "20160920\n");
-	mkdir_at(dfd, "css");
-	mkfile(dfd, "css/version.ini", "20240623\n");
+	tu_mkdir(dfd, "cod5");
+	tu_write_str(dfd, "cod5/version.ini", "20160920\n");
+	tu_mkdir(dfd, "css");
+	tu_write_str(dfd, "css/version.ini", "20240623\n");
 
 	ck_assert_int_eq(library_scan(dfd, &a), 0);
 	ck_assert_int_eq(library_scan(dfd, &b), 0);
@@ -472,7 +418,7 @@ START_TEST(library_equal_detects_a_version_change)
 	ck_assert(library_equal(&a, &a));
 
 	/* Same length, new version: the size is unchanged too. */
-	mkfile(dfd, "css/version.ini", "20240624\n");
+	tu_write_str(dfd, "css/version.ini", "20240624\n");
 	ck_assert_int_eq(library_scan(dfd, &c), 0);
 	ck_assert_str_eq(must_find(&c, "css")->version, "20240624");
 	ck_assert_uint_eq(must_find(&c, "css")->size,
@@ -482,8 +428,8 @@ START_TEST(library_equal_detects_a_version_change)
 	library_free(&c);
 
 	/* A game gone, and an installation appearing, count too. */
-	mkfile(dfd, "css/version.ini", "20240623\n");
-	mkdir_at(dfd, "cod5/local");
+	tu_write_str(dfd, "css/version.ini", "20240623\n");
+	tu_mkdir(dfd, "cod5/local");
 	ck_assert_int_eq(library_scan(dfd, &c), 0);
 	ck_assert(!library_equal(&a, &c));
 	library_free(&c);
@@ -512,9 +458,9 @@ START_TEST(library_find_finds_listed_games_only)
 
 	dfd = games_dir("games");
 	for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
-		mkdir_at(dfd, ids[i]);
+		tu_mkdir(dfd, ids[i]);
 		snprintf(rel, sizeof(rel), "%s/version.ini", ids[i]);
-		mkfile(dfd, rel, "1\n");
+		tu_write_str(dfd, rel, "1\n");
 	}
 	ck_assert_int_eq(library_scan(dfd, &lib), 0);
 	ck_assert_uint_eq(lib.ngames, sizeof(ids) / sizeof(ids[0]));
@@ -538,14 +484,14 @@ START_TEST(version_file_is_trimmed_and_refused_when_odd)
 	int	 dfd;
 
 	dfd = games_dir("games");
-	mkfile(dfd, "plain", "20190317");
-	mkfile(dfd, "crlf", "\r\n 20190317 \r\n");
-	mkfile(dfd, "inner", "1.0 beta\n");
-	mkfile(dfd, "blank", " \n\t\n");
-	mkfile(dfd, "empty", "");
-	mkfile(dfd, "ctrl", "2019\x01" "0317\n");
+	tu_write_str(dfd, "plain", "20190317");
+	tu_write_str(dfd, "crlf", "\r\n 20190317 \r\n");
+	tu_write_str(dfd, "inner", "1.0 beta\n");
+	tu_write_str(dfd, "blank", " \n\t\n");
+	tu_write_str(dfd, "empty", "");
+	tu_write_str(dfd, "ctrl", "2019\x01" "0317\n");
 	mkfile_size(dfd, "long", 300);
-	mkdir_at(dfd, "dir");
+	tu_mkdir(dfd, "dir");
 
 	ck_assert_int_eq(read_version_file(dfd, "plain", buf, sizeof(buf)), 0);
 	ck_assert_str_eq(buf, "20190317");
@@ -577,9 +523,8 @@ library_suite(void)
 
 	s = suite_create("library");
 
-	tc = tcase_create("state");
-	tcase_add_unchecked_fixture(tc, top_setup, top_teardown);
-	tcase_add_checked_fixture(tc, root_setup, root_teardown);
+	tc = tu_tcase(s, "state", top_setup, top_teardown,
+	    root_setup, root_teardown);
 	tcase_add_test(tc, game_with_version_ini_is_downloaded_and_ready);
 	tcase_add_test(tc, game_with_only_local_is_installed_and_local_only);
 	tcase_add_test(tc,
@@ -588,30 +533,23 @@ library_suite(void)
 	tcase_add_test(tc, empty_games_folder_gives_an_empty_library);
 	tcase_add_test(tc, fixture_folder_scans_at_catalog_versions);
 	tcase_add_test(tc, version_file_is_trimmed_and_refused_when_odd);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("names_and_links");
-	tcase_add_unchecked_fixture(tc, top_setup, top_teardown);
-	tcase_add_checked_fixture(tc, root_setup, root_teardown);
+	tc = tu_tcase(s, "names_and_links", top_setup, top_teardown,
+	    root_setup, root_teardown);
 	tcase_add_test(tc, folders_that_are_not_game_ids_are_skipped);
 	tcase_add_test(tc, symlinked_game_folder_is_not_followed);
 	tcase_add_test(tc, symlinked_version_ini_is_not_trusted);
 	tcase_add_test(tc, symlinked_local_is_not_an_installation);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("size");
-	tcase_add_unchecked_fixture(tc, top_setup, top_teardown);
-	tcase_add_checked_fixture(tc, root_setup, root_teardown);
+	tc = tu_tcase(s, "size", top_setup, top_teardown,
+	    root_setup, root_teardown);
 	tcase_add_test(tc,
 	    size_counts_regular_files_but_not_local_staging_or_metadata);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("compare");
-	tcase_add_unchecked_fixture(tc, top_setup, top_teardown);
-	tcase_add_checked_fixture(tc, root_setup, root_teardown);
+	tc = tu_tcase(s, "compare", top_setup, top_teardown,
+	    root_setup, root_teardown);
 	tcase_add_test(tc, library_equal_detects_a_version_change);
 	tcase_add_test(tc, library_find_finds_listed_games_only);
-	suite_add_tcase(s, tc);
 
 	return s;
 }
@@ -619,12 +557,5 @@ library_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
-	sr = srunner_create(library_suite());
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tu_run_suite(library_suite());
 }

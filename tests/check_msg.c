@@ -4,14 +4,12 @@
  * refusal of every malformed frame a peer or a worker could send.
  */
 
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +20,7 @@
 #include <msgpack.h>
 
 #include "common/msg.h"
+#include "tests/testutil.h"
 
 #define MAXRX		64
 #define SPIN_MAX	200
@@ -82,8 +81,7 @@ link_setup(void)
 {
 	loop = ev_loop_new(EVFLAG_AUTO);
 	ck_assert_ptr_nonnull(loop);
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, 0, sv), 0);
+	tu_socketpair(sv);
 	memset(&rxa, 0, sizeof(rxa));
 	memset(&rxb, 0, sizeof(rxb));
 }
@@ -117,22 +115,6 @@ static void
 framed_receiver(int allow_fds)
 {
 	msgconn_init(&rxb.mc, loop, sv[1], allow_fds, rx_msg, rx_close, &rxb);
-}
-
-/* Runs the loop until *stop is non-zero, or a bounded number of rounds. */
-static void
-spin(const int *stop, int rounds)
-{
-	int	 i;
-
-	for (i = 0; i < rounds; i++) {
-		if (stop != NULL && *stop)
-			return;
-		ev_run(loop, EVRUN_NOWAIT);
-		if (stop != NULL && *stop)
-			return;
-		(void)poll(NULL, 0, 1);
-	}
 }
 
 static void
@@ -207,7 +189,7 @@ fd_is_open(int fd)
 static void
 assert_refused(const char *why)
 {
-	spin(&rxb.closed, SPIN_MAX);
+	tu_spin(loop, &rxb.closed, SPIN_MAX);
 	ck_assert_msg(rxb.closed == 1, "link still open (want \"%s\")", why);
 	ck_assert_str_eq(rxb.why, why);
 	ck_assert_int_eq(rxb.nmsgs, 0);
@@ -234,7 +216,7 @@ START_TEST(str_u64_and_bool_fields_round_trip)
 	msgout_bool(&m, "f", 0);
 	msgout_u64(&m, "seq", 0);
 	ck_assert_int_eq(msgconn_send(&rxa.mc, &m, -1), 0);
-	spin(&rxb.nmsgs, SPIN_MAX);
+	tu_spin(loop, &rxb.nmsgs, SPIN_MAX);
 
 	ck_assert_int_eq(rxb.nmsgs, 1);
 	ck_assert_uint_eq(rxb.type[0], MSG_NET_PEER_UP);
@@ -254,8 +236,8 @@ START_TEST(empty_message_round_trips_with_its_type)
 	framed_both(0);
 	ck_assert_int_eq(msgconn_send_empty(&rxa.mc, MSG_PEER_PING), 0);
 	ck_assert_int_eq(msgconn_send_empty(&rxb.mc, MSG_PEER_PONG), 0);
-	spin(&rxb.nmsgs, SPIN_MAX);
-	spin(&rxa.nmsgs, SPIN_MAX);
+	tu_spin(loop, &rxb.nmsgs, SPIN_MAX);
+	tu_spin(loop, &rxa.nmsgs, SPIN_MAX);
 	ck_assert_int_eq(rxb.nmsgs, 1);
 	ck_assert_uint_eq(rxb.type[0], MSG_PEER_PING);
 	ck_assert_int_eq(rxa.nmsgs, 1);
@@ -301,7 +283,7 @@ START_TEST(messages_sent_in_one_burst_arrive_in_order)
 		ck_assert_int_eq(msgconn_send(&rxa.mc, &m, -1), 0);
 	}
 	for (i = 0; i < SPIN_MAX && rxb.nmsgs < 50; i++)
-		spin(NULL, 1);
+		tu_spin(loop, NULL, 1);
 	ck_assert_int_eq(rxb.nmsgs, 50);
 	for (i = 0; i < 50; i++) {
 		ck_assert_uint_eq(rxb.type[i], MSG_PEER_LIBRARY);
@@ -328,7 +310,7 @@ START_TEST(frames_in_a_single_write_are_all_handed_out)
 		msgpack_sbuffer_destroy(&sb);
 	}
 	write_all(sv[0], buf, off);
-	spin(NULL, 5);
+	tu_spin(loop, NULL, 5);
 	ck_assert_int_eq(rxb.nmsgs, 5);
 	for (i = 0; i < 5; i++) {
 		ck_assert_uint_eq(rxb.type[i], MSG_NET_LIBRARY + i);
@@ -353,7 +335,7 @@ START_TEST(frame_written_byte_by_byte_is_reassembled)
 	msgpack_sbuffer_destroy(&sb);
 	for (i = 0; i < 2 * n; i++) {
 		write_all(sv[0], buf + i, 1);
-		spin(NULL, 2);
+		tu_spin(loop, NULL, 2);
 		if (i < n - 1)
 			ck_assert_int_eq(rxb.nmsgs, 0);
 		else if (i < 2 * n - 1)
@@ -372,8 +354,8 @@ START_TEST(peer_closing_its_end_is_reported_once)
 	framed_receiver(0);
 	close(sv[0]);
 	sv[0] = -1;
-	spin(&rxb.closed, SPIN_MAX);
-	spin(NULL, 5);
+	tu_spin(loop, &rxb.closed, SPIN_MAX);
+	tu_spin(loop, NULL, 5);
 	ck_assert_int_eq(rxb.closed, 1);
 	ck_assert_str_eq(rxb.why, "connection closed");
 	ck_assert_int_eq(rxb.mc.fd, -1);
@@ -395,7 +377,7 @@ START_TEST(descriptor_sent_along_arrives_as_the_same_file)
 	msgout_init(&m, MSG_XFER_HELLO, 1);
 	msgout_u64(&m, "seq", 7);
 	ck_assert_int_eq(msgconn_send(&rxa.mc, &m, p[1]), 0);
-	spin(&rxb.nmsgs, SPIN_MAX);
+	tu_spin(loop, &rxb.nmsgs, SPIN_MAX);
 
 	ck_assert_int_eq(rxb.nmsgs, 1);
 	ck_assert(rxb.seq[0] == 7);
@@ -435,7 +417,7 @@ START_TEST(descriptors_stay_with_their_own_frames)
 		ck_assert_int_eq(msgconn_send(&rxa.mc, &m, -1), 0);
 	}
 	for (i = 0; i < SPIN_MAX && rxb.nmsgs < 6; i++)
-		spin(NULL, 1);
+		tu_spin(loop, NULL, 1);
 	ck_assert_int_eq(rxb.nmsgs, 6);
 	for (i = 0; i < 3; i++) {
 		ck_assert_uint_eq(rxb.type[2 * i], MSG_INST_HELLO);
@@ -473,7 +455,7 @@ START_TEST(link_without_descriptors_refuses_a_frame_carrying_one)
 	msgout_init(&m, MSG_XFER_HELLO, 0);
 	ck_assert_int_eq(msgconn_send(&rxa.mc, &m, p[1]), 0);
 	/* The descriptor was dropped by the kernel: the write end is gone. */
-	spin(&rxb.closed, SPIN_MAX);
+	tu_spin(loop, &rxb.closed, SPIN_MAX);
 	ck_assert_int_eq(rxb.closed, 1);
 	ck_assert_str_eq(rxb.why, "descriptor missing");
 	ck_assert_int_eq(rxb.nmsgs, 0);
@@ -520,7 +502,7 @@ START_TEST(header_at_the_limit_waits_for_its_body)
 	    0);
 	write_all(sv[0], hdr, sizeof(hdr));
 	write_all(sv[0], "\x80", 1);
-	spin(NULL, 20);
+	tu_spin(loop, NULL, 20);
 	ck_assert_int_eq(rxb.closed, 0);
 	ck_assert_int_eq(rxb.nmsgs, 0);
 	ck_assert_int_ne(rxb.mc.fd, -1);
@@ -630,7 +612,7 @@ START_TEST(arrays_nested_a_few_deep_are_accepted)
 		body[n++] = 0x91;
 	body[n++] = 0x01;
 	write_frame(sv[0], MSG_PEER_LIBRARY, 0, body, n);
-	spin(&rxb.nmsgs, SPIN_MAX);
+	tu_spin(loop, &rxb.nmsgs, SPIN_MAX);
 	ck_assert_int_eq(rxb.nmsgs, 1);
 	ck_assert_int_eq(rxb.closed, 0);
 }
@@ -662,7 +644,7 @@ START_TEST(bad_frame_after_good_ones_stops_the_rest)
 	    sb.size, sb.data, sb.size);
 	msgpack_sbuffer_destroy(&sb);
 	write_all(sv[0], buf, off);
-	spin(&rxb.closed, SPIN_MAX);
+	tu_spin(loop, &rxb.closed, SPIN_MAX);
 	ck_assert_int_eq(rxb.closed, 1);
 	ck_assert_str_eq(rxb.why, "frame body is not a map");
 	ck_assert_int_eq(rxb.nmsgs, 1);
@@ -826,8 +808,8 @@ START_TEST(owner_may_close_and_free_from_inside_on_msg)
 		    0, sb.size, sb.data, sb.size);
 	msgpack_sbuffer_destroy(&sb);
 	write_all(sv[0], buf, off);
-	spin(&calls, SPIN_MAX);
-	spin(NULL, 10);
+	tu_spin(loop, &calls, SPIN_MAX);
+	tu_spin(loop, NULL, 10);
 	ck_assert_int_eq(calls, 1);
 	ck_assert_int_eq(read(sv[0], &c, 1), 0);
 }
@@ -852,7 +834,7 @@ START_TEST(send_on_a_closed_conn_fails_and_closes_the_descriptor)
 	/* Closing twice is harmless. */
 	msgconn_close(&rxa.mc);
 	close(p[0]);
-	spin(&rxb.closed, SPIN_MAX);
+	tu_spin(loop, &rxb.closed, SPIN_MAX);
 	ck_assert_int_eq(rxb.closed, 1);
 	ck_assert_int_eq(rxb.nmsgs, 0);
 }
@@ -878,7 +860,7 @@ START_TEST(oversized_send_is_refused_and_closes_the_descriptor)
 	close(p[0]);
 	/* The link itself is still usable. */
 	ck_assert_int_eq(msgconn_send_empty(&rxa.mc, MSG_PEER_PING), 0);
-	spin(&rxb.nmsgs, SPIN_MAX);
+	tu_spin(loop, &rxb.nmsgs, SPIN_MAX);
 	ck_assert_int_eq(rxb.nmsgs, 1);
 	ck_assert_uint_eq(rxb.type[0], MSG_PEER_PING);
 }
@@ -892,8 +874,7 @@ msg_suite(void)
 
 	s = suite_create("msg");
 
-	tc = tcase_create("round_trip");
-	tcase_add_checked_fixture(tc, link_setup, link_teardown);
+	tc = tu_tcase(s, "round_trip", NULL, NULL, link_setup, link_teardown);
 	tcase_add_test(tc, str_u64_and_bool_fields_round_trip);
 	tcase_add_test(tc, empty_message_round_trips_with_its_type);
 	tcase_add_test(tc, frames_go_out_with_a_little_endian_header);
@@ -901,20 +882,16 @@ msg_suite(void)
 	tcase_add_test(tc, frames_in_a_single_write_are_all_handed_out);
 	tcase_add_test(tc, frame_written_byte_by_byte_is_reassembled);
 	tcase_add_test(tc, peer_closing_its_end_is_reported_once);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("descriptors");
-	tcase_add_checked_fixture(tc, link_setup, link_teardown);
+	tc = tu_tcase(s, "descriptors", NULL, NULL, link_setup, link_teardown);
 	tcase_add_test(tc, descriptor_sent_along_arrives_as_the_same_file);
 	tcase_add_test(tc, descriptors_stay_with_their_own_frames);
 	tcase_add_test(tc,
 	    frame_flagged_with_a_descriptor_but_without_one_closes_the_link);
 	tcase_add_test(tc,
 	    link_without_descriptors_refuses_a_frame_carrying_one);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("malformed");
-	tcase_add_checked_fixture(tc, link_setup, link_teardown);
+	tc = tu_tcase(s, "malformed", NULL, NULL, link_setup, link_teardown);
 	tcase_add_test(tc, oversized_header_closes_before_any_body_arrives);
 	tcase_add_test(tc, header_one_byte_over_the_limit_is_oversized);
 	tcase_add_test(tc, header_at_the_limit_waits_for_its_body);
@@ -931,20 +908,16 @@ msg_suite(void)
 	tcase_add_test(tc, arrays_nested_a_few_deep_are_accepted);
 	tcase_add_test(tc, trailing_bytes_after_the_map_close_the_link);
 	tcase_add_test(tc, bad_frame_after_good_ones_stops_the_rest);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("getters");
+	tc = tu_tcase(s, "getters", NULL, NULL, NULL, NULL);
 	tcase_add_test(tc, get_str_refuses_embedded_nul_and_what_does_not_fit);
 	tcase_add_test(tc, getters_refuse_the_wrong_type_and_missing_keys);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("closing");
-	tcase_add_checked_fixture(tc, link_setup, link_teardown);
+	tc = tu_tcase(s, "closing", NULL, NULL, link_setup, link_teardown);
 	tcase_add_test(tc, owner_may_close_and_free_from_inside_on_msg);
 	tcase_add_test(tc,
 	    send_on_a_closed_conn_fails_and_closes_the_descriptor);
 	tcase_add_test(tc, oversized_send_is_refused_and_closes_the_descriptor);
-	suite_add_tcase(s, tc);
 
 	return s;
 }
@@ -952,12 +925,5 @@ msg_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
-	sr = srunner_create(msg_suite());
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tu_run_suite(msg_suite());
 }

@@ -15,7 +15,6 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -24,32 +23,19 @@
 #include <unistd.h>
 
 #include "common/path.h"
+#include "tests/testutil.h"
 
 /* One temporary root per test case; each test works in its own subdir. */
-static char	root[] = "/tmp/check_path.XXXXXX";
-static char	root_template[] = "/tmp/check_path.XXXXXX";
+static char	root[PATH_MAX];
 static int	rootfd = -1;
 
 static Suite	*path_suite(void);
-
-static int
-rm_entry(const char *fpath, const struct stat *sb, int type, struct FTW *ftw)
-{
-	(void)sb;
-	(void)type;
-	(void)ftw;
-	return remove(fpath);
-}
 
 /* Unchecked: runs in the runner process, so it cleans up after failures. */
 static void
 root_setup(void)
 {
-	memcpy(root, root_template, sizeof(root));
-	if (mkdtemp(root) == NULL) {
-		perror("mkdtemp");
-		exit(1);
-	}
+	tu_tmpdir(root, sizeof(root), "check_path");
 	if ((rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
 		perror(root);
 		exit(1);
@@ -61,9 +47,8 @@ root_teardown(void)
 {
 	close(rootfd);
 	rootfd = -1;
-	/* FTW_PHYS: the links we planted must not lead the cleanup out. */
-	if (nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS) == -1)
-		perror(root);
+	/* tu_rmtree: the links we planted must not lead the cleanup out. */
+	tu_rmtree(root);
 }
 
 /*
@@ -101,48 +86,12 @@ scratch(const char *name, char *outside, size_t size)
 {
 	int	fd;
 
-	ck_assert_int_eq(mkdirat(rootfd, name, 0700), 0);
-	fd = openat(rootfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	ck_assert_int_ge(fd, 0);
+	tu_mkdir(rootfd, name);
+	fd = tu_opendir(rootfd, name);
 	if (outside != NULL)
 		ck_assert_int_lt(snprintf(outside, size, "%s/%s/outside",
 		    root, name), (int)size);
 	return fd;
-}
-
-/* Fixture files are made with plain syscalls, not the code under test. */
-static void
-mkfile(int dfd, const char *rel, const char *content)
-{
-	size_t	len = strlen(content);
-	int	fd;
-
-	fd = openat(dfd, rel, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	ck_assert_msg(fd >= 0, "create %s: %s", rel, strerror(errno));
-	ck_assert_int_eq(write(fd, content, len), (ssize_t)len);
-	close(fd);
-}
-
-static void
-mkdir_at(int dfd, const char *rel)
-{
-	ck_assert_msg(mkdirat(dfd, rel, 0700) == 0, "mkdir %s: %s", rel,
-	    strerror(errno));
-}
-
-static void
-symlink_at(const char *target, int dfd, const char *rel)
-{
-	ck_assert_msg(symlinkat(target, dfd, rel) == 0, "symlink %s: %s", rel,
-	    strerror(errno));
-}
-
-static int
-exists(int dfd, const char *rel)
-{
-	struct stat	st;
-
-	return fstatat(dfd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
 static int
@@ -352,9 +301,9 @@ START_TEST(open_beneath_opens_nested_regular_file)
 	int	dfd, fd;
 
 	dfd = scratch(__func__, NULL, 0);
-	mkdir_at(dfd, "d");
-	mkdir_at(dfd, "d/sub");
-	mkfile(dfd, "d/sub/file.txt", "payload");
+	tu_mkdir(dfd, "d");
+	tu_mkdir(dfd, "d/sub");
+	tu_write_str(dfd, "d/sub/file.txt", "payload");
 
 	fd = path_open_beneath(dfd, "d/sub/file.txt", O_RDONLY, 0);
 	ck_assert_msg(fd >= 0, "open: %s", strerror(errno));
@@ -384,14 +333,14 @@ START_TEST(open_beneath_refuses_symlink_escape)
 	int	dfd;
 
 	dfd = scratch(__func__, NULL, 0);
-	mkdir_at(dfd, "d");
-	mkdir_at(dfd, "d/sub");
-	mkfile(dfd, "d/sub/file.txt", "payload");
-	symlink_at("/etc", dfd, "etc");
-	symlink_at("/etc/passwd", dfd, "passwd");
-	symlink_at("d/sub", dfd, "inner");
-	symlink_at("file.txt", dfd, "d/sub/link.txt");
-	symlink_at("../..", dfd, "d/sub/up");
+	tu_mkdir(dfd, "d");
+	tu_mkdir(dfd, "d/sub");
+	tu_write_str(dfd, "d/sub/file.txt", "payload");
+	tu_symlink("/etc", dfd, "etc");
+	tu_symlink("/etc/passwd", dfd, "passwd");
+	tu_symlink("d/sub", dfd, "inner");
+	tu_symlink("file.txt", dfd, "d/sub/link.txt");
+	tu_symlink("../..", dfd, "d/sub/up");
 
 	/* Out of the folder, and inside it: a link is a link. */
 	assert_open_refused(dfd, "etc/passwd", O_RDONLY);
@@ -419,8 +368,8 @@ START_TEST(open_beneath_refuses_dotdot_and_absolute)
 	int	dfd, fd;
 
 	dfd = scratch(__func__, NULL, 0);
-	mkdir_at(dfd, "d");
-	mkfile(dfd, "d/file.txt", "x");
+	tu_mkdir(dfd, "d");
+	tu_write_str(dfd, "d/file.txt", "x");
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		errno = 0;
 		fd = path_open_beneath(dfd, bad[i], O_RDONLY, 0);
@@ -441,10 +390,10 @@ START_TEST(open_beneath_creates_files_but_not_through_symlinks)
 	int		dfd, odfd, fd;
 
 	dfd = scratch(__func__, outside, sizeof(outside));
-	mkdir_at(dfd, "game");
-	mkdir_at(dfd, "outside");
-	symlink_at(outside, dfd, "game/out");
-	symlink_at("new-target", dfd, "game/dangling");
+	tu_mkdir(dfd, "game");
+	tu_mkdir(dfd, "outside");
+	tu_symlink(outside, dfd, "game/out");
+	tu_symlink("new-target", dfd, "game/dangling");
 	odfd = openat(dfd, "game", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	ck_assert_int_ge(odfd, 0);
 
@@ -457,14 +406,14 @@ START_TEST(open_beneath_creates_files_but_not_through_symlinks)
 	close(fd);
 
 	assert_open_refused(odfd, "out/evil", O_WRONLY | O_CREAT);
-	ck_assert(!exists(dfd, "outside/evil"));
+	ck_assert(!tu_exists(dfd, "outside/evil"));
 	/* A dangling link must not be created through either. */
 	errno = 0;
 	fd = path_open_beneath(odfd, "dangling", O_WRONLY | O_CREAT, 0600);
 	ck_assert_int_eq(fd, -1);
 	ck_assert_msg(errno == ELOOP || errno == EXDEV || errno == EEXIST,
 	    "dangling: %s", strerror(errno));
-	ck_assert(!exists(odfd, "new-target"));
+	ck_assert(!tu_exists(odfd, "new-target"));
 	close(odfd);
 	close(dfd);
 }
@@ -499,18 +448,18 @@ START_TEST(mkdirs_beneath_creates_nested_and_refuses_symlink)
 	ck_assert_int_eq(path_mkdirs_beneath(dfd, "a/b/d", 0700), 0);
 	ck_assert(is_dir(dfd, "a/b/d"));
 
-	mkdir_at(dfd, "outside");
-	symlink_at(outside, dfd, "a/out");
-	symlink_at("b", dfd, "a/inner");
+	tu_mkdir(dfd, "outside");
+	tu_symlink(outside, dfd, "a/out");
+	tu_symlink("b", dfd, "a/inner");
 
 	errno = 0;
 	ck_assert_int_eq(path_mkdirs_beneath(dfd, "a/out/x/y", 0700), -1);
 	ck_assert_int_eq(errno, ELOOP);
-	ck_assert(!exists(dfd, "outside/x"));
+	ck_assert(!tu_exists(dfd, "outside/x"));
 	errno = 0;
 	ck_assert_int_eq(path_mkdirs_beneath(dfd, "a/inner/x", 0700), -1);
 	ck_assert_int_eq(errno, ELOOP);
-	ck_assert(!exists(dfd, "a/b/x"));
+	ck_assert(!tu_exists(dfd, "a/b/x"));
 	errno = 0;
 	ck_assert_int_eq(path_mkdirs_beneath(dfd, "a/out", 0700), -1);
 	ck_assert_int_eq(errno, ELOOP);
@@ -523,7 +472,7 @@ START_TEST(mkdirs_beneath_refuses_a_file_in_the_way)
 	int	dfd;
 
 	dfd = scratch(__func__, NULL, 0);
-	mkfile(dfd, "f", "x");
+	tu_write_str(dfd, "f", "x");
 	errno = 0;
 	ck_assert_int_eq(path_mkdirs_beneath(dfd, "f/x", 0700), -1);
 	ck_assert_int_eq(errno, ENOTDIR);
@@ -547,19 +496,19 @@ START_TEST(remove_tree_beneath_removes_files_and_nested_trees)
 	int	dfd;
 
 	dfd = scratch(__func__, NULL, 0);
-	mkdir_at(dfd, "g");
-	mkfile(dfd, "g/version.ini", "1");
-	mkdir_at(dfd, "g/local");
-	mkdir_at(dfd, "g/local/bin");
-	mkdir_at(dfd, "g/local/empty");
-	mkfile(dfd, "g/local/bin/a", "a");
-	mkfile(dfd, "g/local/b", "b");
+	tu_mkdir(dfd, "g");
+	tu_write_str(dfd, "g/version.ini", "1");
+	tu_mkdir(dfd, "g/local");
+	tu_mkdir(dfd, "g/local/bin");
+	tu_mkdir(dfd, "g/local/empty");
+	tu_write_str(dfd, "g/local/bin/a", "a");
+	tu_write_str(dfd, "g/local/b", "b");
 
 	ck_assert_int_eq(path_remove_tree_beneath(dfd, "g/local"), 0);
-	ck_assert(!exists(dfd, "g/local"));
-	ck_assert(exists(dfd, "g/version.ini"));
+	ck_assert(!tu_exists(dfd, "g/local"));
+	ck_assert(tu_exists(dfd, "g/version.ini"));
 	ck_assert_int_eq(path_remove_tree_beneath(dfd, "g/version.ini"), 0);
-	ck_assert(!exists(dfd, "g/version.ini"));
+	ck_assert(!tu_exists(dfd, "g/version.ini"));
 	ck_assert(is_dir(dfd, "g"));
 	close(dfd);
 }
@@ -571,28 +520,28 @@ START_TEST(remove_tree_beneath_does_not_follow_symlinks)
 	int	dfd;
 
 	dfd = scratch(__func__, outside, sizeof(outside));
-	mkdir_at(dfd, "outside");
-	mkdir_at(dfd, "outside/keep");
-	mkfile(dfd, "outside/precious", "p");
-	mkfile(dfd, "outside/keep/also", "p");
+	tu_mkdir(dfd, "outside");
+	tu_mkdir(dfd, "outside/keep");
+	tu_write_str(dfd, "outside/precious", "p");
+	tu_write_str(dfd, "outside/keep/also", "p");
 
-	mkdir_at(dfd, "tree");
-	mkdir_at(dfd, "tree/sub");
-	mkfile(dfd, "tree/sub/f", "f");
-	symlink_at(outside, dfd, "tree/sub/out");
-	symlink_at(outside, dfd, "tree/out");
-	symlink_at("outside/precious", dfd, "tree/file-link");
+	tu_mkdir(dfd, "tree");
+	tu_mkdir(dfd, "tree/sub");
+	tu_write_str(dfd, "tree/sub/f", "f");
+	tu_symlink(outside, dfd, "tree/sub/out");
+	tu_symlink(outside, dfd, "tree/out");
+	tu_symlink("outside/precious", dfd, "tree/file-link");
 
 	ck_assert_int_eq(path_remove_tree_beneath(dfd, "tree"), 0);
-	ck_assert(!exists(dfd, "tree"));
-	ck_assert(exists(dfd, "outside/precious"));
-	ck_assert(exists(dfd, "outside/keep/also"));
+	ck_assert(!tu_exists(dfd, "tree"));
+	ck_assert(tu_exists(dfd, "outside/precious"));
+	ck_assert(tu_exists(dfd, "outside/keep/also"));
 
 	/* rel itself a link: the link goes, its target stays. */
-	symlink_at(outside, dfd, "top-link");
+	tu_symlink(outside, dfd, "top-link");
 	ck_assert_int_eq(path_remove_tree_beneath(dfd, "top-link"), 0);
-	ck_assert(!exists(dfd, "top-link"));
-	ck_assert(exists(dfd, "outside/precious"));
+	ck_assert(!tu_exists(dfd, "top-link"));
+	ck_assert(tu_exists(dfd, "outside/precious"));
 	close(dfd);
 }
 END_TEST
@@ -615,15 +564,15 @@ START_TEST(remove_tree_beneath_refuses_symlinked_parent)
 	int	dfd, ret;
 
 	dfd = scratch(__func__, outside, sizeof(outside));
-	mkdir_at(dfd, "outside");
-	mkdir_at(dfd, "outside/local");
-	mkfile(dfd, "outside/local/precious", "p");
-	symlink_at(outside, dfd, "game");
+	tu_mkdir(dfd, "outside");
+	tu_mkdir(dfd, "outside/local");
+	tu_write_str(dfd, "outside/local/precious", "p");
+	tu_symlink(outside, dfd, "game");
 
 	errno = 0;
 	ret = path_remove_tree_beneath(dfd, "game/local");
 	assert_link_refused(ret, errno, "game/local");
-	ck_assert(exists(dfd, "outside/local/precious"));
+	ck_assert(tu_exists(dfd, "outside/local/precious"));
 
 	errno = 0;
 	ck_assert_int_eq(path_remove_tree_beneath(dfd, "../outside"), -1);
@@ -631,7 +580,7 @@ START_TEST(remove_tree_beneath_refuses_symlinked_parent)
 	errno = 0;
 	ck_assert_int_eq(path_remove_tree_beneath(dfd, outside), -1);
 	ck_assert_int_eq(errno, EINVAL);
-	ck_assert(exists(dfd, "outside/local/precious"));
+	ck_assert(tu_exists(dfd, "outside/local/precious"));
 	close(dfd);
 }
 END_TEST
@@ -649,7 +598,7 @@ START_TEST(remove_tree_beneath_removes_deep_trees)
 	ck_assert_int_eq(path_mkdirs_beneath(dfd, rel, 0700), 0);
 	ck_assert(is_dir(dfd, rel));
 	ck_assert_int_eq(path_remove_tree_beneath(dfd, "d"), 0);
-	ck_assert(!exists(dfd, "d"));
+	ck_assert(!tu_exists(dfd, "d"));
 	close(dfd);
 }
 END_TEST
@@ -671,63 +620,53 @@ path_suite(void)
 
 	s = suite_create("path");
 
-	tc = tcase_create("safe_relative");
+	tc = tu_tcase(s, "safe_relative", NULL, NULL, NULL, NULL);
 	tcase_add_test(tc, safe_relative_accepts_plain_nested_paths);
 	tcase_add_test(tc,
 	    safe_relative_rejects_dotdot_absolute_and_empty_components);
 	tcase_add_test(tc, safe_relative_rejects_backslash_and_control_bytes);
 	tcase_add_test(tc, safe_relative_rejects_paths_of_path_max_bytes);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("game_id");
+	tc = tu_tcase(s, "game_id", NULL, NULL, NULL, NULL);
 	tcase_add_test(tc, game_ids_are_plain_names);
 	tcase_add_test(tc, game_ids_are_at_most_64_bytes);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("transferable");
+	tc = tu_tcase(s, "transferable", NULL, NULL, NULL, NULL);
 	tcase_add_test(tc, local_relative_paths_are_never_transferable);
 	tcase_add_test(tc,
 	    metadata_is_refused_at_any_depth_and_staging_at_the_top);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("join");
+	tc = tu_tcase(s, "join", NULL, NULL, NULL, NULL);
 	tcase_add_test(tc, join_puts_one_slash_between_parts);
 	tcase_add_test(tc, join_refuses_what_does_not_fit);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("open_beneath");
-	tcase_add_unchecked_fixture(tc, root_setup, root_teardown);
+	tc = tu_tcase(s, "open_beneath", root_setup, root_teardown, NULL, NULL);
 	add_open_tests(tc);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("mkdirs_beneath");
-	tcase_add_unchecked_fixture(tc, root_setup, root_teardown);
+	tc = tu_tcase(s, "mkdirs_beneath", root_setup, root_teardown,
+	    NULL, NULL);
 	tcase_add_test(tc, mkdirs_beneath_creates_nested_and_refuses_symlink);
 	tcase_add_test(tc, mkdirs_beneath_refuses_a_file_in_the_way);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("remove_tree_beneath");
-	tcase_add_unchecked_fixture(tc, root_setup, root_teardown);
+	tc = tu_tcase(s, "remove_tree_beneath", root_setup, root_teardown,
+	    NULL, NULL);
 	tcase_add_test(tc, remove_tree_beneath_removes_files_and_nested_trees);
 	tcase_add_test(tc, remove_tree_beneath_does_not_follow_symlinks);
 	tcase_add_test(tc, remove_tree_beneath_treats_missing_as_success);
 	tcase_add_test(tc, remove_tree_beneath_refuses_symlinked_parent);
 	tcase_add_test(tc, remove_tree_beneath_removes_deep_trees);
-	suite_add_tcase(s, tc);
 
 	/*
 	 * Last: with CK_FORK=no the seccomp filter outlives its test, and
 	 * every later openat2 would take the walk too.
 	 */
-	tc = tcase_create("beneath_without_openat2");
-	tcase_add_unchecked_fixture(tc, root_setup, root_teardown);
-	tcase_add_checked_fixture(tc, block_openat2, NULL);
+	tc = tu_tcase(s, "beneath_without_openat2", root_setup, root_teardown,
+	    block_openat2, NULL);
 	tcase_add_test(tc, openat2_is_blocked_in_this_case);
 	add_open_tests(tc);
 	tcase_add_test(tc, mkdirs_beneath_creates_nested_and_refuses_symlink);
 	tcase_add_test(tc, remove_tree_beneath_does_not_follow_symlinks);
 	tcase_add_test(tc, remove_tree_beneath_refuses_symlinked_parent);
-	suite_add_tcase(s, tc);
 
 	return s;
 }
@@ -735,12 +674,5 @@ path_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
-	sr = srunner_create(path_suite());
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tu_run_suite(path_suite());
 }

@@ -9,7 +9,6 @@
 #include <check.h>
 #include <ctype.h>
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,14 +16,14 @@
 #include <unistd.h>
 
 #include "supervisor/peerdb.h"
+#include "tests/testutil.h"
 
 #define PEER_X	"0123456789abcdef0123456789abcdef"
 #define PEER_Y	"fedcba9876543210fedcba9876543210"
 #define MAXROWS	16
 
 /* One root per test case (runner); one state dir per test beneath it. */
-static char	top[] = "/tmp/check_peerdb.XXXXXX";
-static char	top_template[] = "/tmp/check_peerdb.XXXXXX";
+static char	top[PATH_MAX];
 static char	root[256];
 static struct peerdb	db;
 
@@ -36,15 +35,6 @@ struct rows {
 	struct peer_info	peer[MAXROWS];
 	struct game_entry	game[MAXROWS];
 };
-
-static int
-rm_entry(const char *fpath, const struct stat *sb, int type, struct FTW *ftw)
-{
-	(void)sb;
-	(void)type;
-	(void)ftw;
-	return remove(fpath);
-}
 
 static void
 open_db(void)
@@ -59,27 +49,20 @@ open_db(void)
 static void
 top_setup(void)
 {
-	memcpy(top, top_template, sizeof(top));
-	if (mkdtemp(top) == NULL) {
-		perror("mkdtemp");
-		exit(1);
-	}
+	tu_tmpdir(top, sizeof(top), "check_peerdb");
 }
 
 static void
 top_teardown(void)
 {
-	if (nftw(top, rm_entry, 16, FTW_DEPTH | FTW_PHYS) == -1)
-		perror(top);
+	tu_rmtree(top);
 }
 
 /* Checked fixture: a fresh state dir and an open database per test. */
 static void
 db_setup(void)
 {
-	ck_assert_int_lt(snprintf(root, sizeof(root), "%s/s.XXXXXX", top),
-	    (int)sizeof(root));
-	ck_assert_ptr_nonnull(mkdtemp(root));
+	tu_tmpdir_in(root, sizeof(root), top, "s");
 	open_db();
 }
 
@@ -460,32 +443,26 @@ peerdb_suite(void)
 
 	s = suite_create("peerdb");
 
-	tc = tcase_create("identity");
-	tcase_add_unchecked_fixture(tc, top_setup, top_teardown);
-	tcase_add_checked_fixture(tc, db_setup, db_teardown);
+	tc = tu_tcase(s, "identity", top_setup, top_teardown,
+	    db_setup, db_teardown);
 	tcase_add_test(tc, peer_id_is_32_lowercase_hex_characters);
 	tcase_add_test(tc, peer_id_survives_a_restart);
 	tcase_add_test(tc, separate_state_dirs_get_separate_peer_ids);
 	tcase_add_test(tc, open_refuses_a_missing_state_dir);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("peers");
-	tcase_add_unchecked_fixture(tc, top_setup, top_teardown);
-	tcase_add_checked_fixture(tc, db_setup, db_teardown);
+	tc = tu_tcase(s, "peers", top_setup, top_teardown,
+	    db_setup, db_teardown);
 	tcase_add_test(tc, address_update_preserves_peer_identity_and_library);
 	tcase_add_test(tc, upsert_updates_name_and_connected_in_place);
 	tcase_add_test(tc, set_library_replaces_rather_than_appends);
 	tcase_add_test(tc, set_library_of_one_peer_leaves_the_others);
 	tcase_add_test(tc, disconnected_peer_drops_out_of_connected_views_only);
 	tcase_add_test(tc, iterators_stop_when_the_callback_says_so);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("restart");
-	tcase_add_unchecked_fixture(tc, top_setup, top_teardown);
-	tcase_add_checked_fixture(tc, db_setup, db_teardown);
+	tc = tu_tcase(s, "restart", top_setup, top_teardown,
+	    db_setup, db_teardown);
 	tcase_add_test(tc, reopening_marks_every_peer_disconnected);
 	tcase_add_test(tc, disconnect_all_empties_the_connected_views);
-	suite_add_tcase(s, tc);
 
 	return s;
 }
@@ -493,12 +470,5 @@ peerdb_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
-	sr = srunner_create(peerdb_suite());
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tu_run_suite(peerdb_suite());
 }

@@ -23,7 +23,6 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <sched.h>
 #include <seccomp.h>
@@ -35,6 +34,7 @@
 
 #include "common/path.h"
 #include "common/sandbox.h"
+#include "tests/testutil.h"
 
 #ifndef __NR_landlock_create_ruleset
 #define __NR_landlock_create_ruleset	444
@@ -44,8 +44,7 @@
 #endif
 
 /* One temporary root per test case; each test works in its own subdir. */
-static char	root[] = "/tmp/check_sandbox.XXXXXX";
-static char	root_template[] = "/tmp/check_sandbox.XXXXXX";
+static char	root[PATH_MAX];
 
 /* This test's folders: <root>/<test>/games and <root>/<test>/outside. */
 static char	games[PATH_MAX];
@@ -89,31 +88,17 @@ at(char *buf, const char *dir, const char *name)
 	return buf;
 }
 
-static int
-rm_entry(const char *fpath, const struct stat *sb, int type, struct FTW *ftw)
-{
-	(void)sb;
-	(void)type;
-	(void)ftw;
-	return remove(fpath);
-}
-
 /* Unchecked: runs in the runner process, so it cleans up after failures. */
 static void
 root_setup(void)
 {
-	memcpy(root, root_template, sizeof(root));
-	if (mkdtemp(root) == NULL) {
-		perror("mkdtemp");
-		exit(1);
-	}
+	tu_tmpdir(root, sizeof(root), "check_sandbox");
 }
 
 static void
 root_teardown(void)
 {
-	if (nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS) == -1)
-		perror(root);
+	tu_rmtree(root);
 }
 
 /* Fresh games/ and outside/ folders for the test called name. */
@@ -138,24 +123,16 @@ static void
 mkfile(const char *dir, const char *name, const char *content)
 {
 	char	path[PATH_MAX];
-	size_t	len = strlen(content);
-	int	fd;
 
-	at(path, dir, name);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	ck_assert_msg(fd >= 0, "create %s: %s", path, strerror(errno));
-	ck_assert_int_eq(write(fd, content, len), (ssize_t)len);
-	close(fd);
+	tu_write_str(AT_FDCWD, at(path, dir, name), content);
 }
 
 static int
 exists(const char *dir, const char *name)
 {
-	char		path[PATH_MAX];
-	struct stat	st;
+	char	path[PATH_MAX];
 
-	at(path, dir, name);
-	return lstat(path, &st) == 0;
+	return tu_exists(AT_FDCWD, at(path, dir, name));
 }
 
 /* In a child: creates dir/name; returns 0 or -1 with errno set. */
@@ -961,8 +938,7 @@ sandbox_suite(void)
 
 	s = suite_create("sandbox");
 
-	tc = tcase_create("landlock");
-	tcase_add_unchecked_fixture(tc, root_setup, root_teardown);
+	tc = tu_tcase(s, "landlock", root_setup, root_teardown, NULL, NULL);
 	tcase_add_test(tc, landlock_abi_probe_matches_the_kernel);
 	tcase_add_test(tc, sandboxed_worker_cannot_write_outside_its_folder);
 	tcase_add_test(tc,
@@ -970,32 +946,23 @@ sandbox_suite(void)
 	tcase_add_test(tc, sandboxed_worker_keeps_openat2_and_the_path_helpers);
 	tcase_add_test(tc, sandbox_fails_closed_without_landlock_when_required);
 	tcase_add_test(tc, sandbox_goes_on_without_landlock_when_not_required);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("network");
-	tcase_add_unchecked_fixture(tc, root_setup, root_teardown);
+	tc = tu_tcase(s, "network", root_setup, root_teardown, NULL, NULL);
 	tcase_add_test(tc, sandboxed_worker_cannot_open_a_socket);
 	tcase_add_test(tc, sandboxed_worker_can_open_a_socket_when_allowed);
 	tcase_add_test(tc, sandboxed_worker_keeps_its_socketpair);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("exec");
-	tcase_add_unchecked_fixture(tc, root_setup, root_teardown);
+	tc = tu_tcase(s, "exec", root_setup, root_teardown, NULL, NULL);
 	tcase_add_test(tc, sandboxed_worker_cannot_exec);
 	tcase_add_test(tc, sandboxed_worker_can_exec_when_allowed);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("denied");
-	tcase_add_unchecked_fixture(tc, root_setup, root_teardown);
+	tc = tu_tcase(s, "denied", root_setup, root_teardown, NULL, NULL);
 	tcase_add_test(tc, sandboxed_worker_cannot_ptrace_or_mount);
 	tcase_add_test(tc, no_new_privs_is_set);
 	tcase_add_test(tc, sandboxed_worker_cannot_signal_outside_its_sandbox);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("rlimits");
-	tcase_add_unchecked_fixture(tc, root_setup, root_teardown);
+	tc = tu_tcase(s, "rlimits", root_setup, root_teardown, NULL, NULL);
 	tcase_add_test(tc, rlimits_stop_core_files_and_oversized_writes);
-	suite_add_tcase(s, tc);
 
 	return s;
 }
@@ -1003,14 +970,7 @@ sandbox_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
 	/* The NOTE lines come out before Check's summary. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	sr = srunner_create(sandbox_suite());
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tu_run_suite(sandbox_suite());
 }

@@ -15,14 +15,12 @@
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <ev.h>
@@ -30,6 +28,7 @@
 
 #include "common/msg.h"
 #include "common/path.h"
+#include "tests/testutil.h"
 #include "worker-transfer/transfer.h"
 
 #define DEADLINE_MS	5000
@@ -38,8 +37,7 @@
 #define SUB_SIZE	4099
 #define BIG_SIZE	(CHUNK_SIZE + 8192)	/* sparse */
 
-static char	 root[] = "/tmp/check_serve.XXXXXX";
-static char	 root_template[] = "/tmp/check_serve.XXXXXX";
+static char	 root[PATH_MAX];
 static int	 games_fd = -1;
 
 /* A serve link under test and the test's end of it. */
@@ -52,33 +50,6 @@ static Suite	*serve_suite(void);
 
 /* ------------------------------------------------------------------ */
 /* The games folder                                                     */
-
-static int
-rm_entry(const char *fpath, const struct stat *sb, int type, struct FTW *ftw)
-{
-	(void)sb;
-	(void)type;
-	(void)ftw;
-	return remove(fpath);
-}
-
-static void
-mkdir_or_die(const char *rel)
-{
-	if (mkdirat(games_fd, rel, 0755) == -1) {
-		perror(rel);
-		exit(1);
-	}
-}
-
-static void
-symlink_or_die(const char *target, const char *rel)
-{
-	if (symlinkat(target, games_fd, rel) == -1) {
-		perror(rel);
-		exit(1);
-	}
-}
 
 /* The byte at offset off of a pattern file: never a run of zeros. */
 static unsigned char
@@ -95,35 +66,13 @@ write_pattern(const char *rel, size_t size, unsigned seed)
 {
 	unsigned char	*buf;
 	size_t		 i;
-	int		 fd;
 
 	if ((buf = malloc(size > 0 ? size : 1)) == NULL)
 		exit(1);
 	for (i = 0; i < size; i++)
 		buf[i] = pattern_byte(i, seed);
-	fd = openat(games_fd, rel, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0644);
-	if (fd == -1 || write(fd, buf, size) != (ssize_t)size) {
-		perror(rel);
-		exit(1);
-	}
-	close(fd);
+	tu_write_file(games_fd, rel, buf, size);
 	free(buf);
-}
-
-static void
-write_text(const char *rel, const char *text)
-{
-	int	 fd;
-
-	fd = openat(games_fd, rel, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0644);
-	if (fd == -1 || write(fd, text, strlen(text)) !=
-	    (ssize_t)strlen(text)) {
-		perror(rel);
-		exit(1);
-	}
-	close(fd);
 }
 
 /*
@@ -142,35 +91,33 @@ games_setup(void)
 {
 	int	 fd;
 
-	memcpy(root, root_template, sizeof(root));
-	if (mkdtemp(root) == NULL) {
-		perror("mkdtemp");
-		exit(1);
-	}
+	tu_tmpdir(root, sizeof(root), "check_serve");
 	if ((games_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
 	    -1) {
 		perror(root);
 		exit(1);
 	}
-	mkdir_or_die("cnc4");
-	write_text("cnc4/version.ini", "20170204\n");
+	tu_mkdir(games_fd, "cnc4");
+	tu_write_str(games_fd, "cnc4/version.ini", "20170204\n");
 	write_pattern("cnc4/cnc4.eti", ETI_SIZE, 1);
-	mkdir_or_die("cnc4/data");
+	tu_mkdir(games_fd, "cnc4/data");
 	write_pattern("cnc4/data/sub.bin", SUB_SIZE, 2);
-	mkdir_or_die("cnc4/data/local");	/* only GAMES/<id>/local is */
-	write_text("cnc4/data/local/keep.txt", "nested local is game data\n");
-	write_text("cnc4/data/.lanspread.tmp", "metadata\n");
-	mkdir_or_die("cnc4/local");
-	write_text("cnc4/local/x", "installed game\n");
-	mkdir_or_die("cnc4/.local.installing");
-	write_text("cnc4/.local.installing/x", "install staging\n");
-	write_text("cnc4/.lanspread.json", "{}\n");
-	mkdir_or_die("cnc4/.lanspread.staging");
-	write_text("cnc4/.lanspread.staging/x", "download staging\n");
-	symlink_or_die("/etc/passwd", "cnc4/link.bin");
-	symlink_or_die("cnc4.eti", "cnc4/inner.lnk");
-	symlink_or_die("/etc", "cnc4/linkdir");
-	symlink_or_die("data", "cnc4/datalink");
+	tu_mkdir(games_fd, "cnc4/data/local");	/* only GAMES/<id>/local is */
+	tu_write_str(games_fd, "cnc4/data/local/keep.txt",
+	    "nested local is game data\n");
+	tu_write_str(games_fd, "cnc4/data/.lanspread.tmp", "metadata\n");
+	tu_mkdir(games_fd, "cnc4/local");
+	tu_write_str(games_fd, "cnc4/local/x", "installed game\n");
+	tu_mkdir(games_fd, "cnc4/.local.installing");
+	tu_write_str(games_fd, "cnc4/.local.installing/x", "install staging\n");
+	tu_write_str(games_fd, "cnc4/.lanspread.json", "{}\n");
+	tu_mkdir(games_fd, "cnc4/.lanspread.staging");
+	tu_write_str(games_fd, "cnc4/.lanspread.staging/x",
+	    "download staging\n");
+	tu_symlink("/etc/passwd", games_fd, "cnc4/link.bin");
+	tu_symlink("cnc4.eti", games_fd, "cnc4/inner.lnk");
+	tu_symlink("/etc", games_fd, "cnc4/linkdir");
+	tu_symlink("data", games_fd, "cnc4/datalink");
 	fd = openat(games_fd, "cnc4/big.bin", O_WRONLY | O_CREAT | O_CLOEXEC,
 	    0644);
 	if (fd == -1 || ftruncate(fd, (off_t)BIG_SIZE) == -1) {
@@ -179,21 +126,21 @@ games_setup(void)
 	}
 	close(fd);
 
-	mkdir_or_die("bf1942");
-	write_text("bf1942/version.ini", "20160130\n");
+	tu_mkdir(games_fd, "bf1942");
+	tu_write_str(games_fd, "bf1942/version.ini", "20160130\n");
 	write_pattern("bf1942/bf1942.eti", 1000, 3);
-	mkdir_or_die("ggoo");
+	tu_mkdir(games_fd, "ggoo");
 	write_pattern("ggoo/ggoo.eti", 1000, 4);
-	mkdir_or_die("mystery");
-	write_text("mystery/version.ini", "1\n");
+	tu_mkdir(games_fd, "mystery");
+	tu_write_str(games_fd, "mystery/version.ini", "1\n");
 	write_pattern("mystery/mystery.eti", 1000, 5);
-	mkdir_or_die("coh");
-	symlink_or_die("../cnc4/version.ini", "coh/version.ini");
+	tu_mkdir(games_fd, "coh");
+	tu_symlink("../cnc4/version.ini", games_fd, "coh/version.ini");
 	write_pattern("coh/coh.eti", 1000, 6);
-	mkdir_or_die("css");
-	mkdir_or_die("css/version.ini");
+	tu_mkdir(games_fd, "css");
+	tu_mkdir(games_fd, "css/version.ini");
 	write_pattern("css/css.eti", 1000, 7);
-	symlink_or_die("cnc4", "cod5");
+	tu_symlink("cnc4", games_fd, "cod5");
 }
 
 static void
@@ -201,9 +148,8 @@ games_teardown(void)
 {
 	close(games_fd);
 	games_fd = -1;
-	/* FTW_PHYS: the links we planted must not lead the cleanup out. */
-	if (nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS) == -1)
-		perror(root);
+	/* tu_rmtree: the links we planted must not lead the cleanup out. */
+	tu_rmtree(root);
 }
 
 /* ------------------------------------------------------------------ */
@@ -464,15 +410,6 @@ END_TEST
 /* ------------------------------------------------------------------ */
 /* A real serve link                                                    */
 
-static uint64_t
-now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void
 sup_ignore(struct msgconn *c, struct msg *m)
 {
@@ -498,10 +435,8 @@ link_setup(void)
 	int	 sv[2], sp[2];
 
 	ck_assert_ptr_nonnull(loop = ev_loop_new(EVFLAG_AUTO));
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, 0, sp), 0);
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, 0, sv), 0);
+	tu_socketpair(sp);
+	tu_socketpair(sv);
 	ck_assert_ptr_nonnull(xfer = calloc(1, sizeof(*xfer)));
 	xfer->loop = loop;
 	xfer->games_fd = dup(games_fd);
@@ -537,7 +472,7 @@ send_frame(uint32_t type, const msgpack_sbuffer *body)
 	struct msg_header hdr;
 	char		*buf;
 	size_t		 len = sizeof(hdr) + body->size, off = 0;
-	uint64_t	 end = now_ms() + DEADLINE_MS;
+	uint64_t	 end = tu_now_ms() + DEADLINE_MS;
 
 	hdr.type = htole32(type);
 	hdr.flags = 0;
@@ -555,7 +490,7 @@ send_frame(uint32_t type, const msgpack_sbuffer *body)
 		}
 		ck_assert_msg(n == -1 && (errno == EAGAIN || errno == EINTR),
 		    "send: %s", strerror(errno));
-		ck_assert_msg(now_ms() < end, "send timed out");
+		ck_assert_msg(tu_now_ms() < end, "send timed out");
 		pump();
 	}
 	free(buf);
@@ -569,7 +504,7 @@ send_frame(uint32_t type, const msgpack_sbuffer *body)
 static int
 read_raw(void *out, size_t n, size_t *got, int ms)
 {
-	uint64_t	 end = now_ms() + ms;
+	uint64_t	 end = tu_now_ms() + ms;
 	size_t		 off = 0;
 
 	while (off < n) {
@@ -584,7 +519,7 @@ read_raw(void *out, size_t n, size_t *got, int ms)
 			break;
 		ck_assert_msg(errno == EAGAIN || errno == EINTR, "recv: %s",
 		    strerror(errno));
-		if (now_ms() >= end)
+		if (tu_now_ms() >= end)
 			break;
 		pump();
 		(void)poll(NULL, 0, 1);
@@ -593,7 +528,7 @@ read_raw(void *out, size_t n, size_t *got, int ms)
 		*got = off;
 	if (off == n)
 		return 0;
-	return now_ms() >= end ? -2 : -1;
+	return tu_now_ms() >= end ? -2 : -1;
 }
 
 /* One frame received by the test. */
@@ -637,10 +572,10 @@ frame_free(struct frame *f)
 static void
 assert_quiet(const char *after)
 {
-	uint64_t	 end = now_ms() + QUIET_MS;
+	uint64_t	 end = tu_now_ms() + QUIET_MS;
 	char		 b;
 
-	while (now_ms() < end) {
+	while (tu_now_ms() < end) {
 		ssize_t	 r;
 
 		pump();
@@ -945,8 +880,7 @@ START_TEST(a_malformed_frame_closes_only_that_link)
 
 	expect_accept();
 	/* A second link, served alongside. */
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, 0, sv), 0);
+	tu_socketpair(sv);
 	serve_start(xfer, sv[0]);
 	other = peer_fd;
 	peer_fd = sv[1];
@@ -982,21 +916,20 @@ START_TEST(an_idle_serve_link_is_closed)
 	ssize_t		 r;
 
 	xfer->serve_idle = 0.3;
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, 0, sv), 0);
+	tu_socketpair(sv);
 	serve_start(xfer, sv[0]);
 	/* The fixture's own link was started with the default idle time. */
 	read_frame(&f);
 	ck_assert_uint_eq(f.type, MSG_PEER_XFER_ACCEPT);
 	frame_free(&f);
-	end = now_ms() + 3000;
+	end = tu_now_ms() + 3000;
 	for (;;) {
 		r = recv(sv[1], &b, 1, MSG_DONTWAIT);
 		if (r == 0)
 			break;
 		if (r == 1)
 			n++;	/* its accept frame */
-		ck_assert_msg(now_ms() < end, "idle link still open");
+		ck_assert_msg(tu_now_ms() < end, "idle link still open");
 		pump();
 		(void)poll(NULL, 0, 10);
 	}
@@ -1014,31 +947,26 @@ serve_suite(void)
 	Suite	*s = suite_create("serve");
 	TCase	*tc;
 
-	tc = tcase_create("gates");
-	tcase_add_unchecked_fixture(tc, games_setup, games_teardown);
+	tc = tu_tcase(s, "gates", games_setup, games_teardown, NULL, NULL);
 	tcase_add_test(tc, serve_gates_set_keeps_valid_ids_sorted);
 	tcase_add_test(tc,
 	    local_download_available_gates_on_catalog_operation_and_sentinel);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("files_and_chunks");
-	tcase_add_unchecked_fixture(tc, games_setup, games_teardown);
+	tc = tu_tcase(s, "files_and_chunks", games_setup, games_teardown,
+	    NULL, NULL);
 	tcase_add_test(tc,
 	    serve_list_files_lists_only_transferable_regular_files);
 	tcase_add_test(tc, serve_open_chunk_refuses_hostile_requests);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("serve_link");
+	tc = tu_tcase(s, "serve_link", games_setup, games_teardown,
+	    link_setup, link_teardown);
 	tcase_set_timeout(tc, 30);
-	tcase_add_unchecked_fixture(tc, games_setup, games_teardown);
-	tcase_add_checked_fixture(tc, link_setup, link_teardown);
 	tcase_add_test(tc, get_game_response_respects_serve_gates);
 	tcase_add_test(tc, file_transfer_dispatch_respects_serve_gates);
 	tcase_add_test(tc,
 	    hostile_chunk_requests_are_refused_and_the_link_survives);
 	tcase_add_test(tc, a_malformed_frame_closes_only_that_link);
 	tcase_add_test(tc, an_idle_serve_link_is_closed);
-	suite_add_tcase(s, tc);
 
 	return s;
 }
@@ -1046,12 +974,5 @@ serve_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
-	sr = srunner_create(serve_suite());
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tu_run_suite(serve_suite());
 }
