@@ -24,6 +24,8 @@
 
 #define SENDFILE_MAX	(16 * 1024 * 1024)
 
+static const char	 zeros[1024 * 1024];	/* the zero page, never written */
+
 static int
 str_cmp(const void *a, const void *b)
 {
@@ -338,11 +340,36 @@ serve_push(struct serve_conn *sc)
 		sc->outoff += n;
 	}
 	while (sc->file_fd != -1 && sc->remaining > 0) {
-		size_t	 want = sc->remaining > SENDFILE_MAX ? SENDFILE_MAX :
+		uint64_t want = sc->remaining > SENDFILE_MAX ? SENDFILE_MAX :
 		    sc->remaining;
-		ssize_t	 n = sendfile(sc->rd.fd, sc->file_fd, &sc->file_off,
-		    want);
+		off_t	 data, hole;
+		ssize_t	 n;
 
+		/*
+		 * A hole (a sparse game image) goes out from a zero buffer:
+		 * reading it would fill the page cache with zeros first.
+		 */
+		data = lseek(sc->file_fd, sc->file_off, SEEK_DATA);
+		if (data == -1 && errno == ENXIO)
+			data = sc->file_off + (off_t)sc->remaining;
+		if (data > sc->file_off) {
+			if ((uint64_t)(data - sc->file_off) < want)
+				want = data - sc->file_off;
+			if (want > sizeof(zeros))
+				want = sizeof(zeros);
+			n = send(sc->rd.fd, zeros, want, MSG_NOSIGNAL);
+			if (n == -1)
+				return errno == EAGAIN || errno == EINTR ?
+				    0 : -1;
+			sc->file_off += n;
+			sc->remaining -= n;
+			continue;
+		}
+		hole = lseek(sc->file_fd, sc->file_off, SEEK_HOLE);
+		if (hole > sc->file_off && (uint64_t)(hole - sc->file_off) <
+		    want)
+			want = hole - sc->file_off;
+		n = sendfile(sc->rd.fd, sc->file_fd, &sc->file_off, want);
 		if (n == -1)
 			return errno == EAGAIN || errno == EINTR ? 0 : -1;
 		if (n == 0)
@@ -649,7 +676,7 @@ serve_idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 	(void)revents;
 	if (idle >= limit) {
-		log_info("serve link idle for %.0f s, closing it", idle);
+		log_info("serve link idle for %.1f s, closing it", idle);
 		serve_close(sc);
 		return;
 	}
