@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "common/msg.h"
+#include "common/io.h"
 #include "common/path.h"
 #include "worker-install/extract.h"
 
@@ -82,7 +83,6 @@ static int	next_entry(struct archive *, const char *, struct xstate *,
 		    struct xentry *);
 static ssize_t	read_block(struct archive *, const char *,
 		    struct xstate *, const struct xentry *, uint64_t *);
-static int	write_all(int, const char *, size_t);
 static int	make_parent(int, const char *, const char *, struct xstate *);
 static int	extract_file(struct archive *, const char *, int,
 		    const struct xentry *, struct xstate *);
@@ -484,24 +484,6 @@ read_block(struct archive *a, const char *aname, struct xstate *xs,
 	return r;
 }
 
-/* write(2) of all of buf to a file; -1 with errno set. */
-static int
-write_all(int fd, const char *buf, size_t len)
-{
-	ssize_t	w;
-
-	while (len > 0) {
-		if ((w = write(fd, buf, len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		buf += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Creates the folders above rel beneath dest_fd. */
 static int
 make_parent(int dest_fd, const char *aname, const char *rel,
@@ -543,7 +525,7 @@ extract_file(struct archive *a, const char *aname, int dest_fd,
 		    aname, shown(xe->path, show, sizeof(show)),
 		    strerror(errno));
 	while ((r = read_block(a, aname, xs, xe, &got)) > 0) {
-		if (write_all(fd, xs->buf, (size_t)r) == -1) {
+		if (write_full(fd, xs->buf, (size_t)r) == -1) {
 			seterr(xs->err, xs->errsz, "cannot write %s: %s",
 			    shown(xe->path, show, sizeof(show)),
 			    strerror(errno));
@@ -1275,7 +1257,7 @@ fixture_install(int game_fd, char *const names[], size_t n, int dest_fd,
 			}
 			if (r == 0)
 				break;
-			if (write_all(out, buf, (size_t)r) == -1) {
+			if (write_full(out, buf, (size_t)r) == -1) {
 				seterr(err, errsz, "cannot write %s: %s",
 				    FIXTURE_PAYLOAD, strerror(errno));
 				goto done;

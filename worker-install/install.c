@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/io.h"
 #include "common/log.h"
 #include "common/proc.h"
 #include "common/path.h"
@@ -64,7 +65,7 @@ stream_error(int fd, const char *error)
 	msgout_init(&m, MSG_PEER_ERROR, 1);
 	msgout_str(&m, "error", error);
 	if (msgout_frame(&m, &buf, &len) == 0) {
-		if (write(fd, buf, len) != (ssize_t)len)
+		if (write_full(fd, buf, len) == -1)
 			log_debug("stream error frame not written");
 		free(buf);
 	}

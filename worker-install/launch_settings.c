@@ -19,6 +19,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "common/io.h"
 #include "common/path.h"
 #include "worker-install/launch_settings.h"
 
@@ -28,7 +29,6 @@
 static int	seterr(char *, size_t, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
 static int	check_value(const char *, const char *, char *, size_t);
-static int	write_all(int, const char *, size_t);
 static int	replace_file(int, const char *, const char *, size_t, mode_t,
 		    char *, size_t);
 static int	read_ini(int, char **, size_t *, mode_t *, char *, size_t);
@@ -72,23 +72,6 @@ check_value(const char *what, const char *v, char *err, size_t errsz)
 	return 0;
 }
 
-static int
-write_all(int fd, const char *buf, size_t len)
-{
-	ssize_t	w;
-
-	while (len > 0) {
-		if ((w = write(fd, buf, len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		buf += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
 /*
  * Replaces rel beneath local_fd by data: a temporary file in the same
  * folder, synced, then renamed over rel (a link there is replaced, never
@@ -124,7 +107,7 @@ replace_file(int local_fd, const char *rel, const char *data, size_t len,
 	    O_CLOEXEC, mode);
 	if (fd == -1)
 		goto fail;
-	if (fchmod(fd, mode) == -1 || write_all(fd, data, len) == -1 ||
+	if (fchmod(fd, mode) == -1 || write_full(fd, data, len) == -1 ||
 	    fsync(fd) == -1)
 		goto fail_unlink;
 	if (close(fd) == -1) {

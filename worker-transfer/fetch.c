@@ -345,32 +345,43 @@ fetch_commit(struct fetch *f, const char **why)
 	return 0;
 }
 
-static void
-fetch_finish(struct fetch *f)
+/*
+ * A committed download or streamed install: the supervisor hears how it
+ * went, and what was written stays (the folder is a game now).
+ */
+void
+fetch_done(struct fetch *f)
 {
 	struct transfer	*xfer = f->xfer;
 	struct msgout	 m;
-	const char	*why;
 	struct timespec	 ts;
 	uint64_t	 ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ms = (uint64_t)((ts.tv_sec + ts.tv_nsec / 1e9 - f->begun) * 1000.0);
+	msgout_init(&m, MSG_XFER_DONE, 4);
+	msgout_str(&m, "game_id", f->game_id);
+	msgout_u64(&m, "bytes", f->bytes);
+	msgout_u64(&m, "duration_ms", ms > 0 ? ms : 1);
+	msgout_u64(&m, "chunks", f->nchunks);
+	log_info("%s %s: %llu bytes in %llu ms", f->stream ? "streamed" :
+	    "downloaded", f->game_id, (unsigned long long)f->bytes,
+	    (unsigned long long)ms);
+	f->created_game_dir = 0;
+	fetch_free(f);
+	msgconn_send(&xfer->sup, &m, -1);
+}
+
+static void
+fetch_finish(struct fetch *f)
+{
+	const char	*why;
 
 	if (fetch_commit(f, &why) == -1) {
 		fetch_fail(f, "failed", why);
 		return;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ms = (uint64_t)((ts.tv_sec + ts.tv_nsec / 1e9 - f->begun) * 1000.0);
-	msgout_init(&m, MSG_XFER_DONE, 5);
-	msgout_str(&m, "game_id", f->game_id);
-	msgout_u64(&m, "bytes", f->bytes);
-	msgout_u64(&m, "duration_ms", ms > 0 ? ms : 1);
-	msgout_u64(&m, "chunks", f->nchunks);
-	msgout_u64(&m, "sources", f->nsrc);
-	log_info("downloaded %s: %llu bytes in %llu ms", f->game_id,
-	    (unsigned long long)f->bytes, (unsigned long long)ms);
-	f->created_game_dir = 0;	/* it is a game now */
-	fetch_free(f);
-	msgconn_send(&xfer->sup, &m, -1);
+	fetch_done(f);
 }
 
 static void

@@ -100,6 +100,7 @@ struct fetch {
 
 
 void	fetch_free(struct fetch *);
+void	fetch_done(struct fetch *);
 void	fetch_fail(struct fetch *, const char *reason, const char *);
 int	fetch_nalive(struct fetch *);
 void	fetch_progress_cb(struct ev_loop *, ev_timer *, int);

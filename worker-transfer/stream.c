@@ -156,11 +156,8 @@ void
 stream_finish(struct source *s, const msgpack_object *body)
 {
 	struct fetch	*f = s->f;
-	struct transfer	*xfer = f->xfer;
-	struct msgout	 m;
 	const char	*why = NULL;
-	struct timespec	 ts;
-	uint64_t	 entries, bytes, ms;
+	uint64_t	 entries, bytes;
 
 	if (mp_get_u64(body, "entries", &entries) == -1 ||
 	    mp_get_u64(body, "bytes", &bytes) == -1 ||
@@ -176,20 +173,7 @@ stream_finish(struct source *s, const msgpack_object *body)
 		fetch_fail(f, "failed", "cannot commit local/");
 		return;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ms = (uint64_t)((ts.tv_sec + ts.tv_nsec / 1e9 - f->begun) * 1000.0);
-	msgout_init(&m, MSG_XFER_DONE, 5);
-	msgout_str(&m, "game_id", f->game_id);
-	msgout_u64(&m, "bytes", f->bytes);
-	msgout_u64(&m, "duration_ms", ms > 0 ? ms : 1);
-	msgout_u64(&m, "chunks", f->nchunks);
-	msgout_u64(&m, "sources", 1);
-	log_info("stream-installed %s: %llu entries, %llu bytes",
-	    f->game_id, (unsigned long long)f->entries,
-	    (unsigned long long)f->bytes);
-	f->created_game_dir = 0;
-	fetch_free(f);
-	msgconn_send(&xfer->sup, &m, -1);
+	fetch_done(f);
 }
 
 /* Entry bytes straight into the entry's file. */
