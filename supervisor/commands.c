@@ -125,20 +125,18 @@ cmd_list_games(struct cmd_ctx *x)
 	}
 	for (i = 0; i < sup->catalog.ngames; i++) {
 		const struct catalog_game *c = &sup->catalog.games[i];
+		const struct local_game *g = library_find(&sup->library,
+		    c->id);
 		uint64_t	 size = 0;
 		int		 n;
 
-		n = commands_count_sources(sup, c->id, &size);
-		if (n <= 0)
+		if ((n = commands_count_sources(sup, c->id, &size)) <= 0)
 			continue;
 		json_array_append_new(remote, json_pack("{s:s,s:s,s:i,s:s,"
 		    "s:I,s:b,s:b}", "id", c->id, "name", c->name, "peer_count",
 		    n, "eti_game_version", c->version, "size",
-		    (json_int_t)size, "downloaded",
-		    library_find(&sup->library, c->id) != NULL &&
-		    library_find(&sup->library, c->id)->downloaded,
-		    "installed", library_find(&sup->library, c->id) != NULL &&
-		    library_find(&sup->library, c->id)->installed));
+		    (json_int_t)size, "downloaded", g != NULL && g->downloaded,
+		    "installed", g != NULL && g->installed));
 	}
 	reply(x, json_pack("{s:o,s:o}", "local", local, "remote", remote));
 }
