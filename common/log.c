@@ -109,6 +109,22 @@ log_debug(const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Fills a caller's error buffer; returns -1 and keeps errno. */
+int
+seterr(char *err, size_t errsz, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 saved = errno;
+
+	if (errsz > 0) {
+		va_start(ap, fmt);
+		vsnprintf(err, errsz, fmt, ap);
+		va_end(ap);
+	}
+	errno = saved;
+	return -1;
+}
+
 void
 fatal(const char *fmt, ...)
 {

@@ -21,15 +21,15 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "common/msg.h"
 #include "common/io.h"
+#include "common/log.h"
+#include "common/msg.h"
 #include "common/path.h"
 #include "worker-install/extract.h"
 
@@ -68,8 +68,6 @@ struct xout {
 	int		 broken;	/* a write failed: no more */
 };
 
-static int	seterr(char *, size_t, const char *, ...)
-		    __attribute__((format(printf, 3, 4)));
 static const char *shown(const char *, char *, size_t);
 static int	cmp_names(const void *, const void *);
 static int	xstate_init(struct xstate *, const struct extract_limits *,
@@ -101,21 +99,6 @@ static int	unrar_one(const char *, int, const char *, const char *,
 		    const char *, char *, size_t);
 static int	stream_listed(int, const char *, const char *, struct xout *,
 		    struct xstate *);
-
-static int
-seterr(char *err, size_t errsz, const char *fmt, ...)
-{
-	va_list	ap;
-	int	saved = errno;
-
-	if (errsz > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errsz, fmt, ap);
-		va_end(ap);
-	}
-	errno = saved;
-	return -1;
-}
 
 /* s with control bytes replaced, for messages. */
 static const char *

@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,14 +19,13 @@
 #include <unistd.h>
 
 #include "common/io.h"
+#include "common/log.h"
 #include "common/path.h"
 #include "worker-install/launch_settings.h"
 
 #define PERSONA_KEY	"PersonaName"
 #define UTF8_BOM	"\xef\xbb\xbf"
 
-static int	seterr(char *, size_t, const char *, ...)
-		    __attribute__((format(printf, 3, 4)));
 static int	check_value(const char *, const char *, char *, size_t);
 static int	replace_file(int, const char *, const char *, size_t, mode_t,
 		    char *, size_t);
@@ -36,21 +34,6 @@ static int	persona_value(const char *, size_t, size_t, size_t *,
 		    size_t *);
 static int	persona_rewrite(const char *, size_t, const char *, char **,
 		    size_t *);
-
-static int
-seterr(char *err, size_t errsz, const char *fmt, ...)
-{
-	va_list	ap;
-	int	saved = errno;
-
-	if (errsz > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errsz, fmt, ap);
-		va_end(ap);
-	}
-	errno = saved;
-	return -1;
-}
 
 /* 1..LAUNCH_VALUE_MAX bytes, no control byte (CR and LF included). */
 static int
