@@ -118,6 +118,34 @@ send_games(struct link *l, uint32_t type, struct game_entry *list, size_t n)
 }
 
 /*
+ * A peer is believed about its port, not its host: the address others
+ * will dial is the one its link really comes from (so no peer can send
+ * our transfers to a third host).
+ */
+static void
+proven_addr(struct link *l, struct sockaddr_storage *said)
+{
+	struct sockaddr_storage seen;
+	socklen_t	 len = sizeof(seen);
+	char		 was[ADDR_STRLEN];
+
+	if (getpeername(l->mc.fd, (struct sockaddr *)&seen, &len) == -1 ||
+	    (seen.ss_family != AF_INET && seen.ss_family != AF_INET6) ||
+	    addr_same_host((struct sockaddr *)&seen, (struct sockaddr *)said))
+		return;
+	if (seen.ss_family == AF_INET)
+		((struct sockaddr_in *)&seen)->sin_port =
+		    htons(addr_port((struct sockaddr *)said));
+	else
+		((struct sockaddr_in6 *)&seen)->sin6_port =
+		    htons(addr_port((struct sockaddr *)said));
+	snprintf(was, sizeof(was), "%s", l->addr);
+	addr_format((struct sockaddr *)&seen, l->addr, sizeof(l->addr));
+	log_info("peer %s said it is at %s but comes from %s", l->peer_id,
+	    was, l->addr);
+}
+
+/*
  * A hello (or its answer). Returns 0 when the link is up, -1 when it was
  * dropped: malformed, another protocol version, or ourselves.
  */
@@ -155,6 +183,7 @@ handshake_recv_hello(struct link *l, struct msg *m)
 		net_link_drop(l, "hello from ourselves, ignored");
 		return -1;
 	}
+	proven_addr(l, &ss);
 	/* All of the hello is checked before it changes anything. */
 	if (gamelist_decode(mp_field(m->body, "games"), &games, &ngames,
 	    &why) == -1) {
