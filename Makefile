@@ -94,8 +94,8 @@ $(B)/tests/%: $(call obj,tests/%.c) $(call obj,tests/testutil.c) \
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CHECK_LIBS)
 
-# Shared by every test: not an intermediate to delete.
-.SECONDARY: $(call obj,tests/testutil.c)
+# Test objects are not intermediates to delete after linking.
+.SECONDARY: $(call obj,$(TEST_SRC) tests/testutil.c)
 
 fixtures: $(B)/fixtures/.stamp
 $(B)/fixtures/.stamp: $(wildcard fixtures/*)
