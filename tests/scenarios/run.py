@@ -25,13 +25,14 @@ sys.dont_write_bytecode = True
 
 import harness  # noqa: E402
 from daemon_scenarios import DAEMON_SCENARIOS  # noqa: E402
+from edge_scenarios import EDGE_SCENARIOS  # noqa: E402
 from extra_scenarios import EXTRA_SCENARIOS  # noqa: E402
 from harness import CFG, Scenario, ScenarioError  # noqa: E402
 from scenarios import SCENARIOS  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 EXPECTED_FILE = HERE / "expected_pass.txt"
-ALL_SCENARIOS = SCENARIOS + EXTRA_SCENARIOS + DAEMON_SCENARIOS
+ALL_SCENARIOS = SCENARIOS + EXTRA_SCENARIOS + DAEMON_SCENARIOS + EDGE_SCENARIOS
 
 
 def short_id(sid: str) -> str:
