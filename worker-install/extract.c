@@ -119,6 +119,26 @@ cmp_names(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* A directory stream over a copy of fd, read from the top. */
+static DIR *
+dir_stream(int fd)
+{
+	DIR	*dir;
+	int	 dfd, saved;
+
+	if ((dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1)
+		return NULL;
+	if ((dir = fdopendir(dfd)) == NULL) {
+		saved = errno;
+		close(dfd);
+		errno = saved;
+		return NULL;
+	}
+	/* The copy shares its offset with fd: start from the top. */
+	rewinddir(dir);
+	return dir;
+}
+
 void
 archives_free(char **names, size_t n)
 {
@@ -140,21 +160,12 @@ list_archives(int game_fd, char ***namesp, size_t *np, char *err,
 	struct stat	 st;
 	char		**names = NULL, **grown;
 	size_t		 n = 0, cap = 0, len;
-	int		 dfd;
 
 	*namesp = NULL;
 	*np = 0;
-	if ((dfd = fcntl(game_fd, F_DUPFD_CLOEXEC, 0)) == -1)
+	if ((dir = dir_stream(game_fd)) == NULL)
 		return seterr(err, errsz, "cannot read the game folder: %s",
 		    strerror(errno));
-	if ((dir = fdopendir(dfd)) == NULL) {
-		seterr(err, errsz, "cannot read the game folder: %s",
-		    strerror(errno));
-		close(dfd);
-		return -1;
-	}
-	/* The dup shares its offset with game_fd: start from the top. */
-	rewinddir(dir);
 	for (;;) {
 		errno = 0;
 		if ((de = readdir(dir)) == NULL) {
@@ -887,20 +898,13 @@ walk_check(int fd, const char *rel, int depth, char *err, size_t errsz)
 	struct dirent	*de;
 	struct stat	 st;
 	char		 path[PATH_MAX], show[SHOWN_MAX];
-	int		 dfd, sub, ret = -1;
+	int		 sub, ret = -1;
 
 	if (depth > PATH_MAX / 2)
 		return seterr(err, errsz, "unrar left a folder too deep");
-	if ((dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1)
+	if ((dir = dir_stream(fd)) == NULL)
 		return seterr(err, errsz, "cannot check %s: %s", rel,
 		    strerror(errno));
-	if ((dir = fdopendir(dfd)) == NULL) {
-		seterr(err, errsz, "cannot check %s: %s", rel,
-		    strerror(errno));
-		close(dfd);
-		return -1;
-	}
-	rewinddir(dir);
 	for (;;) {
 		errno = 0;
 		if ((de = readdir(dir)) == NULL) {

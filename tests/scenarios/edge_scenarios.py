@@ -4,23 +4,21 @@ bytes nobody asked for."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import random
 import signal
 import socket
 import subprocess
-import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
 
 from extra_scenarios import (
     FRAME_HDR,
+    FakeListener,
     frame,
     game_advert,
     hello_body,
-    msg_types,
     mp_unpack,
     servable_files,
     T,
@@ -279,86 +277,17 @@ def x9_cancel_download_rolls_back(sc: Scenario) -> str:
 # --------------------------------------------------------------------------
 
 
-class FakePeer:
+class FakePeer(FakeListener):
     """A peer in Python: answers a hello with its library and pings with
     pongs; on a transfer link it accepts, then hands file-list, chunk and
     stream requests to on_files / on_chunk / on_stream."""
 
     def __init__(self, sc: Scenario, name: str, ip: str, games: list[dict[str, Any]]) -> None:
-        msg_types()
-        self.sc = sc
-        self.name = name
         self.games = games
-        self.peer_id = hashlib.sha256(name.encode()).hexdigest()[:32]
-        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind((ip, 0))
-        self.listener.listen(16)
-        self.addr = f"{ip}:{self.listener.getsockname()[1]}"
-        self.lock = threading.Lock()
-        self.events: list[tuple[float, str, Any]] = []
-        self.conns: list[socket.socket] = []
-        self.stop = False
         self.on_files: Callable[[socket.socket, dict[str, Any]], None] | None = None
         self.on_chunk: Callable[[socket.socket, dict[str, Any]], None] | None = None
         self.on_stream: Callable[[socket.socket, dict[str, Any]], None] | None = None
-        threading.Thread(target=self._accept, name=f"{name}-accept", daemon=True).start()
-
-    def note(self, what: str, data: Any = None) -> None:
-        with self.lock:
-            self.events.append((time.monotonic(), what, data))
-        self.sc.log(f"{self.name}: {what} {str(data)[:300] if data is not None else ''}")
-
-    def seen(self, what: str) -> list[tuple[float, Any]]:
-        with self.lock:
-            return [(t, d) for t, w, d in self.events if w == what]
-
-    def wait_seen(self, what: str, timeout: float) -> list[tuple[float, Any]]:
-        deadline = time.monotonic() + timeout
-        while not self.seen(what) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        return self.seen(what)
-
-    def close(self) -> None:
-        self.stop = True
-        try:
-            self.listener.close()
-        except OSError:
-            pass
-        with self.lock:
-            conns = list(self.conns)
-        for conn in conns:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            try:
-                conn.close()
-            except OSError:
-                pass
-
-    def _accept(self) -> None:
-        while not self.stop:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            with self.lock:
-                self.conns.append(conn)
-            threading.Thread(target=self._serve, args=(conn,), name=f"{self.name}-link", daemon=True).start()
-
-    @staticmethod
-    def _recv_exact(conn: socket.socket, n: int) -> bytes | None:
-        data = b""
-        while len(data) < n:
-            try:
-                chunk = conn.recv(n - len(data))
-            except OSError:
-                return None
-            if not chunk:
-                return None
-            data += chunk
-        return data
+        super().__init__(sc, name, ip)
 
     def send(self, conn: socket.socket, data: bytes) -> bool:
         try:

@@ -1033,21 +1033,16 @@ def x4_hostile_chunk_requests_tcp(sc: Scenario) -> str:
     )
 
 
-class FakeSource:
-    """A peer in Python: answers a hello with a library and a transfer
-    link's file list like a real peer, then stalls on the first chunk it is
-    asked for: mode "header" never answers it, mode "data" sends the chunk
-    header and the first half of the bytes, then nothing more."""
+class FakeListener:
+    """The plumbing of a peer written in Python: a listener on ip, a thread
+    per link running self._serve(conn), and a log of what it saw. A
+    subclass sets its own fields, then calls this __init__ (which starts
+    accepting)."""
 
-    def __init__(self, sc: Scenario, name: str, ip: str, root: Path, game_id: str, version: str, mode: str) -> None:
+    def __init__(self, sc: Scenario, name: str, ip: str) -> None:
         msg_types()
         self.sc = sc
         self.name = name
-        self.root = root
-        self.mode = mode
-        self.files = servable_files(root)
-        size = sum(item["size"] for item in self.files)
-        self.games = [game_advert(game_id, version, size)]
         self.peer_id = hashlib.sha256(name.encode()).hexdigest()[:32]
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -1057,18 +1052,26 @@ class FakeSource:
         self.lock = threading.Lock()
         self.events: list[tuple[float, str, Any]] = []
         self.conns: list[socket.socket] = []
-        self.stalled = False
         self.stop = False
         threading.Thread(target=self._accept, name=f"{name}-accept", daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        raise NotImplementedError
 
     def note(self, what: str, data: Any = None) -> None:
         with self.lock:
             self.events.append((time.monotonic(), what, data))
-        self.sc.log(f"{self.name}: {what} {data if data is not None else ''}")
+        self.sc.log(f"{self.name}: {what} {str(data)[:300] if data is not None else ''}")
 
     def seen(self, what: str) -> list[tuple[float, Any]]:
         with self.lock:
             return [(t, d) for t, w, d in self.events if w == what]
+
+    def wait_seen(self, what: str, timeout: float) -> list[tuple[float, Any]]:
+        deadline = time.monotonic() + timeout
+        while not self.seen(what) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.seen(what)
 
     def close(self) -> None:
         self.stop = True
@@ -1079,6 +1082,10 @@ class FakeSource:
         with self.lock:
             conns = list(self.conns)
         for conn in conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             try:
                 conn.close()
             except OSError:
@@ -1106,6 +1113,22 @@ class FakeSource:
                 return None
             data += chunk
         return data
+
+
+class FakeSource(FakeListener):
+    """A peer in Python: answers a hello with a library and a transfer
+    link's file list like a real peer, then stalls on the first chunk it is
+    asked for: mode "header" never answers it, mode "data" sends the chunk
+    header and the first half of the bytes, then nothing more."""
+
+    def __init__(self, sc: Scenario, name: str, ip: str, root: Path, game_id: str, version: str, mode: str) -> None:
+        self.root = root
+        self.mode = mode
+        self.files = servable_files(root)
+        size = sum(item["size"] for item in self.files)
+        self.games = [game_advert(game_id, version, size)]
+        self.stalled = False
+        super().__init__(sc, name, ip)
 
     @staticmethod
     def _send(conn: socket.socket, data: bytes) -> None:
