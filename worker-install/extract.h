@@ -7,6 +7,10 @@
 #ifndef LANSPREAD_EXTRACT_H
 #define LANSPREAD_EXTRACT_H
 
+#include <sys/types.h>
+
+#include <dirent.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -88,10 +92,68 @@ int	stream_archives_unrar(const char *unrar, int game_fd,
 	    int out_fd, const struct extract_limits *, char *err, size_t errsz);
 
 /*
- * The seed's fixture installer: dest/fixture-payload.txt is the
- * concatenation of the archives' bytes, in order.
+ * The seed's fixture installer (fixture_install.c): dest/fixture-payload.txt
+ * is the concatenation of the archives' bytes, in order.
  */
 int	fixture_install(int game_fd, char *const names[], size_t n,
 	    int dest_fd, char *err, size_t errsz);
+
+/*
+ * Shared by the back ends (extract.c, extract_stream.c, extract_unrar.c),
+ * not meant for their callers.
+ */
+
+/* An entry name as shown in messages. */
+#define SHOWN_MAX	512
+
+/* What one extraction or stream has consumed so far. */
+struct xstate {
+	const struct extract_limits *lim;
+	uint64_t	 entries;	/* every kind */
+	uint64_t	 files;		/* regular ones */
+	uint64_t	 bytes;		/* of regular ones */
+	char		*buf;		/* EXTRACT_BLOCK */
+	char		*err;
+	size_t		 errsz;
+};
+
+/* One entry of an archive, checked. */
+struct xentry {
+	char		 path[PATH_MAX];
+	int		 is_dir;
+	int		 size_known;
+	uint64_t	 size;
+	mode_t		 mode;		/* for a regular file */
+};
+
+/* The stream's output link. */
+struct xout {
+	int		 fd;
+	int		 sock;		/* send(MSG_NOSIGNAL), not write */
+	int		 boundary;	/* between two frames */
+	int		 broken;	/* a write failed: no more */
+};
+
+struct archive;
+
+/* extract.c: the libarchive reader and the checks every entry passes. */
+const char	*shown(const char *, char *, size_t);
+DIR		*dir_stream(int);
+int		 xstate_init(struct xstate *, const struct extract_limits *,
+		    char *, size_t);
+struct archive	*archive_open_at(int, const char *, int *, char *, size_t);
+void		 archive_done(struct archive *, int);
+int		 too_big(const char *, struct xstate *);
+int		 next_entry(struct archive *, const char *, struct xstate *,
+		    struct xentry *);
+ssize_t		 read_block(struct archive *, const char *, struct xstate *,
+		    const struct xentry *, uint64_t *);
+
+/* extract_stream.c: entry frames on the stream's output link. */
+void	xout_init(struct xout *, int);
+int	xout_write(struct xout *, const void *, size_t);
+int	xout_entry(struct xout *, const char *, uint64_t, struct xstate *);
+int	xout_end(struct xout *, struct xstate *);
+void	xout_error(struct xout *, const char *);
 
 #endif /* LANSPREAD_EXTRACT_H */

@@ -1,0 +1,194 @@
+/*
+ * The stream back end: the archives read as extract_archives() reads
+ * them, each regular entry sent as a peer-wire frame and its bytes
+ * instead of being written to disk.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/msg.h"
+#include "worker-install/extract.h"
+
+static int	xout_frame(struct xout *, struct msgout *);
+
+void
+xout_init(struct xout *o, int fd)
+{
+	struct stat	st;
+
+	memset(o, 0, sizeof(*o));
+	o->fd = fd;
+	o->sock = fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+	o->boundary = 1;
+}
+
+/*
+ * Blocking write of all of buf, even on a non-blocking descriptor. A
+ * socket gets MSG_NOSIGNAL so a reader that went away is EPIPE, not a
+ * SIGPIPE.
+ */
+int
+xout_write(struct xout *o, const void *buf, size_t len)
+{
+	struct pollfd	 pfd;
+	const char	*p = buf;
+	ssize_t		 w;
+
+	while (len > 0) {
+		if (o->sock)
+			w = send(o->fd, p, len, MSG_NOSIGNAL);
+		else
+			w = write(o->fd, p, len);
+		if (w == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				pfd.fd = o->fd;
+				pfd.events = POLLOUT;
+				if (poll(&pfd, 1, -1) == -1 && errno != EINTR)
+					goto broken;
+				continue;
+			}
+			goto broken;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+
+broken:
+	o->broken = 1;
+	return -1;
+}
+
+/* Sends a built message as one frame (m is freed). */
+static int
+xout_frame(struct xout *o, struct msgout *m)
+{
+	char	*frame;
+	size_t	 len;
+	int	 r;
+
+	if (msgout_frame(m, &frame, &len) == -1) {
+		errno = ENOMEM;
+		return -1;
+	}
+	r = xout_write(o, frame, len);
+	free(frame);
+	return r;
+}
+
+int
+xout_entry(struct xout *o, const char *path, uint64_t size,
+    struct xstate *xs)
+{
+	struct msgout	m;
+
+	msgout_init(&m, MSG_PEER_ENTRY, 2);
+	msgout_str(&m, "path", path);
+	msgout_u64(&m, "size", size);
+	if (xout_frame(o, &m) == -1)
+		return seterr(xs->err, xs->errsz, "stream: %s",
+		    errno == EPIPE ? "the reader went away" : strerror(errno));
+	o->boundary = 0;
+	return 0;
+}
+
+int
+xout_end(struct xout *o, struct xstate *xs)
+{
+	struct msgout	m;
+
+	msgout_init(&m, MSG_PEER_STREAM_END, 2);
+	msgout_u64(&m, "entries", xs->files);
+	msgout_u64(&m, "bytes", xs->bytes);
+	if (xout_frame(o, &m) == -1)
+		return seterr(xs->err, xs->errsz, "stream: %s",
+		    errno == EPIPE ? "the reader went away" : strerror(errno));
+	return 0;
+}
+
+/* Tells the reader why, when it can still understand us. */
+void
+xout_error(struct xout *o, const char *why)
+{
+	struct msgout	m;
+
+	if (!o->boundary || o->broken)
+		return;
+	msgout_init(&m, MSG_PEER_ERROR, 1);
+	msgout_str(&m, "error", why[0] != '\0' ? why : "stream failed");
+	(void)xout_frame(o, &m);
+}
+
+int
+stream_archives(int game_fd, char *const names[], size_t n, int out_fd,
+    const struct extract_limits *lim, char *err, size_t errsz)
+{
+	struct xstate	 xs;
+	struct xentry	 xe;
+	struct xout	 o;
+	struct archive	*a;
+	char		 show[SHOWN_MAX];
+	uint64_t	 got;
+	ssize_t		 r;
+	size_t		 i;
+	int		 afd, e = 0;
+
+	xout_init(&o, out_fd);
+	if (xstate_init(&xs, lim, err, errsz) == -1) {
+		xout_error(&o, err);
+		return -1;
+	}
+	for (i = 0; i < n && e == 0; i++) {
+		if ((a = archive_open_at(game_fd, names[i], &afd, err,
+		    errsz)) == NULL) {
+			e = -1;
+			break;
+		}
+		while ((e = next_entry(a, names[i], &xs, &xe)) == 1) {
+			e = 0;
+			if (xe.is_dir)
+				continue;
+			if (!xe.size_known) {
+				e = seterr(err, errsz, "%s: archive entry %s "
+				    "has no size: refused", names[i],
+				    shown(xe.path, show, sizeof(show)));
+				break;
+			}
+			if ((e = xout_entry(&o, xe.path, xe.size, &xs)) == -1)
+				break;
+			got = 0;
+			while ((r = read_block(a, names[i], &xs, &xe,
+			    &got)) > 0) {
+				if (xout_write(&o, xs.buf, (size_t)r) == -1) {
+					r = seterr(err, errsz, "stream: %s",
+					    errno == EPIPE ?
+					    "the reader went away" :
+					    strerror(errno));
+					break;
+				}
+			}
+			if ((e = (int)r) == -1)
+				break;
+			o.boundary = 1;
+			xs.files++;
+		}
+		archive_done(a, afd);
+	}
+	if (e == 0)
+		e = xout_end(&o, &xs);
+	if (e == -1)
+		xout_error(&o, err);
+	free(xs.buf);
+	return e == -1 ? -1 : 0;
+}
