@@ -3,13 +3,61 @@
  * on stdin/stdout (the scenario harness's view of a peer). Logs go to
  * stderr; stdout carries nothing but protocol lines.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/log.h"
+#include "common/path.h"
 #include "supervisor/supervisor.h"
+
+#define MAX_FIXTURES	16
+
+/*
+ * --fixture ID seeds a small ready game into the games folder (the seed's
+ * mystery-game is one the catalog does not know), unless it exists.
+ */
+static int
+seed_fixture(struct sup *sup, const char *id)
+{
+	char	 name[PATH_MAX];
+	char	 payload[256];
+	int	 fd, len;
+
+	if (!path_is_valid_game_id(id)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (faccessat(sup->games_fd, id, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+		return 0;
+	if (path_mkdirs_beneath(sup->games_fd, id, 0755) == -1)
+		return -1;
+	len = snprintf(payload, sizeof(payload), "lanspread fixture %s\n", id);
+	snprintf(name, sizeof(name), "%s/%s.eti", id, id);
+	if ((fd = path_open_beneath(sup->games_fd, name, O_WRONLY | O_CREAT |
+	    O_TRUNC, 0644)) == -1)
+		return -1;
+	if (write(fd, payload, len) != len) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	snprintf(name, sizeof(name), "%s/version.ini", id);
+	if ((fd = path_open_beneath(sup->games_fd, name, O_WRONLY | O_CREAT |
+	    O_TRUNC, 0644)) == -1)
+		return -1;
+	if (write(fd, "20240101", 8) != 8) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
 
 static void __attribute__((noreturn))
 usage(void)
@@ -38,8 +86,9 @@ main(int argc, char *argv[])
 	};
 	struct sup_config cfg;
 	struct sup	 sup;
+	const char	*fixtures[MAX_FIXTURES];
 	char		 err[512];
-	int		 ch, verbose = 0, rc;
+	int		 ch, verbose = 0, rc, i, nfixtures = 0;
 
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.listen = "0.0.0.0:0";
@@ -55,11 +104,11 @@ main(int argc, char *argv[])
 		case 'm': cfg.mdns = 1; break;
 		case 'v': verbose++; break;
 		case 'F':
-			if (cfg.nfixtures == MAX_FIXTURES) {
+			if (nfixtures == MAX_FIXTURES) {
 				fprintf(stderr, "too many --fixture\n");
 				usage();
 			}
-			cfg.fixtures[cfg.nfixtures++] = optarg;
+			fixtures[nfixtures++] = optarg;
 			break;
 		default:
 			usage();
@@ -75,6 +124,16 @@ main(int argc, char *argv[])
 		sup_free(&sup);
 		return 1;
 	}
+	for (i = 0; i < nfixtures; i++)
+		if (seed_fixture(&sup, fixtures[i]) == -1) {
+			log_warnx("fixture %s: %s", fixtures[i],
+			    strerror(errno));
+			sup_free(&sup);
+			return 1;
+		}
+	/* The library scanned at start did not have them yet. */
+	if (nfixtures > 0)
+		sup_rescan(&sup);
 	rc = sup_run(&sup);
 	sup_free(&sup);
 	return rc;

@@ -17,7 +17,6 @@
 
 #include "common/gamelist.h"
 #include "common/log.h"
-#include "common/path.h"
 #include "supervisor/supervisor.h"
 
 #define STOP_GRACE	3.0	/* seconds workers get to exit */
@@ -58,47 +57,6 @@ mkdir_p(const char *path, mode_t mode)
 	return 0;
 }
 
-/*
- * --fixture ID seeds a small ready game into the games folder (the seed's
- * mystery-game is one the catalog does not know), unless it exists.
- */
-static int
-seed_fixture(struct sup *sup, const char *id)
-{
-	char	 name[PATH_MAX];
-	char	 payload[256];
-	int	 fd, len;
-
-	if (!path_is_valid_game_id(id)) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (faccessat(sup->games_fd, id, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
-		return 0;
-	if (path_mkdirs_beneath(sup->games_fd, id, 0755) == -1)
-		return -1;
-	len = snprintf(payload, sizeof(payload), "lanspread fixture %s\n", id);
-	snprintf(name, sizeof(name), "%s/%s.eti", id, id);
-	if ((fd = path_open_beneath(sup->games_fd, name, O_WRONLY | O_CREAT |
-	    O_TRUNC, 0644)) == -1)
-		return -1;
-	if (write(fd, payload, len) != len) {
-		close(fd);
-		return -1;
-	}
-	close(fd);
-	snprintf(name, sizeof(name), "%s/version.ini", id);
-	if ((fd = path_open_beneath(sup->games_fd, name, O_WRONLY | O_CREAT |
-	    O_TRUNC, 0644)) == -1)
-		return -1;
-	if (write(fd, "20240101", 8) != 8) {
-		close(fd);
-		return -1;
-	}
-	close(fd);
-	return 0;
-}
-
 int
 sup_init(struct sup *sup, const struct sup_config *cfg, char *err,
     size_t errsz)
@@ -132,12 +90,6 @@ sup_init(struct sup *sup, const struct sup_config *cfg, char *err,
 		    strerror(errno));
 		return -1;
 	}
-	for (i = 0; i < cfg->nfixtures; i++)
-		if (seed_fixture(sup, cfg->fixtures[i]) == -1) {
-			snprintf(err, errsz, "fixture %s: %s", cfg->fixtures[i],
-			    strerror(errno));
-			return -1;
-		}
 	if (catalog_load(&sup->catalog, cfg->catalog_path, err, errsz) == -1)
 		return -1;
 	if (peerdb_open(&sup->peerdb, cfg->state_dir, err, errsz) == -1)
@@ -220,69 +172,6 @@ sup_rescan(struct sup *sup)
 	log_info("library changed: %zu local games", lib.ngames);
 	send_library(sup);
 	return 1;
-}
-
-/*
- * Operations change what we may serve (never a game being written) and
- * are announced to control clients.
- */
-static void
-ops_changed(struct sup *sup)
-{
-	struct operation *op;
-	struct msgout	 m;
-	size_t		 n = 0;
-
-	TAILQ_FOREACH(op, &sup->ops, entry)
-		n++;
-	msgout_init(&m, MSG_XFER_BUSY, 1);
-	msgout_key(&m, "games");
-	msgpack_pack_array(&m.pk, n);
-	TAILQ_FOREACH(op, &sup->ops, entry)
-		mp_pack_str(&m.pk, op->game_id);
-	sup_send(sup, PROC_TRANSFER, &m, -1);
-	control_event("active-operations-changed", json_pack("{s:o}",
-	    "active_operations", commands_active_operations(sup)));
-}
-
-struct operation *
-sup_op_add(struct sup *sup, const char *game_id, const char *kind)
-{
-	struct operation *op;
-
-	if ((op = calloc(1, sizeof(*op))) == NULL)
-		return NULL;
-	snprintf(op->game_id, sizeof(op->game_id), "%s", game_id);
-	op->kind = kind;
-	TAILQ_INSERT_TAIL(&sup->ops, op, entry);
-	ops_changed(sup);
-	return op;
-}
-
-void
-sup_op_set(struct sup *sup, struct operation *op, const char *kind)
-{
-	op->kind = kind;
-	ops_changed(sup);
-}
-
-void
-sup_op_remove(struct sup *sup, struct operation *op)
-{
-	TAILQ_REMOVE(&sup->ops, op, entry);
-	free(op);
-	ops_changed(sup);
-}
-
-struct operation *
-sup_op_find(struct sup *sup, const char *game_id)
-{
-	struct operation *op;
-
-	TAILQ_FOREACH(op, &sup->ops, entry)
-		if (strcmp(op->game_id, game_id) == 0)
-			return op;
-	return NULL;
 }
 
 /*
@@ -479,73 +368,6 @@ file_descriptions(const char *game_id, const msgpack_object *files)
 	return arr;
 }
 
-static json_t *
-throughput(const msgpack_object *body)
-{
-	uint64_t bytes = 0, ms = 1, chunks = 0;
-	double	 secs;
-
-	mp_get_u64(body, "bytes", &bytes);
-	mp_get_u64(body, "duration_ms", &ms);
-	mp_get_u64(body, "chunks", &chunks);
-	secs = (ms ? ms : 1) / 1000.0;
-	return json_pack("{s:I,s:I,s:f,s:f,s:I}", "bytes", (json_int_t)bytes,
-	    "duration_ms", (json_int_t)ms, "mib_per_s",
-	    bytes / 1048576.0 / secs, "mbit_per_s", bytes * 8 / 1e6 / secs,
-	    "chunks", (json_int_t)chunks);
-}
-
-/* The end of a download: the operation goes first, then the event. */
-static void
-download_ended(struct sup *sup, struct operation *op, uint32_t type,
-    const msgpack_object *body)
-{
-	char		 game_id[65], error[256], reason[32];
-	int		 install;
-
-	snprintf(game_id, sizeof(game_id), "%s", op->game_id);
-	install = op->install_after;
-	sup_rescan(sup);
-	if (type == MSG_XFER_DONE && op->stream) {
-		/* Streamed into local/: downloaded and installed at once. */
-		control_event("download-finished", json_pack("{s:s,s:o}",
-		    "game_id", game_id, "throughput", throughput(body)));
-		sup_op_remove(sup, op);
-		control_event("install-finished", json_pack("{s:s}",
-		    "game_id", game_id));
-		return;
-	}
-	if (type == MSG_XFER_DONE && install) {
-		sup_op_set(sup, op, "Installing");
-		control_event("download-finished", json_pack("{s:s,s:o}",
-		    "game_id", game_id, "throughput", throughput(body)));
-		if (sup_start_install(sup, op) == -1) {
-			sup_op_remove(sup, op);
-			control_event("install-failed", json_pack("{s:s,s:s}",
-			    "game_id", game_id, "error",
-			    "the install worker is unavailable"));
-		}
-		return;
-	}
-	sup_op_remove(sup, op);
-	if (type == MSG_XFER_DONE) {
-		control_event("download-finished", json_pack("{s:s,s:o}",
-		    "game_id", game_id, "throughput", throughput(body)));
-		return;
-	}
-	if (mp_get_str(body, "error", error, sizeof(error)) == -1)
-		snprintf(error, sizeof(error), "download failed");
-	if (mp_get_str(body, "reason", reason, sizeof(reason)) == -1)
-		snprintf(reason, sizeof(reason), "failed");
-	if (strcmp(reason, "cancelled") == 0)
-		control_event("download-cancelled", json_pack("{s:s}",
-		    "game_id", game_id));
-	else
-		control_event(strcmp(reason, "peers-gone") == 0 ?
-		    "download-peers-gone" : "download-failed",
-		    json_pack("{s:s,s:s}", "game_id", game_id, "error", error));
-}
-
 static void
 sup_dispatch_transfer(struct msgconn *c, struct msg *m)
 {
@@ -639,7 +461,7 @@ sup_dispatch_transfer(struct msgconn *c, struct msg *m)
 		break;
 	case MSG_XFER_DONE:
 	case MSG_XFER_FAILED:
-		download_ended(sup, op, m->type, m->body);
+		op_download_ended(sup, op, m->type, m->body);
 		break;
 	default:
 		goto bad;
@@ -649,17 +471,6 @@ bad:
 	log_warnx("transfer worker sent a bad %s message; restarting it",
 	    msg_type_str(m->type));
 	kill(sup->workers[PROC_TRANSFER].pid, SIGKILL);
-}
-
-/* Asks the install worker to extract a downloaded game. */
-int
-sup_start_install(struct sup *sup, struct operation *op)
-{
-	struct msgout	 m;
-
-	msgout_init(&m, MSG_INST_INSTALL, 1);
-	msgout_str(&m, "game_id", op->game_id);
-	return sup_send(sup, PROC_INSTALL, &m, -1);
 }
 
 static int
@@ -716,7 +527,6 @@ static void
 sup_dispatch_install(struct msgconn *c, struct msg *m)
 {
 	struct sup	*sup = conn_sup(c);
-	struct operation *op;
 	char		 game_id[65], what[16], error[512];
 
 	if (m->fd != -1) {
@@ -757,18 +567,8 @@ sup_dispatch_install(struct msgconn *c, struct msg *m)
 		play_answered(sup, game_id, NULL, error);
 		return;
 	}
-	if ((op = sup_op_find(sup, game_id)) == NULL)
-		return;
-	sup_rescan(sup);
-	sup_op_remove(sup, op);
-	if (m->type == MSG_INST_FAILED)
-		control_event(strcmp(what, "install") == 0 ? "install-failed" :
-		    "uninstall-failed", json_pack("{s:s,s:s}", "game_id",
-		    game_id, "error", error));
-	else
-		control_event(strcmp(what, "install") == 0 ?
-		    "install-finished" : "uninstall-finished",
-		    json_pack("{s:s}", "game_id", game_id));
+	op_install_ended(sup, game_id, what,
+	    m->type == MSG_INST_FAILED ? error : NULL);
 	return;
 bad:
 	log_warnx("install worker sent a bad %s message; restarting it",

@@ -17,8 +17,6 @@
 #include "supervisor/library.h"
 #include "supervisor/peerdb.h"
 
-#define MAX_FIXTURES	16
-
 struct sup_config {
 	const char	*name;
 	const char	*games_dir;
@@ -27,8 +25,6 @@ struct sup_config {
 	const char	*listen;	/* IP[:PORT] */
 	const char	*unrar;		/* NULL, "builtin" or a path */
 	const char	*control_socket;	/* daemon only */
-	const char	*fixtures[MAX_FIXTURES];
-	int		 nfixtures;
 	int		 mdns;
 	int		 use_stdio;	/* the shim: control on stdin/stdout */
 };
@@ -99,14 +95,20 @@ int	sup_run(struct sup *);
 void	sup_stop(struct sup *, int code);
 void	sup_free(struct sup *);
 int	sup_send(struct sup *, enum proc_id, struct msgout *, int fd);
+int	sup_rescan(struct sup *);
+int	sup_is_self_addr(struct sup *, const char *addr);
+
+/* operations.c: what each game is busy with, and how it ends */
 struct operation *sup_op_find(struct sup *, const char *game_id);
 struct operation *sup_op_add(struct sup *, const char *game_id,
 	    const char *kind);
 void	sup_op_set(struct sup *, struct operation *, const char *kind);
 void	sup_op_remove(struct sup *, struct operation *);
-int	sup_rescan(struct sup *);
-int	sup_is_self_addr(struct sup *, const char *addr);
 int	sup_start_install(struct sup *, struct operation *);
+void	op_download_ended(struct sup *, struct operation *, uint32_t type,
+	    const msgpack_object *body);
+void	op_install_ended(struct sup *, const char *game_id,
+	    const char *what, const char *error);
 
 /* watch.c: live library */
 int	watch_start(struct sup *);

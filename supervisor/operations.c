@@ -1,0 +1,174 @@
+/*
+ * Active operations: at most one per game (a download, an install, an
+ * uninstall or a streamed install). Each is announced to control clients
+ * and keeps its game out of what the transfer worker serves; its end,
+ * success or failure, is an event after the operation is gone.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "supervisor/supervisor.h"
+
+/*
+ * Operations change what we may serve (never a game being written) and
+ * are announced to control clients.
+ */
+static void
+ops_changed(struct sup *sup)
+{
+	struct operation *op;
+	struct msgout	 m;
+	size_t		 n = 0;
+
+	TAILQ_FOREACH(op, &sup->ops, entry)
+		n++;
+	msgout_init(&m, MSG_XFER_BUSY, 1);
+	msgout_key(&m, "games");
+	msgpack_pack_array(&m.pk, n);
+	TAILQ_FOREACH(op, &sup->ops, entry)
+		mp_pack_str(&m.pk, op->game_id);
+	sup_send(sup, PROC_TRANSFER, &m, -1);
+	control_event("active-operations-changed", json_pack("{s:o}",
+	    "active_operations", commands_active_operations(sup)));
+}
+
+struct operation *
+sup_op_add(struct sup *sup, const char *game_id, const char *kind)
+{
+	struct operation *op;
+
+	if ((op = calloc(1, sizeof(*op))) == NULL)
+		return NULL;
+	snprintf(op->game_id, sizeof(op->game_id), "%s", game_id);
+	op->kind = kind;
+	TAILQ_INSERT_TAIL(&sup->ops, op, entry);
+	ops_changed(sup);
+	return op;
+}
+
+void
+sup_op_set(struct sup *sup, struct operation *op, const char *kind)
+{
+	op->kind = kind;
+	ops_changed(sup);
+}
+
+void
+sup_op_remove(struct sup *sup, struct operation *op)
+{
+	TAILQ_REMOVE(&sup->ops, op, entry);
+	free(op);
+	ops_changed(sup);
+}
+
+struct operation *
+sup_op_find(struct sup *sup, const char *game_id)
+{
+	struct operation *op;
+
+	TAILQ_FOREACH(op, &sup->ops, entry)
+		if (strcmp(op->game_id, game_id) == 0)
+			return op;
+	return NULL;
+}
+
+static json_t *
+throughput(const msgpack_object *body)
+{
+	uint64_t bytes = 0, ms = 1, chunks = 0;
+	double	 secs;
+
+	mp_get_u64(body, "bytes", &bytes);
+	mp_get_u64(body, "duration_ms", &ms);
+	mp_get_u64(body, "chunks", &chunks);
+	secs = (ms ? ms : 1) / 1000.0;
+	return json_pack("{s:I,s:I,s:f,s:f,s:I}", "bytes", (json_int_t)bytes,
+	    "duration_ms", (json_int_t)ms, "mib_per_s",
+	    bytes / 1048576.0 / secs, "mbit_per_s", bytes * 8 / 1e6 / secs,
+	    "chunks", (json_int_t)chunks);
+}
+
+/* The end of a download: the operation goes first, then the event. */
+void
+op_download_ended(struct sup *sup, struct operation *op, uint32_t type,
+    const msgpack_object *body)
+{
+	char		 game_id[65], error[256], reason[32];
+	int		 install;
+
+	snprintf(game_id, sizeof(game_id), "%s", op->game_id);
+	install = op->install_after;
+	sup_rescan(sup);
+	if (type == MSG_XFER_DONE && op->stream) {
+		/* Streamed into local/: downloaded and installed at once. */
+		control_event("download-finished", json_pack("{s:s,s:o}",
+		    "game_id", game_id, "throughput", throughput(body)));
+		sup_op_remove(sup, op);
+		control_event("install-finished", json_pack("{s:s}",
+		    "game_id", game_id));
+		return;
+	}
+	if (type == MSG_XFER_DONE && install) {
+		sup_op_set(sup, op, "Installing");
+		control_event("download-finished", json_pack("{s:s,s:o}",
+		    "game_id", game_id, "throughput", throughput(body)));
+		if (sup_start_install(sup, op) == -1) {
+			sup_op_remove(sup, op);
+			control_event("install-failed", json_pack("{s:s,s:s}",
+			    "game_id", game_id, "error",
+			    "the install worker is unavailable"));
+		}
+		return;
+	}
+	sup_op_remove(sup, op);
+	if (type == MSG_XFER_DONE) {
+		control_event("download-finished", json_pack("{s:s,s:o}",
+		    "game_id", game_id, "throughput", throughput(body)));
+		return;
+	}
+	if (mp_get_str(body, "error", error, sizeof(error)) == -1)
+		snprintf(error, sizeof(error), "download failed");
+	if (mp_get_str(body, "reason", reason, sizeof(reason)) == -1)
+		snprintf(reason, sizeof(reason), "failed");
+	if (strcmp(reason, "cancelled") == 0)
+		control_event("download-cancelled", json_pack("{s:s}",
+		    "game_id", game_id));
+	else
+		control_event(strcmp(reason, "peers-gone") == 0 ?
+		    "download-peers-gone" : "download-failed",
+		    json_pack("{s:s,s:s}", "game_id", game_id, "error", error));
+}
+
+/* Asks the install worker to extract a downloaded game. */
+int
+sup_start_install(struct sup *sup, struct operation *op)
+{
+	struct msgout	 m;
+
+	msgout_init(&m, MSG_INST_INSTALL, 1);
+	msgout_str(&m, "game_id", op->game_id);
+	return sup_send(sup, PROC_INSTALL, &m, -1);
+}
+
+/* The install worker's answer to an install or uninstall; error or NULL. */
+void
+op_install_ended(struct sup *sup, const char *game_id, const char *what,
+    const char *error)
+{
+	struct operation *op;
+
+	if ((op = sup_op_find(sup, game_id)) == NULL)
+		return;
+	sup_rescan(sup);
+	sup_op_remove(sup, op);
+	if (error != NULL)
+		control_event(strcmp(what, "install") == 0 ? "install-failed" :
+		    "uninstall-failed", json_pack("{s:s,s:s}", "game_id",
+		    game_id, "error", error));
+	else
+		control_event(strcmp(what, "install") == 0 ?
+		    "install-finished" : "uninstall-finished",
+		    json_pack("{s:s}", "game_id", game_id));
+}
