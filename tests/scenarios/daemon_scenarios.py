@@ -17,12 +17,15 @@ from harness import (
     LineWaiter,
     Scenario,
     ScenarioError,
+    assert_failed_stream_left_no_local,
+    connect_many,
     copy_game,
     descendants,
     event_is,
     fixture_dir,
     wait_local_game,
     wait_procs_gone,
+    wait_remote_game,
 )
 
 
@@ -193,7 +196,72 @@ def x7_install_worker_killed_mid_install(sc: Scenario) -> str:
     return "install worker SIGKILLed mid-extraction: install-failed, staging removed by the restarted worker, reinstall succeeded"
 
 
+def _zeros_sha(size: int) -> str:
+    digest = hashlib.sha256()
+    block = bytes(1 << 20)
+    for _ in range(size >> 20):
+        digest.update(block)
+    return digest.hexdigest()
+
+
+def x12_transfer_worker_killed_mid_stream(sc: Scenario) -> str:
+    """SIGKILL of the receiver's transfer worker mid stream-install: the
+    operation fails with download-failed, its staging is rolled back, and
+    a second stream-install succeeds."""
+    size = 512 << 20
+    source_games = sc.fixture_root / "x12-source"
+    copy_game("cod5", source_games)
+    _make_big_rar(source_games / "cod5" / "cod5.eti", size)
+    source = sc.peer("x12-source", games_dir=source_games)
+    client = sc.peer("x12-client")
+    connect_many(client, [source])
+    wait_remote_game(client, "cod5", peer_count=1, version="20160920")
+    assert client.process is not None
+    start = LineWaiter(client.output_len())
+    client.send({"cmd": "stream-install", "game_id": "cod5"})
+    root = client.host_games_dir / "cod5"
+    payload = root / ".local.installing" / "big" / "payload.bin"
+    deadline = time.monotonic() + 20
+    while not payload.exists():
+        if time.monotonic() > deadline:
+            raise ScenarioError("the stream never started writing")
+        time.sleep(0.002)
+    workers = [p for p in descendants(client.process.pid).values()
+               if p.comm == "transfer" and _ppid(p.pid) == client.process.pid]
+    if len(workers) != 1:
+        raise ScenarioError(f"cannot find the transfer worker: {descendants(client.process.pid)}")
+    os.kill(workers[0].pid, signal.SIGKILL)
+    ended = client.wait_for(
+        lambda item: item.get("type") == "event"
+        and item.get("event") in ("download-failed", "install-finished")
+        and item.get("data", {}).get("game_id") == "cod5",
+        timeout=30, description="stream end after the kill", waiter=start)
+    if ended["event"] != "download-failed":
+        raise ScenarioError("the stream finished before the kill landed (rerun)")
+    if client.status()["active_operations"]:
+        raise ScenarioError("an operation is still active after the kill")
+    # The install worker removes the staging: give it a moment.
+    deadline = time.monotonic() + 10
+    while (root / ".local.installing").exists():
+        if time.monotonic() > deadline:
+            raise ScenarioError("the stream's staging was left behind")
+        time.sleep(0.1)
+    assert_failed_stream_left_no_local(client, "cod5")
+    mark = LineWaiter(client.output_len())
+    client.send({"cmd": "stream-install", "game_id": "cod5"})
+    client.wait_for(event_is("install-finished", "cod5"), timeout=180,
+                    description="stream-install retry", waiter=mark)
+    wait_local_game(client, "cod5", downloaded=False, installed=True)
+    if _sha(root / "local" / "big" / "payload.bin") != _zeros_sha(size):
+        raise ScenarioError("the retried stream wrote the wrong payload")
+    if (root / "local" / "readme.txt").read_bytes() != b"hi":
+        raise ScenarioError("the retried stream wrote the wrong readme.txt")
+    return (f"transfer worker SIGKILLed mid-stream: {ended['data'].get('error')!r}, "
+            "no operation, no staging, retry streamed the exact payload")
+
+
 DAEMON_SCENARIOS = [
     ("X6-daemon-ctl", x6_daemon_driven_by_lanspreadctl),
     ("X7-install-worker-killed", x7_install_worker_killed_mid_install),
+    ("X12-transfer-worker-killed-mid-stream", x12_transfer_worker_killed_mid_stream),
 ]
