@@ -27,7 +27,7 @@ config_defaults(struct daemon_config *dc)
 	    "/var/lib/lanspread/state");
 	snprintf(dc->catalog, sizeof(dc->catalog), "/var/lib/lanspread/game.db");
 	snprintf(dc->listen, sizeof(dc->listen), "0.0.0.0:7331");
-	snprintf(dc->unrar, sizeof(dc->unrar), "builtin");
+	dc->unrar = UNRAR_BUILTIN;
 	snprintf(dc->control_socket, sizeof(dc->control_socket),
 	    "/run/lanspread/control.sock");
 	snprintf(dc->user, sizeof(dc->user), "lanspread");
@@ -92,8 +92,11 @@ config_set(struct daemon_config *dc, const char *key, const char *value)
 		else
 			return "mdns must be yes or no";
 	} else if (strcmp(key, "unrar") == 0) {
-		if ((strcmp(value, "builtin") != 0 && *value != '/') ||
-		    set_str(dc->unrar, sizeof(dc->unrar), value) == -1)
+		dc->unrar = unrar_mode_parse(value);
+		/* The fixture installer ("") is the shim's alone. */
+		if (dc->unrar == UNRAR_NONE || (dc->unrar == UNRAR_EXTERNAL &&
+		    (*value != '/' || set_str(dc->unrar_path,
+		    sizeof(dc->unrar_path), value) == -1)))
 			return "unrar must be builtin or an absolute path";
 	} else if (strcmp(key, "control_socket") == 0) {
 		if (*value != '/' || set_str(dc->control_socket,

@@ -4,6 +4,8 @@
 
 #include <limits.h>
 
+#include "common/install_link.h"
+
 #define CONFIG_DEFAULT	"/etc/lanspread/lanspread.conf"
 
 struct daemon_config {
@@ -12,7 +14,8 @@ struct daemon_config {
 	char	 state_dir[PATH_MAX];
 	char	 catalog[PATH_MAX];
 	char	 listen[64];
-	char	 unrar[PATH_MAX];
+	enum unrar_mode unrar;		/* builtin or external */
+	char	 unrar_path[PATH_MAX];	/* the external program */
 	char	 control_socket[108];
 	char	 user[64];
 	char	 group[64];

@@ -198,6 +198,7 @@ main(int argc, char *argv[])
 	cfg.catalog_path = dc.catalog;
 	cfg.listen = dc.listen;
 	cfg.unrar = dc.unrar;
+	cfg.unrar_path = dc.unrar_path;
 	cfg.control_socket = dc.control_socket;
 	cfg.mdns = dc.mdns;
 	if (sup_init(&sup, &cfg, err, sizeof(err)) == -1) {

@@ -154,7 +154,7 @@ sup_start_install(struct sup *sup, struct operation *op)
 
 /* The install worker's answer to an install or uninstall; error or NULL. */
 void
-op_install_ended(struct sup *sup, const char *game_id, const char *what,
+op_install_ended(struct sup *sup, const char *game_id, enum inst_op what,
     const char *error)
 {
 	struct operation *op;
@@ -164,11 +164,11 @@ op_install_ended(struct sup *sup, const char *game_id, const char *what,
 	sup_rescan(sup);
 	sup_op_remove(sup, op);
 	if (error != NULL)
-		control_event(strcmp(what, "install") == 0 ? "install-failed" :
+		control_event(what == INST_OP_INSTALL ? "install-failed" :
 		    "uninstall-failed", json_pack("{s:s,s:s}", "game_id",
 		    game_id, "error", error));
 	else
-		control_event(strcmp(what, "install") == 0 ?
+		control_event(what == INST_OP_INSTALL ?
 		    "install-finished" : "uninstall-finished",
 		    json_pack("{s:s}", "game_id", game_id));
 }

@@ -93,13 +93,18 @@ main(int argc, char *argv[])
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.listen = "0.0.0.0:0";
 	cfg.use_stdio = 1;
+	/* Without --unrar, installs use the seed's fixture installer. */
+	cfg.unrar = UNRAR_NONE;
 	while ((ch = getopt_long(argc, argv, "v", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'N': cfg.name = optarg; break;
 		case 'g': cfg.games_dir = optarg; break;
 		case 's': cfg.state_dir = optarg; break;
 		case 'c': cfg.catalog_path = optarg; break;
-		case 'u': cfg.unrar = optarg; break;
+		case 'u':
+			cfg.unrar = unrar_mode_parse(optarg);
+			cfg.unrar_path = optarg;
+			break;
 		case 'l': cfg.listen = optarg; break;
 		case 'm': cfg.mdns = 1; break;
 		case 'v': verbose++; break;

@@ -528,6 +528,7 @@ sup_dispatch_install(struct msgconn *c, struct msg *m)
 {
 	struct sup	*sup = conn_sup(c);
 	char		 game_id[65], what[16], error[512];
+	enum inst_op	 op;
 
 	if (m->fd != -1) {
 		close(m->fd);
@@ -558,16 +559,17 @@ sup_dispatch_install(struct msgconn *c, struct msg *m)
 		return;
 	}
 	if ((m->type != MSG_INST_DONE && m->type != MSG_INST_FAILED) ||
-	    mp_get_str(m->body, "op", what, sizeof(what)) == -1)
+	    mp_get_str(m->body, "op", what, sizeof(what)) == -1 ||
+	    inst_op_parse(what, &op) == -1)
 		goto bad;
 	if (m->type == MSG_INST_FAILED &&
 	    mp_get_str(m->body, "error", error, sizeof(error)) == -1)
 		goto bad;
-	if (strcmp(what, "play") == 0) {
+	if (op == INST_OP_PLAY) {
 		play_answered(sup, game_id, NULL, error);
 		return;
 	}
-	op_install_ended(sup, game_id, what,
+	op_install_ended(sup, game_id, op,
 	    m->type == MSG_INST_FAILED ? error : NULL);
 	return;
 bad:
@@ -614,9 +616,8 @@ worker_hello(struct sup *sup, enum proc_id id)
 	case PROC_INSTALL:
 		msgout_init(&m, MSG_INST_HELLO, 3);
 		msgout_str(&m, "games_dir", sup->cfg.games_dir);
-		/* The shim without --unrar keeps the seed's fixture installer. */
-		msgout_str(&m, "unrar", sup->cfg.unrar ? sup->cfg.unrar :
-		    sup->cfg.use_stdio ? "" : "builtin");
+		msgout_str(&m, "unrar", unrar_mode_str(sup->cfg.unrar,
+		    sup->cfg.unrar_path));
 		/* Leftovers of a crash; later restarts clean per game. */
 		msgout_bool(&m, "cleanup", !sup->workers[id].started_once);
 		sup->workers[id].started_once = 1;

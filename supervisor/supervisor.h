@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "common/addr.h"
+#include "common/install_link.h"
 #include "common/msg.h"
 #include "common/proc.h"
 #include "supervisor/catalog.h"
@@ -23,7 +24,8 @@ struct sup_config {
 	const char	*state_dir;
 	const char	*catalog_path;
 	const char	*listen;	/* IP[:PORT] */
-	const char	*unrar;		/* NULL, "builtin" or a path */
+	enum unrar_mode	 unrar;		/* how the install worker extracts */
+	const char	*unrar_path;	/* UNRAR_EXTERNAL's program */
 	const char	*control_socket;	/* daemon only */
 	int		 mdns;
 	int		 use_stdio;	/* the shim: control on stdin/stdout */
@@ -107,8 +109,9 @@ void	sup_op_remove(struct sup *, struct operation *);
 int	sup_start_install(struct sup *, struct operation *);
 void	op_download_ended(struct sup *, struct operation *, uint32_t type,
 	    const msgpack_object *body);
-void	op_install_ended(struct sup *, const char *game_id,
-	    const char *what, const char *error);
+void	op_install_ended(struct sup *, const char *game_id, enum inst_op,
+	    const char *error);
+void	ops_worker_died(struct sup *, enum proc_id);
 
 /* watch.c: live library */
 int	watch_start(struct sup *);

@@ -42,13 +42,13 @@ static void	job_progress(uint64_t, void *);
 
 static void
 reply_done(struct install *inst, uint32_t type, const char *game_id,
-    const char *op, const char *error)
+    enum inst_op op, const char *error)
 {
 	struct msgout	 m;
 
 	msgout_init(&m, type, error ? 3 : 2);
 	msgout_str(&m, "game_id", game_id);
-	msgout_str(&m, "op", op);
+	msgout_str(&m, "op", inst_op_names[op]);
 	if (error != NULL)
 		msgout_str(&m, "error", error);
 	msgconn_send(&inst->sup, &m, -1);
@@ -102,17 +102,23 @@ extract_to_staging(struct install *inst, int game_fd, const char *game_id,
 	prog->total = (lim.max_total - EXTRACT_SLACK) / 1024;
 	lim.progress = job_progress;
 	lim.progress_arg = prog;
-	if (inst->unrar[0] == '\0')
+	switch (inst->unrar) {
+	case UNRAR_NONE:
 		rc = fixture_install(game_fd, names, n, dest_fd, err, errsz);
-	else if (strcmp(inst->unrar, "builtin") == 0)
+		break;
+	case UNRAR_BUILTIN:
 		rc = extract_archives(game_fd, names, n, dest_fd, &lim, err,
 		    errsz);
-	else if (path_join(gdir, sizeof(gdir), inst->games_dir, game_id) ==
-	    -1 || path_join(dest, sizeof(dest), gdir, STAGING) == -1)
-		snprintf(err, errsz, "games folder path too long");
-	else
-		rc = extract_archives_unrar(inst->unrar, game_fd, gdir, names,
-		    n, dest, err, errsz);
+		break;
+	case UNRAR_EXTERNAL:
+		if (path_join(gdir, sizeof(gdir), inst->games_dir, game_id) ==
+		    -1 || path_join(dest, sizeof(dest), gdir, STAGING) == -1)
+			snprintf(err, errsz, "games folder path too long");
+		else
+			rc = extract_archives_unrar(inst->unrar_path, game_fd,
+			    gdir, names, n, dest, err, errsz);
+		break;
+	}
 out:
 	if (dest_fd != -1)
 		close(dest_fd);
@@ -269,7 +275,7 @@ job_read_cb(struct ev_loop *loop, ev_io *w, int revents)
  * play requests and for the supervisor going away mid-install.
  */
 static void
-job_start(struct install *inst, const char *game_id, const char *op)
+job_start(struct install *inst, const char *game_id, enum inst_op op)
 {
 	struct job	*j;
 	char		 err[512];
@@ -296,12 +302,13 @@ job_start(struct install *inst, const char *game_id, const char *op)
 			_exit(1);
 		close(p[0]);
 		err[0] = '\0';
-		rc = strcmp(op, "install") == 0 ?
+		rc = op == INST_OP_INSTALL ?
 		    install_game(inst, game_id, p[1], err, sizeof(err)) :
 		    uninstall_game(inst, game_id, err, sizeof(err));
 		if (rc == -1) {
 			dprintf(p[1], "E %s\n", err);
-			log_warnx("%s %s: %s", op, game_id, err);
+			log_warnx("%s %s: %s", inst_op_names[op], game_id,
+			    err);
 		}
 		_exit(rc == -1 ? 1 : 0);
 	}
@@ -324,12 +331,12 @@ job_done(struct install *inst, struct job *j, int status)
 	/* Whatever the child said last is in the pipe still. */
 	job_read_cb(inst->loop, &j->pio, 0);
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-		log_info("%sed %s", j->op, j->game_id);
+		log_info("%sed %s", inst_op_names[j->op], j->game_id);
 		reply_done(inst, MSG_INST_DONE, j->game_id, j->op, NULL);
 	} else {
 		if (j->error[0] == '\0')
 			snprintf(j->error, sizeof(j->error), "%s ended with "
-			    "status %d", j->op, status);
+			    "status %d", inst_op_names[j->op], status);
 		reply_done(inst, MSG_INST_FAILED, j->game_id, j->op, j->error);
 	}
 	job_free(inst, j);
@@ -353,7 +360,7 @@ do_play(struct install *inst, const msgpack_object *body)
 	local_fd = path_open_beneath(inst->games_fd, rel, O_RDONLY |
 	    O_DIRECTORY, 0);
 	if (local_fd == -1) {
-		reply_done(inst, MSG_INST_FAILED, game_id, "play",
+		reply_done(inst, MSG_INST_FAILED, game_id, INST_OP_PLAY,
 		    "game is not installed");
 		return;
 	}
@@ -361,7 +368,7 @@ do_play(struct install *inst, const msgpack_object *body)
 	if (launch_settings_apply(local_fd, user, lang, &out, err,
 	    sizeof(err)) == -1) {
 		close(local_fd);
-		reply_done(inst, MSG_INST_FAILED, game_id, "play", err);
+		reply_done(inst, MSG_INST_FAILED, game_id, INST_OP_PLAY, err);
 		return;
 	}
 	close(local_fd);
@@ -406,12 +413,12 @@ do_stream_out(struct install *inst, const char *game_id, int fd)
 		_exit(1);
 	}
 	extract_default_limits(game_fd, names, n, &lim);
-	if (inst->unrar[0] != '\0' && strcmp(inst->unrar, "builtin") != 0) {
+	if (inst->unrar == UNRAR_EXTERNAL) {
 		if (path_join(gdir, sizeof(gdir), inst->games_dir, game_id) ==
 		    -1)
 			_exit(1);
-		rc = stream_archives_unrar(inst->unrar, game_fd, gdir, names, n,
-		    fd, &lim, err, sizeof(err));
+		rc = stream_archives_unrar(inst->unrar_path, game_fd, gdir,
+		    names, n, fd, &lim, err, sizeof(err));
 	} else
 		rc = stream_archives(game_fd, names, n, fd, &lim, err,
 		    sizeof(err));
@@ -481,10 +488,11 @@ install_dispatch_supervisor(struct msgconn *c, struct msg *m)
 	if (m->type == MSG_INST_HELLO) {
 		if (mp_get_str(m->body, "games_dir", inst->games_dir,
 		    sizeof(inst->games_dir)) == -1 ||
-		    mp_get_str(m->body, "unrar", inst->unrar,
-		    sizeof(inst->unrar)) == -1 ||
+		    mp_get_str(m->body, "unrar", inst->unrar_path,
+		    sizeof(inst->unrar_path)) == -1 ||
 		    mp_get_bool(m->body, "cleanup", &cleanup) == -1)
 			fatalx("bad hello from the supervisor");
+		inst->unrar = unrar_mode_parse(inst->unrar_path);
 		if (inst->games_fd != -1)
 			close(inst->games_fd);
 		inst->games_fd = open(inst->games_dir, O_RDONLY | O_DIRECTORY |
@@ -507,10 +515,10 @@ install_dispatch_supervisor(struct msgconn *c, struct msg *m)
 		fatalx("bad %s from the supervisor", msg_type_str(m->type));
 	switch (m->type) {
 	case MSG_INST_INSTALL:
-		job_start(inst, game_id, "install");
+		job_start(inst, game_id, INST_OP_INSTALL);
 		break;
 	case MSG_INST_UNINSTALL:
-		job_start(inst, game_id, "uninstall");
+		job_start(inst, game_id, INST_OP_UNINSTALL);
 		break;
 	case MSG_INST_STREAM_OUT:
 		if (m->fd == -1)
@@ -560,8 +568,7 @@ install_sandbox(struct install *inst)
 		return 0;
 	memset(&p, 0, sizeof(p));
 	p.write_dirs[0] = inst->games_dir;
-	p.allow_exec = inst->unrar[0] != '\0' &&
-	    strcmp(inst->unrar, "builtin") != 0;
+	p.allow_exec = inst->unrar == UNRAR_EXTERNAL;
 	if (sandbox_rlimits(0) == -1 || sandbox_apply(&p, err,
 	    sizeof(err)) == -1) {
 		log_warnx("sandbox: %s", err);

@@ -7,6 +7,7 @@
 #include <ev.h>
 
 #include "common/compat.h"
+#include "common/install_link.h"
 #include "common/msg.h"
 
 struct install;
@@ -17,7 +18,7 @@ struct job {
 	struct install	*inst;
 	pid_t		 pid;
 	char		 game_id[65];
-	const char	*op;		/* "install" or "uninstall" */
+	enum inst_op	 op;		/* install or uninstall */
 	int		 pipe_fd;	/* progress and error lines */
 	ev_io		 pio;
 	char		 buf[1024];
@@ -32,7 +33,8 @@ struct install {
 	struct msgconn	 sup;
 	int		 games_fd;
 	char		 games_dir[PATH_MAX];
-	char		 unrar[PATH_MAX];	/* "", "builtin" or a path */
+	enum unrar_mode	 unrar;
+	char		 unrar_path[PATH_MAX];	/* as the hello says it */
 	int		 sandboxed;
 	ev_child	 children;
 	TAILQ_HEAD(, job) jobs;
