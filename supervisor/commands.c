@@ -98,7 +98,7 @@ commands_active_operations(struct sup *sup)
 
 	TAILQ_FOREACH(op, &sup->ops, entry)
 		json_array_append_new(arr, json_pack("{s:s,s:s}", "game_id",
-		    op->game_id, "operation", op->kind));
+		    op->game_id, "operation", op_kind_names[op->kind]));
 	return arr;
 }
 
@@ -461,7 +461,7 @@ cmd_download(struct cmd_ctx *x)
 	    download_preflight(x, game_id) == -1)
 		return;
 	reply(x, json_pack("{s:s}", "game_id", game_id));
-	if ((op = sup_op_add(x->sup, game_id, "Downloading")) == NULL)
+	if ((op = sup_op_add(x->sup, game_id, OP_DOWNLOADING)) == NULL)
 		return;
 	op->install_after = install;
 	if (start_fetch(x->sup, game_id, NULL) == -1) {
@@ -495,9 +495,8 @@ cmd_stream_install(struct cmd_ctx *x)
 		    "game_id", game_id, "error", "game is already installed"));
 		return;
 	}
-	if ((op = sup_op_add(x->sup, game_id, "StreamInstalling")) == NULL)
+	if ((op = sup_op_add(x->sup, game_id, OP_STREAM_INSTALLING)) == NULL)
 		return;
-	op->stream = 1;
 	commands_count_sources(x->sup, game_id, &size);
 	if (start_fetch(x->sup, game_id, &m) == -1)
 		return;
@@ -549,7 +548,7 @@ cmd_install(struct cmd_ctx *x)
 		return;
 	}
 	reply(x, json_pack("{s:s}", "game_id", g->id));
-	if ((op = sup_op_add(x->sup, g->id, "Installing")) == NULL)
+	if ((op = sup_op_add(x->sup, g->id, OP_INSTALLING)) == NULL)
 		return;
 	if (sup_start_install(x->sup, op) == -1) {
 		control_event("install-failed", json_pack("{s:s,s:s}",
@@ -574,7 +573,7 @@ cmd_uninstall(struct cmd_ctx *x)
 		return;
 	}
 	reply(x, json_pack("{s:s}", "game_id", g->id));
-	if ((op = sup_op_add(x->sup, g->id, "Uninstalling")) == NULL)
+	if ((op = sup_op_add(x->sup, g->id, OP_UNINSTALLING)) == NULL)
 		return;
 	msgout_init(&m, MSG_INST_UNINSTALL, 1);
 	msgout_str(&m, "game_id", op->game_id);
@@ -644,7 +643,7 @@ cmd_cancel_download(struct cmd_ctx *x)
 		return;
 
 	if ((op = sup_op_find(x->sup, game_id)) == NULL ||
-	    (strcmp(op->kind, "Downloading") != 0 && !op->stream)) {
+	    (op->kind != OP_DOWNLOADING && op->kind != OP_STREAM_INSTALLING)) {
 		control_error(x->client, x->id, "no download in progress for "
 		    "game %s", game_id);
 		return;

@@ -11,6 +11,33 @@
 #include "common/log.h"
 #include "supervisor/supervisor.h"
 
+/* The words status and active-operations-changed show. */
+const char *const op_kind_names[OP_KIND_MAX] = {
+	[OP_DOWNLOADING] = "Downloading",
+	[OP_INSTALLING] = "Installing",
+	[OP_STREAM_INSTALLING] = "StreamInstalling",
+	[OP_UNINSTALLING] = "Uninstalling",
+};
+
+/*
+ * The worker each kind runs in, the event it fails with, and whether it
+ * may leave install staging (.local.installing, .local.removing) behind
+ * for the install worker to remove.
+ */
+static const struct {
+	enum proc_id	 worker;
+	const char	*failed_event;
+	int		 staging;
+} op_kinds[OP_KIND_MAX] = {
+	[OP_DOWNLOADING] = { PROC_TRANSFER, "download-failed", 0 },
+	[OP_INSTALLING] = { PROC_INSTALL, "install-failed", 1 },
+	/* The receiving end of a stream is the transfer worker's. */
+	[OP_STREAM_INSTALLING] = { PROC_TRANSFER, "download-failed", 1 },
+	[OP_UNINSTALLING] = { PROC_INSTALL, "uninstall-failed", 1 },
+};
+
+static void	install_cleanup(struct sup *, const char *);
+
 /*
  * Operations change what we may serve (never a game being written) and
  * are announced to control clients.
@@ -35,7 +62,7 @@ ops_changed(struct sup *sup)
 }
 
 struct operation *
-sup_op_add(struct sup *sup, const char *game_id, const char *kind)
+sup_op_add(struct sup *sup, const char *game_id, enum op_kind kind)
 {
 	struct operation *op;
 
@@ -49,7 +76,7 @@ sup_op_add(struct sup *sup, const char *game_id, const char *kind)
 }
 
 void
-sup_op_set(struct sup *sup, struct operation *op, const char *kind)
+sup_op_set(struct sup *sup, struct operation *op, enum op_kind kind)
 {
 	op->kind = kind;
 	ops_changed(sup);
@@ -101,7 +128,7 @@ op_download_ended(struct sup *sup, struct operation *op, uint32_t type,
 	snprintf(game_id, sizeof(game_id), "%s", op->game_id);
 	install = op->install_after;
 	sup_rescan(sup);
-	if (type == MSG_XFER_DONE && op->stream) {
+	if (type == MSG_XFER_DONE && op->kind == OP_STREAM_INSTALLING) {
 		/* Streamed into local/: downloaded and installed at once. */
 		control_event("download-finished", json_pack("{s:s,s:o}",
 		    "game_id", game_id, "throughput", throughput(body)));
@@ -111,7 +138,7 @@ op_download_ended(struct sup *sup, struct operation *op, uint32_t type,
 		return;
 	}
 	if (type == MSG_XFER_DONE && install) {
-		sup_op_set(sup, op, "Installing");
+		sup_op_set(sup, op, OP_INSTALLING);
 		control_event("download-finished", json_pack("{s:s,s:o}",
 		    "game_id", game_id, "throughput", throughput(body)));
 		if (sup_start_install(sup, op) == -1) {
@@ -171,4 +198,49 @@ op_install_ended(struct sup *sup, const char *game_id, enum inst_op what,
 		control_event(what == INST_OP_INSTALL ?
 		    "install-finished" : "uninstall-finished",
 		    json_pack("{s:s}", "game_id", game_id));
+}
+
+/*
+ * The install worker removes a game's install staging; when it is down,
+ * its restart does (worker_hello sends the queued games).
+ */
+static void
+install_cleanup(struct sup *sup, const char *game_id)
+{
+	struct msgout	 m;
+
+	if (!sup->workers[PROC_INSTALL].up) {
+		json_array_append_new(sup->cleanups, json_string(game_id));
+		return;
+	}
+	msgout_init(&m, MSG_INST_CLEANUP, 1);
+	msgout_str(&m, "game_id", game_id);
+	sup_send(sup, PROC_INSTALL, &m, -1);
+}
+
+/*
+ * A worker died: every operation running in it fails as that kind fails
+ * normally, after its staging is rolled back, so a retry starts clean.
+ */
+void
+ops_worker_died(struct sup *sup, enum proc_id id)
+{
+	struct operation *op, *next;
+	enum op_kind	 kind;
+	char		 game_id[65], error[64];
+
+	snprintf(error, sizeof(error), "the %s worker died", proc_names[id]);
+	TAILQ_FOREACH_SAFE(op, &sup->ops, entry, next) {
+		if (op_kinds[op->kind].worker != id)
+			continue;
+		kind = op->kind;
+		snprintf(game_id, sizeof(game_id), "%s", op->game_id);
+		sup_op_remove(sup, op);
+		if (op_kinds[kind].staging)
+			install_cleanup(sup, game_id);
+		sup_rescan(sup);
+		control_event(op_kinds[kind].failed_event,
+		    json_pack("{s:s,s:s}", "game_id", game_id, "error",
+		    error));
+	}
 }

@@ -671,49 +671,17 @@ worker_exited(struct ev_loop *loop, ev_child *w, int revents)
 		commands_peers_changed(sup);
 	}
 	if (wk->id == PROC_INSTALL) {
-		struct operation *op, *next;
 		struct pending	*p, *pnext;
 
 		TAILQ_FOREACH_SAFE(p, &sup->pendings, entry, pnext)
 			if (p->play_game[0] != '\0')
 				play_answered(sup, p->play_game, NULL,
 				    "the install worker died");
-		TAILQ_FOREACH_SAFE(op, &sup->ops, entry, next) {
-			char	 game_id[65];
-			int	 uninstall;
-
-			if (op->stream || (strcmp(op->kind, "Installing") != 0 &&
-			    strcmp(op->kind, "Uninstalling") != 0))
-				continue;
-			uninstall = strcmp(op->kind, "Uninstalling") == 0;
-			snprintf(game_id, sizeof(game_id), "%s", op->game_id);
-			sup_op_remove(sup, op);
-			sup_rescan(sup);
-			control_event(uninstall ? "uninstall-failed" :
-			    "install-failed", json_pack("{s:s,s:s}", "game_id",
-			    game_id, "error", "the install worker died"));
-			/* The restarted worker removes the half install. */
-			json_array_append_new(sup->cleanups,
-			    json_string(game_id));
-		}
 	}
-	if (wk->id == PROC_TRANSFER) {
-		struct operation *op, *next;
-
-		/* Its downloads died with it. */
-		TAILQ_FOREACH_SAFE(op, &sup->ops, entry, next) {
-			char	 game_id[65];
-
-			if (strcmp(op->kind, "Downloading") != 0)
-				continue;
-			snprintf(game_id, sizeof(game_id), "%s", op->game_id);
-			sup_op_remove(sup, op);
-			control_event("download-failed", json_pack("{s:s,s:s}",
-			    "game_id", game_id, "error",
-			    "the transfer worker died"));
-		}
+	if (wk->id == PROC_TRANSFER)
 		json_object_clear(sup->outbound);
-	}
+	/* Whatever ran in that worker died with it. */
+	ops_worker_died(sup, wk->id);
 	if (worker_start(sup, wk->id) == -1) {
 		log_warn("cannot restart the %s worker", proc_names[wk->id]);
 		sup_stop(sup, 1);

@@ -41,13 +41,23 @@ struct worker {
 	int		 started_once;
 };
 
-/* What a game is busy with; at most one operation per game. */
+/* What a game is busy with; op_kind_names[] are the control words. */
+enum op_kind {
+	OP_DOWNLOADING,
+	OP_INSTALLING,
+	OP_STREAM_INSTALLING,
+	OP_UNINSTALLING,
+	OP_KIND_MAX
+};
+
+extern const char *const op_kind_names[OP_KIND_MAX];
+
+/* At most one operation per game. */
 struct operation {
 	TAILQ_ENTRY(operation)	 entry;
 	char			 game_id[65];
-	const char		*kind;	/* "Downloading", "Installing", ... */
+	enum op_kind		 kind;
 	int			 install_after;	/* download, then install */
-	int			 stream;	/* a streamed install */
 };
 
 struct ctl_client;
@@ -103,8 +113,8 @@ int	sup_is_self_addr(struct sup *, const char *addr);
 /* operations.c: what each game is busy with, and how it ends */
 struct operation *sup_op_find(struct sup *, const char *game_id);
 struct operation *sup_op_add(struct sup *, const char *game_id,
-	    const char *kind);
-void	sup_op_set(struct sup *, struct operation *, const char *kind);
+	    enum op_kind);
+void	sup_op_set(struct sup *, struct operation *, enum op_kind);
 void	sup_op_remove(struct sup *, struct operation *);
 int	sup_start_install(struct sup *, struct operation *);
 void	op_download_ended(struct sup *, struct operation *, uint32_t type,
