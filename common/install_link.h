@@ -1,7 +1,7 @@
 /*
- * Words of the install link that both ends decode: which operation an
- * INST_DONE / INST_FAILED answers, and how the worker extracts archives.
- * They still travel as strings; the tables convert at the edges.
+ * Words of the install link: which operation an INST_DONE / INST_FAILED
+ * answers, and how the worker extracts archives. They travel as numbers
+ * (common/msgtypes.h); the names are for logs and the configuration.
  */
 #ifndef LANSPREAD_INSTALL_LINK_H
 #define LANSPREAD_INSTALL_LINK_H
@@ -13,21 +13,17 @@ enum inst_op {
 	INST_OP_MAX
 };
 
-/* "install", "uninstall", "play": the op field on the wire. */
+/* "install", "uninstall", "play", for logs. */
 extern const char *const inst_op_names[INST_OP_MAX];
-
-/* The op named s; -1 when there is none. */
-int	inst_op_parse(const char *s, enum inst_op *);
 
 enum unrar_mode {
 	UNRAR_NONE,		/* the seed's fixture installer (the shim) */
 	UNRAR_BUILTIN,		/* libarchive */
-	UNRAR_EXTERNAL		/* an unrar program, by path */
+	UNRAR_EXTERNAL,		/* an unrar program, by path */
+	UNRAR_MODE_MAX
 };
 
 /* "" is none, "builtin" is libarchive, anything else a program's path. */
 enum unrar_mode	 unrar_mode_parse(const char *s);
-/* The string unrar_mode_parse() reads back; path is for UNRAR_EXTERNAL. */
-const char	*unrar_mode_str(enum unrar_mode, const char *path);
 
 #endif

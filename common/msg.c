@@ -18,74 +18,30 @@
 #define MP_MAX_DEPTH	16
 #define RBUF_CHUNK	(64 * 1024)
 
-const char *
-msg_type_str(uint32_t type)
+/* A message whose body the caller packs whole. */
+void
+msgout_start(struct msgout *m, uint32_t type)
 {
-	switch (type) {
-	case MSG_NET_LISTEN:		return "NET_LISTEN";
-	case MSG_NET_READY:		return "NET_READY";
-	case MSG_NET_FAILED:		return "NET_FAILED";
-	case MSG_NET_CONNECT:		return "NET_CONNECT";
-	case MSG_NET_CONNECT_DONE:	return "NET_CONNECT_DONE";
-	case MSG_NET_LIBRARY:		return "NET_LIBRARY";
-	case MSG_NET_PEER_UP:		return "NET_PEER_UP";
-	case MSG_NET_PEER_LIBRARY:	return "NET_PEER_LIBRARY";
-	case MSG_NET_PEER_DOWN:		return "NET_PEER_DOWN";
-	case MSG_NET_IDENTITY:		return "NET_IDENTITY";
-	case MSG_NET_GOODBYE:		return "NET_GOODBYE";
-	case MSG_NET_HANDOFF:		return "NET_HANDOFF";
-	case MSG_XFER_HELLO:		return "XFER_HELLO";
-	case MSG_XFER_READY:		return "XFER_READY";
-	case MSG_XFER_BUSY:		return "XFER_BUSY";
-	case MSG_XFER_SERVE:		return "XFER_SERVE";
-	case MSG_XFER_FETCH:		return "XFER_FETCH";
-	case MSG_XFER_CANCEL:		return "XFER_CANCEL";
-	case MSG_XFER_FILES:		return "XFER_FILES";
-	case MSG_XFER_BEGIN:		return "XFER_BEGIN";
-	case MSG_XFER_CHUNK:		return "XFER_CHUNK";
-	case MSG_XFER_PROGRESS:		return "XFER_PROGRESS";
-	case MSG_XFER_DONE:		return "XFER_DONE";
-	case MSG_XFER_FAILED:		return "XFER_FAILED";
-	case MSG_XFER_OUTBOUND:		return "XFER_OUTBOUND";
-	case MSG_XFER_STREAM_NEED:	return "XFER_STREAM_NEED";
-	case MSG_INST_HELLO:		return "INST_HELLO";
-	case MSG_INST_READY:		return "INST_READY";
-	case MSG_INST_INSTALL:		return "INST_INSTALL";
-	case MSG_INST_UNINSTALL:	return "INST_UNINSTALL";
-	case MSG_INST_PLAY:		return "INST_PLAY";
-	case MSG_INST_STREAM_OUT:	return "INST_STREAM_OUT";
-	case MSG_INST_CLEANUP:		return "INST_CLEANUP";
-	case MSG_INST_DONE:		return "INST_DONE";
-	case MSG_INST_FAILED:		return "INST_FAILED";
-	case MSG_INST_PLAYED:		return "INST_PLAYED";
-	case MSG_INST_PROGRESS:		return "INST_PROGRESS";
-	case MSG_PEER_HELLO:		return "PEER_HELLO";
-	case MSG_PEER_HELLO_ACK:	return "PEER_HELLO_ACK";
-	case MSG_PEER_LIBRARY:		return "PEER_LIBRARY";
-	case MSG_PEER_PING:		return "PEER_PING";
-	case MSG_PEER_PONG:		return "PEER_PONG";
-	case MSG_PEER_GOODBYE:		return "PEER_GOODBYE";
-	case MSG_PEER_XFER_OPEN:	return "PEER_XFER_OPEN";
-	case MSG_PEER_XFER_ACCEPT:	return "PEER_XFER_ACCEPT";
-	case MSG_PEER_FILES_REQ:	return "PEER_FILES_REQ";
-	case MSG_PEER_FILES:		return "PEER_FILES";
-	case MSG_PEER_CHUNK_REQ:	return "PEER_CHUNK_REQ";
-	case MSG_PEER_CHUNK:		return "PEER_CHUNK";
-	case MSG_PEER_ERROR:		return "PEER_ERROR";
-	case MSG_PEER_STREAM_REQ:	return "PEER_STREAM_REQ";
-	case MSG_PEER_ENTRY:		return "PEER_ENTRY";
-	case MSG_PEER_STREAM_END:	return "PEER_STREAM_END";
-	}
-	return "UNKNOWN";
+	m->type = type;
+	msgpack_sbuffer_init(&m->sbuf);
+	msgpack_packer_init(&m->pk, &m->sbuf, msgpack_sbuffer_write);
 }
 
 void
 msgout_init(struct msgout *m, uint32_t type, uint32_t nfields)
 {
-	m->type = type;
-	msgpack_sbuffer_init(&m->sbuf);
-	msgpack_packer_init(&m->pk, &m->sbuf, msgpack_sbuffer_write);
+	msgout_start(m, type);
 	msgpack_pack_map(&m->pk, nfields);
+}
+
+/* Takes a received descriptor; one left untaken is closed by the layer. */
+int
+msg_take_fd(struct msg *m)
+{
+	int	 fd = m->fd;
+
+	m->fd = -1;
+	return fd;
 }
 
 void
@@ -653,6 +609,8 @@ msgconn_dispatch(struct msgconn *c, const char **why)
 		off += sizeof(hdr) + hdr.len;
 		c->on_msg(c, &m);
 		msgpack_unpacked_destroy(&up);
+		if (m.fd != -1)
+			close(m.fd);
 		if (!alive)
 			return 1;
 	}

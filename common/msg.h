@@ -98,6 +98,7 @@ struct msgout {
 	msgpack_packer	 pk;
 };
 
+void	msgout_start(struct msgout *, uint32_t type);
 void	msgout_init(struct msgout *, uint32_t type, uint32_t nfields);
 void	msgout_free(struct msgout *);
 void	msgout_key(struct msgout *, const char *);
@@ -110,9 +111,11 @@ void	mp_pack_str(msgpack_packer *, const char *);
 /* A received message; body is a MAP object valid during the callback. */
 struct msg {
 	uint32_t		 type;
-	int			 fd;	/* -1 or owned by the callee */
+	int			 fd;	/* -1, or closed after the callback */
 	const msgpack_object	*body;
 };
+
+int	msg_take_fd(struct msg *);
 
 const msgpack_object	*mp_field(const msgpack_object *, const char *);
 int	mp_get_str(const msgpack_object *, const char *, char *, size_t);

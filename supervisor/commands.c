@@ -127,15 +127,15 @@ cmd_list_games(struct cmd_ctx *x)
 		const struct catalog_game *c = &sup->catalog.games[i];
 		const struct local_game *g = library_find(&sup->library,
 		    c->id);
-		uint64_t	 size = 0;
-		int		 n;
+		struct game_sources src;
 
-		if ((n = commands_count_sources(sup, c->id, &size)) <= 0)
+		commands_sources(sup, c->id, &src, NULL);
+		if (src.count == 0)
 			continue;
 		json_array_append_new(remote, json_pack("{s:s,s:s,s:i,s:s,"
 		    "s:I,s:b,s:b}", "id", c->id, "name", c->name, "peer_count",
-		    n, "eti_game_version", c->version, "size",
-		    (json_int_t)size, "downloaded", g != NULL && g->downloaded,
+		    src.count, "eti_game_version", c->version, "size",
+		    (json_int_t)src.size, "downloaded", g != NULL && g->downloaded,
 		    "installed", g != NULL && g->installed));
 	}
 	reply(x, json_pack("{s:o,s:o}", "local", local, "remote", remote));
@@ -240,7 +240,7 @@ cmd_connect(struct cmd_ctx *x)
 {
 	struct sockaddr_storage ss;
 	socklen_t	 len;
-	struct msgout	 m;
+	struct net_connect dial;
 	struct pending	*p;
 	const char	*addr;
 
@@ -259,10 +259,9 @@ cmd_connect(struct cmd_ctx *x)
 	}
 	if ((p = pending_new(x)) == NULL)
 		return;
-	msgout_init(&m, MSG_NET_CONNECT, 2);
-	msgout_u64(&m, "req", p->req);
-	msgout_str(&m, "addr", addr);
-	if (sup_send(x->sup, PROC_NET, &m, -1) == -1) {
+	dial.req = p->req;
+	snprintf(dial.addr, sizeof(dial.addr), "%s", addr);
+	if (msg_send_net_connect(sup_link(x->sup, PROC_NET), &dial) == -1) {
 		control_error(x->client, x->id, "network worker unavailable");
 		pending_free(x->sup, p);
 	}
@@ -338,38 +337,51 @@ struct source_walk {
 	int		 count;
 	int		 advertised;
 	uint64_t	 size;
+	struct xfer_fetch *fetch;	/* filled with the sources, or NULL */
 };
 
 static int
-count_source(const struct peer_info *pi, const struct game_entry *g,
+walk_source(const struct peer_info *pi, const struct game_entry *g,
     void *arg)
 {
 	struct source_walk *sw = arg;
+	struct xfer_fetch *f = sw->fetch;
 
-	(void)pi;
 	if (strcmp(g->id, sw->game_id) != 0)
 		return 0;
 	sw->advertised++;
 	/* Only Ready copies at the catalog version are sources. */
-	if (sw->version != NULL && strcmp(g->availability, "Ready") == 0 &&
-	    g->downloaded && strcmp(g->version, sw->version) == 0) {
-		sw->count++;
-		sw->size = g->size;
+	if (sw->version == NULL || strcmp(g->availability, "Ready") != 0 ||
+	    !g->downloaded || strcmp(g->version, sw->version) != 0)
+		return 0;
+	sw->count++;
+	sw->size = g->size;
+	if (f != NULL && f->nsources < MSG_MAX_SOURCES) {
+		memcpy(f->sources[f->nsources].peer_id, pi->peer_id,
+		    sizeof(f->sources[0].peer_id));
+		memcpy(f->sources[f->nsources].addr, pi->addr,
+		    sizeof(f->sources[0].addr));
+		f->nsources++;
 	}
 	return 0;
 }
 
-/* Peers that can serve game_id; -(advertisers) + 0 when none can. */
-int
-commands_count_sources(struct sup *sup, const char *game_id, uint64_t *size)
+/*
+ * The peers that can serve game_id: how many, the game's size, and how
+ * many advertise it at all (at any version); fetch gets the first ones.
+ */
+void
+commands_sources(struct sup *sup, const char *game_id,
+    struct game_sources *out, struct xfer_fetch *fetch)
 {
 	const struct catalog_game *c = catalog_find(&sup->catalog, game_id);
-	struct source_walk sw = { game_id, c ? c->version : NULL, 0, 0, 0 };
+	struct source_walk sw = { game_id, c ? c->version : NULL, 0, 0, 0,
+	    fetch };
 
-	peerdb_each_game(&sup->peerdb, NULL, count_source, &sw);
-	if (size != NULL)
-		*size = sw.size;
-	return sw.count > 0 ? sw.count : -sw.advertised;
+	peerdb_each_game(&sup->peerdb, NULL, walk_source, &sw);
+	out->count = sw.count;
+	out->advertised = sw.advertised;
+	out->size = sw.size;
 }
 
 /* The checks every download-like command makes before anything starts. */
@@ -377,10 +389,12 @@ static int
 download_preflight(struct cmd_ctx *x, const char *game_id)
 {
 	struct sup	*sup = x->sup;
-	int		 n = commands_count_sources(sup, game_id, NULL);
+	struct game_sources src;
 
-	if (n <= 0) {
-		if (n < 0 && catalog_find(&sup->catalog, game_id) == NULL)
+	commands_sources(sup, game_id, &src, NULL);
+	if (src.count == 0) {
+		if (src.advertised > 0 &&
+		    catalog_find(&sup->catalog, game_id) == NULL)
 			control_error(x->client, x->id,
 			    "game %s is not in the local catalog", game_id);
 		else
@@ -396,57 +410,31 @@ download_preflight(struct cmd_ctx *x, const char *game_id)
 	return 0;
 }
 
-struct sources_walk {
-	const char	*game_id;
-	const char	*version;
-	msgpack_packer	*pk;	/* NULL: only count */
-	int		 n;
-};
-
-static int
-pack_source(const struct peer_info *pi, const struct game_entry *g,
-    void *arg)
-{
-	struct sources_walk *sw = arg;
-
-	if (strcmp(g->id, sw->game_id) != 0 ||
-	    strcmp(g->availability, "Ready") != 0 || !g->downloaded ||
-	    strcmp(g->version, sw->version) != 0)
-		return 0;
-	sw->n++;
-	if (sw->pk != NULL) {
-		msgpack_pack_map(sw->pk, 2);
-		mp_pack_str(sw->pk, "peer_id");
-		mp_pack_str(sw->pk, pi->peer_id);
-		mp_pack_str(sw->pk, "addr");
-		mp_pack_str(sw->pk, pi->addr);
-	}
-	return 0;
-}
-
 /*
- * Starts a fetch request with every valid source; a stream adds two
- * more fields before it is sent.
+ * Asks the transfer worker to fetch a game from every valid source (at
+ * most MSG_MAX_SOURCES); a stream also bounds what it may expand to.
  */
 static int
-start_fetch(struct sup *sup, const char *game_id, struct msgout *m)
+start_fetch(struct sup *sup, const char *game_id, int stream)
 {
-	const struct catalog_game *c = catalog_find(&sup->catalog, game_id);
-	struct sources_walk sw = { game_id, c->version, NULL, 0 };
-	int		 stream = m != NULL;
-	struct msgout	 own;
+	struct xfer_fetch fetch;
+	struct game_sources src;
+	int		 rc;
 
-	if (m == NULL)
-		m = &own;
-	peerdb_each_game(&sup->peerdb, NULL, pack_source, &sw);
-	msgout_init(m, MSG_XFER_FETCH, stream ? 4 : 2);
-	msgout_str(m, "game_id", game_id);
-	msgout_key(m, "sources");
-	msgpack_pack_array(&m->pk, sw.n);
-	sw.pk = &m->pk;
-	sw.n = 0;
-	peerdb_each_game(&sup->peerdb, NULL, pack_source, &sw);
-	return stream ? 0 : sup_send(sup, PROC_TRANSFER, m, -1);
+	memset(&fetch, 0, sizeof(fetch));
+	snprintf(fetch.game_id, sizeof(fetch.game_id), "%s", game_id);
+	if ((fetch.sources = calloc(MSG_MAX_SOURCES,
+	    sizeof(*fetch.sources))) == NULL)
+		return -1;
+	commands_sources(sup, game_id, &src, &fetch);
+	fetch.stream = stream;
+	/* No stored archive expands more than this. */
+	if (stream)
+		fetch.max_total = src.size > (UINT64_MAX >> 11) ? UINT64_MAX :
+		    src.size * 1024 + (64u << 20);
+	rc = msg_send_xfer_fetch(sup_link(sup, PROC_TRANSFER), &fetch);
+	free(fetch.sources);
+	return rc;
 }
 
 static void
@@ -464,7 +452,7 @@ cmd_download(struct cmd_ctx *x)
 	if ((op = sup_op_add(x->sup, game_id, OP_DOWNLOADING)) == NULL)
 		return;
 	op->install_after = install;
-	if (start_fetch(x->sup, game_id, NULL) == -1) {
+	if (start_fetch(x->sup, game_id, 0) == -1) {
 		sup_op_remove(x->sup, op);
 		control_event("download-failed", json_pack("{s:s,s:s}",
 		    "game_id", game_id, "error",
@@ -482,8 +470,6 @@ cmd_stream_install(struct cmd_ctx *x)
 	const struct local_game *g;
 	struct operation *op;
 	const char	*game_id;
-	uint64_t	 size = 0;
-	struct msgout	 m;
 
 	if ((game_id = game_field(x)) == NULL ||
 	    download_preflight(x, game_id) == -1)
@@ -497,14 +483,7 @@ cmd_stream_install(struct cmd_ctx *x)
 	}
 	if ((op = sup_op_add(x->sup, game_id, OP_STREAM_INSTALLING)) == NULL)
 		return;
-	commands_count_sources(x->sup, game_id, &size);
-	if (start_fetch(x->sup, game_id, &m) == -1)
-		return;
-	msgout_key(&m, "stream");
-	msgpack_pack_true(&m.pk);
-	/* No stored archive expands more than this. */
-	msgout_u64(&m, "max_total", size * 1024 + (64u << 20));
-	if (sup_send(x->sup, PROC_TRANSFER, &m, -1) == -1) {
+	if (start_fetch(x->sup, game_id, 1) == -1) {
 		sup_op_remove(x->sup, op);
 		control_event("download-failed", json_pack("{s:s,s:s}",
 		    "game_id", game_id, "error",
@@ -563,7 +542,7 @@ cmd_uninstall(struct cmd_ctx *x)
 {
 	const struct local_game *g;
 	struct operation *op;
-	struct msgout	 m;
+	struct game_ref	 ref;
 
 	if ((g = local_game_field(x)) == NULL)
 		return;
@@ -575,9 +554,9 @@ cmd_uninstall(struct cmd_ctx *x)
 	reply(x, json_pack("{s:s}", "game_id", g->id));
 	if ((op = sup_op_add(x->sup, g->id, OP_UNINSTALLING)) == NULL)
 		return;
-	msgout_init(&m, MSG_INST_UNINSTALL, 1);
-	msgout_str(&m, "game_id", op->game_id);
-	if (sup_send(x->sup, PROC_INSTALL, &m, -1) == -1) {
+	memcpy(ref.game_id, op->game_id, sizeof(ref.game_id));
+	if (msg_send_inst_uninstall(sup_link(x->sup, PROC_INSTALL), &ref) ==
+	    -1) {
 		control_event("uninstall-failed", json_pack("{s:s,s:s}",
 		    "game_id", op->game_id, "error",
 		    "the install worker is unavailable"));
@@ -593,7 +572,7 @@ cmd_play(struct cmd_ctx *x)
 	const char	*user, *lang;
 	char		 marker[PATH_MAX];
 	struct pending	*p;
-	struct msgout	 m;
+	struct inst_play play;
 
 	if ((g = local_game_field(x)) == NULL ||
 	    (user = str_field(x, "username")) == NULL ||
@@ -602,6 +581,12 @@ cmd_play(struct cmd_ctx *x)
 	if (!g->installed) {
 		control_error(x->client, x->id, "game %s is not installed",
 		    g->id);
+		return;
+	}
+	if (strlen(user) >= sizeof(play.username) ||
+	    strlen(lang) >= sizeof(play.language)) {
+		control_error(x->client, x->id, "username and language must "
+		    "be under %zu bytes", sizeof(play.username));
 		return;
 	}
 	snprintf(marker, sizeof(marker), "%s/games/%s/launch_settings_applied",
@@ -621,11 +606,10 @@ cmd_play(struct cmd_ctx *x)
 	if ((p = pending_new(x)) == NULL)
 		return;
 	snprintf(p->play_game, sizeof(p->play_game), "%s", g->id);
-	msgout_init(&m, MSG_INST_PLAY, 3);
-	msgout_str(&m, "game_id", g->id);
-	msgout_str(&m, "username", user);
-	msgout_str(&m, "language", lang);
-	if (sup_send(x->sup, PROC_INSTALL, &m, -1) == -1) {
+	snprintf(play.game_id, sizeof(play.game_id), "%s", g->id);
+	snprintf(play.username, sizeof(play.username), "%s", user);
+	snprintf(play.language, sizeof(play.language), "%s", lang);
+	if (msg_send_inst_play(sup_link(x->sup, PROC_INSTALL), &play) == -1) {
 		control_error(x->client, x->id,
 		    "the install worker is unavailable");
 		pending_free(x->sup, p);
@@ -636,7 +620,7 @@ static void
 cmd_cancel_download(struct cmd_ctx *x)
 {
 	struct operation *op;
-	struct msgout	 m;
+	struct game_ref	 ref;
 	const char	*game_id;
 
 	if ((game_id = game_field(x)) == NULL)
@@ -649,9 +633,9 @@ cmd_cancel_download(struct cmd_ctx *x)
 		return;
 	}
 	/* The worker rolls back and answers with a cancelled failure. */
-	msgout_init(&m, MSG_XFER_CANCEL, 1);
-	msgout_str(&m, "game_id", game_id);
-	if (sup_send(x->sup, PROC_TRANSFER, &m, -1) == -1) {
+	snprintf(ref.game_id, sizeof(ref.game_id), "%s", game_id);
+	if (msg_send_xfer_cancel(sup_link(x->sup, PROC_TRANSFER), &ref) ==
+	    -1) {
 		control_error(x->client, x->id,
 		    "the transfer worker is unavailable");
 		return;

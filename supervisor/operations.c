@@ -46,17 +46,20 @@ static void
 ops_changed(struct sup *sup)
 {
 	struct operation *op;
-	struct msgout	 m;
+	struct game_ids	 busy;
 	size_t		 n = 0;
 
 	TAILQ_FOREACH(op, &sup->ops, entry)
 		n++;
-	msgout_init(&m, MSG_XFER_BUSY, 1);
-	msgout_key(&m, "games");
-	msgpack_pack_array(&m.pk, n);
-	TAILQ_FOREACH(op, &sup->ops, entry)
-		mp_pack_str(&m.pk, op->game_id);
-	sup_send(sup, PROC_TRANSFER, &m, -1);
+	busy.ngames = 0;
+	if ((busy.games = calloc(n ? n : 1, sizeof(*busy.games))) != NULL) {
+		TAILQ_FOREACH(op, &sup->ops, entry)
+			memcpy(busy.games[busy.ngames++], op->game_id,
+			    GAME_ID_SIZE);
+		msg_send_xfer_busy(sup_link(sup, PROC_TRANSFER), &busy);
+		free(busy.games);
+	} else
+		log_warn("%s", __func__);
 	control_event("active-operations-changed", json_pack("{s:o}",
 	    "active_operations", commands_active_operations(sup)));
 }
@@ -102,45 +105,39 @@ sup_op_find(struct sup *sup, const char *game_id)
 }
 
 static json_t *
-throughput(const msgpack_object *body)
+throughput(const struct xfer_done *done)
 {
-	uint64_t bytes = 0, ms = 1, chunks = 0;
-	double	 secs;
+	uint64_t ms = done->duration_ms ? done->duration_ms : 1;
+	double	 secs = ms / 1000.0;
 
-	mp_get_u64(body, "bytes", &bytes);
-	mp_get_u64(body, "duration_ms", &ms);
-	mp_get_u64(body, "chunks", &chunks);
-	secs = (ms ? ms : 1) / 1000.0;
-	return json_pack("{s:I,s:I,s:f,s:f,s:I}", "bytes", (json_int_t)bytes,
-	    "duration_ms", (json_int_t)ms, "mib_per_s",
-	    bytes / 1048576.0 / secs, "mbit_per_s", bytes * 8 / 1e6 / secs,
-	    "chunks", (json_int_t)chunks);
+	return json_pack("{s:I,s:I,s:f,s:f,s:I}", "bytes",
+	    (json_int_t)done->bytes, "duration_ms", (json_int_t)ms,
+	    "mib_per_s", done->bytes / 1048576.0 / secs, "mbit_per_s",
+	    done->bytes * 8 / 1e6 / secs, "chunks", (json_int_t)done->chunks);
 }
 
-/* The end of a download: the operation goes first, then the event. */
+/* A download (or stream) finished: the operation moves on, then the event. */
 void
-op_download_ended(struct sup *sup, struct operation *op, uint32_t type,
-    const msgpack_object *body)
+op_download_done(struct sup *sup, struct operation *op,
+    const struct xfer_done *done)
 {
-	char		 game_id[65], error[256], reason[32];
-	int		 install;
+	char		 game_id[GAME_ID_SIZE];
 
-	snprintf(game_id, sizeof(game_id), "%s", op->game_id);
-	install = op->install_after;
+	memcpy(game_id, op->game_id, sizeof(game_id));
 	sup_rescan(sup);
-	if (type == MSG_XFER_DONE && op->kind == OP_STREAM_INSTALLING) {
+	if (op->kind == OP_STREAM_INSTALLING) {
 		/* Streamed into local/: downloaded and installed at once. */
 		control_event("download-finished", json_pack("{s:s,s:o}",
-		    "game_id", game_id, "throughput", throughput(body)));
+		    "game_id", game_id, "throughput", throughput(done)));
 		sup_op_remove(sup, op);
 		control_event("install-finished", json_pack("{s:s}",
 		    "game_id", game_id));
 		return;
 	}
-	if (type == MSG_XFER_DONE && install) {
+	if (op->install_after) {
 		sup_op_set(sup, op, OP_INSTALLING);
 		control_event("download-finished", json_pack("{s:s,s:o}",
-		    "game_id", game_id, "throughput", throughput(body)));
+		    "game_id", game_id, "throughput", throughput(done)));
 		if (sup_start_install(sup, op) == -1) {
 			sup_op_remove(sup, op);
 			control_event("install-failed", json_pack("{s:s,s:s}",
@@ -150,33 +147,44 @@ op_download_ended(struct sup *sup, struct operation *op, uint32_t type,
 		return;
 	}
 	sup_op_remove(sup, op);
-	if (type == MSG_XFER_DONE) {
-		control_event("download-finished", json_pack("{s:s,s:o}",
-		    "game_id", game_id, "throughput", throughput(body)));
-		return;
-	}
-	if (mp_get_str(body, "error", error, sizeof(error)) == -1)
-		snprintf(error, sizeof(error), "download failed");
-	if (mp_get_str(body, "reason", reason, sizeof(reason)) == -1)
-		snprintf(reason, sizeof(reason), "failed");
-	if (strcmp(reason, "cancelled") == 0)
+	control_event("download-finished", json_pack("{s:s,s:o}",
+	    "game_id", game_id, "throughput", throughput(done)));
+}
+
+/* A download that did not finish: the operation goes first, then the event. */
+void
+op_download_failed(struct sup *sup, struct operation *op,
+    const struct xfer_failed *failed)
+{
+	char		 game_id[GAME_ID_SIZE];
+
+	memcpy(game_id, op->game_id, sizeof(game_id));
+	sup_rescan(sup);
+	sup_op_remove(sup, op);
+	switch (failed->reason) {
+	case XFER_END_CANCELLED:
 		control_event("download-cancelled", json_pack("{s:s}",
 		    "game_id", game_id));
-	else
-		control_event(strcmp(reason, "peers-gone") == 0 ?
+		break;
+	case XFER_END_PEERS_GONE:
+	case XFER_END_FAILED:
+	case XFER_END_MAX:
+		control_event(failed->reason == XFER_END_PEERS_GONE ?
 		    "download-peers-gone" : "download-failed",
-		    json_pack("{s:s,s:s}", "game_id", game_id, "error", error));
+		    json_pack("{s:s,s:s}", "game_id", game_id, "error",
+		    failed->error));
+		break;
+	}
 }
 
 /* Asks the install worker to extract a downloaded game. */
 int
 sup_start_install(struct sup *sup, struct operation *op)
 {
-	struct msgout	 m;
+	struct game_ref	 ref;
 
-	msgout_init(&m, MSG_INST_INSTALL, 1);
-	msgout_str(&m, "game_id", op->game_id);
-	return sup_send(sup, PROC_INSTALL, &m, -1);
+	memcpy(ref.game_id, op->game_id, sizeof(ref.game_id));
+	return msg_send_inst_install(sup_link(sup, PROC_INSTALL), &ref);
 }
 
 /* The install worker's answer to an install or uninstall; error or NULL. */
@@ -207,15 +215,14 @@ op_install_ended(struct sup *sup, const char *game_id, enum inst_op what,
 static void
 install_cleanup(struct sup *sup, const char *game_id)
 {
-	struct msgout	 m;
+	struct game_ref	 ref;
 
 	if (!sup->workers[PROC_INSTALL].up) {
 		json_array_append_new(sup->cleanups, json_string(game_id));
 		return;
 	}
-	msgout_init(&m, MSG_INST_CLEANUP, 1);
-	msgout_str(&m, "game_id", game_id);
-	sup_send(sup, PROC_INSTALL, &m, -1);
+	snprintf(ref.game_id, sizeof(ref.game_id), "%s", game_id);
+	msg_send_inst_cleanup(sup_link(sup, PROC_INSTALL), &ref);
 }
 
 /*

@@ -108,27 +108,21 @@ sup_init(struct sup *sup, const struct sup_config *cfg, char *err,
 	return 0;
 }
 
-int
-sup_send(struct sup *sup, enum proc_id id, struct msgout *m, int fd)
+/* A worker's link; while it is down, a closed one that refuses sends. */
+struct msgconn *
+sup_link(struct sup *sup, enum proc_id id)
 {
-	struct worker	*w = &sup->workers[id];
+	static struct msgconn	 down = { .fd = -1 };
 
-	if (!w->up) {
-		msgout_free(m);
-		if (fd != -1)
-			close(fd);
-		errno = EPIPE;
-		return -1;
-	}
-	return msgconn_send(&w->conn, m, fd);
+	return sup->workers[id].up ? &sup->workers[id].conn : &down;
 }
 
 /* Our library as the net worker advertises it to peers. */
 static void
 send_library(struct sup *sup)
 {
+	struct game_list list;
 	struct game_entry *games;
-	struct msgout	 m;
 	size_t		 i, n = sup->library.ngames;
 
 	if ((games = calloc(n ? n : 1, sizeof(*games))) == NULL)
@@ -146,11 +140,10 @@ send_library(struct sup *sup)
 		games[i].installed = lg->installed;
 		games[i].size = lg->size;
 	}
-	msgout_init(&m, MSG_NET_LIBRARY, 1);
-	msgout_key(&m, "games");
-	gamelist_pack(&m.pk, games, n);
+	list.games = games;
+	list.ngames = n;
+	msg_send_net_library(sup_link(sup, PROC_NET), &list);
 	free(games);
-	sup_send(sup, PROC_NET, &m, -1);
 }
 
 /* Rescans the games folder; tells peers when something changed. */
@@ -230,195 +223,185 @@ conn_sup(struct msgconn *c)
 	return c->arg;
 }
 
+/* A worker that sends what it may not is killed, and restarted. */
 static void
-net_peer_library(struct sup *sup, const msgpack_object *body, int up)
+worker_misbehaved(struct sup *sup, enum proc_id id, const struct msg *m,
+    const char *why)
 {
-	struct peer_info	 pi;
-	struct game_entry	*games = NULL;
-	size_t			 n = 0;
-	const char		*why = NULL;
+	log_warnx("%s worker sent a bad %s message (%s); restarting it",
+	    proc_names[id], msg_type_str(m->type), why != NULL ? why :
+	    "not expected from it");
+	kill(sup->workers[id].pid, SIGKILL);
+}
 
-	memset(&pi, 0, sizeof(pi));
-	if (mp_get_str(body, "peer_id", pi.peer_id, sizeof(pi.peer_id)) == -1 ||
-	    gamelist_decode(mp_field(body, "games"), &games, &n, &why) == -1) {
-		log_warnx("net: bad peer message: %s", why ? why : "peer_id");
+static void
+net_peer_library(struct sup *sup, const struct peer_info *pi,
+    const struct game_entry *games, size_t n, int up)
+{
+	if (strcmp(pi->peer_id, sup->peer_id) == 0)
 		return;
-	}
-	if (strcmp(pi.peer_id, sup->peer_id) == 0) {
-		free(games);
-		return;
-	}
 	if (up) {
-		if (mp_get_str(body, "addr", pi.addr, sizeof(pi.addr)) == -1 ||
-		    mp_get_str(body, "name", pi.name, sizeof(pi.name)) == -1) {
-			free(games);
-			log_warnx("net: peer up without addr or name");
-			return;
-		}
-		pi.connected = 1;
-		peerdb_upsert(&sup->peerdb, &pi);
-		log_info("peer %s (%s) at %s: %zu games", pi.peer_id, pi.name,
-		    pi.addr, n);
+		peerdb_upsert(&sup->peerdb, pi);
+		log_info("peer %s (%s) at %s: %zu games", pi->peer_id, pi->name,
+		    pi->addr, n);
 	}
-	peerdb_set_library(&sup->peerdb, pi.peer_id, games, n);
-	free(games);
+	peerdb_set_library(&sup->peerdb, pi->peer_id, games, n);
 	commands_peers_changed(sup);
+}
+
+static void
+net_connect_done(struct sup *sup, const struct net_connect_done *done)
+{
+	struct pending	*p;
+
+	TAILQ_FOREACH(p, &sup->pendings, entry)
+		if (p->req == done->req)
+			break;
+	if (p == NULL)
+		return;
+	if (done->error[0] != '\0')
+		control_error(p->client, p->id, "%s", done->error);
+	else
+		control_reply(p->client, p->id, NULL);
+	TAILQ_REMOVE(&sup->pendings, p, entry);
+	json_decref(p->id);
+	free(p);
 }
 
 static void
 sup_dispatch_net(struct msgconn *c, struct msg *m)
 {
 	struct sup	*sup = conn_sup(c);
-	char		 buf[256];
+	struct net_ready ready;
+	struct error_text failed;
+	struct net_connect_done done;
+	struct net_peer_up up;
+	struct net_peer_library lib;
+	struct net_peer_down down;
+	struct link_fd	 link;
+	struct peer_info pi;
+	const char	*why = NULL;
 	socklen_t	 len;
 
+	memset(&pi, 0, sizeof(pi));
 	switch (m->type) {
 	case MSG_NET_READY:
-		if (mp_get_str(m->body, "addr", sup->listen_addr,
-		    sizeof(sup->listen_addr)) == -1 ||
-		    mp_get_str(m->body, "bound", buf, sizeof(buf)) == -1 ||
-		    addr_parse(buf, 0, &sup->bound, &len) == -1)
-			goto bad;
+		if (msg_recv_net_ready(m, &ready, &why) == -1)
+			break;
+		if (addr_parse(ready.bound, 0, &sup->bound, &len) == -1) {
+			why = "bound address";
+			break;
+		}
+		memcpy(sup->listen_addr, ready.addr, sizeof(sup->listen_addr));
 		send_library(sup);
 		log_info("listening on %s", sup->listen_addr);
 		worker_ready(sup, PROC_NET);
-		break;
+		return;
 	case MSG_NET_FAILED:
-		if (mp_get_str(m->body, "error", buf, sizeof(buf)) == -1)
-			goto bad;
-		log_warnx("net: %s", buf);
-		sup_stop(sup, 1);
-		break;
-	case MSG_NET_CONNECT_DONE: {
-		struct pending	*p;
-		uint64_t	 req;
-
-		if (mp_get_u64(m->body, "req", &req) == -1)
-			goto bad;
-		TAILQ_FOREACH(p, &sup->pendings, entry)
-			if (p->req == req)
-				break;
-		if (p == NULL)
+		if (msg_recv_net_failed(m, &failed, &why) == -1)
 			break;
-		if (mp_get_str(m->body, "error", buf, sizeof(buf)) == 0)
-			control_error(p->client, p->id, "%s", buf);
-		else
-			control_reply(p->client, p->id, NULL);
-		TAILQ_REMOVE(&sup->pendings, p, entry);
-		json_decref(p->id);
-		free(p);
-		break;
-	}
+		log_warnx("net: %s", failed.error);
+		sup_stop(sup, 1);
+		return;
+	case MSG_NET_CONNECT_DONE:
+		if (msg_recv_net_connect_done(m, &done, &why) == -1)
+			break;
+		net_connect_done(sup, &done);
+		return;
 	case MSG_NET_PEER_UP:
-		net_peer_library(sup, m->body, 1);
-		break;
+		if (msg_recv_net_peer_up(m, &up, &why) == -1)
+			break;
+		if (gamelist_check(up.games, up.ngames, &why) == -1) {
+			msg_free_net_peer_up(&up);
+			break;
+		}
+		memcpy(pi.peer_id, up.peer_id, sizeof(pi.peer_id));
+		memcpy(pi.name, up.name, sizeof(pi.name));
+		memcpy(pi.addr, up.addr, sizeof(pi.addr));
+		pi.connected = 1;
+		net_peer_library(sup, &pi, up.games, up.ngames, 1);
+		msg_free_net_peer_up(&up);
+		return;
 	case MSG_NET_PEER_LIBRARY:
-		net_peer_library(sup, m->body, 0);
-		break;
-	case MSG_NET_HANDOFF: {
-		struct msgout	 out;
-
-		if (m->fd == -1)
-			goto bad;
-		msgout_init(&out, MSG_XFER_SERVE, 0);
-		sup_send(sup, PROC_TRANSFER, &out, m->fd);
+		if (msg_recv_net_peer_library(m, &lib, &why) == -1)
+			break;
+		if (gamelist_check(lib.games, lib.ngames, &why) == -1) {
+			msg_free_net_peer_library(&lib);
+			break;
+		}
+		memcpy(pi.peer_id, lib.peer_id, sizeof(pi.peer_id));
+		net_peer_library(sup, &pi, lib.games, lib.ngames, 0);
+		msg_free_net_peer_library(&lib);
+		return;
+	case MSG_NET_HANDOFF:
+		if (msg_recv_net_handoff(m, &link, &why) == -1)
+			break;
+		msg_send_xfer_serve(sup_link(sup, PROC_TRANSFER), &link);
+		return;
+	case MSG_NET_PEER_DOWN:
+		if (msg_recv_net_peer_down(m, &down, &why) == -1)
+			break;
+		/* Its games go with it: list-games reads connected peers. */
+		peerdb_set_connected(&sup->peerdb, down.peer_id, 0);
+		log_info("peer %s gone", down.peer_id);
+		commands_peers_changed(sup);
 		return;
 	}
-	case MSG_NET_PEER_DOWN:
-		if (mp_get_str(m->body, "peer_id", buf, sizeof(buf)) == -1)
-			goto bad;
-		/* Its games go with it: list-games reads connected peers. */
-		peerdb_set_connected(&sup->peerdb, buf, 0);
-		log_info("peer %s gone", buf);
-		commands_peers_changed(sup);
-		break;
-	default:
-		goto bad;
-	}
-	if (m->fd != -1)
-		close(m->fd);
-	return;
-bad:
-	if (m->fd != -1)
-		close(m->fd);
-	log_warnx("net worker sent a bad %s message; restarting it",
-	    msg_type_str(m->type));
-	kill(sup->workers[PROC_NET].pid, SIGKILL);
+	worker_misbehaved(sup, PROC_NET, m, why);
 }
 
 static json_t *
-file_descriptions(const char *game_id, const msgpack_object *files)
+file_descriptions(const struct file_list *list)
 {
 	json_t		*arr = json_array();
-	uint32_t	 i;
+	size_t		 i;
 
-	for (i = 0; files != NULL && i < files->via.array.size; i++) {
-		char	 path[PATH_MAX], rel[PATH_MAX + 80];
-		uint64_t size;
+	for (i = 0; i < list->nfiles; i++) {
+		char	 rel[PATH_MAX + GAME_ID_SIZE];
 
-		if (mp_get_str(&files->via.array.ptr[i], "path", path,
-		    sizeof(path)) == -1 ||
-		    mp_get_u64(&files->via.array.ptr[i], "size", &size) == -1)
-			continue;
-		snprintf(rel, sizeof(rel), "%s/%s", game_id, path);
+		snprintf(rel, sizeof(rel), "%s/%s", list->game_id,
+		    list->files[i].path);
 		json_array_append_new(arr, json_pack("{s:s,s:I,s:b}",
-		    "relative_path", rel, "size", (json_int_t)size, "is_dir",
-		    0));
+		    "relative_path", rel, "size",
+		    (json_int_t)list->files[i].size, "is_dir", 0));
 	}
 	return arr;
 }
 
 static void
-sup_dispatch_transfer(struct msgconn *c, struct msg *m)
+transfer_outbound(struct sup *sup, const struct xfer_outbound *out)
 {
-	struct sup	*sup = conn_sup(c);
+	if (out->count == 0)
+		json_object_del(sup->outbound, out->game_id);
+	else
+		json_object_set_new(sup->outbound, out->game_id,
+		    json_integer((json_int_t)out->count));
+}
+
+/* A peer streams our game: the install worker fills the pipe. */
+static void
+transfer_stream_need(struct sup *sup, struct game_pipe *need)
+{
+	const struct local_game *g = library_find(&sup->library,
+	    need->game_id);
+
+	if (g == NULL || !g->downloaded || sup_op_find(sup, need->game_id)) {
+		close(need->fd);
+		return;
+	}
+	msg_send_inst_stream_out(sup_link(sup, PROC_INSTALL), need);
+}
+
+/* The events of a download we started; 0, or -1 when it is not ours. */
+static void
+transfer_event(struct sup *sup, struct msg *m, const char *game_id,
+    const void *body)
+{
+	const struct xfer_chunk *chunk = body;
+	const struct progress *p = body;
+	char		 rel[PATH_MAX + GAME_ID_SIZE];
 	struct operation *op;
-	char		 game_id[65], path[PATH_MAX], rel[PATH_MAX + 80];
-	char		 addr[ADDR_STRLEN];
-	uint64_t	 a, b, r;
-	int		 fd = m->fd;
 
-	if (m->type == MSG_XFER_READY && fd == -1) {
-		worker_ready(sup, PROC_TRANSFER);
-		return;
-	}
-	if (mp_get_str(m->body, "game_id", game_id, sizeof(game_id)) == -1) {
-		if (fd != -1)
-			close(fd);
-		goto bad;
-	}
-	if (m->type == MSG_XFER_OUTBOUND && fd == -1) {
-		if (mp_get_u64(m->body, "count", &a) == -1)
-			goto bad;
-		if (a == 0)
-			json_object_del(sup->outbound, game_id);
-		else
-			json_object_set_new(sup->outbound, game_id,
-			    json_integer((json_int_t)a));
-		return;
-	}
-	if (m->type == MSG_XFER_STREAM_NEED) {
-		const struct local_game *g = library_find(&sup->library,
-		    game_id);
-		struct msgout	 out;
-
-		/* A peer streams our game: the install worker fills the pipe. */
-		if (fd == -1)
-			goto bad;
-		if (g == NULL || !g->downloaded || sup_op_find(sup, game_id)) {
-			close(fd);
-			return;
-		}
-		msgout_init(&out, MSG_INST_STREAM_OUT, 1);
-		msgout_str(&out, "game_id", game_id);
-		sup_send(sup, PROC_INSTALL, &out, fd);
-		return;
-	}
-	if (fd != -1) {
-		close(fd);
-		goto bad;
-	}
-	/* Everything else belongs to a download we started. */
 	if ((op = sup_op_find(sup, game_id)) == NULL) {
 		log_debug("transfer: %s for %s without an operation",
 		    msg_type_str(m->type), game_id);
@@ -428,49 +411,101 @@ sup_dispatch_transfer(struct msgconn *c, struct msg *m)
 	case MSG_XFER_FILES:
 		control_event("got-game-files", json_pack("{s:s,s:o}",
 		    "game_id", game_id, "file_descriptions",
-		    file_descriptions(game_id, mp_get_array(m->body,
-		    "files"))));
+		    file_descriptions(body)));
 		break;
 	case MSG_XFER_BEGIN:
-		if (mp_get_u64(m->body, "total_bytes", &a) == -1)
-			goto bad;
 		control_event("download-begin", json_pack("{s:s,s:I}",
-		    "game_id", game_id, "total_bytes", (json_int_t)a));
+		    "game_id", game_id, "total_bytes", (json_int_t)
+		    ((const struct xfer_begin *)body)->total_bytes));
 		break;
 	case MSG_XFER_CHUNK:
-		if (mp_get_str(m->body, "path", path, sizeof(path)) == -1 ||
-		    mp_get_u64(m->body, "offset", &a) == -1 ||
-		    mp_get_u64(m->body, "length", &b) == -1 ||
-		    mp_get_str(m->body, "peer_addr", addr, sizeof(addr)) == -1)
-			goto bad;
-		snprintf(rel, sizeof(rel), "%s/%s", game_id, path);
+		snprintf(rel, sizeof(rel), "%s/%s", game_id, chunk->path);
 		control_event("download-chunk-finished", json_pack(
 		    "{s:s,s:s,s:I,s:I,s:s}", "game_id", game_id,
-		    "relative_path", rel, "offset", (json_int_t)a, "length",
-		    (json_int_t)b, "peer_addr", addr));
+		    "relative_path", rel, "offset", (json_int_t)chunk->offset,
+		    "length", (json_int_t)chunk->length, "peer_addr",
+		    chunk->peer_addr));
 		break;
 	case MSG_XFER_PROGRESS:
-		if (mp_get_u64(m->body, "bytes", &a) == -1 ||
-		    mp_get_u64(m->body, "total_bytes", &b) == -1 ||
-		    mp_get_u64(m->body, "bytes_per_s", &r) == -1)
-			goto bad;
 		control_event("download-progress", json_pack("{s:s,s:I,s:I,"
-		    "s:I}", "game_id", game_id, "bytes", (json_int_t)a,
-		    "total_bytes", (json_int_t)b, "bytes_per_s",
-		    (json_int_t)r));
+		    "s:I}", "game_id", game_id, "bytes", (json_int_t)p->bytes,
+		    "total_bytes", (json_int_t)p->total_bytes, "bytes_per_s",
+		    (json_int_t)p->bytes_per_s));
 		break;
 	case MSG_XFER_DONE:
-	case MSG_XFER_FAILED:
-		op_download_ended(sup, op, m->type, m->body);
+		op_download_done(sup, op, body);
 		break;
-	default:
-		goto bad;
+	case MSG_XFER_FAILED:
+		op_download_failed(sup, op, body);
+		break;
 	}
-	return;
-bad:
-	log_warnx("transfer worker sent a bad %s message; restarting it",
-	    msg_type_str(m->type));
-	kill(sup->workers[PROC_TRANSFER].pid, SIGKILL);
+}
+
+static void
+sup_dispatch_transfer(struct msgconn *c, struct msg *m)
+{
+	struct sup	*sup = conn_sup(c);
+	union {
+		struct xfer_outbound	 outbound;
+		struct game_pipe	 need;
+		struct file_list	 files;
+		struct xfer_begin	 begin;
+		struct xfer_chunk	 chunk;
+		struct progress		 progress;
+		struct xfer_done	 done;
+		struct xfer_failed	 failed;
+	} u;
+	const char	*why = NULL;
+
+	switch (m->type) {
+	case MSG_XFER_READY:
+		if (msg_recv_xfer_ready(m, &why) == -1)
+			break;
+		worker_ready(sup, PROC_TRANSFER);
+		return;
+	case MSG_XFER_OUTBOUND:
+		if (msg_recv_xfer_outbound(m, &u.outbound, &why) == -1)
+			break;
+		transfer_outbound(sup, &u.outbound);
+		return;
+	case MSG_XFER_STREAM_NEED:
+		if (msg_recv_xfer_stream_need(m, &u.need, &why) == -1)
+			break;
+		transfer_stream_need(sup, &u.need);
+		return;
+	case MSG_XFER_FILES:
+		if (msg_recv_xfer_files(m, &u.files, &why) == -1)
+			break;
+		transfer_event(sup, m, u.files.game_id, &u.files);
+		msg_free_xfer_files(&u.files);
+		return;
+	case MSG_XFER_BEGIN:
+		if (msg_recv_xfer_begin(m, &u.begin, &why) == -1)
+			break;
+		transfer_event(sup, m, u.begin.game_id, &u.begin);
+		return;
+	case MSG_XFER_CHUNK:
+		if (msg_recv_xfer_chunk(m, &u.chunk, &why) == -1)
+			break;
+		transfer_event(sup, m, u.chunk.game_id, &u.chunk);
+		return;
+	case MSG_XFER_PROGRESS:
+		if (msg_recv_xfer_progress(m, &u.progress, &why) == -1)
+			break;
+		transfer_event(sup, m, u.progress.game_id, &u.progress);
+		return;
+	case MSG_XFER_DONE:
+		if (msg_recv_xfer_done(m, &u.done, &why) == -1)
+			break;
+		transfer_event(sup, m, u.done.game_id, &u.done);
+		return;
+	case MSG_XFER_FAILED:
+		if (msg_recv_xfer_failed(m, &u.failed, &why) == -1)
+			break;
+		transfer_event(sup, m, u.failed.game_id, &u.failed);
+		return;
+	}
+	worker_misbehaved(sup, PROC_TRANSFER, m, why);
 }
 
 static int
@@ -493,19 +528,13 @@ write_play_marker(struct sup *sup, const char *game_id)
 }
 
 static void
-play_answered(struct sup *sup, const char *game_id, const msgpack_object *body,
-    const char *error)
+play_answered(struct sup *sup, const char *game_id,
+    const struct inst_played *played, const char *error)
 {
 	struct pending	*p, *next;
-	int		 a = 0, l = 0, n = 0;
 
-	if (error == NULL) {
-		mp_get_bool(body, "account_name_written", &a);
-		mp_get_bool(body, "language_written", &l);
-		mp_get_bool(body, "persona_name_written", &n);
-		if (write_play_marker(sup, game_id) == -1)
-			log_warn("first-play marker for %s", game_id);
-	}
+	if (error == NULL && write_play_marker(sup, game_id) == -1)
+		log_warn("first-play marker for %s", game_id);
 	TAILQ_FOREACH_SAFE(p, &sup->pendings, entry, next) {
 		if (strcmp(p->play_game, game_id) != 0)
 			continue;
@@ -514,8 +543,10 @@ play_answered(struct sup *sup, const char *game_id, const msgpack_object *body,
 		else
 			control_reply(p->client, p->id, json_pack("{s:{s:b,s:b,"
 			    "s:b,s:b}}", "outcome", "already_applied", 0,
-			    "account_name_written", a, "language_written", l,
-			    "persona_name_written", n));
+			    "account_name_written",
+			    played->account_name_written, "language_written",
+			    played->language_written, "persona_name_written",
+			    played->persona_name_written));
 		TAILQ_REMOVE(&sup->pendings, p, entry);
 		json_decref(p->id);
 		free(p);
@@ -524,115 +555,125 @@ play_answered(struct sup *sup, const char *game_id, const msgpack_object *body,
 }
 
 static void
+install_progress(struct sup *sup, const struct progress *p)
+{
+	if (sup_op_find(sup, p->game_id) != NULL)
+		control_event("install-progress", json_pack("{s:s,s:I,s:I,s:I}",
+		    "game_id", p->game_id, "bytes", (json_int_t)p->bytes,
+		    "total_bytes", (json_int_t)p->total_bytes, "bytes_per_s",
+		    (json_int_t)p->bytes_per_s));
+}
+
+static void
 sup_dispatch_install(struct msgconn *c, struct msg *m)
 {
 	struct sup	*sup = conn_sup(c);
-	char		 game_id[65], what[16], error[512];
-	enum inst_op	 op;
+	union {
+		struct inst_played	 played;
+		struct progress		 progress;
+		struct inst_done	 done;
+		struct inst_failed	 failed;
+	} u;
+	const char	*why = NULL;
 
-	if (m->fd != -1) {
-		close(m->fd);
-		goto bad;
-	}
-	if (m->type == MSG_INST_READY) {
+	switch (m->type) {
+	case MSG_INST_READY:
+		if (msg_recv_inst_ready(m, &why) == -1)
+			break;
 		worker_ready(sup, PROC_INSTALL);
 		return;
-	}
-	if (mp_get_str(m->body, "game_id", game_id, sizeof(game_id)) == -1)
-		goto bad;
-	if (m->type == MSG_INST_PLAYED) {
-		play_answered(sup, game_id, m->body, NULL);
+	case MSG_INST_PLAYED:
+		if (msg_recv_inst_played(m, &u.played, &why) == -1)
+			break;
+		play_answered(sup, u.played.game_id, &u.played, NULL);
+		return;
+	case MSG_INST_PROGRESS:
+		if (msg_recv_inst_progress(m, &u.progress, &why) == -1)
+			break;
+		install_progress(sup, &u.progress);
+		return;
+	case MSG_INST_DONE:
+		if (msg_recv_inst_done(m, &u.done, &why) == -1)
+			break;
+		if (u.done.op == INST_OP_PLAY) {
+			why = "play answers with INST_PLAYED";
+			break;
+		}
+		op_install_ended(sup, u.done.game_id, u.done.op, NULL);
+		return;
+	case MSG_INST_FAILED:
+		if (msg_recv_inst_failed(m, &u.failed, &why) == -1)
+			break;
+		if (u.failed.op == INST_OP_PLAY)
+			play_answered(sup, u.failed.game_id, NULL,
+			    u.failed.error);
+		else
+			op_install_ended(sup, u.failed.game_id, u.failed.op,
+			    u.failed.error);
 		return;
 	}
-	if (m->type == MSG_INST_PROGRESS) {
-		uint64_t	 a, b, r;
-
-		if (mp_get_u64(m->body, "bytes", &a) == -1 ||
-		    mp_get_u64(m->body, "total_bytes", &b) == -1 ||
-		    mp_get_u64(m->body, "bytes_per_s", &r) == -1)
-			goto bad;
-		if (sup_op_find(sup, game_id) != NULL)
-			control_event("install-progress", json_pack("{s:s,s:I,"
-			    "s:I,s:I}", "game_id", game_id, "bytes",
-			    (json_int_t)a, "total_bytes", (json_int_t)b,
-			    "bytes_per_s", (json_int_t)r));
-		return;
-	}
-	if ((m->type != MSG_INST_DONE && m->type != MSG_INST_FAILED) ||
-	    mp_get_str(m->body, "op", what, sizeof(what)) == -1 ||
-	    inst_op_parse(what, &op) == -1)
-		goto bad;
-	if (m->type == MSG_INST_FAILED &&
-	    mp_get_str(m->body, "error", error, sizeof(error)) == -1)
-		goto bad;
-	if (op == INST_OP_PLAY) {
-		play_answered(sup, game_id, NULL, error);
-		return;
-	}
-	op_install_ended(sup, game_id, op,
-	    m->type == MSG_INST_FAILED ? error : NULL);
-	return;
-bad:
-	log_warnx("install worker sent a bad %s message; restarting it",
-	    msg_type_str(m->type));
-	kill(sup->workers[PROC_INSTALL].pid, SIGKILL);
+	worker_misbehaved(sup, PROC_INSTALL, m, why);
 }
 
 /* What a worker needs to know when it starts (or restarts). */
 static void
 worker_hello(struct sup *sup, enum proc_id id)
 {
-	struct msgout	 m;
+	struct msgconn	*link = sup_link(sup, id);
+	struct net_identity identity;
+	struct net_listen listen;
+	struct xfer_hello xhello;
+	struct inst_hello ihello;
+	struct game_ref	 ref;
+	size_t		 i;
+	json_t		*g;
 
 	switch (id) {
 	case PROC_NET:
-		msgout_init(&m, MSG_NET_IDENTITY, 2);
-		msgout_str(&m, "peer_id", sup->peer_id);
-		msgout_str(&m, "name", sup->cfg.name);
-		sup_send(sup, id, &m, -1);
-		msgout_init(&m, MSG_NET_LISTEN, 2);
+		memcpy(identity.peer_id, sup->peer_id,
+		    sizeof(identity.peer_id));
+		snprintf(identity.name, sizeof(identity.name), "%s",
+		    sup->cfg.name);
+		msg_send_net_identity(link, &identity);
 		/* A restarted worker keeps the address peers know. */
-		msgout_str(&m, "addr", sup->ready ? sup->listen_addr :
-		    sup->cfg.listen);
-		msgout_bool(&m, "mdns", sup->cfg.mdns);
-		sup_send(sup, id, &m, -1);
+		snprintf(listen.addr, sizeof(listen.addr), "%s",
+		    sup->ready ? sup->listen_addr : sup->cfg.listen);
+		listen.mdns = sup->cfg.mdns;
+		msg_send_net_listen(link, &listen);
 		break;
-	case PROC_TRANSFER: {
-		size_t	 i;
-
-		msgout_init(&m, MSG_XFER_HELLO, 4);
-		msgout_str(&m, "games_dir", sup->cfg.games_dir);
-		msgout_str(&m, "peer_id", sup->peer_id);
+	case PROC_TRANSFER:
+		snprintf(xhello.games_dir, sizeof(xhello.games_dir), "%s",
+		    sup->cfg.games_dir);
+		memcpy(xhello.peer_id, sup->peer_id, sizeof(xhello.peer_id));
 		/* A restart must not touch a download it does not know. */
-		msgout_bool(&m, "cleanup", !sup->workers[id].started_once);
+		xhello.cleanup = !sup->workers[id].started_once;
 		sup->workers[id].started_once = 1;
-		msgout_key(&m, "catalog");
-		msgpack_pack_array(&m.pk, sup->catalog.ngames);
+		xhello.ncatalog = 0;
+		if ((xhello.catalog = calloc(sup->catalog.ngames + 1,
+		    sizeof(*xhello.catalog))) == NULL)
+			fatal("%s", __func__);
 		for (i = 0; i < sup->catalog.ngames; i++)
-			mp_pack_str(&m.pk, sup->catalog.games[i].id);
-		sup_send(sup, id, &m, -1);
+			snprintf(xhello.catalog[xhello.ncatalog++],
+			    GAME_ID_SIZE, "%s", sup->catalog.games[i].id);
+		msg_send_xfer_hello(link, &xhello);
+		free(xhello.catalog);
 		break;
-	}
 	case PROC_INSTALL:
-		msgout_init(&m, MSG_INST_HELLO, 3);
-		msgout_str(&m, "games_dir", sup->cfg.games_dir);
-		msgout_str(&m, "unrar", unrar_mode_str(sup->cfg.unrar,
-		    sup->cfg.unrar_path));
+		snprintf(ihello.games_dir, sizeof(ihello.games_dir), "%s",
+		    sup->cfg.games_dir);
+		ihello.unrar = sup->cfg.unrar;
+		snprintf(ihello.unrar_path, sizeof(ihello.unrar_path), "%s",
+		    sup->cfg.unrar_path != NULL ? sup->cfg.unrar_path : "");
 		/* Leftovers of a crash; later restarts clean per game. */
-		msgout_bool(&m, "cleanup", !sup->workers[id].started_once);
+		ihello.cleanup = !sup->workers[id].started_once;
 		sup->workers[id].started_once = 1;
-		sup_send(sup, id, &m, -1);
-		{
-			size_t	 i;
-			json_t	*g;
-
-			json_array_foreach(sup->cleanups, i, g) {
-				msgout_init(&m, MSG_INST_CLEANUP, 1);
-				msgout_str(&m, "game_id", json_string_value(g));
-				sup_send(sup, id, &m, -1);
-			}
-			json_array_clear(sup->cleanups);
+		msg_send_inst_hello(link, &ihello);
+		json_array_foreach(sup->cleanups, i, g) {
+			snprintf(ref.game_id, sizeof(ref.game_id), "%s",
+			    json_string_value(g));
+			msg_send_inst_cleanup(link, &ref);
 		}
+		json_array_clear(sup->cleanups);
 		break;
 	default:
 		break;
@@ -790,8 +831,7 @@ sup_stop(struct sup *sup, int code)
 	control_stop(sup);
 	watch_stop(sup);
 	if (sup->workers[PROC_NET].up) {
-		msgconn_send_empty(&sup->workers[PROC_NET].conn,
-		    MSG_NET_GOODBYE);
+		msg_send_net_goodbye(&sup->workers[PROC_NET].conn);
 		msgconn_flush(&sup->workers[PROC_NET].conn, 1000);
 	}
 	for (i = PROC_NET; i < PROC_MAX; i++)

@@ -11,8 +11,7 @@
 #include <jansson.h>
 
 #include "common/addr.h"
-#include "common/install_link.h"
-#include "common/msg.h"
+#include "common/msgtypes.h"
 #include "common/proc.h"
 #include "supervisor/catalog.h"
 #include "supervisor/library.h"
@@ -55,7 +54,7 @@ extern const char *const op_kind_names[OP_KIND_MAX];
 /* At most one operation per game. */
 struct operation {
 	TAILQ_ENTRY(operation)	 entry;
-	char			 game_id[65];
+	char			 game_id[GAME_ID_SIZE];
 	enum op_kind		 kind;
 	int			 install_after;	/* download, then install */
 };
@@ -69,7 +68,7 @@ struct pending {
 	json_t			*id;
 	uint64_t		 req;		/* our request number */
 	int			 wait_count;	/* wait-peers */
-	char			 play_game[65];	/* play */
+	char			 play_game[GAME_ID_SIZE];	/* play */
 	ev_timer		 timer;
 	struct sup		*sup;
 };
@@ -106,7 +105,7 @@ int	sup_init(struct sup *, const struct sup_config *, char *, size_t);
 int	sup_run(struct sup *);
 void	sup_stop(struct sup *, int code);
 void	sup_free(struct sup *);
-int	sup_send(struct sup *, enum proc_id, struct msgout *, int fd);
+struct msgconn *sup_link(struct sup *, enum proc_id);
 int	sup_rescan(struct sup *);
 int	sup_is_self_addr(struct sup *, const char *addr);
 
@@ -117,8 +116,10 @@ struct operation *sup_op_add(struct sup *, const char *game_id,
 void	sup_op_set(struct sup *, struct operation *, enum op_kind);
 void	sup_op_remove(struct sup *, struct operation *);
 int	sup_start_install(struct sup *, struct operation *);
-void	op_download_ended(struct sup *, struct operation *, uint32_t type,
-	    const msgpack_object *body);
+void	op_download_done(struct sup *, struct operation *,
+	    const struct xfer_done *);
+void	op_download_failed(struct sup *, struct operation *,
+	    const struct xfer_failed *);
 void	op_install_ended(struct sup *, const char *game_id, enum inst_op,
 	    const char *error);
 void	ops_worker_died(struct sup *, enum proc_id);
@@ -143,6 +144,12 @@ void	commands_dispatch(struct sup *, uint64_t client, json_t *req);
 void	commands_peers_changed(struct sup *);
 void	commands_client_gone(struct sup *, uint64_t client);
 json_t	*commands_active_operations(struct sup *);
-int	commands_count_sources(struct sup *, const char *, uint64_t *);
+struct game_sources {
+	int		 count;		/* peers that can serve it */
+	int		 advertised;	/* peers that list it at all */
+	uint64_t	 size;
+};
+void	commands_sources(struct sup *, const char *game_id,
+	    struct game_sources *, struct xfer_fetch *);
 
 #endif

@@ -19,7 +19,7 @@
 #include <msgpack.h>
 
 #include "common/gamelist.h"
-#include "common/msg.h"
+#include "common/msgtypes.h"
 #include "tests/testutil.h"
 #include "worker-net/net.h"
 
@@ -66,30 +66,64 @@ end_msg(struct msgconn *c, struct msg *m)
 {
 	struct end	*e = c->arg;
 	struct rec	*r;
-	struct game_entry *list;
+	struct peer_hello h;
+	struct net_peer_up up;
+	struct net_peer_library pl;
+	struct game_list lib;
+	struct game_entry *list = NULL;
 	const char	*why;
-	size_t		 n;
+	size_t		 n = 0;
 
 	ck_assert_int_lt(e->nrec, MAXREC);
 	r = &e->rec[e->nrec++];
 	memset(r, 0, sizeof(*r));
 	r->type = m->type;
-	if (m->fd != -1)
-		close(m->fd);
 	(void)mp_get_u64(m->body, "proto", &r->proto);
 	(void)mp_get_str(m->body, "peer_id", r->peer_id, sizeof(r->peer_id));
 	(void)mp_get_str(m->body, "name", r->name, sizeof(r->name));
 	(void)mp_get_str(m->body, "addr", r->addr, sizeof(r->addr));
 	(void)mp_get_str(m->body, "reason", r->reason, sizeof(r->reason));
-	if (gamelist_decode(mp_field(m->body, "games"), &list, &n, &why) == 0) {
-		r->games_ok = 1;
-		r->ngames = n;
-		if (n > 0) {
-			ck_assert_uint_le(n, MAXGAMES);
-			memcpy(r->games, list, n * sizeof(*list));
+	/* Games are decoded by the message's own typed pair, strictly. */
+	switch (m->type) {
+	case MSG_PEER_HELLO:
+	case MSG_PEER_HELLO_ACK:
+		if ((m->type == MSG_PEER_HELLO ?
+		    msg_recv_peer_hello(m, &h, &why) :
+		    msg_recv_peer_hello_ack(m, &h, &why)) == 0) {
+			r->games_ok = 1;
+			list = h.games;
+			n = h.ngames;
 		}
-		free(list);
+		break;
+	case MSG_NET_PEER_UP:
+		if (msg_recv_net_peer_up(m, &up, &why) == 0) {
+			r->games_ok = 1;
+			list = up.games;
+			n = up.ngames;
+		}
+		break;
+	case MSG_NET_PEER_LIBRARY:
+		if (msg_recv_net_peer_library(m, &pl, &why) == 0) {
+			r->games_ok = 1;
+			list = pl.games;
+			n = pl.ngames;
+		}
+		break;
+	case MSG_PEER_LIBRARY:
+		if (msg_recv_peer_library(m, &lib, &why) == 0) {
+			r->games_ok = 1;
+			list = lib.games;
+			n = lib.ngames;
+		}
+		break;
 	}
+	if (r->games_ok && gamelist_check(list, n, &why) == -1)
+		r->games_ok = 0;
+	r->ngames = n;
+	ck_assert_uint_le(n, MAXGAMES);
+	if (n > 0)
+		memcpy(r->games, list, n * sizeof(*list));
+	free(list);
 }
 
 static void
@@ -147,7 +181,7 @@ find_type(const struct end *e, uint32_t type)
 static void
 net_setup(void)
 {
-	struct msgout	 m;
+	struct net_identity identity;
 	int		 sv[2];
 
 	loop = ev_loop_new(EVFLAG_AUTO);
@@ -158,10 +192,9 @@ net_setup(void)
 	end_init(&sup, sv[1]);
 	memset(peers, 0, sizeof(peers));
 
-	msgout_init(&m, MSG_NET_IDENTITY, 2);
-	msgout_str(&m, "peer_id", OUR_ID);
-	msgout_str(&m, "name", "self");
-	ck_assert_int_eq(msgconn_send(&sup.mc, &m, -1), 0);
+	snprintf(identity.peer_id, sizeof(identity.peer_id), "%s", OUR_ID);
+	snprintf(identity.name, sizeof(identity.name), "self");
+	ck_assert_int_eq(msg_send_net_identity(&sup.mc, &identity), 0);
 	{
 		int	 i;
 
@@ -230,14 +263,33 @@ send_hello(struct end *e, uint32_t type, uint64_t proto, const char *id,
     size_t n)
 {
 	struct msgout	 m;
+	size_t		 i;
 
+	/* Packed by hand: a hostile peer sends what no struct would hold. */
 	msgout_init(&m, type, 5);
 	msgout_u64(&m, "proto", proto);
 	msgout_str(&m, "peer_id", id);
 	msgout_str(&m, "name", name);
 	msgout_str(&m, "addr", addr);
 	msgout_key(&m, "games");
-	gamelist_pack(&m.pk, g, n);
+	msgpack_pack_array(&m.pk, n);
+	for (i = 0; i < n; i++) {
+		msgpack_pack_map(&m.pk, 6);
+		mp_pack_str(&m.pk, "id");
+		mp_pack_str(&m.pk, g[i].id);
+		mp_pack_str(&m.pk, "version");
+		mp_pack_str(&m.pk, g[i].version);
+		mp_pack_str(&m.pk, "availability");
+		mp_pack_str(&m.pk, g[i].availability);
+		mp_pack_str(&m.pk, "downloaded");
+		g[i].downloaded ? msgpack_pack_true(&m.pk) :
+		    msgpack_pack_false(&m.pk);
+		mp_pack_str(&m.pk, "installed");
+		g[i].installed ? msgpack_pack_true(&m.pk) :
+		    msgpack_pack_false(&m.pk);
+		mp_pack_str(&m.pk, "size");
+		msgpack_pack_uint64(&m.pk, g[i].size);
+	}
 	ck_assert_int_eq(msgconn_send(&e->mc, &m, -1), 0);
 }
 
@@ -342,15 +394,11 @@ END_TEST
 START_TEST(ack_carries_our_library_once_the_supervisor_sent_it)
 {
 	struct game_entry g[2];
-	struct msgout	 m;
-	size_t		 n = two_games(g);
+	struct game_list lib = { g, two_games(g) };
 
-	msgout_init(&m, MSG_NET_LIBRARY, 1);
-	msgout_key(&m, "games");
-	gamelist_pack(&m.pk, g, n);
-	ck_assert_int_eq(msgconn_send(&sup.mc, &m, -1), 0);
+	ck_assert_int_eq(msg_send_net_library(&sup.mc, &lib), 0);
 	tu_spin(loop, NULL, SETTLE);
-	ck_assert_int_eq(net->have_library, 1);
+	ck_assert_uint_eq(net->library.ngames, 2);
 
 	new_link(&peers[0], 0);
 	send_hello(&peers[0], MSG_PEER_HELLO, PEER_PROTO_VERSION, OTHER_ID,
@@ -524,15 +572,12 @@ END_TEST
 START_TEST(library_update_after_up_is_forwarded_checked)
 {
 	struct game_entry g[1];
-	struct msgout	 m;
+	struct game_list lib = { g, 1 };
 	const struct rec *r;
 
 	bring_up(&peers[0], OTHER_ID, PEER_ADDR);
 	g[0] = game("css", "20240623", "Ready", 1, 1, 77);
-	msgout_init(&m, MSG_PEER_LIBRARY, 1);
-	msgout_key(&m, "games");
-	gamelist_pack(&m.pk, g, 1);
-	ck_assert_int_eq(msgconn_send(&peers[0].mc, &m, -1), 0);
+	ck_assert_int_eq(msg_send_peer_library(&peers[0].mc, &lib), 0);
 	spin_until_nrec(&sup, 2);
 	ck_assert_int_eq(sup.nrec, 2);
 	r = &sup.rec[1];
@@ -544,10 +589,7 @@ START_TEST(library_update_after_up_is_forwarded_checked)
 
 	/* A bad one drops the peer, and the supervisor hears that. */
 	g[0] = game("..", "1", "Ready", 1, 0, 1);
-	msgout_init(&m, MSG_PEER_LIBRARY, 1);
-	msgout_key(&m, "games");
-	gamelist_pack(&m.pk, g, 1);
-	ck_assert_int_eq(msgconn_send(&peers[0].mc, &m, -1), 0);
+	ck_assert_int_eq(msg_send_peer_library(&peers[0].mc, &lib), 0);
 	tu_spin(loop, &peers[0].closed, SPIN_MAX);
 	ck_assert_int_eq(peers[0].closed, 1);
 	spin_until_nrec(&sup, 3);

@@ -54,7 +54,7 @@ rx_msg(struct msgconn *c, struct msg *m)
 
 	ck_assert_int_lt(i, MAXRX);
 	rx->type[i] = m->type;
-	rx->fd[i] = m->fd;
+	rx->fd[i] = msg_take_fd(m);
 	rx->seq[i] = UINT64_MAX;
 	rx->str[i][0] = '\0';
 	rx->flag_t[i] = rx->flag_f[i] = -1;

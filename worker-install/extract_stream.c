@@ -10,15 +10,14 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "common/log.h"
-#include "common/msg.h"
+#include "common/msgtypes.h"
 #include "worker-install/extract.h"
-
-static int	xout_frame(struct xout *, struct msgout *);
 
 void
 xout_init(struct xout *o, int fd)
@@ -70,15 +69,13 @@ broken:
 	return -1;
 }
 
-/* Sends a built message as one frame (m is freed). */
+/* Writes a frame made by a typed msg_frame_*() (rc), then frees it. */
 static int
-xout_frame(struct xout *o, struct msgout *m)
+xout_frame(struct xout *o, int rc, char *frame, size_t len)
 {
-	char	*frame;
-	size_t	 len;
 	int	 r;
 
-	if (msgout_frame(m, &frame, &len) == -1) {
+	if (rc == -1) {
 		errno = ENOMEM;
 		return -1;
 	}
@@ -91,12 +88,17 @@ int
 xout_entry(struct xout *o, const char *path, uint64_t size,
     struct xstate *xs)
 {
-	struct msgout	m;
+	struct peer_entry entry;
+	char		*frame = NULL;
+	size_t		 len = 0;
+	int		 rc;
 
-	msgout_init(&m, MSG_PEER_ENTRY, 2);
-	msgout_str(&m, "path", path);
-	msgout_u64(&m, "size", size);
-	if (xout_frame(o, &m) == -1)
+	if (snprintf(entry.path, sizeof(entry.path), "%s", path) >=
+	    (int)sizeof(entry.path))
+		return seterr(xs->err, xs->errsz, "stream: a path too long");
+	entry.size = size;
+	rc = msg_frame_peer_entry(&entry, &frame, &len);
+	if (xout_frame(o, rc, frame, len) == -1)
 		return seterr(xs->err, xs->errsz, "stream: %s",
 		    errno == EPIPE ? "the reader went away" : strerror(errno));
 	o->boundary = 0;
@@ -106,12 +108,15 @@ xout_entry(struct xout *o, const char *path, uint64_t size,
 int
 xout_end(struct xout *o, struct xstate *xs)
 {
-	struct msgout	m;
+	struct peer_stream_end end;
+	char		*frame = NULL;
+	size_t		 len = 0;
+	int		 rc;
 
-	msgout_init(&m, MSG_PEER_STREAM_END, 2);
-	msgout_u64(&m, "entries", xs->files);
-	msgout_u64(&m, "bytes", xs->bytes);
-	if (xout_frame(o, &m) == -1)
+	end.entries = xs->files;
+	end.bytes = xs->bytes;
+	rc = msg_frame_peer_stream_end(&end, &frame, &len);
+	if (xout_frame(o, rc, frame, len) == -1)
 		return seterr(xs->err, xs->errsz, "stream: %s",
 		    errno == EPIPE ? "the reader went away" : strerror(errno));
 	return 0;
@@ -121,13 +126,17 @@ xout_end(struct xout *o, struct xstate *xs)
 void
 xout_error(struct xout *o, const char *why)
 {
-	struct msgout	m;
+	struct error_text err;
+	char		*frame = NULL;
+	size_t		 len = 0;
+	int		 rc;
 
 	if (!o->boundary || o->broken)
 		return;
-	msgout_init(&m, MSG_PEER_ERROR, 1);
-	msgout_str(&m, "error", why[0] != '\0' ? why : "stream failed");
-	(void)xout_frame(o, &m);
+	snprintf(err.error, sizeof(err.error), "%s",
+	    why[0] != '\0' ? why : "stream failed");
+	rc = msg_frame_peer_error(&err, &frame, &len);
+	(void)xout_frame(o, rc, frame, len);
 }
 
 int

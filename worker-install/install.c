@@ -28,7 +28,6 @@
 #include "worker-install/install.h"
 #include "worker-install/launch_settings.h"
 
-#define STAGING		".local.installing"
 #define RETIRING	".local.removing"
 
 /* Progress from a job child: a line per 16 MiB, read by the parent. */
@@ -41,30 +40,37 @@ struct progress_ctx {
 static void	job_progress(uint64_t, void *);
 
 static void
-reply_done(struct install *inst, uint32_t type, const char *game_id,
-    enum inst_op op, const char *error)
+reply_done(struct install *inst, const char *game_id, enum inst_op op)
 {
-	struct msgout	 m;
+	struct inst_done done;
 
-	msgout_init(&m, type, error ? 3 : 2);
-	msgout_str(&m, "game_id", game_id);
-	msgout_str(&m, "op", inst_op_names[op]);
-	if (error != NULL)
-		msgout_str(&m, "error", error);
-	msgconn_send(&inst->sup, &m, -1);
+	snprintf(done.game_id, sizeof(done.game_id), "%s", game_id);
+	done.op = op;
+	msg_send_inst_done(&inst->sup, &done);
+}
+
+static void
+reply_failed(struct install *inst, const char *game_id, enum inst_op op,
+    const char *error)
+{
+	struct inst_failed failed;
+
+	snprintf(failed.game_id, sizeof(failed.game_id), "%s", game_id);
+	failed.op = op;
+	snprintf(failed.error, sizeof(failed.error), "%s", error);
+	msg_send_inst_failed(&inst->sup, &failed);
 }
 
 /* An error frame for the peer waiting at the other end of the pipe. */
 static void
 stream_error(int fd, const char *error)
 {
-	struct msgout	 m;
+	struct error_text err;
 	char		*buf;
 	size_t		 len;
 
-	msgout_init(&m, MSG_PEER_ERROR, 1);
-	msgout_str(&m, "error", error);
-	if (msgout_frame(&m, &buf, &len) == 0) {
+	snprintf(err.error, sizeof(err.error), "%s", error);
+	if (msg_frame_peer_error(&err, &buf, &len) == 0) {
 		if (write_full(fd, buf, len) == -1)
 			log_debug("stream error frame not written");
 		free(buf);
@@ -88,13 +94,13 @@ extract_to_staging(struct install *inst, int game_fd, const char *game_id,
 	size_t		  n = 0;
 	int		  dest_fd = -1, rc = -1;
 
-	path_remove_tree_beneath(game_fd, STAGING);
+	path_remove_tree_beneath(game_fd, INSTALLING_DIR);
 	if (list_archives(game_fd, &names, &n, err, errsz) == -1)
 		return -1;
-	if (mkdirat(game_fd, STAGING, 0755) == -1 ||
-	    (dest_fd = openat(game_fd, STAGING, O_RDONLY | O_DIRECTORY |
+	if (mkdirat(game_fd, INSTALLING_DIR, 0755) == -1 ||
+	    (dest_fd = openat(game_fd, INSTALLING_DIR, O_RDONLY | O_DIRECTORY |
 	    O_NOFOLLOW | O_CLOEXEC)) == -1) {
-		snprintf(err, errsz, "cannot create %s: %s", STAGING,
+		snprintf(err, errsz, "cannot create %s: %s", INSTALLING_DIR,
 		    strerror(errno));
 		goto out;
 	}
@@ -112,11 +118,15 @@ extract_to_staging(struct install *inst, int game_fd, const char *game_id,
 		break;
 	case UNRAR_EXTERNAL:
 		if (path_join(gdir, sizeof(gdir), inst->games_dir, game_id) ==
-		    -1 || path_join(dest, sizeof(dest), gdir, STAGING) == -1)
+		    -1 || path_join(dest, sizeof(dest), gdir,
+		    INSTALLING_DIR) == -1)
 			snprintf(err, errsz, "games folder path too long");
 		else
 			rc = extract_archives_unrar(inst->unrar_path, game_fd,
 			    gdir, names, n, dest, err, errsz);
+		break;
+	case UNRAR_MODE_MAX:
+		snprintf(err, errsz, "no extraction method");
 		break;
 	}
 out:
@@ -124,7 +134,7 @@ out:
 		close(dest_fd);
 	archives_free(names, n);
 	if (rc == -1)
-		path_remove_tree_beneath(game_fd, STAGING);
+		path_remove_tree_beneath(game_fd, INSTALLING_DIR);
 	return rc;
 }
 
@@ -166,10 +176,10 @@ install_game(struct install *inst, const char *game_id, int report_fd,
 	path_remove_tree_beneath(game_fd, RETIRING);
 	if ((renameat(game_fd, "local", game_fd, RETIRING) == -1 &&
 	    errno != ENOENT) ||
-	    renameat(game_fd, STAGING, game_fd, "local") == -1) {
+	    renameat(game_fd, INSTALLING_DIR, game_fd, "local") == -1) {
 		snprintf(err, errsz, "cannot commit local/: %s",
 		    strerror(errno));
-		path_remove_tree_beneath(game_fd, STAGING);
+		path_remove_tree_beneath(game_fd, INSTALLING_DIR);
 		renameat(game_fd, RETIRING, game_fd, "local");
 		close(game_fd);
 		return -1;
@@ -250,16 +260,15 @@ job_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 			snprintf(j->error, sizeof(j->error), "%s", j->buf + 2);
 		else if (sscanf(j->buf, "P %ju %ju", &bytes, &total) == 2 &&
 		    ev_now(loop) - j->last_sent >= 0.5) {
-			struct msgout	 m;
+			struct progress	 p;
 			ev_tstamp	 dt = ev_now(loop) - j->last_sent;
 
-			msgout_init(&m, MSG_INST_PROGRESS, 4);
-			msgout_str(&m, "game_id", j->game_id);
-			msgout_u64(&m, "bytes", bytes);
-			msgout_u64(&m, "total_bytes", total);
-			msgout_u64(&m, "bytes_per_s", j->last_sent > 0 && dt > 0 ?
-			    (uint64_t)((bytes - j->last_bytes) / dt) : 0);
-			msgconn_send(&inst->sup, &m, -1);
+			memcpy(p.game_id, j->game_id, sizeof(p.game_id));
+			p.bytes = bytes;
+			p.total_bytes = total;
+			p.bytes_per_s = j->last_sent > 0 && dt > 0 ?
+			    (uint64_t)((bytes - j->last_bytes) / dt) : 0;
+			msg_send_inst_progress(&inst->sup, &p);
 			j->last_sent = ev_now(loop);
 			j->last_bytes = bytes;
 		}
@@ -285,14 +294,14 @@ job_start(struct install *inst, const char *game_id, enum inst_op op)
 	if ((j = calloc(1, sizeof(*j))) == NULL ||
 	    pipe2(p, O_CLOEXEC) == -1) {
 		free(j);
-		reply_done(inst, MSG_INST_FAILED, game_id, op, strerror(errno));
+		reply_failed(inst, game_id, op, strerror(errno));
 		return;
 	}
 	if ((pid = fork()) == -1) {
 		close(p[0]);
 		close(p[1]);
 		free(j);
-		reply_done(inst, MSG_INST_FAILED, game_id, op, strerror(errno));
+		reply_failed(inst, game_id, op, strerror(errno));
 		return;
 	}
 	if (pid == 0) {
@@ -332,52 +341,46 @@ job_done(struct install *inst, struct job *j, int status)
 	job_read_cb(inst->loop, &j->pio, 0);
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 		log_info("%sed %s", inst_op_names[j->op], j->game_id);
-		reply_done(inst, MSG_INST_DONE, j->game_id, j->op, NULL);
+		reply_done(inst, j->game_id, j->op);
 	} else {
 		if (j->error[0] == '\0')
 			snprintf(j->error, sizeof(j->error), "%s ended with "
 			    "status %d", inst_op_names[j->op], status);
-		reply_done(inst, MSG_INST_FAILED, j->game_id, j->op, j->error);
+		reply_failed(inst, j->game_id, j->op, j->error);
 	}
 	job_free(inst, j);
 }
 
 static void
-do_play(struct install *inst, const msgpack_object *body)
+do_play(struct install *inst, const struct inst_play *play)
 {
 	struct play_outcome out;
-	struct msgout	 m;
-	char		 game_id[65], user[128], lang[128], err[256];
-	char		 rel[PATH_MAX];
+	struct inst_played played;
+	const char	*game_id = play->game_id;
+	char		 err[256], rel[PATH_MAX];
 	int		 local_fd;
 
-	if (mp_get_str(body, "game_id", game_id, sizeof(game_id)) == -1 ||
-	    !path_is_valid_game_id(game_id) ||
-	    mp_get_str(body, "username", user, sizeof(user)) == -1 ||
-	    mp_get_str(body, "language", lang, sizeof(lang)) == -1)
-		fatalx("bad play request");
-	snprintf(rel, sizeof(rel), "%s/local", game_id);
+	snprintf(rel, sizeof(rel), "%s/%s", game_id, LOCAL_DIR);
 	local_fd = path_open_beneath(inst->games_fd, rel, O_RDONLY |
 	    O_DIRECTORY, 0);
 	if (local_fd == -1) {
-		reply_done(inst, MSG_INST_FAILED, game_id, INST_OP_PLAY,
+		reply_failed(inst, game_id, INST_OP_PLAY,
 		    "game is not installed");
 		return;
 	}
 	memset(&out, 0, sizeof(out));
-	if (launch_settings_apply(local_fd, user, lang, &out, err,
-	    sizeof(err)) == -1) {
+	if (launch_settings_apply(local_fd, play->username, play->language,
+	    &out, err, sizeof(err)) == -1) {
 		close(local_fd);
-		reply_done(inst, MSG_INST_FAILED, game_id, INST_OP_PLAY, err);
+		reply_failed(inst, game_id, INST_OP_PLAY, err);
 		return;
 	}
 	close(local_fd);
-	msgout_init(&m, MSG_INST_PLAYED, 4);
-	msgout_str(&m, "game_id", game_id);
-	msgout_bool(&m, "account_name_written", out.account_name_written);
-	msgout_bool(&m, "language_written", out.language_written);
-	msgout_bool(&m, "persona_name_written", out.persona_name_written);
-	msgconn_send(&inst->sup, &m, -1);
+	memcpy(played.game_id, play->game_id, sizeof(played.game_id));
+	played.account_name_written = out.account_name_written;
+	played.language_written = out.language_written;
+	played.persona_name_written = out.persona_name_written;
+	msg_send_inst_played(&inst->sup, &played);
 }
 
 /*
@@ -449,9 +452,9 @@ cleanup_game(struct install *inst, const char *game_id)
 
 	if (game_fd == -1)
 		return;
-	if (fstatat(game_fd, STAGING, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+	if (fstatat(game_fd, INSTALLING_DIR, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		log_info("%s: removing an unfinished install", game_id);
-		path_remove_tree_beneath(game_fd, STAGING);
+		path_remove_tree_beneath(game_fd, INSTALLING_DIR);
 	}
 	path_remove_tree_beneath(game_fd, RETIRING);
 	close(game_fd);
@@ -479,62 +482,84 @@ cleanup_all(struct install *inst)
 }
 
 static void
+install_hello(struct install *inst, const struct inst_hello *hello)
+{
+	memcpy(inst->games_dir, hello->games_dir, sizeof(inst->games_dir));
+	memcpy(inst->unrar_path, hello->unrar_path, sizeof(inst->unrar_path));
+	inst->unrar = hello->unrar;
+	if (inst->games_fd != -1)
+		close(inst->games_fd);
+	inst->games_fd = open(inst->games_dir, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC);
+	if (inst->games_fd == -1)
+		fatal("games dir %s", inst->games_dir);
+	if (hello->cleanup)
+		cleanup_all(inst);
+	if (install_sandbox(inst) == -1)
+		fatalx("cannot sandbox the install worker");
+	msg_send_inst_ready(&inst->sup);
+}
+
+static void
 install_dispatch_supervisor(struct msgconn *c, struct msg *m)
 {
 	struct install	*inst = c->arg;
-	char		 game_id[65];
-	int		 cleanup;
+	struct inst_hello hello;
+	struct inst_play play;
+	struct game_ref	 ref;
+	struct game_pipe stream;
+	const char	*why = NULL;
 
-	if (m->type == MSG_INST_HELLO) {
-		if (mp_get_str(m->body, "games_dir", inst->games_dir,
-		    sizeof(inst->games_dir)) == -1 ||
-		    mp_get_str(m->body, "unrar", inst->unrar_path,
-		    sizeof(inst->unrar_path)) == -1 ||
-		    mp_get_bool(m->body, "cleanup", &cleanup) == -1)
-			fatalx("bad hello from the supervisor");
-		inst->unrar = unrar_mode_parse(inst->unrar_path);
-		if (inst->games_fd != -1)
-			close(inst->games_fd);
-		inst->games_fd = open(inst->games_dir, O_RDONLY | O_DIRECTORY |
-		    O_CLOEXEC);
-		if (inst->games_fd == -1)
-			fatal("games dir %s", inst->games_dir);
-		if (cleanup)
-			cleanup_all(inst);
-		if (install_sandbox(inst) == -1)
-			fatalx("cannot sandbox the install worker");
-		msgconn_send_empty(c, MSG_INST_READY);
-		return;
-	}
-	if (m->type == MSG_INST_PLAY) {
-		do_play(inst, m->body);
-		return;
-	}
-	if (mp_get_str(m->body, "game_id", game_id, sizeof(game_id)) == -1 ||
-	    !path_is_valid_game_id(game_id))
-		fatalx("bad %s from the supervisor", msg_type_str(m->type));
 	switch (m->type) {
+	case MSG_INST_HELLO:
+		if (msg_recv_inst_hello(m, &hello, &why) == -1)
+			break;
+		install_hello(inst, &hello);
+		return;
+	case MSG_INST_PLAY:
+		if (msg_recv_inst_play(m, &play, &why) == -1)
+			break;
+		if (!path_is_valid_game_id(play.game_id)) {
+			why = "bad game id";
+			break;
+		}
+		do_play(inst, &play);
+		return;
 	case MSG_INST_INSTALL:
-		job_start(inst, game_id, INST_OP_INSTALL);
-		break;
 	case MSG_INST_UNINSTALL:
-		job_start(inst, game_id, INST_OP_UNINSTALL);
-		break;
+		if ((m->type == MSG_INST_INSTALL ?
+		    msg_recv_inst_install(m, &ref, &why) :
+		    msg_recv_inst_uninstall(m, &ref, &why)) == -1)
+			break;
+		if (!path_is_valid_game_id(ref.game_id)) {
+			why = "bad game id";
+			break;
+		}
+		job_start(inst, ref.game_id, m->type == MSG_INST_INSTALL ?
+		    INST_OP_INSTALL : INST_OP_UNINSTALL);
+		return;
 	case MSG_INST_STREAM_OUT:
-		if (m->fd == -1)
-			fatalx("stream request without a pipe");
-		do_stream_out(inst, game_id, m->fd);
-		m->fd = -1;
-		break;
+		if (msg_recv_inst_stream_out(m, &stream, &why) == -1)
+			break;
+		if (!path_is_valid_game_id(stream.game_id)) {
+			close(stream.fd);
+			why = "bad game id";
+			break;
+		}
+		do_stream_out(inst, stream.game_id, stream.fd);
+		return;
 	case MSG_INST_CLEANUP:
-		cleanup_game(inst, game_id);
-		break;
-	default:
-		fatalx("unexpected %s from the supervisor",
-		    msg_type_str(m->type));
+		if (msg_recv_inst_cleanup(m, &ref, &why) == -1)
+			break;
+		if (!path_is_valid_game_id(ref.game_id)) {
+			why = "bad game id";
+			break;
+		}
+		cleanup_game(inst, ref.game_id);
+		return;
 	}
-	if (m->fd != -1)
-		close(m->fd);
+	fatalx("bad %s from the supervisor: %s", msg_type_str(m->type),
+	    why != NULL ? why : "unexpected");
 }
 
 static void

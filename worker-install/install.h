@@ -7,8 +7,7 @@
 #include <ev.h>
 
 #include "common/compat.h"
-#include "common/install_link.h"
-#include "common/msg.h"
+#include "common/msgtypes.h"
 
 struct install;
 
@@ -17,7 +16,7 @@ struct job {
 	TAILQ_ENTRY(job) entry;
 	struct install	*inst;
 	pid_t		 pid;
-	char		 game_id[65];
+	char		 game_id[GAME_ID_SIZE];
 	enum inst_op	 op;		/* install or uninstall */
 	int		 pipe_fd;	/* progress and error lines */
 	ev_io		 pio;

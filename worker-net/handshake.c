@@ -14,6 +14,7 @@
 
 #include "common/gamelist.h"
 #include "common/log.h"
+#include "common/msgtypes.h"
 #include "worker-net/net.h"
 
 static int
@@ -21,9 +22,9 @@ valid_peer_id(const char *id)
 {
 	size_t	 i;
 
-	if (strlen(id) != NET_ID_LEN)
+	if (strlen(id) != PEER_ID_LEN)
 		return 0;
-	for (i = 0; i < NET_ID_LEN; i++)
+	for (i = 0; i < PEER_ID_LEN; i++)
 		if (!isxdigit((unsigned char)id[i]) ||
 		    isupper((unsigned char)id[i]))
 			return 0;
@@ -45,17 +46,6 @@ static const char *
 dialler_id(const struct link *l)
 {
 	return l->outbound ? l->net->peer_id : l->peer_id;
-}
-
-static void
-pack_library(struct net *net, struct msgout *m)
-{
-	msgout_key(m, "games");
-	if (net->have_library)
-		msgpack_sbuffer_write(&m->sbuf, net->library.data,
-		    net->library.size);
-	else
-		msgpack_pack_array(&m->pk, 0);
 }
 
 /*
@@ -83,38 +73,20 @@ addr_for_link(struct link *l, char *buf, size_t size)
 }
 
 int
-handshake_send_hello(struct link *l, uint32_t type)
+handshake_send_hello(struct link *l, int ack)
 {
 	struct net	*net = l->net;
-	struct msgout	 m;
-	char		 addr[ADDR_STRLEN];
+	struct peer_hello h;
 
-	addr_for_link(l, addr, sizeof(addr));
-	msgout_init(&m, type, 5);
-	msgout_u64(&m, "proto", PEER_PROTO_VERSION);
-	msgout_str(&m, "peer_id", net->peer_id);
-	msgout_str(&m, "name", net->name);
-	msgout_str(&m, "addr", addr);
-	pack_library(net, &m);
-	return msgconn_send(&l->mc, &m, -1);
-}
-
-/* Tells the supervisor a peer's library, checked by the caller. */
-static void
-send_games(struct link *l, uint32_t type, struct game_entry *list, size_t n)
-{
-	struct msgout	 m;
-
-	msgout_init(&m, type, type == MSG_NET_PEER_UP ? 4 : 2);
-	msgout_str(&m, "peer_id", l->peer_id);
-	if (type == MSG_NET_PEER_UP) {
-		msgout_str(&m, "name", l->name);
-		msgout_str(&m, "addr", l->addr);
-	}
-	msgout_key(&m, "games");
-	gamelist_pack(&m.pk, list, n);
-	free(list);
-	msgconn_send(&l->net->sup, &m, -1);
+	memset(&h, 0, sizeof(h));
+	h.proto = PEER_PROTO_VERSION;
+	snprintf(h.peer_id, sizeof(h.peer_id), "%s", net->peer_id);
+	snprintf(h.name, sizeof(h.name), "%s", net->name);
+	addr_for_link(l, h.addr, sizeof(h.addr));
+	h.games = net->library.games;
+	h.ngames = net->library.ngames;
+	return ack ? msg_send_peer_hello_ack(&l->mc, &h) :
+	    msg_send_peer_hello(&l->mc, &h);
 }
 
 /*
@@ -155,38 +127,42 @@ handshake_recv_hello(struct link *l, struct msg *m)
 	struct net	*net = l->net;
 	struct sockaddr_storage ss;
 	struct link	*old, *next;
-	struct game_entry *games;
+	struct peer_hello h;
+	struct net_peer_up up;
 	const char	*why;
 	socklen_t	 len;
-	size_t		 ngames;
-	uint64_t	 proto;
 
-	if (mp_get_u64(m->body, "proto", &proto) == -1) {
-		net_link_drop(l, "hello without a protocol version");
+	if (m->type == MSG_PEER_HELLO ?
+	    msg_recv_peer_hello(m, &h, &why) == -1 :
+	    msg_recv_peer_hello_ack(m, &h, &why) == -1) {
+		log_info("malformed hello: %s", why);
+		net_link_drop(l, "malformed hello");
 		return -1;
 	}
-	if (proto != PEER_PROTO_VERSION) {
+	if (h.proto != PEER_PROTO_VERSION) {
+		msg_free_peer_hello(&h);
 		net_link_drop(l, "hello with an unknown protocol version");
 		return -1;
 	}
-	if (mp_get_str(m->body, "peer_id", l->peer_id,
-	    sizeof(l->peer_id)) == -1 || !valid_peer_id(l->peer_id) ||
-	    mp_get_str(m->body, "name", l->name, sizeof(l->name)) == -1 ||
-	    !valid_name(l->name) ||
-	    mp_get_str(m->body, "addr", l->addr, sizeof(l->addr)) == -1 ||
+	snprintf(l->peer_id, sizeof(l->peer_id), "%s", h.peer_id);
+	snprintf(l->name, sizeof(l->name), "%s", h.name);
+	snprintf(l->addr, sizeof(l->addr), "%s", h.addr);
+	if (!valid_peer_id(l->peer_id) || !valid_name(l->name) ||
 	    addr_parse(l->addr, -1, &ss, &len) == -1 ||
 	    addr_port((struct sockaddr *)&ss) <= 0) {
+		msg_free_peer_hello(&h);
 		net_link_drop(l, "malformed hello");
 		return -1;
 	}
 	if (strcmp(l->peer_id, net->peer_id) == 0) {
+		msg_free_peer_hello(&h);
 		net_link_drop(l, "hello from ourselves, ignored");
 		return -1;
 	}
 	proven_addr(l, &ss);
 	/* All of the hello is checked before it changes anything. */
-	if (gamelist_decode(mp_field(m->body, "games"), &games, &ngames,
-	    &why) == -1) {
+	if (gamelist_check(h.games, h.ngames, &why) == -1) {
+		msg_free_peer_hello(&h);
 		net_link_drop(l, why);
 		return -1;
 	}
@@ -201,20 +177,25 @@ handshake_recv_hello(struct link *l, struct msg *m)
 			continue;
 		if (old->outbound != l->outbound &&
 		    strcmp(dialler_id(old), dialler_id(l)) < 0) {
-			free(games);
+			msg_free_peer_hello(&h);
 			net_link_drop(l, "duplicate link, keeping the other");
 			return -1;
 		}
 		old->state = LINK_HELLO;	/* no PEER_DOWN */
 		net_link_drop(old, "replaced by a newer link");
 	}
-	if (m->type == MSG_PEER_HELLO &&
-	    handshake_send_hello(l, MSG_PEER_HELLO_ACK) == -1) {
-		free(games);
+	if (m->type == MSG_PEER_HELLO && handshake_send_hello(l, 1) == -1) {
+		msg_free_peer_hello(&h);
 		net_link_drop(l, "cannot answer hello");
 		return -1;
 	}
-	send_games(l, MSG_NET_PEER_UP, games, ngames);
+	memcpy(up.peer_id, l->peer_id, sizeof(up.peer_id));
+	memcpy(up.name, l->name, sizeof(up.name));
+	memcpy(up.addr, l->addr, sizeof(up.addr));
+	up.games = h.games;
+	up.ngames = h.ngames;
+	msg_send_net_peer_up(&net->sup, &up);
+	msg_free_peer_hello(&h);
 	l->state = LINK_UP;
 	log_info("peer %s (%s) up at %s", l->peer_id, l->name, l->addr);
 	return 0;
@@ -223,16 +204,21 @@ handshake_recv_hello(struct link *l, struct msg *m)
 void
 handshake_forward_library(struct link *l, struct msg *m)
 {
-	struct game_entry *games;
+	struct game_list lib;
+	struct net_peer_library pl;
 	const char	*why;
-	size_t		 n;
 
-	if (gamelist_decode(mp_field(m->body, "games"), &games, &n,
-	    &why) == -1) {
+	if (msg_recv_peer_library(m, &lib, &why) == -1 ||
+	    gamelist_check(lib.games, lib.ngames, &why) == -1) {
+		msg_free_peer_library(&lib);
 		net_link_drop(l, why);
 		return;
 	}
-	send_games(l, MSG_NET_PEER_LIBRARY, games, n);
+	memcpy(pl.peer_id, l->peer_id, sizeof(pl.peer_id));
+	pl.games = lib.games;
+	pl.ngames = lib.ngames;
+	msg_send_net_peer_library(&l->net->sup, &pl);
+	msg_free_peer_library(&lib);
 }
 
 /* Our library changed: every peer hears it on its existing link. */
@@ -242,13 +228,9 @@ handshake_broadcast_library(struct net *net)
 	struct link	*l, *next;
 
 	TAILQ_FOREACH_SAFE(l, &net->links, entry, next) {
-		struct msgout	 m;
-
 		if (l->state != LINK_UP)
 			continue;
-		msgout_init(&m, MSG_PEER_LIBRARY, 1);
-		pack_library(net, &m);
-		if (msgconn_send(&l->mc, &m, -1) == -1)
+		if (msg_send_peer_library(&l->mc, &net->library) == -1)
 			net_link_drop(l, "cannot send library");
 	}
 }

@@ -151,7 +151,7 @@ struct mdns_inst {
 	int			 touched;	/* by the datagram being read */
 	int			 refresh;	/* ask for its TXT again */
 	char			 name[256];
-	char			 id[NET_ID_LEN + 1];	/* from TXT */
+	char			 id[PEER_ID_SIZE];	/* from TXT */
 	char			 addr[ADDR_STRLEN];	/* from TXT */
 	char			 host[256];		/* from SRV */
 	int			 port;			/* from SRV */
@@ -190,11 +190,11 @@ valid_id(const char *id)
 {
 	size_t	 i;
 
-	for (i = 0; i < NET_ID_LEN; i++)
+	for (i = 0; i < PEER_ID_LEN; i++)
 		if (!((id[i] >= '0' && id[i] <= '9') ||
 		    (id[i] >= 'a' && id[i] <= 'f')))
 			return 0;
-	return id[NET_ID_LEN] == '\0';
+	return id[PEER_ID_LEN] == '\0';
 }
 
 /*
@@ -331,9 +331,9 @@ txt_parse(const unsigned char *p, size_t len, char *id, char *addr)
 		if (memchr(s, '\0', l) != NULL)
 			continue;
 		if (l >= 3 && strncasecmp(s, "id=", 3) == 0) {
-			if (!have_id++ && l - 3 == NET_ID_LEN) {
-				memcpy(id, s + 3, NET_ID_LEN);
-				id[NET_ID_LEN] = '\0';
+			if (!have_id++ && l - 3 == PEER_ID_LEN) {
+				memcpy(id, s + 3, PEER_ID_LEN);
+				id[PEER_ID_LEN] = '\0';
 			}
 		} else if (l >= 5 && strncasecmp(s, "addr=", 5) == 0) {
 			if (!have_addr++ && l - 5 < ADDR_STRLEN) {
@@ -596,7 +596,7 @@ read_record(struct mdns *m, const struct resource *rr)
 {
 	struct mdns_inst *in;
 	ev_tstamp	 now = ev_now(m->net->loop);
-	char		 id[NET_ID_LEN + 1], addr[ADDR_STRLEN];
+	char		 id[PEER_ID_SIZE], addr[ADDR_STRLEN];
 	int		 i;
 
 	if (strcasecmp(rr->name, m->instance) == 0)	/* our own */
@@ -1024,7 +1024,7 @@ publish(struct mdns *m)
 	struct sockaddr_storage ss;
 	mdns_record_t	*r;
 	socklen_t	 len;
-	char		 label[48], txt[2 + 3 + NET_ID_LEN + 5 + ADDR_STRLEN];
+	char		 label[48], txt[2 + 3 + PEER_ID_LEN + 5 + ADDR_STRLEN];
 	size_t		 i, n, tl;
 
 	if (addr_parse(net->addr, -1, &ss, &len) == -1) {

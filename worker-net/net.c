@@ -26,15 +26,13 @@ static void	link_closed(struct msgconn *, const char *);
 static void
 connect_done(struct net *net, uint64_t req, const char *error)
 {
-	struct msgout	 m;
+	struct net_connect_done d;
 
 	if (req == 0)
 		return;
-	msgout_init(&m, MSG_NET_CONNECT_DONE, error ? 2 : 1);
-	msgout_u64(&m, "req", req);
-	if (error != NULL)
-		msgout_str(&m, "error", error);
-	msgconn_send(&net->sup, &m, -1);
+	d.req = req;
+	snprintf(d.error, sizeof(d.error), "%s", error != NULL ? error : "");
+	msg_send_net_connect_done(&net->sup, &d);
 }
 
 static void
@@ -55,7 +53,7 @@ link_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 			net_link_drop(l, "peer went silent");
 			return;
 		}
-		if (msgconn_send_empty(&l->mc, MSG_PEER_PING) == -1) {
+		if (msg_send_peer_ping(&l->mc) == -1) {
 			net_link_drop(l, "cannot ping");
 			return;
 		}
@@ -117,13 +115,12 @@ net_link_drop(struct link *l, const char *why)
 	struct net	*net = l->net;
 
 	if (l->state == LINK_UP) {
-		struct msgout	 m;
+		struct net_peer_down d;
 
 		log_info("peer %s (%s) down: %s", l->peer_id, l->addr, why);
-		msgout_init(&m, MSG_NET_PEER_DOWN, 2);
-		msgout_str(&m, "peer_id", l->peer_id);
-		msgout_str(&m, "reason", why);
-		msgconn_send(&net->sup, &m, -1);
+		memcpy(d.peer_id, l->peer_id, sizeof(d.peer_id));
+		snprintf(d.reason, sizeof(d.reason), "%s", why);
+		msg_send_net_peer_down(&net->sup, &d);
 	} else
 		log_info("link %s closed: %s", l->target[0] ? l->target :
 		    "inbound", why);
@@ -151,29 +148,29 @@ static void
 net_handoff(struct link *l, struct msg *m)
 {
 	struct net	*net = l->net;
-	struct msgout	 out;
-	uint64_t	 proto;
-	int		 fd;
+	struct peer_xfer_open open;
+	struct link_fd	 handoff;
+	const char	*why;
 
-	if (mp_get_u64(m->body, "proto", &proto) == -1 ||
-	    proto != PEER_PROTO_VERSION) {
+	if (msg_recv_peer_xfer_open(m, &open, &why) == -1 ||
+	    open.proto != PEER_PROTO_VERSION) {
 		net_link_drop(l, "transfer link with an unknown version");
 		return;
 	}
-	if ((fd = dup(l->mc.fd)) == -1) {
+	if ((handoff.fd = dup(l->mc.fd)) == -1) {
 		net_link_drop(l, "cannot hand off a transfer link");
 		return;
 	}
 	msgconn_close(&l->mc);
 	link_free(l);
-	msgout_init(&out, MSG_NET_HANDOFF, 0);
-	msgconn_send(&net->sup, &out, fd);
+	msg_send_net_handoff(&net->sup, &handoff);
 }
 
 static void
 net_dispatch_peer(struct msgconn *c, struct msg *m)
 {
 	struct link	*l = c->arg;
+	const char	*why;
 
 	l->last_rx = ev_now(l->net->loop);
 	if (l->state == LINK_HELLO && !l->outbound &&
@@ -202,10 +199,14 @@ net_dispatch_peer(struct msgconn *c, struct msg *m)
 		handshake_forward_library(l, m);
 		break;
 	case MSG_PEER_PING:
-		if (msgconn_send_empty(&l->mc, MSG_PEER_PONG) == -1)
+		if (msg_recv_peer_ping(m, &why) == -1)
+			net_link_drop(l, why);
+		else if (msg_send_peer_pong(&l->mc) == -1)
 			net_link_drop(l, "cannot answer ping");
 		break;
 	case MSG_PEER_PONG:
+		if (msg_recv_peer_pong(m, &why) == -1)
+			net_link_drop(l, why);
 		break;
 	case MSG_PEER_GOODBYE:
 		net_link_drop(l, "goodbye");
@@ -286,13 +287,15 @@ advertised_addr(struct net *net)
 static int
 net_listen(struct net *net, const char *want)
 {
-	struct msgout	 m;
+	struct net_ready ready;
+	struct error_text failed;
 	socklen_t	 len;
-	char		 err[256], bound[ADDR_STRLEN];
+	char		*err = failed.error;
+	size_t		 errsize = sizeof(failed.error);
 	int		 one = 1;
 
 	if (addr_parse(want, 0, &net->bound, &len) == -1) {
-		snprintf(err, sizeof(err), "invalid listen address %s", want);
+		snprintf(err, errsize, "invalid listen address %s", want);
 		goto fail;
 	}
 	net->listen_fd = socket(net->bound.ss_family, SOCK_STREAM |
@@ -302,27 +305,24 @@ net_listen(struct net *net, const char *want)
 	    sizeof(one)) == -1 ||
 	    bind(net->listen_fd, (struct sockaddr *)&net->bound, len) == -1 ||
 	    listen(net->listen_fd, 128) == -1) {
-		snprintf(err, sizeof(err), "cannot listen on %s: %s", want,
+		snprintf(err, errsize, "cannot listen on %s: %s", want,
 		    strerror(errno));
 		goto fail;
 	}
 	len = sizeof(net->bound);
 	getsockname(net->listen_fd, (struct sockaddr *)&net->bound, &len);
 	advertised_addr(net);
-	addr_format((struct sockaddr *)&net->bound, bound, sizeof(bound));
+	memcpy(ready.addr, net->addr, sizeof(ready.addr));
+	addr_format((struct sockaddr *)&net->bound, ready.bound,
+	    sizeof(ready.bound));
 	ev_io_init(&net->lio, accept_cb, net->listen_fd, EV_READ);
 	net->lio.data = net;
 	ev_io_start(net->loop, &net->lio);
-	msgout_init(&m, MSG_NET_READY, 2);
-	msgout_str(&m, "addr", net->addr);
-	msgout_str(&m, "bound", bound);
-	msgconn_send(&net->sup, &m, -1);
+	msg_send_net_ready(&net->sup, &ready);
 	return 0;
 fail:
 	log_warnx("%s", err);
-	msgout_init(&m, MSG_NET_FAILED, 1);
-	msgout_str(&m, "error", err);
-	msgconn_send(&net->sup, &m, -1);
+	msg_send_net_failed(&net->sup, &failed);
 	return -1;
 }
 
@@ -351,7 +351,7 @@ connect_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 	msgconn_init(mc, loop, fd, 0, net_dispatch_peer, link_closed, l);
 	mc->wqmax = 32u * 1024 * 1024;
 	link_arm(l, NET_HELLO_TIMEOUT);
-	if (handshake_send_hello(l, MSG_PEER_HELLO) == -1)
+	if (handshake_send_hello(l, 0) == -1)
 		net_link_drop(l, "cannot send hello");
 }
 
@@ -440,7 +440,7 @@ net_goodbye(struct net *net)
 
 	TAILQ_FOREACH(l, &net->links, entry)
 		if (l->state == LINK_UP) {
-			msgconn_send_empty(&l->mc, MSG_PEER_GOODBYE);
+			msg_send_peer_goodbye(&l->mc);
 			msgconn_flush(&l->mc, 500);
 		}
 	ev_break(net->loop, EVBREAK_ALL);
@@ -450,26 +450,22 @@ static void
 net_dispatch_supervisor(struct msgconn *c, struct msg *m)
 {
 	struct net	*net = c->arg;
-	char		 addr[ADDR_STRLEN];
-	uint64_t	 req;
+	struct net_identity identity;
+	struct net_listen listen;
+	struct net_connect dial;
+	const char	*why = NULL;
 
-	if (m->fd != -1)
-		close(m->fd);
 	switch (m->type) {
 	case MSG_NET_IDENTITY:
-		if (mp_get_str(m->body, "peer_id", net->peer_id,
-		    sizeof(net->peer_id)) == -1 ||
-		    mp_get_str(m->body, "name", net->name,
-		    sizeof(net->name)) == -1)
-			fatalx("bad identity from the supervisor");
-		break;
-	case MSG_NET_LISTEN: {
-		int	 mdns;
-
-		if (mp_get_str(m->body, "addr", addr, sizeof(addr)) == -1 ||
-		    mp_get_bool(m->body, "mdns", &mdns) == -1)
-			fatalx("bad listen request");
-		if (net_listen(net, addr) == 0 && mdns &&
+		if (msg_recv_net_identity(m, &identity, &why) == -1)
+			break;
+		memcpy(net->peer_id, identity.peer_id, sizeof(net->peer_id));
+		memcpy(net->name, identity.name, sizeof(net->name));
+		return;
+	case MSG_NET_LISTEN:
+		if (msg_recv_net_listen(m, &listen, &why) == -1)
+			break;
+		if (net_listen(net, listen.addr) == 0 && listen.mdns &&
 		    (net->mdns = mdns_start(net)) == NULL)
 			log_warnx("mDNS is off: cannot start it");
 		if (!net->sandboxed) {
@@ -484,34 +480,26 @@ net_dispatch_supervisor(struct msgconn *c, struct msg *m)
 				fatalx("sandbox: %s", err);
 			net->sandboxed = 1;
 		}
-		break;
-	}
+		return;
 	case MSG_NET_CONNECT:
-		if (mp_get_u64(m->body, "req", &req) == -1 ||
-		    mp_get_str(m->body, "addr", addr, sizeof(addr)) == -1)
-			fatalx("bad connect request");
-		net_dial(net, req, addr);
-		break;
-	case MSG_NET_LIBRARY: {
-		const msgpack_object *games = mp_get_array(m->body, "games");
-		msgpack_packer	 pk;
-
-		if (games == NULL)
-			fatalx("bad library from the supervisor");
-		msgpack_sbuffer_clear(&net->library);
-		msgpack_packer_init(&pk, &net->library, msgpack_sbuffer_write);
-		msgpack_pack_object(&pk, *games);
-		net->have_library = 1;
+		if (msg_recv_net_connect(m, &dial, &why) == -1)
+			break;
+		net_dial(net, dial.req, dial.addr);
+		return;
+	case MSG_NET_LIBRARY:
+		msg_free_net_library(&net->library);
+		if (msg_recv_net_library(m, &net->library, &why) == -1)
+			break;
 		handshake_broadcast_library(net);
-		break;
-	}
+		return;
 	case MSG_NET_GOODBYE:
+		if (msg_recv_net_goodbye(m, &why) == -1)
+			break;
 		net_goodbye(net);
-		break;
-	default:
-		fatalx("unexpected %s from the supervisor",
-		    msg_type_str(m->type));
+		return;
 	}
+	fatalx("bad %s from the supervisor: %s", msg_type_str(m->type),
+	    why != NULL ? why : "unexpected");
 }
 
 static void
@@ -533,7 +521,6 @@ net_new(struct ev_loop *loop, int supfd)
 	net->loop = loop;
 	net->listen_fd = -1;
 	TAILQ_INIT(&net->links);
-	msgpack_sbuffer_init(&net->library);
 	msgconn_init(&net->sup, loop, supfd, 0, net_dispatch_supervisor,
 	    sup_lost, net);
 	return net;
@@ -558,6 +545,6 @@ net_free(struct net *net)
 		close(net->listen_fd);
 	}
 	msgconn_close(&net->sup);
-	msgpack_sbuffer_destroy(&net->library);
+	msg_free_net_library(&net->library);
 	free(net);
 }

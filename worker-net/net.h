@@ -10,10 +10,9 @@
 #include <ev.h>
 
 #include "common/addr.h"
-#include "common/msg.h"
+#include "common/msgtypes.h"
 
 #define PEER_PROTO_VERSION	1
-#define NET_ID_LEN		32
 #define NET_HELLO_TIMEOUT	10.0	/* a new link must say hello by then */
 #define NET_PING_INTERVAL	2.0
 #define NET_DEAD_AFTER		6.0	/* silence that drops a peer */
@@ -37,8 +36,8 @@ struct link {
 	int			 outbound;
 	uint64_t		 connect_req;	/* 0 or the supervisor's */
 	char			 target[ADDR_STRLEN];	/* what we dialled */
-	char			 peer_id[NET_ID_LEN + 1];
-	char			 name[64];
+	char			 peer_id[PEER_ID_SIZE];
+	char			 name[PEER_NAME_SIZE];
 	char			 addr[ADDR_STRLEN];	/* its listen addr */
 	ev_io			 cio;		/* connect completion */
 	ev_timer		 timer;		/* hello/connect deadline, ping */
@@ -50,12 +49,11 @@ struct net {
 	struct msgconn		 sup;		/* link to the supervisor */
 	int			 listen_fd;
 	ev_io			 lio;
-	char			 peer_id[NET_ID_LEN + 1];
-	char			 name[64];
+	char			 peer_id[PEER_ID_SIZE];
+	char			 name[PEER_NAME_SIZE];
 	char			 addr[ADDR_STRLEN];	/* as we advertise it */
 	struct sockaddr_storage	 bound;
-	msgpack_sbuffer		 library;	/* our games, packed array */
-	int			 have_library;
+	struct game_list	 library;	/* our games */
 	int			 nlinks;
 	TAILQ_HEAD(, link)	 links;
 	struct mdns		*mdns;		/* NULL when off */
@@ -74,7 +72,7 @@ struct mdns	*mdns_start(struct net *);
 void		 mdns_stop(struct mdns *);
 
 /* handshake.c */
-int	handshake_send_hello(struct link *, uint32_t type);
+int	handshake_send_hello(struct link *, int ack);
 int	handshake_recv_hello(struct link *, struct msg *);
 void	handshake_forward_library(struct link *, struct msg *);
 void	handshake_broadcast_library(struct net *);

@@ -102,20 +102,28 @@ fetch_free(struct fetch *f)
 	free(f);
 }
 
-void
-fetch_fail(struct fetch *f, const char *reason, const char *error)
+static void
+send_failed(struct transfer *xfer, const char *game_id, enum xfer_end reason,
+    const char *error)
 {
-	struct transfer	*xfer;
-	struct msgout	 m;
+	struct xfer_failed failed;
+
+	snprintf(failed.game_id, sizeof(failed.game_id), "%s", game_id);
+	snprintf(failed.error, sizeof(failed.error), "%s", error);
+	failed.reason = reason;
+	msg_send_xfer_failed(&xfer->sup, &failed);
+}
+
+void
+fetch_fail(struct fetch *f, enum xfer_end reason, const char *error)
+{
+	struct transfer	*xfer = f->xfer;
+	char		 game_id[GAME_ID_SIZE];
 
 	log_warnx("download of %s failed: %s", f->game_id, error);
-	msgout_init(&m, MSG_XFER_FAILED, 3);
-	msgout_str(&m, "game_id", f->game_id);
-	msgout_str(&m, "error", error);
-	msgout_str(&m, "reason", reason);
-	xfer = f->xfer;
+	memcpy(game_id, f->game_id, sizeof(game_id));
 	fetch_free(f);
-	msgconn_send(&xfer->sup, &m, -1);
+	send_failed(xfer, game_id, reason, error);
 }
 
 /*
@@ -124,14 +132,15 @@ fetch_fail(struct fetch *f, const char *reason, const char *error)
  * so callers never free a fetch from under a loop.
  */
 void
-source_send(struct source *s, struct msgout *m)
+source_send(struct source *s, char *frame, size_t len)
 {
 	struct ev_loop	*loop = s->f->xfer->loop;
 
 	free(s->wbuf);
-	s->wbuf = NULL;
-	s->wlen = s->woff = 0;
-	if (msgout_frame(m, &s->wbuf, &s->wlen) == -1) {
+	s->wbuf = frame;
+	s->wlen = len;
+	s->woff = 0;
+	if (frame == NULL) {
 		shutdown(s->fd, SHUT_RDWR);
 		return;
 	}
@@ -218,7 +227,8 @@ source_drop(struct source *s, const char *why, int lost_link)
 	if (f->stream) {
 		/* Before its first entry another source may still serve. */
 		if (f->staging_fd != -1) {
-			fetch_fail(f, lost_link ? "peers-gone" : "failed", why);
+			fetch_fail(f, lost_link ? XFER_END_PEERS_GONE :
+			    XFER_END_FAILED, why);
 			return;
 		}
 		if (fetch_nalive(f) > 0) {
@@ -231,7 +241,7 @@ source_drop(struct source *s, const char *why, int lost_link)
 
 		for (j = 0; j < f->nsrc; j++)
 			gone &= f->src[j].lost_link;
-		fetch_fail(f, gone ? "peers-gone" : "failed",
+		fetch_fail(f, gone ? XFER_END_PEERS_GONE : XFER_END_FAILED,
 		    gone ? "every source is gone" : why);
 		return;
 	}
@@ -291,17 +301,16 @@ void
 fetch_progress_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct fetch	*f = w->data;
-	struct msgout	 m;
+	struct progress	 p;
 	ev_tstamp	 now = ev_now(loop), dt = now - f->last_tick;
 
 	(void)revents;
-	msgout_init(&m, MSG_XFER_PROGRESS, 4);
-	msgout_str(&m, "game_id", f->game_id);
-	msgout_u64(&m, "bytes", f->bytes);
-	msgout_u64(&m, "total_bytes", f->total);
-	msgout_u64(&m, "bytes_per_s", dt > 0 ?
-	    (uint64_t)((f->bytes - f->last_bytes) / dt) : 0);
-	msgconn_send(&f->xfer->sup, &m, -1);
+	memcpy(p.game_id, f->game_id, sizeof(p.game_id));
+	p.bytes = f->bytes;
+	p.total_bytes = f->total;
+	p.bytes_per_s = dt > 0 ? (uint64_t)((f->bytes - f->last_bytes) / dt) :
+	    0;
+	msg_send_xfer_progress(&f->xfer->sup, &p);
 	f->last_bytes = f->bytes;
 	f->last_tick = now;
 }
@@ -353,23 +362,22 @@ void
 fetch_done(struct fetch *f)
 {
 	struct transfer	*xfer = f->xfer;
-	struct msgout	 m;
+	struct xfer_done done;
 	struct timespec	 ts;
 	uint64_t	 ms;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	ms = (uint64_t)((ts.tv_sec + ts.tv_nsec / 1e9 - f->begun) * 1000.0);
-	msgout_init(&m, MSG_XFER_DONE, 4);
-	msgout_str(&m, "game_id", f->game_id);
-	msgout_u64(&m, "bytes", f->bytes);
-	msgout_u64(&m, "duration_ms", ms > 0 ? ms : 1);
-	msgout_u64(&m, "chunks", f->nchunks);
+	memcpy(done.game_id, f->game_id, sizeof(done.game_id));
+	done.bytes = f->bytes;
+	done.duration_ms = ms > 0 ? ms : 1;
+	done.chunks = f->nchunks;
 	log_info("%s %s: %llu bytes in %llu ms", f->stream ? "streamed" :
 	    "downloaded", f->game_id, (unsigned long long)f->bytes,
 	    (unsigned long long)ms);
 	f->created_game_dir = 0;
 	fetch_free(f);
-	msgconn_send(&xfer->sup, &m, -1);
+	msg_send_xfer_done(&xfer->sup, &done);
 }
 
 static void
@@ -378,7 +386,7 @@ fetch_finish(struct fetch *f)
 	const char	*why;
 
 	if (fetch_commit(f, &why) == -1) {
-		fetch_fail(f, "failed", why);
+		fetch_fail(f, XFER_END_FAILED, why);
 		return;
 	}
 	fetch_done(f);
@@ -389,20 +397,19 @@ chunk_done(struct source *s)
 {
 	struct fetch	*f = s->f;
 	struct chunk	*c = &f->chunks[s->chunk];
-	struct msgout	 m;
+	struct xfer_chunk done;
 
 	c->done = 1;
 	f->ndone++;
 	s->chunk = -1;
 	s->state = SRC_IDLE;
 	ev_timer_stop(f->xfer->loop, &s->timer);
-	msgout_init(&m, MSG_XFER_CHUNK, 5);
-	msgout_str(&m, "game_id", f->game_id);
-	msgout_str(&m, "path", f->files[c->file].path);
-	msgout_u64(&m, "offset", c->offset);
-	msgout_u64(&m, "length", c->length);
-	msgout_str(&m, "peer_addr", s->addr);
-	msgconn_send(&f->xfer->sup, &m, -1);
+	memcpy(done.game_id, f->game_id, sizeof(done.game_id));
+	snprintf(done.path, sizeof(done.path), "%s", f->files[c->file].path);
+	done.offset = c->offset;
+	done.length = c->length;
+	memcpy(done.peer_addr, s->addr, sizeof(done.peer_addr));
+	msg_send_xfer_chunk(&f->xfer->sup, &done);
 	if (f->ndone == f->nchunks) {
 		fetch_finish(f);
 		return;
@@ -415,8 +422,9 @@ static void
 source_next(struct source *s)
 {
 	struct fetch	*f = s->f;
-	struct msgout	 m;
-	size_t		 i;
+	struct peer_chunk req;
+	char		*frame = NULL;
+	size_t		 i, len = 0;
 
 	for (i = 0; i < f->nchunks; i++) {
 		int	 busy = 0, j;
@@ -433,12 +441,13 @@ source_next(struct source *s)
 	s->chunk = (int)i;
 	s->got = 0;
 	s->state = SRC_HEADER;
-	msgout_init(&m, MSG_PEER_CHUNK_REQ, 4);
-	msgout_str(&m, "game_id", f->game_id);
-	msgout_str(&m, "path", f->files[f->chunks[i].file].path);
-	msgout_u64(&m, "offset", f->chunks[i].offset);
-	msgout_u64(&m, "length", f->chunks[i].length);
-	source_send(s, &m);
+	memcpy(req.game_id, f->game_id, sizeof(req.game_id));
+	snprintf(req.path, sizeof(req.path), "%s",
+	    f->files[f->chunks[i].file].path);
+	req.offset = f->chunks[i].offset;
+	req.length = f->chunks[i].length;
+	msg_frame_peer_chunk_req(&req, &frame, &len);
+	source_send(s, frame, len);
 	source_wait(s);
 }
 
@@ -562,11 +571,11 @@ fetch_plan(struct fetch *f)
 static void
 fetch_check_lists(struct fetch *f)
 {
-	struct msgout	 m;
 	struct source	*ref = NULL;
+	struct file_list list;
+	struct xfer_begin begin;
 	const char	*why;
 	struct timespec	 ts;
-	size_t		 i;
 	int		 j;
 
 	for (j = 0; j < f->nsrc; j++) {
@@ -580,7 +589,7 @@ fetch_check_lists(struct fetch *f)
 			ref = s;
 		else if (file_cmp_lists(ref->files, ref->nfiles, s->files,
 		    s->nfiles) != 0) {
-			fetch_fail(f, "failed", "sources disagree on the "
+			fetch_fail(f, XFER_END_FAILED, "sources disagree on the "
 			    "game's files");
 			return;
 		}
@@ -590,27 +599,19 @@ fetch_check_lists(struct fetch *f)
 	f->nfiles = ref->nfiles;
 	ref->files = NULL;
 	ref->nfiles = 0;
-	msgout_init(&m, MSG_XFER_FILES, 2);
-	msgout_str(&m, "game_id", f->game_id);
-	msgout_key(&m, "files");
-	msgpack_pack_array(&m.pk, f->nfiles);
-	for (i = 0; i < f->nfiles; i++) {
-		msgpack_pack_map(&m.pk, 2);
-		mp_pack_str(&m.pk, "path");
-		mp_pack_str(&m.pk, f->files[i].path);
-		mp_pack_str(&m.pk, "size");
-		msgpack_pack_uint64(&m.pk, f->files[i].size);
-	}
-	msgconn_send(&f->xfer->sup, &m, -1);
+	memcpy(list.game_id, f->game_id, sizeof(list.game_id));
+	list.files = f->files;
+	list.nfiles = f->nfiles;
+	msg_send_xfer_files(&f->xfer->sup, &list);
 	if (fetch_prepare(f, &why) == -1) {
-		fetch_fail(f, "failed", why);
+		fetch_fail(f, XFER_END_FAILED, why);
 		return;
 	}
 	for (j = 0; j < f->nsrc; j++)
 		if (alive(&f->src[j]))
 			f->src[j].state = SRC_IDLE;
 	if (fetch_plan(f) == -1) {
-		fetch_fail(f, "failed", "out of memory");
+		fetch_fail(f, XFER_END_FAILED, "out of memory");
 		return;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -620,10 +621,9 @@ fetch_check_lists(struct fetch *f)
 	    XFER_PROGRESS_EVERY);
 	f->progress.data = f;
 	ev_timer_start(f->xfer->loop, &f->progress);
-	msgout_init(&m, MSG_XFER_BEGIN, 2);
-	msgout_str(&m, "game_id", f->game_id);
-	msgout_u64(&m, "total_bytes", f->total);
-	msgconn_send(&f->xfer->sup, &m, -1);
+	memcpy(begin.game_id, f->game_id, sizeof(begin.game_id));
+	begin.total_bytes = f->total;
+	msg_send_xfer_begin(&f->xfer->sup, &begin);
 	for (j = 0; j < f->nsrc; j++)
 		if (f->src[j].state == SRC_IDLE)
 			source_next(&f->src[j]);
@@ -631,41 +631,30 @@ fetch_check_lists(struct fetch *f)
 
 /* Checks a source's file list; any odd path drops the source. */
 static int
-source_take_list(struct source *s, const msgpack_object *body,
-    const char **why)
+source_take_list(struct source *s, struct msg *m, const char **why)
 {
-	const msgpack_object *arr = mp_get_array(body, "files");
-	char		 game_id[65];
-	uint32_t	 i;
+	struct file_list list;
+	size_t		 i;
 	int		 has_version = 0;
 
-	if (mp_get_str(body, "game_id", game_id, sizeof(game_id)) == -1 ||
-	    strcmp(game_id, s->f->game_id) != 0 || arr == NULL ||
-	    arr->via.array.size > XFER_MAX_FILES) {
-		*why = "malformed file list";
+	if (msg_recv_peer_files(m, &list, why) == -1)
+		return -1;
+	s->files = list.files;
+	s->nfiles = list.nfiles;
+	if (strcmp(list.game_id, s->f->game_id) != 0) {
+		*why = "a file list for another game";
 		return -1;
 	}
-	if ((s->files = calloc(arr->via.array.size + 1,
-	    sizeof(*s->files))) == NULL) {
-		*why = "out of memory";
-		return -1;
-	}
-	for (i = 0; i < arr->via.array.size; i++) {
-		const msgpack_object *o = &arr->via.array.ptr[i];
-		char	 path[PATH_MAX];
+	for (i = 0; i < s->nfiles; i++) {
+		const char *path = s->files[i].path;
 
-		if (mp_get_str(o, "path", path, sizeof(path)) == -1 ||
-		    !path_is_transferable(path) ||
-		    mp_get_u64(o, "size", &s->files[i].size) == -1 ||
+		if (!path_is_transferable(path) ||
 		    s->files[i].size > (1ULL << 50) ||
-		    (i > 0 && strcmp(s->files[i - 1].path, path) >= 0) ||
-		    (s->files[i].path = strdup(path)) == NULL) {
-			s->nfiles = i;
+		    (i > 0 && strcmp(s->files[i - 1].path, path) >= 0)) {
 			*why = "file list with a path we do not accept";
 			return -1;
 		}
-		s->nfiles = i + 1;
-		has_version |= strcmp(path, "version.ini") == 0;
+		has_version |= strcmp(path, VERSION_FILE) == 0;
 	}
 	if (!has_version) {
 		*why = "file list without version.ini";
@@ -677,44 +666,48 @@ source_take_list(struct source *s, const msgpack_object *body,
 
 /* A complete frame from a source, read in full before any chunk bytes. */
 static void
-source_frame(struct source *s, uint32_t type, const msgpack_object *body)
+source_frame(struct source *s, struct msg *m)
 {
 	struct fetch	*f = s->f;
-	struct msgout	 m;
 	const char	*why = NULL;
-	char		 err[256];
+	struct game_ref	 req;
+	struct error_text err;
+	struct peer_chunk hdr;
+	char		*frame = NULL;
+	size_t		 len = 0;
 
-	if (type == MSG_PEER_ERROR) {
-		if (mp_get_str(body, "error", err, sizeof(err)) == -1)
-			snprintf(err, sizeof(err), "unreadable error");
-		source_drop(s, err, 0);
+	if (m->type == MSG_PEER_ERROR) {
+		source_drop(s, msg_recv_peer_error(m, &err, &why) == -1 ?
+		    "unreadable error" : err.error, 0);
 		return;
 	}
 	switch (s->state) {
 	case SRC_OPENING:
-		if (type != MSG_PEER_XFER_ACCEPT)
+		if (msg_recv_peer_xfer_accept(m, &why) == -1)
 			break;
 		s->state = f->stream ? SRC_STREAM : SRC_LISTING;
-		msgout_init(&m, f->stream ? MSG_PEER_STREAM_REQ :
-		    MSG_PEER_FILES_REQ, 1);
-		msgout_str(&m, "game_id", f->game_id);
-		source_send(s, &m);
+		memcpy(req.game_id, f->game_id, sizeof(req.game_id));
+		if (f->stream)
+			msg_frame_peer_stream_req(&req, &frame, &len);
+		else
+			msg_frame_peer_files_req(&req, &frame, &len);
+		source_send(s, frame, len);
 		return;
 	case SRC_STREAM:
-		if (type == MSG_PEER_ENTRY) {
-			if (stream_entry(s, body, &why) == -1)
-				fetch_fail(f, "failed", why);
+		if (m->type == MSG_PEER_ENTRY) {
+			if (stream_entry(s, m, &why) == -1)
+				fetch_fail(f, XFER_END_FAILED, why);
 			return;
 		}
-		if (type == MSG_PEER_STREAM_END) {
-			stream_finish(s, body);
+		if (m->type == MSG_PEER_STREAM_END) {
+			stream_finish(s, m);
 			return;
 		}
 		break;
 	case SRC_LISTING:
-		if (type != MSG_PEER_FILES)
+		if (m->type != MSG_PEER_FILES)
 			break;
-		if (source_take_list(s, body, &why) == -1) {
+		if (source_take_list(s, m, &why) == -1) {
 			source_drop(s, why, 0);
 			return;
 		}
@@ -724,17 +717,11 @@ source_frame(struct source *s, uint32_t type, const msgpack_object *body)
 		return;
 	case SRC_HEADER: {
 		const struct chunk *c = &f->chunks[s->chunk];
-		char		 game_id[65], path[PATH_MAX];
-		uint64_t	 off, len;
 
-		if (type != MSG_PEER_CHUNK ||
-		    mp_get_str(body, "game_id", game_id, sizeof(game_id)) ==
-		    -1 || mp_get_str(body, "path", path, sizeof(path)) == -1 ||
-		    mp_get_u64(body, "offset", &off) == -1 ||
-		    mp_get_u64(body, "length", &len) == -1 ||
-		    strcmp(game_id, f->game_id) != 0 ||
-		    strcmp(path, f->files[c->file].path) != 0 ||
-		    off != c->offset || len != c->length)
+		if (msg_recv_peer_chunk(m, &hdr, &why) == -1 ||
+		    strcmp(hdr.game_id, f->game_id) != 0 ||
+		    strcmp(hdr.path, f->files[c->file].path) != 0 ||
+		    hdr.offset != c->offset || hdr.length != c->length)
 			break;
 		s->state = SRC_DATA;
 		if (c->length == 0)
@@ -848,7 +835,7 @@ source_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	if (s->state == SRC_DATA) {
 		rc = source_read_data(s, &why);
 		if (rc == -2) {
-			fetch_fail(f, "failed", errno == ENOSPC ?
+			fetch_fail(f, XFER_END_FAILED, errno == ENOSPC ?
 			    "no space left on the games folder" :
 			    "cannot write a staging file");
 			return;
@@ -880,6 +867,7 @@ source_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	if (rc == 1) {
 		struct msg_header hdr;
 		msgpack_unpacked up;
+		struct msg	 m;
 
 		memcpy(&hdr, s->frame, sizeof(hdr));
 		s->framegot = 0;
@@ -888,7 +876,10 @@ source_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 			source_drop(s, "malformed frame", 0);
 			return;
 		}
-		source_frame(s, le32toh(hdr.type), &up.data);
+		m.type = le32toh(hdr.type);
+		m.fd = -1;
+		m.body = &up.data;
+		source_frame(s, &m);
 		msgpack_unpacked_destroy(&up);
 	}
 }
@@ -897,7 +888,9 @@ static void
 source_connected_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct source	*s = w->data;
-	struct msgout	 m;
+	struct peer_xfer_open open;
+	char		*frame = NULL;
+	size_t		 flen = 0;
 	int		 err = 0;
 	socklen_t	 len = sizeof(err);
 
@@ -914,10 +907,10 @@ source_connected_cb(struct ev_loop *loop, ev_io *w, int revents)
 	s->rio.data = s;
 	ev_io_start(loop, &s->rio);
 	s->state = SRC_OPENING;
-	msgout_init(&m, MSG_PEER_XFER_OPEN, 2);
-	msgout_u64(&m, "proto", XFER_PROTO_VERSION);
-	msgout_str(&m, "peer_id", s->f->xfer->peer_id);
-	source_send(s, &m);
+	open.proto = XFER_PROTO_VERSION;
+	memcpy(open.peer_id, s->f->xfer->peer_id, sizeof(open.peer_id));
+	msg_frame_peer_xfer_open(&open, &frame, &flen);
+	source_send(s, frame, flen);
 	source_wait(s);
 }
 
@@ -948,59 +941,43 @@ source_connect(struct source *s)
 	return 0;
 }
 
-static void
-fail_early(struct transfer *xfer, const char *game_id, const char *error)
-{
-	struct msgout	 m;
-
-	msgout_init(&m, MSG_XFER_FAILED, 3);
-	msgout_str(&m, "game_id", game_id);
-	msgout_str(&m, "error", error);
-	msgout_str(&m, "reason", "failed");
-	msgconn_send(&xfer->sup, &m, -1);
-}
-
-/* MSG_XFER_FETCH {game_id, sources: [{peer_id, addr}]} */
 int
-fetch_start(struct transfer *xfer, const msgpack_object *body)
+fetch_start(struct transfer *xfer, const struct xfer_fetch *req)
 {
-	const msgpack_object *arr = mp_get_array(body, "sources");
 	struct fetch	*f;
-	char		 game_id[65];
-	uint32_t	 i;
+	size_t		 i;
 
-	if (mp_get_str(body, "game_id", game_id, sizeof(game_id)) == -1 ||
-	    !path_is_valid_game_id(game_id) || arr == NULL)
+	if (!path_is_valid_game_id(req->game_id))
 		return -1;
-	if (arr->via.array.size == 0 ||
-	    arr->via.array.size > FETCH_MAX_SOURCES) {
-		fail_early(xfer, game_id, "no usable sources");
+	if (req->nsources == 0) {
+		send_failed(xfer, req->game_id, XFER_END_FAILED,
+		    "no usable sources");
 		return 0;
 	}
-	if (fetch_find(xfer, game_id) != NULL) {
-		fail_early(xfer, game_id, "operation already in progress");
+	if (fetch_find(xfer, req->game_id) != NULL) {
+		send_failed(xfer, req->game_id, XFER_END_FAILED,
+		    "operation already in progress");
 		return 0;
 	}
 	if ((f = calloc(1, sizeof(*f))) == NULL ||
-	    (f->src = calloc(arr->via.array.size, sizeof(*f->src))) == NULL ||
+	    (f->src = calloc(req->nsources, sizeof(*f->src))) == NULL ||
 	    (f->buf = malloc(XFER_BUF_SIZE)) == NULL) {
 		if (f != NULL)
 			free(f->src);
 		free(f);
-		fail_early(xfer, game_id, "out of memory");
+		send_failed(xfer, req->game_id, XFER_END_FAILED,
+		    "out of memory");
 		return 0;
 	}
 	f->xfer = xfer;
 	f->game_fd = f->staging_fd = f->entry_fd = -1;
 	f->staging = STAGING_DIR;
-	snprintf(f->game_id, sizeof(f->game_id), "%s", game_id);
-	f->nsrc = arr->via.array.size;
-	if (mp_get_bool(body, "stream", &f->stream) == -1)
-		f->stream = 0;
-	if (f->stream && mp_get_u64(body, "max_total", &f->max_total) == -1)
-		f->max_total = 0;
+	memcpy(f->game_id, req->game_id, sizeof(f->game_id));
+	f->nsrc = req->nsources;
+	f->stream = req->stream;
+	f->max_total = req->max_total;
 	TAILQ_INSERT_TAIL(&xfer->fetches, f, entry);
-	for (i = 0; i < arr->via.array.size; i++) {
+	for (i = 0; i < req->nsources; i++) {
 		struct source *s = &f->src[i];
 
 		s->f = f;
@@ -1009,16 +986,14 @@ fetch_start(struct transfer *xfer, const msgpack_object *body)
 		s->chunk = -1;
 		ev_init(&s->timer, source_timer_cb);
 		s->timer.data = s;
-		mp_get_str(&arr->via.array.ptr[i], "peer_id", s->peer_id,
+		memcpy(s->peer_id, req->sources[i].peer_id,
 		    sizeof(s->peer_id));
-		if (mp_get_str(&arr->via.array.ptr[i], "addr", s->addr,
-		    sizeof(s->addr)) == -1)
-			snprintf(s->addr, sizeof(s->addr), "?");
+		memcpy(s->addr, req->sources[i].addr, sizeof(s->addr));
 	}
 	if (f->stream) {
 		/* One source at a time, lowest address first. */
 		qsort(f->src, f->nsrc, sizeof(*f->src), source_addr_cmp);
-		for (i = 0; i < arr->via.array.size; i++) {
+		for (i = 0; i < req->nsources; i++) {
 			f->src[i].idx = i;
 			f->src[i].timer.data = &f->src[i];
 			f->src[i].state = SRC_WAITING;
@@ -1026,7 +1001,7 @@ fetch_start(struct transfer *xfer, const msgpack_object *body)
 		stream_next_source(f);
 		return 0;
 	}
-	for (i = 0; i < arr->via.array.size; i++) {
+	for (i = 0; i < req->nsources; i++) {
 		struct source *s = &f->src[i];
 
 		if (source_connect(s) == -1) {
@@ -1047,7 +1022,7 @@ fetch_cancel(struct transfer *xfer, const char *game_id)
 	struct fetch	*f = fetch_find(xfer, game_id);
 
 	if (f != NULL)
-		fetch_fail(f, "cancelled", "cancelled");
+		fetch_fail(f, XFER_END_CANCELLED, "cancelled");
 }
 
 /*

@@ -10,9 +10,7 @@
 #include "common/addr.h"
 #include "worker-transfer/transfer.h"
 
-#define FETCH_MAX_SOURCES	64
 #define FETCH_CONNECT_TIMEOUT	10.0
-#define INSTALLING		".local.installing"	/* streamed install */
 #define FRAME_HDR		sizeof(struct msg_header)
 
 enum src_state {
@@ -35,7 +33,7 @@ struct source {
 	struct fetch		*f;
 	int			 idx;
 	char			 addr[ADDR_STRLEN];
-	char			 peer_id[33];
+	char			 peer_id[PEER_ID_SIZE];
 	int			 fd;
 	enum src_state		 state;
 	ev_io			 rio;
@@ -67,7 +65,7 @@ struct chunk {
 struct fetch {
 	TAILQ_ENTRY(fetch)	 entry;
 	struct transfer		*xfer;
-	char			 game_id[65];
+	char			 game_id[GAME_ID_SIZE];
 	struct source		*src;
 	int			 nsrc;
 	struct file_entry	*files;		/* the agreed list */
@@ -101,17 +99,17 @@ struct fetch {
 
 void	fetch_free(struct fetch *);
 void	fetch_done(struct fetch *);
-void	fetch_fail(struct fetch *, const char *reason, const char *);
+void	fetch_fail(struct fetch *, enum xfer_end, const char *);
 int	fetch_nalive(struct fetch *);
 void	fetch_progress_cb(struct ev_loop *, ev_timer *, int);
 void	source_drop(struct source *, const char *why, int lost_link);
 int	source_connect(struct source *);
 void	source_wait(struct source *);
-void	source_send(struct source *, struct msgout *);
+void	source_send(struct source *, char *frame, size_t);
 
 /* stream.c */
-int	stream_entry(struct source *, const msgpack_object *, const char **);
-void	stream_finish(struct source *, const msgpack_object *);
+int	stream_entry(struct source *, struct msg *, const char **);
+void	stream_finish(struct source *, struct msg *);
 void	stream_read_data(struct source *);
 void	stream_next_source(struct fetch *);
 int	source_addr_cmp(const void *, const void *);

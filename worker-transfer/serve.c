@@ -48,25 +48,19 @@ set_free(char **set, size_t n)
 	free(set);
 }
 
-/* Replaces a sorted id set with the valid ids of a MessagePack array. */
+/* Replaces a sorted id set with the valid ids among given. */
 void
-serve_gates_set(char ***set, size_t *n, const msgpack_object *arr)
+serve_gates_set(char ***set, size_t *n, const char (*given)[GAME_ID_SIZE],
+    size_t ngiven)
 {
 	char	**ids = NULL;
-	size_t	  count = 0;
-	uint32_t  i;
+	size_t	  count = 0, i;
 
-	if (arr != NULL && arr->type == MSGPACK_OBJECT_ARRAY &&
-	    arr->via.array.size > 0 &&
-	    (ids = calloc(arr->via.array.size, sizeof(*ids))) != NULL)
-		for (i = 0; i < arr->via.array.size; i++) {
-			char	 id[65];
-
-			if (mp_str_copy(&arr->via.array.ptr[i], id,
-			    sizeof(id)) == 0 && path_is_valid_game_id(id) &&
-			    (ids[count] = strdup(id)) != NULL)
+	if (ngiven > 0 && (ids = calloc(ngiven, sizeof(*ids))) != NULL)
+		for (i = 0; i < ngiven; i++)
+			if (path_is_valid_game_id(given[i]) &&
+			    (ids[count] = strdup(given[i])) != NULL)
 				count++;
-		}
 	if (count > 0)
 		qsort(ids, count, sizeof(*ids), str_cmp);
 	set_free(*set, *n);
@@ -181,7 +175,7 @@ walk_dir(struct walk *w, int dirfd, const char *prefix, int depth)
 		} else if (S_ISREG(st.st_mode)) {
 			struct file_entry *nf;
 
-			if (w->n == XFER_MAX_FILES) {
+			if (w->n == MSG_MAX_FILES) {
 				w->why = "too many files in the game";
 				closedir(d);
 				return -1;
@@ -379,7 +373,8 @@ serve_push(struct serve_conn *sc)
 	return 0;
 }
 
-static void	serve_send(struct serve_conn *, struct msgout *);
+static void	serve_send(struct serve_conn *, char *, size_t);
+static void	serve_error(struct serve_conn *, const char *);
 
 static int
 serve_busy(const struct serve_conn *sc)
@@ -449,11 +444,7 @@ serve_flush(struct serve_conn *sc)
 		sc->pipe_fd = -1;
 		sc->closing = 1;
 		if (sc->relayed == 0) {
-			struct msgout	 m;
-
-			msgout_init(&m, MSG_PEER_ERROR, 1);
-			msgout_str(&m, "error", "the stream could not start");
-			serve_send(sc, &m);
+			serve_error(sc, "the stream could not start");
 			return;
 		}
 	}
@@ -485,14 +476,16 @@ serve_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 	serve_flush(w->data);
 }
 
-/* Queues one frame (consuming m) and sends what it can now. */
+/* Queues one frame (NULL: it could not be made) and sends what it can. */
 static void
-serve_send(struct serve_conn *sc, struct msgout *m)
+serve_send(struct serve_conn *sc, char *frame, size_t len)
 {
-	if (msgout_frame(m, &sc->out, &sc->outlen) == -1) {
+	if (frame == NULL) {
 		serve_close(sc);
 		return;
 	}
+	sc->out = frame;
+	sc->outlen = len;
 	sc->outoff = 0;
 	/* One request at a time: read the next once this one is out. */
 	ev_io_stop(sc->xfer->loop, &sc->rd.rio);
@@ -502,78 +495,65 @@ serve_send(struct serve_conn *sc, struct msgout *m)
 static void
 serve_error(struct serve_conn *sc, const char *why)
 {
-	struct msgout	 m;
+	struct error_text err;
+	char		*frame = NULL;
+	size_t		 len = 0;
 
-	msgout_init(&m, MSG_PEER_ERROR, 1);
-	msgout_str(&m, "error", why);
-	serve_send(sc, &m);
+	snprintf(err.error, sizeof(err.error), "%s", why);
+	msg_frame_peer_error(&err, &frame, &len);
+	serve_send(sc, frame, len);
 }
 
 static void
 serve_files(struct serve_conn *sc, const char *game_id)
 {
 	struct transfer	*xfer = sc->xfer;
-	struct file_entry *files;
-	struct msgout	 m;
+	struct file_list list;
 	const char	*why;
-	size_t		 n, i;
+	char		*frame = NULL;
+	size_t		 len = 0;
 
 	if (serve_gate(&xfer->gates, xfer->games_fd, game_id, &why) == -1 ||
-	    serve_list_files(xfer->games_fd, game_id, &files, &n, &why) ==
-	    -1) {
+	    serve_list_files(xfer->games_fd, game_id, &list.files,
+	    &list.nfiles, &why) == -1) {
 		serve_error(sc, why);
 		return;
 	}
 	serve_note_game(sc, game_id);
-	msgout_init(&m, MSG_PEER_FILES, 2);
-	msgout_str(&m, "game_id", game_id);
-	msgout_key(&m, "files");
-	msgpack_pack_array(&m.pk, n);
-	for (i = 0; i < n; i++) {
-		msgpack_pack_map(&m.pk, 2);
-		mp_pack_str(&m.pk, "path");
-		mp_pack_str(&m.pk, files[i].path);
-		mp_pack_str(&m.pk, "size");
-		msgpack_pack_uint64(&m.pk, files[i].size);
-	}
-	file_entries_free(files, n);
-	serve_send(sc, &m);
+	snprintf(list.game_id, sizeof(list.game_id), "%s", game_id);
+	msg_frame_peer_files(&list, &frame, &len);
+	msg_free_peer_files(&list);
+	serve_send(sc, frame, len);
 }
 
 static void
-serve_chunk(struct serve_conn *sc, const msgpack_object *body)
+serve_chunk(struct serve_conn *sc, struct msg *m)
 {
 	struct transfer	*xfer = sc->xfer;
-	char		 game_id[65], path[PATH_MAX];
-	uint64_t	 offset, length;
-	struct msgout	 m;
+	struct peer_chunk req;
 	const char	*why;
+	char		*frame = NULL;
+	size_t		 len = 0;
 	int		 fd;
 
-	if (mp_get_str(body, "game_id", game_id, sizeof(game_id)) == -1 ||
-	    mp_get_str(body, "path", path, sizeof(path)) == -1 ||
-	    mp_get_u64(body, "offset", &offset) == -1 ||
-	    mp_get_u64(body, "length", &length) == -1) {
+	if (msg_recv_peer_chunk_req(m, &req, &why) == -1) {
 		serve_error(sc, "malformed chunk request");
 		return;
 	}
-	fd = serve_open_chunk(&xfer->gates, xfer->games_fd, game_id, path,
-	    offset, length, &why);
+	fd = serve_open_chunk(&xfer->gates, xfer->games_fd, req.game_id,
+	    req.path, req.offset, req.length, &why);
 	if (fd == -1) {
-		log_info("refused chunk %s/%s: %s", game_id, path, why);
+		log_info("refused chunk %s/%s: %s", req.game_id, req.path, why);
 		serve_error(sc, why);
 		return;
 	}
-	serve_note_game(sc, game_id);
+	serve_note_game(sc, req.game_id);
 	sc->file_fd = fd;
-	sc->file_off = (off_t)offset;
-	sc->remaining = length;
-	msgout_init(&m, MSG_PEER_CHUNK, 4);
-	msgout_str(&m, "game_id", game_id);
-	msgout_str(&m, "path", path);
-	msgout_u64(&m, "offset", offset);
-	msgout_u64(&m, "length", length);
-	serve_send(sc, &m);
+	sc->file_off = (off_t)req.offset;
+	sc->remaining = req.length;
+	/* The answer's header is the request's: bytes follow it. */
+	msg_frame_peer_chunk(&req, &frame, &len);
+	serve_send(sc, frame, len);
 }
 
 static void
@@ -592,7 +572,7 @@ static void
 serve_stream(struct serve_conn *sc, const char *game_id)
 {
 	struct transfer	*xfer = sc->xfer;
-	struct msgout	 m;
+	struct game_pipe need;
 	const char	*why;
 	int		 p[2];
 
@@ -609,9 +589,9 @@ serve_stream(struct serve_conn *sc, const char *game_id)
 	sc->relayed = 0;
 	ev_io_init(&sc->pio, serve_pipe_cb, p[0], EV_READ);
 	sc->pio.data = sc;
-	msgout_init(&m, MSG_XFER_STREAM_NEED, 1);
-	msgout_str(&m, "game_id", game_id);
-	msgconn_send(&xfer->sup, &m, p[1]);
+	snprintf(need.game_id, sizeof(need.game_id), "%s", game_id);
+	need.fd = p[1];
+	msg_send_xfer_stream_need(&xfer->sup, &need);
 	ev_io_stop(xfer->loop, &sc->rd.rio);
 	ev_io_start(xfer->loop, &sc->pio);
 }
@@ -620,7 +600,8 @@ static void
 serve_dispatch(struct msgconn *c, struct msg *m)
 {
 	struct serve_conn *sc = c->arg;
-	char		 game_id[65];
+	struct game_ref	 req;
+	const char	*why;
 
 	sc->last_active = ev_now(sc->xfer->loop);
 	if (serve_busy(sc)) {
@@ -630,21 +611,19 @@ serve_dispatch(struct msgconn *c, struct msg *m)
 	}
 	switch (m->type) {
 	case MSG_PEER_FILES_REQ:
-		if (mp_get_str(m->body, "game_id", game_id,
-		    sizeof(game_id)) == -1)
+		if (msg_recv_peer_files_req(m, &req, &why) == -1)
 			serve_error(sc, "malformed file list request");
 		else
-			serve_files(sc, game_id);
+			serve_files(sc, req.game_id);
 		break;
 	case MSG_PEER_CHUNK_REQ:
-		serve_chunk(sc, m->body);
+		serve_chunk(sc, m);
 		break;
 	case MSG_PEER_STREAM_REQ:
-		if (mp_get_str(m->body, "game_id", game_id,
-		    sizeof(game_id)) == -1)
+		if (msg_recv_peer_stream_req(m, &req, &why) == -1)
 			serve_error(sc, "malformed stream request");
 		else
-			serve_stream(sc, game_id);
+			serve_stream(sc, req.game_id);
 		break;
 	default:
 		sc->closing = 1;
@@ -689,7 +668,8 @@ void
 serve_start(struct transfer *xfer, int fd)
 {
 	struct serve_conn *sc;
-	struct msgout	 m;
+	char		*frame = NULL;
+	size_t		 len = 0;
 	int		 n = 0;
 
 	TAILQ_FOREACH(sc, &xfer->serving, entry)
@@ -720,6 +700,6 @@ serve_start(struct transfer *xfer, int fd)
 	ev_io_init(&sc->wio, serve_write_cb, fd, EV_WRITE);
 	sc->wio.data = sc;
 	TAILQ_INSERT_TAIL(&xfer->serving, sc, entry);
-	msgout_init(&m, MSG_PEER_XFER_ACCEPT, 0);
-	serve_send(sc, &m);
+	msg_frame_peer_xfer_accept(&frame, &len);
+	serve_send(sc, frame, len);
 }

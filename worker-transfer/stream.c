@@ -27,7 +27,7 @@ static int
 stream_begin(struct fetch *f, const char **why)
 {
 	struct transfer	*xfer = f->xfer;
-	struct msgout	 m;
+	struct xfer_begin begin;
 	struct timespec	 ts;
 
 	if (f->staging_fd != -1)
@@ -44,14 +44,14 @@ stream_begin(struct fetch *f, const char **why)
 		*why = "cannot open the game folder";
 		return -1;
 	}
-	if (faccessat(f->game_fd, "local", F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+	if (faccessat(f->game_fd, LOCAL_DIR, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
 		*why = "game is already installed";
 		return -1;
 	}
-	f->staging = INSTALLING;
-	path_remove_tree_beneath(f->game_fd, INSTALLING);
-	if (mkdirat(f->game_fd, INSTALLING, 0755) == -1 ||
-	    (f->staging_fd = openat(f->game_fd, INSTALLING, O_RDONLY |
+	f->staging = INSTALLING_DIR;
+	path_remove_tree_beneath(f->game_fd, INSTALLING_DIR);
+	if (mkdirat(f->game_fd, INSTALLING_DIR, 0755) == -1 ||
+	    (f->staging_fd = openat(f->game_fd, INSTALLING_DIR, O_RDONLY |
 	    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
 		*why = "cannot create the install staging folder";
 		return -1;
@@ -63,10 +63,9 @@ stream_begin(struct fetch *f, const char **why)
 	    XFER_PROGRESS_EVERY);
 	f->progress.data = f;
 	ev_timer_start(xfer->loop, &f->progress);
-	msgout_init(&m, MSG_XFER_BEGIN, 2);
-	msgout_str(&m, "game_id", f->game_id);
-	msgout_u64(&m, "total_bytes", 0);
-	msgconn_send(&xfer->sup, &m, -1);
+	memcpy(begin.game_id, f->game_id, sizeof(begin.game_id));
+	begin.total_bytes = 0;
+	msg_send_xfer_begin(&xfer->sup, &begin);
 	return 0;
 }
 
@@ -75,17 +74,16 @@ static void
 stream_piece_done(struct source *s)
 {
 	struct fetch	*f = s->f;
-	struct msgout	 m;
-	char		 path[PATH_MAX + 32];
+	struct xfer_chunk piece;
 
-	snprintf(path, sizeof(path), "%s/%s", INSTALLING, f->epath);
-	msgout_init(&m, MSG_XFER_CHUNK, 5);
-	msgout_str(&m, "game_id", f->game_id);
-	msgout_str(&m, "path", path);
-	msgout_u64(&m, "offset", f->piece);
-	msgout_u64(&m, "length", f->entry_got - f->piece);
-	msgout_str(&m, "peer_addr", s->addr);
-	msgconn_send(&f->xfer->sup, &m, -1);
+	memcpy(piece.game_id, f->game_id, sizeof(piece.game_id));
+	if (snprintf(piece.path, sizeof(piece.path), "%s/%s", INSTALLING_DIR,
+	    f->epath) >= (int)sizeof(piece.path))
+		piece.path[sizeof(piece.path) - 1] = '\0';
+	piece.offset = f->piece;
+	piece.length = f->entry_got - f->piece;
+	memcpy(piece.peer_addr, s->addr, sizeof(piece.peer_addr));
+	msg_send_xfer_chunk(&f->xfer->sup, &piece);
 	f->nchunks++;
 	f->piece = f->entry_got;
 }
@@ -104,18 +102,20 @@ stream_entry_done(struct source *s)
 
 /* An entry header: a safe path, a new file, within the size limit. */
 int
-stream_entry(struct source *s, const msgpack_object *body, const char **why)
+stream_entry(struct source *s, struct msg *m, const char **why)
 {
 	struct fetch	*f = s->f;
+	struct peer_entry entry;
 	char		 dir[PATH_MAX], *slash;
 	uint64_t	 size;
 
-	if (mp_get_str(body, "path", f->epath, sizeof(f->epath)) == -1 ||
-	    !path_is_safe_relative(f->epath) ||
-	    mp_get_u64(body, "size", &size) == -1) {
+	if (msg_recv_peer_entry(m, &entry, why) == -1 ||
+	    !path_is_safe_relative(entry.path)) {
 		*why = "stream entry with a path we do not accept";
 		return -1;
 	}
+	memcpy(f->epath, entry.path, sizeof(f->epath));
+	size = entry.size;
 	if (size > f->max_total || f->bytes + size > f->max_total) {
 		*why = "stream expands beyond what the archive could hold";
 		return -1;
@@ -153,24 +153,23 @@ stream_entry(struct source *s, const msgpack_object *body, const char **why)
 }
 
 void
-stream_finish(struct source *s, const msgpack_object *body)
+stream_finish(struct source *s, struct msg *m)
 {
 	struct fetch	*f = s->f;
+	struct peer_stream_end end;
 	const char	*why = NULL;
-	uint64_t	 entries, bytes;
 
-	if (mp_get_u64(body, "entries", &entries) == -1 ||
-	    mp_get_u64(body, "bytes", &bytes) == -1 ||
-	    entries != f->entries || bytes != f->bytes) {
-		fetch_fail(f, "failed", "the stream ended short");
+	if (msg_recv_peer_stream_end(m, &end, &why) == -1 ||
+	    end.entries != f->entries || end.bytes != f->bytes) {
+		fetch_fail(f, XFER_END_FAILED, "the stream ended short");
 		return;
 	}
 	if (stream_begin(f, &why) == -1) {
-		fetch_fail(f, "failed", why);
+		fetch_fail(f, XFER_END_FAILED, why);
 		return;
 	}
-	if (renameat(f->game_fd, INSTALLING, f->game_fd, "local") == -1) {
-		fetch_fail(f, "failed", "cannot commit local/");
+	if (renameat(f->game_fd, INSTALLING_DIR, f->game_fd, LOCAL_DIR) == -1) {
+		fetch_fail(f, XFER_END_FAILED, "cannot commit local/");
 		return;
 	}
 	fetch_done(f);
@@ -204,7 +203,7 @@ stream_read_data(struct source *s)
 		if (w == -1 && errno == EINTR)
 			continue;
 		if (w <= 0) {
-			fetch_fail(f, "failed", errno == ENOSPC ?
+			fetch_fail(f, XFER_END_FAILED, errno == ENOSPC ?
 			    "no space left on the games folder" :
 			    "cannot write a stream entry");
 			return;

@@ -16,77 +16,88 @@
 void
 transfer_outbound_changed(struct transfer *xfer, const char *game_id)
 {
-	struct msgout	 m;
+	struct xfer_outbound out;
 
-	msgout_init(&m, MSG_XFER_OUTBOUND, 2);
-	msgout_str(&m, "game_id", game_id);
-	msgout_u64(&m, "count", serve_count(xfer, game_id));
-	msgconn_send(&xfer->sup, &m, -1);
+	snprintf(out.game_id, sizeof(out.game_id), "%s", game_id);
+	out.count = serve_count(xfer, game_id);
+	msg_send_xfer_outbound(&xfer->sup, &out);
+}
+
+static void
+transfer_hello(struct transfer *xfer, const struct xfer_hello *hello)
+{
+	if (xfer->games_fd != -1)
+		close(xfer->games_fd);
+	xfer->games_fd = open(hello->games_dir, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC);
+	if (xfer->games_fd == -1)
+		fatal("games dir %s", hello->games_dir);
+	memcpy(xfer->peer_id, hello->peer_id, sizeof(xfer->peer_id));
+	serve_gates_set(&xfer->gates.catalog, &xfer->gates.ncatalog,
+	    (const char (*)[GAME_ID_SIZE])hello->catalog, hello->ncatalog);
+	if (hello->cleanup)
+		fetch_cleanup_all(xfer);
+	if (!xfer->sandboxed) {
+		struct sandbox_policy p;
+		char	 err[256];
+
+		/* Writes only in the games folder; sockets allowed. */
+		memset(&p, 0, sizeof(p));
+		p.write_dirs[0] = hello->games_dir;
+		p.allow_network = 1;
+		if (sandbox_rlimits(0) == -1 ||
+		    sandbox_apply(&p, err, sizeof(err)) == -1)
+			fatalx("sandbox: %s", err);
+		xfer->sandboxed = 1;
+	}
+	msg_send_xfer_ready(&xfer->sup);
 }
 
 static void
 transfer_dispatch_supervisor(struct msgconn *c, struct msg *m)
 {
 	struct transfer	*xfer = c->arg;
-	char		 dir[PATH_MAX], game_id[65];
-	int		 cleanup;
+	struct xfer_hello hello;
+	struct game_ids	 busy;
+	struct link_fd	 link;
+	struct xfer_fetch fetch;
+	struct game_ref	 cancel;
+	const char	*why = NULL;
 
 	switch (m->type) {
 	case MSG_XFER_HELLO:
-		if (mp_get_str(m->body, "games_dir", dir, sizeof(dir)) == -1 ||
-		    mp_get_str(m->body, "peer_id", xfer->peer_id,
-		    sizeof(xfer->peer_id)) == -1)
-			fatalx("bad hello from the supervisor");
-		if (xfer->games_fd != -1)
-			close(xfer->games_fd);
-		xfer->games_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (xfer->games_fd == -1)
-			fatal("games dir %s", dir);
-		serve_gates_set(&xfer->gates.catalog, &xfer->gates.ncatalog,
-		    mp_get_array(m->body, "catalog"));
-		if (mp_get_bool(m->body, "cleanup", &cleanup) == 0 && cleanup)
-			fetch_cleanup_all(xfer);
-		if (!xfer->sandboxed) {
-			struct sandbox_policy p;
-			char	 err[256];
-
-			/* Writes only in the games folder; sockets allowed. */
-			memset(&p, 0, sizeof(p));
-			p.write_dirs[0] = dir;
-			p.allow_network = 1;
-			if (sandbox_rlimits(0) == -1 ||
-			    sandbox_apply(&p, err, sizeof(err)) == -1)
-				fatalx("sandbox: %s", err);
-			xfer->sandboxed = 1;
-		}
-		msgconn_send_empty(c, MSG_XFER_READY);
-		break;
+		if (msg_recv_xfer_hello(m, &hello, &why) == -1)
+			break;
+		transfer_hello(xfer, &hello);
+		msg_free_xfer_hello(&hello);
+		return;
 	case MSG_XFER_BUSY:
+		if (msg_recv_xfer_busy(m, &busy, &why) == -1)
+			break;
 		serve_gates_set(&xfer->gates.busy, &xfer->gates.nbusy,
-		    mp_get_array(m->body, "games"));
-		break;
+		    (const char (*)[GAME_ID_SIZE])busy.games, busy.ngames);
+		msg_free_xfer_busy(&busy);
+		return;
 	case MSG_XFER_SERVE:
-		if (m->fd == -1)
-			fatalx("serve request without a link");
-		serve_start(xfer, m->fd);
-		m->fd = -1;
-		break;
+		if (msg_recv_xfer_serve(m, &link, &why) == -1)
+			break;
+		serve_start(xfer, link.fd);
+		return;
 	case MSG_XFER_FETCH:
-		if (fetch_start(xfer, m->body) == -1)
-			fatalx("bad fetch request");
-		break;
+		if (msg_recv_xfer_fetch(m, &fetch, &why) == -1)
+			break;
+		if (fetch_start(xfer, &fetch) == -1)
+			fatalx("bad fetch request for %s", fetch.game_id);
+		msg_free_xfer_fetch(&fetch);
+		return;
 	case MSG_XFER_CANCEL:
-		if (mp_get_str(m->body, "game_id", game_id,
-		    sizeof(game_id)) == -1)
-			fatalx("bad cancel request");
-		fetch_cancel(xfer, game_id);
-		break;
-	default:
-		fatalx("unexpected %s from the supervisor",
-		    msg_type_str(m->type));
+		if (msg_recv_xfer_cancel(m, &cancel, &why) == -1)
+			break;
+		fetch_cancel(xfer, cancel.game_id);
+		return;
 	}
-	if (m->fd != -1)
-		close(m->fd);
+	fatalx("bad %s from the supervisor: %s", msg_type_str(m->type),
+	    why != NULL ? why : "unexpected");
 }
 
 static void

@@ -11,23 +11,16 @@
 #include <ev.h>
 
 #include "common/compat.h"
-#include "common/msg.h"
+#include "common/msgtypes.h"
 
 #define CHUNK_SIZE		(128ULL * 1024 * 1024)
 #define XFER_PROTO_VERSION	1
-#define XFER_MAX_FILES		65536
 #define XFER_MAX_DEPTH		32
 #define XFER_STALL_AFTER	15.0	/* a source silent this long is gone */
 #define XFER_PROGRESS_EVERY	0.5
 #define XFER_BUF_SIZE		(1024 * 1024)
 #define SERVE_IDLE		30.0	/* a served link silent this long goes */
 #define SERVE_MAX_LINKS		256
-#define STAGING_DIR		".lanspread.staging"
-
-struct file_entry {
-	char		*path;		/* relative to the game folder */
-	uint64_t	 size;
-};
 
 /* What may be served: the catalog, minus games with an operation. */
 struct serve_gates {
@@ -45,7 +38,7 @@ struct serve_conn {
 	struct transfer		*xfer;
 	struct msgconn		 rd;		/* requests */
 	ev_io			 wio;
-	char			 game_id[65];	/* what it last asked for */
+	char			 game_id[GAME_ID_SIZE];	/* what it last asked for */
 	char			*out;		/* a header or reply frame */
 	size_t			 outlen;
 	size_t			 outoff;
@@ -66,7 +59,7 @@ struct transfer {
 	struct ev_loop		*loop;
 	struct msgconn		 sup;
 	int			 games_fd;
-	char			 peer_id[33];
+	char			 peer_id[PEER_ID_SIZE];
 	struct serve_gates	 gates;
 	ev_tstamp		 serve_idle;	/* 0: SERVE_IDLE */
 	int			 sandboxed;
@@ -87,14 +80,15 @@ void	file_entries_free(struct file_entry *, size_t);
 int	serve_open_chunk(const struct serve_gates *, int games_fd,
 	    const char *game_id, const char *path, uint64_t offset,
 	    uint64_t length, const char **why);
-void	serve_gates_set(char ***, size_t *, const msgpack_object *);
+void	serve_gates_set(char ***, size_t *, const char (*)[GAME_ID_SIZE],
+	    size_t);
 void	serve_gates_free(struct serve_gates *);
 void	serve_start(struct transfer *, int fd);
 void	serve_close(struct serve_conn *);
 int	serve_count(struct transfer *, const char *game_id);
 
 /* fetch.c */
-int	fetch_start(struct transfer *, const msgpack_object *);
+int	fetch_start(struct transfer *, const struct xfer_fetch *);
 void	fetch_cancel(struct transfer *, const char *game_id);
 void	fetch_free_all(struct transfer *);
 void	fetch_cleanup_all(struct transfer *);

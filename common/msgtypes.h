@@ -1,0 +1,364 @@
+/*
+ * Every message between our processes and between peers, as C types.
+ *
+ * Each message type has a struct (shared by types of the same shape) and a
+ * typed pair: msg_send_<name>() encodes the struct, counting its own fields,
+ * and msg_recv_<name>() checks every field's type and bound before filling
+ * the struct. Member names are the wire's keys. A member marked "optional"
+ * is left out when empty and reads as empty when absent; every other one
+ * must be there, and a key we do not know refuses the message.
+ *
+ * A descriptor member travels with SCM_RIGHTS: msg_send_*() consumes it,
+ * msg_recv_*() takes it from the message (it is then the caller's).
+ * Arrays and heap strings are allocated by msg_recv_*(): release them with
+ * msg_free_<name>(). On a refusal nothing is left allocated and *why says
+ * which field was wrong (valid until the next call).
+ */
+#ifndef LANSPREAD_MSGTYPES_H
+#define LANSPREAD_MSGTYPES_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/addr.h"
+#include "common/gamelist.h"
+#include "common/install_link.h"
+#include "common/layout.h"
+#include "common/msg.h"
+
+#define MSG_MAX_FILES		65536	/* in one file list */
+#define MSG_MAX_SOURCES		64	/* in one fetch */
+
+/* How a download ended when it did not finish. */
+enum xfer_end {
+	XFER_END_FAILED,
+	XFER_END_PEERS_GONE,	/* every source went away */
+	XFER_END_CANCELLED,
+	XFER_END_MAX
+};
+
+/* A file of a game folder, as listed by a source. */
+struct file_entry {
+	char		*path;		/* relative to the game folder */
+	uint64_t	 size;
+};
+
+/* A peer a download may fetch from. */
+struct fetch_source {
+	char		 peer_id[PEER_ID_SIZE];
+	char		 addr[ADDR_STRLEN];
+};
+
+/* Messages of one field. */
+struct game_ref {
+	char		 game_id[GAME_ID_SIZE];
+};
+
+struct error_text {
+	char		 error[ERROR_SIZE];
+};
+
+struct link_fd {
+	int		 fd;		/* a peer's TCP link */
+};
+
+struct game_pipe {
+	char		 game_id[GAME_ID_SIZE];
+	int		 fd;		/* a pipe carrying the stream */
+};
+
+struct game_list {
+	struct game_entry *games;
+	size_t		 ngames;
+};
+
+struct game_ids {
+	char		(*games)[GAME_ID_SIZE];
+	size_t		 ngames;
+};
+
+/* supervisor <-> net */
+struct net_listen {
+	char		 addr[ADDR_STRLEN];	/* IP[:PORT] to bind */
+	int		 mdns;			/* announce and browse */
+};
+
+struct net_ready {
+	char		 addr[ADDR_STRLEN];	/* as peers should dial it */
+	char		 bound[ADDR_STRLEN];	/* as bound */
+};
+
+struct net_connect {
+	uint64_t	 req;
+	char		 addr[ADDR_STRLEN];
+};
+
+struct net_connect_done {
+	uint64_t	 req;
+	char		 error[ERROR_SIZE];	/* optional: the dial failed */
+};
+
+struct net_identity {
+	char		 peer_id[PEER_ID_SIZE];
+	char		 name[PEER_NAME_SIZE];
+};
+
+struct net_peer_up {
+	char		 peer_id[PEER_ID_SIZE];
+	char		 name[PEER_NAME_SIZE];
+	char		 addr[ADDR_STRLEN];
+	struct game_entry *games;
+	size_t		 ngames;
+};
+
+struct net_peer_library {
+	char		 peer_id[PEER_ID_SIZE];
+	struct game_entry *games;
+	size_t		 ngames;
+};
+
+struct net_peer_down {
+	char		 peer_id[PEER_ID_SIZE];
+	char		 reason[ERROR_SIZE];
+};
+
+/* supervisor <-> transfer */
+struct xfer_hello {
+	char		 games_dir[PATH_MAX];
+	char		 peer_id[PEER_ID_SIZE];
+	int		 cleanup;	/* remove stagings left by a crash */
+	char		(*catalog)[GAME_ID_SIZE];	/* games we may serve */
+	size_t		 ncatalog;
+};
+
+struct xfer_fetch {
+	char		 game_id[GAME_ID_SIZE];
+	struct fetch_source *sources;
+	size_t		 nsources;
+	int		 stream;	/* a streamed install, not a download */
+	uint64_t	 max_total;	/* stream: most bytes accepted */
+};
+
+struct file_list {
+	char		 game_id[GAME_ID_SIZE];
+	struct file_entry *files;
+	size_t		 nfiles;
+};
+
+struct xfer_begin {
+	char		 game_id[GAME_ID_SIZE];
+	uint64_t	 total_bytes;	/* 0 while a stream does not know */
+};
+
+struct xfer_chunk {
+	char		 game_id[GAME_ID_SIZE];
+	char		 path[PATH_MAX];
+	uint64_t	 offset;
+	uint64_t	 length;
+	char		 peer_addr[ADDR_STRLEN];
+};
+
+struct progress {
+	char		 game_id[GAME_ID_SIZE];
+	uint64_t	 bytes;
+	uint64_t	 total_bytes;
+	uint64_t	 bytes_per_s;
+};
+
+struct xfer_done {
+	char		 game_id[GAME_ID_SIZE];
+	uint64_t	 bytes;
+	uint64_t	 duration_ms;
+	uint64_t	 chunks;
+};
+
+struct xfer_failed {
+	char		 game_id[GAME_ID_SIZE];
+	char		 error[ERROR_SIZE];
+	enum xfer_end	 reason;
+};
+
+struct xfer_outbound {
+	char		 game_id[GAME_ID_SIZE];
+	uint64_t	 count;		/* links serving it now */
+};
+
+/* supervisor <-> install */
+struct inst_hello {
+	char		 games_dir[PATH_MAX];
+	enum unrar_mode	 unrar;
+	char		 unrar_path[PATH_MAX];	/* UNRAR_EXTERNAL: the program */
+	int		 cleanup;		/* remove installs left by a crash */
+};
+
+struct inst_play {
+	char		 game_id[GAME_ID_SIZE];
+	char		 username[PLAY_FIELD_SIZE];
+	char		 language[PLAY_FIELD_SIZE];
+};
+
+struct inst_done {
+	char		 game_id[GAME_ID_SIZE];
+	enum inst_op	 op;
+};
+
+struct inst_failed {
+	char		 game_id[GAME_ID_SIZE];
+	enum inst_op	 op;
+	char		 error[ERROR_SIZE];
+};
+
+struct inst_played {
+	char		 game_id[GAME_ID_SIZE];
+	int		 account_name_written;
+	int		 language_written;
+	int		 persona_name_written;
+};
+
+/* peer <-> peer */
+struct peer_hello {
+	uint64_t	 proto;
+	char		 peer_id[PEER_ID_SIZE];
+	char		 name[PEER_NAME_SIZE];
+	char		 addr[ADDR_STRLEN];
+	struct game_entry *games;
+	size_t		 ngames;
+};
+
+struct peer_xfer_open {
+	uint64_t	 proto;
+	char		 peer_id[PEER_ID_SIZE];
+};
+
+struct peer_chunk {
+	char		 game_id[GAME_ID_SIZE];
+	char		 path[PATH_MAX];
+	uint64_t	 offset;
+	uint64_t	 length;
+};
+
+struct peer_entry {
+	char		 path[PATH_MAX];
+	uint64_t	 size;
+};
+
+struct peer_stream_end {
+	uint64_t	 entries;
+	uint64_t	 bytes;
+};
+
+/*
+ * Every message with a body: its name, its struct and its type.
+ * The same list documents each link (see the enum in common/msg.h).
+ */
+#define MSG_BODIES(X)							\
+	X(net_listen,		net_listen,	MSG_NET_LISTEN)		\
+	X(net_ready,		net_ready,	MSG_NET_READY)		\
+	X(net_failed,		error_text,	MSG_NET_FAILED)		\
+	X(net_connect,		net_connect,	MSG_NET_CONNECT)	\
+	X(net_connect_done,	net_connect_done, MSG_NET_CONNECT_DONE)	\
+	X(net_library,		game_list,	MSG_NET_LIBRARY)	\
+	X(net_peer_up,		net_peer_up,	MSG_NET_PEER_UP)	\
+	X(net_peer_library,	net_peer_library, MSG_NET_PEER_LIBRARY)	\
+	X(net_peer_down,	net_peer_down,	MSG_NET_PEER_DOWN)	\
+	X(net_identity,		net_identity,	MSG_NET_IDENTITY)	\
+	X(net_handoff,		link_fd,	MSG_NET_HANDOFF)	\
+	X(xfer_hello,		xfer_hello,	MSG_XFER_HELLO)		\
+	X(xfer_busy,		game_ids,	MSG_XFER_BUSY)		\
+	X(xfer_serve,		link_fd,	MSG_XFER_SERVE)		\
+	X(xfer_fetch,		xfer_fetch,	MSG_XFER_FETCH)		\
+	X(xfer_cancel,		game_ref,	MSG_XFER_CANCEL)	\
+	X(xfer_files,		file_list,	MSG_XFER_FILES)		\
+	X(xfer_begin,		xfer_begin,	MSG_XFER_BEGIN)		\
+	X(xfer_chunk,		xfer_chunk,	MSG_XFER_CHUNK)		\
+	X(xfer_progress,	progress,	MSG_XFER_PROGRESS)	\
+	X(xfer_done,		xfer_done,	MSG_XFER_DONE)		\
+	X(xfer_failed,		xfer_failed,	MSG_XFER_FAILED)	\
+	X(xfer_outbound,	xfer_outbound,	MSG_XFER_OUTBOUND)	\
+	X(xfer_stream_need,	game_pipe,	MSG_XFER_STREAM_NEED)	\
+	X(inst_hello,		inst_hello,	MSG_INST_HELLO)		\
+	X(inst_install,		game_ref,	MSG_INST_INSTALL)	\
+	X(inst_uninstall,	game_ref,	MSG_INST_UNINSTALL)	\
+	X(inst_play,		inst_play,	MSG_INST_PLAY)		\
+	X(inst_stream_out,	game_pipe,	MSG_INST_STREAM_OUT)	\
+	X(inst_cleanup,		game_ref,	MSG_INST_CLEANUP)	\
+	X(inst_done,		inst_done,	MSG_INST_DONE)		\
+	X(inst_failed,		inst_failed,	MSG_INST_FAILED)	\
+	X(inst_played,		inst_played,	MSG_INST_PLAYED)	\
+	X(inst_progress,	progress,	MSG_INST_PROGRESS)	\
+	X(peer_hello,		peer_hello,	MSG_PEER_HELLO)		\
+	X(peer_hello_ack,	peer_hello,	MSG_PEER_HELLO_ACK)	\
+	X(peer_library,		game_list,	MSG_PEER_LIBRARY)	\
+	X(peer_xfer_open,	peer_xfer_open,	MSG_PEER_XFER_OPEN)	\
+	X(peer_files_req,	game_ref,	MSG_PEER_FILES_REQ)	\
+	X(peer_files,		file_list,	MSG_PEER_FILES)		\
+	X(peer_chunk_req,	peer_chunk,	MSG_PEER_CHUNK_REQ)	\
+	X(peer_chunk,		peer_chunk,	MSG_PEER_CHUNK)		\
+	X(peer_error,		error_text,	MSG_PEER_ERROR)		\
+	X(peer_stream_req,	game_ref,	MSG_PEER_STREAM_REQ)	\
+	X(peer_entry,		peer_entry,	MSG_PEER_ENTRY)		\
+	X(peer_stream_end,	peer_stream_end, MSG_PEER_STREAM_END)
+
+/* Messages that carry nothing but their type. */
+#define MSG_EMPTIES(X)							\
+	X(net_goodbye,		MSG_NET_GOODBYE)			\
+	X(xfer_ready,		MSG_XFER_READY)				\
+	X(inst_ready,		MSG_INST_READY)				\
+	X(peer_ping,		MSG_PEER_PING)				\
+	X(peer_pong,		MSG_PEER_PONG)				\
+	X(peer_goodbye,		MSG_PEER_GOODBYE)			\
+	X(peer_xfer_accept,	MSG_PEER_XFER_ACCEPT)
+
+#define MSG_DECLARE_BODY(name, st, type)				\
+int	msg_send_##name(struct msgconn *, const struct st *);		\
+int	msg_recv_##name(struct msg *, struct st *, const char **why);	\
+int	msg_frame_##name(const struct st *, char **, size_t *);		\
+void	msg_free_##name(struct st *);
+#define MSG_DECLARE_EMPTY(name, type)					\
+int	msg_send_##name(struct msgconn *);				\
+int	msg_recv_##name(struct msg *, const char **why);		\
+int	msg_frame_##name(char **, size_t *);
+MSG_BODIES(MSG_DECLARE_BODY)
+MSG_EMPTIES(MSG_DECLARE_EMPTY)
+#undef MSG_DECLARE_BODY
+#undef MSG_DECLARE_EMPTY
+
+const char	*xfer_end_str(enum xfer_end);
+
+/* For the tests: how a message type's body is laid out. */
+enum msg_field_kind {
+	MF_STR,		/* char[size] */
+	MF_DSTR,	/* char *, at most max bytes */
+	MF_U64,		/* uint64_t, at most max (0: any) */
+	MF_BOOL,	/* int, 0 or 1 */
+	MF_ENUM,	/* an enum, below max */
+	MF_STRS,	/* char (*)[size] and a size_t count, at most max */
+	MF_ARRAY,	/* a pointer to maps of elem, a size_t count */
+	MF_FD,		/* int: a descriptor beside the body */
+};
+
+struct msg_layout;
+
+struct msg_field {
+	const char		*key;
+	enum msg_field_kind	 kind;
+	int			 optional;
+	size_t			 off;
+	size_t			 size;
+	size_t			 count_off;
+	uint64_t		 max;
+	const struct msg_layout	*elem;
+};
+
+struct msg_layout {
+	const char		*name;
+	const struct msg_field	*fields;
+	size_t			 nfields;
+	size_t			 size;	/* of the struct */
+};
+
+/* The layout of a type's body, NULL for unknown and empty types. */
+const struct msg_layout	*msg_layout(uint32_t type);
+
+#endif
