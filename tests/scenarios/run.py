@@ -24,11 +24,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.dont_write_bytecode = True
 
 import harness  # noqa: E402
-from daemon_scenarios import DAEMON_SCENARIOS  # noqa: E402
-from edge_scenarios import EDGE_SCENARIOS  # noqa: E402
-from extra_scenarios import EXTRA_SCENARIOS  # noqa: E402
+from control_scenarios import DAEMON_SCENARIOS  # noqa: E402
+from failure_scenarios import EDGE_SCENARIOS  # noqa: E402
 from harness import CFG, Scenario, ScenarioError  # noqa: E402
-from scenarios import SCENARIOS  # noqa: E402
+from hostile_peer_scenarios import EXTRA_SCENARIOS  # noqa: E402
+from seed_scenarios import SCENARIOS  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 EXPECTED_FILE = HERE / "expected_pass.txt"

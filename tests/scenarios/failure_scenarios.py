@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from extra_scenarios import (
+from hostile_peer_scenarios import (
     FRAME_HDR,
     FakeListener,
     frame,
