@@ -11,18 +11,8 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from hostile_peer_scenarios import (
-    FRAME_HDR,
-    FakeListener,
-    frame,
-    game_advert,
-    hello_body,
-    mp_unpack,
-    servable_files,
-    T,
-)
 from harness import (
     CATALOG_VERSIONS,
     CHUNK_SIZE,
@@ -44,10 +34,12 @@ from harness import (
     event_is,
     event_name_in,
     game_events,
+    poll,
     proc_alive,
     wait_no_outbound_transfer,
     wait_remote_game,
 )
+from wire import FakePeer, T, frame, game_advert, servable_files
 
 TERMINAL = {"download-failed", "download-peers-gone", "download-finished", "download-cancelled", "install-finished"}
 
@@ -273,70 +265,6 @@ def x9_cancel_download_rolls_back(sc: Scenario) -> str:
 
 
 # --------------------------------------------------------------------------
-# Fake peers in Python (X10, X11)
-# --------------------------------------------------------------------------
-
-
-class FakePeer(FakeListener):
-    """A peer in Python: answers a hello with its library and pings with
-    pongs; on a transfer link it accepts, then hands file-list, chunk and
-    stream requests to on_files / on_chunk / on_stream."""
-
-    def __init__(self, sc: Scenario, name: str, ip: str, games: list[dict[str, Any]]) -> None:
-        self.games = games
-        self.on_files: Callable[[socket.socket, dict[str, Any]], None] | None = None
-        self.on_chunk: Callable[[socket.socket, dict[str, Any]], None] | None = None
-        self.on_stream: Callable[[socket.socket, dict[str, Any]], None] | None = None
-        super().__init__(sc, name, ip)
-
-    def send(self, conn: socket.socket, data: bytes) -> bool:
-        try:
-            conn.sendall(data)
-            return True
-        except OSError as exc:
-            self.note("send failed", str(exc))
-            return False
-
-    def _serve(self, conn: socket.socket) -> None:
-        kind = "?"
-        while True:
-            head = self._recv_exact(conn, FRAME_HDR.size)
-            if head is None:
-                break
-            type_, _flags, length = FRAME_HDR.unpack(head)
-            raw = self._recv_exact(conn, length) if length else b""
-            if raw is None:
-                break
-            try:
-                body = mp_unpack(raw) if raw else {}
-            except (ValueError, IndexError, UnicodeDecodeError):
-                self.note("malformed frame", type_)
-                break
-            if type_ == T("PEER_HELLO"):
-                kind = "peer link"
-                self.note("hello", body.get("peer_id"))
-                self.send(conn, frame(T("PEER_HELLO_ACK"), hello_body(self.peer_id, self.addr, self.games, name=self.name)))
-            elif type_ == T("PEER_PING"):
-                self.send(conn, frame(T("PEER_PONG")))
-            elif type_ == T("PEER_XFER_OPEN"):
-                kind = "transfer link"
-                self.note("transfer link", body.get("peer_id"))
-                self.send(conn, frame(T("PEER_XFER_ACCEPT")))
-            elif type_ == T("PEER_FILES_REQ") and self.on_files is not None:
-                self.note("file list request", body.get("game_id"))
-                self.on_files(conn, body)
-            elif type_ == T("PEER_CHUNK_REQ") and self.on_chunk is not None:
-                self.note("chunk request", body)
-                self.on_chunk(conn, body)
-            elif type_ == T("PEER_STREAM_REQ") and self.on_stream is not None:
-                self.note("stream request", body.get("game_id"))
-                self.on_stream(conn, body)
-            else:
-                self.note("unexpected frame", type_)
-        self.note(f"{kind} closed")
-
-
-# --------------------------------------------------------------------------
 # X10: a hostile stream source is refused, nothing written outside
 # --------------------------------------------------------------------------
 
@@ -459,9 +387,8 @@ def x10_hostile_stream_refused(sc: Scenario) -> str:
             for name in HOSTILE_NAMES:
                 if os.path.lexists(Path("/") / name):
                     raise ScenarioError(f"{what}: /{name} was written")
-            transfer_closed = fake.wait_seen("transfer link closed", 5)
-            if not transfer_closed:
-                raise ScenarioError(f"{what}: the client kept the hostile transfer link open")
+            poll(lambda: fake.seen("transfer link closed"), timeout=5, interval=0.05,
+                 what=f"{what}: the client kept the hostile transfer link open")
             error = (ended.get("data") or {}).get("error")
             outcomes.append(f"{tag} {took:.1f}s ({error})")
             client.shutdown()
@@ -524,9 +451,8 @@ def _x11_round(sc: Scenario, mode: str, ip: str, real: Peer, root: Path, game_id
         assert_no_event_since(client, start, "download-peers-gone", game_id)
         if not answered:
             raise ScenarioError(f"{mode}: the client never asked the fake for a chunk (nothing was tested)")
-        closed = fake.wait_seen("transfer link closed", 5)
-        if not closed:
-            raise ScenarioError(f"{mode}: the client kept the fake's transfer link open")
+        closed = poll(lambda: fake.seen("transfer link closed"), timeout=5, interval=0.05,
+                      what=f"{mode}: the client kept the fake's transfer link open")
         dropped_after = closed[0][0] - answered["at"]
         if dropped_after > 5.0:
             raise ScenarioError(f"{mode}: the fake was dropped {dropped_after:.1f}s after its answer (a stall timeout, not the bad bytes)")
