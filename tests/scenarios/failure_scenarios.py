@@ -1,14 +1,15 @@
-"""Edge scenarios of ours (X8-X11): a peer that goes silent without a FIN,
-a cancelled download, a hostile stream source and a source that sends
-bytes nobody asked for."""
+"""Things that break in the middle of an operation (X7-X9): the install
+worker SIGKILLed mid-install, a peer that goes silent without a FIN, a
+download cancelled after its first chunk. Each must be noticed and rolled
+back, and the next attempt must work."""
 
 from __future__ import annotations
 
 import os
 import random
 import signal
-import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ from typing import Any
 from harness import (
     CATALOG_VERSIONS,
     CHUNK_SIZE,
+    REPO,
+    TERMINAL,
     LineWaiter,
     Peer,
     ProcInfo,
@@ -23,25 +26,19 @@ from harness import (
     ScenarioError,
     assert_local_absent,
     assert_no_active,
-    assert_no_duplicate_chunks,
     assert_no_event_since,
     chunk_events,
     copy_game,
     create_large_sparse_game,
-    create_many_small_game,
     descendants,
-    diff_game_dirs,
     event_is,
     event_name_in,
     game_events,
-    poll,
     proc_alive,
+    wait_local_game,
     wait_no_outbound_transfer,
     wait_remote_game,
 )
-from wire import FakePeer, T, frame, game_advert, servable_files
-
-TERMINAL = {"download-failed", "download-peers-gone", "download-finished", "download-cancelled", "install-finished"}
 
 
 def _peer_procs(peer: Peer) -> list[ProcInfo]:
@@ -70,6 +67,78 @@ def _worker(peer: Peer, comm: str) -> ProcInfo:
     if len(found) != 1:
         raise ScenarioError(f"cannot find {peer.name}'s {comm} worker: {[p.describe() for p in _peer_procs(peer)]}")
     return found[0]
+
+
+# --------------------------------------------------------------------------
+# X7: the install worker killed mid-install rolls back
+# --------------------------------------------------------------------------
+
+
+def _ppid(pid: int) -> int:
+    with open(f"/proc/{pid}/status", encoding="utf-8") as handle:
+        for line in handle:
+            if line.startswith("PPid:"):
+                return int(line.split()[1])
+    return -1
+
+
+def _make_big_rar(path: Path, size: int) -> None:
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import rar\n"
+        "size = int(sys.argv[3]); block = bytes(1 << 20)\n"
+        "def data():\n"
+        "    left = size\n"
+        "    while left:\n"
+        "        n = min(left, len(block)); left -= n; yield block[:n]\n"
+        "rar.write_rar5(sys.argv[2], [('big/payload.bin', data, size), ('readme.txt', b'hi', 2)])\n"
+    )
+    subprocess.run([sys.executable, "-c", code, str(REPO / "fixtures"), str(path), str(size)], check=True)
+
+
+def x7_install_worker_killed_mid_install(sc: Scenario) -> str:
+    """SIGKILL of the install worker mid-install: no .local.installing, no
+    half local/, and the game installs again afterwards."""
+    games = sc.fixture_root / "x7"
+    copy_game("cod5", games)
+    archive = games / "cod5" / "cod5.eti"
+    _make_big_rar(archive, 768 << 20)
+    peer = sc.peer("x7-peer", games_dir=games, extra_args=["--unrar", "builtin"])
+    wait_local_game(peer, "cod5", downloaded=True, installed=False)
+    assert peer.process is not None
+    start = LineWaiter(peer.output_len())
+    peer.send({"cmd": "install", "game_id": "cod5"})
+    staging = games / "cod5" / ".local.installing"
+    deadline = time.monotonic() + 20
+    while not (staging / "big").exists():
+        if time.monotonic() > deadline:
+            raise ScenarioError("the install never started extracting")
+        time.sleep(0.002)
+    workers = [p for p in descendants(peer.process.pid).values()
+               if p.comm == "install" and _ppid(p.pid) == peer.process.pid]
+    if len(workers) != 1:
+        raise ScenarioError(f"cannot find the install worker: {descendants(peer.process.pid)}")
+    os.kill(workers[0].pid, signal.SIGKILL)
+    failed = peer.wait_for(
+        lambda item: item.get("type") == "event" and item.get("event") in ("install-failed", "install-finished")
+        and item.get("data", {}).get("game_id") == "cod5",
+        timeout=30, description="install end after the kill", waiter=start)
+    if failed["event"] != "install-failed":
+        raise ScenarioError("the install finished before the kill landed (rerun)")
+    deadline = time.monotonic() + 10
+    while staging.exists() or (games / "cod5" / "local").exists():
+        if time.monotonic() > deadline:
+            raise ScenarioError(f"left behind: staging={staging.exists()} local={(games / 'cod5' / 'local').exists()}")
+        time.sleep(0.1)
+    if peer.status()["active_operations"]:
+        raise ScenarioError("an operation is still active after the kill")
+    mark = LineWaiter(peer.output_len())
+    peer.send({"cmd": "install", "game_id": "cod5"})
+    peer.wait_for(event_is("install-finished", "cod5"), timeout=120, description="reinstall", waiter=mark)
+    payload = games / "cod5" / "local" / "big" / "payload.bin"
+    if payload.stat().st_size != 768 << 20:
+        raise ScenarioError("reinstalled payload has the wrong size")
+    wait_local_game(peer, "cod5", downloaded=True, installed=True)
+    return "install worker SIGKILLed mid-extraction: install-failed, staging removed by the restarted worker, reinstall succeeded"
 
 
 # --------------------------------------------------------------------------
@@ -264,246 +333,8 @@ def x9_cancel_download_rolls_back(sc: Scenario) -> str:
     )
 
 
-# --------------------------------------------------------------------------
-# X10: a hostile stream source is refused, nothing written outside
-# --------------------------------------------------------------------------
-
-HOSTILE_NAMES = {"evil.txt", "abs.txt", "b.txt", "x10-escape.txt"}
-
-
-def _entry(path: str, data: bytes, size: int | None = None) -> bytes:
-    return frame(T("PEER_ENTRY"), {"path": path, "size": len(data) if size is None else size}) + data
-
-
-def _end(entries: int, nbytes: int) -> bytes:
-    return frame(T("PEER_STREAM_END"), {"entries": entries, "bytes": nbytes})
-
-
-def _x10_rounds() -> list[tuple[str, int, list[bytes]]]:
-    """(what, advertised size, what the source sends on a stream request)."""
-    good = _entry("bin/good.bin", b"good bytes\n")
-    size = 3 * 1024 * 1024
-    return [
-        ("a: ../evil.txt after a good entry", size,
-         [good, _entry("../evil.txt", b"evil\n"), _end(2, 16)]),
-        ("b: absolute /abs.txt", size,
-         [_entry("/abs.txt", b"abs\n"), _end(1, 4)]),
-        ("c: a/../../b.txt after a good entry", size,
-         [good, _entry("a/../../b.txt", b"b\n"), _end(2, 13)]),
-        ("d: a 2 GiB entry for an advertised size of 1000", 1000,
-         [_entry("big.bin", b"\x55" * 4096, size=2 << 30)]),
-        ("e: the same entry twice", size,
-         [_entry("dup.txt", b"one\n"), _entry("dup.txt", b"two\n"), _end(2, 8)]),
-        ("f1: STREAM_END with one entry too many", size,
-         [good, _entry("data/x.txt", b"x\n"), _end(3, 13)]),
-        ("f2: STREAM_END with a byte count too high", size,
-         [good, _entry("data/x.txt", b"x\n"), _end(2, 14)]),
-        ("g: ../../../../x10-escape.txt (out of the games folder)", size,
-         [good, _entry("../../../../x10-escape.txt", b"escape\n"), _end(2, 18)]),
-    ]
-
-
-def _tree(root: Path, skip: set[Path]) -> set[str]:
-    found = set()
-    for dirpath, dirnames, filenames in os.walk(root):
-        here = Path(dirpath)
-        dirnames[:] = [d for d in dirnames if here / d not in skip]
-        for name in filenames + dirnames:
-            found.add(str((here / name).relative_to(root)))
-    return found
-
-
-def x10_hostile_stream_refused(sc: Scenario) -> str:
-    """A stream source in Python sends hostile streams (path escapes, an
-    absolute path, an entry far beyond the advertised size, a repeated
-    entry, wrong end counts). Each: a result reply, download-failed, no
-    install, no operation, no cnctw/local or .local.installing, and not a
-    byte outside the games folder."""
-    game_id = "cnctw"
-    version = CATALOG_VERSIONS[game_id]
-    for name in HOSTILE_NAMES:
-        if os.path.lexists(Path("/") / name):
-            raise ScenarioError(f"/{name} exists before the scenario; remove it first")
-    outcomes = []
-    for index, (what, adv_size, script) in enumerate(_x10_rounds()):
-        tag = what.split(":", 1)[0]
-        fake = FakePeer(sc, f"x10-fake-{tag}", f"127.0.0.{240 + index}", [game_advert(game_id, version, adv_size)])
-
-        def on_stream(conn: socket.socket, body: dict[str, Any], fake: FakePeer = fake, script: list[bytes] = script) -> None:
-            if body.get("game_id") != game_id:
-                fake.note("stream request for another game", body)
-                return
-            for piece in script:
-                if not fake.send(conn, piece):
-                    return
-            fake.note("stream sent")
-            # Then silence: the client must end the link itself.
-
-        fake.on_stream = on_stream
-        try:
-            client = sc.peer(f"x10-client-{tag}")
-            skip = {sc.log_dir}
-            before = _tree(sc.dir, skip)
-            client.send({"cmd": "connect", "addr": fake.addr})
-            client.send({"cmd": "wait-peers", "count": 1, "timeout_ms": 10000})
-            wait_remote_game(client, game_id, peer_count=1, version=version, timeout=10)
-            start = client.output_len()
-            waiter = LineWaiter(start)
-            began = time.monotonic()
-            reply = client.send({"cmd": "stream-install", "game_id": game_id})
-            if reply.get("type") != "result":
-                raise ScenarioError(f"{what}: stream-install answered {reply}")
-            ended = client.wait_for(event_name_in(TERMINAL, game_id), timeout=20,
-                                    description=f"{what}: the end of the stream", waiter=waiter)
-            took = time.monotonic() - began
-            if ended.get("event") != "download-failed":
-                raise ScenarioError(f"{what}: expected download-failed, got {ended}")
-            if not fake.seen("stream sent") and "d:" not in what:
-                sc.log(f"{what}: the client closed before the whole hostile stream was sent")
-            assert_no_active(client, game_id)
-            time.sleep(0.3)
-            for event in ("install-finished", "download-finished", "download-peers-gone", "download-cancelled"):
-                assert_no_event_since(client, start, event, game_id)
-            if len(game_events(client, "download-failed", game_id, start)) != 1:
-                raise ScenarioError(f"{what}: more than one download-failed")
-            games = client.host_games_dir
-            for rel in ("local", ".local.installing"):
-                if os.path.lexists(games / game_id / rel):
-                    raise ScenarioError(f"{what}: {game_id}/{rel} left behind")
-            if os.listdir(games):
-                left = sorted(str(p.relative_to(games)) for p in games.rglob("*"))
-                raise ScenarioError(f"{what}: the games folder still holds {left[:20]}")
-            assert_local_absent(client, game_id)
-            # Nothing new anywhere in the scenario folder but the client's
-            # own state, and none of the hostile names anywhere (nor in /).
-            after = _tree(sc.dir, skip)
-            state_rel = str(client.host_state_dir.relative_to(sc.dir))
-            new = sorted(p for p in after - before if p != state_rel and not p.startswith(state_rel + "/"))
-            if new:
-                raise ScenarioError(f"{what}: new paths outside the client's state dir: {new[:20]}")
-            for path in after:
-                if Path(path).name in HOSTILE_NAMES or Path(path).name in ("good.bin", "dup.txt", "x.txt", "big.bin"):
-                    raise ScenarioError(f"{what}: {path} exists under the scenario dir")
-            for name in HOSTILE_NAMES:
-                if os.path.lexists(Path("/") / name):
-                    raise ScenarioError(f"{what}: /{name} was written")
-            poll(lambda: fake.seen("transfer link closed"), timeout=5, interval=0.05,
-                 what=f"{what}: the client kept the hostile transfer link open")
-            error = (ended.get("data") or {}).get("error")
-            outcomes.append(f"{tag} {took:.1f}s ({error})")
-            client.shutdown()
-        finally:
-            fake.close()
-    return f"{len(outcomes)} hostile streams each refused with download-failed, rolled back, nothing outside: " + "; ".join(outcomes)
-
-
-# --------------------------------------------------------------------------
-# X11: a source that sends what nobody asked for is dropped
-# --------------------------------------------------------------------------
-
-
-def _x11_round(sc: Scenario, mode: str, ip: str, real: Peer, root: Path, game_id: str) -> str:
-    version = CATALOG_VERSIONS[game_id]
-    files = servable_files(root)
-    nchunks = len(files)  # one chunk each: small files
-    fake = FakePeer(sc, f"x11-fake-{mode}", ip, [game_advert(game_id, version, sum(f["size"] for f in files))])
-    answered: dict[str, Any] = {}
-
-    def on_files(conn: socket.socket, body: dict[str, Any]) -> None:
-        fake.send(conn, frame(T("PEER_FILES"), {"game_id": body.get("game_id"), "files": files}))
-
-    def on_chunk(conn: socket.socket, body: dict[str, Any]) -> None:
-        if answered:
-            fake.note("a later request (left unanswered)", body)
-            return
-        path = root / body["path"]
-        data = path.read_bytes()
-        offset, length = body["offset"], body["length"]
-        if mode == "overlong":
-            answer = frame(T("PEER_CHUNK"), dict(body)) + data[offset : offset + length] + b"X" * 4096
-        else:  # a header for another offset than asked, then its bytes
-            wrong = dict(body)
-            wrong["offset"] = offset + 1
-            answer = frame(T("PEER_CHUNK"), wrong) + (data + b"\0")[offset + 1 : offset + 1 + length]
-        answered.update(body)
-        answered["at"] = time.monotonic()
-        fake.send(conn, answer)
-        fake.note("answered", mode)
-
-    fake.on_files = on_files
-    fake.on_chunk = on_chunk
-    try:
-        client = sc.peer(f"x11-client-{mode}")
-        client.send({"cmd": "connect", "addr": fake.addr})
-        client.connect_to(real)
-        client.send({"cmd": "wait-peers", "count": 2, "timeout_ms": 10000})
-        wait_remote_game(client, game_id, peer_count=2, version=version)
-        start = client.output_len()
-        waiter = LineWaiter(start)
-        began = time.monotonic()
-        client.send({"cmd": "download", "game_id": game_id, "install": False})
-        done = client.wait_for(event_name_in(TERMINAL, game_id), timeout=25,
-                               description=f"{mode}: download end", waiter=waiter)
-        took = time.monotonic() - began
-        if done.get("event") != "download-finished":
-            raise ScenarioError(f"{mode}: the download ended with {done}")
-        assert_no_event_since(client, start, "download-failed", game_id)
-        assert_no_event_since(client, start, "download-peers-gone", game_id)
-        if not answered:
-            raise ScenarioError(f"{mode}: the client never asked the fake for a chunk (nothing was tested)")
-        closed = poll(lambda: fake.seen("transfer link closed"), timeout=5, interval=0.05,
-                      what=f"{mode}: the client kept the fake's transfer link open")
-        dropped_after = closed[0][0] - answered["at"]
-        if dropped_after > 5.0:
-            raise ScenarioError(f"{mode}: the fake was dropped {dropped_after:.1f}s after its answer (a stall timeout, not the bad bytes)")
-        chunks = chunk_events(client, game_id)
-        if len(chunks) != nchunks:
-            raise ScenarioError(f"{mode}: {len(chunks)} chunk events for {nchunks} chunks")
-        assert_no_duplicate_chunks(client, game_id)
-        from_fake = [c for c in chunks if c.get("peer_addr") == fake.addr]
-        others = {c.get("peer_addr") for c in chunks if c.get("peer_addr") != fake.addr}
-        if others - {real.ready_addr}:
-            raise ScenarioError(f"{mode}: chunks from unknown sources {others}")
-        first_asked = fake.seen("chunk request")[0][1]
-        if mode == "overlong":
-            # The chunk it answered right was complete when the extra bytes came.
-            for c in from_fake:
-                if (c.get("relative_path"), c.get("offset")) != (f"{game_id}/{first_asked['path']}", first_asked["offset"]):
-                    raise ScenarioError(f"{mode}: a chunk from the fake beyond the first it answered: {c}")
-        elif from_fake:
-            raise ScenarioError(f"{mode}: a chunk was credited to the fake: {from_fake}")
-        diff_game_dirs(root, client.host_games_dir / game_id)
-        assert_no_active(client, game_id)
-        later = len(fake.seen("a later request (left unanswered)"))
-        client.shutdown()
-        return (
-            f"{mode}: fake dropped {dropped_after:.2f}s after its answer, {len(from_fake)} chunk(s) credited to it, "
-            f"{nchunks - len(from_fake)} from the real source, {later} later request(s) to the fake; finished in {took:.1f}s, diff exact"
-        )
-    finally:
-        fake.close()
-
-
-def x11_overlong_chunk_source_dropped(sc: Scenario) -> str:
-    """A Python source answers its first chunk with the right header and
-    bytes and then 4096 more; another answers with a header for another
-    offset. Each is dropped at once; the download finishes from the real
-    source, byte-exact, without a failure."""
-    game_id = "cnc4"
-    real_dir = sc.fixture_root / "x11-real"
-    # 20 small files and version.ini: 21 chunks, so the fake owns several.
-    create_many_small_game(real_dir / game_id)
-    real = sc.peer("x11-real", games_dir=real_dir)
-    results = [
-        _x11_round(sc, "overlong", "127.0.0.240", real, real_dir / game_id, game_id),
-        _x11_round(sc, "offset", "127.0.0.241", real, real_dir / game_id, game_id),
-    ]
-    return "; ".join(results)
-
-
-EDGE_SCENARIOS = [
+FAILURE_SCENARIOS = [
+    ("X7-install-worker-killed", x7_install_worker_killed_mid_install),
     ("X8-silent-peer-dropped", x8_silent_peer_dropped),
     ("X9-cancel-download-rolls-back", x9_cancel_download_rolls_back),
-    ("X10-hostile-stream-refused", x10_hostile_stream_refused),
-    ("X11-overlong-chunk-source-dropped", x11_overlong_chunk_source_dropped),
 ]

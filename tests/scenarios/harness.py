@@ -1606,6 +1606,10 @@ def event_is(event: str, game_id: str | None = None) -> Callable[[dict[str, Any]
     return predicate
 
 
+# The events that end a download or a stream-install.
+TERMINAL = {"download-failed", "download-peers-gone", "download-finished", "download-cancelled", "install-finished"}
+
+
 def event_name_in(events: set[str], game_id: str | None = None) -> Callable[[dict[str, Any]], bool]:
     def predicate(item: dict[str, Any]) -> bool:
         if item.get("type") != "event" or item.get("event") not in events:

@@ -1,13 +1,14 @@
-"""Scenarios of ours beyond the seed (ids with an X prefix)."""
+"""Peers that misbehave on the wire (X2, X4, X5, X10, X11): garbage and bad
+hellos on a listener, hostile chunk requests, sources that stall, hostile
+streams, and sources that send bytes nobody asked for. Each must be
+refused or dropped, with nothing written outside the games folder, while
+the real peers keep working."""
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import random
 import socket
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,13 @@ from typing import Any
 from harness import (
     CATALOG_VERSIONS,
     CHUNK_SIZE,
+    TERMINAL,
     LineWaiter,
+    Peer,
     Scenario,
     ScenarioError,
+    assert_local_absent,
+    assert_no_active,
     assert_no_duplicate_chunks,
     assert_no_event_since,
     chunk_events,
@@ -27,370 +32,14 @@ from harness import (
     descendants,
     diff_game_dirs,
     event_is,
+    event_name_in,
     fixture_dir,
+    game_events,
     poll,
-    stage_game_drop,
     wait_no_active,
     wait_remote_game,
 )
 from wire import FRAME_HDR, FakePeer, T, Wire, frame, game_advert, hello_body, mp_pack, servable_files
-
-FUZZ_LINES = 1000
-FUZZ_REPLY_TIMEOUT = 60.0
-
-# Commands whose fuzzed forms are harmless: never "shutdown".
-SAFE_CMDS = [
-    "list-games",
-    "list-peers",
-    "status",
-    "download",
-    "install",
-    "uninstall",
-    "stream-install",
-    "cancel-download",
-    "play",
-    "connect",
-    "wait-peers",
-]
-WRONG_VALUES: list[Any] = [
-    None, True, False, 0, -1, 1.5, 2**53, -(2**63), "", "x" * 300, [], [1, 2], {}, {"a": "b"},
-    ["status"], {"cmd": "status"},
-]
-BAD_GAME_IDS = [
-    "zz-no-such-game", "../escape", "../../etc/passwd", "/abs/path", "a/b", ".", "..", "",
-    " cnc4", "cnc4 ", "CNC4", "cnc4\u0000x", "game\nid", "\u00e9\u00e8", "\U0001f600",
-    "local", ".lanspread", "x" * 4096, "cnc4", "bf1942",
-]
-# Addresses that fail fast (refused or unparsable); no DNS names.
-BAD_ADDRS = [
-    "", "nonsense", ":", "127.0.0.1", "127.0.0.1:1", "127.0.0.1:99999", "127.0.0.1:-5",
-    "[::1]:1", "999.1.1.1:5", "127.0.0.1:0", "::::", "127.0.0.1:1:2",
-]
-
-
-class _Unparsable(Exception):
-    pass
-
-
-def _reject_constant(name: str) -> Any:
-    raise _Unparsable(name)
-
-
-def _plain(value: Any) -> bool:
-    """Within what every sane JSON parser accepts: int64 integers, finite
-    floats, no lone surrogates, bounded nesting (iterative: no recursion)."""
-    stack = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > 600:
-            return False
-        if isinstance(item, bool) or item is None:
-            continue
-        if isinstance(item, int):
-            if not -(2**63) <= item < 2**63:
-                return False
-        elif isinstance(item, float):
-            if not math.isfinite(item):
-                return False
-        elif isinstance(item, str):
-            if any(0xD800 <= ord(ch) <= 0xDFFF for ch in item):
-                return False
-        elif isinstance(item, list):
-            stack.extend((child, depth + 1) for child in item)
-        elif isinstance(item, dict):
-            for key, child in item.items():
-                stack.append((key, depth + 1))
-                stack.append((child, depth + 1))
-        else:
-            return False
-    return True
-
-
-def tracked_id(line: bytes) -> str | None:
-    """The id a reply must carry: the line is a JSON object (strict UTF-8,
-    strict JSON) with a string "id"."""
-    body = line[:-1] if line.endswith(b"\n") else line
-    try:
-        text = body.decode("utf-8")
-        obj = json.loads(text, parse_constant=_reject_constant)
-    except (UnicodeDecodeError, ValueError, RecursionError, _Unparsable):
-        return None
-    if not isinstance(obj, dict) or not isinstance(obj.get("id"), str):
-        return None
-    if not _plain(obj):
-        return None
-    return obj["id"]
-
-
-class FuzzGen:
-    def __init__(self, rng: random.Random) -> None:
-        self.rng = rng
-        self.counter = 0
-
-    def new_id(self) -> str:
-        self.counter += 1
-        return f"fz-{self.counter}"
-
-    def dumps(self, obj: Any) -> bytes:
-        return json.dumps(obj, separators=(",", ":"), ensure_ascii=self.rng.random() < 0.5).encode("utf-8") + b"\n"
-
-    # --- categories -------------------------------------------------------
-
-    def invalid_json(self) -> bytes:
-        rid = self.new_id()
-        choices = [
-            f'{{"id":"{rid}","cmd":"status"',
-            f"{{'id': '{rid}', 'cmd': 'status'}}",
-            f'{{"id":"{rid}","cmd":"status",}}',
-            f'{{"id" "{rid}"}}',
-            f'{{"id":"{rid}","cmd":status}}',
-            f'{{"id":"{rid}","cmd":"status"}} trailing',
-            f'{{"id":"{rid}","cmd":"status"}}{{"id":"{rid}x"}}',
-            '{"a":1}}', "[1,2", '"unterminated', "nul", "tru", "{", "}", "{{}}", "[", "]",
-            '{"id":"' + rid + '","cmd":"\\x41"}',
-            '{"id":"' + rid + '","cmd":"\\u12"}',
-            '{"id":01,"cmd":"status"}',
-            '{"id":"' + rid + '","cmd":"status","n":NaN}',
-            '{"id":"' + rid + '","cmd":"status","n":Infinity}',
-            '{"id":"' + rid + '"\t"cmd":"status"}',
-            "/* comment */ {}",
-        ]
-        return self.rng.choice(choices).encode("utf-8") + b"\n"
-
-    def binary_garbage(self) -> bytes:
-        size = self.rng.choice([1, 7, 64, 512, 4096, 20000])
-        data = self.rng.randbytes(size).replace(b"\n", b"\xff")
-        return data + b"\n"
-
-    def non_object(self) -> bytes:
-        choices: list[Any] = [
-            [], [1, 2, 3], ["status"], [{"id": "in-array", "cmd": "status"}], 0, -1, 3.25, 1e300,
-            "status", "", None, True, False, [[[]]], {"x": 1},
-        ]
-        value = self.rng.choice(choices)
-        if isinstance(value, dict):
-            return b"[" + self.dumps(value)[:-1] + b"]\n"
-        return self.dumps(value)
-
-    def without_cmd(self) -> bytes:
-        rid = self.new_id()
-        choices = [
-            {"id": rid},
-            {"id": rid, "command": "status"},
-            {"id": rid, "CMD": "status"},
-            {"id": rid, "game_id": "cnc4"},
-        ]
-        return self.dumps(self.rng.choice(choices))
-
-    def unknown_cmd(self) -> bytes:
-        rid = self.new_id()
-        name = self.rng.choice(
-            ["frobnicate", "STATUS", "Status", "status ", " status", "list_games", "", "shut-down",
-             "shutdown-now", "list-games\u0000", "status\u0000", "\u00fc\u00f1\u00ee", "x" * 5000,
-             "../status", "help", "exit", "quit", "kill"]
-        )
-        return self.dumps({"id": rid, "cmd": name})
-
-    def cmd_wrong_type(self) -> bytes:
-        rid = self.new_id()
-        value = self.rng.choice([5, 5.5, None, True, [], {}, ["status"], {"cmd": "status"}, -0.0])
-        return self.dumps({"id": rid, "cmd": value})
-
-    def fields_wrong_types(self) -> bytes:
-        rid = self.new_id()
-        cmd = self.rng.choice(SAFE_CMDS)
-        obj: dict[str, Any] = {"id": rid, "cmd": cmd}
-        wrong = self.rng.choice(WRONG_VALUES)
-        if cmd in ("download", "install", "uninstall", "stream-install", "cancel-download"):
-            if self.rng.random() < 0.5:
-                obj["game_id"] = wrong
-            else:
-                obj["game_id"] = self.rng.choice(BAD_GAME_IDS)
-                obj["install"] = self.rng.choice(["yes", 1, None, [], {}, "true"])
-        elif cmd == "play":
-            obj.update({"game_id": "css", "username": "u", "language": "english"})
-            obj[self.rng.choice(["game_id", "username", "language"])] = wrong
-        elif cmd == "connect":
-            obj["addr"] = wrong if self.rng.random() < 0.5 else self.rng.choice(BAD_ADDRS)
-        elif cmd == "wait-peers":
-            obj["count"] = self.rng.choice([wrong, 0, 1, -1])
-            obj["timeout_ms"] = self.rng.choice([wrong, 0, 10, 50, -1, "10"])
-            if isinstance(obj["timeout_ms"], int) and obj["timeout_ms"] > 50:
-                obj["timeout_ms"] = 50
-            if isinstance(obj["timeout_ms"], float):
-                obj["timeout_ms"] = 1.5
-        else:
-            obj[self.rng.choice(["game_id", "extra", "data", "type", "id2"])] = wrong
-        return self.dumps(obj)
-
-    def valid_harmless(self) -> bytes:
-        rid = self.new_id()
-        cmd = self.rng.choice(["list-games", "list-peers", "status", "download", "stream-install",
-                               "install", "uninstall", "cancel-download", "play", "wait-peers"])
-        obj: dict[str, Any] = {"id": rid, "cmd": cmd}
-        if cmd in ("download", "stream-install", "install", "uninstall", "cancel-download"):
-            obj["game_id"] = self.rng.choice(BAD_GAME_IDS)
-        elif cmd == "play":
-            obj.update({"game_id": self.rng.choice(BAD_GAME_IDS), "username": "u", "language": "l"})
-        elif cmd == "wait-peers":
-            obj.update({"count": self.rng.choice([0, 1, 5]), "timeout_ms": self.rng.choice([0, 10, 50])})
-        return self.dumps(obj)
-
-    def huge_id(self) -> bytes:
-        rid = self.new_id() + "-" + "h" * self.rng.choice([4096, 65536, 300000])
-        return self.dumps({"id": rid, "cmd": self.rng.choice(["status", "nope"])})
-
-    def over_one_mib(self) -> bytes:
-        size = 1024 * 1024 + self.rng.randrange(1, 512 * 1024)
-        if self.rng.random() < 0.5:
-            rid = self.new_id()
-            return self.dumps({"id": rid, "cmd": "status", "pad": "p" * size})
-        return b"q" * size + b"\n"
-
-    def deeply_nested(self) -> bytes:
-        if self.rng.random() < 0.5:
-            depth = self.rng.choice([5000, 50000, 200000])
-            opener, closer = self.rng.choice([("[", "]"), ('{"a":', "}")])
-            return (opener * depth + "1" + closer * depth).encode() + b"\n"
-        rid = self.new_id()
-        depth = self.rng.choice([32, 128, 500])
-        nested: Any = 1
-        for _ in range(depth):
-            nested = [nested] if self.rng.random() < 0.5 else {"n": nested}
-        return self.dumps({"id": rid, "cmd": "status", "deep": nested})
-
-    def nul_bytes(self) -> bytes:
-        rid = self.new_id()
-        choices = [
-            f'{{"id":"{rid}","cmd":"st\x00atus"}}'.encode(),
-            b"\x00" * 32,
-            f'{{"id":"{rid}","cmd":"status"}}\x00'.encode(),
-            b'\x00{"id":"' + rid.encode() + b'","cmd":"status"}',
-        ]
-        if self.rng.random() < 0.5:
-            return self.rng.choice(choices) + b"\n"
-        # Escaped NUL: valid JSON, so it must be answered.
-        field = self.rng.choice(["cmd", "game_id", "extra"])
-        obj = {"id": rid, "cmd": "download", "game_id": "cnc4"}
-        obj[field] = str(obj.get(field, "v")) + "\u0000tail"
-        return self.dumps(obj)
-
-    def invalid_utf8(self) -> bytes:
-        rid = self.new_id().encode()
-        bad = self.rng.choice([b"\xff", b"\xfe\xff", b"\xc0\xaf", b"\xe0\x80\xaf", b"\xed\xa0\x80",
-                               b"\xf8\x88\x80\x80\x80", b"\xc3", b"\xe2\x82", b"\x80\x80"])
-        where = self.rng.choice(["cmd", "id", "extra"])
-        if where == "cmd":
-            return b'{"id":"' + rid + b'","cmd":"' + bad + b'"}\n'
-        if where == "id":
-            return b'{"id":"' + rid + bad + b'","cmd":"status"}\n'
-        return b'{"id":"' + rid + b'","cmd":"status","x":"' + bad + b'"}\n'
-
-    def odd_whitespace(self) -> bytes:
-        rid = self.new_id()
-        choices = [
-            b"\n", b"   \n", b"\t\n", b"\r\n",
-            b'{"id":"' + rid.encode() + b'","cmd":"status"}\r\n',
-            b'  {"id":"' + rid.encode() + b'" , "cmd" : "list-peers" }  \n',
-        ]
-        return self.rng.choice(choices)
-
-    def non_string_id(self) -> bytes:
-        value = self.rng.choice([5, None, True, [], {"a": 1}, 1.5, -1])
-        return self.dumps({"id": value, "cmd": "status"})
-
-    def unicode_id(self) -> bytes:
-        rid = self.new_id() + self.rng.choice(["-\u00fc\u00df", "-\U0001f600", "-\u2028\u2029", "-\"q\"", "-\\b", "-\t"])
-        return self.dumps({"id": rid, "cmd": "status"})
-
-    def categories(self) -> list:
-        return [
-            self.invalid_json, self.binary_garbage, self.non_object, self.without_cmd,
-            self.unknown_cmd, self.cmd_wrong_type, self.fields_wrong_types, self.huge_id,
-            self.over_one_mib, self.deeply_nested, self.nul_bytes, self.invalid_utf8,
-            self.odd_whitespace, self.non_string_id, self.unicode_id, self.valid_harmless,
-        ]
-
-    def generate(self, count: int) -> list[bytes]:
-        cats = self.categories()
-        weights = {self.huge_id: 0.4, self.over_one_mib: 0.15, self.deeply_nested: 0.5}
-        lines = [cat() for cat in cats]  # every category at least once
-        population = cats
-        w = [weights.get(cat, 1.0) for cat in cats]
-        while len(lines) < count:
-            lines.append(self.rng.choices(population, weights=w)[0]())
-        # Guarantee one >1 MiB line that carries an id.
-        lines[-1] = self.dumps({"id": self.new_id() + "-big", "cmd": "status", "pad": "p" * (1024 * 1024 + 17)})
-        return lines
-
-
-def x1_control_fuzz(sc: Scenario) -> str:
-    seed_text = os.environ.get("LANSPREAD_FUZZ_SEED")
-    seed = int(seed_text) if seed_text else int(time.time())
-    rng = random.Random(seed)
-    sc.log(f"fuzz seed {seed} (set LANSPREAD_FUZZ_SEED to replay)")
-    peer = sc.peer("x1-fuzz")
-    lines = FuzzGen(rng).generate(FUZZ_LINES)
-    tracked: list[str] = []
-    for line in lines:
-        rid = tracked_id(line)
-        if rid is not None:
-            tracked.append(rid)
-    if len(set(tracked)) != len(tracked):
-        raise ScenarioError("fuzz generator produced duplicate ids (harness bug)")
-    start = peer.output_len()
-    with open(sc.log_dir / "fuzz-input.bin", "wb") as handle:
-        for line in lines:
-            handle.write(line)
-    for line in lines:
-        peer.write_raw(line)
-    sent_bytes = sum(len(line) for line in lines)
-
-    pending = set(tracked)
-    deadline = time.monotonic() + FUZZ_REPLY_TIMEOUT
-    scanned = start
-    bad_replies: list[str] = []
-    while pending:
-        with peer.condition:
-            items = peer.output[scanned:]
-            scanned = len(peer.output)
-            eof = peer.eof
-        for item in items:
-            rid = item.get("id")
-            if isinstance(rid, str) and rid in pending:
-                if item.get("type") not in ("result", "error"):
-                    bad_replies.append(f"{rid[:60]}: type={item.get('type')!r}")
-                elif item.get("type") == "error" and not isinstance(item.get("error"), str):
-                    bad_replies.append(f"{rid[:60]}: error reply without error string")
-                pending.discard(rid)
-        if not pending or eof or time.monotonic() >= deadline:
-            break
-        with peer.condition:
-            if len(peer.output) == scanned and not peer.eof:
-                peer.condition.wait(0.5)
-    if not peer.alive():
-        raise ScenarioError(
-            f"peer died during the fuzz (seed {seed}); status {peer.process.returncode if peer.process else None}\n"
-            f"{peer._failure_context()}"
-        )
-    if pending:
-        shown = sorted(rid[:60] for rid in pending)[:10]
-        raise ScenarioError(
-            f"{len(pending)} of {len(tracked)} id-carrying lines got no reply within "
-            f"{FUZZ_REPLY_TIMEOUT:g}s (seed {seed}); e.g. {shown}"
-        )
-    if bad_replies:
-        raise ScenarioError(f"malformed replies (seed {seed}): {bad_replies[:10]}")
-    status = peer.status()
-    if not isinstance(status.get("active_operations"), list):
-        raise ScenarioError(f"status after the fuzz lacks active_operations: {status}")
-    leftovers = sorted(os.listdir(peer.host_games_dir))
-    if leftovers:
-        raise ScenarioError(f"fuzzed commands created entries in the games folder: {leftovers}")
-    return (
-        f"{len(lines)} fuzz lines ({sent_bytes / 1048576:.1f} MiB, seed {seed}); "
-        f"all {len(tracked)} id-carrying lines answered; peer alive; status answered; games folder untouched"
-    )
 
 
 def worker_pids(peer: Any) -> set[int]:
@@ -399,26 +48,9 @@ def worker_pids(peer: Any) -> set[int]:
     return set(descendants(peer.process.pid))
 
 
-def send_many(peer: Any, payloads: list[dict[str, Any]], timeout: float = 30.0) -> list[dict[str, Any]]:
-    """Writes every request at once, then waits for every reply."""
-    ids = []
-    for payload in payloads:
-        rid = peer.next_request_id()
-        ids.append(rid)
-        line = dict(payload)
-        line["id"] = rid
-        peer.write_raw((json.dumps(line, separators=(",", ":")) + "\n").encode())
-    replies = []
-    for rid, payload in zip(ids, payloads):
-        reply = peer.wait_for(
-            lambda item, rid=rid: item.get("id") == rid and item.get("type") in ("result", "error"),
-            timeout=timeout,
-            description=f"reply to {payload.get('cmd')} {rid}",
-        )
-        if reply["type"] == "error":
-            raise ScenarioError(f"{peer.name} {payload} failed: {reply.get('error')}")
-        replies.append(reply)
-    return replies
+# --------------------------------------------------------------------------
+# X2: raw TCP garbage on a listener
+# --------------------------------------------------------------------------
 
 
 def x2_raw_tcp_garbage(sc: Scenario) -> str:
@@ -532,122 +164,9 @@ def x2_raw_tcp_garbage(sc: Scenario) -> str:
     )
 
 
-MESH_GAMES = ["bf1942", "bfbc2", "cnc4", "cnctw", "cod5", "coh", "css", "ggoo"]
-MESH_SIZE = 30
-
-
-def x3_mesh_30(sc: Scenario) -> str:
-    """30 peers in a full mesh: every library reaches every peer."""
-    started = time.monotonic()
-    holdings: list[list[str]] = []
-    for i in range(MESH_SIZE):
-        games = [MESH_GAMES[i % len(MESH_GAMES)]]
-        extra = MESH_GAMES[(i * 5 + 3) % len(MESH_GAMES)]
-        if i % 3 == 0 and extra not in games:
-            games.append(extra)
-        holdings.append(games)
-    for i, games in enumerate(holdings):
-        for game_id in games:
-            copy_game(game_id, sc.fixture_root / f"x3-{i:02d}")
-    peers = [
-        sc.peer(f"x3-{i:02d}", games_dir=sc.fixture_root / f"x3-{i:02d}")
-        for i in range(MESH_SIZE)
-    ]
-    started_all = time.monotonic() - started
-    # Each peer i dials every j < i; a connect makes both sides know it.
-    t0 = time.monotonic()
-    dials = []
-    for i, peer in enumerate(peers):
-        payloads = [{"cmd": "connect", "addr": peers[j].ready_addr} for j in range(i)]
-        if payloads:
-            dials.append((peer, payloads))
-    threads = []
-    errors: list[str] = []
-
-    def dial(peer: Any, payloads: list[dict[str, Any]]) -> None:
-        try:
-            send_many(peer, payloads, timeout=30)
-        except ScenarioError as exc:
-            errors.append(str(exc).splitlines()[0])
-
-    for peer, payloads in dials:
-        thread = threading.Thread(target=dial, args=(peer, payloads), daemon=True)
-        thread.start()
-        threads.append(thread)
-    for thread in threads:
-        thread.join(60)
-    if errors:
-        raise ScenarioError(f"connects failed: {errors[:5]}")
-    connected = time.monotonic() - t0
-
-    holders: dict[str, set[int]] = {}
-    for i, games in enumerate(holdings):
-        for game_id in games:
-            holders.setdefault(game_id, set()).add(i)
-    expected = []
-    for i in range(MESH_SIZE):
-        want = {g: len(h - {i}) for g, h in holders.items() if h - {i}}
-        expected.append(want)
-    t1 = time.monotonic()
-    deadline = t1 + 10.0
-    pending = set(range(MESH_SIZE))
-    last: dict[int, Any] = {}
-    while pending:
-        for i in sorted(pending):
-            rows = peers[i].list_games()["remote"]
-            seen = {row["id"]: row.get("peer_count") for row in rows}
-            last[i] = seen
-            if seen == expected[i]:
-                pending.discard(i)
-        if not pending or time.monotonic() >= deadline:
-            break
-        time.sleep(0.2)
-    if pending:
-        i = min(pending)
-        raise ScenarioError(
-            f"{len(pending)} peer(s) lack the mesh's games 10 s after the connects, e.g. "
-            f"{peers[i].name}: saw {last[i]}, expected {expected[i]}"
-        )
-    converged = time.monotonic() - t1
-    # Stable, and every peer knows the 29 others.
-    for i, peer in enumerate(peers):
-        seen = {row["id"]: row.get("peer_count") for row in peer.list_games()["remote"]}
-        if seen != expected[i]:
-            raise ScenarioError(f"{peer.name} changed its view: {seen} != {expected[i]}")
-        known = {p["peer_id"] for p in peer.list_peers()}
-        others = {p.peer_id for p in peers if p is not peer}
-        if known != others:
-            raise ScenarioError(
-                f"{peer.name} knows {len(known)} peers, expected the {len(others)} others "
-                f"(missing {len(others - known)}, extra {len(known - others)})"
-            )
-    counts = {g: len(h) for g, h in sorted(holders.items())}
-    # A game dropped into one peer's folder reaches the 29 others.
-    added = next(g for g in MESH_GAMES if g not in holdings[0])
-    stage_game_drop(peers[0].host_games_dir, added)
-    holders[added].add(0)
-    t2 = time.monotonic()
-    deadline = t2 + 10.0
-    pending = set(range(1, MESH_SIZE))
-    while pending:
-        for i in sorted(pending):
-            rows = peers[i].list_games()["remote"]
-            if any(row["id"] == added and row.get("peer_count") == len(holders[added] - {i}) for row in rows):
-                pending.discard(i)
-        if not pending or time.monotonic() >= deadline:
-            break
-        time.sleep(0.2)
-    if pending:
-        raise ScenarioError(
-            f"{len(pending)} peer(s) did not see {added} dropped into {peers[0].name} within 10 s"
-        )
-    spread = time.monotonic() - t2
-    return (
-        f"{MESH_SIZE} peers started in {started_all:.1f}s, {MESH_SIZE * (MESH_SIZE - 1) // 2} "
-        f"connects in {connected:.1f}s, every remote view exact within {converged:.1f}s "
-        f"(holders {counts}); each peer lists the {MESH_SIZE - 1} others; {added} dropped into "
-        f"{peers[0].name} reached all {MESH_SIZE - 1} within {spread:.1f}s"
-    )
+# --------------------------------------------------------------------------
+# X4: hostile chunk requests over a real transfer link
+# --------------------------------------------------------------------------
 
 
 def _hostile_chunks(game_id: str, eti: str, eti_size: int, big_size: int) -> list[tuple[str, dict[str, Any]]]:
@@ -749,6 +268,11 @@ def x4_hostile_chunk_requests_tcp(sc: Scenario) -> str:
     )
 
 
+# --------------------------------------------------------------------------
+# X5: sources that stall are dropped after the stall timeout
+# --------------------------------------------------------------------------
+
+
 def _stalling_source(sc: Scenario, name: str, ip: str, root: Path, game_id: str, version: str, mode: str) -> FakePeer:
     """A FakePeer that lists root's files like a real peer, then stalls on
     the first chunk it is asked for: mode "header" never answers it, mode
@@ -847,10 +371,247 @@ def x5_stalled_source(sc: Scenario) -> str:
             fake.close()
 
 
-EXTRA_SCENARIOS = [
-    ("X1-control-fuzz", x1_control_fuzz),
+# --------------------------------------------------------------------------
+# X10: a hostile stream source is refused, nothing written outside
+# --------------------------------------------------------------------------
+
+HOSTILE_NAMES = {"evil.txt", "abs.txt", "b.txt", "x10-escape.txt"}
+
+
+def _entry(path: str, data: bytes, size: int | None = None) -> bytes:
+    return frame(T("PEER_ENTRY"), {"path": path, "size": len(data) if size is None else size}) + data
+
+
+def _end(entries: int, nbytes: int) -> bytes:
+    return frame(T("PEER_STREAM_END"), {"entries": entries, "bytes": nbytes})
+
+
+def _x10_rounds() -> list[tuple[str, int, list[bytes]]]:
+    """(what, advertised size, what the source sends on a stream request)."""
+    good = _entry("bin/good.bin", b"good bytes\n")
+    size = 3 * 1024 * 1024
+    return [
+        ("a: ../evil.txt after a good entry", size,
+         [good, _entry("../evil.txt", b"evil\n"), _end(2, 16)]),
+        ("b: absolute /abs.txt", size,
+         [_entry("/abs.txt", b"abs\n"), _end(1, 4)]),
+        ("c: a/../../b.txt after a good entry", size,
+         [good, _entry("a/../../b.txt", b"b\n"), _end(2, 13)]),
+        ("d: a 2 GiB entry for an advertised size of 1000", 1000,
+         [_entry("big.bin", b"\x55" * 4096, size=2 << 30)]),
+        ("e: the same entry twice", size,
+         [_entry("dup.txt", b"one\n"), _entry("dup.txt", b"two\n"), _end(2, 8)]),
+        ("f1: STREAM_END with one entry too many", size,
+         [good, _entry("data/x.txt", b"x\n"), _end(3, 13)]),
+        ("f2: STREAM_END with a byte count too high", size,
+         [good, _entry("data/x.txt", b"x\n"), _end(2, 14)]),
+        ("g: ../../../../x10-escape.txt (out of the games folder)", size,
+         [good, _entry("../../../../x10-escape.txt", b"escape\n"), _end(2, 18)]),
+    ]
+
+
+def _tree(root: Path, skip: set[Path]) -> set[str]:
+    found = set()
+    for dirpath, dirnames, filenames in os.walk(root):
+        here = Path(dirpath)
+        dirnames[:] = [d for d in dirnames if here / d not in skip]
+        for name in filenames + dirnames:
+            found.add(str((here / name).relative_to(root)))
+    return found
+
+
+def x10_hostile_stream_refused(sc: Scenario) -> str:
+    """A stream source in Python sends hostile streams (path escapes, an
+    absolute path, an entry far beyond the advertised size, a repeated
+    entry, wrong end counts). Each: a result reply, download-failed, no
+    install, no operation, no cnctw/local or .local.installing, and not a
+    byte outside the games folder."""
+    game_id = "cnctw"
+    version = CATALOG_VERSIONS[game_id]
+    for name in HOSTILE_NAMES:
+        if os.path.lexists(Path("/") / name):
+            raise ScenarioError(f"/{name} exists before the scenario; remove it first")
+    outcomes = []
+    for index, (what, adv_size, script) in enumerate(_x10_rounds()):
+        tag = what.split(":", 1)[0]
+        fake = FakePeer(sc, f"x10-fake-{tag}", f"127.0.0.{240 + index}", [game_advert(game_id, version, adv_size)])
+
+        def on_stream(conn: socket.socket, body: dict[str, Any], fake: FakePeer = fake, script: list[bytes] = script) -> None:
+            if body.get("game_id") != game_id:
+                fake.note("stream request for another game", body)
+                return
+            for piece in script:
+                if not fake.send(conn, piece):
+                    return
+            fake.note("stream sent")
+            # Then silence: the client must end the link itself.
+
+        fake.on_stream = on_stream
+        try:
+            client = sc.peer(f"x10-client-{tag}")
+            skip = {sc.log_dir}
+            before = _tree(sc.dir, skip)
+            client.send({"cmd": "connect", "addr": fake.addr})
+            client.send({"cmd": "wait-peers", "count": 1, "timeout_ms": 10000})
+            wait_remote_game(client, game_id, peer_count=1, version=version, timeout=10)
+            start = client.output_len()
+            waiter = LineWaiter(start)
+            began = time.monotonic()
+            reply = client.send({"cmd": "stream-install", "game_id": game_id})
+            if reply.get("type") != "result":
+                raise ScenarioError(f"{what}: stream-install answered {reply}")
+            ended = client.wait_for(event_name_in(TERMINAL, game_id), timeout=20,
+                                    description=f"{what}: the end of the stream", waiter=waiter)
+            took = time.monotonic() - began
+            if ended.get("event") != "download-failed":
+                raise ScenarioError(f"{what}: expected download-failed, got {ended}")
+            if not fake.seen("stream sent") and "d:" not in what:
+                sc.log(f"{what}: the client closed before the whole hostile stream was sent")
+            assert_no_active(client, game_id)
+            time.sleep(0.3)
+            for event in ("install-finished", "download-finished", "download-peers-gone", "download-cancelled"):
+                assert_no_event_since(client, start, event, game_id)
+            if len(game_events(client, "download-failed", game_id, start)) != 1:
+                raise ScenarioError(f"{what}: more than one download-failed")
+            games = client.host_games_dir
+            for rel in ("local", ".local.installing"):
+                if os.path.lexists(games / game_id / rel):
+                    raise ScenarioError(f"{what}: {game_id}/{rel} left behind")
+            if os.listdir(games):
+                left = sorted(str(p.relative_to(games)) for p in games.rglob("*"))
+                raise ScenarioError(f"{what}: the games folder still holds {left[:20]}")
+            assert_local_absent(client, game_id)
+            # Nothing new anywhere in the scenario folder but the client's
+            # own state, and none of the hostile names anywhere (nor in /).
+            after = _tree(sc.dir, skip)
+            state_rel = str(client.host_state_dir.relative_to(sc.dir))
+            new = sorted(p for p in after - before if p != state_rel and not p.startswith(state_rel + "/"))
+            if new:
+                raise ScenarioError(f"{what}: new paths outside the client's state dir: {new[:20]}")
+            for path in after:
+                if Path(path).name in HOSTILE_NAMES or Path(path).name in ("good.bin", "dup.txt", "x.txt", "big.bin"):
+                    raise ScenarioError(f"{what}: {path} exists under the scenario dir")
+            for name in HOSTILE_NAMES:
+                if os.path.lexists(Path("/") / name):
+                    raise ScenarioError(f"{what}: /{name} was written")
+            poll(lambda: fake.seen("transfer link closed"), timeout=5, interval=0.05,
+                 what=f"{what}: the client kept the hostile transfer link open")
+            error = (ended.get("data") or {}).get("error")
+            outcomes.append(f"{tag} {took:.1f}s ({error})")
+            client.shutdown()
+        finally:
+            fake.close()
+    return f"{len(outcomes)} hostile streams each refused with download-failed, rolled back, nothing outside: " + "; ".join(outcomes)
+
+
+# --------------------------------------------------------------------------
+# X11: a source that sends what nobody asked for is dropped
+# --------------------------------------------------------------------------
+
+
+def _x11_round(sc: Scenario, mode: str, ip: str, real: Peer, root: Path, game_id: str) -> str:
+    version = CATALOG_VERSIONS[game_id]
+    files = servable_files(root)
+    nchunks = len(files)  # one chunk each: small files
+    fake = FakePeer(sc, f"x11-fake-{mode}", ip, [game_advert(game_id, version, sum(f["size"] for f in files))])
+    answered: dict[str, Any] = {}
+
+    def on_files(conn: socket.socket, body: dict[str, Any]) -> None:
+        fake.send(conn, frame(T("PEER_FILES"), {"game_id": body.get("game_id"), "files": files}))
+
+    def on_chunk(conn: socket.socket, body: dict[str, Any]) -> None:
+        if answered:
+            fake.note("a later request (left unanswered)", body)
+            return
+        path = root / body["path"]
+        data = path.read_bytes()
+        offset, length = body["offset"], body["length"]
+        if mode == "overlong":
+            answer = frame(T("PEER_CHUNK"), dict(body)) + data[offset : offset + length] + b"X" * 4096
+        else:  # a header for another offset than asked, then its bytes
+            wrong = dict(body)
+            wrong["offset"] = offset + 1
+            answer = frame(T("PEER_CHUNK"), wrong) + (data + b"\0")[offset + 1 : offset + 1 + length]
+        answered.update(body)
+        answered["at"] = time.monotonic()
+        fake.send(conn, answer)
+        fake.note("answered", mode)
+
+    fake.on_files = on_files
+    fake.on_chunk = on_chunk
+    try:
+        client = sc.peer(f"x11-client-{mode}")
+        client.send({"cmd": "connect", "addr": fake.addr})
+        client.connect_to(real)
+        client.send({"cmd": "wait-peers", "count": 2, "timeout_ms": 10000})
+        wait_remote_game(client, game_id, peer_count=2, version=version)
+        start = client.output_len()
+        waiter = LineWaiter(start)
+        began = time.monotonic()
+        client.send({"cmd": "download", "game_id": game_id, "install": False})
+        done = client.wait_for(event_name_in(TERMINAL, game_id), timeout=25,
+                               description=f"{mode}: download end", waiter=waiter)
+        took = time.monotonic() - began
+        if done.get("event") != "download-finished":
+            raise ScenarioError(f"{mode}: the download ended with {done}")
+        assert_no_event_since(client, start, "download-failed", game_id)
+        assert_no_event_since(client, start, "download-peers-gone", game_id)
+        if not answered:
+            raise ScenarioError(f"{mode}: the client never asked the fake for a chunk (nothing was tested)")
+        closed = poll(lambda: fake.seen("transfer link closed"), timeout=5, interval=0.05,
+                      what=f"{mode}: the client kept the fake's transfer link open")
+        dropped_after = closed[0][0] - answered["at"]
+        if dropped_after > 5.0:
+            raise ScenarioError(f"{mode}: the fake was dropped {dropped_after:.1f}s after its answer (a stall timeout, not the bad bytes)")
+        chunks = chunk_events(client, game_id)
+        if len(chunks) != nchunks:
+            raise ScenarioError(f"{mode}: {len(chunks)} chunk events for {nchunks} chunks")
+        assert_no_duplicate_chunks(client, game_id)
+        from_fake = [c for c in chunks if c.get("peer_addr") == fake.addr]
+        others = {c.get("peer_addr") for c in chunks if c.get("peer_addr") != fake.addr}
+        if others - {real.ready_addr}:
+            raise ScenarioError(f"{mode}: chunks from unknown sources {others}")
+        first_asked = fake.seen("chunk request")[0][1]
+        if mode == "overlong":
+            # The chunk it answered right was complete when the extra bytes came.
+            for c in from_fake:
+                if (c.get("relative_path"), c.get("offset")) != (f"{game_id}/{first_asked['path']}", first_asked["offset"]):
+                    raise ScenarioError(f"{mode}: a chunk from the fake beyond the first it answered: {c}")
+        elif from_fake:
+            raise ScenarioError(f"{mode}: a chunk was credited to the fake: {from_fake}")
+        diff_game_dirs(root, client.host_games_dir / game_id)
+        assert_no_active(client, game_id)
+        later = len(fake.seen("a later request (left unanswered)"))
+        client.shutdown()
+        return (
+            f"{mode}: fake dropped {dropped_after:.2f}s after its answer, {len(from_fake)} chunk(s) credited to it, "
+            f"{nchunks - len(from_fake)} from the real source, {later} later request(s) to the fake; finished in {took:.1f}s, diff exact"
+        )
+    finally:
+        fake.close()
+
+
+def x11_overlong_chunk_source_dropped(sc: Scenario) -> str:
+    """A Python source answers its first chunk with the right header and
+    bytes and then 4096 more; another answers with a header for another
+    offset. Each is dropped at once; the download finishes from the real
+    source, byte-exact, without a failure."""
+    game_id = "cnc4"
+    real_dir = sc.fixture_root / "x11-real"
+    # 20 small files and version.ini: 21 chunks, so the fake owns several.
+    create_many_small_game(real_dir / game_id)
+    real = sc.peer("x11-real", games_dir=real_dir)
+    results = [
+        _x11_round(sc, "overlong", "127.0.0.240", real, real_dir / game_id, game_id),
+        _x11_round(sc, "offset", "127.0.0.241", real, real_dir / game_id, game_id),
+    ]
+    return "; ".join(results)
+
+
+HOSTILE_PEER_SCENARIOS = [
     ("X2-raw-tcp-garbage", x2_raw_tcp_garbage),
-    ("X3-mesh-30", x3_mesh_30),
     ("X4-hostile-chunk-requests-tcp", x4_hostile_chunk_requests_tcp),
     ("X5-stalled-source", x5_stalled_source),
+    ("X10-hostile-stream-refused", x10_hostile_stream_refused),
+    ("X11-overlong-chunk-source-dropped", x11_overlong_chunk_source_dropped),
 ]
