@@ -196,14 +196,34 @@ def proc_alive(info: ProcInfo) -> bool:
     return True
 
 
-def wait_procs_gone(procs: Iterable[ProcInfo], timeout: float) -> list[ProcInfo]:
-    pending = list(procs)
+def poll(check: Callable[[], Any], *, timeout: float, what: str | Callable[[], str], interval: float = 0.4) -> Any:
+    """Call check() until it returns a true value, and return that value.
+    Once timeout seconds have passed, raise ScenarioError with what (a
+    callable is called then, so the message can show the last state seen)."""
     deadline = time.monotonic() + timeout
     while True:
-        pending = [info for info in pending if proc_alive(info)]
-        if not pending or time.monotonic() >= deadline:
-            return pending
-        time.sleep(0.05)
+        found = check()
+        if found:
+            return found
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise ScenarioError(f"{what() if callable(what) else what} (waited {timeout:g}s)")
+        time.sleep(min(interval, remaining))
+
+
+def wait_procs_gone(procs: Iterable[ProcInfo], timeout: float) -> list[ProcInfo]:
+    """The processes of procs still alive after up to timeout seconds."""
+    pending = list(procs)
+
+    def gone() -> bool:
+        pending[:] = [info for info in pending if proc_alive(info)]
+        return not pending
+
+    try:
+        poll(gone, timeout=timeout, what="", interval=0.05)
+    except ScenarioError:
+        pass  # the caller decides what survivors mean
+    return pending
 
 
 def kill_procs(procs: Iterable[ProcInfo]) -> None:
@@ -243,21 +263,20 @@ def assert_nothing_listens(addr: str | None, what: str) -> None:
     except ValueError:
         return
     last = ""
-    deadline = time.monotonic() + 2.0
-    while True:
+
+    def refused() -> bool:
+        nonlocal last
         try:
             with socket.create_connection((host, port), timeout=1.0):
                 last = "connection accepted"
         except ConnectionRefusedError:
-            return
+            return True
         except OSError as exc:
             last = f"{type(exc).__name__}: {exc}"
-        if time.monotonic() >= deadline:
-            raise ScenarioError(
-                f"{what}: something still listens on {addr} ({last}); "
-                "expected connection refused"
-            )
-        time.sleep(0.1)
+        return False
+
+    poll(refused, timeout=2.0, interval=0.1,
+         what=lambda: f"{what}: something still listens on {addr} ({last}); expected connection refused")
 
 
 # --------------------------------------------------------------------------
@@ -1426,11 +1445,10 @@ def wait_remote_game(
     version: str | None = None,
     timeout: float = 20,
 ) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    last_rows: list[dict[str, Any]] = []
-    while time.monotonic() < deadline:
-        rows = peer.list_games()["remote"]
-        last_rows = rows
+    rows: list[dict[str, Any]] = []
+
+    def found() -> dict[str, Any] | None:
+        rows[:] = peer.list_games()["remote"]
         for row in rows:
             if row["id"] != game_id:
                 continue
@@ -1439,22 +1457,21 @@ def wait_remote_game(
             if version is not None and row.get("eti_game_version") != version:
                 continue
             return row
-        time.sleep(0.4)
-    raise ScenarioError(
-        f"{peer.name} never saw remote {game_id} peer_count={peer_count} version={version}; rows={_short(last_rows, 2000)}"
-    )
+        return None
+
+    return poll(found, timeout=timeout, what=lambda: (
+        f"{peer.name} never saw remote {game_id} peer_count={peer_count} version={version}; rows={_short(rows, 2000)}"
+    ))
 
 
 def wait_remote_absent(peer: Peer, game_id: str, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    last_rows: list[dict[str, Any]] = []
-    while time.monotonic() < deadline:
-        rows = peer.list_games()["remote"]
-        last_rows = rows
-        if all(row["id"] != game_id for row in rows):
-            return
-        time.sleep(0.4)
-    raise ScenarioError(f"{peer.name} still lists remote {game_id}; rows={_short(last_rows, 2000)}")
+    rows: list[dict[str, Any]] = []
+
+    def absent() -> bool:
+        rows[:] = peer.list_games()["remote"]
+        return all(row["id"] != game_id for row in rows)
+
+    poll(absent, timeout=timeout, what=lambda: f"{peer.name} still lists remote {game_id}; rows={_short(rows, 2000)}")
 
 
 def wait_local_game(
@@ -1465,11 +1482,10 @@ def wait_local_game(
     installed: bool | None = None,
     timeout: float = 20,
 ) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    last_rows: list[dict[str, Any]] = []
-    while time.monotonic() < deadline:
-        rows = peer.list_games()["local"]
-        last_rows = rows
+    rows: list[dict[str, Any]] = []
+
+    def found() -> dict[str, Any] | None:
+        rows[:] = peer.list_games()["local"]
         for row in rows:
             if row["id"] != game_id:
                 continue
@@ -1478,34 +1494,32 @@ def wait_local_game(
             if installed is not None and row.get("installed") != installed:
                 continue
             return row
-        time.sleep(0.4)
-    raise ScenarioError(
-        f"{peer.name} never reached local {game_id} downloaded={downloaded} installed={installed}; rows={_short(last_rows, 2000)}"
-    )
+        return None
+
+    return poll(found, timeout=timeout, what=lambda: (
+        f"{peer.name} never reached local {game_id} downloaded={downloaded} installed={installed}; rows={_short(rows, 2000)}"
+    ))
 
 
 def wait_no_active(peer: Peer, game_id: str, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    last_active: list[dict[str, Any]] = []
-    while time.monotonic() < deadline:
-        active = peer.status()["active_operations"]
-        last_active = active
-        if all(item["game_id"] != game_id for item in active):
-            return
-        time.sleep(0.4)
-    raise ScenarioError(f"{peer.name} still has active operation for {game_id}: {last_active}")
+    active: list[dict[str, Any]] = []
+
+    def idle() -> bool:
+        active[:] = peer.status()["active_operations"]
+        return all(item["game_id"] != game_id for item in active)
+
+    poll(idle, timeout=timeout, what=lambda: f"{peer.name} still has active operation for {game_id}: {active}")
 
 
 def wait_no_outbound_transfer(peer: Peer, game_id: str, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    last_active: dict[str, int] = {}
-    while time.monotonic() < deadline:
-        active = peer.status()["active_outbound_transfers"]
-        last_active = active
-        if active.get(game_id, 0) == 0:
-            return
-        time.sleep(0.4)
-    raise ScenarioError(f"{peer.name} still has outbound transfer for {game_id}: {last_active}")
+    active: dict[str, int] = {}
+
+    def idle() -> bool:
+        active.clear()
+        active.update(peer.status()["active_outbound_transfers"])
+        return active.get(game_id, 0) == 0
+
+    poll(idle, timeout=timeout, what=lambda: f"{peer.name} still has outbound transfer for {game_id}: {active}")
 
 
 def assert_game_state(game: dict[str, Any], *, downloaded: bool, installed: bool, availability: str) -> None:
@@ -1524,18 +1538,14 @@ def assert_game_state(game: dict[str, Any], *, downloaded: bool, installed: bool
 def wait_peer_has_game(observer: Peer, peer_id: str | None, game_id: str, timeout: float = 20) -> dict[str, Any]:
     if peer_id is None:
         raise ScenarioError("cannot wait for a peer without peer_id")
-    deadline = time.monotonic() + timeout
-    last_peers: list[dict[str, Any]] = []
-    while time.monotonic() < deadline:
-        peers = observer.list_peers()
-        last_peers = peers
-        for peer in peers:
-            if peer.get("peer_id") != peer_id:
-                continue
-            if any(game.get("id") == game_id for game in peer.get("games", [])):
-                return peer
-        time.sleep(0.4)
-    raise ScenarioError(f"{observer.name} never saw peer {peer_id} advertise {game_id}; peers={_short(last_peers, 2000)}")
+    peers: list[dict[str, Any]] = []
+
+    def found() -> dict[str, Any] | None:
+        peers[:] = observer.list_peers()
+        return _advert(peers, peer_id, game_id)[0]
+
+    return poll(found, timeout=timeout,
+                what=lambda: f"{observer.name} never saw peer {peer_id} advertise {game_id}; peers={_short(peers, 2000)}")
 
 
 def peer_advertised_version(observer: Peer, peer_id: str | None, game_id: str, timeout: float = 20) -> str | None:
@@ -1543,16 +1553,20 @@ def peer_advertised_version(observer: Peer, peer_id: str | None, game_id: str, t
     from the catalog."""
     if peer_id is None:
         raise ScenarioError("cannot read advertised version without peer_id")
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for peer in observer.list_peers():
-            if peer.get("peer_id") != peer_id:
-                continue
-            for game in peer.get("games", []):
-                if game.get("id") == game_id:
-                    return game.get("eti_version")
-        time.sleep(0.4)
-    raise ScenarioError(f"{observer.name} does not see {game_id} advertised by {peer_id}")
+    game = poll(lambda: _advert(observer.list_peers(), peer_id, game_id)[1], timeout=timeout,
+                what=f"{observer.name} does not see {game_id} advertised by {peer_id}")
+    return game.get("eti_version")
+
+
+def _advert(peers: list[dict[str, Any]], peer_id: str, game_id: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """(the peer row, its game row) of list-peers rows where peer_id advertises game_id."""
+    for peer in peers:
+        if peer.get("peer_id") != peer_id:
+            continue
+        for game in peer.get("games", []):
+            if game.get("id") == game_id:
+                return peer, game
+    return None, None
 
 
 def assert_local_absent(peer: Peer, game_id: str) -> None:
@@ -1590,6 +1604,10 @@ def event_is(event: str, game_id: str | None = None) -> Callable[[dict[str, Any]
         return (item.get("data") or {}).get("game_id") == game_id
 
     return predicate
+
+
+# The events that end a download or a stream-install.
+TERMINAL = {"download-failed", "download-peers-gone", "download-finished", "download-cancelled", "install-finished"}
 
 
 def event_name_in(events: set[str], game_id: str | None = None) -> Callable[[dict[str, Any]], bool]:

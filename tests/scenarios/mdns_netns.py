@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """mDNS discovery between two network namespaces.
 
-Two namespaces, lsA (10.77.0.1) and lsB (10.77.0.2), joined by a veth pair.
+Two namespaces, lsA-<tag> (10.77.0.1) and lsB-<tag> (10.77.0.2), joined by a
+veth pair va<tag>/vb<tag>; <tag> is this run's pid and a random suffix, so
+two runs on one machine never collide.
 One build/lanspread-peer runs in each; nobody sends a connect command.
 
 1. A and B with --mdns: each must list the other within 20 s, and B (empty
@@ -15,9 +17,10 @@ One build/lanspread-peer runs in each; nobody sends a connect command.
    announcements: they must find each other again (a peer that starts late).
 
 Python 3 standard library only; runs as root. Prints PASS or FAIL and exits
-non-zero on failure. The namespaces are deleted at the end, and leftovers of
-a crashed run at the start. --keep keeps the peers' logs; --valgrind runs
-every peer process under valgrind and fails on any error it reports.
+non-zero on failure. The namespaces are deleted at the end, and those left by
+a run that was killed (its pid gone) at the start. --keep keeps the peers'
+logs; --valgrind runs every peer process under valgrind and fails on any
+error it reports.
 """
 
 from __future__ import annotations
@@ -39,7 +42,12 @@ REPO = Path(__file__).resolve().parents[2]
 BUILD = REPO / "build"
 PEER = BUILD / "lanspread-peer"
 FIXTURES = BUILD / "fixtures"
-NS_A, NS_B = "lsA", "lsB"
+# A veth name has at most 15 characters: "va" + pid (up to 7 digits) + "-"
+# + 4 hex digits is 14.
+TAG = f"{os.getpid()}-{os.urandom(2).hex()}"
+NS_A, NS_B = f"lsA-{TAG}", f"lsB-{TAG}"
+VETH_A, VETH_B = f"va{TAG}", f"vb{TAG}"
+LEFTOVER = re.compile(r"ls[AB]-(\d+)-[0-9a-f]{4}")
 IP_A, IP_B = "10.77.0.1", "10.77.0.2"
 DISCOVER_TIMEOUT = 20.0
 NEGATIVE_WINDOW = 8.0
@@ -62,23 +70,34 @@ def sh(*args: str, check: bool = True) -> subprocess.CompletedProcess:
 
 
 def delete_namespaces() -> None:
+    # Deleting a namespace deletes the veth end in it, and so the pair.
     for ns in (NS_A, NS_B):
         sh("ip", "netns", "del", ns, check=False)
+
+
+def delete_leftovers() -> None:
+    """The namespaces of earlier runs that were killed before their cleanup
+    (their pid is gone); those of a run still going are left alone."""
+    for line in sh("ip", "netns", "list", check=False).stdout.splitlines():
+        name = line.split(" ", 1)[0]
+        match = LEFTOVER.fullmatch(name)
+        if match and not os.path.exists(f"/proc/{match.group(1)}"):
+            sh("ip", "netns", "del", name, check=False)
 
 
 def create_namespaces() -> None:
     sh("ip", "netns", "add", NS_A)
     sh("ip", "netns", "add", NS_B)
-    sh("ip", "link", "add", "vA", "netns", NS_A, "type", "veth",
-       "peer", "name", "vB", "netns", NS_B)
-    sh("ip", "-n", NS_A, "addr", "add", f"{IP_A}/24", "dev", "vA")
-    sh("ip", "-n", NS_B, "addr", "add", f"{IP_B}/24", "dev", "vB")
-    for ns, dev in ((NS_A, "vA"), (NS_B, "vB")):
+    sh("ip", "link", "add", VETH_A, "netns", NS_A, "type", "veth",
+       "peer", "name", VETH_B, "netns", NS_B)
+    sh("ip", "-n", NS_A, "addr", "add", f"{IP_A}/24", "dev", VETH_A)
+    sh("ip", "-n", NS_B, "addr", "add", f"{IP_B}/24", "dev", VETH_B)
+    for ns, dev in ((NS_A, VETH_A), (NS_B, VETH_B)):
         sh("ip", "-n", ns, "link", "set", "lo", "up")
         sh("ip", "-n", ns, "link", "set", dev, "up")
     # B may listen on 0.0.0.0: its advertised address comes from the
     # route it would use to reach the LAN.
-    sh("ip", "-n", NS_B, "route", "add", "default", "dev", "vB")
+    sh("ip", "-n", NS_B, "route", "add", "default", "dev", VETH_B)
 
 
 class Peer:
@@ -374,8 +393,8 @@ def main() -> int:
                          "--leak-check=full",
                          "--errors-for-leak-kinds=definite,indirect",
                          f"--log-file={tmp}/logs/valgrind.%p.log"])
-    delete_namespaces()
     try:
+        delete_leftovers()
         create_namespaces()
         run(tmp)
     except Failure as e:

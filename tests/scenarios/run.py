@@ -24,15 +24,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.dont_write_bytecode = True
 
 import harness  # noqa: E402
-from daemon_scenarios import DAEMON_SCENARIOS  # noqa: E402
-from edge_scenarios import EDGE_SCENARIOS  # noqa: E402
-from extra_scenarios import EXTRA_SCENARIOS  # noqa: E402
+from control_scenarios import CONTROL_SCENARIOS  # noqa: E402
+from failure_scenarios import FAILURE_SCENARIOS  # noqa: E402
 from harness import CFG, Scenario, ScenarioError  # noqa: E402
-from scenarios import SCENARIOS  # noqa: E402
+from hostile_peer_scenarios import HOSTILE_PEER_SCENARIOS  # noqa: E402
+from mesh_scenarios import MESH_SCENARIOS  # noqa: E402
+from seed_scenarios import SEED_SCENARIOS  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 EXPECTED_FILE = HERE / "expected_pass.txt"
-ALL_SCENARIOS = SCENARIOS + EXTRA_SCENARIOS + DAEMON_SCENARIOS + EDGE_SCENARIOS
+# Ours (X...) run in number order, whichever file holds them.
+OURS = sorted(CONTROL_SCENARIOS + FAILURE_SCENARIOS + HOSTILE_PEER_SCENARIOS + MESH_SCENARIOS,
+              key=lambda item: int(item[0].split("-", 1)[0][1:]))
+ALL_SCENARIOS = SEED_SCENARIOS + OURS
 
 
 def short_id(sid: str) -> str:

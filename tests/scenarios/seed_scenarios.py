@@ -1181,7 +1181,7 @@ def s47_multi_archive_streams_in_sorted_order(sc: Scenario) -> str:
     return f"multi-archive cnctw streamed in sorted order: {chunk_paths}"
 
 
-SCENARIOS = [
+SEED_SCENARIOS = [
     ("S1", s1_startup_scan),
     ("S2", s2_direct_connect_handshake),
     ("S3", s3_remote_aggregation),

@@ -1,0 +1,498 @@
+"""The control protocol and its clients: 1,000 fuzzed lines on a peer's
+JSON-lines control channel (X1), and lanspreadd run from a config file and
+driven only by lanspreadctl (X6)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import random
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from harness import (
+    CFG,
+    Scenario,
+    ScenarioError,
+    descendants,
+    fixture_dir,
+    wait_procs_gone,
+)
+
+
+# --------------------------------------------------------------------------
+# X1: control-protocol fuzz
+# --------------------------------------------------------------------------
+
+FUZZ_LINES = 1000
+FUZZ_REPLY_TIMEOUT = 60.0
+
+# Commands whose fuzzed forms are harmless: never "shutdown".
+SAFE_CMDS = [
+    "list-games",
+    "list-peers",
+    "status",
+    "download",
+    "install",
+    "uninstall",
+    "stream-install",
+    "cancel-download",
+    "play",
+    "connect",
+    "wait-peers",
+]
+WRONG_VALUES: list[Any] = [
+    None, True, False, 0, -1, 1.5, 2**53, -(2**63), "", "x" * 300, [], [1, 2], {}, {"a": "b"},
+    ["status"], {"cmd": "status"},
+]
+BAD_GAME_IDS = [
+    "zz-no-such-game", "../escape", "../../etc/passwd", "/abs/path", "a/b", ".", "..", "",
+    " cnc4", "cnc4 ", "CNC4", "cnc4\u0000x", "game\nid", "\u00e9\u00e8", "\U0001f600",
+    "local", ".lanspread", "x" * 4096, "cnc4", "bf1942",
+]
+# Addresses that fail fast (refused or unparsable); no DNS names.
+BAD_ADDRS = [
+    "", "nonsense", ":", "127.0.0.1", "127.0.0.1:1", "127.0.0.1:99999", "127.0.0.1:-5",
+    "[::1]:1", "999.1.1.1:5", "127.0.0.1:0", "::::", "127.0.0.1:1:2",
+]
+
+
+class _Unparsable(Exception):
+    pass
+
+
+def _reject_constant(name: str) -> Any:
+    raise _Unparsable(name)
+
+
+def _plain(value: Any) -> bool:
+    """Within what every sane JSON parser accepts: int64 integers, finite
+    floats, no lone surrogates, bounded nesting (iterative: no recursion)."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > 600:
+            return False
+        if isinstance(item, bool) or item is None:
+            continue
+        if isinstance(item, int):
+            if not -(2**63) <= item < 2**63:
+                return False
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                return False
+        elif isinstance(item, str):
+            if any(0xD800 <= ord(ch) <= 0xDFFF for ch in item):
+                return False
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                stack.append((key, depth + 1))
+                stack.append((child, depth + 1))
+        else:
+            return False
+    return True
+
+
+def tracked_id(line: bytes) -> str | None:
+    """The id a reply must carry: the line is a JSON object (strict UTF-8,
+    strict JSON) with a string "id"."""
+    body = line[:-1] if line.endswith(b"\n") else line
+    try:
+        text = body.decode("utf-8")
+        obj = json.loads(text, parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError, _Unparsable):
+        return None
+    if not isinstance(obj, dict) or not isinstance(obj.get("id"), str):
+        return None
+    if not _plain(obj):
+        return None
+    return obj["id"]
+
+
+class FuzzGen:
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.counter = 0
+
+    def new_id(self) -> str:
+        self.counter += 1
+        return f"fz-{self.counter}"
+
+    def dumps(self, obj: Any) -> bytes:
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=self.rng.random() < 0.5).encode("utf-8") + b"\n"
+
+    # --- categories -------------------------------------------------------
+
+    def invalid_json(self) -> bytes:
+        rid = self.new_id()
+        choices = [
+            f'{{"id":"{rid}","cmd":"status"',
+            f"{{'id': '{rid}', 'cmd': 'status'}}",
+            f'{{"id":"{rid}","cmd":"status",}}',
+            f'{{"id" "{rid}"}}',
+            f'{{"id":"{rid}","cmd":status}}',
+            f'{{"id":"{rid}","cmd":"status"}} trailing',
+            f'{{"id":"{rid}","cmd":"status"}}{{"id":"{rid}x"}}',
+            '{"a":1}}', "[1,2", '"unterminated', "nul", "tru", "{", "}", "{{}}", "[", "]",
+            '{"id":"' + rid + '","cmd":"\\x41"}',
+            '{"id":"' + rid + '","cmd":"\\u12"}',
+            '{"id":01,"cmd":"status"}',
+            '{"id":"' + rid + '","cmd":"status","n":NaN}',
+            '{"id":"' + rid + '","cmd":"status","n":Infinity}',
+            '{"id":"' + rid + '"\t"cmd":"status"}',
+            "/* comment */ {}",
+        ]
+        return self.rng.choice(choices).encode("utf-8") + b"\n"
+
+    def binary_garbage(self) -> bytes:
+        size = self.rng.choice([1, 7, 64, 512, 4096, 20000])
+        data = self.rng.randbytes(size).replace(b"\n", b"\xff")
+        return data + b"\n"
+
+    def non_object(self) -> bytes:
+        choices: list[Any] = [
+            [], [1, 2, 3], ["status"], [{"id": "in-array", "cmd": "status"}], 0, -1, 3.25, 1e300,
+            "status", "", None, True, False, [[[]]], {"x": 1},
+        ]
+        value = self.rng.choice(choices)
+        if isinstance(value, dict):
+            return b"[" + self.dumps(value)[:-1] + b"]\n"
+        return self.dumps(value)
+
+    def without_cmd(self) -> bytes:
+        rid = self.new_id()
+        choices = [
+            {"id": rid},
+            {"id": rid, "command": "status"},
+            {"id": rid, "CMD": "status"},
+            {"id": rid, "game_id": "cnc4"},
+        ]
+        return self.dumps(self.rng.choice(choices))
+
+    def unknown_cmd(self) -> bytes:
+        rid = self.new_id()
+        name = self.rng.choice(
+            ["frobnicate", "STATUS", "Status", "status ", " status", "list_games", "", "shut-down",
+             "shutdown-now", "list-games\u0000", "status\u0000", "\u00fc\u00f1\u00ee", "x" * 5000,
+             "../status", "help", "exit", "quit", "kill"]
+        )
+        return self.dumps({"id": rid, "cmd": name})
+
+    def cmd_wrong_type(self) -> bytes:
+        rid = self.new_id()
+        value = self.rng.choice([5, 5.5, None, True, [], {}, ["status"], {"cmd": "status"}, -0.0])
+        return self.dumps({"id": rid, "cmd": value})
+
+    def fields_wrong_types(self) -> bytes:
+        rid = self.new_id()
+        cmd = self.rng.choice(SAFE_CMDS)
+        obj: dict[str, Any] = {"id": rid, "cmd": cmd}
+        wrong = self.rng.choice(WRONG_VALUES)
+        if cmd in ("download", "install", "uninstall", "stream-install", "cancel-download"):
+            if self.rng.random() < 0.5:
+                obj["game_id"] = wrong
+            else:
+                obj["game_id"] = self.rng.choice(BAD_GAME_IDS)
+                obj["install"] = self.rng.choice(["yes", 1, None, [], {}, "true"])
+        elif cmd == "play":
+            obj.update({"game_id": "css", "username": "u", "language": "english"})
+            obj[self.rng.choice(["game_id", "username", "language"])] = wrong
+        elif cmd == "connect":
+            obj["addr"] = wrong if self.rng.random() < 0.5 else self.rng.choice(BAD_ADDRS)
+        elif cmd == "wait-peers":
+            obj["count"] = self.rng.choice([wrong, 0, 1, -1])
+            obj["timeout_ms"] = self.rng.choice([wrong, 0, 10, 50, -1, "10"])
+            if isinstance(obj["timeout_ms"], int) and obj["timeout_ms"] > 50:
+                obj["timeout_ms"] = 50
+            if isinstance(obj["timeout_ms"], float):
+                obj["timeout_ms"] = 1.5
+        else:
+            obj[self.rng.choice(["game_id", "extra", "data", "type", "id2"])] = wrong
+        return self.dumps(obj)
+
+    def valid_harmless(self) -> bytes:
+        rid = self.new_id()
+        cmd = self.rng.choice(["list-games", "list-peers", "status", "download", "stream-install",
+                               "install", "uninstall", "cancel-download", "play", "wait-peers"])
+        obj: dict[str, Any] = {"id": rid, "cmd": cmd}
+        if cmd in ("download", "stream-install", "install", "uninstall", "cancel-download"):
+            obj["game_id"] = self.rng.choice(BAD_GAME_IDS)
+        elif cmd == "play":
+            obj.update({"game_id": self.rng.choice(BAD_GAME_IDS), "username": "u", "language": "l"})
+        elif cmd == "wait-peers":
+            obj.update({"count": self.rng.choice([0, 1, 5]), "timeout_ms": self.rng.choice([0, 10, 50])})
+        return self.dumps(obj)
+
+    def huge_id(self) -> bytes:
+        rid = self.new_id() + "-" + "h" * self.rng.choice([4096, 65536, 300000])
+        return self.dumps({"id": rid, "cmd": self.rng.choice(["status", "nope"])})
+
+    def over_one_mib(self) -> bytes:
+        size = 1024 * 1024 + self.rng.randrange(1, 512 * 1024)
+        if self.rng.random() < 0.5:
+            rid = self.new_id()
+            return self.dumps({"id": rid, "cmd": "status", "pad": "p" * size})
+        return b"q" * size + b"\n"
+
+    def deeply_nested(self) -> bytes:
+        if self.rng.random() < 0.5:
+            depth = self.rng.choice([5000, 50000, 200000])
+            opener, closer = self.rng.choice([("[", "]"), ('{"a":', "}")])
+            return (opener * depth + "1" + closer * depth).encode() + b"\n"
+        rid = self.new_id()
+        depth = self.rng.choice([32, 128, 500])
+        nested: Any = 1
+        for _ in range(depth):
+            nested = [nested] if self.rng.random() < 0.5 else {"n": nested}
+        return self.dumps({"id": rid, "cmd": "status", "deep": nested})
+
+    def nul_bytes(self) -> bytes:
+        rid = self.new_id()
+        choices = [
+            f'{{"id":"{rid}","cmd":"st\x00atus"}}'.encode(),
+            b"\x00" * 32,
+            f'{{"id":"{rid}","cmd":"status"}}\x00'.encode(),
+            b'\x00{"id":"' + rid.encode() + b'","cmd":"status"}',
+        ]
+        if self.rng.random() < 0.5:
+            return self.rng.choice(choices) + b"\n"
+        # Escaped NUL: valid JSON, so it must be answered.
+        field = self.rng.choice(["cmd", "game_id", "extra"])
+        obj = {"id": rid, "cmd": "download", "game_id": "cnc4"}
+        obj[field] = str(obj.get(field, "v")) + "\u0000tail"
+        return self.dumps(obj)
+
+    def invalid_utf8(self) -> bytes:
+        rid = self.new_id().encode()
+        bad = self.rng.choice([b"\xff", b"\xfe\xff", b"\xc0\xaf", b"\xe0\x80\xaf", b"\xed\xa0\x80",
+                               b"\xf8\x88\x80\x80\x80", b"\xc3", b"\xe2\x82", b"\x80\x80"])
+        where = self.rng.choice(["cmd", "id", "extra"])
+        if where == "cmd":
+            return b'{"id":"' + rid + b'","cmd":"' + bad + b'"}\n'
+        if where == "id":
+            return b'{"id":"' + rid + bad + b'","cmd":"status"}\n'
+        return b'{"id":"' + rid + b'","cmd":"status","x":"' + bad + b'"}\n'
+
+    def odd_whitespace(self) -> bytes:
+        rid = self.new_id()
+        choices = [
+            b"\n", b"   \n", b"\t\n", b"\r\n",
+            b'{"id":"' + rid.encode() + b'","cmd":"status"}\r\n',
+            b'  {"id":"' + rid.encode() + b'" , "cmd" : "list-peers" }  \n',
+        ]
+        return self.rng.choice(choices)
+
+    def non_string_id(self) -> bytes:
+        value = self.rng.choice([5, None, True, [], {"a": 1}, 1.5, -1])
+        return self.dumps({"id": value, "cmd": "status"})
+
+    def unicode_id(self) -> bytes:
+        rid = self.new_id() + self.rng.choice(["-\u00fc\u00df", "-\U0001f600", "-\u2028\u2029", "-\"q\"", "-\\b", "-\t"])
+        return self.dumps({"id": rid, "cmd": "status"})
+
+    def categories(self) -> list:
+        return [
+            self.invalid_json, self.binary_garbage, self.non_object, self.without_cmd,
+            self.unknown_cmd, self.cmd_wrong_type, self.fields_wrong_types, self.huge_id,
+            self.over_one_mib, self.deeply_nested, self.nul_bytes, self.invalid_utf8,
+            self.odd_whitespace, self.non_string_id, self.unicode_id, self.valid_harmless,
+        ]
+
+    def generate(self, count: int) -> list[bytes]:
+        cats = self.categories()
+        weights = {self.huge_id: 0.4, self.over_one_mib: 0.15, self.deeply_nested: 0.5}
+        lines = [cat() for cat in cats]  # every category at least once
+        population = cats
+        w = [weights.get(cat, 1.0) for cat in cats]
+        while len(lines) < count:
+            lines.append(self.rng.choices(population, weights=w)[0]())
+        # Guarantee one >1 MiB line that carries an id.
+        lines[-1] = self.dumps({"id": self.new_id() + "-big", "cmd": "status", "pad": "p" * (1024 * 1024 + 17)})
+        return lines
+
+
+def x1_control_fuzz(sc: Scenario) -> str:
+    seed_text = os.environ.get("LANSPREAD_FUZZ_SEED")
+    seed = int(seed_text) if seed_text else int(time.time())
+    rng = random.Random(seed)
+    sc.log(f"fuzz seed {seed} (set LANSPREAD_FUZZ_SEED to replay)")
+    peer = sc.peer("x1-fuzz")
+    lines = FuzzGen(rng).generate(FUZZ_LINES)
+    tracked: list[str] = []
+    for line in lines:
+        rid = tracked_id(line)
+        if rid is not None:
+            tracked.append(rid)
+    if len(set(tracked)) != len(tracked):
+        raise ScenarioError("fuzz generator produced duplicate ids (harness bug)")
+    start = peer.output_len()
+    with open(sc.log_dir / "fuzz-input.bin", "wb") as handle:
+        for line in lines:
+            handle.write(line)
+    for line in lines:
+        peer.write_raw(line)
+    sent_bytes = sum(len(line) for line in lines)
+
+    pending = set(tracked)
+    deadline = time.monotonic() + FUZZ_REPLY_TIMEOUT
+    scanned = start
+    bad_replies: list[str] = []
+    while pending:
+        with peer.condition:
+            items = peer.output[scanned:]
+            scanned = len(peer.output)
+            eof = peer.eof
+        for item in items:
+            rid = item.get("id")
+            if isinstance(rid, str) and rid in pending:
+                if item.get("type") not in ("result", "error"):
+                    bad_replies.append(f"{rid[:60]}: type={item.get('type')!r}")
+                elif item.get("type") == "error" and not isinstance(item.get("error"), str):
+                    bad_replies.append(f"{rid[:60]}: error reply without error string")
+                pending.discard(rid)
+        if not pending or eof or time.monotonic() >= deadline:
+            break
+        with peer.condition:
+            if len(peer.output) == scanned and not peer.eof:
+                peer.condition.wait(0.5)
+    if not peer.alive():
+        raise ScenarioError(
+            f"peer died during the fuzz (seed {seed}); status {peer.process.returncode if peer.process else None}\n"
+            f"{peer._failure_context()}"
+        )
+    if pending:
+        shown = sorted(rid[:60] for rid in pending)[:10]
+        raise ScenarioError(
+            f"{len(pending)} of {len(tracked)} id-carrying lines got no reply within "
+            f"{FUZZ_REPLY_TIMEOUT:g}s (seed {seed}); e.g. {shown}"
+        )
+    if bad_replies:
+        raise ScenarioError(f"malformed replies (seed {seed}): {bad_replies[:10]}")
+    status = peer.status()
+    if not isinstance(status.get("active_operations"), list):
+        raise ScenarioError(f"status after the fuzz lacks active_operations: {status}")
+    leftovers = sorted(os.listdir(peer.host_games_dir))
+    if leftovers:
+        raise ScenarioError(f"fuzzed commands created entries in the games folder: {leftovers}")
+    return (
+        f"{len(lines)} fuzz lines ({sent_bytes / 1048576:.1f} MiB, seed {seed}); "
+        f"all {len(tracked)} id-carrying lines answered; peer alive; status answered; games folder untouched"
+    )
+
+
+# --------------------------------------------------------------------------
+# X6: the daemon driven by lanspreadctl
+# --------------------------------------------------------------------------
+
+
+def _ctl(sc: Scenario, sock: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    cmd = [str(CFG.build / "lanspreadctl"), "-s", str(sock), *args]
+    sc.log("run " + " ".join(cmd))
+    result = subprocess.run(cmd, text=True, capture_output=True, timeout=timeout)
+    sc.log(f"exit {result.returncode}\n{result.stdout}{result.stderr}")
+    return result
+
+
+def _bsdtar_sha(archive: Path, entry: str) -> str:
+    out = subprocess.run(["bsdtar", "-xOf", str(archive), entry], capture_output=True, check=True)
+    return hashlib.sha256(out.stdout).hexdigest()
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def x6_daemon_driven_by_lanspreadctl(sc: Scenario) -> str:
+    """lanspreadd from a config file, driven only with lanspreadctl,
+    downloads and installs a game from a lanspread-peer source."""
+    source = sc.peer("x6-source", games_dir=fixture_dir("fixture-bravo"), readonly_games=True)
+    games = sc.dir / "daemon-games"
+    sock = sc.dir / "daemon.sock"
+    conf = sc.dir / "lanspread.conf"
+    conf.write_text(
+        "# written by X6\n"
+        "name = x6-daemon\n"
+        f"games_dir = {games}\n"
+        f"state_dir = {sc.dir / 'daemon-state'}\n"
+        f"catalog = {CFG.catalog_db}\n"
+        "listen = 127.0.0.20:0\n"
+        "mdns = no\n"
+        "unrar = builtin\n"
+        f"control_socket = {sock}\n"
+        "user =\n",
+        encoding="utf-8",
+    )
+    check = subprocess.run([str(CFG.build / "lanspreadd"), "-n", "-f", str(conf)], capture_output=True, text=True)
+    if check.returncode != 0 or "configuration OK" not in check.stdout:
+        raise ScenarioError(f"lanspreadd -n refused the config: {check.stdout}{check.stderr}")
+    log = open(sc.log_dir / "daemon.log", "ab")
+    daemon = subprocess.Popen([str(CFG.build / "lanspreadd"), "-d", "-f", str(conf)], stderr=log,
+                              stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while _ctl(sc, sock, "status").returncode != 0:
+            if time.monotonic() > deadline or daemon.poll() is not None:
+                raise ScenarioError("lanspreadd did not come up")
+            time.sleep(0.2)
+        if _ctl(sc, sc.dir / "no-such.sock", "status").returncode != 3:
+            raise ScenarioError("an unreachable daemon must exit 3")
+        if _ctl(sc, sock, "frobnicate").returncode != 2:
+            raise ScenarioError("a usage error must exit 2")
+        res = _ctl(sc, sock, "connect", source.ready_addr or "")
+        if res.returncode != 0:
+            raise ScenarioError(f"connect failed: {res.stderr}")
+        deadline = time.monotonic() + 20
+        while True:
+            res = _ctl(sc, sock, "games")
+            if "cnctw" in res.stdout:
+                break
+            if time.monotonic() > deadline:
+                raise ScenarioError(f"daemon never saw cnctw: {res.stdout}")
+            time.sleep(0.3)
+        if _ctl(sc, sock, "download", "no-such-game").returncode != 1:
+            raise ScenarioError("a failed command must exit 1")
+        res = _ctl(sc, sock, "download", "cnctw")
+        if res.returncode != 0 or "installed" not in res.stdout:
+            raise ScenarioError(f"download with install failed: {res.stdout}{res.stderr}")
+        status = json.loads(_ctl(sc, sock, "--json", "status").stdout)
+        if status["data"]["active_operations"]:
+            raise ScenarioError(f"operations left after the install: {status}")
+        games_out = json.loads(_ctl(sc, sock, "--json", "games").stdout)["data"]["local"]
+        row = next((g for g in games_out if g["id"] == "cnctw"), None)
+        if row is None or not row["installed"] or not row["downloaded"]:
+            raise ScenarioError(f"cnctw not downloaded+installed: {games_out}")
+        archive = fixture_dir("fixture-bravo") / "cnctw" / "cnctw.eti"
+        for entry in ("bin/cnctw-payload.bin", "data/cnctw-assets.dat"):
+            got = games / "cnctw" / "local" / entry
+            if not got.is_file() or _sha(got) != _bsdtar_sha(archive, entry):
+                raise ScenarioError(f"installed {entry} differs from the archive's")
+        if (games / "cnctw" / "version.ini").read_text() != "20160128":
+            raise ScenarioError("version.ini not committed")
+    finally:
+        procs = descendants(daemon.pid)
+        daemon.send_signal(signal.SIGTERM)
+        try:
+            daemon.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            daemon.kill()
+            raise ScenarioError("lanspreadd did not stop on SIGTERM")
+        left = wait_procs_gone(procs.values(), 5)
+        log.close()
+        if left:
+            raise ScenarioError(f"workers survived SIGTERM: {[p.describe() for p in left]}")
+    if sock.exists():
+        raise ScenarioError("control socket left behind")
+    return "lanspreadd from a config file, driven by lanspreadctl: connect, download+install, status, games; files match the archive; exit codes 0/1/2/3"
+
+
+CONTROL_SCENARIOS = [
+    ("X1-control-fuzz", x1_control_fuzz),
+    ("X6-daemon-ctl", x6_daemon_driven_by_lanspreadctl),
+]

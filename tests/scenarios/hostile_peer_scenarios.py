@@ -1,0 +1,617 @@
+"""Peers that misbehave on the wire (X2, X4, X5, X10, X11): garbage and bad
+hellos on a listener, hostile chunk requests, sources that stall, hostile
+streams, and sources that send bytes nobody asked for. Each must be
+refused or dropped, with nothing written outside the games folder, while
+the real peers keep working."""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+from harness import (
+    CATALOG_VERSIONS,
+    CHUNK_SIZE,
+    TERMINAL,
+    LineWaiter,
+    Peer,
+    Scenario,
+    ScenarioError,
+    assert_local_absent,
+    assert_no_active,
+    assert_no_duplicate_chunks,
+    assert_no_event_since,
+    chunk_events,
+    chunk_sources,
+    copy_game,
+    create_many_small_game,
+    descendants,
+    diff_game_dirs,
+    event_is,
+    event_name_in,
+    fixture_dir,
+    game_events,
+    poll,
+    wait_no_active,
+    wait_remote_game,
+)
+from wire import FRAME_HDR, FakePeer, T, Wire, frame, game_advert, hello_body, mp_pack, servable_files
+
+
+def worker_pids(peer: Any) -> set[int]:
+    if peer.process is None or peer.process.poll() is not None:
+        return set()
+    return set(descendants(peer.process.pid))
+
+
+# --------------------------------------------------------------------------
+# X2: raw TCP garbage on a listener
+# --------------------------------------------------------------------------
+
+
+def x2_raw_tcp_garbage(sc: Scenario) -> str:
+    """Raw TCP abuse of a peer's listener; its peers still work after."""
+    alpha = sc.peer("x2-alpha", games_dir=fixture_dir("fixture-alpha"), readonly_games=True)
+    bravo = sc.peer("x2-bravo")
+    assert alpha.ready_addr is not None and alpha.peer_id is not None
+    workers = worker_pids(alpha)
+    seed_text = os.environ.get("LANSPREAD_FUZZ_SEED")
+    seed = int(seed_text) if seed_text else int(time.time())
+    rng = random.Random(seed)
+    sc.log(f"garbage seed {seed} (set LANSPREAD_FUZZ_SEED to replay)")
+    fake_id = "".join(rng.choice("0123456789abcdef") for _ in range(32))
+    fake_addr = "127.0.0.250:9"
+    hello = T("PEER_HELLO")
+    ack = T("PEER_HELLO_ACK")
+
+    # Each case: (what, bytes, half-close after?, must close within s).
+    # A listener that waits for a hello closes a silent link at its hello
+    # timeout (10 s); what it can refuse at once must go at once.
+    cases: list[tuple[str, bytes, bool, float]] = [
+        ("random garbage", rng.randbytes(4096), False, 15.0),
+        ("garbage with a small header", FRAME_HDR.pack(rng.randrange(1 << 32), 0, 64) + rng.randbytes(64), False, 15.0),
+        ("truncated frame (100 announced, 10 sent, closed)", frame(hello, raw=rng.randbytes(10), length=100), True, 3.0),
+        ("header announcing 4 GiB-1", frame(hello, raw=b"", length=0xFFFFFFFF), False, 3.0),
+        ("hello with protocol 2", frame(hello, hello_body(fake_id, fake_addr, proto=2)), False, 3.0),
+        ("hello without a protocol", frame(hello, {"peer_id": fake_id, "name": "x", "addr": fake_addr, "games": []}), False, 3.0),
+        ("hello with an invalid MessagePack body", frame(hello, raw=b"\xc1\xc1\xc1\xc1"), False, 3.0),
+        ("hello whose body is an array", frame(hello, raw=mp_pack([1, fake_id, "x", fake_addr, []])), False, 3.0),
+        ("hello with a truncated body", frame(hello, raw=mp_pack(hello_body(fake_id, fake_addr))[:-3]), False, 3.0),
+        ("hello with wrong field types", frame(hello, {"proto": 1, "peer_id": 5, "name": [], "addr": True, "games": "x"}), False, 3.0),
+        ("hello with a bad peer id", frame(hello, hello_body("XYZ" * 11 + "Q", fake_addr)), False, 3.0),
+        ("hello with a bad address", frame(hello, hello_body(fake_id, "nonsense")), False, 3.0),
+        ("hello with a bad game list", frame(hello, hello_body(fake_id, fake_addr, games=[{"id": "../x", "version": 1}])), False, 3.0),
+        ("hello claiming 2^32-1 games", frame(hello, raw=mp_pack(hello_body(fake_id, fake_addr))[:-1] + b"\xdd\xff\xff\xff\xff"), False, 3.0),
+        ("hello nested 10000 deep", frame(hello, raw=b"\x81\xa1a" + b"\x91" * 10000 + b"\x01"), False, 3.0),
+        ("hello bearing the listener's own id", frame(hello, hello_body(alpha.peer_id, fake_addr)), False, 3.0),
+        ("a ping before any hello", frame(T("PEER_PING")), False, 3.0),
+        ("a hello ack to a listener", frame(ack, hello_body(fake_id, fake_addr)), False, 3.0),
+        ("an unknown frame type", frame(0xDEADBEEF), False, 3.0),
+        ("a transfer link of protocol 99", frame(T("PEER_XFER_OPEN"), {"proto": 99, "peer_id": fake_id}), False, 3.0),
+    ]
+    problems = []
+    opened = []
+    for what, data, half_close, within in cases:
+        wire = Wire(alpha.ready_addr)
+        try:
+            wire.send(data)
+        except OSError as exc:
+            sc.log(f"{what}: send stopped early ({exc}); the peer closed first")
+        if half_close:
+            wire.sock.shutdown(socket.SHUT_WR)
+        opened.append((what, wire, within, time.monotonic()))
+    # A transfer link, then garbage on it: accepted, then closed.
+    xfer = Wire(alpha.ready_addr)
+    xfer.send_frame(T("PEER_XFER_OPEN"), {"proto": 1, "peer_id": fake_id})
+    type_, _body = xfer.recv_frame()
+    if type_ != T("PEER_XFER_ACCEPT"):
+        problems.append(f"transfer open answered with frame type {type_}")
+    xfer.send(rng.randbytes(2048))
+    opened.append(("garbage on a transfer link", xfer, 3.0, time.monotonic()))
+    xfer2 = Wire(alpha.ready_addr)
+    xfer2.send_frame(T("PEER_XFER_OPEN"), {"proto": 1, "peer_id": fake_id})
+    xfer2.recv_frame()
+    xfer2.send(frame(T("PEER_CHUNK_REQ"), raw=b"", length=0xFFFFFFFF))
+    opened.append(("4 GiB-1 header on a transfer link", xfer2, 3.0, time.monotonic()))
+
+    # Connections that never speak, held open while the peers work.
+    silent = [Wire(alpha.ready_addr) for _ in range(200)]
+    silent_since = time.monotonic()
+    try:
+        for what, wire, within, since in opened:
+            closed, types = wire.wait_closed(max(0.1, since + within - time.monotonic()))
+            if not closed:
+                problems.append(f"{what}: link still open after {within:g}s")
+            if ack in types or hello in types:
+                problems.append(f"{what}: the listener answered with a hello (frames {types})")
+            wire.close()
+        if problems:
+            raise ScenarioError("; ".join(problems))
+        alpha.status()
+        bravo.connect_to(alpha)
+        for game_id in ("alienswarm", "bf1942", "ggoo"):
+            wait_remote_game(bravo, game_id, peer_count=1, version=CATALOG_VERSIONS[game_id], timeout=10)
+        peers = [p["peer_id"] for p in alpha.list_peers()]
+        if peers != [bravo.peer_id]:
+            raise ScenarioError(f"{alpha.name} lists peers {peers}; expected only {bravo.name} ({bravo.peer_id})")
+        during = time.monotonic() - silent_since
+        # The silent links go at the listener's hello timeout, not later.
+        open_after = 0
+        for wire in silent:
+            closed, _types = wire.wait_closed(max(0.1, silent_since + 15.0 - time.monotonic()))
+            open_after += not closed
+        if open_after:
+            raise ScenarioError(f"{open_after} of 200 silent connections still open 15 s after they were made")
+        silent_gone = time.monotonic() - silent_since
+    finally:
+        for wire in silent:
+            wire.close()
+    if worker_pids(alpha) != workers:
+        raise ScenarioError(f"{alpha.name}'s workers changed: {sorted(workers)} -> {sorted(worker_pids(alpha))}")
+    alpha.status()
+    if [p["peer_id"] for p in bravo.list_peers()] != [alpha.peer_id]:
+        raise ScenarioError(f"{bravo.name} lost {alpha.name}: {bravo.list_peers()}")
+    wait_remote_game(bravo, "alienswarm", peer_count=1, timeout=5)
+    return (
+        f"{len(opened)} hostile connections all closed by the listener without a hello answer "
+        f"(seed {seed}); with 200 silent connections open, status answered and {bravo.name} "
+        f"connected and saw alpha's 3 games ({during * 1000:.0f} ms); the silent ones were dropped by "
+        f"{silent_gone:.1f}s; workers unchanged, link still up"
+    )
+
+
+# --------------------------------------------------------------------------
+# X4: hostile chunk requests over a real transfer link
+# --------------------------------------------------------------------------
+
+
+def _hostile_chunks(game_id: str, eti: str, eti_size: int, big_size: int) -> list[tuple[str, dict[str, Any]]]:
+    def req(path: str, offset: int = 0, length: int = 16, gid: str = game_id) -> dict[str, Any]:
+        return {"game_id": gid, "path": path, "offset": offset, "length": length}
+
+    return [
+        ("dot-dot out of the folder", req("../../etc/passwd")),
+        ("absolute path", req("/etc/passwd")),
+        ("dot-dot inside the folder", req("local/../version.ini", length=4)),
+        ("the installed game", req("local/x", length=4)),
+        ("install staging", req(".local.installing/x", length=4)),
+        ("our metadata", req(".lanspread.json", length=2)),
+        ("symlink to /etc/passwd", req("link.bin")),
+        ("through a symlinked dir", req("linkdir/passwd")),
+        ("a directory", req("subdir", length=0)),
+        ("offset past the end", req(eti, offset=eti_size + 1, length=0)),
+        ("length over the end", req(eti, offset=eti_size - 10, length=11)),
+        ("offset at 2^64-1", req(eti, offset=2**64 - 1, length=1)),
+        ("length over 128 MiB", req("big.bin", offset=0, length=CHUNK_SIZE + 1)),
+        ("game id ../x", req("version.ini", gid="../x", length=4)),
+        ("game id /etc", req("passwd", gid="/etc", length=4)),
+        ("game without its sentinel", req("ggoo.eti", gid="ggoo", length=4)),
+        ("game not in the catalog", req("version.ini", gid="zzunknown", length=2)),
+        ("negative offset", {"game_id": game_id, "path": eti, "offset": -1, "length": 4}),
+        ("missing fields", {"game_id": game_id, "path": eti}),
+        ("path over 4096 bytes", req("a" * 5000, length=1)),
+    ]
+
+
+def x4_hostile_chunk_requests_tcp(sc: Scenario) -> str:
+    """Hostile chunk requests over a real transfer link: each refused with
+    PEER_ERROR and no bytes; the link still serves a good request."""
+    games = sc.fixture_root / "x4-source"
+    copy_game("cnc4", games)
+    root = games / "cnc4"
+    (root / "link.bin").symlink_to("/etc/passwd")
+    (root / "linkdir").symlink_to("/etc")
+    (root / "subdir").mkdir()
+    (root / "local").mkdir()
+    (root / "local" / "x").write_bytes(b"installed game\n")
+    (root / ".local.installing").mkdir()
+    (root / ".local.installing" / "x").write_bytes(b"staging\n")
+    (root / ".lanspread.json").write_bytes(b"{}\n")
+    with (root / "big.bin").open("wb") as handle:
+        handle.truncate(CHUNK_SIZE + 4096)
+    copy_game("ggoo", games)
+    (games / "ggoo" / "version.ini").unlink()
+    (games / "zzunknown").mkdir()
+    (games / "zzunknown" / "version.ini").write_text("1\n")
+    eti = "cnc4.eti"
+    eti_bytes = (root / eti).read_bytes()
+    source = sc.peer("x4-source", games_dir=games)
+    assert source.ready_addr is not None
+    workers = worker_pids(source)
+    wire = Wire(source.ready_addr)
+    try:
+        wire.send_frame(T("PEER_XFER_OPEN"), {"proto": 1, "peer_id": "0123456789abcdef0123456789abcdef"})
+        type_, _ = wire.recv_frame()
+        if type_ != T("PEER_XFER_ACCEPT"):
+            raise ScenarioError(f"transfer open answered with frame type {type_}")
+        wire.send_frame(T("PEER_FILES_REQ"), {"game_id": "cnc4"})
+        type_, body = wire.recv_frame()
+        want = servable_files(root)
+        if type_ != T("PEER_FILES") or body.get("game_id") != "cnc4" or body.get("files") != want:
+            raise ScenarioError(f"file list: type {type_} body {body}; expected {want}")
+        refused = []
+        for what, request in _hostile_chunks("cnc4", eti, len(eti_bytes), CHUNK_SIZE + 4096):
+            wire.send_frame(T("PEER_CHUNK_REQ"), request)
+            type_, body = wire.recv_frame()
+            if type_ != T("PEER_ERROR") or not isinstance(body, dict) or not body.get("error"):
+                raise ScenarioError(f"{what}: answered with frame type {type_} {str(body)[:200]}")
+            stray = wire.quiet(0.2)
+            if stray is not None:
+                raise ScenarioError(f"{what}: refused, then {stray}")
+            refused.append(f"{what}: {body['error']}")
+        sc.log("refusals:\n  " + "\n  ".join(refused))
+        checks = [(1000, 5000), (0, len(eti_bytes)), (len(eti_bytes) - 1, 1), (len(eti_bytes), 0)]
+        for offset, length in checks:
+            wire.send_frame(T("PEER_CHUNK_REQ"), {"game_id": "cnc4", "path": eti, "offset": offset, "length": length})
+            type_, body = wire.recv_frame()
+            expect = {"game_id": "cnc4", "path": eti, "offset": offset, "length": length}
+            if type_ != T("PEER_CHUNK") or body != expect:
+                raise ScenarioError(f"good request answered with type {type_} {body}")
+            data = wire.recv_exact(length, 10.0)
+            if data != eti_bytes[offset : offset + length]:
+                raise ScenarioError(f"chunk {offset}+{length}: bytes differ from the file")
+            stray = wire.quiet(0.2)
+            if stray is not None:
+                raise ScenarioError(f"chunk {offset}+{length}: then {stray}")
+    finally:
+        wire.close()
+    source.status()
+    if worker_pids(source) != workers:
+        raise ScenarioError(f"{source.name}'s workers changed: {sorted(workers)} -> {sorted(worker_pids(source))}")
+    return (
+        f"{len(refused)} hostile chunk requests each got PEER_ERROR and no bytes; the same link then "
+        f"served {len(checks)} good requests byte-exact; file list had only {[f['path'] for f in want]}"
+    )
+
+
+# --------------------------------------------------------------------------
+# X5: sources that stall are dropped after the stall timeout
+# --------------------------------------------------------------------------
+
+
+def _stalling_source(sc: Scenario, name: str, ip: str, root: Path, game_id: str, version: str, mode: str) -> FakePeer:
+    """A FakePeer that lists root's files like a real peer, then stalls on
+    the first chunk it is asked for: mode "header" never answers it, mode
+    "data" sends the chunk header and the first half of the bytes, then
+    nothing more."""
+    files = servable_files(root)
+    fake = FakePeer(sc, name, ip, [game_advert(game_id, version, sum(item["size"] for item in files))])
+    stalled = False
+
+    def on_files(conn: socket.socket, body: dict[str, Any]) -> None:
+        fake.send(conn, frame(T("PEER_FILES"), {"game_id": body.get("game_id"), "files": files}))
+
+    def on_chunk(conn: socket.socket, body: dict[str, Any]) -> None:
+        nonlocal stalled
+        if stalled:
+            fake.note("a request after the stall")  # the client must not send one
+            return
+        stalled = True
+        if mode == "header":
+            return
+        with (root / body["path"]).open("rb") as handle:
+            handle.seek(body["offset"])
+            data = handle.read(body["length"])
+        fake.send(conn, frame(T("PEER_CHUNK"), dict(body)) + data[: max(1, len(data) // 2)])
+
+    fake.on_files = on_files
+    fake.on_chunk = on_chunk
+    return fake
+
+
+def x5_stalled_source(sc: Scenario) -> str:
+    """Two sources in Python stall on their first chunk, one before the
+    chunk header, one halfway through the bytes; after the stall timeout
+    (15 s) their chunks go to the real source and the download finishes
+    with every byte right."""
+    game_id = "coh"
+    version = CATALOG_VERSIONS[game_id]
+    real_dir = sc.fixture_root / "x5-real"
+    # 20 small files and version.ini: 21 chunks, spread over 3 sources.
+    create_many_small_game(real_dir / game_id)
+    root = real_dir / game_id
+    nfiles = len(servable_files(root))
+    fakes = [
+        _stalling_source(sc, "x5-fake-header", "127.0.0.250", root, game_id, version, "header"),
+        _stalling_source(sc, "x5-fake-data", "127.0.0.251", root, game_id, version, "data"),
+    ]
+    try:
+        real = sc.peer("x5-real", games_dir=real_dir)
+        client = sc.peer("x5-client")
+        for fake in fakes:
+            client.send({"cmd": "connect", "addr": fake.addr})
+        client.connect_to(real)
+        client.send({"cmd": "wait-peers", "count": 3, "timeout_ms": 10000})
+        wait_remote_game(client, game_id, peer_count=3, version=version)
+        start = client.output_len()
+        waiter = LineWaiter(start)
+        client.send({"cmd": "download", "game_id": game_id, "install": False})
+        client.wait_for(event_is("download-begin", game_id), timeout=20, description="download begin", waiter=waiter)
+        begun = time.monotonic()
+        client.wait_for(event_is("download-finished", game_id), timeout=60, description="download finish", waiter=waiter)
+        took = time.monotonic() - begun
+        assert_no_event_since(client, start, "download-failed", game_id)
+        assert_no_event_since(client, start, "download-peers-gone", game_id)
+        stalls = []
+        for fake in fakes:
+            requests = fake.seen("chunk request")
+            if not fake.seen("file list request"):
+                raise ScenarioError(f"the client never asked {fake.name} for its file list")
+            if not requests:
+                raise ScenarioError(f"the client never asked {fake.name} for a chunk (no stall was tested)")
+            if fake.seen("a request after the stall"):
+                raise ScenarioError(f"the client sent {fake.name} a request before its chunk was done")
+            closed = poll(lambda: fake.seen("transfer link closed"), timeout=5, interval=0.1,
+                          what=f"the client kept {fake.name}'s stalled transfer link open")
+            stalled_for = closed[0][0] - requests[0][0]
+            if not 13.0 <= stalled_for <= 30.0:
+                raise ScenarioError(
+                    f"{fake.name} was dropped {stalled_for:.1f}s after its chunk request; expected ~15 s"
+                )
+            stalls.append(f"{fake.name} dropped after {stalled_for:.1f}s")
+        sources = chunk_sources(client, game_id)
+        if sources != {real.ready_addr}:
+            raise ScenarioError(f"chunks came from {sources}; expected only {real.ready_addr}")
+        chunks = chunk_events(client, game_id)
+        if len(chunks) != nfiles:
+            raise ScenarioError(f"{len(chunks)} chunk events for {nfiles} one-chunk files")
+        assert_no_duplicate_chunks(client, game_id)
+        diff_game_dirs(root, client.host_games_dir / game_id)
+        wait_no_active(client, game_id)
+        return (
+            f"{'; '.join(stalls)}; all {nfiles} chunks then came from the real source; download "
+            f"finished in {took:.1f}s; diff matched; no failure event"
+        )
+    finally:
+        for fake in fakes:
+            fake.close()
+
+
+# --------------------------------------------------------------------------
+# X10: a hostile stream source is refused, nothing written outside
+# --------------------------------------------------------------------------
+
+HOSTILE_NAMES = {"evil.txt", "abs.txt", "b.txt", "x10-escape.txt"}
+
+
+def _entry(path: str, data: bytes, size: int | None = None) -> bytes:
+    return frame(T("PEER_ENTRY"), {"path": path, "size": len(data) if size is None else size}) + data
+
+
+def _end(entries: int, nbytes: int) -> bytes:
+    return frame(T("PEER_STREAM_END"), {"entries": entries, "bytes": nbytes})
+
+
+def _x10_rounds() -> list[tuple[str, int, list[bytes]]]:
+    """(what, advertised size, what the source sends on a stream request)."""
+    good = _entry("bin/good.bin", b"good bytes\n")
+    size = 3 * 1024 * 1024
+    return [
+        ("a: ../evil.txt after a good entry", size,
+         [good, _entry("../evil.txt", b"evil\n"), _end(2, 16)]),
+        ("b: absolute /abs.txt", size,
+         [_entry("/abs.txt", b"abs\n"), _end(1, 4)]),
+        ("c: a/../../b.txt after a good entry", size,
+         [good, _entry("a/../../b.txt", b"b\n"), _end(2, 13)]),
+        ("d: a 2 GiB entry for an advertised size of 1000", 1000,
+         [_entry("big.bin", b"\x55" * 4096, size=2 << 30)]),
+        ("e: the same entry twice", size,
+         [_entry("dup.txt", b"one\n"), _entry("dup.txt", b"two\n"), _end(2, 8)]),
+        ("f1: STREAM_END with one entry too many", size,
+         [good, _entry("data/x.txt", b"x\n"), _end(3, 13)]),
+        ("f2: STREAM_END with a byte count too high", size,
+         [good, _entry("data/x.txt", b"x\n"), _end(2, 14)]),
+        ("g: ../../../../x10-escape.txt (out of the games folder)", size,
+         [good, _entry("../../../../x10-escape.txt", b"escape\n"), _end(2, 18)]),
+    ]
+
+
+def _tree(root: Path, skip: set[Path]) -> set[str]:
+    found = set()
+    for dirpath, dirnames, filenames in os.walk(root):
+        here = Path(dirpath)
+        dirnames[:] = [d for d in dirnames if here / d not in skip]
+        for name in filenames + dirnames:
+            found.add(str((here / name).relative_to(root)))
+    return found
+
+
+def x10_hostile_stream_refused(sc: Scenario) -> str:
+    """A stream source in Python sends hostile streams (path escapes, an
+    absolute path, an entry far beyond the advertised size, a repeated
+    entry, wrong end counts). Each: a result reply, download-failed, no
+    install, no operation, no cnctw/local or .local.installing, and not a
+    byte outside the games folder."""
+    game_id = "cnctw"
+    version = CATALOG_VERSIONS[game_id]
+    for name in HOSTILE_NAMES:
+        if os.path.lexists(Path("/") / name):
+            raise ScenarioError(f"/{name} exists before the scenario; remove it first")
+    outcomes = []
+    for index, (what, adv_size, script) in enumerate(_x10_rounds()):
+        tag = what.split(":", 1)[0]
+        fake = FakePeer(sc, f"x10-fake-{tag}", f"127.0.0.{240 + index}", [game_advert(game_id, version, adv_size)])
+
+        def on_stream(conn: socket.socket, body: dict[str, Any], fake: FakePeer = fake, script: list[bytes] = script) -> None:
+            if body.get("game_id") != game_id:
+                fake.note("stream request for another game", body)
+                return
+            for piece in script:
+                if not fake.send(conn, piece):
+                    return
+            fake.note("stream sent")
+            # Then silence: the client must end the link itself.
+
+        fake.on_stream = on_stream
+        try:
+            client = sc.peer(f"x10-client-{tag}")
+            skip = {sc.log_dir}
+            before = _tree(sc.dir, skip)
+            client.send({"cmd": "connect", "addr": fake.addr})
+            client.send({"cmd": "wait-peers", "count": 1, "timeout_ms": 10000})
+            wait_remote_game(client, game_id, peer_count=1, version=version, timeout=10)
+            start = client.output_len()
+            waiter = LineWaiter(start)
+            began = time.monotonic()
+            reply = client.send({"cmd": "stream-install", "game_id": game_id})
+            if reply.get("type") != "result":
+                raise ScenarioError(f"{what}: stream-install answered {reply}")
+            ended = client.wait_for(event_name_in(TERMINAL, game_id), timeout=20,
+                                    description=f"{what}: the end of the stream", waiter=waiter)
+            took = time.monotonic() - began
+            if ended.get("event") != "download-failed":
+                raise ScenarioError(f"{what}: expected download-failed, got {ended}")
+            if not fake.seen("stream sent") and "d:" not in what:
+                sc.log(f"{what}: the client closed before the whole hostile stream was sent")
+            assert_no_active(client, game_id)
+            time.sleep(0.3)
+            for event in ("install-finished", "download-finished", "download-peers-gone", "download-cancelled"):
+                assert_no_event_since(client, start, event, game_id)
+            if len(game_events(client, "download-failed", game_id, start)) != 1:
+                raise ScenarioError(f"{what}: more than one download-failed")
+            games = client.host_games_dir
+            for rel in ("local", ".local.installing"):
+                if os.path.lexists(games / game_id / rel):
+                    raise ScenarioError(f"{what}: {game_id}/{rel} left behind")
+            if os.listdir(games):
+                left = sorted(str(p.relative_to(games)) for p in games.rglob("*"))
+                raise ScenarioError(f"{what}: the games folder still holds {left[:20]}")
+            assert_local_absent(client, game_id)
+            # Nothing new anywhere in the scenario folder but the client's
+            # own state, and none of the hostile names anywhere (nor in /).
+            after = _tree(sc.dir, skip)
+            state_rel = str(client.host_state_dir.relative_to(sc.dir))
+            new = sorted(p for p in after - before if p != state_rel and not p.startswith(state_rel + "/"))
+            if new:
+                raise ScenarioError(f"{what}: new paths outside the client's state dir: {new[:20]}")
+            for path in after:
+                if Path(path).name in HOSTILE_NAMES or Path(path).name in ("good.bin", "dup.txt", "x.txt", "big.bin"):
+                    raise ScenarioError(f"{what}: {path} exists under the scenario dir")
+            for name in HOSTILE_NAMES:
+                if os.path.lexists(Path("/") / name):
+                    raise ScenarioError(f"{what}: /{name} was written")
+            poll(lambda: fake.seen("transfer link closed"), timeout=5, interval=0.05,
+                 what=f"{what}: the client kept the hostile transfer link open")
+            error = (ended.get("data") or {}).get("error")
+            outcomes.append(f"{tag} {took:.1f}s ({error})")
+            client.shutdown()
+        finally:
+            fake.close()
+    return f"{len(outcomes)} hostile streams each refused with download-failed, rolled back, nothing outside: " + "; ".join(outcomes)
+
+
+# --------------------------------------------------------------------------
+# X11: a source that sends what nobody asked for is dropped
+# --------------------------------------------------------------------------
+
+
+def _x11_round(sc: Scenario, mode: str, ip: str, real: Peer, root: Path, game_id: str) -> str:
+    version = CATALOG_VERSIONS[game_id]
+    files = servable_files(root)
+    nchunks = len(files)  # one chunk each: small files
+    fake = FakePeer(sc, f"x11-fake-{mode}", ip, [game_advert(game_id, version, sum(f["size"] for f in files))])
+    answered: dict[str, Any] = {}
+
+    def on_files(conn: socket.socket, body: dict[str, Any]) -> None:
+        fake.send(conn, frame(T("PEER_FILES"), {"game_id": body.get("game_id"), "files": files}))
+
+    def on_chunk(conn: socket.socket, body: dict[str, Any]) -> None:
+        if answered:
+            fake.note("a later request (left unanswered)", body)
+            return
+        path = root / body["path"]
+        data = path.read_bytes()
+        offset, length = body["offset"], body["length"]
+        if mode == "overlong":
+            answer = frame(T("PEER_CHUNK"), dict(body)) + data[offset : offset + length] + b"X" * 4096
+        else:  # a header for another offset than asked, then its bytes
+            wrong = dict(body)
+            wrong["offset"] = offset + 1
+            answer = frame(T("PEER_CHUNK"), wrong) + (data + b"\0")[offset + 1 : offset + 1 + length]
+        answered.update(body)
+        answered["at"] = time.monotonic()
+        fake.send(conn, answer)
+        fake.note("answered", mode)
+
+    fake.on_files = on_files
+    fake.on_chunk = on_chunk
+    try:
+        client = sc.peer(f"x11-client-{mode}")
+        client.send({"cmd": "connect", "addr": fake.addr})
+        client.connect_to(real)
+        client.send({"cmd": "wait-peers", "count": 2, "timeout_ms": 10000})
+        wait_remote_game(client, game_id, peer_count=2, version=version)
+        start = client.output_len()
+        waiter = LineWaiter(start)
+        began = time.monotonic()
+        client.send({"cmd": "download", "game_id": game_id, "install": False})
+        done = client.wait_for(event_name_in(TERMINAL, game_id), timeout=25,
+                               description=f"{mode}: download end", waiter=waiter)
+        took = time.monotonic() - began
+        if done.get("event") != "download-finished":
+            raise ScenarioError(f"{mode}: the download ended with {done}")
+        assert_no_event_since(client, start, "download-failed", game_id)
+        assert_no_event_since(client, start, "download-peers-gone", game_id)
+        if not answered:
+            raise ScenarioError(f"{mode}: the client never asked the fake for a chunk (nothing was tested)")
+        closed = poll(lambda: fake.seen("transfer link closed"), timeout=5, interval=0.05,
+                      what=f"{mode}: the client kept the fake's transfer link open")
+        dropped_after = closed[0][0] - answered["at"]
+        if dropped_after > 5.0:
+            raise ScenarioError(f"{mode}: the fake was dropped {dropped_after:.1f}s after its answer (a stall timeout, not the bad bytes)")
+        chunks = chunk_events(client, game_id)
+        if len(chunks) != nchunks:
+            raise ScenarioError(f"{mode}: {len(chunks)} chunk events for {nchunks} chunks")
+        assert_no_duplicate_chunks(client, game_id)
+        from_fake = [c for c in chunks if c.get("peer_addr") == fake.addr]
+        others = {c.get("peer_addr") for c in chunks if c.get("peer_addr") != fake.addr}
+        if others - {real.ready_addr}:
+            raise ScenarioError(f"{mode}: chunks from unknown sources {others}")
+        first_asked = fake.seen("chunk request")[0][1]
+        if mode == "overlong":
+            # The chunk it answered right was complete when the extra bytes came.
+            for c in from_fake:
+                if (c.get("relative_path"), c.get("offset")) != (f"{game_id}/{first_asked['path']}", first_asked["offset"]):
+                    raise ScenarioError(f"{mode}: a chunk from the fake beyond the first it answered: {c}")
+        elif from_fake:
+            raise ScenarioError(f"{mode}: a chunk was credited to the fake: {from_fake}")
+        diff_game_dirs(root, client.host_games_dir / game_id)
+        assert_no_active(client, game_id)
+        later = len(fake.seen("a later request (left unanswered)"))
+        client.shutdown()
+        return (
+            f"{mode}: fake dropped {dropped_after:.2f}s after its answer, {len(from_fake)} chunk(s) credited to it, "
+            f"{nchunks - len(from_fake)} from the real source, {later} later request(s) to the fake; finished in {took:.1f}s, diff exact"
+        )
+    finally:
+        fake.close()
+
+
+def x11_overlong_chunk_source_dropped(sc: Scenario) -> str:
+    """A Python source answers its first chunk with the right header and
+    bytes and then 4096 more; another answers with a header for another
+    offset. Each is dropped at once; the download finishes from the real
+    source, byte-exact, without a failure."""
+    game_id = "cnc4"
+    real_dir = sc.fixture_root / "x11-real"
+    # 20 small files and version.ini: 21 chunks, so the fake owns several.
+    create_many_small_game(real_dir / game_id)
+    real = sc.peer("x11-real", games_dir=real_dir)
+    results = [
+        _x11_round(sc, "overlong", "127.0.0.240", real, real_dir / game_id, game_id),
+        _x11_round(sc, "offset", "127.0.0.241", real, real_dir / game_id, game_id),
+    ]
+    return "; ".join(results)
+
+
+HOSTILE_PEER_SCENARIOS = [
+    ("X2-raw-tcp-garbage", x2_raw_tcp_garbage),
+    ("X4-hostile-chunk-requests-tcp", x4_hostile_chunk_requests_tcp),
+    ("X5-stalled-source", x5_stalled_source),
+    ("X10-hostile-stream-refused", x10_hostile_stream_refused),
+    ("X11-overlong-chunk-source-dropped", x11_overlong_chunk_source_dropped),
+]
