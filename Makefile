@@ -16,12 +16,19 @@ CFLAGS ?= -O2 -g
 # even when CFLAGS is given on the command line.
 SANITIZE ?=
 override CFLAGS += $(SANITIZE) -std=c11 -D_GNU_SOURCE -Wall -Wextra \
-	-Werror -Wshadow -Wmissing-prototypes -Wvla -MMD -MP -I. \
-	$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+	-Werror -Wshadow -Wmissing-prototypes -Wvla -MMD -MP -I.
 override LDFLAGS += $(SANITIZE)
+
+# pkg-config runs once, when a compile or link rule first needs it (not
+# for make deps, which may be installing the packages); a missing package
+# stops the build with pkg-config's own message.
+pkgconf = $(shell $(PKG_CONFIG) $(1))$(if $(filter 0,$(.SHELLSTATUS)),,\
+	$(error $(PKG_CONFIG) $(1) failed (make deps installs the packages)))
+PKG_CFLAGS = $(eval PKG_CFLAGS := $$(call pkgconf,--cflags $(PKGS)))$(PKG_CFLAGS)
+PKG_LIBS = $(eval PKG_LIBS := $$(call pkgconf,--libs $(PKGS)))$(PKG_LIBS)
+CHECK_LIBS = $(eval CHECK_LIBS := $$(call pkgconf,--libs check))$(CHECK_LIBS)
 # libev and libmdnsd ship no pkg-config file on Debian.
-LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lev -lmdnsd -lm
-CHECK_LIBS = $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
+LDLIBS += $(PKG_LIBS) -lev -lmdnsd -lm
 
 # Debian packages the build, the tests and the demo need.
 DEB_PACKAGES := build-essential pkg-config libev-dev libmdnsd-dev \
@@ -44,8 +51,8 @@ BINS := $(B)/lanspread-peer $(B)/lanspreadd $(B)/lanspread-net \
 	$(B)/lanspread-transfer $(B)/lanspread-install $(B)/lanspreadctl
 TESTS := $(patsubst tests/%.c,$(B)/tests/%,$(TEST_SRC))
 
-.PHONY: all deps check unit asan valgrind fixtures scenarios demo man \
-	install clean
+.PHONY: all deps check unit asan valgrind fixtures scenarios demo \
+	man-lint install clean
 all: $(BINS)
 
 deps:
@@ -60,7 +67,7 @@ deps:
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
 $(B)/libcommon.a: $(call obj,$(COMMON_SRC))
 	$(AR) rcs $@ $^

@@ -7,9 +7,9 @@
  *
  * Everything on port 5353 is untrusted. A datagram is checked record by
  * record against its real length before the library parses it (its parser
- * is not told the length), the TXT strings are read here (the library's
- * txt2sd reads past the end of the rdata), and an address is dialled only
- * with a valid peer id that is not ours, at a bounded rate.
+ * is not told the length; mdns_packet.c), the TXT strings are ours to read
+ * (the library's txt2sd reads past the end of the rdata), and an address
+ * is dialled only with a valid peer id that is not ours, at a bounded rate.
  */
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "worker-net/mdns_packet.h"
 #include "worker-net/net.h"
 
 /*
@@ -128,11 +129,8 @@ int		 message_packet_len(struct message *);
 
 #define MDNS_GROUP		"224.0.0.251"
 #define MDNS_PORT		5353
-#define MDNS_SERVICE		"_lanspread._tcp.local."
 #define MDNS_TTL		120	/* seconds, every record */
 #define MDNS_FRAME		1400	/* largest datagram we send */
-#define MDNS_PKT_MAX		4096	/* largest we read (library limit) */
-#define MDNS_MAX_RR		48	/* records in a datagram we read */
 #define MDNS_MAX_IFS		16
 #define MDNS_MAX_INST		128	/* instances we remember */
 #define MDNS_MAX_KNOWN		16	/* known answers in a browse */
@@ -150,7 +148,7 @@ struct mdns_inst {
 	int			 used;
 	int			 touched;	/* by the datagram being read */
 	int			 refresh;	/* ask for its TXT again */
-	char			 name[256];
+	char			 name[MDNS_NAME_SIZE];
 	char			 id[PEER_ID_SIZE];	/* from TXT */
 	char			 addr[ADDR_STRLEN];	/* from TXT */
 	char			 host[256];		/* from SRV */
@@ -184,170 +182,6 @@ struct mdns {
 	struct message		 rx, tx;
 	unsigned char		 pkt[MAX_PACKET_LEN + 1024];
 };
-
-static int
-valid_id(const char *id)
-{
-	size_t	 i;
-
-	for (i = 0; i < PEER_ID_LEN; i++)
-		if (!((id[i] >= '0' && id[i] <= '9') ||
-		    (id[i] >= 'a' && id[i] <= 'f')))
-			return 0;
-	return id[PEER_ID_LEN] == '\0';
-}
-
-/*
- * Checks one DNS name at *off: labels of at most 63 bytes, 255 in all,
- * compression pointers only backwards, everything before limit (the end of
- * the record data for a name inside it) or, once compressed, before len.
- * Advances *off past the name's bytes in place.
- */
-static int
-dns_name_ok(const unsigned char *p, size_t len, size_t *off, size_t limit)
-{
-	size_t	 pos = *off, start = *off, total = 0, ptr, end = limit;
-	int	 jumped = 0, hops = 0;
-
-	for (;;) {
-		if (pos >= end)
-			return 0;
-		if (p[pos] == 0) {
-			if (!jumped)
-				*off = pos + 1;
-			return 1;
-		}
-		if ((p[pos] & 0xc0) == 0xc0) {
-			if (pos + 1 >= end)
-				return 0;
-			ptr = ((size_t)(p[pos] & 0x3f) << 8) | p[pos + 1];
-			if (ptr < 12 || ptr >= start || ++hops > 32)
-				return 0;
-			if (!jumped)
-				*off = pos + 2;
-			jumped = 1;
-			start = pos = ptr;
-			end = len;
-			continue;
-		}
-		if (p[pos] & 0xc0)
-			return 0;
-		total += p[pos] + 1;
-		if (total > 255 || pos + 1 + p[pos] > end)
-			return 0;
-		pos += 1 + p[pos];
-	}
-}
-
-/* Whether a datagram is a whole, sane DNS message. */
-static int
-dns_packet_ok(const unsigned char *p, size_t len)
-{
-	size_t	 off = 12, rdend, noff;
-	unsigned int qd, rr, i, type, rdlen;
-
-	if (len < 12 || len > MDNS_PKT_MAX)
-		return 0;
-	qd = (p[4] << 8) | p[5];
-	rr = ((p[6] << 8) | p[7]) + ((p[8] << 8) | p[9]) +
-	    ((p[10] << 8) | p[11]);
-	if (qd + rr > MDNS_MAX_RR)
-		return 0;
-	for (i = 0; i < qd; i++) {
-		if (!dns_name_ok(p, len, &off, len) || off + 4 > len)
-			return 0;
-		off += 4;
-	}
-	for (i = 0; i < rr; i++) {
-		if (!dns_name_ok(p, len, &off, len) || off + 10 > len)
-			return 0;
-		type = (p[off] << 8) | p[off + 1];
-		rdlen = (p[off + 8] << 8) | p[off + 9];
-		off += 10;
-		if (off + rdlen > len)
-			return 0;
-		rdend = off + rdlen;
-		switch (type) {
-		case QTYPE_A:
-			if (rdlen != 4)
-				return 0;
-			break;
-		case QTYPE_AAAA:
-			if (rdlen != 16)
-				return 0;
-			break;
-		case QTYPE_SRV:
-			if (rdlen < 7)
-				return 0;
-			noff = off + 6;
-			if (!dns_name_ok(p, len, &noff, rdend) || noff != rdend)
-				return 0;
-			break;
-		case 2:		/* NS */
-		case 5:		/* CNAME */
-		case QTYPE_PTR:
-			noff = off;
-			if (!dns_name_ok(p, len, &noff, rdend) || noff != rdend)
-				return 0;
-			break;
-		default:
-			break;
-		}
-		off = rdend;
-	}
-	return 1;
-}
-
-/* "<anything>._lanspread._tcp.local." */
-static int
-instance_name_ok(const char *name)
-{
-	size_t	 n = strlen(name), s = sizeof(MDNS_SERVICE) - 1;
-
-	return n > s + 1 && n < sizeof(((struct mdns_inst *)0)->name) &&
-	    name[n - s - 1] == '.' && strcasecmp(name + n - s,
-	    MDNS_SERVICE) == 0;
-}
-
-/*
- * Reads id= and addr= from TXT strings (only a key's first string counts),
- * each emptied unless valid.
- */
-static void
-txt_parse(const unsigned char *p, size_t len, char *id, char *addr)
-{
-	struct sockaddr_storage ss;
-	socklen_t	 sl;
-	size_t		 off, l;
-	int		 have_id = 0, have_addr = 0;
-
-	id[0] = addr[0] = '\0';
-	for (off = 0; off < len; off += 1 + l) {
-		const char *s = (const char *)p + off + 1;
-
-		l = p[off];
-		if (off + 1 + l > len)
-			break;
-		if (memchr(s, '\0', l) != NULL)
-			continue;
-		if (l >= 3 && strncasecmp(s, "id=", 3) == 0) {
-			if (!have_id++ && l - 3 == PEER_ID_LEN) {
-				memcpy(id, s + 3, PEER_ID_LEN);
-				id[PEER_ID_LEN] = '\0';
-			}
-		} else if (l >= 5 && strncasecmp(s, "addr=", 5) == 0) {
-			if (!have_addr++ && l - 5 < ADDR_STRLEN) {
-				memcpy(addr, s + 5, l - 5);
-				addr[l - 5] = '\0';
-			}
-		}
-	}
-	if (!valid_id(id))
-		id[0] = '\0';
-	if (addr[0] != '\0' && (addr_parse(addr, -1, &ss, &sl) == -1 ||
-	    addr_port((struct sockaddr *)&ss) <= 0))
-		addr[0] = '\0';
-}
 
 static void
 send_packet(struct mdns *m, const unsigned char *buf, size_t len,

@@ -181,17 +181,14 @@ source_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 	ev_io_stop(loop, w);
 }
 
-/* The least loaded live source, for a chunk that needs a new owner. */
-static int
-least_loaded(struct fetch *f)
+/* The planner's view: which sources may take chunks (live, listed). */
+static void
+fetch_takers(struct fetch *f, int *can)
 {
-	int	 i, best = -1;
+	int	 i;
 
 	for (i = 0; i < f->nsrc; i++)
-		if (alive(&f->src[i]) && f->src[i].state >= SRC_IDLE &&
-		    (best == -1 || f->src[i].assigned < f->src[best].assigned))
-			best = i;
-	return best;
+		can[i] = alive(&f->src[i]) && f->src[i].state >= SRC_IDLE;
 }
 
 int
@@ -215,6 +212,7 @@ source_drop(struct source *s, const char *why, int lost_link)
 {
 	struct fetch	*f = s->f;
 	enum src_state	 was = s->state;
+	int		 can[MSG_MAX_SOURCES];
 	size_t		 i;
 
 	if (!alive(s))
@@ -250,17 +248,8 @@ source_drop(struct source *s, const char *why, int lost_link)
 		fetch_check_lists(f);
 		return;
 	}
-	for (i = 0; i < f->nchunks; i++) {
-		struct chunk	*c = &f->chunks[i];
-		int		 to;
-
-		if (c->done || c->owner != s->idx)
-			continue;
-		if ((to = least_loaded(f)) == -1)
-			break;
-		c->owner = to;
-		f->src[to].assigned += c->length;
-	}
+	fetch_takers(f, can);
+	plan_reassign(f->chunks, f->nchunks, s->idx, f->load, can, f->nsrc);
 	for (i = 0; i < (size_t)f->nsrc; i++)
 		if (f->src[i].state == SRC_IDLE)
 			source_next(&f->src[i]);
@@ -540,31 +529,24 @@ fetch_prepare(struct fetch *f, const char **why)
 static int
 fetch_plan(struct fetch *f)
 {
-	size_t	 i, n = 0;
+	uint64_t *sizes;
+	int	 can[MSG_MAX_SOURCES];
+	size_t	 i, n;
 
-	for (i = 0; i < f->nfiles; i++)
-		n += f->files[i].size == 0 ? 1 :
-		    (f->files[i].size + CHUNK_SIZE - 1) / CHUNK_SIZE;
-	if ((f->chunks = calloc(n, sizeof(*f->chunks))) == NULL)
+	if ((sizes = calloc(f->nfiles, sizeof(*sizes))) == NULL)
 		return -1;
-	for (i = 0; i < f->nfiles; i++) {
-		uint64_t off = 0;
-
-		do {
-			struct chunk	*c = &f->chunks[f->nchunks++];
-			int		 to = least_loaded(f);
-
-			c->file = i;
-			c->offset = off;
-			c->length = f->files[i].size - off > CHUNK_SIZE ?
-			    CHUNK_SIZE : f->files[i].size - off;
-			c->owner = to;
-			f->src[to].assigned += c->length;
-			off += c->length;
-			f->total += c->length;
-		} while (off < f->files[i].size);
+	for (i = 0; i < f->nfiles; i++)
+		sizes[i] = f->files[i].size;
+	n = plan_count(sizes, f->nfiles, CHUNK_SIZE);
+	if ((f->chunks = calloc(n, sizeof(*f->chunks))) == NULL) {
+		free(sizes);
+		return -1;
 	}
-	return 0;
+	f->nchunks = n;
+	f->total = plan_cut(sizes, f->nfiles, CHUNK_SIZE, f->chunks);
+	free(sizes);
+	fetch_takers(f, can);
+	return plan_assign(f->chunks, f->nchunks, f->load, can, f->nsrc);
 }
 
 /* Once every live source has listed the game: agree, plan and go. */

@@ -8,6 +8,7 @@
 #include <limits.h>
 
 #include "common/addr.h"
+#include "worker-transfer/plan.h"
 #include "worker-transfer/transfer.h"
 
 #define FETCH_CONNECT_TIMEOUT	10.0
@@ -50,16 +51,7 @@ struct source {
 	size_t			 nfiles;
 	int			 chunk;		/* in flight, or -1 */
 	uint64_t		 got;		/* of the chunk in flight */
-	uint64_t		 assigned;	/* bytes planned for it */
 	int			 lost_link;	/* died of the network */
-};
-
-struct chunk {
-	size_t			 file;
-	uint64_t		 offset;
-	uint64_t		 length;
-	int			 owner;
-	int			 done;
 };
 
 struct fetch {
@@ -73,6 +65,7 @@ struct fetch {
 	int			*fds;		/* staging files */
 	struct chunk		*chunks;
 	size_t			 nchunks;
+	uint64_t		 load[MSG_MAX_SOURCES];	/* bytes planned */
 	size_t			 ndone;
 	int			 game_fd;
 	int			 staging_fd;
