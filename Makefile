@@ -16,7 +16,8 @@ CFLAGS ?= -O2 -g
 # even when CFLAGS is given on the command line.
 SANITIZE ?=
 override CFLAGS += $(SANITIZE) -std=c11 -D_GNU_SOURCE -Wall -Wextra \
-	-Werror -Wshadow -Wmissing-prototypes -Wvla -MMD -MP -I.
+	-Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes -Wvla \
+	-Wpointer-arith -Wformat=2 -Wundef -Wnull-dereference -MMD -MP -I.
 override LDFLAGS += $(SANITIZE)
 
 # pkg-config runs once, when a compile or link rule first needs it (not

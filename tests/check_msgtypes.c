@@ -10,6 +10,7 @@
 
 #include <check.h>
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
@@ -26,6 +27,7 @@
 #include "tests/testutil.h"
 
 #define SPIN_MAX	200
+#define BODY_MAX	(16 * 1024)	/* bigger than any struct */
 
 /* Every type with a body, and with none. */
 static const uint32_t body_types[] = {
@@ -262,6 +264,7 @@ START_TEST(every_layout_describes_every_member_of_its_struct)
 
 	for (i = 0; i < NBODY; i++) {
 		ck_assert_ptr_nonnull(msg_layout(body_types[i]));
+		ck_assert_uint_le(msg_layout(body_types[i])->size, BODY_MAX);
 		assert_layout_complete(msg_layout(body_types[i]));
 	}
 	for (i = 0; i < NEMPTY; i++)
@@ -289,7 +292,7 @@ struct rx {
 	int		 got;
 	int		 rc;
 	char		 why[160];
-	unsigned char	 s[8192];
+	_Alignas(max_align_t) unsigned char s[BODY_MAX];
 };
 
 static struct ev_loop	*loop;
@@ -326,7 +329,7 @@ link_setup(void)
 	memset(&rb, 0, sizeof(rb));
 	msgconn_init(&ra.mc, loop, sv[0], 1, rx_msg, rx_close, &ra);
 	msgconn_init(&rb.mc, loop, sv[1], 1, rx_msg, rx_close, &rb);
-	ck_assert_ptr_nonnull(sent = calloc(1, 8192));
+	ck_assert_ptr_nonnull(sent = calloc(1, BODY_MAX));
 }
 
 static void
@@ -561,7 +564,7 @@ decode_body(uint32_t type, const char *body, size_t len, int with_fd,
 	const struct msg_layout *l = msg_layout(type);
 	msgpack_unpacked up;
 	struct msg	 m;
-	unsigned char	*s = calloc(1, 8192);
+	unsigned char	*s = calloc(1, BODY_MAX);
 	size_t		 i;
 	int		 rc;
 

@@ -576,6 +576,8 @@ fetch_check_lists(struct fetch *f)
 			return;
 		}
 	}
+	if (ref == NULL)
+		return;		/* the last source is gone: already failed */
 	/* The agreed list is the first source's. */
 	f->files = ref->files;
 	f->nfiles = ref->nfiles;
