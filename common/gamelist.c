@@ -2,30 +2,26 @@
 #include <string.h>
 
 #include "common/gamelist.h"
+#include "common/log.h"
 #include "common/path.h"
 
 int
-gamelist_check(const struct game_entry *games, size_t n, const char **why)
+gamelist_check(const struct game_entry *games, size_t n, char *err,
+    size_t errsz)
 {
 	size_t	 i, j;
 
 	for (i = 0; i < n; i++) {
 		const struct game_entry *g = &games[i];
 
-		if (!path_is_valid_game_id(g->id)) {
-			*why = "bad game id";
-			return -1;
-		}
+		if (!path_is_valid_game_id(g->id))
+			return seterr(err, errsz, "bad game id");
 		if (strcmp(g->availability, "Ready") != 0 &&
-		    strcmp(g->availability, "LocalOnly") != 0) {
-			*why = "bad game entry";
-			return -1;
-		}
+		    strcmp(g->availability, "LocalOnly") != 0)
+			return seterr(err, errsz, "bad game entry");
 		for (j = 0; j < i; j++)
-			if (strcmp(games[j].id, g->id) == 0) {
-				*why = "duplicate game id";
-				return -1;
-			}
+			if (strcmp(games[j].id, g->id) == 0)
+				return seterr(err, errsz, "duplicate game id");
 	}
 	return 0;
 }

@@ -22,6 +22,7 @@ struct game_entry {
 	uint64_t size;
 };
 
-int	gamelist_check(const struct game_entry *, size_t, const char **why);
+int	gamelist_check(const struct game_entry *, size_t, char *err,
+	    size_t errsz);
 
 #endif

@@ -557,7 +557,7 @@ msgconn_recv(struct msgconn *c)
 
 /* Hands out every complete frame; returns -1 with a reason on a bad one. */
 static int
-msgconn_dispatch(struct msgconn *c, const char **why)
+msgconn_dispatch(struct msgconn *c, char *err, size_t errsz)
 {
 	size_t	 off = 0;
 	int	 alive = 1;
@@ -575,14 +575,14 @@ msgconn_dispatch(struct msgconn *c, const char **why)
 		hdr.flags = le32toh(hdr.flags);
 		hdr.len = le32toh(hdr.len);
 		if (hdr.len > c->max_body) {
-			*why = "oversized frame";
+			seterr(err, errsz, "oversized frame");
 			goto bad;
 		}
 		if (c->rlen - off < sizeof(hdr) + hdr.len)
 			break;
 		body = (const unsigned char *)c->rbuf + off + sizeof(hdr);
 		if (mp_validate(body, hdr.len) == -1) {
-			*why = "malformed frame body";
+			seterr(err, errsz, "malformed frame body");
 			goto bad;
 		}
 		msgpack_unpacked_init(&up);
@@ -590,7 +590,7 @@ msgconn_dispatch(struct msgconn *c, const char **why)
 		    &uoff) != MSGPACK_UNPACK_SUCCESS ||
 		    up.data.type != MSGPACK_OBJECT_MAP) {
 			msgpack_unpacked_destroy(&up);
-			*why = "frame body is not a map";
+			seterr(err, errsz, "frame body is not a map");
 			goto bad;
 		}
 		m.type = hdr.type;
@@ -599,7 +599,7 @@ msgconn_dispatch(struct msgconn *c, const char **why)
 		if (hdr.flags & MSG_F_FD) {
 			if (c->nrfds == 0) {
 				msgpack_unpacked_destroy(&up);
-				*why = "descriptor missing";
+				seterr(err, errsz, "descriptor missing");
 				goto bad;
 			}
 			m.fd = c->rfds[0];
@@ -627,7 +627,7 @@ static void
 msgconn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct msgconn	*c = w->data;
-	const char	*why = NULL;
+	char		 why[128] = "";
 	ssize_t		 n;
 	int		 rc;
 
@@ -641,7 +641,7 @@ msgconn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		msgconn_fail(c, n == 0 ? "connection closed" : strerror(errno));
 		return;
 	}
-	rc = msgconn_dispatch(c, &why);
+	rc = msgconn_dispatch(c, why, sizeof(why));
 	if (rc == -1)
 		msgconn_fail(c, why);
 }

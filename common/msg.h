@@ -22,64 +22,65 @@
  * One enum for every link, in ranges per link; never renumber.
  * 100s supervisor <-> net, 200s supervisor <-> transfer,
  * 300s supervisor <-> install, 500s peer <-> peer over TCP.
+ * What each carries is its struct in common/msgtypes.h.
  */
 enum msg_type {
-	MSG_NET_LISTEN = 100,		/* s->n {addr} bind the peer listener */
-	MSG_NET_READY,			/* n->s {addr} listening */
-	MSG_NET_FAILED,			/* n->s {error} cannot listen */
-	MSG_NET_CONNECT,		/* s->n {req, addr} */
-	MSG_NET_CONNECT_DONE,		/* n->s {req, error?, peer_id?} */
-	MSG_NET_LIBRARY,		/* s->n {games} our snapshot */
-	MSG_NET_PEER_UP,		/* n->s {peer_id, addr, games} */
-	MSG_NET_PEER_LIBRARY,		/* n->s {peer_id, games} */
-	MSG_NET_PEER_DOWN,		/* n->s {peer_id, reason} */
-	MSG_NET_IDENTITY,		/* s->n {peer_id, name} */
-	MSG_NET_GOODBYE,		/* s->n {} say goodbye, then exit */
+	MSG_NET_LISTEN = 100,		/* s->n bind the peer listener */
+	MSG_NET_READY,			/* n->s listening */
+	MSG_NET_FAILED,			/* n->s cannot listen */
+	MSG_NET_CONNECT,		/* s->n */
+	MSG_NET_CONNECT_DONE,		/* n->s */
+	MSG_NET_LIBRARY,		/* s->n our snapshot */
+	MSG_NET_PEER_UP,		/* n->s */
+	MSG_NET_PEER_LIBRARY,		/* n->s */
+	MSG_NET_PEER_DOWN,		/* n->s */
+	MSG_NET_IDENTITY,		/* s->n */
+	MSG_NET_GOODBYE,		/* s->n say goodbye, then exit */
 	MSG_NET_HANDOFF,		/* n->s fd: a peer opened a transfer link */
 
-	MSG_XFER_HELLO = 200,		/* s->t {games_dir, catalog} */
-	MSG_XFER_READY,			/* t->s {} */
-	MSG_XFER_BUSY,			/* s->t {games} with an operation */
+	MSG_XFER_HELLO = 200,		/* s->t */
+	MSG_XFER_READY,			/* t->s */
+	MSG_XFER_BUSY,			/* s->t with an operation */
 	MSG_XFER_SERVE,			/* s->t fd: serve this peer link */
-	MSG_XFER_FETCH,			/* s->t {game_id, sources} */
-	MSG_XFER_CANCEL,		/* s->t {game_id} */
-	MSG_XFER_FILES,			/* t->s {game_id, files} */
-	MSG_XFER_BEGIN,			/* t->s {game_id} */
-	MSG_XFER_CHUNK,			/* t->s {game_id, path, offset, ...} */
-	MSG_XFER_PROGRESS,		/* t->s {game_id, bytes, total, rate} */
-	MSG_XFER_DONE,			/* t->s {game_id, bytes, duration_ms} */
-	MSG_XFER_FAILED,		/* t->s {game_id, error, reason} */
-	MSG_XFER_OUTBOUND,		/* t->s {game_id, count} */
-	MSG_XFER_STREAM_NEED,		/* t->s {game_id} fd: a pipe to fill */
+	MSG_XFER_FETCH,			/* s->t */
+	MSG_XFER_CANCEL,		/* s->t */
+	MSG_XFER_FILES,			/* t->s */
+	MSG_XFER_BEGIN,			/* t->s */
+	MSG_XFER_CHUNK,			/* t->s */
+	MSG_XFER_PROGRESS,		/* t->s */
+	MSG_XFER_DONE,			/* t->s */
+	MSG_XFER_FAILED,		/* t->s */
+	MSG_XFER_OUTBOUND,		/* t->s */
+	MSG_XFER_STREAM_NEED,		/* t->s fd: a pipe to fill */
 
-	MSG_INST_HELLO = 300,		/* s->i {games_dir, unrar, cleanup} */
-	MSG_INST_READY,			/* i->s {} */
-	MSG_INST_INSTALL,		/* s->i {game_id} */
-	MSG_INST_UNINSTALL,		/* s->i {game_id} */
-	MSG_INST_PLAY,			/* s->i {game_id, username, language} */
-	MSG_INST_STREAM_OUT,		/* s->i {game_id} fd: write the stream */
-	MSG_INST_CLEANUP,		/* s->i {game_id} remove install staging */
-	MSG_INST_DONE,			/* i->s {game_id, op} */
-	MSG_INST_FAILED,		/* i->s {game_id, op, error} */
-	MSG_INST_PLAYED,		/* i->s {game_id, *_written} */
-	MSG_INST_PROGRESS,		/* i->s {game_id, bytes, total, rate} */
+	MSG_INST_HELLO = 300,		/* s->i */
+	MSG_INST_READY,			/* i->s */
+	MSG_INST_INSTALL,		/* s->i */
+	MSG_INST_UNINSTALL,		/* s->i */
+	MSG_INST_PLAY,			/* s->i */
+	MSG_INST_STREAM_OUT,		/* s->i fd: write the stream */
+	MSG_INST_CLEANUP,		/* s->i remove install staging */
+	MSG_INST_DONE,			/* i->s */
+	MSG_INST_FAILED,		/* i->s */
+	MSG_INST_PLAYED,		/* i->s the first-play outcome */
+	MSG_INST_PROGRESS,		/* i->s */
 
-	MSG_PEER_HELLO = 500,		/* {version, peer_id, name, addr, games} */
-	MSG_PEER_HELLO_ACK,		/* same fields, answer to a hello */
-	MSG_PEER_LIBRARY,		/* {games} */
-	MSG_PEER_PING,			/* {} */
-	MSG_PEER_PONG,			/* {} */
-	MSG_PEER_GOODBYE,		/* {} */
-	MSG_PEER_XFER_OPEN,		/* {proto, peer_id} opens a transfer link */
-	MSG_PEER_XFER_ACCEPT,		/* {} */
-	MSG_PEER_FILES_REQ,		/* {game_id} */
-	MSG_PEER_FILES,			/* {game_id, files: [{path, size}]} */
-	MSG_PEER_CHUNK_REQ,		/* {game_id, path, offset, length} */
-	MSG_PEER_CHUNK,			/* {...same}, then length raw bytes */
-	MSG_PEER_ERROR,			/* {error} */
-	MSG_PEER_STREAM_REQ,		/* {game_id} stream the extracted game */
-	MSG_PEER_ENTRY,			/* {path, size}, then size raw bytes */
-	MSG_PEER_STREAM_END,		/* {entries, bytes} */
+	MSG_PEER_HELLO = 500,
+	MSG_PEER_HELLO_ACK,		/* the answer to a hello */
+	MSG_PEER_LIBRARY,
+	MSG_PEER_PING,
+	MSG_PEER_PONG,
+	MSG_PEER_GOODBYE,
+	MSG_PEER_XFER_OPEN,		/* opens a transfer link */
+	MSG_PEER_XFER_ACCEPT,
+	MSG_PEER_FILES_REQ,
+	MSG_PEER_FILES,
+	MSG_PEER_CHUNK_REQ,
+	MSG_PEER_CHUNK,			/* then length raw bytes */
+	MSG_PEER_ERROR,
+	MSG_PEER_STREAM_REQ,		/* stream the extracted game */
+	MSG_PEER_ENTRY,			/* then size raw bytes */
+	MSG_PEER_STREAM_END,
 };
 
 const char	*msg_type_str(uint32_t);

@@ -175,18 +175,19 @@ _Static_assert(sizeof(enum xfer_end) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum inst_op) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum unrar_mode) == sizeof(int), "enum size");
 
-static char	 why_buf[160];
-
-static const char *
-refuse(const char *fmt, ...)
+/* A refused body: says why in the caller's buffer; errno EBADMSG. */
+static int
+refuse(char *err, size_t errsz, const char *fmt, ...)
 {
 	va_list	 ap;
 
-	va_start(ap, fmt);
-	vsnprintf(why_buf, sizeof(why_buf), fmt, ap);
-	va_end(ap);
+	if (errsz > 0) {
+		va_start(ap, fmt);
+		vsnprintf(err, errsz, fmt, ap);
+		va_end(ap);
+	}
 	errno = EBADMSG;
-	return why_buf;
+	return -1;
 }
 
 const char *
@@ -359,11 +360,13 @@ get_str(const msgpack_object *o, char *buf, size_t size)
 	return 0;
 }
 
-static const char	*decode(const msgpack_object *, const struct msg_layout *,
-			    void *);
+static int	decode(const msgpack_object *, const struct msg_layout *,
+    void *,
+		    char *, size_t);
 
-static const char *
-decode_field(const msgpack_object *o, const struct msg_field *f, void *s)
+static int
+decode_field(const msgpack_object *o, const struct msg_field *f, void *s,
+    char *err, size_t errsz)
 {
 	char		*p = (char *)s + f->off;
 	uint32_t	 i, n;
@@ -371,87 +374,90 @@ decode_field(const msgpack_object *o, const struct msg_field *f, void *s)
 	switch (f->kind) {
 	case MF_STR:
 		if (get_str(o, p, f->size) == -1)
-			return refuse("%s: not a string of under %zu bytes",
+			return refuse(err, errsz,
+			    "%s: not a string of under %zu bytes",
 			    f->key, f->size);
-		return NULL;
+		return 0;
 	case MF_DSTR:
 		if (o->type != MSGPACK_OBJECT_STR || o->via.str.size > f->max ||
 		    (*(char **)p = malloc(o->via.str.size + 1)) == NULL ||
 		    get_str(o, *(char **)p, o->via.str.size + 1) == -1)
-			return refuse("%s: not a string of at most %llu bytes",
+			return refuse(err, errsz,
+			    "%s: not a string of at most %llu bytes",
 			    f->key, (unsigned long long)f->max);
-		return NULL;
+		return 0;
 	case MF_U64:
 	case MF_ENUM:
 		if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
 		    (f->kind == MF_ENUM && o->via.u64 >= f->max))
-			return refuse("%s: not a number in range", f->key);
+			return refuse(err, errsz, "%s: not a number in range",
+			    f->key);
 		if (f->kind == MF_ENUM)
 			*(int *)p = (int)o->via.u64;
 		else
 			*(uint64_t *)p = o->via.u64;
-		return NULL;
+		return 0;
 	case MF_BOOL:
 		if (o->type != MSGPACK_OBJECT_BOOLEAN)
-			return refuse("%s: not a boolean", f->key);
+			return refuse(err, errsz, "%s: not a boolean", f->key);
 		*(int *)p = o->via.boolean;
-		return NULL;
+		return 0;
 	case MF_STRS:
 	case MF_ARRAY:
 		if (o->type != MSGPACK_OBJECT_ARRAY ||
 		    o->via.array.size > f->max)
-			return refuse("%s: not an array of at most %llu",
+			return refuse(err, errsz,
+			    "%s: not an array of at most %llu",
 			    f->key, (unsigned long long)f->max);
 		n = o->via.array.size;
 		if (n == 0)
-			return NULL;
+			return 0;
 		if ((*(void **)p = calloc(n, f->size)) == NULL)
-			return refuse("%s: out of memory", f->key);
+			return refuse(err, errsz, "%s: out of memory", f->key);
 		*count_at(s, f) = n;
 		for (i = 0; i < n; i++) {
 			char	*e = *(char **)p + i * f->size;
-			const char *why;
+			char	 inner[128];
 
 			if (f->kind == MF_STRS) {
 				if (get_str(&o->via.array.ptr[i], e,
 				    f->size) == -1)
-					return refuse("%s[%u]: not a string "
+					return refuse(err, errsz,
+					    "%s[%u]: not a string "
 					    "of under %zu bytes", f->key, i,
 					    f->size);
-			} else if ((why = decode(&o->via.array.ptr[i], f->elem,
-			    e)) != NULL) {
-				char	 inner[sizeof(why_buf)];
-
-				snprintf(inner, sizeof(inner), "%s", why);
-				return refuse("%s[%u].%s", f->key, i, inner);
-			}
+			} else if (decode(&o->via.array.ptr[i], f->elem, e,
+			    inner, sizeof(inner)) == -1)
+				return refuse(err, errsz, "%s[%u].%s", f->key,
+				    i,
+				    inner);
 		}
-		return NULL;
+		return 0;
 	case MF_FD:
 		break;
 	}
-	return refuse("%s: a descriptor cannot be a field", f->key);
+	return refuse(err, errsz, "%s: a descriptor cannot be a field", f->key);
 }
 
 /*
- * Fills s (zeroed by the caller) from a map; returns NULL, or why not,
- * having left what it allocated for the caller to free.
+ * Fills s (zeroed by the caller) from a map; returns 0, or -1 with err
+ * filled, having left what it allocated for the caller to free.
  */
-static const char *
-decode(const msgpack_object *map, const struct msg_layout *l, void *s)
+static int
+decode(const msgpack_object *map, const struct msg_layout *l, void *s,
+    char *err, size_t errsz)
 {
 	uint64_t	 seen = 0;
 	uint32_t	 i;
 	size_t		 k;
 
 	if (map->type != MSGPACK_OBJECT_MAP)
-		return refuse("not a map");
+		return refuse(err, errsz, "not a map");
 	for (i = 0; i < map->via.map.size; i++) {
 		const msgpack_object_kv *kv = &map->via.map.ptr[i];
-		const char *why;
 
 		if (kv->key.type != MSGPACK_OBJECT_STR)
-			return refuse("a key is not a string");
+			return refuse(err, errsz, "a key is not a string");
 		for (k = 0; k < l->nfields; k++)
 			if (l->fields[k].kind != MF_FD &&
 			    strlen(l->fields[k].key) == kv->key.via.str.size &&
@@ -459,20 +465,21 @@ decode(const msgpack_object *map, const struct msg_layout *l, void *s)
 			    kv->key.via.str.size) == 0)
 				break;
 		if (k == l->nfields)
-			return refuse("unknown field %.*s",
+			return refuse(err, errsz, "unknown field %.*s",
 			    (int)(kv->key.via.str.size > 32 ? 32 :
 			    kv->key.via.str.size), kv->key.via.str.ptr);
 		if (seen & (1ULL << k))
-			return refuse("%s twice", l->fields[k].key);
+			return refuse(err, errsz, "%s twice", l->fields[k].key);
 		seen |= 1ULL << k;
-		if ((why = decode_field(&kv->val, &l->fields[k], s)) != NULL)
-			return why;
+		if (decode_field(&kv->val, &l->fields[k], s, err, errsz) == -1)
+			return -1;
 	}
 	for (k = 0; k < l->nfields; k++)
 		if (!(seen & (1ULL << k)) && l->fields[k].kind != MF_FD &&
 		    !l->fields[k].optional)
-			return refuse("%s missing", l->fields[k].key);
-	return NULL;
+			return refuse(err, errsz, "%s missing",
+			    l->fields[k].key);
+	return 0;
 }
 
 static int
@@ -520,29 +527,27 @@ body_frame(uint32_t type, const struct msg_layout *l, const void *s,
 
 static int
 body_recv(struct msg *m, uint32_t type, const struct msg_layout *l, void *s,
-    const char **why)
+    char *err, size_t errsz)
 {
 	size_t	 i;
 
 	if (l != NULL)
 		memset(s, 0, l->size);
 	if (m->type != type) {
-		*why = refuse("a %s where a %s belongs", msg_type_str(m->type),
-		    msg_type_str(type));
-		return -1;
+		return refuse(err, errsz, "a %s where a %s belongs",
+		    msg_type_str(m->type), msg_type_str(type));
 	}
 	if (l == NULL) {
 		if (m->body->type != MSGPACK_OBJECT_MAP ||
 		    m->body->via.map.size != 0) {
-			*why = refuse("a body where none belongs");
-			return -1;
+			return refuse(err, errsz, "a body where none belongs");
 		}
 		return 0;
 	}
 	for (i = 0; i < l->nfields; i++)
 		if (l->fields[i].kind == MF_FD)
 			*(int *)((char *)s + l->fields[i].off) = -1;
-	if ((*why = decode(m->body, l, s)) != NULL) {
+	if (decode(m->body, l, s, err, errsz) == -1) {
 		layout_free(l, s);
 		return -1;
 	}
@@ -550,8 +555,7 @@ body_recv(struct msg *m, uint32_t type, const struct msg_layout *l, void *s,
 		if (l->fields[i].kind == MF_FD) {
 			if (m->fd == -1) {
 				layout_free(l, s);
-				*why = refuse("descriptor missing");
-				return -1;
+				return refuse(err, errsz, "descriptor missing");
 			}
 			*(int *)((char *)s + l->fields[i].off) =
 			    msg_take_fd(m);
@@ -566,9 +570,9 @@ msg_send_##name(struct msgconn *c, const struct st *s)			\
 	return body_send(c, type, &st##_layout, s);			\
 }									\
 int									\
-msg_recv_##name(struct msg *m, struct st *s, const char **why)		\
+msg_recv_##name(struct msg *m, struct st *s, char *err, size_t errsz)	\
 {									\
-	return body_recv(m, type, &st##_layout, s, why);		\
+	return body_recv(m, type, &st##_layout, s, err, errsz);		\
 }									\
 int									\
 msg_frame_##name(const struct st *s, char **buf, size_t *len)		\
@@ -587,9 +591,9 @@ msg_send_##name(struct msgconn *c)					\
 	return body_send(c, type, NULL, NULL);				\
 }									\
 int									\
-msg_recv_##name(struct msg *m, const char **why)			\
+msg_recv_##name(struct msg *m, char *err, size_t errsz)		\
 {									\
-	return body_recv(m, type, NULL, NULL, why);			\
+	return body_recv(m, type, NULL, NULL, err, errsz);		\
 }									\
 int									\
 msg_frame_##name(char **buf, size_t *len)				\

@@ -11,8 +11,8 @@
  * A descriptor member travels with SCM_RIGHTS: msg_send_*() consumes it,
  * msg_recv_*() takes it from the message (it is then the caller's).
  * Arrays and heap strings are allocated by msg_recv_*(): release them with
- * msg_free_<name>(). On a refusal nothing is left allocated and *why says
- * which field was wrong (valid until the next call).
+ * msg_free_<name>(). On a refusal nothing is left allocated and the error
+ * buffer says which field was wrong.
  */
 #ifndef LANSPREAD_MSGTYPES_H
 #define LANSPREAD_MSGTYPES_H
@@ -188,8 +188,8 @@ struct xfer_outbound {
 struct inst_hello {
 	char		 games_dir[PATH_MAX];
 	enum unrar_mode	 unrar;
-	char		 unrar_path[PATH_MAX];	/* UNRAR_EXTERNAL: the program */
-	int		 cleanup;		/* remove installs left by a crash */
+	char		 unrar_path[PATH_MAX];	/* UNRAR_EXTERNAL's program */
+	int		 cleanup;	/* remove installs left by a crash */
 };
 
 struct inst_play {
@@ -312,12 +312,12 @@ struct peer_stream_end {
 
 #define MSG_DECLARE_BODY(name, st, type)				\
 int	msg_send_##name(struct msgconn *, const struct st *);		\
-int	msg_recv_##name(struct msg *, struct st *, const char **why);	\
+int	msg_recv_##name(struct msg *, struct st *, char *, size_t);	\
 int	msg_frame_##name(const struct st *, char **, size_t *);		\
 void	msg_free_##name(struct st *);
 #define MSG_DECLARE_EMPTY(name, type)					\
 int	msg_send_##name(struct msgconn *);				\
-int	msg_recv_##name(struct msg *, const char **why);		\
+int	msg_recv_##name(struct msg *, char *, size_t);		\
 int	msg_frame_##name(char **, size_t *);
 MSG_BODIES(MSG_DECLARE_BODY)
 MSG_EMPTIES(MSG_DECLARE_EMPTY)

@@ -19,9 +19,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/layout.h"
 #include "common/path.h"
-
-#define METADATA_PREFIX		".lanspread"
 
 static int	component_is_metadata(const char *, size_t);
 static int	close_keep_errno(int);
@@ -103,8 +102,9 @@ path_is_transferable(const char *rel)
 	slash = strchr(rel, '/');
 	len = slash != NULL ? (size_t)(slash - rel) : strlen(rel);
 	/* The installed game and its staging are never served. */
-	if ((len == 5 && memcmp(rel, "local", 5) == 0) ||
-	    (len == 17 && memcmp(rel, ".local.installing", 17) == 0))
+	if ((len == strlen(LOCAL_DIR) && memcmp(rel, LOCAL_DIR, len) == 0) ||
+	    (len == strlen(INSTALLING_DIR) &&
+	    memcmp(rel, INSTALLING_DIR, len) == 0))
 		return 0;
 
 	for (p = rel;; p = slash + 1) {

@@ -413,6 +413,26 @@ sandbox_apply(const struct sandbox_policy *p, char *err, size_t errsz)
 	return 0;
 }
 
+void
+sandbox_worker(const char *write_dir, int allow_network, int allow_exec)
+{
+	static int		 entered;
+	struct sandbox_policy	 p;
+	char			 err[256];
+
+	if (entered)
+		return;
+	memset(&p, 0, sizeof(p));
+	p.write_dirs[0] = write_dir;
+	p.allow_network = allow_network;
+	p.allow_exec = allow_exec;
+	if (sandbox_rlimits(0) == -1)
+		fatal("%s: rlimits", __func__);
+	if (sandbox_apply(&p, err, sizeof(err)) == -1)
+		fatalx("%s: %s", __func__, err);
+	entered = 1;
+}
+
 int
 sandbox_rlimits(uint64_t max_file_size)
 {

@@ -42,6 +42,15 @@ int	sandbox_apply(const struct sandbox_policy *p, char *err,
 	    size_t errsz);
 
 /*
+ * A worker's sandbox, entered once (later calls do nothing): no core
+ * files, writes only beneath write_dir (NULL: none), and the network or
+ * exec only when allowed. A worker cannot go on unsandboxed: a failure
+ * is fatal.
+ */
+void	sandbox_worker(const char *write_dir, int allow_network,
+	    int allow_exec);
+
+/*
  * The highest Landlock ABI the kernel offers: > 0, 0 when the kernel
  * has no Landlock (built without it or not enabled at boot), or -1 with
  * errno set.

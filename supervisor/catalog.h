@@ -4,10 +4,12 @@
 
 #include <stddef.h>
 
+#include "common/layout.h"
+
 struct catalog_game {
-	char	 id[65];
+	char	 id[GAME_ID_SIZE];
 	char	 name[128];
-	char	 version[64];
+	char	 version[VERSION_SIZE];
 };
 
 struct catalog {

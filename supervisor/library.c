@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/layout.h"
 #include "common/log.h"
 #include "common/path.h"
 #include "supervisor/library.h"
@@ -82,10 +83,11 @@ transfer_size(int dirfd, int depth, int top)
 
 		if (strcmp(de->d_name, ".") == 0 ||
 		    strcmp(de->d_name, "..") == 0 ||
-		    strncmp(de->d_name, ".lanspread", 10) == 0)
+		    strncmp(de->d_name, METADATA_PREFIX,
+		    strlen(METADATA_PREFIX)) == 0)
 			continue;
-		if (top && (strcmp(de->d_name, "local") == 0 ||
-		    strcmp(de->d_name, ".local.installing") == 0))
+		if (top && (strcmp(de->d_name, LOCAL_DIR) == 0 ||
+		    strcmp(de->d_name, INSTALLING_DIR) == 0))
 			continue;
 		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1)
 			continue;
@@ -112,54 +114,41 @@ game_cmp(const void *a, const void *b)
 	    ((const struct local_game *)b)->id);
 }
 
+static int
+scan_game(int gfd, const char *id, void *arg)
+{
+	struct library	*lib = arg;
+	struct local_game g, *ng;
+	struct stat	 st;
+
+	memset(&g, 0, sizeof(g));
+	snprintf(g.id, sizeof(g.id), "%s", id);
+	g.downloaded = read_version_file(gfd, VERSION_FILE, g.version,
+	    sizeof(g.version)) == 0;
+	g.installed = fstatat(gfd, LOCAL_DIR, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISDIR(st.st_mode);
+	if (g.downloaded)
+		g.size = transfer_size(gfd, 0, 1);
+	if (!g.downloaded && !g.installed)
+		return 0;
+	if ((ng = reallocarray(lib->games, lib->ngames + 1, sizeof(g))) ==
+	    NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	lib->games = ng;
+	lib->games[lib->ngames++] = g;
+	return 0;
+}
+
 int
 library_scan(int games_dirfd, struct library *lib)
 {
-	DIR		*d;
-	struct dirent	*de;
-	int		 fd;
-
 	memset(lib, 0, sizeof(*lib));
-	if ((fd = openat(games_dirfd, ".", O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) == -1)
-		return -1;
-	if ((d = fdopendir(fd)) == NULL) {
-		close(fd);
+	if (games_each(games_dirfd, scan_game, lib) != 0) {
+		library_free(lib);
 		return -1;
 	}
-	while ((de = readdir(d)) != NULL) {
-		struct local_game g, *ng;
-		struct stat	 st;
-		int		 gfd;
-
-		if (!path_is_valid_game_id(de->d_name))
-			continue;
-		gfd = openat(games_dirfd, de->d_name, O_RDONLY | O_DIRECTORY |
-		    O_NOFOLLOW | O_CLOEXEC);
-		if (gfd == -1)
-			continue;
-		memset(&g, 0, sizeof(g));
-		snprintf(g.id, sizeof(g.id), "%.64s", de->d_name);
-		g.downloaded = read_version_file(gfd, "version.ini",
-		    g.version, sizeof(g.version)) == 0;
-		g.installed = fstatat(gfd, "local", &st,
-		    AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
-		if (g.downloaded)
-			g.size = transfer_size(gfd, 0, 1);
-		close(gfd);
-		if (!g.downloaded && !g.installed)
-			continue;
-		ng = reallocarray(lib->games, lib->ngames + 1, sizeof(g));
-		if (ng == NULL) {
-			closedir(d);
-			library_free(lib);
-			errno = ENOMEM;
-			return -1;
-		}
-		lib->games = ng;
-		lib->games[lib->ngames++] = g;
-	}
-	closedir(d);
 	if (lib->ngames > 0)
 		qsort(lib->games, lib->ngames, sizeof(*lib->games), game_cmp);
 	return 0;

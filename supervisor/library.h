@@ -5,9 +5,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/layout.h"
+
 struct local_game {
-	char	 id[65];
-	char	 version[64];	/* version.ini, trimmed; "" when absent */
+	char	 id[GAME_ID_SIZE];
+	char	 version[VERSION_SIZE];	/* version.ini, trimmed, or "" */
 	int	 downloaded;	/* version.ini committed */
 	int	 installed;	/* local/ exists */
 	uint64_t size;		/* bytes a download of it transfers */

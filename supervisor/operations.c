@@ -210,19 +210,29 @@ op_install_ended(struct sup *sup, const char *game_id, enum inst_op what,
 
 /*
  * The install worker removes a game's install staging; when it is down,
- * its restart does (worker_hello sends the queued games).
+ * the game waits for its restart (ops_send_cleanups).
  */
 static void
 install_cleanup(struct sup *sup, const char *game_id)
 {
-	struct game_ref	 ref;
+	json_array_append_new(sup->cleanups, json_string(game_id));
+	if (sup->workers[PROC_INSTALL].up)
+		ops_send_cleanups(sup);
+}
 
-	if (!sup->workers[PROC_INSTALL].up) {
-		json_array_append_new(sup->cleanups, json_string(game_id));
-		return;
+void
+ops_send_cleanups(struct sup *sup)
+{
+	struct game_ref	 ref;
+	size_t		 i;
+	json_t		*g;
+
+	json_array_foreach(sup->cleanups, i, g) {
+		snprintf(ref.game_id, sizeof(ref.game_id), "%s",
+		    json_string_value(g));
+		msg_send_inst_cleanup(sup_link(sup, PROC_INSTALL), &ref);
 	}
-	snprintf(ref.game_id, sizeof(ref.game_id), "%s", game_id);
-	msg_send_inst_cleanup(sup_link(sup, PROC_INSTALL), &ref);
+	json_array_clear(sup->cleanups);
 }
 
 /*
@@ -234,7 +244,7 @@ ops_worker_died(struct sup *sup, enum proc_id id)
 {
 	struct operation *op, *next;
 	enum op_kind	 kind;
-	char		 game_id[65], error[64];
+	char		 game_id[GAME_ID_SIZE], error[64];
 
 	snprintf(error, sizeof(error), "the %s worker died", proc_names[id]);
 	TAILQ_FOREACH_SAFE(op, &sup->ops, entry, next) {

@@ -92,7 +92,7 @@ exec_bind(struct peerdb *p, const char *sql, int n, const char **args)
 
 /* Our peer id: made once, from the kernel's random source, then kept. */
 int
-peerdb_identity(struct peerdb *p, char id[PEER_ID_LEN + 1])
+peerdb_identity(struct peerdb *p, char id[PEER_ID_SIZE])
 {
 	sqlite3_stmt	*st;
 	unsigned char	 raw[PEER_ID_LEN / 2];

@@ -11,13 +11,13 @@
 #include <sqlite3.h>
 
 #include "common/gamelist.h"
+#include "common/layout.h"
 
-#define PEER_ID_LEN	32		/* hex characters */
 
 
 struct peer_info {
-	char	 peer_id[PEER_ID_LEN + 1];
-	char	 name[64];
+	char	 peer_id[PEER_ID_SIZE];
+	char	 name[PEER_NAME_SIZE];
 	char	 addr[64];
 	int	 connected;
 };
@@ -28,7 +28,7 @@ struct peerdb {
 
 int	peerdb_open(struct peerdb *, const char *state_dir, char *err, size_t);
 void	peerdb_close(struct peerdb *);
-int	peerdb_identity(struct peerdb *, char id[PEER_ID_LEN + 1]);
+int	peerdb_identity(struct peerdb *, char id[PEER_ID_SIZE]);
 int	peerdb_upsert(struct peerdb *, const struct peer_info *);
 int	peerdb_set_library(struct peerdb *, const char *peer_id,
 	    const struct game_entry *, size_t);

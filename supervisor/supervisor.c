@@ -280,16 +280,16 @@ sup_dispatch_net(struct msgconn *c, struct msg *m)
 	struct net_peer_down down;
 	struct link_fd	 link;
 	struct peer_info pi;
-	const char	*why = NULL;
+	char		 why[ERROR_SIZE] = "";
 	socklen_t	 len;
 
 	memset(&pi, 0, sizeof(pi));
 	switch (m->type) {
 	case MSG_NET_READY:
-		if (msg_recv_net_ready(m, &ready, &why) == -1)
+		if (msg_recv_net_ready(m, &ready, why, sizeof(why)) == -1)
 			break;
 		if (addr_parse(ready.bound, 0, &sup->bound, &len) == -1) {
-			why = "bound address";
+			snprintf(why, sizeof(why), "bound address");
 			break;
 		}
 		memcpy(sup->listen_addr, ready.addr, sizeof(sup->listen_addr));
@@ -298,20 +298,21 @@ sup_dispatch_net(struct msgconn *c, struct msg *m)
 		worker_ready(sup, PROC_NET);
 		return;
 	case MSG_NET_FAILED:
-		if (msg_recv_net_failed(m, &failed, &why) == -1)
+		if (msg_recv_net_failed(m, &failed, why, sizeof(why)) == -1)
 			break;
 		log_warnx("net: %s", failed.error);
 		sup_stop(sup, 1);
 		return;
 	case MSG_NET_CONNECT_DONE:
-		if (msg_recv_net_connect_done(m, &done, &why) == -1)
+		if (msg_recv_net_connect_done(m, &done, why, sizeof(why)) == -1)
 			break;
 		net_connect_done(sup, &done);
 		return;
 	case MSG_NET_PEER_UP:
-		if (msg_recv_net_peer_up(m, &up, &why) == -1)
+		if (msg_recv_net_peer_up(m, &up, why, sizeof(why)) == -1)
 			break;
-		if (gamelist_check(up.games, up.ngames, &why) == -1) {
+		if (gamelist_check(up.games, up.ngames, why, sizeof(why))
+		    == -1) {
 			msg_free_net_peer_up(&up);
 			break;
 		}
@@ -323,9 +324,10 @@ sup_dispatch_net(struct msgconn *c, struct msg *m)
 		msg_free_net_peer_up(&up);
 		return;
 	case MSG_NET_PEER_LIBRARY:
-		if (msg_recv_net_peer_library(m, &lib, &why) == -1)
+		if (msg_recv_net_peer_library(m, &lib, why, sizeof(why)) == -1)
 			break;
-		if (gamelist_check(lib.games, lib.ngames, &why) == -1) {
+		if (gamelist_check(lib.games, lib.ngames, why, sizeof(why))
+		    == -1) {
 			msg_free_net_peer_library(&lib);
 			break;
 		}
@@ -334,12 +336,12 @@ sup_dispatch_net(struct msgconn *c, struct msg *m)
 		msg_free_net_peer_library(&lib);
 		return;
 	case MSG_NET_HANDOFF:
-		if (msg_recv_net_handoff(m, &link, &why) == -1)
+		if (msg_recv_net_handoff(m, &link, why, sizeof(why)) == -1)
 			break;
 		msg_send_xfer_serve(sup_link(sup, PROC_TRANSFER), &link);
 		return;
 	case MSG_NET_PEER_DOWN:
-		if (msg_recv_net_peer_down(m, &down, &why) == -1)
+		if (msg_recv_net_peer_down(m, &down, why, sizeof(why)) == -1)
 			break;
 		/* Its games go with it: list-games reads connected peers. */
 		peerdb_set_connected(&sup->peerdb, down.peer_id, 0);
@@ -455,52 +457,55 @@ sup_dispatch_transfer(struct msgconn *c, struct msg *m)
 		struct xfer_done	 done;
 		struct xfer_failed	 failed;
 	} u;
-	const char	*why = NULL;
+	char		 why[ERROR_SIZE] = "";
 
 	switch (m->type) {
 	case MSG_XFER_READY:
-		if (msg_recv_xfer_ready(m, &why) == -1)
+		if (msg_recv_xfer_ready(m, why, sizeof(why)) == -1)
 			break;
 		worker_ready(sup, PROC_TRANSFER);
 		return;
 	case MSG_XFER_OUTBOUND:
-		if (msg_recv_xfer_outbound(m, &u.outbound, &why) == -1)
+		if (msg_recv_xfer_outbound(m, &u.outbound, why, sizeof(why))
+		    == -1)
 			break;
 		transfer_outbound(sup, &u.outbound);
 		return;
 	case MSG_XFER_STREAM_NEED:
-		if (msg_recv_xfer_stream_need(m, &u.need, &why) == -1)
+		if (msg_recv_xfer_stream_need(m, &u.need, why, sizeof(why))
+		    == -1)
 			break;
 		transfer_stream_need(sup, &u.need);
 		return;
 	case MSG_XFER_FILES:
-		if (msg_recv_xfer_files(m, &u.files, &why) == -1)
+		if (msg_recv_xfer_files(m, &u.files, why, sizeof(why)) == -1)
 			break;
 		transfer_event(sup, m, u.files.game_id, &u.files);
 		msg_free_xfer_files(&u.files);
 		return;
 	case MSG_XFER_BEGIN:
-		if (msg_recv_xfer_begin(m, &u.begin, &why) == -1)
+		if (msg_recv_xfer_begin(m, &u.begin, why, sizeof(why)) == -1)
 			break;
 		transfer_event(sup, m, u.begin.game_id, &u.begin);
 		return;
 	case MSG_XFER_CHUNK:
-		if (msg_recv_xfer_chunk(m, &u.chunk, &why) == -1)
+		if (msg_recv_xfer_chunk(m, &u.chunk, why, sizeof(why)) == -1)
 			break;
 		transfer_event(sup, m, u.chunk.game_id, &u.chunk);
 		return;
 	case MSG_XFER_PROGRESS:
-		if (msg_recv_xfer_progress(m, &u.progress, &why) == -1)
+		if (msg_recv_xfer_progress(m, &u.progress, why, sizeof(why))
+		    == -1)
 			break;
 		transfer_event(sup, m, u.progress.game_id, &u.progress);
 		return;
 	case MSG_XFER_DONE:
-		if (msg_recv_xfer_done(m, &u.done, &why) == -1)
+		if (msg_recv_xfer_done(m, &u.done, why, sizeof(why)) == -1)
 			break;
 		transfer_event(sup, m, u.done.game_id, &u.done);
 		return;
 	case MSG_XFER_FAILED:
-		if (msg_recv_xfer_failed(m, &u.failed, &why) == -1)
+		if (msg_recv_xfer_failed(m, &u.failed, why, sizeof(why)) == -1)
 			break;
 		transfer_event(sup, m, u.failed.game_id, &u.failed);
 		return;
@@ -574,35 +579,37 @@ sup_dispatch_install(struct msgconn *c, struct msg *m)
 		struct inst_done	 done;
 		struct inst_failed	 failed;
 	} u;
-	const char	*why = NULL;
+	char		 why[ERROR_SIZE] = "";
 
 	switch (m->type) {
 	case MSG_INST_READY:
-		if (msg_recv_inst_ready(m, &why) == -1)
+		if (msg_recv_inst_ready(m, why, sizeof(why)) == -1)
 			break;
 		worker_ready(sup, PROC_INSTALL);
 		return;
 	case MSG_INST_PLAYED:
-		if (msg_recv_inst_played(m, &u.played, &why) == -1)
+		if (msg_recv_inst_played(m, &u.played, why, sizeof(why)) == -1)
 			break;
 		play_answered(sup, u.played.game_id, &u.played, NULL);
 		return;
 	case MSG_INST_PROGRESS:
-		if (msg_recv_inst_progress(m, &u.progress, &why) == -1)
+		if (msg_recv_inst_progress(m, &u.progress, why, sizeof(why))
+		    == -1)
 			break;
 		install_progress(sup, &u.progress);
 		return;
 	case MSG_INST_DONE:
-		if (msg_recv_inst_done(m, &u.done, &why) == -1)
+		if (msg_recv_inst_done(m, &u.done, why, sizeof(why)) == -1)
 			break;
 		if (u.done.op == INST_OP_PLAY) {
-			why = "play answers with INST_PLAYED";
+			snprintf(why, sizeof(why),
+			    "play answers with INST_PLAYED");
 			break;
 		}
 		op_install_ended(sup, u.done.game_id, u.done.op, NULL);
 		return;
 	case MSG_INST_FAILED:
-		if (msg_recv_inst_failed(m, &u.failed, &why) == -1)
+		if (msg_recv_inst_failed(m, &u.failed, why, sizeof(why)) == -1)
 			break;
 		if (u.failed.op == INST_OP_PLAY)
 			play_answered(sup, u.failed.game_id, NULL,
@@ -624,9 +631,7 @@ worker_hello(struct sup *sup, enum proc_id id)
 	struct net_listen listen;
 	struct xfer_hello xhello;
 	struct inst_hello ihello;
-	struct game_ref	 ref;
 	size_t		 i;
-	json_t		*g;
 
 	switch (id) {
 	case PROC_NET:
@@ -668,12 +673,7 @@ worker_hello(struct sup *sup, enum proc_id id)
 		ihello.cleanup = !sup->workers[id].started_once;
 		sup->workers[id].started_once = 1;
 		msg_send_inst_hello(link, &ihello);
-		json_array_foreach(sup->cleanups, i, g) {
-			snprintf(ref.game_id, sizeof(ref.game_id), "%s",
-			    json_string_value(g));
-			msg_send_inst_cleanup(link, &ref);
-		}
-		json_array_clear(sup->cleanups);
+		ops_send_cleanups(sup);
 		break;
 	default:
 		break;

@@ -79,7 +79,7 @@ struct sup {
 	int			 games_fd;
 	struct catalog		 catalog;
 	struct peerdb		 peerdb;
-	char			 peer_id[PEER_ID_LEN + 1];
+	char			 peer_id[PEER_ID_SIZE];
 	struct library		 library;
 	struct worker		 workers[PROC_MAX];
 	char			 listen_addr[ADDR_STRLEN];	/* reported */
@@ -116,6 +116,7 @@ struct operation *sup_op_add(struct sup *, const char *game_id,
 void	sup_op_set(struct sup *, struct operation *, enum op_kind);
 void	sup_op_remove(struct sup *, struct operation *);
 int	sup_start_install(struct sup *, struct operation *);
+void	ops_send_cleanups(struct sup *);
 void	op_download_done(struct sup *, struct operation *,
 	    const struct xfer_done *);
 void	op_download_failed(struct sup *, struct operation *,

@@ -26,35 +26,27 @@
 #define GAME_MASK	(WATCH_MASK & ~IN_ONLYDIR)
 
 /* Watches the folder and every folder in it that may become a game. */
+static int
+watch_game(int game_fd, const char *game_id, void *arg)
+{
+	struct sup	*sup = arg;
+	char		 path[PATH_MAX];
+
+	(void)game_fd;
+	/* Re-adding returns the same watch; vanished ones go away. */
+	if (path_join(path, sizeof(path), sup->cfg.games_dir, game_id) == 0)
+		inotify_add_watch(sup->inotify_fd, path, GAME_MASK |
+		    IN_ONLYDIR | IN_DONT_FOLLOW);
+	return 0;
+}
+
 static void
 watch_refresh(struct sup *sup)
 {
-	DIR		*d;
-	struct dirent	*de;
-	char		 path[PATH_MAX];
-	int		 fd;
-
 	if (inotify_add_watch(sup->inotify_fd, sup->cfg.games_dir,
 	    WATCH_MASK) == -1)
 		log_warn("inotify %s", sup->cfg.games_dir);
-	if ((fd = openat(sup->games_fd, ".", O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) == -1)
-		return;
-	if ((d = fdopendir(fd)) == NULL) {
-		close(fd);
-		return;
-	}
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_type != DT_DIR || !path_is_valid_game_id(de->d_name))
-			continue;
-		if (path_join(path, sizeof(path), sup->cfg.games_dir,
-		    de->d_name) == -1)
-			continue;
-		/* Re-adding returns the same watch; vanished ones go away. */
-		inotify_add_watch(sup->inotify_fd, path, GAME_MASK |
-		    IN_ONLYDIR | IN_DONT_FOLLOW);
-	}
-	closedir(d);
+	games_each(sup->games_fd, watch_game, sup);
 }
 
 static void

@@ -71,7 +71,7 @@ end_msg(struct msgconn *c, struct msg *m)
 	struct net_peer_library pl;
 	struct game_list lib;
 	struct game_entry *list = NULL;
-	const char	*why;
+	char		 why[ERROR_SIZE];
 	size_t		 n = 0;
 
 	ck_assert_int_lt(e->nrec, MAXREC);
@@ -88,36 +88,36 @@ end_msg(struct msgconn *c, struct msg *m)
 	case MSG_PEER_HELLO:
 	case MSG_PEER_HELLO_ACK:
 		if ((m->type == MSG_PEER_HELLO ?
-		    msg_recv_peer_hello(m, &h, &why) :
-		    msg_recv_peer_hello_ack(m, &h, &why)) == 0) {
+		    msg_recv_peer_hello(m, &h, why, sizeof(why)) :
+		    msg_recv_peer_hello_ack(m, &h, why, sizeof(why))) == 0) {
 			r->games_ok = 1;
 			list = h.games;
 			n = h.ngames;
 		}
 		break;
 	case MSG_NET_PEER_UP:
-		if (msg_recv_net_peer_up(m, &up, &why) == 0) {
+		if (msg_recv_net_peer_up(m, &up, why, sizeof(why)) == 0) {
 			r->games_ok = 1;
 			list = up.games;
 			n = up.ngames;
 		}
 		break;
 	case MSG_NET_PEER_LIBRARY:
-		if (msg_recv_net_peer_library(m, &pl, &why) == 0) {
+		if (msg_recv_net_peer_library(m, &pl, why, sizeof(why)) == 0) {
 			r->games_ok = 1;
 			list = pl.games;
 			n = pl.ngames;
 		}
 		break;
 	case MSG_PEER_LIBRARY:
-		if (msg_recv_peer_library(m, &lib, &why) == 0) {
+		if (msg_recv_peer_library(m, &lib, why, sizeof(why)) == 0) {
 			r->games_ok = 1;
 			list = lib.games;
 			n = lib.ngames;
 		}
 		break;
 	}
-	if (r->games_ok && gamelist_check(list, n, &why) == -1)
+	if (r->games_ok && gamelist_check(list, n, why, sizeof(why)) == -1)
 		r->games_ok = 0;
 	r->ngames = n;
 	ck_assert_uint_le(n, MAXGAMES);

@@ -59,11 +59,11 @@ send_typed(struct msgconn *c, uint32_t type, const void *s)
 }
 
 static int
-recv_typed(struct msg *m, uint32_t type, void *s, const char **why)
+recv_typed(struct msg *m, uint32_t type, void *s, char *why, size_t size)
 {
 	switch (type) {
-#define RECV_BODY(name, st, t)	case t: return msg_recv_##name(m, s, why);
-#define RECV_EMPTY(name, t)	case t: return msg_recv_##name(m, why);
+#define RECV_BODY(name, st, t)	case t: return msg_recv_##name(m, s, why, size);
+#define RECV_EMPTY(name, t)	case t: return msg_recv_##name(m, why, size);
 	MSG_BODIES(RECV_BODY)
 	MSG_EMPTIES(RECV_EMPTY)
 #undef RECV_BODY
@@ -123,7 +123,8 @@ fill(const struct msg_layout *l, void *s, unsigned seed, int fd)
 		void	*p = member(s, f->off);
 		char	 text[32];
 
-		snprintf(text, sizeof(text), "%s-%u", f->key, seed + (unsigned)i);
+		snprintf(text, sizeof(text), "%s-%u", f->key,
+		    seed + (unsigned)i);
 		switch (f->kind) {
 		case MF_STR:
 			snprintf(p, f->size, "%s", text);
@@ -189,8 +190,8 @@ assert_same(const struct msg_layout *l, void *a, void *b)
 		case MF_ARRAY:
 			ck_assert_uint_eq(*count_of(a, f), *count_of(b, f));
 			for (j = 0; j < *count_of(a, f); j++) {
-				char	*ea = (char *)*(void **)pa + j * f->size;
-				char	*eb = (char *)*(void **)pb + j * f->size;
+				char	*ea = *(char **)pa + j * f->size;
+				char	*eb = *(char **)pb + j * f->size;
 
 				if (f->kind == MF_STRS)
 					ck_assert_str_eq(ea, eb);
@@ -303,11 +304,10 @@ static void
 rx_msg(struct msgconn *c, struct msg *m)
 {
 	struct rx	*rx = c->arg;
-	const char	*why = "";
 
 	rx->got++;
-	rx->rc = recv_typed(m, rx->want, rx->s, &why);
-	snprintf(rx->why, sizeof(rx->why), "%s", why ? why : "");
+	rx->why[0] = '\0';
+	rx->rc = recv_typed(m, rx->want, rx->s, rx->why, sizeof(rx->why));
 }
 
 static void
@@ -559,7 +559,7 @@ pack_spoilt(msgpack_packer *pk, const struct msg_layout *l, void *s,
  */
 static int
 decode_body(uint32_t type, const char *body, size_t len, int with_fd,
-    const char **why)
+    char *why)
 {
 	const struct msg_layout *l = msg_layout(type);
 	msgpack_unpacked up;
@@ -571,13 +571,13 @@ decode_body(uint32_t type, const char *body, size_t len, int with_fd,
 	ck_assert_ptr_nonnull(s);
 	if (msg_unpack_body(body, len, &up) == -1) {
 		free(s);
-		*why = "does not unpack";
+		snprintf(why, ERROR_SIZE, "does not unpack");
 		return -1;
 	}
 	m.type = type;
 	m.fd = with_fd ? dup(0) : -1;
 	m.body = &up.data;
-	rc = recv_typed(&m, type, s, why);
+	rc = recv_typed(&m, type, s, why, ERROR_SIZE);
 	if (m.fd != -1)
 		close(m.fd);
 	if (rc == 0) {
@@ -600,7 +600,7 @@ START_TEST(each_field_missing_mistyped_or_out_of_range_is_refused)
 		const struct msg_layout *l = msg_layout(body_types[i]);
 		msgpack_sbuffer	 sb;
 		msgpack_packer	 pk;
-		const char	*why;
+		char		 why[ERROR_SIZE];
 
 		fill(l, sent, (unsigned)i, 0);
 		/* Unspoilt, the body is accepted. */
@@ -608,7 +608,7 @@ START_TEST(each_field_missing_mistyped_or_out_of_range_is_refused)
 		msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 		pack_spoilt(&pk, l, sent, SIZE_MAX, SPOIL_NONE);
 		ck_assert_msg(decode_body(body_types[i], sb.data, sb.size,
-		    1, &why) == 0, "%s: %s", l->name, why);
+		    1, why) == 0, "%s: %s", l->name, why);
 		msgpack_sbuffer_destroy(&sb);
 		for (k = 0; k < l->nfields; k++) {
 			if (l->fields[k].kind == MF_FD)
@@ -621,7 +621,7 @@ START_TEST(each_field_missing_mistyped_or_out_of_range_is_refused)
 				    msgpack_sbuffer_write);
 				if (pack_spoilt(&pk, l, sent, k, how)) {
 					ck_assert_msg(decode_body(body_types[i],
-					    sb.data, sb.size, 1, &why) == -1,
+					    sb.data, sb.size, 1, why) == -1,
 					    "%s.%s spoilt %d was accepted",
 					    l->name, l->fields[k].key, how);
 					refused++;
@@ -639,7 +639,7 @@ START_TEST(an_unknown_or_repeated_key_is_refused)
 {
 	msgpack_sbuffer	 sb;
 	msgpack_packer	 pk;
-	const char	*why;
+	char		 why[ERROR_SIZE];
 
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
@@ -649,7 +649,7 @@ START_TEST(an_unknown_or_repeated_key_is_refused)
 	pack_str(&pk, "extra", 5);
 	msgpack_pack_true(&pk);
 	ck_assert_int_eq(decode_body(MSG_XFER_CANCEL, sb.data, sb.size,
-	    1, &why), -1);
+	    1, why), -1);
 	ck_assert_ptr_nonnull(strstr(why, "unknown field extra"));
 	msgpack_sbuffer_clear(&sb);
 	msgpack_pack_map(&pk, 2);
@@ -658,7 +658,7 @@ START_TEST(an_unknown_or_repeated_key_is_refused)
 	pack_str(&pk, "game_id", 7);
 	pack_str(&pk, "other", 5);
 	ck_assert_int_eq(decode_body(MSG_XFER_CANCEL, sb.data, sb.size,
-	    1, &why), -1);
+	    1, why), -1);
 	ck_assert_ptr_nonnull(strstr(why, "twice"));
 	msgpack_sbuffer_clear(&sb);
 	/* A string with a NUL inside is not a string we accept. */
@@ -666,7 +666,7 @@ START_TEST(an_unknown_or_repeated_key_is_refused)
 	pack_str(&pk, "game_id", 7);
 	pack_str(&pk, "cn\0tw", 5);
 	ck_assert_int_eq(decode_body(MSG_XFER_CANCEL, sb.data, sb.size,
-	    1, &why), -1);
+	    1, why), -1);
 	msgpack_sbuffer_destroy(&sb);
 }
 END_TEST
@@ -677,7 +677,7 @@ START_TEST(an_array_element_with_a_bad_field_is_refused_and_freed)
 	struct file_entry files[2] = { { "a", 1 }, { "b", 2 } };
 	msgpack_sbuffer	 sb;
 	msgpack_packer	 pk;
-	const char	*why;
+	char		 why[ERROR_SIZE];
 
 	snprintf(list.game_id, sizeof(list.game_id), "cnctw");
 	list.files = files;
@@ -698,7 +698,7 @@ START_TEST(an_array_element_with_a_bad_field_is_refused_and_freed)
 	pack_str(&pk, "path", 4);
 	pack_str(&pk, "b", 1);
 	ck_assert_int_eq(decode_body(MSG_PEER_FILES, sb.data, sb.size,
-	    1, &why), -1);
+	    1, why), -1);
 	ck_assert_ptr_nonnull(strstr(why, "files[1].size missing"));
 	msgpack_sbuffer_destroy(&sb);
 }
@@ -713,7 +713,7 @@ START_TEST(every_truncated_body_is_refused)
 		struct msg_header hdr;
 		char	*frame = NULL;
 		size_t	 len = 0;
-		const char *why;
+		char	 why[ERROR_SIZE];
 
 		fill(l, sent, (unsigned)i, -1);
 		ck_assert_int_eq(frame_typed(body_types[i], sent, &frame,
@@ -723,7 +723,7 @@ START_TEST(every_truncated_body_is_refused)
 		ck_assert_uint_eq(le32toh(hdr.len), len - sizeof(hdr));
 		for (cut = 0; cut < len - sizeof(hdr); cut++)
 			ck_assert_int_eq(decode_body(body_types[i],
-			    frame + sizeof(hdr), cut, 1, &why), -1);
+			    frame + sizeof(hdr), cut, 1, why), -1);
 		free(frame);
 		free_typed(body_types[i], sent);
 	}
@@ -734,7 +734,7 @@ START_TEST(an_empty_type_refuses_a_body)
 {
 	msgpack_sbuffer	 sb;
 	msgpack_packer	 pk;
-	const char	*why;
+	char		 why[ERROR_SIZE];
 
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
@@ -742,11 +742,11 @@ START_TEST(an_empty_type_refuses_a_body)
 	pack_str(&pk, "x", 1);
 	msgpack_pack_nil(&pk);
 	ck_assert_int_eq(decode_body(MSG_PEER_PING, sb.data, sb.size,
-	    1, &why), -1);
+	    1, why), -1);
 	msgpack_sbuffer_clear(&sb);
 	msgpack_pack_map(&pk, 0);
 	ck_assert_int_eq(decode_body(MSG_PEER_PING, sb.data, sb.size,
-	    1, &why), 0);
+	    1, why), 0);
 	msgpack_sbuffer_destroy(&sb);
 }
 END_TEST
@@ -755,7 +755,7 @@ START_TEST(a_body_type_without_its_descriptor_is_refused)
 {
 	msgpack_sbuffer	 sb;
 	msgpack_packer	 pk;
-	const char	*why;
+	char		 why[ERROR_SIZE];
 
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
@@ -763,7 +763,7 @@ START_TEST(a_body_type_without_its_descriptor_is_refused)
 	pack_str(&pk, "game_id", 7);
 	pack_str(&pk, "cnctw", 5);
 	ck_assert_int_eq(decode_body(MSG_INST_STREAM_OUT, sb.data, sb.size,
-	    0, &why), -1);
+	    0, why), -1);
 	ck_assert_ptr_nonnull(strstr(why, "descriptor"));
 	msgpack_sbuffer_destroy(&sb);
 }

@@ -183,10 +183,10 @@ gates_fill(struct serve_gates *g)
 }
 
 static int
-gate_ok(const struct serve_gates *g, const char *id, const char **why)
+gate_ok(const struct serve_gates *g, const char *id, char *why)
 {
-	*why = NULL;
-	return serve_gate(g, games_fd, id, why);
+	why[0] = '\0';
+	return serve_gate(g, games_fd, id, why, ERROR_SIZE);
 }
 
 START_TEST(serve_gates_set_keeps_valid_ids_sorted)
@@ -213,47 +213,46 @@ END_TEST
 START_TEST(local_download_available_gates_on_catalog_operation_and_sentinel)
 {
 	struct serve_gates g;
-	const char	*why;
+	char		 why[ERROR_SIZE];
 
 	gates_fill(&g);
 	/* Catalog game, sentinel there, no operation: served. */
-	ck_assert_int_eq(gate_ok(&g, "cnc4", &why), 0);
+	ck_assert_int_eq(gate_ok(&g, "cnc4", why), 0);
 	/* Not in the catalog, though downloaded. */
-	ck_assert_int_eq(gate_ok(&g, "mystery", &why), -1);
-	ck_assert_ptr_nonnull(why);
+	ck_assert_int_eq(gate_ok(&g, "mystery", why), -1);
 	ck_assert_str_eq(why, "game is not in the catalog");
 	/* An active operation. */
-	ck_assert_int_eq(gate_ok(&g, "bf1942", &why), -1);
+	ck_assert_int_eq(gate_ok(&g, "bf1942", why), -1);
 	ck_assert_str_eq(why, "game has an operation in progress");
 	/* No sentinel: still downloading. */
-	ck_assert_int_eq(gate_ok(&g, "ggoo", &why), -1);
+	ck_assert_int_eq(gate_ok(&g, "ggoo", why), -1);
 	ck_assert_str_eq(why, "game is not downloaded");
 	/* A sentinel that is a symlink, or a directory, is no sentinel. */
-	ck_assert_int_eq(gate_ok(&g, "coh", &why), -1);
+	ck_assert_int_eq(gate_ok(&g, "coh", why), -1);
 	ck_assert_str_eq(why, "game is not downloaded");
-	ck_assert_int_eq(gate_ok(&g, "css", &why), -1);
+	ck_assert_int_eq(gate_ok(&g, "css", why), -1);
 	ck_assert_str_eq(why, "game is not downloaded");
 	/* A game folder that is a symlink is not followed. */
-	ck_assert_int_eq(gate_ok(&g, "cod5", &why), -1);
+	ck_assert_int_eq(gate_ok(&g, "cod5", why), -1);
 	/* Not game ids at all. */
-	ck_assert_int_eq(gate_ok(&g, "../x", &why), -1);
-	ck_assert_int_eq(gate_ok(&g, "", &why), -1);
-	ck_assert_int_eq(gate_ok(&g, "cnc4/..", &why), -1);
-	ck_assert_int_eq(gate_ok(&g, "nosuchgame", &why), -1);
+	ck_assert_int_eq(gate_ok(&g, "../x", why), -1);
+	ck_assert_int_eq(gate_ok(&g, "", why), -1);
+	ck_assert_int_eq(gate_ok(&g, "cnc4/..", why), -1);
+	ck_assert_int_eq(gate_ok(&g, "nosuchgame", why), -1);
 
 	/* The operation ends: bf1942 is served again. */
 	gates_set(&g.busy, &g.nbusy, (const char *const[]){ "ggoo", NULL });
-	ck_assert_int_eq(gate_ok(&g, "bf1942", &why), 0);
+	ck_assert_int_eq(gate_ok(&g, "bf1942", why), 0);
 	/* Now cnc4 gets an operation, and the catalog drops bf1942. */
 	gates_set(&g.busy, &g.nbusy, (const char *const[]){ "cnc4", NULL });
-	ck_assert_int_eq(gate_ok(&g, "cnc4", &why), -1);
+	ck_assert_int_eq(gate_ok(&g, "cnc4", why), -1);
 	gates_set(&g.catalog, &g.ncatalog,
 	    (const char *const[]){ "cnc4", NULL });
-	ck_assert_int_eq(gate_ok(&g, "bf1942", &why), -1);
+	ck_assert_int_eq(gate_ok(&g, "bf1942", why), -1);
 	ck_assert_str_eq(why, "game is not in the catalog");
 	/* No catalog at all: nothing is served. */
 	serve_gates_free(&g);
-	ck_assert_int_eq(gate_ok(&g, "cnc4", &why), -1);
+	ck_assert_int_eq(gate_ok(&g, "cnc4", why), -1);
 }
 END_TEST
 
@@ -281,10 +280,11 @@ assert_never_listed(const char *path)
 START_TEST(serve_list_files_lists_only_transferable_regular_files)
 {
 	struct file_entry *files;
-	const char	*why;
+	char		 why[ERROR_SIZE];
 	size_t		 n, i;
 
-	ck_assert_int_eq(serve_list_files(games_fd, "cnc4", &files, &n, &why),
+	ck_assert_int_eq(serve_list_files(games_fd, "cnc4", &files, &n, why,
+	    sizeof(why)),
 	    0);
 	for (i = 0; i < n; i++)
 		assert_never_listed(files[i].path);
@@ -300,12 +300,13 @@ START_TEST(serve_list_files_lists_only_transferable_regular_files)
 	file_entries_free(files, n);
 
 	/* A game folder that is a symlink is not walked. */
-	ck_assert_int_eq(serve_list_files(games_fd, "cod5", &files, &n, &why),
+	ck_assert_int_eq(serve_list_files(games_fd, "cod5", &files, &n, why,
+	    sizeof(why)),
 	    -1);
 	ck_assert_ptr_null(files);
 	ck_assert_uint_eq(n, 0);
 	ck_assert_int_eq(serve_list_files(games_fd, "nosuchgame", &files, &n,
-	    &why), -1);
+	    why, sizeof(why)), -1);
 }
 END_TEST
 
@@ -354,7 +355,7 @@ START_TEST(serve_open_chunk_refuses_hostile_requests)
 {
 	struct serve_gates g;
 	struct stat	 st;
-	const char	*why;
+	char		 why[ERROR_SIZE];
 	unsigned char	 buf[64];
 	size_t		 i;
 	int		 fd;
@@ -363,16 +364,16 @@ START_TEST(serve_open_chunk_refuses_hostile_requests)
 	for (i = 0; i < NBAD; i++) {
 		const struct bad_chunk *b = &bad_chunks[i];
 
-		why = NULL;
+		why[0] = '\0';
 		fd = serve_open_chunk(&g, games_fd, b->game_id, b->path,
-		    b->offset, b->length, &why);
+		    b->offset, b->length, why, sizeof(why));
 		ck_assert_msg(fd == -1, "served %s (%s/%s)", b->what,
 		    b->game_id, b->path);
-		ck_assert_msg(why != NULL, "no reason for %s", b->what);
+		ck_assert_msg(why[0] != '\0', "no reason for %s", b->what);
 	}
 	/* Good requests: up to the exact end, an empty tail, a full chunk. */
 	fd = serve_open_chunk(&g, games_fd, "cnc4", "cnc4.eti", ETI_SIZE - 10,
-	    10, &why);
+	    10, why, sizeof(why));
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(fstat(fd, &st), 0);
 	ck_assert(S_ISREG(st.st_mode));
@@ -381,15 +382,15 @@ START_TEST(serve_open_chunk_refuses_hostile_requests)
 		ck_assert_uint_eq(buf[i], pattern_byte(ETI_SIZE - 10 + i, 1));
 	close(fd);
 	fd = serve_open_chunk(&g, games_fd, "cnc4", "cnc4.eti", ETI_SIZE, 0,
-	    &why);
+	    why, sizeof(why));
 	ck_assert_int_ge(fd, 0);
 	close(fd);
 	fd = serve_open_chunk(&g, games_fd, "cnc4", "big.bin", 8192,
-	    CHUNK_SIZE, &why);
+	    CHUNK_SIZE, why, sizeof(why));
 	ck_assert_int_ge(fd, 0);
 	close(fd);
 	fd = serve_open_chunk(&g, games_fd, "cnc4", "data/local/keep.txt", 0,
-	    5, &why);
+	    5, why, sizeof(why));
 	ck_assert_int_ge(fd, 0);
 	close(fd);
 	serve_gates_free(&g);

@@ -174,13 +174,13 @@ install_game(struct install *inst, const char *game_id, int report_fd,
 	}
 	/* An earlier install is replaced whole, never merged. */
 	path_remove_tree_beneath(game_fd, RETIRING);
-	if ((renameat(game_fd, "local", game_fd, RETIRING) == -1 &&
+	if ((renameat(game_fd, LOCAL_DIR, game_fd, RETIRING) == -1 &&
 	    errno != ENOENT) ||
-	    renameat(game_fd, INSTALLING_DIR, game_fd, "local") == -1) {
+	    renameat(game_fd, INSTALLING_DIR, game_fd, LOCAL_DIR) == -1) {
 		snprintf(err, errsz, "cannot commit local/: %s",
 		    strerror(errno));
 		path_remove_tree_beneath(game_fd, INSTALLING_DIR);
-		renameat(game_fd, RETIRING, game_fd, "local");
+		renameat(game_fd, RETIRING, game_fd, LOCAL_DIR);
 		close(game_fd);
 		return -1;
 	}
@@ -201,7 +201,7 @@ uninstall_game(struct install *inst, const char *game_id, char *err,
 	}
 	/* local/ vanishes at once; its files go after. */
 	path_remove_tree_beneath(game_fd, RETIRING);
-	if (renameat(game_fd, "local", game_fd, RETIRING) == -1) {
+	if (renameat(game_fd, LOCAL_DIR, game_fd, RETIRING) == -1) {
 		snprintf(err, errsz, errno == ENOENT ? "game is not installed" :
 		    "cannot remove local/");
 		close(game_fd);
@@ -460,25 +460,18 @@ cleanup_game(struct install *inst, const char *game_id)
 	close(game_fd);
 }
 
+static int
+cleanup_one(int game_fd, const char *game_id, void *arg)
+{
+	(void)game_fd;
+	cleanup_game(arg, game_id);
+	return 0;
+}
+
 static void
 cleanup_all(struct install *inst)
 {
-	DIR		*d;
-	struct dirent	*de;
-	int		 fd;
-
-	/* A fresh descriptor: readdir must not move games_fd's offset. */
-	if ((fd = openat(inst->games_fd, ".", O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) == -1)
-		return;
-	if ((d = fdopendir(fd)) == NULL) {
-		close(fd);
-		return;
-	}
-	while ((de = readdir(d)) != NULL)
-		if (de->d_type == DT_DIR && path_is_valid_game_id(de->d_name))
-			cleanup_game(inst, de->d_name);
-	closedir(d);
+	games_each(inst->games_fd, cleanup_one, inst);
 }
 
 static void
@@ -495,8 +488,8 @@ install_hello(struct install *inst, const struct inst_hello *hello)
 		fatal("games dir %s", inst->games_dir);
 	if (hello->cleanup)
 		cleanup_all(inst);
-	if (install_sandbox(inst) == -1)
-		fatalx("cannot sandbox the install worker");
+	/* Writes beneath the games folder; exec only for an external unrar. */
+	sandbox_worker(inst->games_dir, 0, inst->unrar == UNRAR_EXTERNAL);
 	msg_send_inst_ready(&inst->sup);
 }
 
@@ -508,19 +501,19 @@ install_dispatch_supervisor(struct msgconn *c, struct msg *m)
 	struct inst_play play;
 	struct game_ref	 ref;
 	struct game_pipe stream;
-	const char	*why = NULL;
+	char		 why[ERROR_SIZE] = "";
 
 	switch (m->type) {
 	case MSG_INST_HELLO:
-		if (msg_recv_inst_hello(m, &hello, &why) == -1)
+		if (msg_recv_inst_hello(m, &hello, why, sizeof(why)) == -1)
 			break;
 		install_hello(inst, &hello);
 		return;
 	case MSG_INST_PLAY:
-		if (msg_recv_inst_play(m, &play, &why) == -1)
+		if (msg_recv_inst_play(m, &play, why, sizeof(why)) == -1)
 			break;
 		if (!path_is_valid_game_id(play.game_id)) {
-			why = "bad game id";
+			snprintf(why, sizeof(why), "bad game id");
 			break;
 		}
 		do_play(inst, &play);
@@ -528,38 +521,39 @@ install_dispatch_supervisor(struct msgconn *c, struct msg *m)
 	case MSG_INST_INSTALL:
 	case MSG_INST_UNINSTALL:
 		if ((m->type == MSG_INST_INSTALL ?
-		    msg_recv_inst_install(m, &ref, &why) :
-		    msg_recv_inst_uninstall(m, &ref, &why)) == -1)
+		    msg_recv_inst_install(m, &ref, why, sizeof(why)) :
+		    msg_recv_inst_uninstall(m, &ref, why, sizeof(why))) == -1)
 			break;
 		if (!path_is_valid_game_id(ref.game_id)) {
-			why = "bad game id";
+			snprintf(why, sizeof(why), "bad game id");
 			break;
 		}
 		job_start(inst, ref.game_id, m->type == MSG_INST_INSTALL ?
 		    INST_OP_INSTALL : INST_OP_UNINSTALL);
 		return;
 	case MSG_INST_STREAM_OUT:
-		if (msg_recv_inst_stream_out(m, &stream, &why) == -1)
+		if (msg_recv_inst_stream_out(m, &stream, why, sizeof(why))
+		    == -1)
 			break;
 		if (!path_is_valid_game_id(stream.game_id)) {
 			close(stream.fd);
-			why = "bad game id";
+			snprintf(why, sizeof(why), "bad game id");
 			break;
 		}
 		do_stream_out(inst, stream.game_id, stream.fd);
 		return;
 	case MSG_INST_CLEANUP:
-		if (msg_recv_inst_cleanup(m, &ref, &why) == -1)
+		if (msg_recv_inst_cleanup(m, &ref, why, sizeof(why)) == -1)
 			break;
 		if (!path_is_valid_game_id(ref.game_id)) {
-			why = "bad game id";
+			snprintf(why, sizeof(why), "bad game id");
 			break;
 		}
 		cleanup_game(inst, ref.game_id);
 		return;
 	}
 	fatalx("bad %s from the supervisor: %s", msg_type_str(m->type),
-	    why != NULL ? why : "unexpected");
+	    why[0] != '\0' ? why : "unexpected");
 }
 
 static void
@@ -577,30 +571,6 @@ sup_lost(struct msgconn *c, const char *why)
 		job_free(inst, j);
 	}
 	ev_break(inst->loop, EVBREAK_ALL);
-}
-
-/*
- * Once the games folder is known: writes only beneath it, no network,
- * and no exec unless an external unrar was configured.
- */
-int
-install_sandbox(struct install *inst)
-{
-	struct sandbox_policy p;
-	char		 err[256];
-
-	if (inst->sandboxed)
-		return 0;
-	memset(&p, 0, sizeof(p));
-	p.write_dirs[0] = inst->games_dir;
-	p.allow_exec = inst->unrar == UNRAR_EXTERNAL;
-	if (sandbox_rlimits(0) == -1 || sandbox_apply(&p, err,
-	    sizeof(err)) == -1) {
-		log_warnx("sandbox: %s", err);
-		return -1;
-	}
-	inst->sandboxed = 1;
-	return 0;
 }
 
 struct install *

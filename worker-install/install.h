@@ -34,13 +34,11 @@ struct install {
 	char		 games_dir[PATH_MAX];
 	enum unrar_mode	 unrar;
 	char		 unrar_path[PATH_MAX];	/* as the hello says it */
-	int		 sandboxed;
 	ev_child	 children;
 	TAILQ_HEAD(, job) jobs;
 };
 
 struct install	*install_new(struct ev_loop *, int supfd);
 void		 install_free(struct install *);
-int		 install_sandbox(struct install *);
 
 #endif

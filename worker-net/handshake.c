@@ -18,20 +18,6 @@
 #include "worker-net/net.h"
 
 static int
-valid_peer_id(const char *id)
-{
-	size_t	 i;
-
-	if (strlen(id) != PEER_ID_LEN)
-		return 0;
-	for (i = 0; i < PEER_ID_LEN; i++)
-		if (!isxdigit((unsigned char)id[i]) ||
-		    isupper((unsigned char)id[i]))
-			return 0;
-	return 1;
-}
-
-static int
 valid_name(const char *name)
 {
 	size_t	 i;
@@ -129,12 +115,12 @@ handshake_recv_hello(struct link *l, struct msg *m)
 	struct link	*old, *next;
 	struct peer_hello h;
 	struct net_peer_up up;
-	const char	*why;
+	char		 why[ERROR_SIZE];
 	socklen_t	 len;
 
 	if (m->type == MSG_PEER_HELLO ?
-	    msg_recv_peer_hello(m, &h, &why) == -1 :
-	    msg_recv_peer_hello_ack(m, &h, &why) == -1) {
+	    msg_recv_peer_hello(m, &h, why, sizeof(why)) == -1 :
+	    msg_recv_peer_hello_ack(m, &h, why, sizeof(why)) == -1) {
 		log_info("malformed hello: %s", why);
 		net_link_drop(l, "malformed hello");
 		return -1;
@@ -147,7 +133,7 @@ handshake_recv_hello(struct link *l, struct msg *m)
 	snprintf(l->peer_id, sizeof(l->peer_id), "%s", h.peer_id);
 	snprintf(l->name, sizeof(l->name), "%s", h.name);
 	snprintf(l->addr, sizeof(l->addr), "%s", h.addr);
-	if (!valid_peer_id(l->peer_id) || !valid_name(l->name) ||
+	if (!peer_id_is_valid(l->peer_id) || !valid_name(l->name) ||
 	    addr_parse(l->addr, -1, &ss, &len) == -1 ||
 	    addr_port((struct sockaddr *)&ss) <= 0) {
 		msg_free_peer_hello(&h);
@@ -161,7 +147,7 @@ handshake_recv_hello(struct link *l, struct msg *m)
 	}
 	proven_addr(l, &ss);
 	/* All of the hello is checked before it changes anything. */
-	if (gamelist_check(h.games, h.ngames, &why) == -1) {
+	if (gamelist_check(h.games, h.ngames, why, sizeof(why)) == -1) {
 		msg_free_peer_hello(&h);
 		net_link_drop(l, why);
 		return -1;
@@ -206,10 +192,10 @@ handshake_forward_library(struct link *l, struct msg *m)
 {
 	struct game_list lib;
 	struct net_peer_library pl;
-	const char	*why;
+	char		 why[ERROR_SIZE];
 
-	if (msg_recv_peer_library(m, &lib, &why) == -1 ||
-	    gamelist_check(lib.games, lib.ngames, &why) == -1) {
+	if (msg_recv_peer_library(m, &lib, why, sizeof(why)) == -1 ||
+	    gamelist_check(lib.games, lib.ngames, why, sizeof(why)) == -1) {
 		msg_free_peer_library(&lib);
 		net_link_drop(l, why);
 		return;

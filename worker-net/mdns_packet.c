@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "common/addr.h"
+#include "common/layout.h"
 #include "worker-net/mdns_packet.h"
 #include "worker-net/net.h"
 
@@ -21,18 +22,6 @@
 #define DNS_T_PTR	12
 #define DNS_T_AAAA	28
 #define DNS_T_SRV	33
-
-static int
-valid_id(const char *id)
-{
-	size_t	 i;
-
-	for (i = 0; i < PEER_ID_LEN; i++)
-		if (!((id[i] >= '0' && id[i] <= '9') ||
-		    (id[i] >= 'a' && id[i] <= 'f')))
-			return 0;
-	return id[PEER_ID_LEN] == '\0';
-}
 
 /*
  * Checks one DNS name at *off: labels of at most 63 bytes, 255 in all,
@@ -179,7 +168,7 @@ txt_parse(const unsigned char *p, size_t len, char *id, char *addr)
 			}
 		}
 	}
-	if (!valid_id(id))
+	if (!peer_id_is_valid(id))
 		id[0] = '\0';
 	if (addr[0] != '\0' && (addr_parse(addr, -1, &ss, &sl) == -1 ||
 	    addr_port((struct sockaddr *)&ss) <= 0))

@@ -150,9 +150,9 @@ net_handoff(struct link *l, struct msg *m)
 	struct net	*net = l->net;
 	struct peer_xfer_open open;
 	struct link_fd	 handoff;
-	const char	*why;
+	char		 why[ERROR_SIZE];
 
-	if (msg_recv_peer_xfer_open(m, &open, &why) == -1 ||
+	if (msg_recv_peer_xfer_open(m, &open, why, sizeof(why)) == -1 ||
 	    open.proto != PEER_PROTO_VERSION) {
 		net_link_drop(l, "transfer link with an unknown version");
 		return;
@@ -170,7 +170,7 @@ static void
 net_dispatch_peer(struct msgconn *c, struct msg *m)
 {
 	struct link	*l = c->arg;
-	const char	*why;
+	char		 why[ERROR_SIZE];
 
 	l->last_rx = ev_now(l->net->loop);
 	if (l->state == LINK_HELLO && !l->outbound &&
@@ -199,13 +199,13 @@ net_dispatch_peer(struct msgconn *c, struct msg *m)
 		handshake_forward_library(l, m);
 		break;
 	case MSG_PEER_PING:
-		if (msg_recv_peer_ping(m, &why) == -1)
+		if (msg_recv_peer_ping(m, why, sizeof(why)) == -1)
 			net_link_drop(l, why);
 		else if (msg_send_peer_pong(&l->mc) == -1)
 			net_link_drop(l, "cannot answer ping");
 		break;
 	case MSG_PEER_PONG:
-		if (msg_recv_peer_pong(m, &why) == -1)
+		if (msg_recv_peer_pong(m, why, sizeof(why)) == -1)
 			net_link_drop(l, why);
 		break;
 	case MSG_PEER_GOODBYE:
@@ -453,53 +453,44 @@ net_dispatch_supervisor(struct msgconn *c, struct msg *m)
 	struct net_identity identity;
 	struct net_listen listen;
 	struct net_connect dial;
-	const char	*why = NULL;
+	char		 why[ERROR_SIZE] = "";
 
 	switch (m->type) {
 	case MSG_NET_IDENTITY:
-		if (msg_recv_net_identity(m, &identity, &why) == -1)
+		if (msg_recv_net_identity(m, &identity, why, sizeof(why)) == -1)
 			break;
 		memcpy(net->peer_id, identity.peer_id, sizeof(net->peer_id));
 		memcpy(net->name, identity.name, sizeof(net->name));
 		return;
 	case MSG_NET_LISTEN:
-		if (msg_recv_net_listen(m, &listen, &why) == -1)
+		if (msg_recv_net_listen(m, &listen, why, sizeof(why)) == -1)
 			break;
 		if (net_listen(net, listen.addr) == 0 && listen.mdns &&
 		    (net->mdns = mdns_start(net)) == NULL)
 			log_warnx("mDNS is off: cannot start it");
-		if (!net->sandboxed) {
-			struct sandbox_policy p;
-			char	 err[256];
-
-			/* Sockets only: no file is ever written here. */
-			memset(&p, 0, sizeof(p));
-			p.allow_network = 1;
-			if (sandbox_rlimits(0) == -1 ||
-			    sandbox_apply(&p, err, sizeof(err)) == -1)
-				fatalx("sandbox: %s", err);
-			net->sandboxed = 1;
-		}
+		/* Sockets only: no file is ever written here. */
+		sandbox_worker(NULL, 1, 0);
 		return;
 	case MSG_NET_CONNECT:
-		if (msg_recv_net_connect(m, &dial, &why) == -1)
+		if (msg_recv_net_connect(m, &dial, why, sizeof(why)) == -1)
 			break;
 		net_dial(net, dial.req, dial.addr);
 		return;
 	case MSG_NET_LIBRARY:
 		msg_free_net_library(&net->library);
-		if (msg_recv_net_library(m, &net->library, &why) == -1)
+		if (msg_recv_net_library(m, &net->library, why, sizeof(why))
+		    == -1)
 			break;
 		handshake_broadcast_library(net);
 		return;
 	case MSG_NET_GOODBYE:
-		if (msg_recv_net_goodbye(m, &why) == -1)
+		if (msg_recv_net_goodbye(m, why, sizeof(why)) == -1)
 			break;
 		net_goodbye(net);
 		return;
 	}
 	fatalx("bad %s from the supervisor: %s", msg_type_str(m->type),
-	    why != NULL ? why : "unexpected");
+	    why[0] != '\0' ? why : "unexpected");
 }
 
 static void

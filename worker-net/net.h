@@ -57,7 +57,6 @@ struct net {
 	int			 nlinks;
 	TAILQ_HEAD(, link)	 links;
 	struct mdns		*mdns;		/* NULL when off */
-	int			 sandboxed;
 };
 
 /* net.c */

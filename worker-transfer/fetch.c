@@ -306,40 +306,34 @@ fetch_progress_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* Files are renamed into place, version.ini last: the commit marker. */
 static int
-fetch_commit(struct fetch *f, const char **why)
+fetch_commit(struct fetch *f, char *err, size_t errsz)
 {
 	size_t	 i, ver = SIZE_MAX;
 
-	if (unlinkat(f->game_fd, "version.ini", 0) == -1 && errno != ENOENT) {
-		*why = "cannot replace version.ini";
-		return -1;
-	}
+	if (unlinkat(f->game_fd, VERSION_FILE, 0) == -1 && errno != ENOENT)
+		return seterr(err, errsz, "cannot replace version.ini");
 	for (i = 0; i < f->nfiles; i++) {
 		const char	*p = f->files[i].path;
 		char		 dir[PATH_MAX], *slash;
 
-		if (strcmp(p, "version.ini") == 0) {
+		if (strcmp(p, VERSION_FILE) == 0) {
 			ver = i;
 			continue;
 		}
 		snprintf(dir, sizeof(dir), "%s", p);
 		if ((slash = strrchr(dir, '/')) != NULL) {
 			*slash = '\0';
-			if (path_mkdirs_beneath(f->game_fd, dir, 0755) == -1) {
-				*why = "cannot create a folder of the game";
-				return -1;
-			}
+			if (path_mkdirs_beneath(f->game_fd, dir, 0755) == -1)
+				return seterr(err, errsz,
+				    "cannot create a folder of the game");
 		}
-		if (renameat(f->staging_fd, p, f->game_fd, p) == -1) {
-			*why = "cannot move a file into place";
-			return -1;
-		}
+		if (renameat(f->staging_fd, p, f->game_fd, p) == -1)
+			return seterr(err, errsz,
+			    "cannot move a file into place");
 	}
-	if (ver == SIZE_MAX || renameat(f->staging_fd, "version.ini",
-	    f->game_fd, "version.ini") == -1) {
-		*why = "cannot commit version.ini";
-		return -1;
-	}
+	if (ver == SIZE_MAX || renameat(f->staging_fd, VERSION_FILE,
+	    f->game_fd, VERSION_FILE) == -1)
+		return seterr(err, errsz, "cannot commit version.ini");
 	return 0;
 }
 
@@ -372,9 +366,9 @@ fetch_done(struct fetch *f)
 static void
 fetch_finish(struct fetch *f)
 {
-	const char	*why;
+	char		 why[ERROR_SIZE];
 
-	if (fetch_commit(f, &why) == -1) {
+	if (fetch_commit(f, why, sizeof(why)) == -1) {
 		fetch_fail(f, XFER_END_FAILED, why);
 		return;
 	}
@@ -456,35 +450,28 @@ file_cmp_lists(const struct file_entry *a, size_t na,
 
 /* Staging files, made at full size so a full disk fails up front. */
 static int
-fetch_prepare(struct fetch *f, const char **why)
+fetch_prepare(struct fetch *f, char *err, size_t errsz)
 {
 	struct transfer	*xfer = f->xfer;
 	size_t		 i;
 
 	if (mkdirat(xfer->games_fd, f->game_id, 0755) == 0)
 		f->created_game_dir = 1;
-	else if (errno != EEXIST) {
-		*why = errno == ENOSPC ? "no space left on the games folder" :
-		    "cannot create the game folder";
-		return -1;
-	}
+	else if (errno != EEXIST)
+		return seterr(err, errsz, "%s", errno == ENOSPC ?
+		    "no space left on the games folder" :
+		    "cannot create the game folder");
 	f->game_fd = openat(xfer->games_fd, f->game_id, O_RDONLY |
 	    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (f->game_fd == -1) {
-		*why = "cannot open the game folder";
-		return -1;
-	}
+	if (f->game_fd == -1)
+		return seterr(err, errsz, "cannot open the game folder");
 	path_remove_tree_beneath(f->game_fd, STAGING_DIR);
 	if (mkdirat(f->game_fd, STAGING_DIR, 0700) == -1 ||
 	    (f->staging_fd = openat(f->game_fd, STAGING_DIR, O_RDONLY |
-	    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
-		*why = "cannot create the staging folder";
-		return -1;
-	}
-	if ((f->fds = calloc(f->nfiles, sizeof(*f->fds))) == NULL) {
-		*why = "out of memory";
-		return -1;
-	}
+	    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return seterr(err, errsz, "cannot create the staging folder");
+	if ((f->fds = calloc(f->nfiles, sizeof(*f->fds))) == NULL)
+		return seterr(err, errsz, "out of memory");
 	for (i = 0; i < f->nfiles; i++)
 		f->fds[i] = -1;
 	for (i = 0; i < f->nfiles; i++) {
@@ -496,31 +483,26 @@ fetch_prepare(struct fetch *f, const char **why)
 		if ((slash = strrchr(dir, '/')) != NULL) {
 			*slash = '\0';
 			if (path_mkdirs_beneath(f->staging_fd, dir, 0755) ==
-			    -1) {
-				*why = "cannot create a staging folder";
-				return -1;
-			}
+			    -1)
+				return seterr(err, errsz,
+				    "cannot create a staging folder");
 		}
 		f->fds[i] = path_open_beneath(f->staging_fd, p, O_WRONLY |
 		    O_CREAT | O_TRUNC, 0644);
-		if (f->fds[i] == -1) {
-			*why = "cannot create a staging file";
-			return -1;
-		}
+		if (f->fds[i] == -1)
+			return seterr(err, errsz,
+			    "cannot create a staging file");
 		if (f->files[i].size == 0)
 			continue;
 		rc = posix_fallocate(f->fds[i], 0, (off_t)f->files[i].size);
-		if (rc == ENOSPC) {
-			*why = "no space left on the games folder";
-			return -1;
-		}
+		if (rc == ENOSPC)
+			return seterr(err, errsz,
+			    "no space left on the games folder");
 		if (rc != 0 && ftruncate(f->fds[i],
-		    (off_t)f->files[i].size) == -1) {
-			*why = errno == ENOSPC ?
+		    (off_t)f->files[i].size) == -1)
+			return seterr(err, errsz, "%s", errno == ENOSPC ?
 			    "no space left on the games folder" :
-			    "cannot size a staging file";
-			return -1;
-		}
+			    "cannot size a staging file");
 	}
 	return 0;
 }
@@ -556,7 +538,7 @@ fetch_check_lists(struct fetch *f)
 	struct source	*ref = NULL;
 	struct file_list list;
 	struct xfer_begin begin;
-	const char	*why;
+	char		 why[ERROR_SIZE];
 	struct timespec	 ts;
 	int		 j;
 
@@ -571,8 +553,8 @@ fetch_check_lists(struct fetch *f)
 			ref = s;
 		else if (file_cmp_lists(ref->files, ref->nfiles, s->files,
 		    s->nfiles) != 0) {
-			fetch_fail(f, XFER_END_FAILED, "sources disagree on the "
-			    "game's files");
+			fetch_fail(f, XFER_END_FAILED,
+			    "sources disagree on the game's files");
 			return;
 		}
 	}
@@ -587,7 +569,7 @@ fetch_check_lists(struct fetch *f)
 	list.files = f->files;
 	list.nfiles = f->nfiles;
 	msg_send_xfer_files(&f->xfer->sup, &list);
-	if (fetch_prepare(f, &why) == -1) {
+	if (fetch_prepare(f, why, sizeof(why)) == -1) {
 		fetch_fail(f, XFER_END_FAILED, why);
 		return;
 	}
@@ -615,35 +597,30 @@ fetch_check_lists(struct fetch *f)
 
 /* Checks a source's file list; any odd path drops the source. */
 static int
-source_take_list(struct source *s, struct msg *m, const char **why)
+source_take_list(struct source *s, struct msg *m, char *err, size_t errsz)
 {
 	struct file_list list;
 	size_t		 i;
 	int		 has_version = 0;
 
-	if (msg_recv_peer_files(m, &list, why) == -1)
+	if (msg_recv_peer_files(m, &list, err, errsz) == -1)
 		return -1;
 	s->files = list.files;
 	s->nfiles = list.nfiles;
-	if (strcmp(list.game_id, s->f->game_id) != 0) {
-		*why = "a file list for another game";
-		return -1;
-	}
+	if (strcmp(list.game_id, s->f->game_id) != 0)
+		return seterr(err, errsz, "a file list for another game");
 	for (i = 0; i < s->nfiles; i++) {
 		const char *path = s->files[i].path;
 
 		if (!path_is_transferable(path) ||
 		    s->files[i].size > (1ULL << 50) ||
-		    (i > 0 && strcmp(s->files[i - 1].path, path) >= 0)) {
-			*why = "file list with a path we do not accept";
-			return -1;
-		}
+		    (i > 0 && strcmp(s->files[i - 1].path, path) >= 0))
+			return seterr(err, errsz,
+			    "file list with a path we do not accept");
 		has_version |= strcmp(path, VERSION_FILE) == 0;
 	}
-	if (!has_version) {
-		*why = "file list without version.ini";
-		return -1;
-	}
+	if (!has_version)
+		return seterr(err, errsz, "file list without version.ini");
 	return 0;
 }
 
@@ -653,7 +630,7 @@ static void
 source_frame(struct source *s, struct msg *m)
 {
 	struct fetch	*f = s->f;
-	const char	*why = NULL;
+	char		 why[ERROR_SIZE] = "";
 	struct game_ref	 req;
 	struct error_text err;
 	struct peer_chunk hdr;
@@ -661,13 +638,14 @@ source_frame(struct source *s, struct msg *m)
 	size_t		 len = 0;
 
 	if (m->type == MSG_PEER_ERROR) {
-		source_drop(s, msg_recv_peer_error(m, &err, &why) == -1 ?
+		source_drop(s, msg_recv_peer_error(m, &err, why, sizeof(why))
+		    == -1 ?
 		    "unreadable error" : err.error, 0);
 		return;
 	}
 	switch (s->state) {
 	case SRC_OPENING:
-		if (msg_recv_peer_xfer_accept(m, &why) == -1)
+		if (msg_recv_peer_xfer_accept(m, why, sizeof(why)) == -1)
 			break;
 		s->state = f->stream ? SRC_STREAM : SRC_LISTING;
 		memcpy(req.game_id, f->game_id, sizeof(req.game_id));
@@ -679,7 +657,7 @@ source_frame(struct source *s, struct msg *m)
 		return;
 	case SRC_STREAM:
 		if (m->type == MSG_PEER_ENTRY) {
-			if (stream_entry(s, m, &why) == -1)
+			if (stream_entry(s, m, why, sizeof(why)) == -1)
 				fetch_fail(f, XFER_END_FAILED, why);
 			return;
 		}
@@ -691,7 +669,7 @@ source_frame(struct source *s, struct msg *m)
 	case SRC_LISTING:
 		if (m->type != MSG_PEER_FILES)
 			break;
-		if (source_take_list(s, m, &why) == -1) {
+		if (source_take_list(s, m, why, sizeof(why)) == -1) {
 			source_drop(s, why, 0);
 			return;
 		}
@@ -702,7 +680,7 @@ source_frame(struct source *s, struct msg *m)
 	case SRC_HEADER: {
 		const struct chunk *c = &f->chunks[s->chunk];
 
-		if (msg_recv_peer_chunk(m, &hdr, &why) == -1 ||
+		if (msg_recv_peer_chunk(m, &hdr, why, sizeof(why)) == -1 ||
 		    strcmp(hdr.game_id, f->game_id) != 0 ||
 		    strcmp(hdr.path, f->files[c->file].path) != 0 ||
 		    hdr.offset != c->offset || hdr.length != c->length)
@@ -720,7 +698,7 @@ source_frame(struct source *s, struct msg *m)
 
 /* Reads exactly one frame, never a byte past it. 1 when complete. */
 static int
-source_read_frame(struct source *s, const char **why)
+source_read_frame(struct source *s, char *err, size_t errsz)
 {
 	struct msg_header hdr;
 	size_t		 need = FRAME_HDR;
@@ -733,29 +711,24 @@ source_read_frame(struct source *s, const char **why)
 	if (s->framecap < need) {
 		char	*nf = realloc(s->frame, need);
 
-		if (nf == NULL) {
-			*why = "out of memory";
-			return -1;
-		}
+		if (nf == NULL)
+			return seterr(err, errsz, "out of memory");
 		s->frame = nf;
 		s->framecap = need;
 	}
 	n = recv(s->fd, s->frame + s->framegot, need - s->framegot, 0);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return 0;
-	if (n <= 0) {
-		*why = n == 0 ? "connection closed" : strerror(errno);
-		return -1;
-	}
+	if (n <= 0)
+		return seterr(err, errsz, "%s", n == 0 ? "connection closed" :
+		    strerror(errno));
 	s->framegot += n;
 	if (s->framegot == FRAME_HDR) {
 		memcpy(&hdr, s->frame, sizeof(hdr));
 		/* Only a file list may be large. */
 		if (le32toh(hdr.len) > (s->state == SRC_LISTING ?
-		    MSG_MAX_BODY : 64u * 1024) || le32toh(hdr.flags) != 0) {
-			*why = "oversized or odd frame";
-			return -1;
-		}
+		    MSG_MAX_BODY : 64u * 1024) || le32toh(hdr.flags) != 0)
+			return seterr(err, errsz, "oversized or odd frame");
 		if (hdr.len != 0)
 			return 0;
 	}
@@ -767,7 +740,7 @@ source_read_frame(struct source *s, const char **why)
 
 /* Chunk bytes straight from the socket into the staging file. */
 static int
-source_read_data(struct source *s, const char **why)
+source_read_data(struct source *s, char *err, size_t errsz)
 {
 	struct fetch	*f = s->f;
 	struct chunk	*c = &f->chunks[s->chunk];
@@ -778,10 +751,9 @@ source_read_data(struct source *s, const char **why)
 	n = recv(s->fd, f->buf, want, 0);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return 0;
-	if (n <= 0) {
-		*why = n == 0 ? "connection closed" : strerror(errno);
-		return -1;
-	}
+	if (n <= 0)
+		return seterr(err, errsz, "%s", n == 0 ? "connection closed" :
+		    strerror(errno));
 	/*
 	 * Staging files are allocated and read as zeros already: a block of
 	 * zeros (a sparse game image) needs no write.
@@ -807,7 +779,7 @@ source_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct source	*s = w->data;
 	struct fetch	*f = s->f;
-	const char	*why = NULL;
+	char		 why[ERROR_SIZE] = "";
 	int		 rc;
 
 	(void)revents;
@@ -817,7 +789,7 @@ source_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		return;
 	}
 	if (s->state == SRC_DATA) {
-		rc = source_read_data(s, &why);
+		rc = source_read_data(s, why, sizeof(why));
 		if (rc == -2) {
 			fetch_fail(f, XFER_END_FAILED, errno == ENOSPC ?
 			    "no space left on the games folder" :
@@ -843,7 +815,7 @@ source_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		    "sent bytes nobody asked for", rc <= 0);
 		return;
 	}
-	rc = source_read_frame(s, &why);
+	rc = source_read_frame(s, why, sizeof(why));
 	if (rc == -1) {
 		source_drop(s, why, 1);
 		return;
@@ -1013,39 +985,24 @@ fetch_cancel(struct transfer *xfer, const char *game_id)
  * At start-up, before any fetch: staging left by a crash goes, and so
  * does a game folder that held nothing else.
  */
+static int
+cleanup_game(int game_fd, const char *game_id, void *arg)
+{
+	struct transfer	*xfer = arg;
+	struct stat	 st;
+
+	if (fstatat(game_fd, STAGING_DIR, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		log_info("%s: removing an unfinished download", game_id);
+		path_remove_tree_beneath(game_fd, STAGING_DIR);
+		unlinkat(xfer->games_fd, game_id, AT_REMOVEDIR);
+	}
+	return 0;
+}
+
 void
 fetch_cleanup_all(struct transfer *xfer)
 {
-	DIR		*d;
-	struct dirent	*de;
-	int		 fd;
-
-	if ((fd = openat(xfer->games_fd, ".", O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) == -1)
-		return;
-	if ((d = fdopendir(fd)) == NULL) {
-		close(fd);
-		return;
-	}
-	while ((de = readdir(d)) != NULL) {
-		struct stat	 st;
-		int		 gfd;
-
-		if (de->d_type != DT_DIR || !path_is_valid_game_id(de->d_name))
-			continue;
-		gfd = openat(xfer->games_fd, de->d_name, O_RDONLY |
-		    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (gfd == -1)
-			continue;
-		if (fstatat(gfd, STAGING_DIR, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-			log_info("%s: removing an unfinished download",
-			    de->d_name);
-			path_remove_tree_beneath(gfd, STAGING_DIR);
-			unlinkat(xfer->games_fd, de->d_name, AT_REMOVEDIR);
-		}
-		close(gfd);
-	}
-	closedir(d);
+	games_each(xfer->games_fd, cleanup_game, xfer);
 }
 
 void

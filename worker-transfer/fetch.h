@@ -101,7 +101,7 @@ void	source_wait(struct source *);
 void	source_send(struct source *, char *frame, size_t);
 
 /* stream.c */
-int	stream_entry(struct source *, struct msg *, const char **);
+int	stream_entry(struct source *, struct msg *, char *, size_t);
 void	stream_finish(struct source *, struct msg *);
 void	stream_read_data(struct source *);
 void	stream_next_source(struct fetch *);

@@ -82,31 +82,24 @@ serve_gates_free(struct serve_gates *g)
  */
 int
 serve_gate(const struct serve_gates *g, int games_fd, const char *game_id,
-    const char **why)
+    char *err, size_t errsz)
 {
 	char		 path[PATH_MAX];
 	struct stat	 st;
 	int		 fd;
 
-	if (!path_is_valid_game_id(game_id)) {
-		*why = "invalid game id";
-		return -1;
-	}
-	if (!in_set(g->catalog, g->ncatalog, game_id)) {
-		*why = "game is not in the catalog";
-		return -1;
-	}
-	if (in_set(g->busy, g->nbusy, game_id)) {
-		*why = "game has an operation in progress";
-		return -1;
-	}
+	if (!path_is_valid_game_id(game_id))
+		return seterr(err, errsz, "invalid game id");
+	if (!in_set(g->catalog, g->ncatalog, game_id))
+		return seterr(err, errsz, "game is not in the catalog");
+	if (in_set(g->busy, g->nbusy, game_id))
+		return seterr(err, errsz, "game has an operation in progress");
 	snprintf(path, sizeof(path), "%s/version.ini", game_id);
 	fd = path_open_beneath(games_fd, path, O_RDONLY | O_NONBLOCK, 0);
 	if (fd == -1 || fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
 		if (fd != -1)
 			close(fd);
-		*why = "game is not downloaded";
-		return -1;
+		return seterr(err, errsz, "game is not downloaded");
 	}
 	close(fd);
 	return 0;
@@ -208,7 +201,7 @@ entry_cmp(const void *a, const void *b)
 /* Every transferable regular file of a game, sorted by path. */
 int
 serve_list_files(int games_fd, const char *game_id, struct file_entry **out,
-    size_t *nout, const char **why)
+    size_t *nout, char *err, size_t errsz)
 {
 	struct walk	 w = { NULL, 0, NULL };
 	int		 gfd;
@@ -217,15 +210,12 @@ serve_list_files(int games_fd, const char *game_id, struct file_entry **out,
 	*nout = 0;
 	gfd = openat(games_fd, game_id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 	    O_CLOEXEC);
-	if (gfd == -1) {
-		*why = "no such game";
-		return -1;
-	}
+	if (gfd == -1)
+		return seterr(err, errsz, "no such game");
 	if (walk_dir(&w, gfd, "", 0) == -1) {
 		close(gfd);
 		file_entries_free(w.files, w.n);
-		*why = w.why;
-		return -1;
+		return seterr(err, errsz, "%s", w.why);
 	}
 	close(gfd);
 	qsort(w.files, w.n, sizeof(*w.files), entry_cmp);
@@ -238,36 +228,31 @@ serve_list_files(int games_fd, const char *game_id, struct file_entry **out,
 int
 serve_open_chunk(const struct serve_gates *g, int games_fd,
     const char *game_id, const char *path, uint64_t offset, uint64_t length,
-    const char **why)
+    char *err, size_t errsz)
 {
 	char		 rel[PATH_MAX];
 	struct stat	 st;
 	int		 fd;
 
-	if (serve_gate(g, games_fd, game_id, why) == -1)
+	if (serve_gate(g, games_fd, game_id, err, errsz) == -1)
 		return -1;
 	if (!path_is_transferable(path) ||
-	    path_join(rel, sizeof(rel), game_id, path) == -1) {
-		*why = "path is not transferable";
-		return -1;
-	}
+	    path_join(rel, sizeof(rel), game_id, path) == -1)
+		return seterr(err, errsz, "path is not transferable");
 	/* No symlink anywhere on the way, not even one that stays inside. */
 	if ((fd = path_open_beneath(games_fd, rel, O_RDONLY | O_NONBLOCK,
-	    0)) == -1) {
-		*why = errno == ENOENT ? "no such file" :
-		    "path is not servable";
-		return -1;
-	}
+	    0)) == -1)
+		return seterr(err, errsz, "%s", errno == ENOENT ?
+		    "no such file" :
+		    "path is not servable");
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		*why = "not a regular file";
-		return -1;
+		return seterr(err, errsz, "not a regular file");
 	}
 	if (length > CHUNK_SIZE || offset > (uint64_t)st.st_size ||
 	    length > (uint64_t)st.st_size - offset) {
 		close(fd);
-		*why = "range outside the file";
-		return -1;
+		return seterr(err, errsz, "range outside the file");
 	}
 	return fd;
 }
@@ -509,13 +494,14 @@ serve_files(struct serve_conn *sc, const char *game_id)
 {
 	struct transfer	*xfer = sc->xfer;
 	struct file_list list;
-	const char	*why;
+	char		 why[ERROR_SIZE];
 	char		*frame = NULL;
 	size_t		 len = 0;
 
-	if (serve_gate(&xfer->gates, xfer->games_fd, game_id, &why) == -1 ||
+	if (serve_gate(&xfer->gates, xfer->games_fd, game_id, why,
+	    sizeof(why)) == -1 ||
 	    serve_list_files(xfer->games_fd, game_id, &list.files,
-	    &list.nfiles, &why) == -1) {
+	    &list.nfiles, why, sizeof(why)) == -1) {
 		serve_error(sc, why);
 		return;
 	}
@@ -531,17 +517,17 @@ serve_chunk(struct serve_conn *sc, struct msg *m)
 {
 	struct transfer	*xfer = sc->xfer;
 	struct peer_chunk req;
-	const char	*why;
+	char		 why[ERROR_SIZE];
 	char		*frame = NULL;
 	size_t		 len = 0;
 	int		 fd;
 
-	if (msg_recv_peer_chunk_req(m, &req, &why) == -1) {
+	if (msg_recv_peer_chunk_req(m, &req, why, sizeof(why)) == -1) {
 		serve_error(sc, "malformed chunk request");
 		return;
 	}
 	fd = serve_open_chunk(&xfer->gates, xfer->games_fd, req.game_id,
-	    req.path, req.offset, req.length, &why);
+	    req.path, req.offset, req.length, why, sizeof(why));
 	if (fd == -1) {
 		log_info("refused chunk %s/%s: %s", req.game_id, req.path, why);
 		serve_error(sc, why);
@@ -573,10 +559,11 @@ serve_stream(struct serve_conn *sc, const char *game_id)
 {
 	struct transfer	*xfer = sc->xfer;
 	struct game_pipe need;
-	const char	*why;
+	char		 why[ERROR_SIZE];
 	int		 p[2];
 
-	if (serve_gate(&xfer->gates, xfer->games_fd, game_id, &why) == -1) {
+	if (serve_gate(&xfer->gates, xfer->games_fd, game_id, why,
+	    sizeof(why)) == -1) {
 		serve_error(sc, why);
 		return;
 	}
@@ -601,7 +588,7 @@ serve_dispatch(struct msgconn *c, struct msg *m)
 {
 	struct serve_conn *sc = c->arg;
 	struct game_ref	 req;
-	const char	*why;
+	char		 why[ERROR_SIZE];
 
 	sc->last_active = ev_now(sc->xfer->loop);
 	if (serve_busy(sc)) {
@@ -611,7 +598,7 @@ serve_dispatch(struct msgconn *c, struct msg *m)
 	}
 	switch (m->type) {
 	case MSG_PEER_FILES_REQ:
-		if (msg_recv_peer_files_req(m, &req, &why) == -1)
+		if (msg_recv_peer_files_req(m, &req, why, sizeof(why)) == -1)
 			serve_error(sc, "malformed file list request");
 		else
 			serve_files(sc, req.game_id);
@@ -620,7 +607,7 @@ serve_dispatch(struct msgconn *c, struct msg *m)
 		serve_chunk(sc, m);
 		break;
 	case MSG_PEER_STREAM_REQ:
-		if (msg_recv_peer_stream_req(m, &req, &why) == -1)
+		if (msg_recv_peer_stream_req(m, &req, why, sizeof(why)) == -1)
 			serve_error(sc, "malformed stream request");
 		else
 			serve_stream(sc, req.game_id);

@@ -24,7 +24,7 @@
 
 /* The first entry (or the end) of a stream: staging starts now. */
 static int
-stream_begin(struct fetch *f, const char **why)
+stream_begin(struct fetch *f, char *err, size_t errsz)
 {
 	struct transfer	*xfer = f->xfer;
 	struct xfer_begin begin;
@@ -34,28 +34,21 @@ stream_begin(struct fetch *f, const char **why)
 		return 0;
 	if (mkdirat(xfer->games_fd, f->game_id, 0755) == 0)
 		f->created_game_dir = 1;
-	else if (errno != EEXIST) {
-		*why = "cannot create the game folder";
-		return -1;
-	}
+	else if (errno != EEXIST)
+		return seterr(err, errsz, "cannot create the game folder");
 	f->game_fd = openat(xfer->games_fd, f->game_id, O_RDONLY |
 	    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (f->game_fd == -1) {
-		*why = "cannot open the game folder";
-		return -1;
-	}
-	if (faccessat(f->game_fd, LOCAL_DIR, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
-		*why = "game is already installed";
-		return -1;
-	}
+	if (f->game_fd == -1)
+		return seterr(err, errsz, "cannot open the game folder");
+	if (faccessat(f->game_fd, LOCAL_DIR, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+		return seterr(err, errsz, "game is already installed");
 	f->staging = INSTALLING_DIR;
 	path_remove_tree_beneath(f->game_fd, INSTALLING_DIR);
 	if (mkdirat(f->game_fd, INSTALLING_DIR, 0755) == -1 ||
 	    (f->staging_fd = openat(f->game_fd, INSTALLING_DIR, O_RDONLY |
-	    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
-		*why = "cannot create the install staging folder";
-		return -1;
-	}
+	    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return seterr(err, errsz,
+		    "cannot create the install staging folder");
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	f->begun = ts.tv_sec + ts.tv_nsec / 1e9;
 	f->last_tick = ev_now(xfer->loop);
@@ -102,47 +95,42 @@ stream_entry_done(struct source *s)
 
 /* An entry header: a safe path, a new file, within the size limit. */
 int
-stream_entry(struct source *s, struct msg *m, const char **why)
+stream_entry(struct source *s, struct msg *m, char *err, size_t errsz)
 {
 	struct fetch	*f = s->f;
 	struct peer_entry entry;
 	char		 dir[PATH_MAX], *slash;
 	uint64_t	 size;
 
-	if (msg_recv_peer_entry(m, &entry, why) == -1 ||
-	    !path_is_safe_relative(entry.path)) {
-		*why = "stream entry with a path we do not accept";
-		return -1;
-	}
+	if (msg_recv_peer_entry(m, &entry, err, errsz) == -1 ||
+	    !path_is_safe_relative(entry.path))
+		return seterr(err, errsz,
+		    "stream entry with a path we do not accept");
 	memcpy(f->epath, entry.path, sizeof(f->epath));
 	size = entry.size;
-	if (size > f->max_total || f->bytes + size > f->max_total) {
-		*why = "stream expands beyond what the archive could hold";
-		return -1;
-	}
-	if (stream_begin(f, why) == -1)
+	if (size > f->max_total || f->bytes + size > f->max_total)
+		return seterr(err, errsz,
+		    "stream expands beyond what the archive could hold");
+	if (stream_begin(f, err, errsz) == -1)
 		return -1;
 	snprintf(dir, sizeof(dir), "%s", f->epath);
 	if ((slash = strrchr(dir, '/')) != NULL) {
 		*slash = '\0';
-		if (path_mkdirs_beneath(f->staging_fd, dir, 0755) == -1) {
-			*why = "cannot create a folder of the stream";
-			return -1;
-		}
+		if (path_mkdirs_beneath(f->staging_fd, dir, 0755) == -1)
+			return seterr(err, errsz,
+			    "cannot create a folder of the stream");
 	}
 	f->entry_fd = path_open_beneath(f->staging_fd, f->epath, O_WRONLY |
 	    O_CREAT | O_EXCL, 0644);
-	if (f->entry_fd == -1) {
-		*why = errno == EEXIST ? "stream repeats an entry" :
-		    "cannot create a stream entry";
-		return -1;
-	}
-	if (size > 0 && ftruncate(f->entry_fd, (off_t)size) == -1) {
-		*why = errno == ENOSPC || errno == EFBIG ?
+	if (f->entry_fd == -1)
+		return seterr(err, errsz, "%s", errno == EEXIST ?
+		    "stream repeats an entry" :
+		    "cannot create a stream entry");
+	if (size > 0 && ftruncate(f->entry_fd, (off_t)size) == -1)
+		return seterr(err, errsz, "%s", errno == ENOSPC || errno
+		    == EFBIG ?
 		    "no space left on the games folder" :
-		    "cannot size a stream entry";
-		return -1;
-	}
+		    "cannot size a stream entry");
 	f->entry_size = size;
 	f->entry_got = 0;
 	f->piece = 0;
@@ -157,14 +145,14 @@ stream_finish(struct source *s, struct msg *m)
 {
 	struct fetch	*f = s->f;
 	struct peer_stream_end end;
-	const char	*why = NULL;
+	char		 why[ERROR_SIZE] = "";
 
-	if (msg_recv_peer_stream_end(m, &end, &why) == -1 ||
+	if (msg_recv_peer_stream_end(m, &end, why, sizeof(why)) == -1 ||
 	    end.entries != f->entries || end.bytes != f->bytes) {
 		fetch_fail(f, XFER_END_FAILED, "the stream ended short");
 		return;
 	}
-	if (stream_begin(f, &why) == -1) {
+	if (stream_begin(f, why, sizeof(why)) == -1) {
 		fetch_fail(f, XFER_END_FAILED, why);
 		return;
 	}

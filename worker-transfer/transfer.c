@@ -37,19 +37,8 @@ transfer_hello(struct transfer *xfer, const struct xfer_hello *hello)
 	    (const char (*)[GAME_ID_SIZE])hello->catalog, hello->ncatalog);
 	if (hello->cleanup)
 		fetch_cleanup_all(xfer);
-	if (!xfer->sandboxed) {
-		struct sandbox_policy p;
-		char	 err[256];
-
-		/* Writes only in the games folder; sockets allowed. */
-		memset(&p, 0, sizeof(p));
-		p.write_dirs[0] = hello->games_dir;
-		p.allow_network = 1;
-		if (sandbox_rlimits(0) == -1 ||
-		    sandbox_apply(&p, err, sizeof(err)) == -1)
-			fatalx("sandbox: %s", err);
-		xfer->sandboxed = 1;
-	}
+	/* Writes only in the games folder; sockets allowed. */
+	sandbox_worker(hello->games_dir, 1, 0);
 	msg_send_xfer_ready(&xfer->sup);
 }
 
@@ -62,42 +51,42 @@ transfer_dispatch_supervisor(struct msgconn *c, struct msg *m)
 	struct link_fd	 link;
 	struct xfer_fetch fetch;
 	struct game_ref	 cancel;
-	const char	*why = NULL;
+	char		 why[ERROR_SIZE] = "";
 
 	switch (m->type) {
 	case MSG_XFER_HELLO:
-		if (msg_recv_xfer_hello(m, &hello, &why) == -1)
+		if (msg_recv_xfer_hello(m, &hello, why, sizeof(why)) == -1)
 			break;
 		transfer_hello(xfer, &hello);
 		msg_free_xfer_hello(&hello);
 		return;
 	case MSG_XFER_BUSY:
-		if (msg_recv_xfer_busy(m, &busy, &why) == -1)
+		if (msg_recv_xfer_busy(m, &busy, why, sizeof(why)) == -1)
 			break;
 		serve_gates_set(&xfer->gates.busy, &xfer->gates.nbusy,
 		    (const char (*)[GAME_ID_SIZE])busy.games, busy.ngames);
 		msg_free_xfer_busy(&busy);
 		return;
 	case MSG_XFER_SERVE:
-		if (msg_recv_xfer_serve(m, &link, &why) == -1)
+		if (msg_recv_xfer_serve(m, &link, why, sizeof(why)) == -1)
 			break;
 		serve_start(xfer, link.fd);
 		return;
 	case MSG_XFER_FETCH:
-		if (msg_recv_xfer_fetch(m, &fetch, &why) == -1)
+		if (msg_recv_xfer_fetch(m, &fetch, why, sizeof(why)) == -1)
 			break;
 		if (fetch_start(xfer, &fetch) == -1)
 			fatalx("bad fetch request for %s", fetch.game_id);
 		msg_free_xfer_fetch(&fetch);
 		return;
 	case MSG_XFER_CANCEL:
-		if (msg_recv_xfer_cancel(m, &cancel, &why) == -1)
+		if (msg_recv_xfer_cancel(m, &cancel, why, sizeof(why)) == -1)
 			break;
 		fetch_cancel(xfer, cancel.game_id);
 		return;
 	}
 	fatalx("bad %s from the supervisor: %s", msg_type_str(m->type),
-	    why != NULL ? why : "unexpected");
+	    why[0] != '\0' ? why : "unexpected");
 }
 
 static void

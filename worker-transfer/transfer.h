@@ -38,7 +38,7 @@ struct serve_conn {
 	struct transfer		*xfer;
 	struct msgconn		 rd;		/* requests */
 	ev_io			 wio;
-	char			 game_id[GAME_ID_SIZE];	/* what it last asked for */
+	char			 game_id[GAME_ID_SIZE];	/* its last request */
 	char			*out;		/* a header or reply frame */
 	size_t			 outlen;
 	size_t			 outoff;
@@ -72,14 +72,14 @@ void		 transfer_free(struct transfer *);
 void		 transfer_outbound_changed(struct transfer *, const char *);
 
 /* serve.c */
-int	serve_gate(const struct serve_gates *, int games_fd, const char *game_id,
-	    const char **why);
+int	serve_gate(const struct serve_gates *, int games_fd,
+	    const char *game_id, char *err, size_t errsz);
 int	serve_list_files(int games_fd, const char *game_id,
-	    struct file_entry **, size_t *, const char **why);
+	    struct file_entry **, size_t *, char *err, size_t errsz);
 void	file_entries_free(struct file_entry *, size_t);
 int	serve_open_chunk(const struct serve_gates *, int games_fd,
 	    const char *game_id, const char *path, uint64_t offset,
-	    uint64_t length, const char **why);
+	    uint64_t length, char *err, size_t errsz);
 void	serve_gates_set(char ***, size_t *, const char (*)[GAME_ID_SIZE],
 	    size_t);
 void	serve_gates_free(struct serve_gates *);
