@@ -4,7 +4,6 @@
  * one decoder walk the tables.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,21 +173,6 @@ LAYOUT(peer_stream_end,
 _Static_assert(sizeof(enum xfer_end) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum inst_op) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum unrar_mode) == sizeof(int), "enum size");
-
-/* A refused body: says why in the caller's buffer; errno EBADMSG. */
-static int
-refuse(char *err, size_t errsz, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	if (errsz > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errsz, fmt, ap);
-		va_end(ap);
-	}
-	errno = EBADMSG;
-	return -1;
-}
 
 const char *
 xfer_end_str(enum xfer_end e)
@@ -374,7 +358,7 @@ decode_field(const msgpack_object *o, const struct msg_field *f, void *s,
 	switch (f->kind) {
 	case MF_STR:
 		if (get_str(o, p, f->size) == -1)
-			return refuse(err, errsz,
+			return seterr(err, errsz,
 			    "%s: not a string of under %zu bytes",
 			    f->key, f->size);
 		return 0;
@@ -382,7 +366,7 @@ decode_field(const msgpack_object *o, const struct msg_field *f, void *s,
 		if (o->type != MSGPACK_OBJECT_STR || o->via.str.size > f->max ||
 		    (*(char **)p = malloc(o->via.str.size + 1)) == NULL ||
 		    get_str(o, *(char **)p, o->via.str.size + 1) == -1)
-			return refuse(err, errsz,
+			return seterr(err, errsz,
 			    "%s: not a string of at most %llu bytes",
 			    f->key, (unsigned long long)f->max);
 		return 0;
@@ -390,7 +374,7 @@ decode_field(const msgpack_object *o, const struct msg_field *f, void *s,
 	case MF_ENUM:
 		if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
 		    (f->kind == MF_ENUM && o->via.u64 >= f->max))
-			return refuse(err, errsz, "%s: not a number in range",
+			return seterr(err, errsz, "%s: not a number in range",
 			    f->key);
 		if (f->kind == MF_ENUM)
 			*(int *)p = (int)o->via.u64;
@@ -399,21 +383,21 @@ decode_field(const msgpack_object *o, const struct msg_field *f, void *s,
 		return 0;
 	case MF_BOOL:
 		if (o->type != MSGPACK_OBJECT_BOOLEAN)
-			return refuse(err, errsz, "%s: not a boolean", f->key);
+			return seterr(err, errsz, "%s: not a boolean", f->key);
 		*(int *)p = o->via.boolean;
 		return 0;
 	case MF_STRS:
 	case MF_ARRAY:
 		if (o->type != MSGPACK_OBJECT_ARRAY ||
 		    o->via.array.size > f->max)
-			return refuse(err, errsz,
+			return seterr(err, errsz,
 			    "%s: not an array of at most %llu",
 			    f->key, (unsigned long long)f->max);
 		n = o->via.array.size;
 		if (n == 0)
 			return 0;
 		if ((*(void **)p = calloc(n, f->size)) == NULL)
-			return refuse(err, errsz, "%s: out of memory", f->key);
+			return seterr(err, errsz, "%s: out of memory", f->key);
 		*count_at(s, f) = n;
 		for (i = 0; i < n; i++) {
 			char	*e = *(char **)p + i * f->size;
@@ -422,13 +406,13 @@ decode_field(const msgpack_object *o, const struct msg_field *f, void *s,
 			if (f->kind == MF_STRS) {
 				if (get_str(&o->via.array.ptr[i], e,
 				    f->size) == -1)
-					return refuse(err, errsz,
+					return seterr(err, errsz,
 					    "%s[%u]: not a string "
 					    "of under %zu bytes", f->key, i,
 					    f->size);
 			} else if (decode(&o->via.array.ptr[i], f->elem, e,
 			    inner, sizeof(inner)) == -1)
-				return refuse(err, errsz, "%s[%u].%s", f->key,
+				return seterr(err, errsz, "%s[%u].%s", f->key,
 				    i,
 				    inner);
 		}
@@ -436,7 +420,8 @@ decode_field(const msgpack_object *o, const struct msg_field *f, void *s,
 	case MF_FD:
 		break;
 	}
-	return refuse(err, errsz, "%s: a descriptor cannot be a field", f->key);
+	return seterr(err, errsz, "%s: a descriptor cannot be a field",
+	    f->key);
 }
 
 /*
@@ -452,12 +437,12 @@ decode(const msgpack_object *map, const struct msg_layout *l, void *s,
 	size_t		 k;
 
 	if (map->type != MSGPACK_OBJECT_MAP)
-		return refuse(err, errsz, "not a map");
+		return seterr(err, errsz, "not a map");
 	for (i = 0; i < map->via.map.size; i++) {
 		const msgpack_object_kv *kv = &map->via.map.ptr[i];
 
 		if (kv->key.type != MSGPACK_OBJECT_STR)
-			return refuse(err, errsz, "a key is not a string");
+			return seterr(err, errsz, "a key is not a string");
 		for (k = 0; k < l->nfields; k++)
 			if (l->fields[k].kind != MF_FD &&
 			    strlen(l->fields[k].key) == kv->key.via.str.size &&
@@ -465,11 +450,11 @@ decode(const msgpack_object *map, const struct msg_layout *l, void *s,
 			    kv->key.via.str.size) == 0)
 				break;
 		if (k == l->nfields)
-			return refuse(err, errsz, "unknown field %.*s",
+			return seterr(err, errsz, "unknown field %.*s",
 			    (int)(kv->key.via.str.size > 32 ? 32 :
 			    kv->key.via.str.size), kv->key.via.str.ptr);
 		if (seen & (1ULL << k))
-			return refuse(err, errsz, "%s twice", l->fields[k].key);
+			return seterr(err, errsz, "%s twice", l->fields[k].key);
 		seen |= 1ULL << k;
 		if (decode_field(&kv->val, &l->fields[k], s, err, errsz) == -1)
 			return -1;
@@ -477,7 +462,7 @@ decode(const msgpack_object *map, const struct msg_layout *l, void *s,
 	for (k = 0; k < l->nfields; k++)
 		if (!(seen & (1ULL << k)) && l->fields[k].kind != MF_FD &&
 		    !l->fields[k].optional)
-			return refuse(err, errsz, "%s missing",
+			return seterr(err, errsz, "%s missing",
 			    l->fields[k].key);
 	return 0;
 }
@@ -525,6 +510,7 @@ body_frame(uint32_t type, const struct msg_layout *l, const void *s,
 	return msgout_frame(&m, buf, len);
 }
 
+/* Decodes m into s; -1 with err filled when it is refused. */
 static int
 body_recv(struct msg *m, uint32_t type, const struct msg_layout *l, void *s,
     char *err, size_t errsz)
@@ -533,15 +519,13 @@ body_recv(struct msg *m, uint32_t type, const struct msg_layout *l, void *s,
 
 	if (l != NULL)
 		memset(s, 0, l->size);
-	if (m->type != type) {
-		return refuse(err, errsz, "a %s where a %s belongs",
+	if (m->type != type)
+		return seterr(err, errsz, "a %s where a %s belongs",
 		    msg_type_str(m->type), msg_type_str(type));
-	}
 	if (l == NULL) {
 		if (m->body->type != MSGPACK_OBJECT_MAP ||
-		    m->body->via.map.size != 0) {
-			return refuse(err, errsz, "a body where none belongs");
-		}
+		    m->body->via.map.size != 0)
+			return seterr(err, errsz, "a body where none belongs");
 		return 0;
 	}
 	for (i = 0; i < l->nfields; i++)
@@ -555,7 +539,7 @@ body_recv(struct msg *m, uint32_t type, const struct msg_layout *l, void *s,
 		if (l->fields[i].kind == MF_FD) {
 			if (m->fd == -1) {
 				layout_free(l, s);
-				return refuse(err, errsz, "descriptor missing");
+				return seterr(err, errsz, "descriptor missing");
 			}
 			*(int *)((char *)s + l->fields[i].off) =
 			    msg_take_fd(m);

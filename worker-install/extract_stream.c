@@ -69,18 +69,26 @@ broken:
 	return -1;
 }
 
-/* Writes a frame made by a typed msg_frame_*() (rc), then frees it. */
+/*
+ * Writes a frame made by a typed msg_frame_*() (rc), then frees it; xs
+ * (when given) says why it could not.
+ */
 static int
-xout_frame(struct xout *o, int rc, char *frame, size_t len)
+xout_frame(struct xout *o, int rc, char *frame, size_t len,
+    struct xstate *xs)
 {
 	int	 r;
 
 	if (rc == -1) {
 		errno = ENOMEM;
-		return -1;
+		r = -1;
+	} else {
+		r = xout_write(o, frame, len);
+		free(frame);
 	}
-	r = xout_write(o, frame, len);
-	free(frame);
+	if (r == -1 && xs != NULL)
+		seterr(xs->err, xs->errsz, "stream: %s", errno == EPIPE ?
+		    "the reader went away" : strerror(errno));
 	return r;
 }
 
@@ -98,9 +106,8 @@ xout_entry(struct xout *o, const char *path, uint64_t size,
 		return seterr(xs->err, xs->errsz, "stream: a path too long");
 	entry.size = size;
 	rc = msg_frame_peer_entry(&entry, &frame, &len);
-	if (xout_frame(o, rc, frame, len) == -1)
-		return seterr(xs->err, xs->errsz, "stream: %s",
-		    errno == EPIPE ? "the reader went away" : strerror(errno));
+	if (xout_frame(o, rc, frame, len, xs) == -1)
+		return -1;
 	o->boundary = 0;
 	return 0;
 }
@@ -116,10 +123,7 @@ xout_end(struct xout *o, struct xstate *xs)
 	end.entries = xs->files;
 	end.bytes = xs->bytes;
 	rc = msg_frame_peer_stream_end(&end, &frame, &len);
-	if (xout_frame(o, rc, frame, len) == -1)
-		return seterr(xs->err, xs->errsz, "stream: %s",
-		    errno == EPIPE ? "the reader went away" : strerror(errno));
-	return 0;
+	return xout_frame(o, rc, frame, len, xs);
 }
 
 /* Tells the reader why, when it can still understand us. */
@@ -136,7 +140,7 @@ xout_error(struct xout *o, const char *why)
 	snprintf(err.error, sizeof(err.error), "%s",
 	    why[0] != '\0' ? why : "stream failed");
 	rc = msg_frame_peer_error(&err, &frame, &len);
-	(void)xout_frame(o, rc, frame, len);
+	(void)xout_frame(o, rc, frame, len, NULL);
 }
 
 int
