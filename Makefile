@@ -10,7 +10,7 @@ SYSCONFDIR ?= /etc
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 B := build
 
-PKGS := msgpack sqlite3 libarchive jansson libseccomp
+PKGS := msgpack sqlite3 libarchive jansson libseccomp libcrypto
 CFLAGS ?= -O2 -g
 # Sanitizer flags (make asan); the project's own flags are always kept,
 # even when CFLAGS is given on the command line.
@@ -34,7 +34,7 @@ LDLIBS += $(PKG_LIBS) -lev -lmdnsd -lm
 # Debian packages the build, the tests and the demo need.
 DEB_PACKAGES := build-essential pkg-config libev-dev libmdnsd-dev \
 	libmsgpack-dev libsqlite3-dev libarchive-dev check libseccomp-dev \
-	libjansson-dev \
+	libjansson-dev libssl-dev \
 	libarchive-tools python3 python3-rarfile mandoc valgrind iproute2 \
 	util-linux sqlite3 diffutils
 

@@ -52,6 +52,12 @@ enum msg_type {
 	MSG_XFER_FAILED,		/* t->s */
 	MSG_XFER_OUTBOUND,		/* t->s */
 	MSG_XFER_STREAM_NEED,		/* t->s fd: a pipe to fill */
+	MSG_XFER_MANIFEST,		/* s->t a game's manifest, to serve */
+	MSG_XFER_FORGET,		/* s->t its manifest is stale */
+	MSG_XFER_HASH,			/* s->t hash these files */
+	MSG_XFER_HASHED,		/* t->s one file's piece hashes */
+	MSG_XFER_HASH_PROGRESS,		/* t->s */
+	MSG_XFER_SOURCE_DROPPED,	/* t->s a source left this download */
 
 	MSG_INST_HELLO = 300,		/* s->i */
 	MSG_INST_READY,			/* i->s */
@@ -81,6 +87,7 @@ enum msg_type {
 	MSG_PEER_STREAM_REQ,		/* stream the extracted game */
 	MSG_PEER_ENTRY,			/* then size raw bytes */
 	MSG_PEER_STREAM_END,
+	MSG_PEER_FILES_WAIT,		/* no manifest yet: ask again later */
 };
 
 const char	*msg_type_str(uint32_t);

@@ -32,6 +32,8 @@
 #define F_ARRAY(st, m, n, max, el) { #m, MF_ARRAY, 0, offsetof(struct st, m), \
 				  sizeof(*((struct st *)0)->m), \
 				  offsetof(struct st, n), max, &el }
+#define F_BIN(st, m, n, max)	{ #m, MF_BIN, 0, offsetof(struct st, m), 1, \
+				  offsetof(struct st, n), max, NULL }
 #define F_FD(st, m)		{ #m, MF_FD, 0, offsetof(struct st, m), \
 				  MEMBER_SIZE(st, m), 0, 0, NULL }
 
@@ -50,6 +52,15 @@ LAYOUT(game_entry,
 LAYOUT(file_entry,
 	F_DSTR(file_entry, path, PATH_MAX - 1),
 	F_U64(file_entry, size));
+LAYOUT(file_stat,
+	F_DSTR(file_stat, path, PATH_MAX - 1),
+	F_U64(file_stat, size),
+	F_U64(file_stat, mtime_ns),
+	F_U64(file_stat, ino));
+LAYOUT(manifest_file,
+	F_DSTR(manifest_file, path, PATH_MAX - 1),
+	F_U64(manifest_file, size),
+	F_BIN(manifest_file, hashes, hashes_len, MANIFEST_MAX_HASHES));
 LAYOUT(fetch_source,
 	F_STR(fetch_source, peer_id),
 	F_STR(fetch_source, addr));
@@ -92,6 +103,7 @@ LAYOUT(xfer_hello,
 	F_STRS(xfer_hello, catalog, ncatalog, GAMELIST_MAX));
 LAYOUT(xfer_fetch,
 	F_STR(xfer_fetch, game_id),
+	F_STR(xfer_fetch, version),
 	F_ARRAY(xfer_fetch, sources, nsources, MSG_MAX_SOURCES,
 	    fetch_source_layout),
 	F_BOOL(xfer_fetch, stream),
@@ -125,6 +137,31 @@ LAYOUT(xfer_failed,
 LAYOUT(xfer_outbound,
 	F_STR(xfer_outbound, game_id),
 	F_U64(xfer_outbound, count));
+
+LAYOUT(manifest,
+	F_STR(manifest, game_id),
+	F_STR(manifest, version),
+	F_U64(manifest, piece_size),
+	F_ARRAY(manifest, files, nfiles, MSG_MAX_FILES, manifest_file_layout));
+LAYOUT(hash_job,
+	F_STR(hash_job, game_id),
+	F_U64(hash_job, piece_size),
+	F_ARRAY(hash_job, files, nfiles, MSG_MAX_FILES, file_stat_layout));
+LAYOUT(file_hashes,
+	F_STR(file_hashes, game_id),
+	F_STR(file_hashes, path),
+	F_U64(file_hashes, size),
+	F_U64(file_hashes, mtime_ns),
+	F_U64(file_hashes, ino),
+	F_U64(file_hashes, piece_size),
+	F_BIN(file_hashes, hashes, hashes_len, MANIFEST_MAX_HASHES));
+LAYOUT(source_dropped,
+	F_STR(source_dropped, game_id),
+	F_STR(source_dropped, peer_addr),
+	F_STR(source_dropped, reason));
+LAYOUT(files_wait,
+	F_STR(files_wait, game_id),
+	F_U64(files_wait, percent));
 
 LAYOUT(inst_hello,
 	F_STR(inst_hello, games_dir),
@@ -237,6 +274,7 @@ layout_free(const struct msg_layout *l, void *s)
 				    (char *)*p + j * f->size);
 			/* FALLTHROUGH */
 		case MF_STRS:
+		case MF_BIN:
 			free(*p);
 			*p = NULL;
 			*count_at(s, f) = 0;
@@ -324,6 +362,13 @@ encode(msgpack_packer *pk, const struct msg_layout *l, const void *s)
 				else
 					pack_str(pk, e);
 			}
+			break;
+		case MF_BIN:
+			n = *(const size_t *)(base + f->count_off);
+			if (n > f->max)
+				return -1;
+			msgpack_pack_bin(pk, n);
+			msgpack_pack_bin_body(pk, *(char *const *)p, n);
 			break;
 		case MF_FD:
 			break;
@@ -413,9 +458,20 @@ decode_field(const msgpack_object *o, const struct msg_field *f, void *s,
 			} else if (decode(&o->via.array.ptr[i], f->elem, e,
 			    inner, sizeof(inner)) == -1)
 				return seterr(err, errsz, "%s[%u].%s", f->key,
-				    i,
-				    inner);
+				    i, inner);
 		}
+		return 0;
+	case MF_BIN:
+		if (o->type != MSGPACK_OBJECT_BIN || o->via.bin.size > f->max)
+			return seterr(err, errsz,
+			    "%s: not bytes, at most %llu", f->key,
+			    (unsigned long long)f->max);
+		if ((n = o->via.bin.size) == 0)
+			return 0;
+		if ((*(void **)p = malloc(n)) == NULL)
+			return seterr(err, errsz, "%s: out of memory", f->key);
+		memcpy(*(void **)p, o->via.bin.ptr, n);
+		*count_at(s, f) = n;
 		return 0;
 	case MF_FD:
 		break;

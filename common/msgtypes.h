@@ -25,8 +25,11 @@
 #include "common/gamelist.h"
 #include "common/install_link.h"
 #include "common/layout.h"
+#include "common/manifest.h"
 #include "common/msg.h"
 
+#define PEER_PROTO_VERSION	1	/* of a hello */
+#define XFER_PROTO_VERSION	2	/* of a transfer link: 2 lists manifests */
 #define MSG_MAX_FILES		65536	/* in one file list */
 #define MSG_MAX_SOURCES		64	/* in one fetch */
 
@@ -42,6 +45,14 @@ enum xfer_end {
 struct file_entry {
 	char		*path;		/* relative to the game folder */
 	uint64_t	 size;
+};
+
+/* A file as the supervisor saw it, for the hash cache's key. */
+struct file_stat {
+	char		*path;
+	uint64_t	 size;
+	uint64_t	 mtime_ns;
+	uint64_t	 ino;
 };
 
 /* A peer a download may fetch from. */
@@ -134,6 +145,7 @@ struct xfer_hello {
 
 struct xfer_fetch {
 	char		 game_id[GAME_ID_SIZE];
+	char		 version[VERSION_SIZE];	/* the catalog's */
 	struct fetch_source *sources;
 	size_t		 nsources;
 	int		 stream;	/* a streamed install, not a download */
@@ -182,6 +194,30 @@ struct xfer_failed {
 struct xfer_outbound {
 	char		 game_id[GAME_ID_SIZE];
 	uint64_t	 count;		/* links serving it now */
+};
+
+struct hash_job {
+	char		 game_id[GAME_ID_SIZE];
+	uint64_t	 piece_size;
+	struct file_stat *files;
+	size_t		 nfiles;
+};
+
+struct file_hashes {
+	char		 game_id[GAME_ID_SIZE];
+	char		 path[PATH_MAX];
+	uint64_t	 size;		/* as hashed: the cache's key */
+	uint64_t	 mtime_ns;
+	uint64_t	 ino;
+	uint64_t	 piece_size;
+	unsigned char	*hashes;
+	size_t		 hashes_len;
+};
+
+struct source_dropped {
+	char		 game_id[GAME_ID_SIZE];
+	char		 peer_addr[ADDR_STRLEN];
+	char		 reason[ERROR_SIZE];
 };
 
 /* supervisor <-> install */
@@ -248,6 +284,11 @@ struct peer_stream_end {
 	uint64_t	 bytes;
 };
 
+struct files_wait {
+	char		 game_id[GAME_ID_SIZE];
+	uint64_t	 percent;	/* of the game hashed so far */
+};
+
 /*
  * Every message with a body: its name, its struct and its type.
  * The same list documents each link (see the enum in common/msg.h).
@@ -277,6 +318,12 @@ struct peer_stream_end {
 	X(xfer_failed,		xfer_failed,	MSG_XFER_FAILED)	\
 	X(xfer_outbound,	xfer_outbound,	MSG_XFER_OUTBOUND)	\
 	X(xfer_stream_need,	game_pipe,	MSG_XFER_STREAM_NEED)	\
+	X(xfer_manifest,	manifest,	MSG_XFER_MANIFEST)	\
+	X(xfer_forget,		game_ref,	MSG_XFER_FORGET)	\
+	X(xfer_hash,		hash_job,	MSG_XFER_HASH)		\
+	X(xfer_hashed,		file_hashes,	MSG_XFER_HASHED)	\
+	X(xfer_hash_progress,	progress,	MSG_XFER_HASH_PROGRESS)	\
+	X(xfer_source_dropped,	source_dropped,	MSG_XFER_SOURCE_DROPPED) \
 	X(inst_hello,		inst_hello,	MSG_INST_HELLO)		\
 	X(inst_install,		game_ref,	MSG_INST_INSTALL)	\
 	X(inst_uninstall,	game_ref,	MSG_INST_UNINSTALL)	\
@@ -292,13 +339,14 @@ struct peer_stream_end {
 	X(peer_library,		game_list,	MSG_PEER_LIBRARY)	\
 	X(peer_xfer_open,	peer_xfer_open,	MSG_PEER_XFER_OPEN)	\
 	X(peer_files_req,	game_ref,	MSG_PEER_FILES_REQ)	\
-	X(peer_files,		file_list,	MSG_PEER_FILES)		\
+	X(peer_files,		manifest,	MSG_PEER_FILES)		\
 	X(peer_chunk_req,	peer_chunk,	MSG_PEER_CHUNK_REQ)	\
 	X(peer_chunk,		peer_chunk,	MSG_PEER_CHUNK)		\
 	X(peer_error,		error_text,	MSG_PEER_ERROR)		\
 	X(peer_stream_req,	game_ref,	MSG_PEER_STREAM_REQ)	\
 	X(peer_entry,		peer_entry,	MSG_PEER_ENTRY)		\
-	X(peer_stream_end,	peer_stream_end, MSG_PEER_STREAM_END)
+	X(peer_stream_end,	peer_stream_end, MSG_PEER_STREAM_END)	\
+	X(peer_files_wait,	files_wait,	MSG_PEER_FILES_WAIT)
 
 /* Messages that carry nothing but their type. */
 #define MSG_EMPTIES(X)							\
@@ -335,6 +383,7 @@ enum msg_field_kind {
 	MF_ENUM,	/* an enum, below max */
 	MF_STRS,	/* char (*)[size] and a size_t count, at most max */
 	MF_ARRAY,	/* a pointer to maps of elem, a size_t count */
+	MF_BIN,		/* unsigned char * and a size_t length, at most max */
 	MF_FD,		/* int: a descriptor beside the body */
 };
 

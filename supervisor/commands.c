@@ -113,15 +113,21 @@ cmd_list_games(struct cmd_ctx *x)
 		const struct local_game *g = &sup->library.games[i];
 		const struct catalog_game *c = catalog_find(&sup->catalog,
 		    g->id);
+		json_t		*row;
+		int		 hashing = manifests_percent(sup, g->id);
 
-		json_array_append_new(local, json_pack("{s:s,s:s,s:b,s:b,"
-		    "s:s,s:s?,s:b,s:s?,s:I}", "id", g->id, "name",
-		    c ? c->name : g->id, "downloaded", g->downloaded,
-		    "installed", g->installed, "availability",
+		row = json_pack("{s:s,s:s,s:b,s:b,s:s,s:s?,s:b,s:s?,s:I}",
+		    "id", g->id, "name", c ? c->name : g->id, "downloaded",
+		    g->downloaded, "installed", g->installed, "availability",
 		    local_game_availability(g), "eti_version",
 		    g->downloaded ? g->version : NULL, "in_catalog", c != NULL,
 		    "catalog_version", c ? c->version : NULL, "size",
-		    (json_int_t)g->size));
+		    (json_int_t)g->size);
+		/* Served once hashed: until then, how far it is. */
+		if (g->downloaded && hashing >= 0)
+			json_object_set_new(row, "hashing",
+			    json_integer(hashing));
+		json_array_append_new(local, row);
 	}
 	for (i = 0; i < sup->catalog.ngames; i++) {
 		const struct catalog_game *c = &sup->catalog.games[i];
@@ -187,12 +193,23 @@ static void
 cmd_status(struct cmd_ctx *x)
 {
 	struct sup	*sup = x->sup;
+	json_t		*hashing = json_array();
+	size_t		 i;
 
-	reply(x, json_pack("{s:s,s:s,s:s,s:i,s:o,s:o}", "peer_id",
+	for (i = 0; i < sup->library.ngames; i++) {
+		const struct local_game *g = &sup->library.games[i];
+		int		 pct = manifests_percent(sup, g->id);
+
+		if (g->downloaded && pct >= 0)
+			json_array_append_new(hashing, json_pack("{s:s,s:i}",
+			    "game_id", g->id, "percent", pct));
+	}
+	reply(x, json_pack("{s:s,s:s,s:s,s:i,s:o,s:o,s:o}", "peer_id",
 	    sup->peer_id, "name", sup->cfg.name, "addr", sup->listen_addr,
 	    "peer_count", peerdb_count_connected(&sup->peerdb),
 	    "active_operations", commands_active_operations(sup),
-	    "active_outbound_transfers", json_deep_copy(sup->outbound)));
+	    "active_outbound_transfers", json_deep_copy(sup->outbound),
+	    "hashing", hashing));
 }
 
 static void
@@ -428,6 +445,8 @@ start_fetch(struct sup *sup, const char *game_id, int stream)
 		return -1;
 	commands_sources(sup, game_id, &src, &fetch);
 	fetch.stream = stream;
+	snprintf(fetch.version, sizeof(fetch.version), "%s",
+	    catalog_find(&sup->catalog, game_id)->version);
 	/* No stored archive expands more than this. */
 	if (stream)
 		fetch.max_total = src.size > (UINT64_MAX >> 11) ? UINT64_MAX :

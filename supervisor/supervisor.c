@@ -70,6 +70,7 @@ sup_init(struct sup *sup, const struct sup_config *cfg, char *err,
 	sup->outbound = json_object();
 	sup->cleanups = json_array();
 	TAILQ_INIT(&sup->ops);
+	TAILQ_INIT(&sup->hashing);
 	TAILQ_INIT(&sup->pendings);
 	for (i = 0; i < PROC_MAX; i++) {
 		sup->workers[i].id = i;
@@ -103,6 +104,8 @@ sup_init(struct sup *sup, const struct sup_config *cfg, char *err,
 		    strerror(errno));
 		return -1;
 	}
+	if (manifests_open(sup, err, errsz) == -1)
+		return -1;
 	log_info("peer %s: %zu catalog games, %zu local games",
 	    sup->peer_id, sup->catalog.ngames, sup->library.ngames);
 	return 0;
@@ -156,14 +159,17 @@ sup_rescan(struct sup *sup)
 		log_warn("rescan %s", sup->cfg.games_dir);
 		return -1;
 	}
+	/* A file may change under the same version: its hashes are checked. */
 	if (library_equal(&lib, &sup->library)) {
 		library_free(&lib);
+		manifests_refresh(sup);
 		return 0;
 	}
 	library_free(&sup->library);
 	sup->library = lib;
 	log_info("library changed: %zu local games", lib.ngames);
 	send_library(sup);
+	manifests_refresh(sup);
 	return 1;
 }
 
@@ -440,6 +446,14 @@ transfer_event(struct sup *sup, struct msg *m, const char *game_id,
 	case MSG_XFER_FAILED:
 		op_download_failed(sup, op, body);
 		break;
+	case MSG_XFER_SOURCE_DROPPED: {
+		const struct source_dropped *d = body;
+
+		control_event("download-source-dropped", json_pack(
+		    "{s:s,s:s,s:s}", "game_id", game_id, "peer_addr",
+		    d->peer_addr, "reason", d->reason));
+		break;
+	}
 	}
 }
 
@@ -456,6 +470,8 @@ sup_dispatch_transfer(struct msgconn *c, struct msg *m)
 		struct progress		 progress;
 		struct xfer_done	 done;
 		struct xfer_failed	 failed;
+		struct file_hashes	 hashed;
+		struct source_dropped	 dropped;
 	} u;
 	char		 why[ERROR_SIZE] = "";
 
@@ -508,6 +524,24 @@ sup_dispatch_transfer(struct msgconn *c, struct msg *m)
 		if (msg_recv_xfer_failed(m, &u.failed, why, sizeof(why)) == -1)
 			break;
 		transfer_event(sup, m, u.failed.game_id, &u.failed);
+		return;
+	case MSG_XFER_HASHED:
+		if (msg_recv_xfer_hashed(m, &u.hashed, why, sizeof(why)) == -1)
+			break;
+		manifests_hashed(sup, &u.hashed);
+		msg_free_xfer_hashed(&u.hashed);
+		return;
+	case MSG_XFER_HASH_PROGRESS:
+		if (msg_recv_xfer_hash_progress(m, &u.progress, why,
+		    sizeof(why)) == -1)
+			break;
+		manifests_progress(sup, &u.progress);
+		return;
+	case MSG_XFER_SOURCE_DROPPED:
+		if (msg_recv_xfer_source_dropped(m, &u.dropped, why,
+		    sizeof(why)) == -1)
+			break;
+		transfer_event(sup, m, u.dropped.game_id, &u.dropped);
 		return;
 	}
 	worker_misbehaved(sup, PROC_TRANSFER, m, why);
@@ -662,6 +696,7 @@ worker_hello(struct sup *sup, enum proc_id id)
 			    GAME_ID_SIZE, "%s", sup->catalog.games[i].id);
 		msg_send_xfer_hello(link, &xhello);
 		free(xhello.catalog);
+		manifests_worker_restarted(sup);
 		break;
 	case PROC_INSTALL:
 		snprintf(ihello.games_dir, sizeof(ihello.games_dir), "%s",
@@ -917,6 +952,7 @@ sup_free(struct sup *sup)
 	library_free(&sup->library);
 	catalog_free(&sup->catalog);
 	peerdb_close(&sup->peerdb);
+	manifests_close(sup);
 	if (sup->games_fd != -1)
 		close(sup->games_fd);
 	if (sup->loop != NULL)

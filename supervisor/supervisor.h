@@ -9,6 +9,7 @@
 
 #include <ev.h>
 #include <jansson.h>
+#include <sqlite3.h>
 
 #include "common/addr.h"
 #include "common/msgtypes.h"
@@ -60,6 +61,7 @@ struct operation {
 };
 
 struct ctl_client;
+struct game_hashing;
 
 /* A control request answered later (connect, wait-peers). */
 struct pending {
@@ -98,7 +100,20 @@ struct sup {
 	ev_timer		 watch_periodic;
 	json_t			*outbound;	/* game id -> links served */
 	json_t			*cleanups;	/* games for a new install worker */
+	sqlite3			*hashdb;	/* the manifest cache */
+	TAILQ_HEAD(, game_hashing) hashing;	/* our games' manifests */
 };
+
+/* manifests.c: our games' manifests and their hash cache */
+int	manifests_open(struct sup *, char *err, size_t errsz);
+void	manifests_close(struct sup *);
+int	manifests_build(struct sup *, const struct local_game *,
+	    struct manifest *, struct hash_job *missing);
+void	manifests_refresh(struct sup *);
+void	manifests_worker_restarted(struct sup *);
+void	manifests_hashed(struct sup *, const struct file_hashes *);
+void	manifests_progress(struct sup *, const struct progress *);
+int	manifests_percent(struct sup *, const char *game_id);
 
 /* supervisor.c */
 int	sup_init(struct sup *, const struct sup_config *, char *, size_t);

@@ -155,6 +155,12 @@ fill(const struct msg_layout *l, void *s, unsigned seed, int fd)
 				    seed + 10 * (unsigned)(j + 1), fd);
 			*count_of(s, f) = 2;
 			break;
+		case MF_BIN:
+			*(void **)p = malloc(40);
+			for (j = 0; j < 40; j++)
+				((unsigned char *)*(void **)p)[j] = seed + i + j;
+			*count_of(s, f) = 40;
+			break;
 		case MF_FD:
 			*(int *)p = fd;
 			break;
@@ -199,6 +205,11 @@ assert_same(const struct msg_layout *l, void *a, void *b)
 					assert_same(f->elem, ea, eb);
 			}
 			break;
+		case MF_BIN:
+			ck_assert_uint_eq(*count_of(a, f), *count_of(b, f));
+			ck_assert_int_eq(memcmp(*(void **)pa, *(void **)pb,
+			    *count_of(a, f)), 0);
+			break;
 		case MF_FD:
 			break;
 		}
@@ -239,7 +250,8 @@ assert_layout_complete(const struct msg_layout *l)
 		const struct msg_field *f = &l->fields[i];
 		size_t	 a = align_of(f->kind), size = f->size;
 
-		if (f->kind == MF_STRS || f->kind == MF_ARRAY) {
+		if (f->kind == MF_STRS || f->kind == MF_ARRAY ||
+		    f->kind == MF_BIN) {
 			size = sizeof(void *);
 			ck_assert_msg(f->count_off == f->off + sizeof(void *),
 			    "%s.%s: count does not follow", l->name, f->key);
@@ -484,7 +496,8 @@ pack_spoilt(msgpack_packer *pk, const struct msg_layout *l, void *s,
 				pack_str(pk, "7", 1);
 			else if (f->kind == MF_BOOL)
 				msgpack_pack_int(pk, 1);
-			else if (f->kind == MF_STRS || f->kind == MF_ARRAY)
+			else if (f->kind == MF_STRS || f->kind == MF_ARRAY ||
+			    f->kind == MF_BIN)
 				msgpack_pack_map(pk, 0);
 			else
 				msgpack_pack_int(pk, -7);
@@ -509,6 +522,11 @@ pack_spoilt(msgpack_packer *pk, const struct msg_layout *l, void *s,
 				msgpack_pack_array(pk, f->max + 1);
 				for (j = 0; j <= f->max; j++)
 					msgpack_pack_nil(pk);
+				continue;
+			case MF_BIN:
+				msgpack_pack_bin(pk, f->max + 1);
+				for (j = 0; j <= f->max; j++)
+					msgpack_pack_bin_body(pk, "", 1);
 				continue;
 			default:
 				return 0;
@@ -545,6 +563,11 @@ pack_spoilt(msgpack_packer *pk, const struct msg_layout *l, void *s,
 					pack_spoilt(pk, f->elem, e, SIZE_MAX,
 					    SPOIL_NONE);
 			}
+			break;
+		case MF_BIN:
+			msgpack_pack_bin(pk, *count_of(s, f));
+			msgpack_pack_bin_body(pk, *(char **)p,
+			    *count_of(s, f));
 			break;
 		case MF_FD:
 			break;
@@ -697,7 +720,7 @@ START_TEST(an_array_element_with_a_bad_field_is_refused_and_freed)
 	msgpack_pack_map(&pk, 1);	/* no size: refused, "a" freed */
 	pack_str(&pk, "path", 4);
 	pack_str(&pk, "b", 1);
-	ck_assert_int_eq(decode_body(MSG_PEER_FILES, sb.data, sb.size,
+	ck_assert_int_eq(decode_body(MSG_XFER_FILES, sb.data, sb.size,
 	    1, why), -1);
 	ck_assert_ptr_nonnull(strstr(why, "files[1].size missing"));
 	msgpack_sbuffer_destroy(&sb);

@@ -28,6 +28,7 @@
 
 #include "common/msg.h"
 #include "common/path.h"
+#include "common/gamefiles.h"
 #include "tests/testutil.h"
 #include "worker-transfer/transfer.h"
 
@@ -277,13 +278,13 @@ assert_never_listed(const char *path)
 	    "listed a path that is never transferred: %s", path);
 }
 
-START_TEST(serve_list_files_lists_only_transferable_regular_files)
+START_TEST(game_files_lists_only_transferable_regular_files)
 {
-	struct file_entry *files;
+	struct file_stat *files;
 	char		 why[ERROR_SIZE];
 	size_t		 n, i;
 
-	ck_assert_int_eq(serve_list_files(games_fd, "cnc4", &files, &n, why,
+	ck_assert_int_eq(game_files(games_fd, "cnc4", &files, &n, why,
 	    sizeof(why)),
 	    0);
 	for (i = 0; i < n; i++)
@@ -297,15 +298,15 @@ START_TEST(serve_list_files_lists_only_transferable_regular_files)
 	ck_assert_uint_eq(files[1].size, ETI_SIZE);
 	ck_assert_uint_eq(files[3].size, SUB_SIZE);
 	ck_assert_uint_eq(files[4].size, strlen("20170204\n"));
-	file_entries_free(files, n);
+	game_files_free(files, n);
 
 	/* A game folder that is a symlink is not walked. */
-	ck_assert_int_eq(serve_list_files(games_fd, "cod5", &files, &n, why,
+	ck_assert_int_eq(game_files(games_fd, "cod5", &files, &n, why,
 	    sizeof(why)),
 	    -1);
 	ck_assert_ptr_null(files);
 	ck_assert_uint_eq(n, 0);
-	ck_assert_int_eq(serve_list_files(games_fd, "nosuchgame", &files, &n,
+	ck_assert_int_eq(game_files(games_fd, "nosuchgame", &files, &n,
 	    why, sizeof(why)), -1);
 }
 END_TEST
@@ -435,6 +436,8 @@ link_setup(void)
 	gates_fill(&xfer->gates);
 	TAILQ_INIT(&xfer->serving);
 	TAILQ_INIT(&xfer->fetches);
+	TAILQ_INIT(&xfer->manifests);
+	hash_init_worker(xfer);
 	msgconn_init(&xfer->sup, loop, sp[0], 1, sup_ignore, NULL, xfer);
 	sup_far = sp[1];
 	peer_fd = sv[1];
@@ -672,6 +675,70 @@ expect_chunk(const char *game_id, const char *path, uint64_t offset,
 	assert_quiet(path);
 }
 
+/* What a peer hears while the game is being hashed. */
+static void
+expect_wait(const char *game_id)
+{
+	struct frame	 f;
+	char		 s[PATH_MAX];
+
+	read_frame(&f);
+	ck_assert_msg(f.type == MSG_PEER_FILES_WAIT, "got %s, not "
+	    "PEER_FILES_WAIT", msg_type_str(f.type));
+	ck_assert_int_eq(mp_get_str(f.map, "game_id", s, sizeof(s)), 0);
+	ck_assert_str_eq(s, game_id);
+	frame_free(&f);
+	assert_quiet("the wait");
+}
+
+/* The supervisor's part: a manifest of the game as it is, hashed here. */
+static void
+give_manifest(const char *game_id)
+{
+	struct manifest	 m;
+	struct file_stat *files;
+	struct hash_ctx	*h = hash_new();
+	char		 why[ERROR_SIZE], rel[PATH_MAX];
+	unsigned char	*buf;
+	size_t		 n, i, k;
+
+	ck_assert_ptr_nonnull(buf = malloc(PIECE_SIZE));
+	ck_assert_int_eq(game_files(games_fd, game_id, &files, &n, why,
+	    sizeof(why)), 0);
+	memset(&m, 0, sizeof(m));
+	snprintf(m.game_id, sizeof(m.game_id), "%s", game_id);
+	snprintf(m.version, sizeof(m.version), "20170204");
+	m.piece_size = PIECE_SIZE;
+	ck_assert_ptr_nonnull(m.files = calloc(n, sizeof(*m.files)));
+	for (i = 0; i < n; i++) {
+		struct manifest_file *mf = &m.files[m.nfiles++];
+		int	 fd;
+
+		mf->path = files[i].path;
+		files[i].path = NULL;
+		mf->size = files[i].size;
+		mf->hashes_len = HASH_SIZE * manifest_pieces(mf->size,
+		    PIECE_SIZE);
+		ck_assert_ptr_nonnull(mf->hashes = malloc(mf->hashes_len + 1));
+		tu_path(rel, sizeof(rel), game_id, mf->path);
+		ck_assert_int_ge(fd = openat(games_fd, rel, O_RDONLY), 0);
+		for (k = 0; k * HASH_SIZE < mf->hashes_len; k++) {
+			ssize_t	 r = pread(fd, buf, PIECE_SIZE,
+			    (off_t)(k * PIECE_SIZE));
+
+			ck_assert_int_gt(r, 0);
+			hash_update(h, buf, (size_t)r);
+			hash_final(h, mf->hashes + k * HASH_SIZE);
+		}
+		close(fd);
+	}
+	game_files_free(files, n);
+	ck_assert_int_eq(manifest_check(&m, why, sizeof(why)), 0);
+	serve_manifest_set(xfer, &m);
+	hash_free(h);
+	free(buf);
+}
+
 /* A FILES answer naming the game and exactly the servable files. */
 static void
 expect_cnc4_files(void)
@@ -727,6 +794,10 @@ START_TEST(get_game_response_respects_serve_gates)
 	send_files_req("nosuchgame");
 	expect_error("files of a missing game");
 
+	/* Not hashed yet: asked to wait, then answered with its manifest. */
+	send_files_req("cnc4");
+	expect_wait("cnc4");
+	give_manifest("cnc4");
 	send_files_req("cnc4");
 	expect_cnc4_files();
 
@@ -944,7 +1015,7 @@ serve_suite(void)
 	tc = tu_tcase(s, "files_and_chunks", games_setup, games_teardown,
 	    NULL, NULL);
 	tcase_add_test(tc,
-	    serve_list_files_lists_only_transferable_regular_files);
+	    game_files_lists_only_transferable_regular_files);
 	tcase_add_test(tc, serve_open_chunk_refuses_hostile_requests);
 
 	tc = tu_tcase(s, "serve_link", games_setup, games_teardown,

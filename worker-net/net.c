@@ -153,7 +153,7 @@ net_handoff(struct link *l, struct msg *m)
 	char		 why[ERROR_SIZE];
 
 	if (msg_recv_peer_xfer_open(m, &open, why, sizeof(why)) == -1 ||
-	    open.proto != PEER_PROTO_VERSION) {
+	    open.proto != XFER_PROTO_VERSION) {
 		net_link_drop(l, "transfer link with an unknown version");
 		return;
 	}

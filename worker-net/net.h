@@ -12,7 +12,6 @@
 #include "common/addr.h"
 #include "common/msgtypes.h"
 
-#define PEER_PROTO_VERSION	1
 #define NET_HELLO_TIMEOUT	10.0	/* a new link must say hello by then */
 #define NET_PING_INTERVAL	2.0
 #define NET_DEAD_AFTER		6.0	/* silence that drops a peer */

@@ -1,12 +1,16 @@
 /*
- * Fetching a game from several peers at once. Every source lists the
- * game's files; the lists must agree. Each file is cut into 128 MiB
- * chunks, spread so each source's byte total differs by at most one chunk,
- * and written with pwrite into a staging folder inside the game folder.
- * A source that dies hands its unfinished chunks to the survivors. When
- * every chunk is in, files are renamed into place and version.ini last.
+ * Fetching a game from several peers at once. Every source answers with
+ * the game's manifest (its files and a hash per piece); a strict majority
+ * of the sources must agree on it and the others are dropped. Each file
+ * is cut into 128 MiB chunks, spread so each source's byte total differs
+ * by at most one chunk, and written with pwrite into a staging folder
+ * inside the game folder; every piece is checked against the manifest as
+ * it completes, and a source that sends a bad one is dropped. A source
+ * that goes hands its unverified pieces to the survivors. When every
+ * piece is in, files are synced and renamed into place, version.ini last.
  * Any failure removes what this fetch wrote.
  */
+#include <linux/falloc.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <netinet/in.h>
@@ -31,6 +35,7 @@
 
 static void	source_read_cb(struct ev_loop *, ev_io *, int);
 static void	source_next(struct source *);
+static void	source_ask_list(struct source *);
 
 static struct fetch *
 fetch_find(struct transfer *xfer, const char *game_id)
@@ -76,10 +81,12 @@ fetch_free(struct fetch *f)
 
 	for (j = 0; j < f->nsrc; j++) {
 		source_close(&f->src[j]);
-		file_entries_free(f->src[j].files, f->src[j].nfiles);
+		manifest_free(&f->src[j].man);
+		if (f->src[j].hash != NULL)
+			hash_free(f->src[j].hash);
 	}
 	ev_timer_stop(xfer->loop, &f->progress);
-	for (i = 0; f->fds != NULL && i < f->nfiles; i++)
+	for (i = 0; f->fds != NULL && i < f->man.nfiles; i++)
 		if (f->fds[i] != -1)
 			close(f->fds[i]);
 	if (f->staging_fd != -1)
@@ -98,7 +105,9 @@ fetch_free(struct fetch *f)
 	free(f->fds);
 	free(f->chunks);
 	free(f->buf);
-	file_entries_free(f->files, f->nfiles);
+	free(f->piece_base);
+	free(f->verified);
+	manifest_free(&f->man);
 	free(f);
 }
 
@@ -203,6 +212,34 @@ fetch_nalive(struct fetch *f)
 
 static void	fetch_check_lists(struct fetch *);
 
+/* The index of the piece that holds byte off of file i. */
+static size_t
+piece_at(const struct fetch *f, size_t file, uint64_t off)
+{
+	return f->piece_base[file] + off / f->man.piece_size;
+}
+
+/*
+ * What a source wrote of its span and nobody verified is made a hole
+ * again, so unverified pieces always read as zeros (the zero blocks of
+ * a later copy need no write). A filesystem that cannot punch holes
+ * makes every later block be written.
+ */
+static void
+forget_unverified(struct source *s)
+{
+	struct fetch	*f = s->f;
+	const struct chunk *c = &f->chunks[s->chunk];
+	uint64_t	 ps = f->man.piece_size, start = s->req_off;
+	uint64_t	 end = s->req_off + s->got;
+
+	while (start < end && f->verified[piece_at(f, c->file, start)])
+		start += ps;
+	if (start < end && fallocate(f->fds[c->file], FALLOC_FL_PUNCH_HOLE |
+	    FALLOC_FL_KEEP_SIZE, (off_t)start, (off_t)(end - start)) == -1)
+		f->zeros_hold = 0;
+}
+
 /*
  * A source is gone: its unfinished chunks go to the survivors. With no
  * survivor the download fails, "peers-gone" when the network took them.
@@ -212,12 +249,19 @@ source_drop(struct source *s, const char *why, int lost_link)
 {
 	struct fetch	*f = s->f;
 	enum src_state	 was = s->state;
+	struct source_dropped dropped;
 	int		 can[MSG_MAX_SOURCES];
 	size_t		 i;
 
 	if (!alive(s))
 		return;
 	log_warnx("source %s for %s dropped: %s", s->addr, f->game_id, why);
+	memcpy(dropped.game_id, f->game_id, sizeof(dropped.game_id));
+	memcpy(dropped.peer_addr, s->addr, sizeof(dropped.peer_addr));
+	snprintf(dropped.reason, sizeof(dropped.reason), "%s", why);
+	msg_send_xfer_source_dropped(&f->xfer->sup, &dropped);
+	if (was == SRC_DATA)
+		forget_unverified(s);
 	source_close(s);
 	s->state = SRC_DEAD;
 	s->lost_link = lost_link;
@@ -263,6 +307,10 @@ source_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)revents;
 	if (s->state == SRC_CONNECTING) {
 		source_drop(s, "connect timed out", 1);
+		return;
+	}
+	if (s->state == SRC_HASHING) {
+		source_ask_list(s);
 		return;
 	}
 	if (s->state == SRC_IDLE || s->state == SRC_LISTED)
@@ -312,8 +360,8 @@ fetch_commit(struct fetch *f, char *err, size_t errsz)
 
 	if (unlinkat(f->game_fd, VERSION_FILE, 0) == -1 && errno != ENOENT)
 		return seterr(err, errsz, "cannot replace version.ini");
-	for (i = 0; i < f->nfiles; i++) {
-		const char	*p = f->files[i].path;
+	for (i = 0; i < f->man.nfiles; i++) {
+		const char	*p = f->man.files[i].path;
 		char		 dir[PATH_MAX], *slash;
 
 		if (strcmp(p, VERSION_FILE) == 0) {
@@ -388,7 +436,7 @@ chunk_done(struct source *s)
 	s->state = SRC_IDLE;
 	ev_timer_stop(f->xfer->loop, &s->timer);
 	memcpy(done.game_id, f->game_id, sizeof(done.game_id));
-	snprintf(done.path, sizeof(done.path), "%s", f->files[c->file].path);
+	snprintf(done.path, sizeof(done.path), "%s", f->man.files[c->file].path);
 	done.offset = c->offset;
 	done.length = c->length;
 	memcpy(done.peer_addr, s->addr, sizeof(done.peer_addr));
@@ -398,6 +446,35 @@ chunk_done(struct source *s)
 		return;
 	}
 	source_next(s);
+}
+
+/*
+ * The part of chunk i still to fetch: from its first unverified piece to
+ * the end of its last one. 0 when every piece of it is verified.
+ */
+static int
+chunk_span(const struct fetch *f, size_t i, uint64_t *off, uint64_t *len)
+{
+	const struct chunk *c = &f->chunks[i];
+	uint64_t	 ps = f->man.piece_size, end = c->offset + c->length;
+	uint64_t	 p, first = UINT64_MAX, last = 0;
+
+	if (c->length == 0) {
+		*off = c->offset;	/* an empty file: its header is all */
+		*len = 0;
+		return 1;
+	}
+	for (p = c->offset; p < end; p += ps)
+		if (!f->verified[piece_at(f, c->file, p)]) {
+			if (first == UINT64_MAX)
+				first = p;
+			last = p + ps < end ? p + ps : end;
+		}
+	if (first == UINT64_MAX)
+		return 0;
+	*off = first;
+	*len = last - first;
+	return 1;
 }
 
 /* Asks a source for the next chunk it owns, if any. */
@@ -422,30 +499,22 @@ source_next(struct source *s)
 	if (i == f->nchunks)
 		return;		/* nothing left for it */
 	s->chunk = (int)i;
+	if (!chunk_span(f, i, &s->req_off, &s->req_len)) {
+		s->got = 0;
+		chunk_done(s);
+		return;
+	}
 	s->got = 0;
 	s->state = SRC_HEADER;
+	hash_reset(s->hash);
 	memcpy(req.game_id, f->game_id, sizeof(req.game_id));
 	snprintf(req.path, sizeof(req.path), "%s",
-	    f->files[f->chunks[i].file].path);
-	req.offset = f->chunks[i].offset;
-	req.length = f->chunks[i].length;
+	    f->man.files[f->chunks[i].file].path);
+	req.offset = s->req_off;
+	req.length = s->req_len;
 	msg_frame_peer_chunk_req(&req, &frame, &len);
 	source_send(s, frame, len);
 	source_wait(s);
-}
-
-static int
-file_cmp_lists(const struct file_entry *a, size_t na,
-    const struct file_entry *b, size_t nb)
-{
-	size_t	 i;
-
-	if (na != nb)
-		return 1;
-	for (i = 0; i < na; i++)
-		if (a[i].size != b[i].size || strcmp(a[i].path, b[i].path) != 0)
-			return 1;
-	return 0;
 }
 
 /* Staging files, made at full size so a full disk fails up front. */
@@ -470,12 +539,12 @@ fetch_prepare(struct fetch *f, char *err, size_t errsz)
 	    (f->staging_fd = openat(f->game_fd, STAGING_DIR, O_RDONLY |
 	    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1)
 		return seterr(err, errsz, "cannot create the staging folder");
-	if ((f->fds = calloc(f->nfiles, sizeof(*f->fds))) == NULL)
+	if ((f->fds = calloc(f->man.nfiles, sizeof(*f->fds))) == NULL)
 		return seterr(err, errsz, "out of memory");
-	for (i = 0; i < f->nfiles; i++)
+	for (i = 0; i < f->man.nfiles; i++)
 		f->fds[i] = -1;
-	for (i = 0; i < f->nfiles; i++) {
-		const char	*p = f->files[i].path;
+	for (i = 0; i < f->man.nfiles; i++) {
+		const char	*p = f->man.files[i].path;
 		char		 dir[PATH_MAX], *slash;
 		int		 rc;
 
@@ -492,14 +561,14 @@ fetch_prepare(struct fetch *f, char *err, size_t errsz)
 		if (f->fds[i] == -1)
 			return seterr(err, errsz,
 			    "cannot create a staging file");
-		if (f->files[i].size == 0)
+		if (f->man.files[i].size == 0)
 			continue;
-		rc = posix_fallocate(f->fds[i], 0, (off_t)f->files[i].size);
+		rc = posix_fallocate(f->fds[i], 0, (off_t)f->man.files[i].size);
 		if (rc == ENOSPC)
 			return seterr(err, errsz,
 			    "no space left on the games folder");
 		if (rc != 0 && ftruncate(f->fds[i],
-		    (off_t)f->files[i].size) == -1)
+		    (off_t)f->man.files[i].size) == -1)
 			return seterr(err, errsz, "%s", errno == ENOSPC ?
 			    "no space left on the games folder" :
 			    "cannot size a staging file");
@@ -515,60 +584,127 @@ fetch_plan(struct fetch *f)
 	int	 can[MSG_MAX_SOURCES];
 	size_t	 i, n;
 
-	if ((sizes = calloc(f->nfiles, sizeof(*sizes))) == NULL)
+	if ((sizes = calloc(f->man.nfiles, sizeof(*sizes))) == NULL)
 		return -1;
-	for (i = 0; i < f->nfiles; i++)
-		sizes[i] = f->files[i].size;
-	n = plan_count(sizes, f->nfiles, CHUNK_SIZE);
+	for (i = 0; i < f->man.nfiles; i++)
+		sizes[i] = f->man.files[i].size;
+	n = plan_count(sizes, f->man.nfiles, CHUNK_SIZE);
 	if ((f->chunks = calloc(n, sizeof(*f->chunks))) == NULL) {
 		free(sizes);
 		return -1;
 	}
 	f->nchunks = n;
-	f->total = plan_cut(sizes, f->nfiles, CHUNK_SIZE, f->chunks);
+	f->total = plan_cut(sizes, f->man.nfiles, CHUNK_SIZE, f->chunks);
 	free(sizes);
 	fetch_takers(f, can);
 	return plan_assign(f->chunks, f->nchunks, f->load, can, f->nsrc);
+}
+
+/* One verified flag per piece of the agreed manifest. */
+static int
+fetch_pieces(struct fetch *f)
+{
+	size_t	 i;
+
+	if ((f->piece_base = calloc(f->man.nfiles + 1,
+	    sizeof(*f->piece_base))) == NULL)
+		return -1;
+	for (i = 0; i < f->man.nfiles; i++)
+		f->piece_base[i + 1] = f->piece_base[i] + manifest_pieces(
+		    f->man.files[i].size, f->man.piece_size);
+	f->npieces = f->piece_base[f->man.nfiles];
+	if ((f->verified = calloc(f->npieces + 1, 1)) == NULL)
+		return -1;
+	return 0;
+}
+
+/*
+ * The sources' manifests: one for another version goes; then a strict
+ * majority must share one root, and the others are dropped. Returns the
+ * source whose manifest wins, or NULL when there is none yet (or the
+ * fetch failed: with no strict majority the sources disagree).
+ */
+static struct source *
+fetch_agree(struct fetch *f)
+{
+	struct source	*best = NULL;
+	char		 why[ERROR_SIZE];
+	int		 i, j, nlive = 0, most = 0;
+
+	for (i = 0; i < f->nsrc; i++) {
+		struct source *s = &f->src[i];
+
+		if (!alive(s))
+			continue;
+		if (s->state < SRC_LISTED)
+			return NULL;	/* still waiting for one */
+		if (strcmp(s->man.version, f->version) != 0) {
+			snprintf(why, sizeof(why), "its manifest is for "
+			    "version %s, not %s", s->man.version, f->version);
+			source_drop(s, why, 0);	/* comes back here */
+			return NULL;
+		}
+		nlive++;
+	}
+	for (i = 0; i < f->nsrc; i++) {
+		int	 n = 0;
+
+		if (!alive(&f->src[i]))
+			continue;
+		for (j = 0; j < f->nsrc; j++)
+			n += alive(&f->src[j]) && memcmp(f->src[i].root,
+			    f->src[j].root, HASH_SIZE) == 0;
+		if (n > most) {
+			most = n;
+			best = &f->src[i];
+		}
+	}
+	if (best == NULL)
+		return NULL;	/* the last source is gone: already failed */
+	if (2 * most <= nlive) {
+		fetch_fail(f, XFER_END_FAILED,
+		    "sources disagree on the game's files");
+		return NULL;
+	}
+	for (i = 0; i < f->nsrc; i++)
+		if (alive(&f->src[i]) && memcmp(f->src[i].root, best->root,
+		    HASH_SIZE) != 0) {
+			source_drop(&f->src[i], "its manifest differs from "
+			    "the other sources'", 0);	/* comes back here */
+			return NULL;
+		}
+	return best;
 }
 
 /* Once every live source has listed the game: agree, plan and go. */
 static void
 fetch_check_lists(struct fetch *f)
 {
-	struct source	*ref = NULL;
+	struct source	*ref;
 	struct file_list list;
 	struct xfer_begin begin;
 	char		 why[ERROR_SIZE];
 	struct timespec	 ts;
+	size_t		 i;
 	int		 j;
 
-	for (j = 0; j < f->nsrc; j++) {
-		struct source *s = &f->src[j];
-
-		if (!alive(s))
-			continue;
-		if (s->state < SRC_LISTED)
-			return;		/* still waiting for one */
-		if (ref == NULL)
-			ref = s;
-		else if (file_cmp_lists(ref->files, ref->nfiles, s->files,
-		    s->nfiles) != 0) {
-			fetch_fail(f, XFER_END_FAILED,
-			    "sources disagree on the game's files");
-			return;
-		}
+	if (f->man.files != NULL || (ref = fetch_agree(f)) == NULL)
+		return;
+	f->man = ref->man;
+	memset(&ref->man, 0, sizeof(ref->man));
+	if (fetch_pieces(f) == -1 || (list.files = calloc(f->man.nfiles + 1,
+	    sizeof(*list.files))) == NULL) {
+		fetch_fail(f, XFER_END_FAILED, "out of memory");
+		return;
 	}
-	if (ref == NULL)
-		return;		/* the last source is gone: already failed */
-	/* The agreed list is the first source's. */
-	f->files = ref->files;
-	f->nfiles = ref->nfiles;
-	ref->files = NULL;
-	ref->nfiles = 0;
 	memcpy(list.game_id, f->game_id, sizeof(list.game_id));
-	list.files = f->files;
-	list.nfiles = f->nfiles;
+	for (i = 0; i < f->man.nfiles; i++) {
+		list.files[i].path = f->man.files[i].path;
+		list.files[i].size = f->man.files[i].size;
+	}
+	list.nfiles = f->man.nfiles;
 	msg_send_xfer_files(&f->xfer->sup, &list);
+	free(list.files);
 	if (fetch_prepare(f, why, sizeof(why)) == -1) {
 		fetch_fail(f, XFER_END_FAILED, why);
 		return;
@@ -599,31 +735,30 @@ fetch_check_lists(struct fetch *f)
 static int
 source_take_list(struct source *s, struct msg *m, char *err, size_t errsz)
 {
-	struct file_list list;
-	size_t		 i;
-	int		 has_version = 0;
-
-	if (msg_recv_peer_files(m, &list, err, errsz) == -1)
+	if (msg_recv_peer_files(m, &s->man, err, errsz) == -1)
 		return -1;
-	s->files = list.files;
-	s->nfiles = list.nfiles;
-	if (strcmp(list.game_id, s->f->game_id) != 0)
+	if (strcmp(s->man.game_id, s->f->game_id) != 0)
 		return seterr(err, errsz, "a file list for another game");
-	for (i = 0; i < s->nfiles; i++) {
-		const char *path = s->files[i].path;
-
-		if (!path_is_transferable(path) ||
-		    s->files[i].size > (1ULL << 50) ||
-		    (i > 0 && strcmp(s->files[i - 1].path, path) >= 0))
-			return seterr(err, errsz,
-			    "file list with a path we do not accept");
-		has_version |= strcmp(path, VERSION_FILE) == 0;
-	}
-	if (!has_version)
-		return seterr(err, errsz, "file list without version.ini");
+	if (manifest_check(&s->man, err, errsz) == -1)
+		return -1;
+	manifest_root(&s->man, s->root);
 	return 0;
 }
 
+/* Asks a source for the game's manifest (again, after a "wait"). */
+static void
+source_ask_list(struct source *s)
+{
+	struct game_ref	 req;
+	char		*frame = NULL;
+	size_t		 len = 0;
+
+	memcpy(req.game_id, s->f->game_id, sizeof(req.game_id));
+	msg_frame_peer_files_req(&req, &frame, &len);
+	s->state = SRC_LISTING;
+	source_send(s, frame, len);
+	source_wait(s);
+}
 
 /* A complete frame from a source, read in full before any chunk bytes. */
 static void
@@ -634,25 +769,26 @@ source_frame(struct source *s, struct msg *m)
 	struct game_ref	 req;
 	struct error_text err;
 	struct peer_chunk hdr;
+	struct files_wait wait;
 	char		*frame = NULL;
 	size_t		 len = 0;
 
 	if (m->type == MSG_PEER_ERROR) {
-		source_drop(s, msg_recv_peer_error(m, &err, why, sizeof(why))
-		    == -1 ?
-		    "unreadable error" : err.error, 0);
+		source_drop(s, msg_recv_peer_error(m, &err, why,
+		    sizeof(why)) == -1 ? "unreadable error" : err.error, 0);
 		return;
 	}
 	switch (s->state) {
 	case SRC_OPENING:
 		if (msg_recv_peer_xfer_accept(m, why, sizeof(why)) == -1)
 			break;
-		s->state = f->stream ? SRC_STREAM : SRC_LISTING;
+		if (!f->stream) {
+			source_ask_list(s);
+			return;
+		}
+		s->state = SRC_STREAM;
 		memcpy(req.game_id, f->game_id, sizeof(req.game_id));
-		if (f->stream)
-			msg_frame_peer_stream_req(&req, &frame, &len);
-		else
-			msg_frame_peer_files_req(&req, &frame, &len);
+		msg_frame_peer_stream_req(&req, &frame, &len);
 		source_send(s, frame, len);
 		return;
 	case SRC_STREAM:
@@ -667,6 +803,20 @@ source_frame(struct source *s, struct msg *m)
 		}
 		break;
 	case SRC_LISTING:
+		if (m->type == MSG_PEER_FILES_WAIT) {
+			/* Still hashing the game: ask again in a moment. */
+			if (msg_recv_peer_files_wait(m, &wait, why,
+			    sizeof(why)) == -1 || ++s->waits > XFER_HASH_WAITS) {
+				source_drop(s, why[0] != '\0' ? why :
+				    "it never finished hashing the game", 0);
+				return;
+			}
+			s->state = SRC_HASHING;
+			ev_timer_stop(f->xfer->loop, &s->timer);
+			ev_timer_set(&s->timer, XFER_HASH_RETRY, 0);
+			ev_timer_start(f->xfer->loop, &s->timer);
+			return;
+		}
 		if (m->type != MSG_PEER_FILES)
 			break;
 		if (source_take_list(s, m, why, sizeof(why)) == -1) {
@@ -682,11 +832,11 @@ source_frame(struct source *s, struct msg *m)
 
 		if (msg_recv_peer_chunk(m, &hdr, why, sizeof(why)) == -1 ||
 		    strcmp(hdr.game_id, f->game_id) != 0 ||
-		    strcmp(hdr.path, f->files[c->file].path) != 0 ||
-		    hdr.offset != c->offset || hdr.length != c->length)
+		    strcmp(hdr.path, f->man.files[c->file].path) != 0 ||
+		    hdr.offset != s->req_off || hdr.length != s->req_len)
 			break;
 		s->state = SRC_DATA;
-		if (c->length == 0)
+		if (s->req_len == 0)
 			chunk_done(s);
 		return;
 	}
@@ -738,13 +888,56 @@ source_read_frame(struct source *s, char *err, size_t errsz)
 	return s->framegot == FRAME_HDR + le32toh(hdr.len);
 }
 
-/* Chunk bytes straight from the socket into the staging file. */
+/*
+ * Checks the bytes of the span that just came in (at file offset pos)
+ * against the manifest, piece by piece as each completes. -1 with err
+ * filled when a piece is not what the manifest says.
+ */
+static int
+verify_span(struct source *s, const unsigned char *buf, uint64_t n,
+    uint64_t pos, char *err, size_t errsz)
+{
+	struct fetch	*f = s->f;
+	size_t		 file = f->chunks[s->chunk].file;
+	const struct manifest_file *mf = &f->man.files[file];
+	uint64_t	 ps = f->man.piece_size, done = 0;
+	unsigned char	 h[HASH_SIZE];
+
+	while (done < n) {
+		uint64_t end = (pos / ps + 1) * ps, take;
+		uint64_t piece = pos / ps;
+
+		if (end > mf->size)
+			end = mf->size;
+		take = end - pos < n - done ? end - pos : n - done;
+		hash_update(s->hash, buf + done, take);
+		done += take;
+		pos += take;
+		if (pos < end)
+			break;
+		hash_final(s->hash, h);
+		if (memcmp(h, mf->hashes + piece * HASH_SIZE, HASH_SIZE) != 0)
+			return seterr(err, errsz, "sent corrupt data: piece "
+			    "%llu of %s does not match the manifest",
+			    (unsigned long long)piece, mf->path);
+		f->verified[f->piece_base[file] + piece] = 1;
+	}
+	return 0;
+}
+
+/*
+ * Chunk bytes straight from the socket into the staging file, checked
+ * as they come. 1 when some arrived, 0 for none yet, -1 with err filled
+ * when the link failed, -2 when the staging file could not be written,
+ * -3 with err filled when the source sent a bad piece.
+ */
 static int
 source_read_data(struct source *s, char *err, size_t errsz)
 {
 	struct fetch	*f = s->f;
 	struct chunk	*c = &f->chunks[s->chunk];
-	uint64_t	 left = c->length - s->got;
+	uint64_t	 left = s->req_len - s->got;
+	uint64_t	 pos = s->req_off + s->got;
 	size_t		 want = left > XFER_BUF_SIZE ? XFER_BUF_SIZE : left;
 	ssize_t		 n, w, done = 0;
 
@@ -755,14 +948,15 @@ source_read_data(struct source *s, char *err, size_t errsz)
 		return seterr(err, errsz, "%s", n == 0 ? "connection closed" :
 		    strerror(errno));
 	/*
-	 * Staging files are allocated and read as zeros already: a block of
+	 * Unverified pieces of the staging files read as zeros: a block of
 	 * zeros (a sparse game image) needs no write.
 	 */
-	if (f->buf[0] == 0 && memcmp(f->buf, f->buf + 1, n - 1) == 0)
+	if (f->zeros_hold && f->buf[0] == 0 &&
+	    memcmp(f->buf, f->buf + 1, n - 1) == 0)
 		done = n;
 	while (done < n) {
 		w = pwrite(f->fds[c->file], f->buf + done, n - done,
-		    (off_t)(c->offset + s->got + done));
+		    (off_t)(pos + done));
 		if (w == -1 && errno == EINTR)
 			continue;
 		if (w <= 0)
@@ -771,6 +965,8 @@ source_read_data(struct source *s, char *err, size_t errsz)
 	}
 	s->got += n;
 	f->bytes += n;
+	if (verify_span(s, (unsigned char *)f->buf, n, pos, err, errsz) == -1)
+		return -3;
 	return 1;
 }
 
@@ -796,11 +992,11 @@ source_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 			    "cannot write a staging file");
 			return;
 		}
-		if (rc == -1) {
-			source_drop(s, why, 1);
+		if (rc == -1 || rc == -3) {
+			source_drop(s, why, rc == -1);
 			return;
 		}
-		if (rc == 1 && s->got == f->chunks[s->chunk].length)
+		if (rc == 1 && s->got == s->req_len)
 			chunk_done(s);
 		return;
 	}
@@ -929,6 +1125,8 @@ fetch_start(struct transfer *xfer, const struct xfer_fetch *req)
 	f->game_fd = f->staging_fd = f->entry_fd = -1;
 	f->staging = STAGING_DIR;
 	memcpy(f->game_id, req->game_id, sizeof(f->game_id));
+	memcpy(f->version, req->version, sizeof(f->version));
+	f->zeros_hold = 1;
 	f->nsrc = req->nsources;
 	f->stream = req->stream;
 	f->max_total = req->max_total;
@@ -942,6 +1140,7 @@ fetch_start(struct transfer *xfer, const struct xfer_fetch *req)
 		s->chunk = -1;
 		ev_init(&s->timer, source_timer_cb);
 		s->timer.data = s;
+		s->hash = hash_new();
 		memcpy(s->peer_id, req->sources[i].peer_id,
 		    sizeof(s->peer_id));
 		memcpy(s->addr, req->sources[i].addr, sizeof(s->addr));

@@ -18,6 +18,7 @@ enum src_state {
 	SRC_CONNECTING,
 	SRC_OPENING,		/* sent the transfer hello, awaiting accept */
 	SRC_LISTING,		/* asked for the file list */
+	SRC_HASHING,		/* it is still hashing: ask again soon */
 	SRC_LISTED,		/* has a list, waits for the others */
 	SRC_IDLE,
 	SRC_HEADER,		/* asked for a chunk, reading its header */
@@ -47,10 +48,14 @@ struct source {
 	char			*wbuf;		/* a request being written */
 	size_t			 wlen;
 	size_t			 woff;
-	struct file_entry	*files;		/* its list */
-	size_t			 nfiles;
+	struct manifest		 man;		/* its list, with hashes */
+	unsigned char		 root[HASH_SIZE];
+	int			 waits;		/* "still hashing" answers */
 	int			 chunk;		/* in flight, or -1 */
-	uint64_t		 got;		/* of the chunk in flight */
+	uint64_t		 req_off;	/* the span asked for */
+	uint64_t		 req_len;
+	uint64_t		 got;		/* of the span */
+	struct hash_ctx		*hash;		/* of the piece coming in */
 	int			 lost_link;	/* died of the network */
 };
 
@@ -60,8 +65,12 @@ struct fetch {
 	char			 game_id[GAME_ID_SIZE];
 	struct source		*src;
 	int			 nsrc;
-	struct file_entry	*files;		/* the agreed list */
-	size_t			 nfiles;
+	char			 version[VERSION_SIZE];
+	struct manifest		 man;		/* the agreed one */
+	size_t			*piece_base;	/* a file's first piece */
+	unsigned char		*verified;	/* per piece */
+	size_t			 npieces;
+	int			 zeros_hold;	/* unverified pieces read 0 */
 	int			*fds;		/* staging files */
 	struct chunk		*chunks;
 	size_t			 nchunks;

@@ -105,123 +105,52 @@ serve_gate(const struct serve_gates *g, int games_fd, const char *game_id,
 	return 0;
 }
 
+static struct served_manifest *
+manifest_find_game(struct transfer *xfer, const char *game_id)
+{
+	struct served_manifest *sm;
+
+	TAILQ_FOREACH(sm, &xfer->manifests, entry)
+		if (strcmp(sm->m.game_id, game_id) == 0)
+			return sm;
+	return NULL;
+}
+
+/* Takes m over: it is what a file list request for its game gets now. */
 void
-file_entries_free(struct file_entry *files, size_t n)
+serve_manifest_set(struct transfer *xfer, struct manifest *m)
 {
-	size_t	 i;
+	struct served_manifest *sm;
 
-	for (i = 0; i < n; i++)
-		free(files[i].path);
-	free(files);
+	serve_manifest_forget(xfer, m->game_id);
+	if ((sm = calloc(1, sizeof(*sm))) == NULL) {
+		log_warn("%s", __func__);
+		manifest_free(m);
+		return;
+	}
+	sm->m = *m;
+	memset(m, 0, sizeof(*m));
+	TAILQ_INSERT_TAIL(&xfer->manifests, sm, entry);
 }
 
-struct walk {
-	struct file_entry	*files;
-	size_t			 n;
-	const char		*why;
-};
-
-static int
-walk_dir(struct walk *w, int dirfd, const char *prefix, int depth)
+void
+serve_manifest_forget(struct transfer *xfer, const char *game_id)
 {
-	DIR		*d;
-	struct dirent	*de;
-	int		 fd;
+	struct served_manifest *sm;
 
-	if (depth > XFER_MAX_DEPTH) {
-		w->why = "game folder nests too deep";
-		return -1;
-	}
-	if ((fd = dup(dirfd)) == -1 || (d = fdopendir(fd)) == NULL) {
-		if (fd != -1)
-			close(fd);
-		w->why = "cannot read the game folder";
-		return -1;
-	}
-	while ((de = readdir(d)) != NULL) {
-		char		 rel[PATH_MAX];
-		struct stat	 st;
-
-		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0)
-			continue;
-		if (prefix[0] == '\0')
-			snprintf(rel, sizeof(rel), "%s", de->d_name);
-		else if (path_join(rel, sizeof(rel), prefix, de->d_name) == -1)
-			continue;
-		/* Never local/, staging or our metadata; no odd names. */
-		if (!path_is_transferable(rel) ||
-		    fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1)
-			continue;
-		if (S_ISDIR(st.st_mode)) {
-			int	 sub = openat(dirfd, de->d_name, O_RDONLY |
-			    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-
-			if (sub == -1)
-				continue;
-			if (walk_dir(w, sub, rel, depth + 1) == -1) {
-				close(sub);
-				closedir(d);
-				return -1;
-			}
-			close(sub);
-		} else if (S_ISREG(st.st_mode)) {
-			struct file_entry *nf;
-
-			if (w->n == MSG_MAX_FILES) {
-				w->why = "too many files in the game";
-				closedir(d);
-				return -1;
-			}
-			nf = reallocarray(w->files, w->n + 1, sizeof(*nf));
-			if (nf == NULL || (nf[w->n].path = strdup(rel)) ==
-			    NULL) {
-				if (nf != NULL)
-					w->files = nf;
-				w->why = "out of memory";
-				closedir(d);
-				return -1;
-			}
-			w->files = nf;
-			w->files[w->n++].size = (uint64_t)st.st_size;
-		}
-		/* Symlinks, sockets and devices are never part of a game. */
-	}
-	closedir(d);
-	return 0;
+	if ((sm = manifest_find_game(xfer, game_id)) == NULL)
+		return;
+	TAILQ_REMOVE(&xfer->manifests, sm, entry);
+	manifest_free(&sm->m);
+	free(sm);
 }
 
-static int
-entry_cmp(const void *a, const void *b)
+void
+serve_manifests_free(struct transfer *xfer)
 {
-	return strcmp(((const struct file_entry *)a)->path,
-	    ((const struct file_entry *)b)->path);
-}
-
-/* Every transferable regular file of a game, sorted by path. */
-int
-serve_list_files(int games_fd, const char *game_id, struct file_entry **out,
-    size_t *nout, char *err, size_t errsz)
-{
-	struct walk	 w = { NULL, 0, NULL };
-	int		 gfd;
-
-	*out = NULL;
-	*nout = 0;
-	gfd = openat(games_fd, game_id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC);
-	if (gfd == -1)
-		return seterr(err, errsz, "no such game");
-	if (walk_dir(&w, gfd, "", 0) == -1) {
-		close(gfd);
-		file_entries_free(w.files, w.n);
-		return seterr(err, errsz, "%s", w.why);
-	}
-	close(gfd);
-	qsort(w.files, w.n, sizeof(*w.files), entry_cmp);
-	*out = w.files;
-	*nout = w.n;
-	return 0;
+	while (!TAILQ_EMPTY(&xfer->manifests))
+		serve_manifest_forget(xfer,
+		    TAILQ_FIRST(&xfer->manifests)->m.game_id);
 }
 
 /* Opens what a chunk request names, after every check; -1 and why. */
@@ -493,22 +422,28 @@ static void
 serve_files(struct serve_conn *sc, const char *game_id)
 {
 	struct transfer	*xfer = sc->xfer;
-	struct file_list list;
+	struct served_manifest *sm;
+	struct files_wait wait;
 	char		 why[ERROR_SIZE];
 	char		*frame = NULL;
 	size_t		 len = 0;
+	int		 pct;
 
 	if (serve_gate(&xfer->gates, xfer->games_fd, game_id, why,
-	    sizeof(why)) == -1 ||
-	    serve_list_files(xfer->games_fd, game_id, &list.files,
-	    &list.nfiles, why, sizeof(why)) == -1) {
+	    sizeof(why)) == -1) {
 		serve_error(sc, why);
 		return;
 	}
 	serve_note_game(sc, game_id);
-	snprintf(list.game_id, sizeof(list.game_id), "%s", game_id);
-	msg_frame_peer_files(&list, &frame, &len);
-	msg_free_peer_files(&list);
+	if ((sm = manifest_find_game(xfer, game_id)) != NULL)
+		msg_frame_peer_files(&sm->m, &frame, &len);
+	else {
+		/* Still hashing: the receiver asks again in a moment. */
+		snprintf(wait.game_id, sizeof(wait.game_id), "%s", game_id);
+		pct = hash_percent(xfer, game_id);
+		wait.percent = pct < 0 ? 0 : (uint64_t)pct;
+		msg_frame_peer_files_wait(&wait, &frame, &len);
+	}
 	serve_send(sc, frame, len);
 }
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/path.h"
 #include "common/sandbox.h"
 #include "worker-transfer/transfer.h"
 
@@ -50,7 +51,9 @@ transfer_dispatch_supervisor(struct msgconn *c, struct msg *m)
 	struct game_ids	 busy;
 	struct link_fd	 link;
 	struct xfer_fetch fetch;
-	struct game_ref	 cancel;
+	struct game_ref	 ref;
+	struct manifest	 manifest;
+	struct hash_job	 job;
 	char		 why[ERROR_SIZE] = "";
 
 	switch (m->type) {
@@ -80,9 +83,33 @@ transfer_dispatch_supervisor(struct msgconn *c, struct msg *m)
 		msg_free_xfer_fetch(&fetch);
 		return;
 	case MSG_XFER_CANCEL:
-		if (msg_recv_xfer_cancel(m, &cancel, why, sizeof(why)) == -1)
+		if (msg_recv_xfer_cancel(m, &ref, why, sizeof(why)) == -1)
 			break;
-		fetch_cancel(xfer, cancel.game_id);
+		fetch_cancel(xfer, ref.game_id);
+		return;
+	case MSG_XFER_MANIFEST:
+		if (msg_recv_xfer_manifest(m, &manifest, why,
+		    sizeof(why)) == -1)
+			break;
+		serve_manifest_set(xfer, &manifest);
+		return;
+	case MSG_XFER_FORGET:
+		if (msg_recv_xfer_forget(m, &ref, why, sizeof(why)) == -1)
+			break;
+		serve_manifest_forget(xfer, ref.game_id);
+		hash_cancel(xfer, ref.game_id);
+		return;
+	case MSG_XFER_HASH:
+		if (msg_recv_xfer_hash(m, &job, why, sizeof(why)) == -1)
+			break;
+		if (!path_is_valid_game_id(job.game_id) ||
+		    job.piece_size < PIECE_SIZE_MIN ||
+		    job.piece_size > PIECE_SIZE_MAX) {
+			msg_free_xfer_hash(&job);
+			snprintf(why, sizeof(why), "bad hash job");
+			break;
+		}
+		hash_start(xfer, &job);
 		return;
 	}
 	fatalx("bad %s from the supervisor: %s", msg_type_str(m->type),
@@ -109,6 +136,8 @@ transfer_new(struct ev_loop *loop, int supfd)
 	xfer->games_fd = -1;
 	TAILQ_INIT(&xfer->serving);
 	TAILQ_INIT(&xfer->fetches);
+	TAILQ_INIT(&xfer->manifests);
+	hash_init_worker(xfer);
 	msgconn_init(&xfer->sup, loop, supfd, 1, transfer_dispatch_supervisor,
 	    sup_lost, xfer);
 	return xfer;
@@ -122,6 +151,8 @@ transfer_free(struct transfer *xfer)
 	fetch_free_all(xfer);
 	while ((sc = TAILQ_FIRST(&xfer->serving)) != NULL)
 		serve_close(sc);
+	hash_free_worker(xfer);
+	serve_manifests_free(xfer);
 	msgconn_close(&xfer->sup);
 	serve_gates_free(&xfer->gates);
 	if (xfer->games_fd != -1)

@@ -14,9 +14,9 @@
 #include "common/msgtypes.h"
 
 #define CHUNK_SIZE		(128ULL * 1024 * 1024)
-#define XFER_PROTO_VERSION	1
-#define XFER_MAX_DEPTH		32
 #define XFER_STALL_AFTER	15.0	/* a source silent this long is gone */
+#define XFER_HASH_RETRY		1.0	/* asks a hashing source again after */
+#define XFER_HASH_WAITS		1800	/* times, before giving up on it */
 #define XFER_PROGRESS_EVERY	0.5
 #define XFER_BUF_SIZE		(1024 * 1024)
 #define SERVE_IDLE		30.0	/* a served link silent this long goes */
@@ -54,6 +54,13 @@ struct serve_conn {
 };
 
 struct fetch;
+struct hash_work;
+
+/* A manifest the supervisor handed us: what we answer a file list with. */
+struct served_manifest {
+	TAILQ_ENTRY(served_manifest) entry;
+	struct manifest		 m;
+};
 
 struct transfer {
 	struct ev_loop		*loop;
@@ -62,9 +69,14 @@ struct transfer {
 	char			 peer_id[PEER_ID_SIZE];
 	struct serve_gates	 gates;
 	ev_tstamp		 serve_idle;	/* 0: SERVE_IDLE */
-	int			 sandboxed;
 	TAILQ_HEAD(, serve_conn) serving;
 	TAILQ_HEAD(, fetch)	 fetches;
+	TAILQ_HEAD(, served_manifest) manifests;
+	TAILQ_HEAD(, hash_work)	 hashing;
+	ev_idle			 hash_idle;
+	ev_tstamp		 hash_reported;
+	unsigned char		*hash_buf;
+	struct hash_ctx		*hash;
 };
 
 struct transfer	*transfer_new(struct ev_loop *, int supfd);
@@ -74,18 +86,25 @@ void		 transfer_outbound_changed(struct transfer *, const char *);
 /* serve.c */
 int	serve_gate(const struct serve_gates *, int games_fd,
 	    const char *game_id, char *err, size_t errsz);
-int	serve_list_files(int games_fd, const char *game_id,
-	    struct file_entry **, size_t *, char *err, size_t errsz);
-void	file_entries_free(struct file_entry *, size_t);
 int	serve_open_chunk(const struct serve_gates *, int games_fd,
 	    const char *game_id, const char *path, uint64_t offset,
 	    uint64_t length, char *err, size_t errsz);
 void	serve_gates_set(char ***, size_t *, const char (*)[GAME_ID_SIZE],
 	    size_t);
 void	serve_gates_free(struct serve_gates *);
+void	serve_manifest_set(struct transfer *, struct manifest *);
+void	serve_manifest_forget(struct transfer *, const char *game_id);
+void	serve_manifests_free(struct transfer *);
 void	serve_start(struct transfer *, int fd);
 void	serve_close(struct serve_conn *);
 int	serve_count(struct transfer *, const char *game_id);
+
+/* hash.c: the manifest cache's hashing */
+void	hash_init_worker(struct transfer *);
+void	hash_free_worker(struct transfer *);
+void	hash_start(struct transfer *, struct hash_job *);
+void	hash_cancel(struct transfer *, const char *game_id);
+int	hash_percent(struct transfer *, const char *game_id);
 
 /* fetch.c */
 int	fetch_start(struct transfer *, const struct xfer_fetch *);

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/manifest.h"
 #include "common/proc.h"
 #include "worker-transfer/transfer.h"
 
@@ -13,6 +14,7 @@ main(int argc, char *argv[])
 
 	log_init("transfer", 1, argc > 1 && strcmp(argv[1], "-v") == 0);
 	proc_worker_init(PROC_TRANSFER);
+	hash_init();
 	loop = ev_default_loop(EVFLAG_AUTO);
 	if ((xfer = transfer_new(loop, PROC_WORKER_FD)) == NULL)
 		fatal("transfer_new");

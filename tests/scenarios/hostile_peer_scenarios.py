@@ -39,7 +39,7 @@ from harness import (
     wait_no_active,
     wait_remote_game,
 )
-from wire import FRAME_HDR, FakePeer, T, Wire, frame, game_advert, hello_body, mp_pack, servable_files
+from wire import FRAME_HDR, XFER_PROTO, FakePeer, T, Wire, frame, game_advert, hello_body, manifest_body, mp_pack, servable_files
 
 
 def worker_pids(peer: Any) -> set[int]:
@@ -106,14 +106,14 @@ def x2_raw_tcp_garbage(sc: Scenario) -> str:
         opened.append((what, wire, within, time.monotonic()))
     # A transfer link, then garbage on it: accepted, then closed.
     xfer = Wire(alpha.ready_addr)
-    xfer.send_frame(T("PEER_XFER_OPEN"), {"proto": 1, "peer_id": fake_id})
+    xfer.send_frame(T("PEER_XFER_OPEN"), {"proto": XFER_PROTO, "peer_id": fake_id})
     type_, _body = xfer.recv_frame()
     if type_ != T("PEER_XFER_ACCEPT"):
         problems.append(f"transfer open answered with frame type {type_}")
     xfer.send(rng.randbytes(2048))
     opened.append(("garbage on a transfer link", xfer, 3.0, time.monotonic()))
     xfer2 = Wire(alpha.ready_addr)
-    xfer2.send_frame(T("PEER_XFER_OPEN"), {"proto": 1, "peer_id": fake_id})
+    xfer2.send_frame(T("PEER_XFER_OPEN"), {"proto": XFER_PROTO, "peer_id": fake_id})
     xfer2.recv_frame()
     xfer2.send(frame(T("PEER_CHUNK_REQ"), raw=b"", length=0xFFFFFFFF))
     opened.append(("4 GiB-1 header on a transfer link", xfer2, 3.0, time.monotonic()))
@@ -224,15 +224,20 @@ def x4_hostile_chunk_requests_tcp(sc: Scenario) -> str:
     workers = worker_pids(source)
     wire = Wire(source.ready_addr)
     try:
-        wire.send_frame(T("PEER_XFER_OPEN"), {"proto": 1, "peer_id": "0123456789abcdef0123456789abcdef"})
+        wire.send_frame(T("PEER_XFER_OPEN"), {"proto": XFER_PROTO, "peer_id": "0123456789abcdef0123456789abcdef"})
         type_, _ = wire.recv_frame()
         if type_ != T("PEER_XFER_ACCEPT"):
             raise ScenarioError(f"transfer open answered with frame type {type_}")
-        wire.send_frame(T("PEER_FILES_REQ"), {"game_id": "cnc4"})
-        type_, body = wire.recv_frame()
-        want = servable_files(root)
-        if type_ != T("PEER_FILES") or body.get("game_id") != "cnc4" or body.get("files") != want:
-            raise ScenarioError(f"file list: type {type_} body {body}; expected {want}")
+        want = manifest_body("cnc4", (root / "version.ini").read_text().strip(), servable_files(root))
+        deadline = time.monotonic() + 30
+        while True:  # a peer still hashing the game says so; ask again
+            wire.send_frame(T("PEER_FILES_REQ"), {"game_id": "cnc4"})
+            type_, body = wire.recv_frame()
+            if type_ != T("PEER_FILES_WAIT") or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        if type_ != T("PEER_FILES") or body != want:
+            raise ScenarioError(f"file list: type {type_} body {str(body)[:300]}; expected {str(want)[:300]}")
         refused = []
         for what, request in _hostile_chunks("cnc4", eti, len(eti_bytes), CHUNK_SIZE + 4096):
             wire.send_frame(T("PEER_CHUNK_REQ"), request)
@@ -264,7 +269,7 @@ def x4_hostile_chunk_requests_tcp(sc: Scenario) -> str:
         raise ScenarioError(f"{source.name}'s workers changed: {sorted(workers)} -> {sorted(worker_pids(source))}")
     return (
         f"{len(refused)} hostile chunk requests each got PEER_ERROR and no bytes; the same link then "
-        f"served {len(checks)} good requests byte-exact; file list had only {[f['path'] for f in want]}"
+        f"served {len(checks)} good requests byte-exact; file list had only {[f['path'] for f in want['files']]}"
     )
 
 
@@ -283,7 +288,7 @@ def _stalling_source(sc: Scenario, name: str, ip: str, root: Path, game_id: str,
     stalled = False
 
     def on_files(conn: socket.socket, body: dict[str, Any]) -> None:
-        fake.send(conn, frame(T("PEER_FILES"), {"game_id": body.get("game_id"), "files": files}))
+        fake.send(conn, frame(T("PEER_FILES"), manifest_body(body.get("game_id"), version, files)))
 
     def on_chunk(conn: socket.socket, body: dict[str, Any]) -> None:
         nonlocal stalled
@@ -517,7 +522,7 @@ def _x11_round(sc: Scenario, mode: str, ip: str, real: Peer, root: Path, game_id
     answered: dict[str, Any] = {}
 
     def on_files(conn: socket.socket, body: dict[str, Any]) -> None:
-        fake.send(conn, frame(T("PEER_FILES"), {"game_id": body.get("game_id"), "files": files}))
+        fake.send(conn, frame(T("PEER_FILES"), manifest_body(body.get("game_id"), version, files)))
 
     def on_chunk(conn: socket.socket, body: dict[str, Any]) -> None:
         if answered:

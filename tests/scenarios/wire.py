@@ -265,6 +265,10 @@ def _frame_types(data: bytes) -> list[int]:
     return types
 
 
+XFER_PROTO = 2  # transfer links whose file lists are manifests
+PIECE_SIZE = 4 << 20  # what our peers hash a piece of
+
+
 def hello_body(peer_id: str, addr: str, games: list[dict[str, Any]] | None = None, proto: int = 1, name: str = "rawtest") -> dict[str, Any]:
     return {"proto": proto, "peer_id": peer_id, "name": name, "addr": addr, "games": games or []}
 
@@ -273,10 +277,26 @@ def game_advert(game_id: str, version: str, size: int) -> dict[str, Any]:
     return {"id": game_id, "version": version, "availability": "Ready", "downloaded": True, "installed": False, "size": size}
 
 
+def piece_hashes(path: Path, piece_size: int = PIECE_SIZE) -> bytes:
+    """The SHA-256 of every piece of a file, one after the other."""
+    out = b""
+    with path.open("rb") as handle:
+        while True:
+            piece = handle.read(piece_size)
+            if not piece:
+                return out
+            out += hashlib.sha256(piece).digest()
+
+
+def manifest_body(game_id: str, version: str, files: list[dict[str, Any]]) -> dict[str, Any]:
+    """A PEER_FILES answer: the game's manifest."""
+    return {"game_id": game_id, "version": version, "piece_size": PIECE_SIZE, "files": files}
+
+
 def servable_files(game_root: Path) -> list[dict[str, Any]]:
-    """What a peer lists for a game folder: regular files (no symlinks, not
-    under local/ or .local.installing/, no .lanspread* component), sorted
-    by path bytes."""
+    """What a peer lists for a game folder, with each file's piece hashes:
+    regular files (no symlinks, not under local/ or .local.installing/, no
+    .lanspread* component), sorted by path bytes."""
     files = []
     for dirpath, dirnames, filenames in os.walk(game_root):
         rel_dir = Path(dirpath).relative_to(game_root)
@@ -288,7 +308,7 @@ def servable_files(game_root: Path) -> list[dict[str, Any]]:
                 continue
             if path.is_symlink() or not path.is_file():
                 continue
-            files.append({"path": rel, "size": path.stat().st_size})
+            files.append({"path": rel, "size": path.stat().st_size, "hashes": piece_hashes(path)})
         dirnames[:] = [d for d in dirnames if not (Path(dirpath) / d).is_symlink()]
     files.sort(key=lambda item: item["path"].encode())
     return files
