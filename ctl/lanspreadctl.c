@@ -805,7 +805,9 @@ follow(const char *game_id, int wait)
 			fflush(stdout);
 			free(s);
 		}
-		if (strcmp(ev, "download-progress") == 0)
+		/* The bar is up from the start, before the first progress. */
+		if (strcmp(ev, "download-begin") == 0 ||
+		    strcmp(ev, "download-progress") == 0)
 			bar_update(streaming ? "stream" : "download", data);
 		else if (strcmp(ev, "install-progress") == 0)
 			bar_update("install", data);
