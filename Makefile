@@ -167,6 +167,9 @@ install: all
 		> $(DESTDIR)$(SYSTEMDUNITDIR)/lanspreadd.service
 	chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/lanspreadd.service
 	install -m 644 packaging/lanspread.conf.example $(DESTDIR)$(DOCDIR)/
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	install -m 644 packaging/lanspreadctl.bash-completion \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/lanspreadctl
 	test -e $(DESTDIR)$(SYSCONFDIR)/lanspread/lanspread.conf || \
 		install -m 644 packaging/lanspread.conf.example \
 		$(DESTDIR)$(SYSCONFDIR)/lanspread/lanspread.conf

@@ -59,6 +59,20 @@ def _makefile_version() -> str:
     raise ScenarioError("no VERSION in the Makefile")
 
 
+def _complete(script: Path, words: list[str]) -> list[str]:
+    """What bash completion of script offers for words (the last is the
+    word being completed)."""
+    code = (
+        'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); '
+        '_lanspreadctl; printf "%s\\n" "${COMPREPLY[@]}"'
+    )
+    res = subprocess.run(["bash", "-c", code, "complete", str(script), *words], text=True,
+                         capture_output=True, timeout=30)
+    if res.returncode != 0:
+        raise ScenarioError(f"completion of {words} failed: {res.stderr}")
+    return [w for w in res.stdout.split("\n") if w]
+
+
 # --------------------------------------------------------------------------
 # X13: --help, --version, unknown commands
 # --------------------------------------------------------------------------
@@ -103,9 +117,26 @@ def x13_help_version_unknown(sc: Scenario) -> str:
         _expect(res, 2, what)
         if res.stdout or not res.stderr:
             raise ScenarioError(f"{what}: a usage error belongs on stderr: {res.stdout!r} {res.stderr!r}")
+    # make install puts the bash completion where bash-completion looks.
+    dest = sc.dir / "destdir"
+    res = subprocess.run(["make", "-s", "-C", str(REPO), f"B={CFG.build}", f"DESTDIR={dest}", "PREFIX=/usr",
+                          "install"], text=True, capture_output=True, timeout=300)
+    if res.returncode != 0:
+        raise ScenarioError(f"make install failed: {res.stdout}{res.stderr}")
+    script = dest / "usr/share/bash-completion/completions/lanspreadctl"
+    if not script.is_file():
+        raise ScenarioError(f"make install did not install {script}")
+    for words, want in ((["lanspreadctl", "dow"], ["download"]),
+                        (["lanspreadctl", "-s", nosock, "st"], ["status", "stream-install"]),
+                        (["lanspreadctl", "--v"], ["--version"]),
+                        (["lanspreadctl", "download", "x", "--no"], ["--no-install"]),
+                        (["lanspreadctl", "play", "x", "--"], ["--user", "--language"])):
+        got = _complete(script, words)
+        if got != want:
+            raise ScenarioError(f"completion of {words}: {got}, wanted {want}")
     return (f"--help/-h/help on stdout exit 0 listing {len(commands)} commands; --version "
             f"'lanspreadctl {version}' exit 0; 5 typos named with the nearest command, exit 2; "
-            "usage errors on stderr, exit 2")
+            "usage errors on stderr, exit 2; make install's bash completion completes commands and flags")
 
 
 # --------------------------------------------------------------------------
@@ -421,6 +452,11 @@ def x16_interrupt_and_watch(sc: Scenario) -> str:
                         raise ScenarioError(f"watch never printed {what}; lines: {lines[-10:]}")
                     cond.wait(left)
 
+        # Game ids complete from the daemon's list.
+        script = REPO / "packaging" / "lanspreadctl.bash-completion"
+        got = _complete(script, [str(CFG.build / "lanspreadctl"), "-s", str(daemon.sock), "download", "co"])
+        if got != [GAME]:
+            raise ScenarioError(f"completion of a game id: {got}, wanted [{GAME!r}]")
         time.sleep(0.5)  # watch subscribed before the download starts
         download = subprocess.Popen(daemon.ctl_argv("download", GAME), stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
@@ -463,7 +499,7 @@ def x16_interrupt_and_watch(sc: Scenario) -> str:
     if bad:
         raise ScenarioError(f"watch printed lines that are not plain events: {bad[:5]}")
     progress = next(line for line in lines if WATCH_PROGRESS.match(line))
-    return (f"SIGINT during download: exit 130, 'goes on' + '{cancel_cmd}', daemon still busy, "
+    return (f"game id completed from the daemon; SIGINT during download: exit 130, 'goes on' + '{cancel_cmd}', daemon still busy, "
             f"that command cancelled it; watch: {len(lines)} plain lines, e.g. {progress!r}")
 
 
