@@ -365,8 +365,12 @@ bar_update(const char *label, json_t *data)
 		return;
 	if (rate <= 0 && t - bar.started > 0.5)
 		rate = (done - bar.first_bytes) / (t - bar.started);
-	/* One column spare: a full line would wrap on some terminals. */
-	bar_format(line, sizeof(line), term_columns() - 1, label,
+	/*
+	 * Columns spare: one, as a full line wraps on some terminals, and
+	 * two for the "^C" the terminal echoes on Ctrl-C, so that erasing
+	 * the line erases all of it.
+	 */
+	bar_format(line, sizeof(line), term_columns() - 3, label,
 	    str(data, "game_id"), done, total, rate);
 	printf("\r%s\033[K", line);
 	fflush(stdout);

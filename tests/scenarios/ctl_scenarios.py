@@ -318,13 +318,13 @@ class _Tmux:
         return subprocess.run(["tmux", "-L", self.name, "-f", "/dev/null", *args], text=True,
                               capture_output=True, timeout=20, check=check, stdin=subprocess.DEVNULL)
 
-    def start(self, columns: int, rows: int, command: str) -> None:
-        self.sc.log(f"tmux {self.name} {columns}x{rows}: {command}")
-        self.run("new-session", "-d", "-s", "main", "-x", str(columns), "-y", str(rows), command)
+    def start(self, columns: int, rows: int, command: str, session: str = "main") -> None:
+        self.sc.log(f"tmux {self.name} {session} {columns}x{rows}: {command}")
+        self.run("new-session", "-d", "-s", session, "-x", str(columns), "-y", str(rows), command)
 
-    def capture(self) -> str:
+    def capture(self, session: str = "main") -> str:
         # -J joins wrapped lines, so a line that wrapped shows too long.
-        return self.run("capture-pane", "-p", "-J", "-t", "main").stdout
+        return self.run("capture-pane", "-p", "-J", "-t", session).stdout
 
     def kill(self) -> None:
         procs = [p for p in descendants(os.getpid()).values() if p.comm.startswith("tmux")]
@@ -369,11 +369,12 @@ def x15_progress_under_tmux(sc: Scenario) -> str:
     times while it runs, never has a line over 80 columns, a wrapped or
     leftover line, or two bars; the bars say download then install with
     a percentage, a rate and the time left; the end shows only the two
-    result lines."""
+    result lines. Then Ctrl-C on an install bar erases it, ^C included."""
     daemon = _daemon_and_source(sc, "x15", "127.0.0.21")
     tmux = _Tmux(sc)
     captures = 0
     labels: dict[str, str] = {}
+    interrupted = ""
     try:
         command = " ".join(shlex.quote(a) for a in daemon.ctl_argv("download", GAME))
         tmux.start(PANE_COLUMNS, 24, f'{command}; echo "[exit $?]"; sleep 600')
@@ -400,6 +401,7 @@ def x15_progress_under_tmux(sc: Scenario) -> str:
         if len(lines) != 3 or not lines[0].startswith(f"{GAME}: downloaded ") \
                 or lines[1] != f"{GAME}: installed" or lines[2] != "[exit 0]":
             raise ScenarioError(f"final pane is not downloaded/installed/[exit 0]:\n{final}")
+        interrupted = _ctrl_c_on_install_bar(daemon, tmux)
     finally:
         tmux.kill()
         daemon.stop()
@@ -407,7 +409,48 @@ def x15_progress_under_tmux(sc: Scenario) -> str:
         if label not in labels:
             raise ScenarioError(f"no {label} bar seen in {captures} captures (seen: {labels})")
     return (f"{captures} pane captures at 80x24: no line over 80 columns, no stray or second bar; "
-            f"last bars: {labels['download']!r} / {labels['install']!r}; final pane: downloaded, installed, exit 0")
+            f"last bars: {labels['download']!r} / {labels['install']!r}; final pane: downloaded, installed, "
+            f"exit 0; Ctrl-C on the install bar: {interrupted}")
+
+
+def _ctrl_c_on_install_bar(daemon: _Daemon, tmux: _Tmux) -> str:
+    """Ctrl-C typed in the pane while the install bar shows: the bar and
+    the echoed ^C are erased, the message says the install goes on, exit
+    130, and the install does finish."""
+    _expect(daemon.ctl("uninstall", GAME), 0, "uninstall")
+    command = " ".join(shlex.quote(a) for a in daemon.ctl_argv("install", GAME))
+    tmux.start(PANE_COLUMNS, 24, f'{command}; echo "[exit $?]"; sleep 600', session="second")
+    deadline = time.monotonic() + 60
+    while not any(BAR.match(line) for line in tmux.capture("second").splitlines()):
+        if time.monotonic() > deadline:
+            raise ScenarioError(f"no install bar within 60 s:\n{tmux.capture('second')}")
+        time.sleep(0.02)
+    tmux.run("send-keys", "-t", "second", "C-c")
+    deadline = time.monotonic() + 20
+    while True:
+        text = tmux.capture("second")
+        lines = [line.rstrip() for line in text.splitlines() if line.strip()]
+        if any(EXIT_LINE.match(line) for line in lines):
+            break
+        if time.monotonic() > deadline:
+            raise ScenarioError(f"install did not end on Ctrl-C:\n{text}")
+        time.sleep(0.05)
+    if lines[-1] == f"[exit 0]" and f"{GAME}: installed" in lines:
+        raise ScenarioError("the install ended before Ctrl-C landed (rerun)")
+    if lines[-1] != "[exit 130]" or not lines[0].startswith(
+            f"lanspreadctl: interrupted; the install of {GAME} goes on in lanspreadd"):
+        raise ScenarioError(f"Ctrl-C on the install bar left:\n{text}")
+    if any(BAR.match(line) or "^C" in line or "[#" in line or "[." in line for line in lines):
+        raise ScenarioError(f"bar or ^C left after Ctrl-C:\n{text}")
+    deadline = time.monotonic() + 120
+    while f"busy      {GAME}:" in daemon.ctl("status").stdout:
+        if time.monotonic() > deadline:
+            raise ScenarioError("the install never ended after Ctrl-C")
+        time.sleep(0.3)
+    games = json.loads(daemon.ctl("--json", "games").stdout)["data"]["local"]
+    if not any(g.get("id") == GAME and g.get("installed") for g in games):
+        raise ScenarioError(f"the install did not go on after Ctrl-C: {games}")
+    return "bar and ^C erased, 'goes on' message, exit 130, install finished in the daemon"
 
 
 # --------------------------------------------------------------------------
@@ -426,6 +469,7 @@ def x16_interrupt_and_watch(sc: Scenario) -> str:
     daemon = _daemon_and_source(sc, "x16", "127.0.0.22")
     watch = None
     lines: list[str] = []
+    piped: list[str] = []
     try:
         watch = subprocess.Popen(daemon.ctl_argv("watch"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                  stdin=subprocess.DEVNULL, text=True)
@@ -486,6 +530,14 @@ def x16_interrupt_and_watch(sc: Scenario) -> str:
         res = daemon.ctl(*shlex.split(cancel_cmd)[3:])
         _expect(res, 0, "the suggested cancel")
         wait_line(re.compile(rf" download-cancelled {GAME}$"), "download-cancelled")
+        # Not a terminal: no redraws, one line at the end of each phase.
+        res = daemon.ctl("download", GAME, timeout=300)
+        _expect(res, 0, "download to a pipe")
+        piped = res.stdout.splitlines()
+        if "\r" in res.stdout or "\033" in res.stdout or len(piped) != 2 \
+                or not RESULT.match(piped[0]) or not piped[0].startswith(f"{GAME}: downloaded ") \
+                or piped[1] != f"{GAME}: installed":
+            raise ScenarioError(f"download to a pipe: {res.stdout!r}, wanted the two result lines alone")
     finally:
         if watch is not None:
             watch.terminate()
@@ -500,7 +552,7 @@ def x16_interrupt_and_watch(sc: Scenario) -> str:
         raise ScenarioError(f"watch printed lines that are not plain events: {bad[:5]}")
     progress = next(line for line in lines if WATCH_PROGRESS.match(line))
     return (f"game id completed from the daemon; SIGINT during download: exit 130, 'goes on' + '{cancel_cmd}', daemon still busy, "
-            f"that command cancelled it; watch: {len(lines)} plain lines, e.g. {progress!r}")
+            f"that command cancelled it; to a pipe: {piped}; watch: {len(lines)} plain lines, e.g. {progress!r}")
 
 
 CTL_SCENARIOS = [
