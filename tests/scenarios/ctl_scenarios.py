@@ -559,5 +559,5 @@ CTL_SCENARIOS = [
     ("X13-ctl-help", x13_help_version_unknown),
     ("X14-ctl-hints", x14_unreachable_hints),
     ("X15-ctl-tmux-bars", x15_progress_under_tmux),
-    ("X16-ctl-interrupt-watch", x16_interrupt_and_watch),
+    ("X16-ctl-interrupt", x16_interrupt_and_watch),
 ]
