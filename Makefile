@@ -9,6 +9,8 @@ DOCDIR ?= $(PREFIX)/share/doc/lanspread
 SYSCONFDIR ?= /etc
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 B := build
+# The release: lanspreadctl --version prints it.
+VERSION := 0.1.0
 
 PKGS := msgpack sqlite3 libarchive jansson libseccomp libcrypto
 CFLAGS ?= -O2 -g
@@ -36,7 +38,7 @@ DEB_PACKAGES := build-essential pkg-config libev-dev libmdnsd-dev \
 	libmsgpack-dev libsqlite3-dev libarchive-dev check libseccomp-dev \
 	libjansson-dev libssl-dev \
 	libarchive-tools python3 python3-rarfile mandoc valgrind iproute2 \
-	util-linux sqlite3 diffutils
+	util-linux sqlite3 diffutils tmux
 
 COMMON_SRC := $(wildcard common/*.c)
 SUP_SRC := $(filter-out supervisor/lanspreadd.c supervisor/peer_shim.c, \
@@ -91,6 +93,8 @@ $(B)/lanspread-transfer: $(call obj,worker-transfer/transfer_main.c) $(B)/libtra
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(B)/lanspread-install: $(call obj,worker-install/install_main.c) $(B)/libinstall.a $(B)/libcommon.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(call obj,ctl/lanspreadctl.c): override CFLAGS += \
+	-DLANSPREAD_VERSION='"$(VERSION)"'
 $(B)/lanspreadctl: $(call obj,ctl/lanspreadctl.c)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -ljansson
 
@@ -163,6 +167,9 @@ install: all
 		> $(DESTDIR)$(SYSTEMDUNITDIR)/lanspreadd.service
 	chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/lanspreadd.service
 	install -m 644 packaging/lanspread.conf.example $(DESTDIR)$(DOCDIR)/
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	install -m 644 packaging/lanspreadctl.bash-completion \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/lanspreadctl
 	test -e $(DESTDIR)$(SYSCONFDIR)/lanspread/lanspread.conf || \
 		install -m 644 packaging/lanspread.conf.example \
 		$(DESTDIR)$(SYSCONFDIR)/lanspread/lanspread.conf

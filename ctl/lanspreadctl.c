@@ -1,25 +1,44 @@
 /*
  * lanspreadctl: drives a running lanspreadd over its control socket.
  * Tables for people, --json for scripts; long operations show a live
- * progress bar on a terminal and end with an exit code that says how
- * they went: 0 ok, 1 the command failed, 2 usage, 3 daemon unreachable.
+ * progress bar per phase when standard output is a terminal, and end
+ * with an exit code that says how they went: 0 ok, 1 the command failed,
+ * 2 usage, 3 daemon unreachable, 130 interrupted (the daemon goes on).
  */
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
+#ifndef LANSPREAD_VERSION
+#define LANSPREAD_VERSION "unknown"
+#endif
+
 #define DEFAULT_SOCKET	"/run/lanspread/control.sock"
+#define DEFAULT_GROUP	"lanspread"
 #define EXIT_FAILED	1
 #define EXIT_USAGE	2
 #define EXIT_UNREACHABLE 3
+#define EXIT_INTERRUPTED 130	/* as a shell reports death by SIGINT */
+
+#define BAR_MIN		10	/* narrowest bar worth drawing */
+#define BAR_MAX		50	/* and the widest */
+#define BAR_ID_MAX	20	/* longest game id shown on a bar */
+#define REDRAW_S	0.1	/* at most ten redraws a second */
 
 enum wait_for {
 	WAIT_NONE,
@@ -31,28 +50,113 @@ enum wait_for {
 
 struct command {
 	const char	*name;
-	const char	*usage;
+	const char	*args;		/* its arguments, for the usage */
+	const char	*what;		/* one line, for the usage */
 	int		 nargs;		/* positional arguments */
 	json_t		*(*build)(char **args, int *waitp);
 	void		(*show)(json_t *data);
 };
 
+/* The line a progress bar lives on, and how fast its phase goes. */
+struct bar {
+	const char	*label;		/* the phase; NULL when none is drawn */
+	double		 started;	/* when the phase's first event came */
+	double		 first_bytes;	/* its bytes then */
+	double		 drawn;		/* when it was last drawn */
+};
+
 static int	 json_out;
+static int	 tty_out;		/* stdout is a terminal: bars */
 static int	 sock = -1;
 static char	 rbuf[1 << 20];
 static size_t	 rlen;
-static int	 progress_shown;
+static struct bar bar;
+static const char *sock_path;
+static int	 sock_given;		/* -s was given: hints repeat it */
+
+/* Ctrl-C while waiting: the work goes on in the daemon, we say how. */
+static volatile sig_atomic_t interrupted;
+static sigset_t	 wait_mask;		/* the mask to wait with */
+static const char *phase_game;
+static const char *phase = "";		/* what goes on: "download", ... */
+
+static void	 usage(FILE *, int) __attribute__((noreturn));
+
+static double
+now_s(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Erases the bar, so that what follows takes its line. */
+static void
+bar_clear(void)
+{
+	if (bar.label != NULL) {
+		fputs("\r\033[K", stdout);
+		fflush(stdout);
+	}
+	bar.label = NULL;
+}
 
 static void __attribute__((noreturn))
-usage(void)
+gone(void)
 {
-	fprintf(stderr, "usage: lanspreadctl [--json] [-s socket] command "
-	    "[args]\n"
-	    "commands: games | peers | status | connect ADDR |\n"
-	    "\tdownload GAME [--no-install] | install GAME | uninstall GAME |\n"
-	    "\tstream-install GAME | cancel GAME |\n"
-	    "\tplay GAME --user NAME --language LANG | watch\n");
-	exit(EXIT_USAGE);
+	bar_clear();
+	fprintf(stderr, "lanspreadctl: daemon went away\n");
+	exit(EXIT_UNREACHABLE);
+}
+
+/* The interrupted wait: say that the work goes on, and how to stop it. */
+static void __attribute__((noreturn))
+give_up(void)
+{
+	const char	*s = sock_given ? " -s " : "";
+	const char	*p = sock_given ? sock_path : "";
+
+	bar_clear();
+	fprintf(stderr, "lanspreadctl: interrupted; the %s of %s goes on in "
+	    "lanspreadd\n", phase, phase_game);
+	if (strcmp(phase, "download") == 0 || strcmp(phase, "stream-install")
+	    == 0)
+		fprintf(stderr, "lanspreadctl: to cancel it: lanspreadctl%s%s "
+		    "cancel %s\n", s, p, phase_game);
+	else
+		fprintf(stderr, "lanspreadctl: it cannot be cancelled; "
+		    "lanspreadctl%s%s status shows it\n", s, p);
+	fprintf(stderr, "lanspreadctl: to follow it: lanspreadctl%s%s "
+	    "watch\n", s, p);
+	exit(EXIT_INTERRUPTED);
+}
+
+static void
+on_sigint(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+/*
+ * From here on SIGINT is blocked but while waiting for the daemon, so
+ * that a Ctrl-C cannot slip in between a check and the wait.
+ */
+static void
+catch_sigint(void)
+{
+	struct sigaction sa;
+	sigset_t	 block;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_sigint;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigprocmask(SIG_BLOCK, &block, &wait_mask);
+	sigdelset(&wait_mask, SIGINT);
 }
 
 static void
@@ -70,10 +174,8 @@ send_line(json_t *req)
 
 		if (n == -1 && errno == EINTR)
 			continue;
-		if (n <= 0) {
-			fprintf(stderr, "lanspreadctl: daemon went away\n");
-			exit(EXIT_UNREACHABLE);
-		}
+		if (n <= 0)
+			gone();
 		off += n;
 	}
 	free(s);
@@ -83,6 +185,8 @@ send_line(json_t *req)
 static json_t *
 read_line(void)
 {
+	struct pollfd	 pfd = { .fd = sock, .events = POLLIN };
+
 	for (;;) {
 		char	*nl = memchr(rbuf, '\n', rlen);
 		ssize_t	 n;
@@ -99,15 +203,18 @@ read_line(void)
 		}
 		if (rlen == sizeof(rbuf))
 			rlen = 0;	/* a line we cannot hold: skip it */
+		if (interrupted)
+			give_up();
+		if (ppoll(&pfd, 1, NULL, &wait_mask) == -1) {
+			if (errno == EINTR)
+				continue;
+			gone();
+		}
 		n = read(sock, rbuf + rlen, sizeof(rbuf) - rlen);
 		if (n == -1 && errno == EINTR)
 			continue;
-		if (n <= 0) {
-			if (progress_shown)
-				fputc('\n', stderr);
-			fprintf(stderr, "lanspreadctl: daemon went away\n");
-			exit(EXIT_UNREACHABLE);
-		}
+		if (n <= 0)
+			gone();
 		rlen += n;
 	}
 }
@@ -118,6 +225,12 @@ str(json_t *o, const char *key)
 	const char	*s = json_string_value(json_object_get(o, key));
 
 	return s ? s : "-";
+}
+
+static double
+num(json_t *o, const char *key)
+{
+	return json_number_value(json_object_get(o, key));
 }
 
 static void
@@ -133,6 +246,137 @@ human_size(double bytes, char *buf, size_t size)
 	snprintf(buf, size, u ? "%.1f %s" : "%.0f %s", bytes, units[u]);
 }
 
+/* Time left as m:ss or h:mm:ss; "--:--" when it cannot be told. */
+static void
+human_eta(double done, double total, double rate, char *buf, size_t size)
+{
+	long	 s;
+
+	if (rate <= 0 || total <= 0 || done > total ||
+	    (total - done) / rate > 100 * 3600.0) {
+		snprintf(buf, size, "--:--");
+		return;
+	}
+	s = (long)((total - done) / rate + 0.5);
+	if (s >= 3600)
+		snprintf(buf, size, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60,
+		    s % 60);
+	else
+		snprintf(buf, size, "%ld:%02ld", s / 60, s % 60);
+}
+
+/* The terminal's width: the tty's, else $COLUMNS, else 80. */
+static int
+term_columns(void)
+{
+	struct winsize	 ws;
+	const char	*e = getenv("COLUMNS");
+	char		*end;
+	long		 n;
+
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+		return ws.ws_col;
+	if (e != NULL && *e != '\0') {
+		n = strtol(e, &end, 10);
+		if (*end == '\0' && n > 0 && n < 10000)
+			return (int)n;
+	}
+	return 80;
+}
+
+/*
+ * Formats one progress line of at most width columns (all ASCII, so
+ * bytes are columns), dropping parts from the right as room runs out:
+ *   download cnctw [#######....]  45% 1.2 GiB/2.0 GiB 112.0 MiB/s ETA 0:08
+ */
+static void
+bar_format(char *out, size_t size, int width, const char *label,
+    const char *game, double done, double total, double rate)
+{
+	char	 d[32], t[32], r[40], eta[32], pct[8], sizes[72], id[64];
+	char	 fill[256];
+	int	 room, n, f;
+
+	if (size == 0)
+		return;
+	if (width >= (int)size)
+		width = (int)size - 1;
+	snprintf(id, sizeof(id), "%.*s%s", BAR_ID_MAX, game,
+	    strlen(game) > BAR_ID_MAX ? "~" : "");
+	human_size(done, d, sizeof(d));
+	human_size(total, t, sizeof(t));
+	human_size(rate, r, sizeof(r));
+	strncat(r, "/s", sizeof(r) - strlen(r) - 1);
+	if (total <= 0) {
+		/* No total: no bar, no percentage, no time left. */
+		snprintf(out, size, "%-8s %s %s %s", label, id, d, r);
+		out[width > 0 ? width : 0] = '\0';
+		return;
+	}
+	human_eta(done, total, rate, eta, sizeof(eta));
+	snprintf(pct, sizeof(pct), "%3.0f%%", done > total ? 100.0 :
+	    100 * done / total);
+	snprintf(sizes, sizeof(sizes), " %s/%s", d, t);
+	for (int part = 0; part < 3; part++) {
+		const char *sz = part == 0 ? sizes : "";
+		const char *rt = part < 2 ? r : "";
+
+		/* label id [bar] pct sizes rate eta */
+		n = snprintf(NULL, 0, "%-8s %s [] %s%s%s%s ETA %s", label, id,
+		    pct, sz, *rt ? " " : "", rt, eta);
+		room = width - n;
+		if (room >= BAR_MIN) {
+			if (room > BAR_MAX)
+				room = BAR_MAX;
+			f = (int)(room * (done > total ? 1.0 : done / total));
+			memset(fill, '#', f);
+			memset(fill + f, '.', room - f);
+			fill[room] = '\0';
+			snprintf(out, size, "%-8s %s [%s] %s%s%s%s ETA %s", label,
+			    id, fill, pct, sz, *rt ? " " : "", rt, eta);
+			return;
+		}
+	}
+	/* Too narrow for any bar: the figures, cut to the width. */
+	snprintf(out, size, "%-8s %s %s %s ETA %s", label, id, pct, r, eta);
+	out[width > 0 ? width : 0] = '\0';
+}
+
+/* One progress event: the bar of its phase, redrawn in place. */
+static void
+bar_update(const char *label, json_t *data)
+{
+	double	 done = num(data, "bytes"), total = num(data, "total_bytes");
+	double	 rate = num(data, "bytes_per_s"), t = now_s();
+	char	 line[512];
+
+	if (!tty_out || json_out)
+		return;
+	if (bar.label != NULL && strcmp(bar.label, label) != 0)
+		bar_clear();
+	if (bar.label == NULL) {
+		bar.label = label;
+		bar.started = t;
+		bar.first_bytes = done;
+		bar.drawn = 0;
+	}
+	/* Redraw at most every REDRAW_S, but always the last step. */
+	if (t - bar.drawn < REDRAW_S && (total <= 0 || done < total))
+		return;
+	if (rate <= 0 && t - bar.started > 0.5)
+		rate = (done - bar.first_bytes) / (t - bar.started);
+	/*
+	 * Columns spare: one, as a full line wraps on some terminals, and
+	 * two for the "^C" the terminal echoes on Ctrl-C, so that erasing
+	 * the line erases all of it.
+	 */
+	bar_format(line, sizeof(line), term_columns() - 3, label,
+	    str(data, "game_id"), done, total, rate);
+	printf("\r%s\033[K", line);
+	fflush(stdout);
+	bar.drawn = t;
+}
+
 static void
 show_games(json_t *data)
 {
@@ -145,8 +389,7 @@ show_games(json_t *data)
 	json_array_foreach(json_object_get(data, "local"), i, g) {
 		int	 inst = json_is_true(json_object_get(g, "installed"));
 
-		human_size(json_number_value(json_object_get(g, "size")), sz,
-		    sizeof(sz));
+		human_size(num(g, "size"), sz, sizeof(sz));
 		printf("%-16s %-12s %-10s %-10s %s\n", str(g, "id"),
 		    inst ? "installed" : str(g, "availability"),
 		    str(g, "eti_version"), sz, str(g, "name"));
@@ -154,8 +397,7 @@ show_games(json_t *data)
 	printf("\n%-16s %-12s %-10s %-10s %s\n", "ON THE LAN", "PEERS",
 	    "VERSION", "SIZE", "NAME");
 	json_array_foreach(json_object_get(data, "remote"), i, g) {
-		human_size(json_number_value(json_object_get(g, "size")), sz,
-		    sizeof(sz));
+		human_size(num(g, "size"), sz, sizeof(sz));
 		printf("%-16s %-12lld %-10s %-10s %s\n", str(g, "id"),
 		    (long long)json_integer_value(json_object_get(g,
 		    "peer_count")), str(g, "eti_game_version"), sz,
@@ -176,20 +418,46 @@ show_peers(json_t *data)
 		    json_object_get(p, "game_count")), str(p, "name"));
 }
 
+/* ", 45% 1.2/2.0 GiB 112.0 MiB/s ETA 0:08" of an operation, if it says. */
+static void
+op_figures(json_t *op, char *buf, size_t size)
+{
+	double	 done = num(op, "bytes"), total = num(op, "total_bytes");
+	double	 rate = num(op, "bytes_per_s");
+	char	 d[32], t[32], r[32], eta[32];
+
+	buf[0] = '\0';
+	if (json_object_get(op, "bytes") == NULL)
+		return;
+	human_size(done, d, sizeof(d));
+	human_size(rate, r, sizeof(r));
+	if (total > 0) {
+		human_size(total, t, sizeof(t));
+		human_eta(done, total, rate, eta, sizeof(eta));
+		snprintf(buf, size, ", %.0f%% %s/%s %s/s ETA %s",
+		    100 * done / total, d, t, r, eta);
+	} else
+		snprintf(buf, size, ", %s %s/s", d, r);
+}
+
 static void
 show_status(json_t *data)
 {
 	json_t		*op, *v;
 	const char	*k;
 	size_t		 i;
+	char		 fig[160];
 
 	printf("peer      %s (%s)\naddress   %s\npeers     %lld\n",
 	    str(data, "name"), str(data, "peer_id"), str(data, "addr"),
 	    (long long)json_integer_value(json_object_get(data,
 	    "peer_count")));
-	json_array_foreach(json_object_get(data, "active_operations"), i, op)
-		printf("busy      %s: %s\n", str(op, "game_id"),
-		    str(op, "operation"));
+	json_array_foreach(json_object_get(data, "active_operations"), i,
+	    op) {
+		op_figures(op, fig, sizeof(fig));
+		printf("busy      %s: %s%s\n", str(op, "game_id"),
+		    str(op, "operation"), fig);
+	}
 	json_object_foreach(json_object_get(data,
 	    "active_outbound_transfers"), k, v)
 		printf("serving   %s to %lld peer(s)\n", k,
@@ -212,6 +480,76 @@ show_play(json_t *data)
 		    "yes" : "no",
 		    json_is_true(json_object_get(o, "persona_name_written")) ?
 		    "yes" : "no");
+}
+
+/* One event of watch, for people: time, event, game, what it says. */
+static void
+show_event(const char *ev, json_t *data)
+{
+	char		 when[16], a[32], b[32], r[32];
+	time_t		 t = time(NULL);
+	struct tm	*tm = localtime(&t);
+	json_t		*v, *tp;
+	const char	*k;
+	size_t		 i;
+
+	if (tm == NULL || strftime(when, sizeof(when), "%H:%M:%S", tm) == 0)
+		snprintf(when, sizeof(when), "--:--:--");
+	printf("%s %s", when, ev);
+	if (json_is_string(json_object_get(data, "game_id")))
+		printf(" %s", str(data, "game_id"));
+	if (strcmp(ev, "download-progress") == 0 ||
+	    strcmp(ev, "install-progress") == 0) {
+		human_size(num(data, "bytes"), a, sizeof(a));
+		human_size(num(data, "total_bytes"), b, sizeof(b));
+		human_size(num(data, "bytes_per_s"), r, sizeof(r));
+		if (num(data, "total_bytes") > 0)
+			printf(" %.0f%% %s/%s", 100 * num(data, "bytes") /
+			    num(data, "total_bytes"), a, b);
+		else
+			printf(" %s", a);
+		printf(" %s/s", r);
+	} else if (strcmp(ev, "download-begin") == 0) {
+		human_size(num(data, "total_bytes"), a, sizeof(a));
+		printf(" %s", a);
+	} else if (strcmp(ev, "download-finished") == 0) {
+		tp = json_object_get(data, "throughput");
+		human_size(num(tp, "bytes"), a, sizeof(a));
+		printf(" %s in %.1f s (%.0f MiB/s)", a,
+		    num(tp, "duration_ms") / 1000, num(tp, "mib_per_s"));
+	} else if (strcmp(ev, "download-chunk-finished") == 0) {
+		human_size(num(data, "length"), a, sizeof(a));
+		printf(" %s at %.0f, %s from %s", str(data, "relative_path"),
+		    num(data, "offset"), a, str(data, "peer_addr"));
+	} else if (strcmp(ev, "active-operations-changed") == 0) {
+		json_array_foreach(json_object_get(data,
+		    "active_operations"), i, v)
+			printf(" %s:%s", str(v, "game_id"),
+			    str(v, "operation"));
+		if (json_array_size(json_object_get(data,
+		    "active_operations")) == 0)
+			printf(" none");
+	} else {
+		/* Any other event: its plain fields, key=value. */
+		json_object_foreach(data, k, v) {
+			if (strcmp(k, "game_id") == 0)
+				continue;
+			if (json_is_string(v))
+				printf(" %s=%s", k, json_string_value(v));
+			else if (json_is_integer(v))
+				printf(" %s=%lld", k,
+				    (long long)json_integer_value(v));
+			else if (json_is_real(v))
+				printf(" %s=%g", k, json_real_value(v));
+			else if (json_is_boolean(v))
+				printf(" %s=%s", k, json_is_true(v) ? "yes" :
+				    "no");
+			else if (json_is_array(v))
+				printf(" %s=[%zu]", k, json_array_size(v));
+		}
+	}
+	putchar('\n');
+	fflush(stdout);
 }
 
 static json_t *
@@ -242,6 +580,7 @@ b_download(char **a, int *w)
 	int	 install = a[1] == NULL;
 
 	*w = install ? WAIT_INSTALL : WAIT_DOWNLOAD;
+	phase = "download";
 	return json_pack("{s:s,s:s,s:b}", "cmd", "download", "game_id", a[0],
 	    "install", install);
 }
@@ -250,6 +589,7 @@ static json_t *
 b_game_cmd(const char *cmd, char **a, int *w, int wait)
 {
 	*w = wait;
+	phase = cmd;
 	return json_pack("{s:s,s:s}", "cmd", cmd, "game_id", a[0]);
 }
 
@@ -270,67 +610,175 @@ b_play(char **a, int *w)
 	    "username", a[1], "language", a[2]);
 }
 
+/* "help" has no builder: it is answered without the daemon. */
 static const struct command commands[] = {
-	{ "games",	"games",			0, b_games, show_games },
-	{ "peers",	"peers",			0, b_peers, show_peers },
-	{ "status",	"status",			0, b_status, show_status },
-	{ "connect",	"connect ADDR",			1, b_connect, NULL },
-	{ "download",	"download GAME [--no-install]",	1, b_download, NULL },
-	{ "install",	"install GAME",			1, b_install, NULL },
-	{ "uninstall",	"uninstall GAME",		1, b_uninstall, NULL },
-	{ "stream-install", "stream-install GAME",	1, b_stream, NULL },
-	{ "cancel",	"cancel GAME",			1, b_cancel, NULL },
-	{ "play",	"play GAME --user NAME --language LANG", 1, b_play,
-	    show_play },
-	{ "watch",	"watch",			0, b_watch, NULL },
+	{ "games", "", "list the local games and those on the LAN",
+	    0, b_games, show_games },
+	{ "peers", "", "list the connected peers", 0, b_peers, show_peers },
+	{ "status", "", "show this peer and its running operations",
+	    0, b_status, show_status },
+	{ "connect", " ADDR", "connect to the peer at ip:port",
+	    1, b_connect, NULL },
+	{ "download", " GAME [--no-install]",
+	    "download a game from the LAN, then install it",
+	    1, b_download, NULL },
+	{ "install", " GAME", "install a downloaded game",
+	    1, b_install, NULL },
+	{ "uninstall", " GAME", "remove a game's installed copy",
+	    1, b_uninstall, NULL },
+	{ "stream-install", " GAME",
+	    "install a game from a peer without its archives",
+	    1, b_stream, NULL },
+	{ "cancel", " GAME", "cancel a game's download", 1, b_cancel, NULL },
+	{ "play", " GAME --user NAME --language LANG",
+	    "apply a game's first-play settings", 1, b_play, show_play },
+	{ "watch", "", "print the daemon's events as they happen",
+	    0, b_watch, NULL },
+	{ "help", "", "print this help", 0, NULL, NULL },
 };
+#define NCOMMANDS	(sizeof(commands) / sizeof(commands[0]))
 
-/* One line, redrawn in place: bytes, percent, rate and time left. */
 static void
-progress(json_t *data)
+usage(FILE *fp, int code)
 {
-	double	 bytes = json_number_value(json_object_get(data, "bytes"));
-	double	 total = json_number_value(json_object_get(data,
-	    "total_bytes"));
-	double	 rate = json_number_value(json_object_get(data, "bytes_per_s"));
-	char	 b[32], t[32], r[32], eta[32] = "--:--";
-	int	 width = 30, fill;
-	char	 bar[64];
+	size_t	 i;
+	char	 line[64];
 
-	if (!isatty(STDERR_FILENO) || json_out)
-		return;
-	human_size(bytes, b, sizeof(b));
-	human_size(total, t, sizeof(t));
-	human_size(rate, r, sizeof(r));
-	if (rate > 0 && total > bytes) {
-		long	 secs = (long)((total - bytes) / rate);
-
-		snprintf(eta, sizeof(eta), "%02ld:%02ld", secs / 60, secs % 60);
+	fprintf(fp, "usage: lanspreadctl [-j | --json] [-s socket] command "
+	    "[argument ...]\n"
+	    "       lanspreadctl -h | --help | -V | --version\n\n"
+	    "commands:\n");
+	for (i = 0; i < NCOMMANDS; i++) {
+		snprintf(line, sizeof(line), "%s%s", commands[i].name,
+		    commands[i].args);
+		if (strlen(line) > 26)
+			fprintf(fp, "  %s\n  %-26s  %s\n", line, "",
+			    commands[i].what);
+		else
+			fprintf(fp, "  %-26s  %s\n", line, commands[i].what);
 	}
-	fill = total > 0 ? (int)(width * bytes / total) : 0;
-	if (fill > width)
-		fill = width;
-	memset(bar, '#', fill);
-	memset(bar + fill, '.', width - fill);
-	bar[width] = '\0';
-	fprintf(stderr, "\r%s [%s] %3.0f%% %s/%s %s/s ETA %s ",
-	    str(data, "game_id"), bar, total > 0 ? 100 * bytes / total : 0.0,
-	    b, t, r, eta);
-	progress_shown = 1;
+	fprintf(fp, "\noptions:\n"
+	    "  -j, --json         print the daemon's replies and events as "
+	    "JSON lines\n"
+	    "  -s, --socket PATH  the control socket (default %s,\n"
+	    "                     or $LANSPREAD_SOCKET)\n"
+	    "  -h, --help         print this help\n"
+	    "  -V, --version      print the version\n"
+	    "\nSee lanspreadctl(1).\n", DEFAULT_SOCKET);
+	exit(code);
 }
 
-static void
-end_progress(void)
+static void __attribute__((noreturn, format(printf, 2, 3)))
+usage_error(const struct command *cmd, const char *fmt, ...)
 {
-	if (progress_shown)
-		fputc('\n', stderr);
-	progress_shown = 0;
+	va_list	 ap;
+
+	fputs("lanspreadctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	fprintf(stderr, "usage: lanspreadctl %s%s\n", cmd->name, cmd->args);
+	exit(EXIT_USAGE);
+}
+
+/* Levenshtein distance of two short words; a large number if too long. */
+static size_t
+edit_distance(const char *a, const char *b)
+{
+	size_t	 row[65], i, j, la = strlen(a), lb = strlen(b);
+
+	if (la >= sizeof(row) / sizeof(row[0]) || lb >= sizeof(row) /
+	    sizeof(row[0]))
+		return (size_t)-1;
+	for (j = 0; j <= lb; j++)
+		row[j] = j;
+	for (i = 1; i <= la; i++) {
+		size_t	 diag = row[0], up;
+
+		row[0] = i;
+		for (j = 1; j <= lb; j++) {
+			size_t	 best = diag + (a[i - 1] != b[j - 1]);
+
+			up = row[j];
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			diag = up;
+			row[j] = best;
+		}
+	}
+	return row[lb];
+}
+
+/* The known command nearest to word, or NULL when none is near. */
+static const char *
+nearest_command(const char *word)
+{
+	const char	*best = NULL;
+	size_t		 i, d, bestd = (size_t)-1, len = strlen(word);
+
+	for (i = 0; i < NCOMMANDS; i++) {
+		d = edit_distance(word, commands[i].name);
+		if (d < bestd) {
+			bestd = d;
+			best = commands[i].name;
+		}
+	}
+	if (len > 0 && bestd <= 2 && bestd < len)
+		return best;
+	/* A unique start of a command: "stream" for stream-install. */
+	best = NULL;
+	for (i = 0; len >= 2 && i < NCOMMANDS; i++) {
+		if (strncmp(commands[i].name, word, len) != 0)
+			continue;
+		if (best != NULL)
+			return NULL;
+		best = commands[i].name;
+	}
+	return best;
+}
+
+static void __attribute__((noreturn))
+unknown_command(const char *word)
+{
+	const char	*near = nearest_command(word);
+
+	if (near != NULL)
+		fprintf(stderr, "lanspreadctl: unknown command \"%s\"; did you "
+		    "mean \"%s\"?\n", word, near);
+	else
+		fprintf(stderr, "lanspreadctl: unknown command \"%s\"; see "
+		    "lanspreadctl --help\n", word);
+	exit(EXIT_USAGE);
+}
+
+/* The result line of a finished phase, in place of its bar. */
+static void
+phase_done(const char *game_id, const char *what, json_t *data)
+{
+	json_t	*tp = json_object_get(data, "throughput");
+	char	 b[32];
+
+	bar_clear();
+	if (json_out)
+		return;
+	if (tp != NULL) {
+		human_size(num(tp, "bytes"), b, sizeof(b));
+		printf("%s: %s %s in %.1f s (%.0f MiB/s)\n", game_id, what, b,
+		    num(tp, "duration_ms") / 1000, num(tp, "mib_per_s"));
+	} else
+		printf("%s: %s\n", game_id, what);
+	fflush(stdout);
 }
 
 /* Follows a game's events until its operation ends; the exit code. */
 static int
 follow(const char *game_id, int wait)
 {
+	int	 streaming = strcmp(phase, "stream-install") == 0;
+
 	for (;;) {
 		json_t		*v = read_line();
 		json_t		*data = json_object_get(v, "data");
@@ -338,21 +786,19 @@ follow(const char *game_id, int wait)
 		    "event"));
 		int		 rc = -1;
 
-		if (json_out && wait == WAIT_FOREVER) {
-			char	*s = json_dumps(v, JSON_COMPACT);
+		if (wait == WAIT_FOREVER) {
+			if (json_out) {
+				char	*s = json_dumps(v, JSON_COMPACT);
 
-			puts(s);
-			fflush(stdout);
-			free(s);
-		} else if (wait == WAIT_FOREVER && ev != NULL) {
-			char	*s = json_dumps(data, JSON_COMPACT);
-
-			printf("%s %s\n", ev, s);
-			fflush(stdout);
-			free(s);
+				puts(s);
+				fflush(stdout);
+				free(s);
+			} else if (ev != NULL)
+				show_event(ev, data);
+			json_decref(v);
+			continue;
 		}
-		if (ev == NULL || wait == WAIT_FOREVER ||
-		    strcmp(str(data, "game_id"), game_id) != 0) {
+		if (ev == NULL || strcmp(str(data, "game_id"), game_id) != 0) {
 			json_decref(v);
 			continue;
 		}
@@ -360,42 +806,36 @@ follow(const char *game_id, int wait)
 			char	*s = json_dumps(v, JSON_COMPACT);
 
 			puts(s);
+			fflush(stdout);
 			free(s);
 		}
-		if (strcmp(ev, "download-progress") == 0 ||
-		    strcmp(ev, "install-progress") == 0)
-			progress(data);
+		/* The bar is up from the start, before the first progress. */
+		if (strcmp(ev, "download-begin") == 0 ||
+		    strcmp(ev, "download-progress") == 0)
+			bar_update(streaming ? "stream" : "download", data);
+		else if (strcmp(ev, "install-progress") == 0)
+			bar_update("install", data);
 		else if (strcmp(ev, "download-finished") == 0) {
-			json_t	*tp = json_object_get(data, "throughput");
-			char	 b[32];
-
-			end_progress();
-			human_size(json_number_value(json_object_get(tp,
-			    "bytes")), b, sizeof(b));
-			if (!json_out)
-				printf("%s: downloaded %s in %.1f s (%.0f "
-				    "MiB/s)\n", game_id, b, json_number_value(
-				    json_object_get(tp, "duration_ms")) / 1000,
-				    json_number_value(json_object_get(tp,
-				    "mib_per_s")));
+			phase_done(game_id, streaming ? "streamed" :
+			    "downloaded", data);
 			if (wait == WAIT_DOWNLOAD)
 				rc = 0;
+			else if (!streaming)
+				phase = "install";
 		} else if (strcmp(ev, "install-finished") == 0 &&
 		    wait == WAIT_INSTALL) {
-			if (!json_out)
-				printf("%s: installed\n", game_id);
+			phase_done(game_id, "installed", NULL);
 			rc = 0;
 		} else if (strcmp(ev, "uninstall-finished") == 0 &&
 		    wait == WAIT_UNINSTALL) {
-			if (!json_out)
-				printf("%s: uninstalled\n", game_id);
+			phase_done(game_id, "uninstalled", NULL);
 			rc = 0;
 		} else if (strcmp(ev, "download-failed") == 0 ||
 		    strcmp(ev, "download-peers-gone") == 0 ||
 		    strcmp(ev, "download-cancelled") == 0 ||
 		    strcmp(ev, "install-failed") == 0 ||
 		    strcmp(ev, "uninstall-failed") == 0) {
-			end_progress();
+			bar_clear();
 			if (!json_out)
 				fprintf(stderr, "%s: %s%s%s\n", game_id, ev,
 				    json_object_get(data, "error") ? ": " : "",
@@ -424,7 +864,65 @@ call(json_t *req, const char *id)
 	}
 }
 
-static int
+/* The group that may open the socket: its own, else its folder's. */
+static const char *
+socket_group(const char *path, char *buf, size_t size)
+{
+	struct stat	 st;
+	struct group	*gr;
+	const char	*slash = strrchr(path, '/');
+
+	if (stat(path, &st) == -1) {
+		if (slash == NULL)
+			return DEFAULT_GROUP;
+		snprintf(buf, size, "%.*s", slash == path ? 1 :
+		    (int)(slash - path), path);
+		if (stat(buf, &st) == -1)
+			return DEFAULT_GROUP;
+	}
+	if ((gr = getgrgid(st.st_gid)) == NULL || st.st_gid == 0)
+		return DEFAULT_GROUP;
+	snprintf(buf, size, "%s", gr->gr_name);
+	return buf;
+}
+
+/* Why the daemon cannot be reached, and what to do about it. */
+static void __attribute__((noreturn))
+unreachable(const char *path, int err)
+{
+	char		 buf[4096];
+	const char	*group;
+
+	switch (err) {
+	case EACCES:
+	case EPERM:
+		group = socket_group(path, buf, sizeof(buf));
+		fprintf(stderr, "lanspreadctl: permission denied on %s\n"
+		    "lanspreadctl: only members of the %s group may use "
+		    "lanspreadd; to join it:\n"
+		    "    sudo usermod -aG %s $USER\n"
+		    "and log in again (or run: newgrp %s)\n", path, group,
+		    group, group);
+		break;
+	case ENOENT:
+	case ECONNREFUSED:
+		fprintf(stderr, "lanspreadctl: lanspreadd is not running "
+		    "(no daemon at %s)\n"
+		    "lanspreadctl: start it with: sudo systemctl start "
+		    "lanspreadd\n", path);
+		if (strcmp(path, DEFAULT_SOCKET) != 0)
+			fprintf(stderr, "lanspreadctl: or, if it runs with "
+			    "another control_socket, give that with -s\n");
+		break;
+	default:
+		fprintf(stderr, "lanspreadctl: cannot reach lanspreadd at "
+		    "%s: %s\n", path, strerror(err));
+		break;
+	}
+	exit(EXIT_UNREACHABLE);
+}
+
+static void
 daemon_connect(const char *path)
 {
 	struct sockaddr_un sun;
@@ -432,17 +930,14 @@ daemon_connect(const char *path)
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof(sun.sun_path)) {
-		fprintf(stderr, "lanspreadctl: socket path too long\n");
+		fprintf(stderr, "lanspreadctl: socket path too long: %s\n",
+		    path);
 		exit(EXIT_USAGE);
 	}
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
 	if ((sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
-	    connect(sock, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		fprintf(stderr, "lanspreadctl: cannot reach lanspreadd at "
-		    "%s: %s\n", path, strerror(errno));
-		exit(EXIT_UNREACHABLE);
-	}
-	return 0;
+	    connect(sock, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		unreachable(path, errno);
 }
 
 int
@@ -452,34 +947,54 @@ main(int argc, char *argv[])
 		{ "json",	no_argument,		NULL, 'j' },
 		{ "socket",	required_argument,	NULL, 's' },
 		{ "help",	no_argument,		NULL, 'h' },
+		{ "version",	no_argument,		NULL, 'V' },
 		{ NULL,		0,			NULL, 0 }
 	};
 	const struct command *cmd = NULL;
-	const char	*path = getenv("LANSPREAD_SOCKET");
 	char		*args[3] = { NULL, NULL, NULL };
 	json_t		*req, *reply;
 	int		 ch, wait = WAIT_NONE, rc;
 	size_t		 i;
 
-	if (path == NULL)
-		path = DEFAULT_SOCKET;
+	sigemptyset(&wait_mask);
+	if ((sock_path = getenv("LANSPREAD_SOCKET")) == NULL ||
+	    *sock_path == '\0')
+		sock_path = DEFAULT_SOCKET;
 	/* Options stop at the command: its own flags follow it. */
-	while ((ch = getopt_long(argc, argv, "+js:h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+js:hV", longopts, NULL)) !=
+	    -1) {
 		switch (ch) {
-		case 'j': json_out = 1; break;
-		case 's': path = optarg; break;
-		default: usage();
+		case 'j':
+			json_out = 1;
+			break;
+		case 's':
+			sock_path = optarg;
+			sock_given = 1;
+			break;
+		case 'h':
+			usage(stdout, 0);
+		case 'V':
+			printf("lanspreadctl %s\n", LANSPREAD_VERSION);
+			return 0;
+		default:
+			/* getopt has said what is wrong. */
+			fprintf(stderr, "see lanspreadctl --help\n");
+			exit(EXIT_USAGE);
 		}
 	}
 	argc -= optind;
 	argv += optind;
 	if (argc < 1)
-		usage();
-	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		usage(stderr, EXIT_USAGE);
+	for (i = 0; i < NCOMMANDS; i++)
 		if (strcmp(commands[i].name, argv[0]) == 0)
 			cmd = &commands[i];
-	if (cmd == NULL || argc - 1 < cmd->nargs)
-		usage();
+	if (cmd == NULL)
+		unknown_command(argv[0]);
+	if (cmd->build == NULL)
+		usage(stdout, 0);
+	if (argc - 1 < cmd->nargs)
+		usage_error(cmd, "%s: missing argument", cmd->name);
 	for (i = 0; i < (size_t)cmd->nargs; i++)
 		args[i] = argv[1 + i];
 	argc -= 1 + cmd->nargs;
@@ -498,18 +1013,23 @@ main(int argc, char *argv[])
 			args[2] = argv[1];
 			argc--, argv++;
 		} else
-			usage();
+			usage_error(cmd, "unexpected argument \"%s\"",
+			    argv[0]);
 		argc--, argv++;
 	}
 	if (strcmp(cmd->name, "play") == 0 && (args[1] == NULL ||
 	    args[2] == NULL))
-		usage();
+		usage_error(cmd, "%s: --user and --language are needed",
+		    cmd->name);
+	tty_out = isatty(STDOUT_FILENO);
 
-	daemon_connect(path);
+	daemon_connect(sock_path);
 	req = cmd->build(args, &wait);
 	if (wait != WAIT_NONE && wait != WAIT_FOREVER) {
 		/* Events first, so none between the reply and us is lost. */
 		json_decref(call(req_plain("subscribe"), "sub"));
+		phase_game = args[0];
+		catch_sigint();
 	}
 	reply = call(req, "1");
 	json_decref(req);
