@@ -36,7 +36,7 @@ LDLIBS += $(PKG_LIBS) -lev -lmdnsd -lm
 # Debian packages the build, the tests and the demo need.
 DEB_PACKAGES := build-essential pkg-config libev-dev libmdnsd-dev \
 	libmsgpack-dev libsqlite3-dev libarchive-dev check libseccomp-dev \
-	libjansson-dev libssl-dev \
+	libjansson-dev libssl-dev libsodium-dev \
 	libarchive-tools python3 python3-rarfile mandoc valgrind iproute2 \
 	util-linux sqlite3 diffutils tmux
 
@@ -55,7 +55,7 @@ BINS := $(B)/lanspread-peer $(B)/lanspreadd $(B)/lanspread-net \
 TESTS := $(patsubst tests/%.c,$(B)/tests/%,$(TEST_SRC))
 
 .PHONY: all deps check unit asan valgrind fixtures scenarios demo \
-	man-lint install clean
+	man-lint install clean bench-hash
 all: $(BINS)
 
 deps:
@@ -108,6 +108,12 @@ $(B)/tests/%: $(call obj,tests/%.c) $(call obj,tests/testutil.c) \
 
 # Test objects are not intermediates to delete after linking.
 .SECONDARY: $(call obj,$(TEST_SRC) tests/testutil.c)
+
+# bench/hashspeed.c: piece hash and piece size for manifests (issue 10).
+bench-hash: $(B)/bench/hashspeed
+$(B)/bench/hashspeed: $(call obj,bench/hashspeed.c)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lcrypto -lsodium
 
 fixtures: $(B)/fixtures/.stamp
 $(B)/fixtures/.stamp: $(wildcard fixtures/*)
