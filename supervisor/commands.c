@@ -3,12 +3,14 @@
  * a parsed request object, checks every field it reads, and answers with a
  * result or an error; nothing a client sends is trusted.
  */
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <string.h>
 
 #include "common/log.h"
+#include "common/partial.h"
 #include "common/path.h"
 #include "supervisor/supervisor.h"
 
@@ -102,6 +104,22 @@ commands_active_operations(struct sup *sup)
 	return arr;
 }
 
+/* A kept download: how much of it is verified, read now from its staging. */
+static json_t *
+partial_row(struct sup *sup, const char *game_id)
+{
+	uint64_t bytes = 0, total = 0;
+	int	 fd;
+
+	if ((fd = openat(sup->games_fd, game_id, O_RDONLY | O_DIRECTORY |
+	    O_NOFOLLOW | O_CLOEXEC)) != -1) {
+		partial_progress(fd, &bytes, &total);
+		close(fd);
+	}
+	return json_pack("{s:I,s:I}", "bytes", (json_int_t)bytes,
+	    "total_bytes", (json_int_t)total);
+}
+
 static void
 cmd_list_games(struct cmd_ctx *x)
 {
@@ -127,6 +145,9 @@ cmd_list_games(struct cmd_ctx *x)
 		if (g->downloaded && hashing >= 0)
 			json_object_set_new(row, "hashing",
 			    json_integer(hashing));
+		if (g->partial)
+			json_object_set_new(row, "partial", partial_row(sup,
+			    g->id));
 		json_array_append_new(local, row);
 	}
 	for (i = 0; i < sup->catalog.ngames; i++) {

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/layout.h"
+#include "common/partial.h"
 #include "common/log.h"
 #include "common/path.h"
 #include "supervisor/library.h"
@@ -120,6 +121,7 @@ scan_game(int gfd, const char *id, void *arg)
 	struct library	*lib = arg;
 	struct local_game g, *ng;
 	struct stat	 st;
+	uint64_t	 done;
 
 	memset(&g, 0, sizeof(g));
 	snprintf(g.id, sizeof(g.id), "%s", id);
@@ -129,7 +131,9 @@ scan_game(int gfd, const char *id, void *arg)
 	    S_ISDIR(st.st_mode);
 	if (g.downloaded)
 		g.size = transfer_size(gfd, 0, 1);
-	if (!g.downloaded && !g.installed)
+	else
+		g.partial = partial_progress(gfd, &done, &g.size) == 0;
+	if (!g.downloaded && !g.installed && !g.partial)
 		return 0;
 	if ((ng = reallocarray(lib->games, lib->ngames + 1, sizeof(g))) ==
 	    NULL) {

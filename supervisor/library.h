@@ -12,6 +12,7 @@ struct local_game {
 	char	 version[VERSION_SIZE];	/* version.ini, trimmed, or "" */
 	int	 downloaded;	/* version.ini committed */
 	int	 installed;	/* local/ exists */
+	int	 partial;	/* a download kept for resuming */
 	uint64_t size;		/* bytes a download of it transfers */
 };
 

@@ -126,22 +126,26 @@ send_library(struct sup *sup)
 {
 	struct game_list list;
 	struct game_entry *games;
-	size_t		 i, n = sup->library.ngames;
+	size_t		 i, n = 0;
 
-	if ((games = calloc(n ? n : 1, sizeof(*games))) == NULL)
+	if ((games = calloc(sup->library.ngames + 1, sizeof(*games))) == NULL)
 		return;
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < sup->library.ngames; i++) {
 		const struct local_game *lg = &sup->library.games[i];
 
-		snprintf(games[i].id, sizeof(games[i].id), "%s", lg->id);
-		snprintf(games[i].version, sizeof(games[i].version), "%s",
+		/* A partial download is never offered. */
+		if (!lg->downloaded && !lg->installed)
+			continue;
+		snprintf(games[n].id, sizeof(games[n].id), "%s", lg->id);
+		snprintf(games[n].version, sizeof(games[n].version), "%s",
 		    lg->version);
-		snprintf(games[i].availability,
-		    sizeof(games[i].availability), "%s",
+		snprintf(games[n].availability,
+		    sizeof(games[n].availability), "%s",
 		    local_game_availability(lg));
-		games[i].downloaded = lg->downloaded;
-		games[i].installed = lg->installed;
-		games[i].size = lg->size;
+		games[n].downloaded = lg->downloaded;
+		games[n].installed = lg->installed;
+		games[n].size = lg->size;
+		n++;
 	}
 	list.games = games;
 	list.ngames = n;

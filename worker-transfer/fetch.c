@@ -29,6 +29,7 @@
 
 #include "common/addr.h"
 #include "common/log.h"
+#include "common/partial.h"
 #include "common/path.h"
 #include "worker-transfer/fetch.h"
 #include "worker-transfer/transfer.h"
@@ -36,6 +37,7 @@
 static void	source_read_cb(struct ev_loop *, ev_io *, int);
 static void	source_next(struct source *);
 static void	source_ask_list(struct source *);
+static void	fetch_save_pieces(struct fetch *);
 
 static struct fetch *
 fetch_find(struct transfer *xfer, const char *game_id)
@@ -94,15 +96,17 @@ fetch_free(struct fetch *f)
 	if (f->entry_fd != -1)
 		close(f->entry_fd);
 	if (f->game_fd != -1) {
-		path_remove_tree_beneath(f->game_fd, f->staging);
+		if (!f->keep)
+			path_remove_tree_beneath(f->game_fd, f->staging);
 		close(f->game_fd);
 	}
 	/* A game folder we made holds nothing worth keeping. */
-	if (f->created_game_dir)
+	if (f->created_game_dir && !f->keep)
 		path_remove_tree_beneath(xfer->games_fd, f->game_id);
 	TAILQ_REMOVE(&xfer->fetches, f, entry);
 	free(f->src);
 	free(f->fds);
+	free(f->dirty);
 	free(f->chunks);
 	free(f->buf);
 	free(f->piece_base);
@@ -131,6 +135,15 @@ fetch_fail(struct fetch *f, enum xfer_end reason, const char *error)
 
 	log_warnx("download of %s failed: %s", f->game_id, error);
 	memcpy(game_id, f->game_id, sizeof(game_id));
+	/* What was verified stays for the next try, unless cancelled. */
+	if (reason != XFER_END_CANCELLED && !f->stream && f->verified != NULL &&
+	    f->staging_fd != -1 && memchr(f->verified, 1, f->npieces) != NULL &&
+	    !f->write_failed) {
+		fetch_save_pieces(f);
+		f->keep = 1;
+		log_info("%s: kept its verified pieces for a later try",
+		    f->game_id);
+	}
 	fetch_free(f);
 	send_failed(xfer, game_id, reason, error);
 }
@@ -343,26 +356,53 @@ fetch_progress_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 	(void)revents;
 	memcpy(p.game_id, f->game_id, sizeof(p.game_id));
-	p.bytes = f->bytes;
+	p.bytes = f->resumed + f->bytes;
 	p.total_bytes = f->total;
 	p.bytes_per_s = dt > 0 ? (uint64_t)((f->bytes - f->last_bytes) / dt) :
 	    0;
 	msg_send_xfer_progress(&f->xfer->sup, &p);
 	f->last_bytes = f->bytes;
 	f->last_tick = now;
+	if (!f->stream && now - f->saved_at >= XFER_SAVE_EVERY)
+		fetch_save_pieces(f);
 }
 
-/* Files are renamed into place, version.ini last: the commit marker. */
+/* fsync of a folder beneath dirfd ("" for dirfd itself). */
+static int
+sync_dir(int dirfd, const char *rel)
+{
+	int	 fd, rc;
+
+	if (rel[0] == '\0')
+		return fsync(dirfd);
+	if ((fd = path_open_beneath(dirfd, rel, O_RDONLY | O_DIRECTORY, 0)) ==
+	    -1)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+/*
+ * Files are synced, renamed into place and their folders synced; then
+ * version.ini, the commit marker, the same way and last: a crash at any
+ * point never leaves a version.ini over files that are not all there.
+ */
 static int
 fetch_commit(struct fetch *f, char *err, size_t errsz)
 {
 	size_t	 i, ver = SIZE_MAX;
+	char	 dir[PATH_MAX], last[PATH_MAX] = "";
 
 	if (unlinkat(f->game_fd, VERSION_FILE, 0) == -1 && errno != ENOENT)
 		return seterr(err, errsz, "cannot replace version.ini");
+	for (i = 0; i < f->man.nfiles; i++)
+		if (fsync(f->fds[i]) == -1)
+			return seterr(err, errsz, "cannot sync a file: %s",
+			    strerror(errno));
 	for (i = 0; i < f->man.nfiles; i++) {
 		const char	*p = f->man.files[i].path;
-		char		 dir[PATH_MAX], *slash;
+		char		*slash;
 
 		if (strcmp(p, VERSION_FILE) == 0) {
 			ver = i;
@@ -374,13 +414,23 @@ fetch_commit(struct fetch *f, char *err, size_t errsz)
 			if (path_mkdirs_beneath(f->game_fd, dir, 0755) == -1)
 				return seterr(err, errsz,
 				    "cannot create a folder of the game");
-		}
+		} else
+			dir[0] = '\0';
 		if (renameat(f->staging_fd, p, f->game_fd, p) == -1)
 			return seterr(err, errsz,
 			    "cannot move a file into place");
+		/* Files come sorted: a folder's files are together. */
+		if (strcmp(dir, last) != 0 && dir[0] != '\0' &&
+		    sync_dir(f->game_fd, dir) == -1)
+			return seterr(err, errsz, "cannot sync a folder");
+		snprintf(last, sizeof(last), "%s", dir);
 	}
+	if (last[0] != '\0' && sync_dir(f->game_fd, last) == -1)
+		return seterr(err, errsz, "cannot sync a folder");
+	if (fsync(f->game_fd) == -1)
+		return seterr(err, errsz, "cannot sync the game folder");
 	if (ver == SIZE_MAX || renameat(f->staging_fd, VERSION_FILE,
-	    f->game_fd, VERSION_FILE) == -1)
+	    f->game_fd, VERSION_FILE) == -1 || fsync(f->game_fd) == -1)
 		return seterr(err, errsz, "cannot commit version.ini");
 	return 0;
 }
@@ -432,6 +482,9 @@ chunk_done(struct source *s)
 
 	c->done = 1;
 	f->ndone++;
+	/* Kept before it is told: a crash after the event loses nothing. */
+	if (f->ndone < f->nchunks)
+		fetch_save_pieces(f);
 	s->chunk = -1;
 	s->state = SRC_IDLE;
 	ev_timer_stop(f->xfer->loop, &s->timer);
@@ -517,11 +570,85 @@ source_next(struct source *s)
 	source_wait(s);
 }
 
-/* Staging files, made at full size so a full disk fails up front. */
+/* The length of piece k of file i. */
+static uint64_t
+piece_len(const struct fetch *f, size_t i, uint64_t k)
+{
+	uint64_t left = f->man.files[i].size - k * f->man.piece_size;
+
+	return left < f->man.piece_size ? left : f->man.piece_size;
+}
+
+/*
+ * A staging folder kept from an earlier try of the same manifest: its
+ * verified pieces are kept, the rest is punched out. Anything else there
+ * goes. Returns 1 when it resumes, 0 when it starts afresh.
+ */
+static int
+fetch_resume(struct fetch *f)
+{
+	struct manifest	 old;
+	unsigned char	 a[HASH_SIZE], b[HASH_SIZE];
+	char		 err[ERROR_SIZE];
+	int		 sfd, same;
+
+	if ((sfd = openat(f->game_fd, STAGING_DIR, O_RDONLY | O_DIRECTORY |
+	    O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return 0;
+	if (partial_load_manifest(sfd, &old, err, sizeof(err)) == -1) {
+		close(sfd);
+		path_remove_tree_beneath(f->game_fd, STAGING_DIR);
+		return 0;
+	}
+	manifest_root(&old, a);
+	manifest_root(&f->man, b);
+	same = memcmp(a, b, HASH_SIZE) == 0;
+	manifest_free(&old);
+	if (!same) {
+		log_info("%s: discarding a partial download of another "
+		    "version or manifest", f->game_id);
+		close(sfd);
+		path_remove_tree_beneath(f->game_fd, STAGING_DIR);
+		return 0;
+	}
+	if (partial_load_pieces(sfd, f->verified, f->npieces) == -1)
+		memset(f->verified, 0, f->npieces);
+	f->staging_fd = sfd;
+	return 1;
+}
+
+/* What was verified before stays; the rest must read as zeros. */
+static void
+fetch_forget_unverified(struct fetch *f)
+{
+	size_t		 i;
+	uint64_t	 k;
+
+	for (i = 0; i < f->man.nfiles; i++)
+		for (k = 0; k * f->man.piece_size < f->man.files[i].size;
+		    k++) {
+			if (f->verified[f->piece_base[i] + k]) {
+				f->resumed += piece_len(f, i, k);
+				continue;
+			}
+			if (f->zeros_hold && fallocate(f->fds[i],
+			    FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			    (off_t)(k * f->man.piece_size),
+			    (off_t)piece_len(f, i, k)) == -1)
+				f->zeros_hold = 0;
+		}
+}
+
+/*
+ * Staging files, made at full size so a full disk fails up front, or
+ * those of a kept download of the same manifest, whose verified pieces
+ * are not fetched again.
+ */
 static int
 fetch_prepare(struct fetch *f, char *err, size_t errsz)
 {
 	struct transfer	*xfer = f->xfer;
+	int		 resume;
 	size_t		 i;
 
 	if (mkdirat(xfer->games_fd, f->game_id, 0755) == 0)
@@ -534,18 +661,23 @@ fetch_prepare(struct fetch *f, char *err, size_t errsz)
 	    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (f->game_fd == -1)
 		return seterr(err, errsz, "cannot open the game folder");
-	path_remove_tree_beneath(f->game_fd, STAGING_DIR);
-	if (mkdirat(f->game_fd, STAGING_DIR, 0700) == -1 ||
+	if (!(resume = fetch_resume(f)) &&
+	    (mkdirat(f->game_fd, STAGING_DIR, 0700) == -1 ||
 	    (f->staging_fd = openat(f->game_fd, STAGING_DIR, O_RDONLY |
-	    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+	    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1))
 		return seterr(err, errsz, "cannot create the staging folder");
-	if ((f->fds = calloc(f->man.nfiles, sizeof(*f->fds))) == NULL)
+	if (!resume && partial_save_manifest(f->staging_fd, &f->man, err,
+	    errsz) == -1)
+		return -1;
+	if ((f->fds = calloc(f->man.nfiles, sizeof(*f->fds))) == NULL ||
+	    (f->dirty = calloc(f->man.nfiles + 1, 1)) == NULL)
 		return seterr(err, errsz, "out of memory");
 	for (i = 0; i < f->man.nfiles; i++)
 		f->fds[i] = -1;
 	for (i = 0; i < f->man.nfiles; i++) {
 		const char	*p = f->man.files[i].path;
 		char		 dir[PATH_MAX], *slash;
+		struct stat	 st;
 		int		 rc;
 
 		snprintf(dir, sizeof(dir), "%s", p);
@@ -556,12 +688,13 @@ fetch_prepare(struct fetch *f, char *err, size_t errsz)
 				return seterr(err, errsz,
 				    "cannot create a staging folder");
 		}
-		f->fds[i] = path_open_beneath(f->staging_fd, p, O_WRONLY |
-		    O_CREAT | O_TRUNC, 0644);
-		if (f->fds[i] == -1)
+		f->fds[i] = path_open_beneath(f->staging_fd, p, O_RDWR |
+		    O_CREAT | (resume ? 0 : O_TRUNC), 0644);
+		if (f->fds[i] == -1 || fstat(f->fds[i], &st) == -1)
 			return seterr(err, errsz,
 			    "cannot create a staging file");
-		if (f->man.files[i].size == 0)
+		if (f->man.files[i].size == 0 ||
+		    (uint64_t)st.st_size == f->man.files[i].size)
 			continue;
 		rc = posix_fallocate(f->fds[i], 0, (off_t)f->man.files[i].size);
 		if (rc == ENOSPC)
@@ -573,7 +706,36 @@ fetch_prepare(struct fetch *f, char *err, size_t errsz)
 			    "no space left on the games folder" :
 			    "cannot size a staging file");
 	}
+	if (resume) {
+		fetch_forget_unverified(f);
+		log_info("%s: resuming, %llu bytes already verified",
+		    f->game_id, (unsigned long long)f->resumed);
+	}
 	return 0;
+}
+
+/*
+ * Which pieces are verified, kept for a later try: their data is synced
+ * first, so a crash never leaves a piece marked that is not on disk.
+ */
+static void
+fetch_save_pieces(struct fetch *f)
+{
+	size_t	 i;
+
+	if (f->staging_fd == -1 || f->verified == NULL || f->stream)
+		return;
+	for (i = 0; i < f->man.nfiles; i++) {
+		if (!f->dirty[i])
+			continue;
+		if (fdatasync(f->fds[i]) == -1)
+			return;
+		f->dirty[i] = 0;
+	}
+	if (partial_save_pieces(f->staging_fd, f->verified, f->npieces) ==
+	    -1)
+		log_warn("%s: cannot keep its verified pieces", f->game_id);
+	f->saved_at = ev_now(f->xfer->loop);
 }
 
 /* Cuts files into chunks and spreads them over the sources. */
@@ -597,7 +759,19 @@ fetch_plan(struct fetch *f)
 	f->total = plan_cut(sizes, f->man.nfiles, CHUNK_SIZE, f->chunks);
 	free(sizes);
 	fetch_takers(f, can);
-	return plan_assign(f->chunks, f->nchunks, f->load, can, f->nsrc);
+	if (plan_assign(f->chunks, f->nchunks, f->load, can, f->nsrc) == -1)
+		return -1;
+	/* A kept download's verified chunks are not fetched again. */
+	for (i = 0; i < f->nchunks; i++) {
+		uint64_t off, len;
+
+		if (f->chunks[i].length > 0 && !chunk_span(f, i, &off, &len)) {
+			f->chunks[i].done = 1;
+			f->load[f->chunks[i].owner] -= f->chunks[i].length;
+			f->ndone++;
+		}
+	}
+	return 0;
 }
 
 /* One verified flag per piece of the agreed manifest. */
@@ -726,6 +900,11 @@ fetch_check_lists(struct fetch *f)
 	memcpy(begin.game_id, f->game_id, sizeof(begin.game_id));
 	begin.total_bytes = f->total;
 	msg_send_xfer_begin(&f->xfer->sup, &begin);
+	f->saved_at = ev_now(f->xfer->loop);
+	if (f->ndone == f->nchunks) {
+		fetch_finish(f);	/* all of it was kept from before */
+		return;
+	}
 	for (j = 0; j < f->nsrc; j++)
 		if (f->src[j].state == SRC_IDLE)
 			source_next(&f->src[j]);
@@ -962,6 +1141,7 @@ source_read_data(struct source *s, char *err, size_t errsz)
 		if (w <= 0)
 			return -2;
 		done += w;
+		f->dirty[c->file] = 1;
 	}
 	s->got += n;
 	f->bytes += n;
@@ -987,6 +1167,7 @@ source_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	if (s->state == SRC_DATA) {
 		rc = source_read_data(s, why, sizeof(why));
 		if (rc == -2) {
+			f->write_failed = 1;
 			fetch_fail(f, XFER_END_FAILED, errno == ENOSPC ?
 			    "no space left on the games folder" :
 			    "cannot write a staging file");
@@ -1189,12 +1370,19 @@ cleanup_game(int game_fd, const char *game_id, void *arg)
 {
 	struct transfer	*xfer = arg;
 	struct stat	 st;
+	uint64_t	 bytes, total;
 
-	if (fstatat(game_fd, STAGING_DIR, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-		log_info("%s: removing an unfinished download", game_id);
-		path_remove_tree_beneath(game_fd, STAGING_DIR);
-		unlinkat(xfer->games_fd, game_id, AT_REMOVEDIR);
+	if (fstatat(game_fd, STAGING_DIR, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return 0;
+	if (partial_progress(game_fd, &bytes, &total) == 0) {
+		log_info("%s: keeping a partial download (%llu of %llu bytes)",
+		    game_id, (unsigned long long)bytes,
+		    (unsigned long long)total);
+		return 0;
 	}
+	log_info("%s: removing an unfinished download", game_id);
+	path_remove_tree_beneath(game_fd, STAGING_DIR);
+	unlinkat(xfer->games_fd, game_id, AT_REMOVEDIR);
 	return 0;
 }
 

@@ -71,7 +71,12 @@ struct fetch {
 	unsigned char		*verified;	/* per piece */
 	size_t			 npieces;
 	int			 zeros_hold;	/* unverified pieces read 0 */
+	uint64_t		 resumed;	/* verified by an earlier try */
+	ev_tstamp		 saved_at;	/* pieces last kept */
+	int			 keep;		/* keep staging: a later try */
+	int			 write_failed;
 	int			*fds;		/* staging files */
+	unsigned char		*dirty;		/* written since last synced */
 	struct chunk		*chunks;
 	size_t			 nchunks;
 	uint64_t		 load[MSG_MAX_SOURCES];	/* bytes planned */

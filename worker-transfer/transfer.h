@@ -18,6 +18,7 @@
 #define XFER_HASH_RETRY		1.0	/* asks a hashing source again after */
 #define XFER_HASH_WAITS		1800	/* times, before giving up on it */
 #define XFER_PROGRESS_EVERY	0.5
+#define XFER_SAVE_EVERY		2.0	/* verified pieces kept this often */
 #define XFER_BUF_SIZE		(1024 * 1024)
 #define SERVE_IDLE		30.0	/* a served link silent this long goes */
 #define SERVE_MAX_LINKS		256
