@@ -9,7 +9,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +27,126 @@ const char *const proc_names[PROC_MAX] = {
 	[PROC_TRANSFER] = "transfer",
 	[PROC_INSTALL] = "install",
 };
+
+struct proc_worker_opts proc_opts = {
+	.net_uid = (uid_t)-1,
+	.net_gid = (gid_t)-1,
+};
+
+/*
+ * The supervisor, once: when it runs as root, the net worker will become
+ * user (root itself is refused). Otherwise no worker can change its uid
+ * and this does nothing. Returns 0, or -1 with err filled.
+ */
+int
+proc_set_net_user(const char *user, char *err, size_t errsz)
+{
+	struct passwd	*pw;
+
+	proc_opts.net_uid = (uid_t)-1;
+	proc_opts.net_gid = (gid_t)-1;
+	if (geteuid() != 0)
+		return 0;
+	errno = 0;
+	if ((pw = getpwnam(user)) == NULL) {
+		snprintf(err, errsz, "net_user %s does not exist", user);
+		return -1;
+	}
+	if (pw->pw_uid == 0 || pw->pw_gid == 0) {
+		snprintf(err, errsz, "net_user %s is root", user);
+		return -1;
+	}
+	proc_opts.net_uid = pw->pw_uid;
+	proc_opts.net_gid = pw->pw_gid;
+	return 0;
+}
+
+/*
+ * A worker, first thing: -v (verbose), -o (sandbox optional), -u uid:gid
+ * (net: the user to become). Returns 0, or -1 on anything else.
+ */
+int
+proc_worker_args(int argc, char *argv[])
+{
+	unsigned long	 u, g;
+	char		*end;
+	int		 ch;
+
+	opterr = 0;
+	while ((ch = getopt(argc, argv, "ou:v")) != -1) {
+		switch (ch) {
+		case 'o':
+			proc_opts.sandbox_optional = 1;
+			break;
+		case 'u':
+			errno = 0;
+			u = strtoul(optarg, &end, 10);
+			if (errno != 0 || end == optarg || *end != ':' ||
+			    u == 0 || u >= (uid_t)-1)
+				return -1;
+			optarg = end + 1;
+			g = strtoul(optarg, &end, 10);
+			if (errno != 0 || end == optarg || *end != '\0' ||
+			    g == 0 || g >= (gid_t)-1)
+				return -1;
+			proc_opts.net_uid = (uid_t)u;
+			proc_opts.net_gid = (gid_t)g;
+			break;
+		case 'v':
+			proc_opts.verbose = 1;
+			break;
+		default:
+			return -1;
+		}
+	}
+	return optind == argc ? 0 : -1;
+}
+
+/* The parent of pid from /proc/<pid>/stat, or -1. */
+static pid_t
+proc_parent(pid_t pid)
+{
+	char	 path[64], buf[512], *p;
+	ssize_t	 n;
+	long	 ppid;
+	int	 fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	/* "pid (comm) S ppid ...": comm may hold anything, even ')'. */
+	if ((p = strrchr(buf, ')')) == NULL ||
+	    sscanf(p + 1, " %*c %ld", &ppid) != 1)
+		return -1;
+	return (pid_t)ppid;
+}
+
+/*
+ * 1 when pid is one of the n workers in pids, or a process they started
+ * (an install job, an unrar), or when it cannot be told; else 0.
+ */
+int
+proc_is_worker(pid_t pid, const pid_t *pids, int n)
+{
+	pid_t	 self = getpid();
+	int	 depth, i;
+
+	for (depth = 0; depth < 32; depth++) {
+		if (pid <= 1 || pid == self)
+			return 0;
+		for (i = 0; i < n; i++)
+			if (pids[i] > 0 && pid == pids[i])
+				return 1;
+		if ((pid = proc_parent(pid)) == -1)
+			return 1;
+	}
+	return 1;
+}
 
 int
 proc_set_nonblock(int fd)
@@ -56,8 +178,23 @@ proc_exe_dir(char *buf, size_t size)
 pid_t
 proc_start_worker(enum proc_id id, const char *exe, char *const argv[], int *fd)
 {
-	int	 sp[2];
-	pid_t	 parent = getpid(), pid;
+	char		*args[16], ids[64];
+	int		 sp[2], n = 0, i;
+	pid_t		 parent = getpid(), pid;
+
+	/* The caller's arguments, then the sandbox options. */
+	for (i = 0; argv[i] != NULL && n < 12; i++)
+		args[n++] = argv[i];
+	if (proc_opts.sandbox_optional)
+		args[n++] = "-o";
+	if (id == PROC_NET && proc_opts.net_uid != (uid_t)-1) {
+		snprintf(ids, sizeof(ids), "%lu:%lu",
+		    (unsigned long)proc_opts.net_uid,
+		    (unsigned long)proc_opts.net_gid);
+		args[n++] = "-u";
+		args[n++] = ids;
+	}
+	args[n] = NULL;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1)
 		return -1;
@@ -99,8 +236,7 @@ proc_start_worker(enum proc_id id, const char *exe, char *const argv[], int *fd)
 		sigprocmask(SIG_SETMASK, &none, NULL);
 	}
 	signal(SIGPIPE, SIG_DFL);
-	execv(exe, argv);
-	(void)id;
+	execv(exe, args);
 	_exit(127);
 }
 

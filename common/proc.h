@@ -16,9 +16,25 @@ enum proc_id {
 
 extern const char *const proc_names[PROC_MAX];
 
+/*
+ * What the supervisor tells its workers on their command line, and what
+ * a worker read from its own (proc_worker_args).
+ */
+struct proc_worker_opts {
+	int	 verbose;		/* -v */
+	int	 sandbox_optional;	/* -o: a missing sandbox layer is a warning */
+	uid_t	 net_uid;		/* -u uid:gid, net only: the user it */
+	gid_t	 net_gid;		/* becomes; (uid_t)-1: stays who it is */
+};
+
+extern struct proc_worker_opts proc_opts;
+
 pid_t	proc_start_worker(enum proc_id, const char *exe, char *const argv[],
 	    int *fd);
 void	proc_worker_init(enum proc_id);
+int	proc_worker_args(int, char *[]);
+int	proc_set_net_user(const char *, char *, size_t);
+int	proc_is_worker(pid_t, const pid_t *, int);
 int	proc_exe_dir(char *, size_t);
 int	proc_set_nonblock(int);
 

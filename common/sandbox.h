@@ -1,34 +1,51 @@
 /*
- * The workers' sandbox: PR_SET_DUMPABLE 0, PR_SET_NO_NEW_PRIVS, Landlock
- * (writes only beneath the policy's folders) and a seccomp filter (no
- * network, no exec, none of the syscalls no worker needs), in that order.
+ * The workers' sandbox, one policy per worker, applied in this order:
+ * capabilities and (net, as root) the uid given up, PR_SET_DUMPABLE 0,
+ * PR_SET_NO_NEW_PRIVS, Landlock (reads and writes), seccomp last (an
+ * allow-list of syscalls, with their arguments checked where it
+ * matters).
  */
 #ifndef LANSPREAD_SANDBOX_H
 #define LANSPREAD_SANDBOX_H
 
+#include <sys/types.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
-/* Most folders a policy may open for writing. */
-#define SANDBOX_WRITE_DIRS	4
+#include "common/proc.h"
 
 struct sandbox_policy {
+	enum proc_id	 role;		/* PROC_NET, PROC_TRANSFER, PROC_INSTALL */
 	/*
-	 * Folders beneath which files and folders may be created, written,
-	 * truncated, removed and renamed; the list ends at the first NULL
-	 * or after SANDBOX_WRITE_DIRS entries. None: no writes at all.
-	 * Reads stay allowed everywhere. Every folder must exist.
+	 * transfer, install: the one folder read and written (files and
+	 * folders only: no device, fifo, socket or symlink is made). NULL
+	 * for net, which opens no file at all once sandboxed.
 	 */
-	const char	*write_dirs[SANDBOX_WRITE_DIRS];
-	int		 allow_network;	/* 0: no socket, connect, bind... */
-	int		 allow_exec;	/* 0: execve and execveat fail */
+	const char	*games_dir;
 	/*
-	 * 1: a kernel without Landlock is an error. 0: it is logged and
-	 * the other layers still apply. Any other failure is always an
-	 * error.
+	 * install: the external unrar, the one program it may exec (with
+	 * the dynamic loader and the system libraries). NULL: no exec.
 	 */
-	int		 require;
+	const char	*exec_path;
+	/* Run as root: become this user ((uid_t)-1: keep the uid). */
+	uid_t		 uid;
+	gid_t		 gid;
+	/*
+	 * 0: a kernel without Landlock or seccomp is an error. 1: it is
+	 * logged at warning and the other layers still apply. Any other
+	 * failure is always an error.
+	 */
+	int		 optional;
 };
+
+/*
+ * The policy of worker role, as the worker itself enters it: the games
+ * folder, the external unrar, and what the supervisor said on the
+ * worker's command line (proc_opts: sandbox_optional, net user).
+ */
+void	sandbox_policy_init(struct sandbox_policy *, enum proc_id role,
+	    const char *games_dir, const char *exec_path);
 
 /*
  * Applies p to the calling process, for good, and to what it later
@@ -42,13 +59,12 @@ int	sandbox_apply(const struct sandbox_policy *p, char *err,
 	    size_t errsz);
 
 /*
- * A worker's sandbox, entered once (later calls do nothing): no core
- * files, writes only beneath write_dir (NULL: none), and the network or
- * exec only when allowed. A worker cannot go on unsandboxed: a failure
- * is fatal.
+ * A worker's sandbox, entered once (later calls do nothing): its
+ * policy (sandbox_policy_init) and no core files. A worker cannot go
+ * on unsandboxed: a failure is fatal.
  */
-void	sandbox_worker(const char *write_dir, int allow_network,
-	    int allow_exec);
+void	sandbox_worker(enum proc_id role, const char *games_dir,
+	    const char *exec_path);
 
 /*
  * The highest Landlock ABI the kernel offers: > 0, 0 when the kernel

@@ -33,6 +33,8 @@ config_defaults(struct daemon_config *dc)
 	snprintf(dc->user, sizeof(dc->user), "lanspread");
 	snprintf(dc->group, sizeof(dc->group), "lanspread");
 	dc->mdns = 1;
+	snprintf(dc->net_user, sizeof(dc->net_user), "nobody");
+	dc->sandbox_optional = 0;
 }
 
 static char *
@@ -106,6 +108,17 @@ config_set(struct daemon_config *dc, const char *key, const char *value)
 	} else if (strcmp(key, "user") == 0) {
 		if (set_str(dc->user, sizeof(dc->user), value) == -1)
 			return "user name too long";
+	} else if (strcmp(key, "net_user") == 0) {
+		if (*value == '\0' || set_str(dc->net_user,
+		    sizeof(dc->net_user), value) == -1)
+			return "net_user must be 1 to 63 characters";
+	} else if (strcmp(key, "sandbox_optional") == 0) {
+		if (strcmp(value, "yes") == 0)
+			dc->sandbox_optional = 1;
+		else if (strcmp(value, "no") == 0)
+			dc->sandbox_optional = 0;
+		else
+			return "sandbox_optional must be yes or no";
 	} else if (strcmp(key, "group") == 0) {
 		if (set_str(dc->group, sizeof(dc->group), value) == -1)
 			return "group name too long";

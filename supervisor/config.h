@@ -20,6 +20,8 @@ struct daemon_config {
 	char	 user[64];
 	char	 group[64];
 	int	 mdns;
+	char	 net_user[64];		/* the net worker's user, run as root */
+	int	 sandbox_optional;	/* a missing sandbox layer is a warning */
 };
 
 void		 config_defaults(struct daemon_config *);

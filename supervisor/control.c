@@ -433,10 +433,23 @@ pid_in_group(pid_t pid, gid_t gid)
 	return found;
 }
 
-/* Root, ourselves, and members of the control group may drive us. */
+/*
+ * Root, ourselves, and members of the control group may drive us; never
+ * one of our own workers (nor a process one started), whatever its uid,
+ * nor the net worker's user.
+ */
 static int
-client_allowed(const struct ucred *cred)
+client_allowed(struct sup *sup, const struct ucred *cred)
 {
+	pid_t	 pids[PROC_MAX];
+	int	 i;
+
+	for (i = 0; i < PROC_MAX; i++)
+		pids[i] = i == PROC_SUPERVISOR ? -1 : sup->workers[i].pid;
+	if (proc_is_worker(cred->pid, pids, PROC_MAX))
+		return 0;
+	if (proc_opts.net_uid != (uid_t)-1 && cred->uid == proc_opts.net_uid)
+		return 0;
 	return cred->uid == 0 || cred->uid == geteuid() ||
 	    cred->gid == listen_gid || pid_in_group(cred->pid, listen_gid);
 }
@@ -462,7 +475,7 @@ listen_cb(struct ev_loop *loop, ev_io *w, int revents)
 		return;
 	}
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1 ||
-	    !client_allowed(&cred) || nclients >= CTL_MAX_CLIENTS) {
+	    !client_allowed(sup, &cred) || nclients >= CTL_MAX_CLIENTS) {
 		log_warnx("control client pid %d uid %d refused",
 		    (int)cred.pid, (int)cred.uid);
 		close(fd);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/proc.h"
 #include "supervisor/config.h"
 #include "supervisor/supervisor.h"
 
@@ -191,6 +192,15 @@ main(int argc, char *argv[])
 		log_warnx("%s", err);
 		return 1;
 	}
+	/* Still root (no user configured): the net worker gives it up. */
+	if (proc_set_net_user(dc.net_user, err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		return 1;
+	}
+	proc_opts.sandbox_optional = dc.sandbox_optional;
+	if (dc.sandbox_optional)
+		log_warnx("sandbox_optional: a worker goes on without "
+		    "Landlock or seccomp when the kernel lacks them");
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.name = dc.name;
 	cfg.games_dir = dc.games_dir;

@@ -14,6 +14,7 @@
 
 #include "common/log.h"
 #include "common/path.h"
+#include "common/proc.h"
 #include "supervisor/supervisor.h"
 
 #define MAX_FIXTURES	16
@@ -65,7 +66,8 @@ usage(void)
 	fprintf(stderr, "usage: lanspread-peer --name NAME --games-dir DIR "
 	    "--state-dir DIR --catalog-db FILE\n"
 	    "\t[--fixture GAME]... [--unrar PATH|builtin] "
-	    "[--listen IP[:PORT]] [--mdns] [-v]\n");
+	    "[--listen IP[:PORT]] [--mdns]\n"
+	    "\t[--sandbox-optional] [-v]\n");
 	exit(2);
 }
 
@@ -81,6 +83,7 @@ main(int argc, char *argv[])
 		{ "unrar",	required_argument,	NULL, 'u' },
 		{ "listen",	required_argument,	NULL, 'l' },
 		{ "mdns",	no_argument,		NULL, 'm' },
+		{ "sandbox-optional", no_argument,	NULL, 'o' },
 		{ "verbose",	no_argument,		NULL, 'v' },
 		{ NULL,		0,			NULL, 0 }
 	};
@@ -107,6 +110,7 @@ main(int argc, char *argv[])
 			break;
 		case 'l': cfg.listen = optarg; break;
 		case 'm': cfg.mdns = 1; break;
+		case 'o': proc_opts.sandbox_optional = 1; break;
 		case 'v': verbose++; break;
 		case 'F':
 			if (nfixtures == MAX_FIXTURES) {
@@ -124,6 +128,14 @@ main(int argc, char *argv[])
 		usage();
 	log_init("lanspread-peer", 1, verbose);
 	log_setproc(cfg.name);
+	/* Run as root, the net worker becomes nobody. */
+	if (proc_set_net_user("nobody", err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		return 1;
+	}
+	if (proc_opts.sandbox_optional)
+		log_warnx("--sandbox-optional: a worker goes on without "
+		    "Landlock or seccomp when the kernel lacks them");
 	if (sup_init(&sup, &cfg, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		sup_free(&sup);

@@ -489,7 +489,8 @@ install_hello(struct install *inst, const struct inst_hello *hello)
 	if (hello->cleanup)
 		cleanup_all(inst);
 	/* Writes beneath the games folder; exec only for an external unrar. */
-	sandbox_worker(inst->games_dir, 0, inst->unrar == UNRAR_EXTERNAL);
+	sandbox_worker(PROC_INSTALL, inst->games_dir,
+	    inst->unrar == UNRAR_EXTERNAL ? inst->unrar_path : NULL);
 	msg_send_inst_ready(&inst->sup);
 }
 

@@ -1,5 +1,6 @@
 /* lanspread-install: the install worker process. */
-#include <string.h>
+
+#include <stddef.h>
 
 #include "common/log.h"
 #include "common/proc.h"
@@ -8,10 +9,14 @@
 int
 main(int argc, char *argv[])
 {
+	int		 bad;
 	struct ev_loop	*loop;
 	struct install	*inst;
 
-	log_init("install", 1, argc > 1 && strcmp(argv[1], "-v") == 0);
+	bad = proc_worker_args(argc, argv);
+	log_init("install", 1, proc_opts.verbose);
+	if (bad == -1)
+		fatalx("usage: lanspread-install [-ov]");
 	proc_worker_init(PROC_INSTALL);
 	loop = ev_default_loop(EVFLAG_AUTO);
 	if ((inst = install_new(loop, PROC_WORKER_FD)) == NULL)

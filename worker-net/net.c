@@ -469,7 +469,7 @@ net_dispatch_supervisor(struct msgconn *c, struct msg *m)
 		    (net->mdns = mdns_start(net)) == NULL)
 			log_warnx("mDNS is off: cannot start it");
 		/* Sockets only: no file is ever written here. */
-		sandbox_worker(NULL, 1, 0);
+		sandbox_worker(PROC_NET, NULL, NULL);
 		return;
 	case MSG_NET_CONNECT:
 		if (msg_recv_net_connect(m, &dial, why, sizeof(why)) == -1)

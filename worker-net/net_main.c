@@ -2,7 +2,6 @@
 #include <sys/resource.h>
 
 #include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -12,11 +11,15 @@
 int
 main(int argc, char *argv[])
 {
+	int		 bad;
 	struct ev_loop	*loop;
 	struct net	*net;
 	struct rlimit	 rl;
 
-	log_init("net", 1, argc > 1 && strcmp(argv[1], "-v") == 0);
+	bad = proc_worker_args(argc, argv);
+	log_init("net", 1, proc_opts.verbose);
+	if (bad == -1)
+		fatalx("usage: lanspread-net [-ov] [-u uid:gid]");
 	proc_worker_init(PROC_NET);
 	/* Room for many peer links. */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {

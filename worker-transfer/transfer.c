@@ -39,7 +39,7 @@ transfer_hello(struct transfer *xfer, const struct xfer_hello *hello)
 	if (hello->cleanup)
 		fetch_cleanup_all(xfer);
 	/* Writes only in the games folder; sockets allowed. */
-	sandbox_worker(hello->games_dir, 1, 0);
+	sandbox_worker(PROC_TRANSFER, hello->games_dir, NULL);
 	msg_send_xfer_ready(&xfer->sup);
 }
 

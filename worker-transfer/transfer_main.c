@@ -1,5 +1,6 @@
 /* lanspread-transfer: the transfer worker process. */
-#include <string.h>
+
+#include <stddef.h>
 
 #include "common/log.h"
 #include "common/manifest.h"
@@ -9,10 +10,14 @@
 int
 main(int argc, char *argv[])
 {
+	int		 bad;
 	struct ev_loop	*loop;
 	struct transfer	*xfer;
 
-	log_init("transfer", 1, argc > 1 && strcmp(argv[1], "-v") == 0);
+	bad = proc_worker_args(argc, argv);
+	log_init("transfer", 1, proc_opts.verbose);
+	if (bad == -1)
+		fatalx("usage: lanspread-transfer [-ov]");
 	proc_worker_init(PROC_TRANSFER);
 	hash_init();
 	loop = ev_default_loop(EVFLAG_AUTO);
