@@ -24,6 +24,8 @@
 
 static int	component_is_metadata(const char *, size_t);
 static int	close_keep_errno(int);
+
+#define SYNC_MAX_DEPTH	64
 static int	symlink_to_eloop(int, const char *);
 static int	open_nofollow(int, const char *, int, mode_t);
 static int	open_walk(int, const char *, int, mode_t);
@@ -431,4 +433,53 @@ done:
 	if (pfd != dirfd)
 		close_keep_errno(pfd);
 	return ret;
+}
+
+/* fsync of name beneath dirfd and, for a folder, of all within it first. */
+static int
+sync_tree(int dirfd, const char *name, int depth)
+{
+	struct stat	 st;
+	struct dirent	*de;
+	DIR		*d;
+	int		 fd, sub, rc = 0;
+
+	if (depth > SYNC_MAX_DEPTH) {
+		errno = ELOOP;
+		return -1;
+	}
+	if ((fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) ==
+	    -1 || fstat(fd, &st) == -1) {
+		close_keep_errno(fd);
+		return -1;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		if ((sub = dup(fd)) == -1 || (d = fdopendir(sub)) == NULL) {
+			close_keep_errno(sub);
+			close_keep_errno(fd);
+			return -1;
+		}
+		while (rc == 0 && (de = readdir(d)) != NULL) {
+			struct stat est;
+
+			if (strcmp(de->d_name, ".") == 0 ||
+			    strcmp(de->d_name, "..") == 0 ||
+			    fstatat(fd, de->d_name, &est, AT_SYMLINK_NOFOLLOW) ==
+			    -1)
+				continue;
+			if (S_ISDIR(est.st_mode) || S_ISREG(est.st_mode))
+				rc = sync_tree(fd, de->d_name, depth + 1);
+		}
+		closedir(d);
+	}
+	if (rc == 0 && fsync(fd) == -1)
+		rc = -1;
+	close_keep_errno(fd);
+	return rc;
+}
+
+int
+path_sync_tree(int dirfd, const char *rel)
+{
+	return sync_tree(dirfd, rel, 0);
 }

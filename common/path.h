@@ -63,4 +63,11 @@ int	path_join(char *buf, size_t size, const char *a, const char *b);
  */
 int	path_remove_tree_beneath(int dirfd, const char *rel);
 
+/*
+ * fsync of rel beneath dirfd: a file, or a folder with every file and
+ * folder in it (never through a symbolic link), contents before their
+ * folder. Returns 0, or -1 with errno set.
+ */
+int	path_sync_tree(int dirfd, const char *rel);
+
 #endif /* LANSPREAD_PATH_H */

@@ -514,6 +514,30 @@ START_TEST(remove_tree_beneath_removes_files_and_nested_trees)
 }
 END_TEST
 
+START_TEST(sync_tree_syncs_files_and_folders_and_refuses_links)
+{
+	char	outside[PATH_MAX];
+	int	dfd;
+
+	dfd = scratch(__func__, outside, sizeof(outside));
+	tu_mkdir(dfd, "tree");
+	tu_mkdir(dfd, "tree/sub");
+	tu_write_str(dfd, "tree/sub/f", "f");
+	tu_write_str(dfd, "tree/g", "g");
+	tu_symlink("/nonexistent", dfd, "tree/dangling");
+	/* Links inside are passed over; the tree and a single file sync. */
+	ck_assert_int_eq(path_sync_tree(dfd, "tree"), 0);
+	ck_assert_int_eq(path_sync_tree(dfd, "tree/g"), 0);
+	/* A link as the tree itself, or nothing there: an error. */
+	tu_symlink(outside, dfd, "link");
+	ck_assert_int_eq(path_sync_tree(dfd, "link"), -1);
+	ck_assert_int_eq(errno, ELOOP);
+	ck_assert_int_eq(path_sync_tree(dfd, "missing"), -1);
+	ck_assert_int_eq(errno, ENOENT);
+	close(dfd);
+}
+END_TEST
+
 START_TEST(remove_tree_beneath_does_not_follow_symlinks)
 {
 	char	outside[PATH_MAX];
@@ -652,6 +676,7 @@ path_suite(void)
 	    NULL, NULL);
 	tcase_add_test(tc, remove_tree_beneath_removes_files_and_nested_trees);
 	tcase_add_test(tc, remove_tree_beneath_does_not_follow_symlinks);
+	tcase_add_test(tc, sync_tree_syncs_files_and_folders_and_refuses_links);
 	tcase_add_test(tc, remove_tree_beneath_treats_missing_as_success);
 	tcase_add_test(tc, remove_tree_beneath_refuses_symlinked_parent);
 	tcase_add_test(tc, remove_tree_beneath_removes_deep_trees);
@@ -666,6 +691,7 @@ path_suite(void)
 	add_open_tests(tc);
 	tcase_add_test(tc, mkdirs_beneath_creates_nested_and_refuses_symlink);
 	tcase_add_test(tc, remove_tree_beneath_does_not_follow_symlinks);
+	tcase_add_test(tc, sync_tree_syncs_files_and_folders_and_refuses_links);
 	tcase_add_test(tc, remove_tree_beneath_refuses_symlinked_parent);
 
 	return s;

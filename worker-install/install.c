@@ -172,6 +172,14 @@ install_game(struct install *inst, const char *game_id, int report_fd,
 		close(game_fd);
 		return -1;
 	}
+	/* On disk before it is committed: a crash never leaves half a game. */
+	if (path_sync_tree(game_fd, INSTALLING_DIR) == -1) {
+		snprintf(err, errsz, "cannot sync the install: %s",
+		    strerror(errno));
+		path_remove_tree_beneath(game_fd, INSTALLING_DIR);
+		close(game_fd);
+		return -1;
+	}
 	/* An earlier install is replaced whole, never merged. */
 	path_remove_tree_beneath(game_fd, RETIRING);
 	if ((renameat(game_fd, LOCAL_DIR, game_fd, RETIRING) == -1 &&
@@ -184,6 +192,8 @@ install_game(struct install *inst, const char *game_id, int report_fd,
 		close(game_fd);
 		return -1;
 	}
+	if (fsync(game_fd) == -1)
+		log_warn("%s: cannot sync the game folder", game_id);
 	path_remove_tree_beneath(game_fd, RETIRING);
 	close(game_fd);
 	return 0;

@@ -156,7 +156,10 @@ stream_finish(struct source *s, struct msg *m)
 		fetch_fail(f, XFER_END_FAILED, why);
 		return;
 	}
-	if (renameat(f->game_fd, INSTALLING_DIR, f->game_fd, LOCAL_DIR) == -1) {
+	/* On disk before it is committed: a crash never leaves half a game. */
+	if (path_sync_tree(f->game_fd, INSTALLING_DIR) == -1 ||
+	    renameat(f->game_fd, INSTALLING_DIR, f->game_fd, LOCAL_DIR) == -1 ||
+	    fsync(f->game_fd) == -1) {
 		fetch_fail(f, XFER_END_FAILED, "cannot commit local/");
 		return;
 	}
