@@ -58,6 +58,7 @@ enum msg_type {
 	MSG_XFER_HASHED,		/* t->s one file's piece hashes */
 	MSG_XFER_HASH_PROGRESS,		/* t->s */
 	MSG_XFER_SOURCE_DROPPED,	/* t->s a source left this download */
+	MSG_XFER_AGREED,		/* t->s the manifest sources agree on */
 
 	MSG_INST_HELLO = 300,		/* s->i */
 	MSG_INST_READY,			/* i->s */

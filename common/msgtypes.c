@@ -61,6 +61,10 @@ LAYOUT(manifest_file,
 	F_DSTR(manifest_file, path, PATH_MAX - 1),
 	F_U64(manifest_file, size),
 	F_BIN(manifest_file, hashes, hashes_len, MANIFEST_MAX_HASHES));
+LAYOUT(piece_ref,
+	F_DSTR(piece_ref, path, PATH_MAX - 1),
+	F_U64(piece_ref, offset),
+	F_U64(piece_ref, length));
 LAYOUT(fetch_source,
 	F_STR(fetch_source, peer_id),
 	F_STR(fetch_source, addr));
@@ -106,8 +110,10 @@ LAYOUT(xfer_fetch,
 	F_STR(xfer_fetch, version),
 	F_ARRAY(xfer_fetch, sources, nsources, MSG_MAX_SOURCES,
 	    fetch_source_layout),
-	F_BOOL(xfer_fetch, stream),
-	F_U64(xfer_fetch, max_total));
+	F_ENUM(xfer_fetch, mode, FETCH_MODE_MAX),
+	F_U64(xfer_fetch, max_total),
+	F_ARRAY(xfer_fetch, pieces, npieces, MSG_MAX_PIECE_REFS,
+	    piece_ref_layout));
 LAYOUT(file_list,
 	F_STR(file_list, game_id),
 	F_ARRAY(file_list, files, nfiles, MSG_MAX_FILES, file_entry_layout));
@@ -209,6 +215,7 @@ LAYOUT(peer_stream_end,
 /* Enum members are read and written as int. */
 _Static_assert(sizeof(enum xfer_end) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum inst_op) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum fetch_mode) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum unrar_mode) == sizeof(int), "enum size");
 
 const char *

@@ -32,6 +32,16 @@
 #define XFER_PROTO_VERSION	2	/* of a transfer link: 2 lists manifests */
 #define MSG_MAX_FILES		65536	/* in one file list */
 #define MSG_MAX_SOURCES		64	/* in one fetch */
+#define MSG_MAX_PIECE_REFS	65536	/* pieces one repair asks for */
+
+/* What a fetch is for. */
+enum fetch_mode {
+	FETCH_DOWNLOAD,		/* the game's files, into staging */
+	FETCH_STREAM,		/* its extracted entries, into local/ */
+	FETCH_MANIFEST,		/* only the manifest the sources agree on */
+	FETCH_REPAIR,		/* the named pieces, into the game's files */
+	FETCH_MODE_MAX
+};
 
 /* How a download ended when it did not finish. */
 enum xfer_end {
@@ -53,6 +63,13 @@ struct file_stat {
 	uint64_t	 size;
 	uint64_t	 mtime_ns;
 	uint64_t	 ino;
+};
+
+/* Some bytes of a game's file: a piece to repair, or a bad one found. */
+struct piece_ref {
+	char		*path;
+	uint64_t	 offset;
+	uint64_t	 length;
 };
 
 /* A peer a download may fetch from. */
@@ -148,8 +165,10 @@ struct xfer_fetch {
 	char		 version[VERSION_SIZE];	/* the catalog's */
 	struct fetch_source *sources;
 	size_t		 nsources;
-	int		 stream;	/* a streamed install, not a download */
+	enum fetch_mode	 mode;
 	uint64_t	 max_total;	/* stream: most bytes accepted */
+	struct piece_ref *pieces;	/* repair: what to fetch again */
+	size_t		 npieces;
 };
 
 struct file_list {
@@ -324,6 +343,7 @@ struct files_wait {
 	X(xfer_hashed,		file_hashes,	MSG_XFER_HASHED)	\
 	X(xfer_hash_progress,	progress,	MSG_XFER_HASH_PROGRESS)	\
 	X(xfer_source_dropped,	source_dropped,	MSG_XFER_SOURCE_DROPPED) \
+	X(xfer_agreed,		manifest,	MSG_XFER_AGREED)	\
 	X(inst_hello,		inst_hello,	MSG_INST_HELLO)		\
 	X(inst_install,		game_ref,	MSG_INST_INSTALL)	\
 	X(inst_uninstall,	game_ref,	MSG_INST_UNINSTALL)	\

@@ -450,10 +450,12 @@ download_preflight(struct cmd_ctx *x, const char *game_id)
 
 /*
  * Asks the transfer worker to fetch a game from every valid source (at
- * most MSG_MAX_SOURCES); a stream also bounds what it may expand to.
+ * most MSG_MAX_SOURCES); a stream also bounds what it may expand to, a
+ * repair names its pieces.
  */
-static int
-start_fetch(struct sup *sup, const char *game_id, int stream)
+int
+commands_fetch(struct sup *sup, const char *game_id, enum fetch_mode mode,
+    struct piece_ref *pieces, size_t npieces)
 {
 	struct xfer_fetch fetch;
 	struct game_sources src;
@@ -465,11 +467,13 @@ start_fetch(struct sup *sup, const char *game_id, int stream)
 	    sizeof(*fetch.sources))) == NULL)
 		return -1;
 	commands_sources(sup, game_id, &src, &fetch);
-	fetch.stream = stream;
+	fetch.mode = mode;
+	fetch.pieces = pieces;
+	fetch.npieces = npieces;
 	snprintf(fetch.version, sizeof(fetch.version), "%s",
 	    catalog_find(&sup->catalog, game_id)->version);
 	/* No stored archive expands more than this. */
-	if (stream)
+	if (mode == FETCH_STREAM)
 		fetch.max_total = src.size > (UINT64_MAX >> 11) ? UINT64_MAX :
 		    src.size * 1024 + (64u << 20);
 	rc = msg_send_xfer_fetch(sup_link(sup, PROC_TRANSFER), &fetch);
@@ -492,7 +496,7 @@ cmd_download(struct cmd_ctx *x)
 	if ((op = sup_op_add(x->sup, game_id, OP_DOWNLOADING)) == NULL)
 		return;
 	op->install_after = install;
-	if (start_fetch(x->sup, game_id, 0) == -1) {
+	if (commands_fetch(x->sup, game_id, FETCH_DOWNLOAD, NULL, 0) == -1) {
 		sup_op_remove(x->sup, op);
 		control_event("download-failed", json_pack("{s:s,s:s}",
 		    "game_id", game_id, "error",
@@ -523,7 +527,7 @@ cmd_stream_install(struct cmd_ctx *x)
 	}
 	if ((op = sup_op_add(x->sup, game_id, OP_STREAM_INSTALLING)) == NULL)
 		return;
-	if (start_fetch(x->sup, game_id, 1) == -1) {
+	if (commands_fetch(x->sup, game_id, FETCH_STREAM, NULL, 0) == -1) {
 		sup_op_remove(x->sup, op);
 		control_event("download-failed", json_pack("{s:s,s:s}",
 		    "game_id", game_id, "error",
@@ -683,6 +687,34 @@ cmd_cancel_download(struct cmd_ctx *x)
 	reply(x, json_pack("{s:s}", "game_id", game_id));
 }
 
+/* A downloaded game checked against the LAN's manifest, piece by piece. */
+static void
+verify_or_repair(struct cmd_ctx *x, int repair)
+{
+	const struct local_game *g;
+
+	if ((g = local_game_field(x)) == NULL)
+		return;
+	if (!g->downloaded) {
+		control_error(x->client, x->id, "game %s is not downloaded",
+		    g->id);
+		return;
+	}
+	verify_start(x->sup, x->client, x->id, g, repair);
+}
+
+static void
+cmd_verify(struct cmd_ctx *x)
+{
+	verify_or_repair(x, 0);
+}
+
+static void
+cmd_repair(struct cmd_ctx *x)
+{
+	verify_or_repair(x, 1);
+}
+
 static const struct command commands[] = {
 	{ "list-games",		cmd_list_games },
 	{ "list-peers",		cmd_list_peers },
@@ -697,6 +729,8 @@ static const struct command commands[] = {
 	{ "uninstall",		cmd_uninstall },
 	{ "play",		cmd_play },
 	{ "cancel-download",	cmd_cancel_download },
+	{ "verify",		cmd_verify },
+	{ "repair",		cmd_repair },
 };
 
 void

@@ -249,8 +249,9 @@ refresh_game(struct sup *sup, const struct local_game *lg)
 		TAILQ_INSERT_TAIL(&sup->hashing, g, entry);
 	}
 	g->seen = 1;
-	if (g->job)
-		return;		/* its answer comes first */
+	/* Its answer comes first; and a verify or repair hashes it itself. */
+	if (g->job || sup_op_find(sup, lg->id) != NULL)
+		return;
 	if (manifests_build(sup, lg, &m, &missing) == -1)
 		return;
 	g->total = g->cached = g->job_bytes = 0;

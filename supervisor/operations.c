@@ -17,6 +17,8 @@ const char *const op_kind_names[OP_KIND_MAX] = {
 	[OP_INSTALLING] = "Installing",
 	[OP_STREAM_INSTALLING] = "StreamInstalling",
 	[OP_UNINSTALLING] = "Uninstalling",
+	[OP_VERIFYING] = "Verifying",
+	[OP_REPAIRING] = "Repairing",
 };
 
 /*
@@ -34,6 +36,9 @@ static const struct {
 	/* The receiving end of a stream is the transfer worker's. */
 	[OP_STREAM_INSTALLING] = { PROC_TRANSFER, "download-failed", 1 },
 	[OP_UNINSTALLING] = { PROC_INSTALL, "uninstall-failed", 1 },
+	/* A verify's request hears of it when the operation goes. */
+	[OP_VERIFYING] = { PROC_TRANSFER, "verify-failed", 0 },
+	[OP_REPAIRING] = { PROC_TRANSFER, "download-failed", 0 },
 };
 
 static void	install_cleanup(struct sup *, const char *);
@@ -89,6 +94,7 @@ void
 sup_op_remove(struct sup *sup, struct operation *op)
 {
 	TAILQ_REMOVE(&sup->ops, op, entry);
+	verify_free(op->verify);
 	free(op);
 	ops_changed(sup);
 }
@@ -158,6 +164,10 @@ op_download_failed(struct sup *sup, struct operation *op,
 {
 	char		 game_id[GAME_ID_SIZE];
 
+	if (op->kind == OP_VERIFYING) {
+		verify_failed(sup, op, failed->error);
+		return;
+	}
 	memcpy(game_id, op->game_id, sizeof(game_id));
 	sup_rescan(sup);
 	sup_op_remove(sup, op);

@@ -476,6 +476,7 @@ sup_dispatch_transfer(struct msgconn *c, struct msg *m)
 		struct xfer_failed	 failed;
 		struct file_hashes	 hashed;
 		struct source_dropped	 dropped;
+		struct manifest		 agreed;
 	} u;
 	char		 why[ERROR_SIZE] = "";
 
@@ -533,12 +534,14 @@ sup_dispatch_transfer(struct msgconn *c, struct msg *m)
 		if (msg_recv_xfer_hashed(m, &u.hashed, why, sizeof(why)) == -1)
 			break;
 		manifests_hashed(sup, &u.hashed);
+		verify_hashed(sup, &u.hashed);
 		msg_free_xfer_hashed(&u.hashed);
 		return;
 	case MSG_XFER_HASH_PROGRESS:
 		if (msg_recv_xfer_hash_progress(m, &u.progress, why,
 		    sizeof(why)) == -1)
 			break;
+		verify_progress(sup, &u.progress);
 		manifests_progress(sup, &u.progress);
 		return;
 	case MSG_XFER_SOURCE_DROPPED:
@@ -546,6 +549,12 @@ sup_dispatch_transfer(struct msgconn *c, struct msg *m)
 		    sizeof(why)) == -1)
 			break;
 		transfer_event(sup, m, u.dropped.game_id, &u.dropped);
+		return;
+	case MSG_XFER_AGREED:
+		if (msg_recv_xfer_agreed(m, &u.agreed, why, sizeof(why)) == -1)
+			break;
+		verify_agreed(sup, &u.agreed);
+		msg_free_xfer_agreed(&u.agreed);
 		return;
 	}
 	worker_misbehaved(sup, PROC_TRANSFER, m, why);

@@ -47,6 +47,8 @@ enum op_kind {
 	OP_INSTALLING,
 	OP_STREAM_INSTALLING,
 	OP_UNINSTALLING,
+	OP_VERIFYING,
+	OP_REPAIRING,
 	OP_KIND_MAX
 };
 
@@ -58,10 +60,12 @@ struct operation {
 	char			 game_id[GAME_ID_SIZE];
 	enum op_kind		 kind;
 	int			 install_after;	/* download, then install */
+	struct verify		*verify;	/* verify and repair */
 };
 
 struct ctl_client;
 struct game_hashing;
+struct verify;
 
 /* A control request answered later (connect, wait-peers). */
 struct pending {
@@ -115,6 +119,15 @@ void	manifests_hashed(struct sup *, const struct file_hashes *);
 void	manifests_progress(struct sup *, const struct progress *);
 int	manifests_percent(struct sup *, const char *game_id);
 
+/* verify.c: verify and repair */
+void	verify_start(struct sup *, uint64_t client, json_t *id,
+	    const struct local_game *, int repair);
+void	verify_agreed(struct sup *, struct manifest *);
+void	verify_hashed(struct sup *, const struct file_hashes *);
+void	verify_progress(struct sup *, const struct progress *);
+void	verify_failed(struct sup *, struct operation *, const char *);
+void	verify_free(struct verify *);
+
 /* supervisor.c */
 int	sup_init(struct sup *, const struct sup_config *, char *, size_t);
 int	sup_run(struct sup *);
@@ -167,5 +180,7 @@ struct game_sources {
 };
 void	commands_sources(struct sup *, const char *game_id,
 	    struct game_sources *, struct xfer_fetch *);
+int	commands_fetch(struct sup *, const char *game_id, enum fetch_mode,
+	    struct piece_ref *, size_t);
 
 #endif

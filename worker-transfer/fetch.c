@@ -38,6 +38,7 @@ static void	source_read_cb(struct ev_loop *, ev_io *, int);
 static void	source_next(struct source *);
 static void	source_ask_list(struct source *);
 static void	fetch_save_pieces(struct fetch *);
+static int	fetch_prepare_repair(struct fetch *, char *, size_t);
 
 static struct fetch *
 fetch_find(struct transfer *xfer, const char *game_id)
@@ -96,7 +97,7 @@ fetch_free(struct fetch *f)
 	if (f->entry_fd != -1)
 		close(f->entry_fd);
 	if (f->game_fd != -1) {
-		if (!f->keep)
+		if (!f->keep && f->staging != NULL)
 			path_remove_tree_beneath(f->game_fd, f->staging);
 		close(f->game_fd);
 	}
@@ -112,6 +113,9 @@ fetch_free(struct fetch *f)
 	free(f->piece_base);
 	free(f->verified);
 	manifest_free(&f->man);
+	for (i = 0; i < f->nrepair; i++)
+		free(f->repair[i].path);
+	free(f->repair);
 	free(f);
 }
 
@@ -393,6 +397,15 @@ fetch_commit(struct fetch *f, char *err, size_t errsz)
 {
 	size_t	 i, ver = SIZE_MAX;
 	char	 dir[PATH_MAX], last[PATH_MAX] = "";
+
+	if (f->mode == FETCH_REPAIR) {
+		/* Pieces were written in place: they only need syncing. */
+		for (i = 0; i < f->man.nfiles; i++)
+			if (fsync(f->fds[i]) == -1)
+				return seterr(err, errsz,
+				    "cannot sync a file: %s", strerror(errno));
+		return 0;
+	}
 
 	if (unlinkat(f->game_fd, VERSION_FILE, 0) == -1 && errno != ENOENT)
 		return seterr(err, errsz, "cannot replace version.ini");
@@ -715,6 +728,56 @@ fetch_prepare(struct fetch *f, char *err, size_t errsz)
 }
 
 /*
+ * A repair writes into the game's own files: every piece is taken as
+ * verified but those the supervisor found bad, which are fetched again.
+ * Files the game lacks or that have the wrong size are made whole.
+ */
+static int
+fetch_prepare_repair(struct fetch *f, char *err, size_t errsz)
+{
+	size_t	 i, k;
+
+	f->game_fd = openat(f->xfer->games_fd, f->game_id, O_RDONLY |
+	    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (f->game_fd == -1)
+		return seterr(err, errsz, "cannot open the game folder");
+	f->staging = NULL;
+	f->zeros_hold = 0;
+	if ((f->fds = calloc(f->man.nfiles, sizeof(*f->fds))) == NULL ||
+	    (f->dirty = calloc(f->man.nfiles + 1, 1)) == NULL)
+		return seterr(err, errsz, "out of memory");
+	memset(f->verified, 1, f->npieces);
+	for (i = 0; i < f->man.nfiles; i++) {
+		const struct manifest_file *mf = &f->man.files[i];
+		struct stat	 st;
+
+		f->fds[i] = path_open_beneath(f->game_fd, mf->path, O_RDWR |
+		    O_CREAT, 0644);
+		if (f->fds[i] == -1 || fstat(f->fds[i], &st) == -1)
+			return seterr(err, errsz, "cannot open %s", mf->path);
+		if ((uint64_t)st.st_size == mf->size)
+			continue;
+		if (ftruncate(f->fds[i], (off_t)mf->size) == -1)
+			return seterr(err, errsz, "cannot size %s", mf->path);
+		for (k = f->piece_base[i]; k < f->piece_base[i + 1]; k++)
+			f->verified[k] = 0;
+	}
+	for (i = 0; i < f->nrepair; i++) {
+		const struct piece_ref *r = &f->repair[i];
+		long	 j = manifest_find(&f->man, r->path);
+		uint64_t off;
+
+		if (j < 0)
+			continue;
+		for (off = r->offset / f->man.piece_size * f->man.piece_size;
+		    off < r->offset + r->length &&
+		    off < f->man.files[j].size; off += f->man.piece_size)
+			f->verified[piece_at(f, (size_t)j, off)] = 0;
+	}
+	return 0;
+}
+
+/*
  * Which pieces are verified, kept for a later try: their data is synced
  * first, so a crash never leaves a piece marked that is not on disk.
  */
@@ -866,6 +929,12 @@ fetch_check_lists(struct fetch *f)
 		return;
 	f->man = ref->man;
 	memset(&ref->man, 0, sizeof(ref->man));
+	if (f->mode == FETCH_MANIFEST) {
+		/* A verify: the agreed manifest is all it wanted. */
+		msg_send_xfer_agreed(&f->xfer->sup, &f->man);
+		fetch_free(f);
+		return;
+	}
 	if (fetch_pieces(f) == -1 || (list.files = calloc(f->man.nfiles + 1,
 	    sizeof(*list.files))) == NULL) {
 		fetch_fail(f, XFER_END_FAILED, "out of memory");
@@ -879,7 +948,8 @@ fetch_check_lists(struct fetch *f)
 	list.nfiles = f->man.nfiles;
 	msg_send_xfer_files(&f->xfer->sup, &list);
 	free(list.files);
-	if (fetch_prepare(f, why, sizeof(why)) == -1) {
+	if ((f->mode == FETCH_REPAIR ? fetch_prepare_repair(f, why,
+	    sizeof(why)) : fetch_prepare(f, why, sizeof(why))) == -1) {
 		fetch_fail(f, XFER_END_FAILED, why);
 		return;
 	}
@@ -1275,7 +1345,7 @@ source_connect(struct source *s)
 }
 
 int
-fetch_start(struct transfer *xfer, const struct xfer_fetch *req)
+fetch_start(struct transfer *xfer, struct xfer_fetch *req)
 {
 	struct fetch	*f;
 	size_t		 i;
@@ -1309,8 +1379,16 @@ fetch_start(struct transfer *xfer, const struct xfer_fetch *req)
 	memcpy(f->version, req->version, sizeof(f->version));
 	f->zeros_hold = 1;
 	f->nsrc = req->nsources;
-	f->stream = req->stream;
+	f->mode = req->mode;
+	f->stream = req->mode == FETCH_STREAM;
 	f->max_total = req->max_total;
+	if (req->mode == FETCH_REPAIR) {
+		/* Taken over from the request. */
+		f->repair = req->pieces;
+		f->nrepair = req->npieces;
+		req->pieces = NULL;
+		req->npieces = 0;
+	}
 	TAILQ_INSERT_TAIL(&xfer->fetches, f, entry);
 	for (i = 0; i < req->nsources; i++) {
 		struct source *s = &f->src[i];

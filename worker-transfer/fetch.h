@@ -66,6 +66,9 @@ struct fetch {
 	struct source		*src;
 	int			 nsrc;
 	char			 version[VERSION_SIZE];
+	enum fetch_mode		 mode;
+	struct piece_ref	*repair;	/* the pieces a repair fetches */
+	size_t			 nrepair;
 	struct manifest		 man;		/* the agreed one */
 	size_t			*piece_base;	/* a file's first piece */
 	unsigned char		*verified;	/* per piece */

@@ -108,7 +108,7 @@ void	hash_cancel(struct transfer *, const char *game_id);
 int	hash_percent(struct transfer *, const char *game_id);
 
 /* fetch.c */
-int	fetch_start(struct transfer *, const struct xfer_fetch *);
+int	fetch_start(struct transfer *, struct xfer_fetch *);
 void	fetch_cancel(struct transfer *, const char *game_id);
 void	fetch_free_all(struct transfer *);
 void	fetch_cleanup_all(struct transfer *);

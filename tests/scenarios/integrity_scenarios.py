@@ -1,7 +1,8 @@
-"""Verified pieces (X30-X34): every piece a receiver gets is checked
+"""Verified pieces (X30-X35): every piece a receiver gets is checked
 against the game's manifest, a source that sends a bad one is dropped, an
 interrupted download keeps what it verified and the next one fetches only
-the rest, and a holder's piece hashes survive its restart."""
+the rest, a holder's piece hashes survive its restart, and verify and
+repair find and mend a game that went bad on disk."""
 
 from __future__ import annotations
 
@@ -233,10 +234,54 @@ def x34_hash_cache_survives_restart(sc: Scenario) -> str:
     return f"200 games hashed once; restart to list-games {elapsed:.2f}s with nothing hashed again"
 
 
+def x35_verify_and_repair(sc: Scenario) -> str:
+    """A byte flipped in a downloaded game: verify names the one bad piece
+    (against the manifest the source serves), repair fetches at most
+    16 MiB and leaves the game byte-exact; verify is clean afterwards."""
+    source, source_root = _sparse_source(sc, "x35-source", 3)
+    _wait_hashed(source, GAME)
+    client = sc.peer("x35-client")
+    connect_many(client, [source])
+    wait_remote_game(client, GAME, peer_count=1, version=VERSION)
+    ended = _download(client, client.mark())
+    if ended["event"] != "download-finished":
+        raise ScenarioError(f"download did not finish: {ended}")
+    eti = client.host_games_dir / GAME / f"{GAME}.eti"
+    offset = 2 * CHUNK_SIZE + 3 * PIECE_SIZE + 12345
+    _rot(eti, [offset])
+    result = client.send({"cmd": "verify", "game_id": GAME}, timeout=120)["data"]
+    bad = result["bad_pieces"]
+    want = [{"relative_path": f"{GAME}/{GAME}.eti", "offset": offset // PIECE_SIZE * PIECE_SIZE,
+             "length": PIECE_SIZE}]
+    if bad != want or result["pieces"] != 3 * CHUNK_SIZE // PIECE_SIZE + 1:
+        raise ScenarioError(f"verify said {result}; expected bad {want}")
+    start = client.mark()
+    client.send({"cmd": "repair", "game_id": GAME})
+    done = client.wait_for(
+        lambda item: item.get("type") == "event"
+        and item.get("event") in ("download-finished", "download-failed")
+        and (item.get("data") or {}).get("game_id") == GAME,
+        timeout=120, description="repair end", waiter=start)
+    if done["event"] != "download-finished":
+        raise ScenarioError(f"repair failed: {done}")
+    fetched = done["data"]["throughput"]["bytes"]
+    if fetched > 16 << 20:
+        raise ScenarioError(f"repair fetched {fetched} bytes for one bad byte")
+    if sha256_file(eti) != sha256_file(source_root / f"{GAME}.eti"):
+        raise ScenarioError("the repaired game differs from the source")
+    again = client.send({"cmd": "verify", "game_id": GAME}, timeout=120)["data"]
+    if again["bad_pieces"]:
+        raise ScenarioError(f"verify after the repair: {again}")
+    if client.status()["active_operations"]:
+        raise ScenarioError("an operation is left after the repair")
+    return f"verify found {bad[0]}; repair fetched {fetched} bytes; byte-exact and clean after"
+
+
 INTEGRITY_SCENARIOS = [
     ("X30-corrupt-source-dropped", x30_corrupt_source_dropped),
     ("X31-only-corrupt-source-fails", x31_only_corrupt_source_fails),
     ("X32-resume-after-receiver-killed", x32_resume_after_receiver_killed),
     ("X33-resume-after-source-came-back", x33_resume_after_source_came_back),
     ("X34-hash-cache-survives-restart", x34_hash_cache_survives_restart),
+    ("X35-verify-and-repair", x35_verify_and_repair),
 ]
