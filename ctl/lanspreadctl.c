@@ -482,6 +482,24 @@ show_play(json_t *data)
 		    "yes" : "no");
 }
 
+static void
+show_verify(json_t *data)
+{
+	json_t	*bad = json_object_get(data, "bad_pieces"), *b;
+	size_t	 i;
+
+	printf("%s: %zu of %lld pieces bad\n",
+	    json_string_value(json_object_get(data, "game_id")),
+	    json_array_size(bad),
+	    (long long)json_integer_value(json_object_get(data, "pieces")));
+	json_array_foreach(bad, i, b)
+		printf("  %s at %lld, %lld bytes\n",
+		    json_string_value(json_object_get(b, "relative_path")),
+		    (long long)json_integer_value(json_object_get(b, "offset")),
+		    (long long)json_integer_value(json_object_get(b,
+		    "length")));
+}
+
 /* One event of watch, for people: time, event, game, what it says. */
 static void
 show_event(const char *ev, json_t *data)
@@ -601,6 +619,10 @@ static json_t *b_stream(char **a, int *w) {
 	return b_game_cmd("stream-install", a, w, WAIT_INSTALL); }
 static json_t *b_cancel(char **a, int *w) {
 	return b_game_cmd("cancel-download", a, w, WAIT_NONE); }
+static json_t *b_verify(char **a, int *w) {
+	return b_game_cmd("verify", a, w, WAIT_NONE); }
+static json_t *b_repair(char **a, int *w) {
+	return b_game_cmd("repair", a, w, WAIT_DOWNLOAD); }
 
 static json_t *
 b_play(char **a, int *w)
@@ -630,6 +652,10 @@ static const struct command commands[] = {
 	    "install a game from a peer without its archives",
 	    1, b_stream, NULL },
 	{ "cancel", " GAME", "cancel a game's download", 1, b_cancel, NULL },
+	{ "verify", " GAME", "check a downloaded game piece by piece",
+	    1, b_verify, show_verify },
+	{ "repair", " GAME", "fetch again the pieces verify finds bad",
+	    1, b_repair, NULL },
 	{ "play", " GAME --user NAME --language LANG",
 	    "apply a game's first-play settings", 1, b_play, show_play },
 	{ "watch", "", "print the daemon's events as they happen",
