@@ -185,7 +185,7 @@ send_forget(struct sup *sup, const char *game_id)
  * with no cached hashes land in *missing (NULL when there are none).
  * Returns 0, or -1 when the game's files cannot be listed.
  */
-int
+static int
 manifests_build(struct sup *sup, const struct local_game *lg,
     struct manifest *m, struct hash_job *missing)
 {

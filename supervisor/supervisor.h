@@ -111,8 +111,6 @@ struct sup {
 /* manifests.c: our games' manifests and their hash cache */
 int	manifests_open(struct sup *, char *err, size_t errsz);
 void	manifests_close(struct sup *);
-int	manifests_build(struct sup *, const struct local_game *,
-	    struct manifest *, struct hash_job *missing);
 void	manifests_refresh(struct sup *);
 void	manifests_worker_restarted(struct sup *);
 void	manifests_hashed(struct sup *, const struct file_hashes *);
