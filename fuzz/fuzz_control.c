@@ -8,10 +8,10 @@
  *
  * There is no narrower entry point that takes one line (client_line() is
  * static and wants a client), so the supervisor is a struct sup of its
- * own: a library and catalog of a few games, a peer database in a
- * temporary folder with one connected peer advertising some of them, and
- * the three workers "up" on socketpairs whose far ends are drained. It is
- * marked stopping, so "shutdown" answers but stops nothing. After each
+ * own: a library and catalog of a few games, a peer database and a
+ * manifest cache in a temporary folder, one connected peer advertising
+ * some of the games, and the three workers "up" on socketpairs whose far
+ * ends are drained. It is marked stopping, so "shutdown" answers but stops nothing. After each
  * input the operations and pending requests a command left are removed,
  * so inputs do not depend on each other.
  */
@@ -69,6 +69,7 @@ cleanup(void)
 	int	 fd;
 
 	control_stop(&sup);
+	manifests_close(&sup);
 	peerdb_close(&sup.peerdb);
 	if ((fd = open("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
 		path_remove_tree_beneath(fd, tmpdir + strlen("/tmp/"));
@@ -81,7 +82,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	static const char *const catalog[] = { "alienswarm", "bf1942",
 	    "cnctw", "coh" };
-	struct game_entry ads[3];
+	struct game_entry ads[4];
 	struct peer_info pi;
 	char		 err[256];
 	size_t		 i;
@@ -106,6 +107,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	snprintf(sup.listen_addr, sizeof(sup.listen_addr), "127.0.0.1:4000");
 	TAILQ_INIT(&sup.ops);
 	TAILQ_INIT(&sup.pendings);
+	TAILQ_INIT(&sup.hashing);
 	sup.outbound = json_object();
 	sup.cleanups = json_array();
 	if (sup.loop == NULL || sup.games_fd == -1 || sup.outbound == NULL)
@@ -126,12 +128,14 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		snprintf(sup.catalog.games[i].version,
 		    sizeof(sup.catalog.games[i].version), "20200101");
 	}
+	/* Sorted by id, as library_find() and catalog_find() search them. */
 	local_game(&sup.library.games[0], "alienswarm", 1, 1);
-	local_game(&sup.library.games[1], "cnctw", 1, 0);
-	local_game(&sup.library.games[2], "bf1942", 0, 0);
+	local_game(&sup.library.games[1], "bf1942", 0, 0);
+	local_game(&sup.library.games[2], "cnctw", 1, 0);
 
-	if (peerdb_open(&sup.peerdb, tmpdir, err, sizeof(err)) == -1) {
-		fprintf(stderr, "peerdb: %s\n", err);
+	if (peerdb_open(&sup.peerdb, tmpdir, err, sizeof(err)) == -1 ||
+	    manifests_open(&sup, err, sizeof(err)) == -1) {
+		fprintf(stderr, "state: %s\n", err);
 		abort();
 	}
 	memset(&pi, 0, sizeof(pi));
@@ -142,8 +146,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	advert(&ads[0], "coh", 4 << 20);
 	advert(&ads[1], "bf1942", (uint64_t)1 << 62);
 	advert(&ads[2], "notincatalog", 1);
+	advert(&ads[3], "cnctw", 1 << 20);
 	if (peerdb_upsert(&sup.peerdb, &pi) == -1 ||
-	    peerdb_set_library(&sup.peerdb, OTHER_ID, ads, 3) == -1 ||
+	    peerdb_set_library(&sup.peerdb, OTHER_ID, ads, 4) == -1 ||
 	    peerdb_set_connected(&sup.peerdb, OTHER_ID, 1) == -1)
 		abort();
 

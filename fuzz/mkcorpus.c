@@ -150,6 +150,13 @@ fill(const struct msg_layout *l, void *s)
 				}
 			}
 			break;
+		case MF_BIN:
+			/* Two SHA-256-sized pieces of bytes. */
+			*(size_t *)((char *)s + f->count_off) =
+			    f->max < 64 ? f->max : 64;
+			*(unsigned char **)p = malloc(64);
+			memset(*(unsigned char **)p, 0x5a, 64);
+			break;
 		case MF_FD:
 			*(int *)p = -1;
 			break;
@@ -557,6 +564,10 @@ corpus_control(void)
 	    "\"game_id\":\"bf1942\"}\n");
 	line("install", "{\"id\":1,\"cmd\":\"install\",\"game_id\":\"cnctw\"}\n"
 	    "{\"id\":2,\"cmd\":\"uninstall\",\"game_id\":\"alienswarm\"}\n");
+	line("verify", "{\"id\":1,\"cmd\":\"verify\",\"game_id\":\"cnctw\"}\n"
+	    "{\"id\":2,\"cmd\":\"verify\",\"game_id\":\"alienswarm\"}\n"
+	    "{\"id\":3,\"cmd\":\"repair\",\"game_id\":\"cnctw\"}\n"
+	    "{\"id\":4,\"cmd\":\"repair\",\"game_id\":\"bf1942\"}\n");
 	line("play", "{\"id\":1,\"cmd\":\"play\",\"game_id\":\"alienswarm\","
 	    "\"username\":\"player\",\"language\":\"english\"}\n");
 	line("hostile-play-long-name", "{\"id\":1,\"cmd\":\"play\","
