@@ -39,6 +39,8 @@ DEB_PACKAGES := build-essential pkg-config libev-dev libmdnsd-dev \
 	libjansson-dev libssl-dev libsodium-dev \
 	libarchive-tools python3 python3-rarfile mandoc valgrind iproute2 \
 	util-linux sqlite3 diffutils tmux
+# make fuzz: clang and its libFuzzer runtime
+DEB_PACKAGES += clang libclang-rt-14-dev
 
 COMMON_SRC := $(wildcard common/*.c)
 SUP_SRC := $(filter-out supervisor/lanspreadd.c supervisor/peer_shim.c, \
@@ -135,6 +137,7 @@ scenarios: all fixtures
 check: deps
 	$(MAKE) all fixtures
 	$(MAKE) unit
+	$(MAKE) fuzz-replay
 	$(MAKE) man-lint
 	$(PYTHON) tests/scenarios/mdns_netns.py
 	$(PYTHON) tests/scenarios/run.py --expected
@@ -184,3 +187,6 @@ clean:
 	rm -rf $(B)
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
+
+# libFuzzer targets: make fuzz, make fuzz-replay (fuzz/README.md)
+include fuzz/fuzz.mk
