@@ -6,7 +6,6 @@
  */
 #include <sys/inotify.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>

@@ -7,7 +7,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
-#include <dirent.h>
 #include <poll.h>
 #include <errno.h>
 #include <fcntl.h>
