@@ -557,19 +557,30 @@ local_game_field(struct cmd_ctx *x)
 	return g;
 }
 
+/* A local game that is downloaded, with no operation on it; else an error. */
+static const struct local_game *
+downloaded_game_field(struct cmd_ctx *x)
+{
+	const struct local_game *g;
+
+	if ((g = local_game_field(x)) == NULL)
+		return NULL;
+	if (!g->downloaded) {
+		control_error(x->client, x->id, "game %s is not downloaded",
+		    g->id);
+		return NULL;
+	}
+	return g;
+}
+
 static void
 cmd_install(struct cmd_ctx *x)
 {
 	const struct local_game *g;
 	struct operation *op;
 
-	if ((g = local_game_field(x)) == NULL)
+	if ((g = downloaded_game_field(x)) == NULL)
 		return;
-	if (!g->downloaded) {
-		control_error(x->client, x->id, "game %s is not downloaded",
-		    g->id);
-		return;
-	}
 	reply(x, json_pack("{s:s}", "game_id", g->id));
 	if ((op = sup_op_add(x->sup, g->id, OP_INSTALLING)) == NULL)
 		return;
@@ -693,14 +704,8 @@ verify_or_repair(struct cmd_ctx *x, int repair)
 {
 	const struct local_game *g;
 
-	if ((g = local_game_field(x)) == NULL)
-		return;
-	if (!g->downloaded) {
-		control_error(x->client, x->id, "game %s is not downloaded",
-		    g->id);
-		return;
-	}
-	verify_start(x->sup, x->client, x->id, g, repair);
+	if ((g = downloaded_game_field(x)) != NULL)
+		verify_start(x->sup, x->client, x->id, g, repair);
 }
 
 static void
