@@ -394,9 +394,39 @@ def x12_transfer_worker_killed_mid_stream(sc: Scenario) -> str:
             "no operation, no staging, retry streamed the exact payload")
 
 
+# --------------------------------------------------------------------------
+# X17: a play request the install link cannot carry is refused up front
+# --------------------------------------------------------------------------
+
+
+def x17_overlong_play_fields_refused(sc: Scenario) -> str:
+    """play with a 200-byte username (or language) gets an error reply and
+    the install worker lives: the same process then applies a good play."""
+    client_dir = sc.fixture_root / "x17-client"
+    copy_game("css", client_dir)
+    client = sc.peer("x17-client", games_dir=client_dir, extra_args=["--unrar", "builtin"])
+    waiter = client.mark()
+    client.send({"cmd": "install", "game_id": "css"})
+    client.wait_for(event_is("install-finished", "css"), timeout=30, description="css install", waiter=waiter)
+    before = _worker(client, "install").pid
+    for field in ("username", "language"):
+        request = {"cmd": "play", "game_id": "css", "username": "Lan Hero", "language": "german"}
+        request[field] = "x" * 200
+        err = client.send(request, expect_error=True)
+        if field not in err["error"]:
+            raise ScenarioError(f"over-long {field}: the error does not name it: {err}")
+    if _worker(client, "install").pid != before:
+        raise ScenarioError("the install worker was restarted by an over-long play")
+    outcome = client.send({"cmd": "play", "game_id": "css", "username": "Lan Hero",
+                           "language": "german"})["data"]["outcome"]
+    if not outcome.get("account_name_written"):
+        raise ScenarioError(f"a good play after the refusals: {outcome}")
+    return f"200-byte username and language refused ({err['error']}); install worker {before} lived and played"
+
 FAILURE_SCENARIOS = [
     ("X7-install-worker-killed", x7_install_worker_killed_mid_install),
     ("X8-silent-peer-dropped", x8_silent_peer_dropped),
     ("X9-cancel-download-rolls-back", x9_cancel_download_rolls_back),
     ("X12-transfer-worker-killed-mid-stream", x12_transfer_worker_killed_mid_stream),
+    ("X17-overlong-play-fields-refused", x17_overlong_play_fields_refused),
 ]
