@@ -26,6 +26,7 @@ FUZZ_MAXLEN_hello := 16384
 FUZZ_MAXLEN_mdns := 4200
 FUZZ_MAXLEN_stream := 4200
 FUZZ_MAXLEN_control := 8192
+FUZZ_MAXLEN_manifest := 16384
 FUZZ_MAXLEN_DEFAULT := 4096
 
 .PHONY: fuzz fuzz-build fuzz-replay fuzz-corpus
