@@ -54,6 +54,13 @@ manifests_open(struct sup *sup, char *err, size_t errsz)
 		return -1;
 	}
 	sqlite3_busy_timeout(sup->hashdb, 2000);
+	/* Looked up for every file at every rescan: prepared once. */
+	if (sqlite3_prepare_v2(sup->hashdb, "SELECT hashes FROM file_hashes "
+	    "WHERE game_id = ? AND path = ? AND size = ? AND mtime_ns = ? AND "
+	    "ino = ? AND piece_size = ?", -1, &sup->hash_get, NULL) !=
+	    SQLITE_OK)
+		return seterr(err, errsz, "manifest cache %s: %s", path,
+		    sqlite3_errmsg(sup->hashdb));
 	return 0;
 }
 
@@ -80,6 +87,8 @@ manifests_close(struct sup *sup)
 {
 	while (!TAILQ_EMPTY(&sup->hashing))
 		hashing_free(sup, TAILQ_FIRST(&sup->hashing));
+	sqlite3_finalize(sup->hash_get);
+	sup->hash_get = NULL;
 	if (sup->hashdb != NULL)
 		sqlite3_close(sup->hashdb);
 	sup->hashdb = NULL;
@@ -93,14 +102,10 @@ static int
 cache_get(struct sup *sup, const char *game_id, const struct file_stat *fs,
     struct manifest_file *mf)
 {
-	static const char sql[] = "SELECT hashes FROM file_hashes WHERE "
-	    "game_id = ? AND path = ? AND size = ? AND mtime_ns = ? AND "
-	    "ino = ? AND piece_size = ?";
-	sqlite3_stmt	*st;
+	sqlite3_stmt	*st = sup->hash_get;
 	int		 rc = -1;
 
-	if (sqlite3_prepare_v2(sup->hashdb, sql, -1, &st, NULL) != SQLITE_OK)
-		return -1;
+	sqlite3_reset(st);
 	sqlite3_bind_text(st, 1, game_id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, fs->path, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)fs->size);
@@ -119,7 +124,7 @@ cache_get(struct sup *sup, const char *game_id, const struct file_stat *fs,
 			rc = 0;
 		}
 	}
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return rc;
 }
 
@@ -255,11 +260,11 @@ refresh_game(struct sup *sup, const struct local_game *lg)
 	if (manifests_build(sup, lg, &m, &missing) == -1)
 		return;
 	g->total = g->cached = g->job_bytes = 0;
-	for (i = 0; i < m.nfiles; i++)
+	for (i = 0; i < m.nfiles; i++) {
 		g->total += m.files[i].size;
-	for (i = 0; i < missing.nfiles; i++)
-		g->cached += missing.files[i].size;
-	g->cached = g->total - g->cached;
+		if (m.files[i].hashes_len > 0 || m.files[i].size == 0)
+			g->cached += m.files[i].size;
+	}
 	if (missing.nfiles > 0) {
 		g->ready = 0;
 		g->job = 1;

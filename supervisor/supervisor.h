@@ -105,6 +105,7 @@ struct sup {
 	json_t			*outbound;	/* game id -> links served */
 	json_t			*cleanups;	/* games for a new install worker */
 	sqlite3			*hashdb;	/* the manifest cache */
+	sqlite3_stmt		*hash_get;	/* its lookup */
 	TAILQ_HEAD(, game_hashing) hashing;	/* our games' manifests */
 };
 

@@ -121,8 +121,9 @@ verify_hash(struct sup *sup, struct operation *op)
 	return rc;
 }
 
-static void
-verify_abort(struct sup *sup, struct operation *op, const char *error)
+/* The verify's request, or a repair's control clients, hear why it ended. */
+void
+verify_failed(struct sup *sup, struct operation *op, const char *error)
 {
 	struct verify	*v = op->verify;
 
@@ -167,18 +168,18 @@ verify_start(struct sup *sup, uint64_t client, json_t *id,
 	}
 	if (src.count > 0) {
 		if (commands_fetch(sup, g->id, FETCH_MANIFEST, NULL, 0) == -1)
-			verify_abort(sup, op, "the transfer worker is "
+			verify_failed(sup, op, "the transfer worker is "
 			    "unavailable");
 		return;
 	}
 	if (own_reference(sup, g, &v->ref) == -1) {
-		verify_abort(sup, op, "no peer has the game and it was never "
+		verify_failed(sup, op, "no peer has the game and it was never "
 		    "hashed here: nothing to verify it against");
 		return;
 	}
 	v->have_ref = 1;
 	if (verify_hash(sup, op) == -1)
-		verify_abort(sup, op, "the transfer worker is unavailable");
+		verify_failed(sup, op, "the transfer worker is unavailable");
 }
 
 static struct operation *
@@ -204,13 +205,7 @@ verify_agreed(struct sup *sup, struct manifest *m)
 	memset(m, 0, sizeof(*m));
 	v->have_ref = 1;
 	if (verify_hash(sup, op) == -1)
-		verify_abort(sup, op, "the transfer worker is unavailable");
-}
-
-void
-verify_failed(struct sup *sup, struct operation *op, const char *error)
-{
-	verify_abort(sup, op, error);
+		verify_failed(sup, op, "the transfer worker is unavailable");
 }
 
 static void
@@ -300,5 +295,5 @@ verify_progress(struct sup *sup, const struct progress *p)
 	/* The pieces go with the request; the operation stays till done. */
 	if (commands_fetch(sup, op->game_id, FETCH_REPAIR, v->refetch,
 	    v->nrefetch) == -1)
-		verify_abort(sup, op, "the transfer worker is unavailable");
+		verify_failed(sup, op, "the transfer worker is unavailable");
 }

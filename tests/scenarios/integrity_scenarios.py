@@ -66,14 +66,34 @@ def _sparse_source(sc: Scenario, name: str, chunks: int) -> tuple[Peer, Path]:
     return sc.peer(name, games_dir=games), games / GAME
 
 
-def _download(client: Peer, waiter: LineWaiter, *, timeout: float = 180) -> dict[str, Any]:
-    """Starts a download and waits for how it ends."""
-    client.send({"cmd": "download", "game_id": GAME, "install": False})
+def _download_end(client: Peer, waiter: LineWaiter, what: str, *, timeout: float = 180) -> dict[str, Any]:
+    """How the download (or repair) of GAME ends, after waiter."""
     return client.wait_for(
         lambda item: item.get("type") == "event"
         and item.get("event") in ("download-finished", "download-failed", "download-peers-gone")
         and (item.get("data") or {}).get("game_id") == GAME,
-        timeout=timeout, description=f"{GAME} download end", waiter=waiter)
+        timeout=timeout, description=what, waiter=waiter)
+
+
+def _download(client: Peer, waiter: LineWaiter, *, timeout: float = 180) -> dict[str, Any]:
+    """Starts a download and waits for how it ends."""
+    client.send({"cmd": "download", "game_id": GAME, "install": False})
+    return _download_end(client, waiter, f"{GAME} download end", timeout=timeout)
+
+
+def _first_chunk_in(sc: Scenario, prefix: str) -> tuple[Peer, Path, Peer, LineWaiter]:
+    """A 3-chunk source and a client whose download of it has its first
+    chunk in: (source, its game folder, client, the download's cursor)."""
+    source, source_root = _sparse_source(sc, f"{prefix}-source", 3)
+    _wait_hashed(source, GAME)
+    client = sc.peer(f"{prefix}-client")
+    connect_many(client, [source])
+    wait_remote_game(client, GAME, peer_count=1, version=VERSION)
+    start = client.mark()
+    client.send({"cmd": "download", "game_id": GAME, "install": False})
+    client.wait_for(event_is("download-chunk-finished", GAME), timeout=60,
+                    description="first chunk", waiter=start)
+    return source, source_root, client, start
 
 
 def x30_corrupt_source_dropped(sc: Scenario) -> str:
@@ -164,15 +184,7 @@ def x32_resume_after_receiver_killed(sc: Scenario) -> str:
     """SIGKILL of the receiver after its first chunk; restarted, it lists
     the partial download, and downloading again fetches only what is
     missing."""
-    source, source_root = _sparse_source(sc, "x32-source", 3)
-    _wait_hashed(source, GAME)
-    client = sc.peer("x32-client")
-    connect_many(client, [source])
-    wait_remote_game(client, GAME, peer_count=1, version=VERSION)
-    start = client.mark()
-    client.send({"cmd": "download", "game_id": GAME, "install": False})
-    client.wait_for(event_is("download-chunk-finished", GAME), timeout=60,
-                    description="first chunk", waiter=start)
+    source, source_root, client, _start = _first_chunk_in(sc, "x32")
     client.kill()
     client = sc.peer("x32-client")  # same name: same games and state folders
     return _resume_and_check(client, source, source_root, "the receiver was killed")
@@ -181,21 +193,9 @@ def x32_resume_after_receiver_killed(sc: Scenario) -> str:
 def x33_resume_after_source_came_back(sc: Scenario) -> str:
     """The only source goes away half way (peers-gone) and comes back:
     downloading again fetches only what is missing."""
-    source, source_root = _sparse_source(sc, "x33-source", 3)
-    _wait_hashed(source, GAME)
-    client = sc.peer("x33-client")
-    connect_many(client, [source])
-    wait_remote_game(client, GAME, peer_count=1, version=VERSION)
-    start = client.mark()
-    client.send({"cmd": "download", "game_id": GAME, "install": False})
-    client.wait_for(event_is("download-chunk-finished", GAME), timeout=60,
-                    description="first chunk", waiter=start)
+    source, source_root, client, start = _first_chunk_in(sc, "x33")
     source.kill()
-    ended = client.wait_for(
-        lambda item: item.get("type") == "event"
-        and item.get("event") in ("download-finished", "download-failed", "download-peers-gone")
-        and (item.get("data") or {}).get("game_id") == GAME,
-        timeout=60, description="download end after the source left", waiter=start)
+    ended = _download_end(client, start, "download end after the source left", timeout=60)
     if ended["event"] == "download-finished":
         raise ScenarioError("the download finished before the source left (rerun)")
     source = sc.peer("x33-source", games_dir=source_root.parent)
@@ -257,11 +257,7 @@ def x35_verify_and_repair(sc: Scenario) -> str:
         raise ScenarioError(f"verify said {result}; expected bad {want}")
     start = client.mark()
     client.send({"cmd": "repair", "game_id": GAME})
-    done = client.wait_for(
-        lambda item: item.get("type") == "event"
-        and item.get("event") in ("download-finished", "download-failed")
-        and (item.get("data") or {}).get("game_id") == GAME,
-        timeout=120, description="repair end", waiter=start)
+    done = _download_end(client, start, "repair end", timeout=120)
     if done["event"] != "download-finished":
         raise ScenarioError(f"repair failed: {done}")
     fetched = done["data"]["throughput"]["bytes"]
