@@ -89,6 +89,7 @@ enum msg_type {
 	MSG_PEER_ENTRY,			/* then size raw bytes */
 	MSG_PEER_STREAM_END,
 	MSG_PEER_FILES_WAIT,		/* no manifest yet: ask again later */
+	MSG_PEER_ENTRY_SUM,		/* after an entry's bytes: their CRC32 */
 };
 
 const char	*msg_type_str(uint32_t);

@@ -208,6 +208,8 @@ LAYOUT(peer_chunk,
 LAYOUT(peer_entry,
 	F_STR(peer_entry, path),
 	F_U64(peer_entry, size));
+LAYOUT(peer_entry_sum,
+	F_U64(peer_entry_sum, crc32));
 LAYOUT(peer_stream_end,
 	F_U64(peer_stream_end, entries),
 	F_U64(peer_stream_end, bytes));

@@ -29,7 +29,8 @@
 #include "common/msg.h"
 
 #define PEER_PROTO_VERSION	1	/* of a hello */
-#define XFER_PROTO_VERSION	2	/* of a transfer link: 2 lists manifests */
+#define XFER_PROTO_VERSION	3	/* of a transfer link: 2 lists manifests,
+					   3 checks streamed entries */
 #define MSG_MAX_FILES		65536	/* in one file list */
 #define MSG_MAX_SOURCES		64	/* in one fetch */
 #define MSG_MAX_PIECE_REFS	65536	/* pieces one repair asks for */
@@ -298,6 +299,11 @@ struct peer_entry {
 	uint64_t	 size;
 };
 
+/* What the sender computed over an entry it checked against its header. */
+struct peer_entry_sum {
+	uint64_t	 crc32;
+};
+
 struct peer_stream_end {
 	uint64_t	 entries;
 	uint64_t	 bytes;
@@ -366,7 +372,8 @@ struct files_wait {
 	X(peer_stream_req,	game_ref,	MSG_PEER_STREAM_REQ)	\
 	X(peer_entry,		peer_entry,	MSG_PEER_ENTRY)		\
 	X(peer_stream_end,	peer_stream_end, MSG_PEER_STREAM_END)	\
-	X(peer_files_wait,	files_wait,	MSG_PEER_FILES_WAIT)
+	X(peer_files_wait,	files_wait,	MSG_PEER_FILES_WAIT)	\
+	X(peer_entry_sum,	peer_entry_sum,	MSG_PEER_ENTRY_SUM)
 
 /* Messages that carry nothing but their type. */
 #define MSG_EMPTIES(X)							\

@@ -46,9 +46,12 @@ $(FUZZ_B)/libnet.a: $(call fobj,$(filter-out worker-net/net_main.c,$(NET_SRC)))
 	$(AR) rcs $@ $^
 $(FUZZ_B)/libtransfer.a: $(call fobj,$(filter-out worker-transfer/transfer_main.c,$(XFER_SRC)))
 	$(AR) rcs $@ $^
+$(FUZZ_B)/libinstall.a: $(call fobj,$(filter-out worker-install/install_main.c,$(INST_SRC)))
+	$(AR) rcs $@ $^
 
 FUZZ_LIBS := $(FUZZ_B)/libfuzzhelp.a $(FUZZ_B)/libsupervisor.a \
-	$(FUZZ_B)/libnet.a $(FUZZ_B)/libtransfer.a $(FUZZ_B)/libcommon.a
+	$(FUZZ_B)/libnet.a $(FUZZ_B)/libtransfer.a $(FUZZ_B)/libinstall.a \
+	$(FUZZ_B)/libcommon.a
 $(FUZZ_B)/libfuzzhelp.a: $(call fobj,fuzz/fuzzhelp.c)
 	$(AR) rcs $@ $^
 

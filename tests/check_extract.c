@@ -23,6 +23,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
 #include "common/msg.h"
 #include "tests/testutil.h"
 #include "worker-install/extract.h"
@@ -709,6 +711,11 @@ assert_cnctw_stream(int fd, const char *archive)
 		ck_assert_uint_ge(len - off, size);
 		ck_assert_int_eq(memcmp(buf + off, data, dlen), 0);
 		off += size;
+		ck_assert_uint_eq(frame_next(buf, len, &off, &up),
+		    MSG_PEER_ENTRY_SUM);
+		ck_assert_int_eq(mp_get_u64(&up.data, "crc32", &v), 0);
+		msgpack_unpacked_destroy(&up);
+		ck_assert_uint_eq(v, crc32(0, (const Bytef *)data, dlen));
 		free(data);
 	}
 	ck_assert_uint_eq(frame_next(buf, len, &off, &up),
@@ -806,31 +813,139 @@ START_TEST(extract_refuses_a_truncated_archive)
 }
 END_TEST
 
+/* game/cnctw.eti: the fixture with one byte of its first entry flipped. */
+static void
+copy_cnctw_flipped(void)
+{
+	char	 gpath[PATH_MAX], *data;
+	size_t	 all;
+	int	 gfd;
+
+	gfd = fixture_game("fixture-bravo/cnctw", gpath, sizeof(gpath));
+	data = read_all(gfd, "cnctw.eti", &all);
+	/* The first entry holds the archive's first 2 MiB of data. */
+	data[1024 * 1024] ^= 0x01;
+	tu_write_file(game_fd, "cnctw.eti", data, all);
+	free(data);
+	close(gfd);
+}
+
+START_TEST(extract_refuses_an_entry_whose_crc_does_not_match)
+{
+	struct extract_limits	 lim;
+	char			*names[] = { "cnctw.eti" };
+
+	copy_cnctw_flipped();
+	extract_default_limits(game_fd, names, 1, &lim);
+	ck_assert_int_eq(extract_archives(game_fd, names, 1, dest_fd, &lim,
+	    err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "bin/cnctw-payload.bin is corrupt (CRC32")
+	    != NULL, "%s", err);
+}
+END_TEST
+
+/* Stored entries of both formats: libarchive alone lets these through. */
+START_TEST(extract_refuses_a_stored_entry_with_a_flipped_byte)
+{
+	struct extract_limits	 lim = { .max_total = 1 << 20,
+	    .max_entries = 100 };
+	const char		*fmt[] = { "rar4", "rar5" };
+	char			*names[] = { "x.eti" }, *data, *at;
+	size_t			 len, i;
+
+	for (i = 0; i < 2; i++) {
+		make_rar("x.eti", fmt[i], "save.cfg", "name=Lan Hero");
+		data = read_all(game_fd, "x.eti", &len);
+		ck_assert_ptr_nonnull(at = memmem(data, len, "Lan Hero", 8));
+		at[4] ^= 0x20;
+		tu_write_file(game_fd, "x.eti", data, len);
+		free(data);
+		ck_assert_int_eq(extract_archives(game_fd, names, 1, dest_fd,
+		    &lim, err, sizeof(err)), -1);
+		ck_assert_msg(strstr(err, "x.eti: archive entry save.cfg is "
+		    "corrupt (CRC32") != NULL, "%s: %s", fmt[i], err);
+	}
+}
+END_TEST
+
+START_TEST(rar_sums_lists_each_file_header_in_order)
+{
+	struct rar_sums	 sums;
+	char		 gpath[PATH_MAX], *data, *entry;
+	size_t		 len, elen, i, files = 0;
+	int		 gfd;
+	static const char *want[] = { "bin/cnctw-payload.bin",
+			    "data/cnctw-assets.dat" };
+	char		 archive[PATH_MAX];
+
+	gfd = fixture_game("fixture-bravo/cnctw", gpath, sizeof(gpath));
+	tu_path(archive, sizeof(archive), gpath, "cnctw.eti");
+	data = read_all(gfd, "cnctw.eti", &len);
+	ck_assert_int_eq(rar_sums_parse(data, len, &sums, err, sizeof(err)),
+	    0);
+	for (i = 0; i < sums.n; i++) {
+		if (sums.v[i].is_dir)
+			continue;
+		ck_assert_uint_lt(files, 2);
+		entry = bsdtar_entry(archive, want[files], &elen);
+		ck_assert_uint_eq(sums.v[i].size, elen);
+		ck_assert(sums.v[i].has_crc);
+		ck_assert_uint_eq(sums.v[i].crc32,
+		    crc32(0, (const Bytef *)entry, elen));
+		free(entry);
+		files++;
+	}
+	ck_assert_uint_eq(files, 2);
+	rar_sums_free(&sums);
+	/* Cut short, or not RAR at all: an error, nothing kept. */
+	ck_assert_int_eq(rar_sums_parse(data, len / 2, &sums, err,
+	    sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "past the end") != NULL, "%s", err);
+	ck_assert_ptr_null(sums.v);
+	ck_assert_int_eq(rar_sums_parse("PK\3\4", 4, &sums, err,
+	    sizeof(err)), -1);
+	ck_assert_str_eq(err, "not a RAR archive");
+	/* A damaged header is caught by its own CRC. */
+	data[20] ^= 0x01;
+	ck_assert_int_eq(rar_sums_parse(data, len, &sums, err, sizeof(err)),
+	    -1);
+	ck_assert_msg(strstr(err, "damaged") != NULL, "%s", err);
+	free(data);
+	close(gfd);
+}
+END_TEST
+
 /*
- * Cut inside the first entry's bytes: its frame went out, so no error
- * frame may follow (the reader would take it for data), and no end.
+ * A corrupt entry: its frame and bytes went out, then the error instead
+ * of its checksum (the reader is at a frame boundary again), and no end.
  */
-START_TEST(stream_cut_inside_an_entry_sends_no_frame_after_it)
+START_TEST(stream_of_a_corrupt_entry_sends_peer_error_after_its_bytes)
 {
 	struct extract_limits	 lim;
 	msgpack_unpacked	 up;
 	char			*names[] = { "cnctw.eti" }, *buf;
+	char			 why[512];
 	uint64_t		 size;
 	size_t			 len, off = 0;
 	int			 out;
 
-	copy_cnctw_prefix(1024 * 1024);
+	copy_cnctw_flipped();
 	extract_default_limits(game_fd, names, 1, &lim);
 	out = stream_file();
 	ck_assert_int_eq(stream_archives(game_fd, names, 1, out, &lim, err,
 	    sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "is corrupt (CRC32") != NULL, "%s", err);
 	buf = frames_load(out, &len);
 	ck_assert_uint_eq(frame_next(buf, len, &off, &up), MSG_PEER_ENTRY);
 	ck_assert_int_eq(mp_get_u64(&up.data, "size", &size), 0);
 	msgpack_unpacked_destroy(&up);
 	ck_assert_uint_eq(size, 2 * 1024 * 1024);
-	/* Fewer bytes than announced, and nothing else. */
-	ck_assert_uint_lt(len - off, size);
+	off += size;
+	ck_assert_uint_eq(frame_next(buf, len, &off, &up), MSG_PEER_ERROR);
+	ck_assert_int_eq(mp_get_str(&up.data, "error", why, sizeof(why)), 0);
+	msgpack_unpacked_destroy(&up);
+	ck_assert_str_eq(why, err);
+	ck_assert_uint_eq(off, len);
 	free(buf);
 	close(out);
 }
@@ -976,6 +1091,9 @@ extract_suite(void)
 	tcase_add_test(tc, extract_refuses_an_archive_beyond_max_total);
 	tcase_add_test(tc, extract_refuses_an_archive_beyond_max_entries);
 	tcase_add_test(tc, extract_refuses_a_truncated_archive);
+	tcase_add_test(tc, extract_refuses_an_entry_whose_crc_does_not_match);
+	tcase_add_test(tc, extract_refuses_a_stored_entry_with_a_flipped_byte);
+	tcase_add_test(tc, rar_sums_lists_each_file_header_in_order);
 
 	tc = tu_tcase(s, "unrar", NULL, NULL, root_setup, root_teardown);
 	tcase_set_timeout(tc, 30);
@@ -991,7 +1109,8 @@ extract_suite(void)
 	tcase_add_test(tc, stream_of_a_corrupt_archive_sends_peer_error_first);
 	tcase_add_test(tc,
 	    stream_of_a_hostile_name_sends_peer_error_and_no_entry);
-	tcase_add_test(tc, stream_cut_inside_an_entry_sends_no_frame_after_it);
+	tcase_add_test(tc,
+	    stream_of_a_corrupt_entry_sends_peer_error_after_its_bytes);
 	tcase_add_test(tc, stream_reports_a_reader_that_went_away);
 	tcase_add_test(tc,
 	    stream_unrar_that_cannot_run_fails_before_the_first_entry);

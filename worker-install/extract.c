@@ -20,7 +20,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
 #include "common/io.h"
+#include "common/layout.h"
 #include "common/log.h"
 #include "common/path.h"
 #include "worker-install/extract.h"
@@ -195,40 +198,48 @@ xstate_init(struct xstate *xs, const struct extract_limits *lim, char *err,
 }
 
 /*
- * Opens a game folder archive for reading; *fdp is its descriptor, to be
- * closed by archive_done().
+ * Opens a game folder archive for reading, with the checksums its headers
+ * promise in xs; *fdp is its descriptor, to be closed by archive_done().
  */
 struct archive *
-archive_open_at(int game_fd, const char *name, int *fdp, char *err,
-    size_t errsz)
+archive_open_at(int game_fd, const char *name, int *fdp, struct xstate *xs)
 {
 	struct archive	*a;
 	struct stat	 st;
+	char		 why[ERROR_SIZE];
 	int		 fd;
 
 	if (!path_is_safe_relative(name) || strchr(name, '/') != NULL) {
-		seterr(err, errsz, "bad archive name");
+		seterr(xs->err, xs->errsz, "bad archive name");
 		return NULL;
 	}
 	/* O_NONBLOCK: a fifo must not hang us; it is refused below. */
 	fd = openat(game_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
 	    O_NONBLOCK);
 	if (fd == -1) {
-		seterr(err, errsz, "%s: %s", name, strerror(errno));
+		seterr(xs->err, xs->errsz, "%s: %s", name, strerror(errno));
 		return NULL;
 	}
 	if (fstat(fd, &st) == -1 || fcntl(fd, F_SETFL, 0) == -1) {
-		seterr(err, errsz, "%s: %s", name, strerror(errno));
+		seterr(xs->err, xs->errsz, "%s: %s", name, strerror(errno));
 		close(fd);
 		return NULL;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		seterr(err, errsz, "%s: not a regular file", name);
+		seterr(xs->err, xs->errsz, "%s: not a regular file", name);
+		close(fd);
+		return NULL;
+	}
+	rar_sums_free(&xs->sums);
+	xs->sum_next = 0;
+	if (rar_sums_read(fd, &xs->sums, why, sizeof(why)) == -1) {
+		seterr(xs->err, xs->errsz, "%s: cannot read the checksums "
+		    "of its entries: %s", name, why);
 		close(fd);
 		return NULL;
 	}
 	if ((a = archive_read_new()) == NULL) {
-		seterr(err, errsz, "%s: out of memory", name);
+		seterr(xs->err, xs->errsz, "%s: out of memory", name);
 		close(fd);
 		return NULL;
 	}
@@ -236,7 +247,7 @@ archive_open_at(int game_fd, const char *name, int *fdp, char *err,
 	archive_read_support_format_rar(a);
 	archive_read_support_format_rar5(a);
 	if (archive_read_open_fd(a, fd, EXTRACT_BLOCK) != ARCHIVE_OK) {
-		seterr(err, errsz, "%s: %s", name,
+		seterr(xs->err, xs->errsz, "%s: %s", name,
 		    archive_error_string(a) != NULL ?
 		    archive_error_string(a) : "cannot open the archive");
 		archive_read_free(a);
@@ -248,10 +259,12 @@ archive_open_at(int game_fd, const char *name, int *fdp, char *err,
 }
 
 void
-archive_done(struct archive *a, int fd)
+archive_done(struct archive *a, int fd, struct xstate *xs)
 {
 	archive_read_free(a);
 	close(fd);
+	rar_sums_free(&xs->sums);
+	xs->sum = NULL;
 }
 
 static int
@@ -291,6 +304,13 @@ next_entry(struct archive *a, const char *aname, struct xstate *xs,
 			return 0;
 		if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
 			return la_error(a, aname, xs);
+		/* libarchive returns the file headers in their order. */
+		if (xs->sum_next >= xs->sums.n)
+			return seterr(xs->err, xs->errsz,
+			    "%s: an entry has no header we could check it "
+			    "by: refused", aname);
+		xs->sum = &xs->sums.v[xs->sum_next++];
+		xs->crc = 0;
 		if (++xs->entries > xs->lim->max_entries)
 			return seterr(xs->err, xs->errsz,
 			    "%s: archive expands beyond %ju entries: refused",
@@ -362,6 +382,14 @@ next_entry(struct archive *a, const char *aname, struct xstate *xs,
 				    aname, show);
 			xe->size = (uint64_t)archive_entry_size(ae);
 		}
+		if (!xe->is_dir && (xs->sum->is_dir || (xe->size_known &&
+		    xe->size != xs->sum->size)))
+			return seterr(xs->err, xs->errsz,
+			    "%s: archive entry %s does not match its header: "
+			    "refused", aname, show);
+		if (!xe->is_dir && !xs->sum->has_crc)
+			log_warnx("%s: archive entry %s carries no CRC32 "
+			    "(BLAKE2sp only): not checked", aname, show);
 		/* Only the owner's execute bit survives, never set-id bits. */
 		xe->mode = (archive_entry_perm(ae) & 0100) ? 0755 : 0644;
 		if (!xe->is_dir &&
@@ -393,8 +421,16 @@ read_block(struct archive *a, const char *aname, struct xstate *xs,
 			    "bytes)", aname, shown(xe->path, show,
 			    sizeof(show)), (uintmax_t)*got,
 			    (uintmax_t)xe->size);
+		/* libarchive 3.6 never checks a stored entry: we do. */
+		if (xs->sum->has_crc && xs->crc != xs->sum->crc32)
+			return seterr(xs->err, xs->errsz,
+			    "%s: archive entry %s is corrupt (CRC32 %08x, its "
+			    "header says %08x): refused", aname,
+			    shown(xe->path, show, sizeof(show)), xs->crc,
+			    xs->sum->crc32);
 		return 0;
 	}
+	xs->crc = (uint32_t)crc32(xs->crc, (const Bytef *)xs->buf, (uInt)r);
 	if (xe->size_known && (uint64_t)r > xe->size - *got)
 		return seterr(xs->err, xs->errsz,
 		    "%s: archive entry %s is longer than its %ju bytes",
@@ -483,8 +519,8 @@ extract_archives(int game_fd, char *const names[], size_t n, int dest_fd,
 	if (xstate_init(&xs, lim, err, errsz) == -1)
 		return -1;
 	for (i = 0; i < n && r == 0; i++) {
-		if ((a = archive_open_at(game_fd, names[i], &afd, err,
-		    errsz)) == NULL) {
+		if ((a = archive_open_at(game_fd, names[i], &afd, &xs)) ==
+		    NULL) {
 			r = -1;
 			break;
 		}
@@ -500,7 +536,7 @@ extract_archives(int game_fd, char *const names[], size_t n, int dest_fd,
 			if (r == -1)
 				break;
 		}
-		archive_done(a, afd);
+		archive_done(a, afd, &xs);
 	}
 	free(xs.buf);
 	return r == -1 ? -1 : 0;

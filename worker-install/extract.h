@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "worker-install/rar_sums.h"
+
 /* Data is read and written in blocks of this size. */
 #define EXTRACT_BLOCK		(1024 * 1024)
 /* Most entries (folders included) a game's archives may hold. */
@@ -112,6 +114,10 @@ struct xstate {
 	uint64_t	 entries;	/* every kind */
 	uint64_t	 files;		/* regular ones */
 	uint64_t	 bytes;		/* of regular ones */
+	struct rar_sums	 sums;		/* of the archive being read */
+	size_t		 sum_next;	/* its next file header */
+	const struct rar_sum *sum;	/* the current entry's header */
+	uint32_t	 crc;		/* of the current entry's bytes */
 	char		*buf;		/* EXTRACT_BLOCK */
 	char		*err;
 	size_t		 errsz;
@@ -141,8 +147,8 @@ const char	*shown(const char *, char *, size_t);
 DIR		*dir_stream(int);
 int		 xstate_init(struct xstate *, const struct extract_limits *,
 		    char *, size_t);
-struct archive	*archive_open_at(int, const char *, int *, char *, size_t);
-void		 archive_done(struct archive *, int);
+struct archive	*archive_open_at(int, const char *, int *, struct xstate *);
+void		 archive_done(struct archive *, int, struct xstate *);
 int		 too_big(const char *, struct xstate *);
 int		 next_entry(struct archive *, const char *, struct xstate *,
 		    struct xentry *);
@@ -153,6 +159,7 @@ ssize_t		 read_block(struct archive *, const char *, struct xstate *,
 void	xout_init(struct xout *, int);
 int	xout_write(struct xout *, const void *, size_t);
 int	xout_entry(struct xout *, const char *, uint64_t, struct xstate *);
+int	xout_entry_sum(struct xout *, uint32_t, struct xstate *);
 int	xout_end(struct xout *, struct xstate *);
 void	xout_error(struct xout *, const char *);
 

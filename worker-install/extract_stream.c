@@ -112,6 +112,24 @@ xout_entry(struct xout *o, const char *path, uint64_t size,
 	return 0;
 }
 
+/* After an entry's bytes: their CRC32, and a frame boundary again. */
+int
+xout_entry_sum(struct xout *o, uint32_t crc, struct xstate *xs)
+{
+	struct peer_entry_sum sum;
+	char		*frame = NULL;
+	size_t		 len = 0;
+	int		 rc;
+
+	sum.crc32 = crc;
+	rc = msg_frame_peer_entry_sum(&sum, &frame, &len);
+	if (xout_frame(o, rc, frame, len, xs) == -1)
+		return -1;
+	o->boundary = 1;
+	xs->files++;
+	return 0;
+}
+
 int
 xout_end(struct xout *o, struct xstate *xs)
 {
@@ -163,8 +181,8 @@ stream_archives(int game_fd, char *const names[], size_t n, int out_fd,
 		return -1;
 	}
 	for (i = 0; i < n && e == 0; i++) {
-		if ((a = archive_open_at(game_fd, names[i], &afd, err,
-		    errsz)) == NULL) {
+		if ((a = archive_open_at(game_fd, names[i], &afd, &xs)) ==
+		    NULL) {
 			e = -1;
 			break;
 		}
@@ -191,12 +209,14 @@ stream_archives(int game_fd, char *const names[], size_t n, int out_fd,
 					break;
 				}
 			}
-			if ((e = (int)r) == -1)
+			/* All its bytes went out: the reader can take a frame. */
+			if (r == -1 && got == xe.size)
+				o.boundary = 1;
+			if ((e = (int)r) == -1 ||
+			    (e = xout_entry_sum(&o, xs.crc, &xs)) == -1)
 				break;
-			o.boundary = 1;
-			xs.files++;
 		}
-		archive_done(a, afd);
+		archive_done(a, afd, &xs);
 	}
 	if (e == 0)
 		e = xout_end(&o, &xs);

@@ -21,6 +21,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
 #include "common/log.h"
 #include "common/path.h"
 #include "worker-install/extract.h"
@@ -366,6 +368,7 @@ stream_listed(int tmp_fd, const char *aname, const char *name,
 	}
 	if (xout_entry(o, name, (uint64_t)st.st_size, xs) == -1)
 		goto fail;
+	xs->crc = 0;
 	for (left = (uint64_t)st.st_size; left > 0; left -= (uint64_t)r) {
 		r = read(fd, xs->buf, left < EXTRACT_BLOCK ? left :
 		    EXTRACT_BLOCK);
@@ -385,12 +388,13 @@ stream_listed(int tmp_fd, const char *aname, const char *name,
 			    strerror(errno));
 			goto fail;
 		}
+		xs->crc = (uint32_t)crc32(xs->crc, (const Bytef *)xs->buf,
+		    (uInt)r);
 		xs->bytes += (uint64_t)r;
 	}
 	close(fd);
-	o->boundary = 1;
-	xs->files++;
-	return 0;
+	/* unrar checked the archive's CRC32; the reader checks ours. */
+	return xout_entry_sum(o, xs->crc, xs);
 
 fail:
 	close(fd);

@@ -1050,6 +1050,13 @@ source_frame(struct source *s, struct msg *m)
 			return;
 		}
 		break;
+	case SRC_SSUM:
+		if (m->type == MSG_PEER_ENTRY_SUM) {
+			if (stream_entry_sum(s, m, why, sizeof(why)) == -1)
+				fetch_fail(f, XFER_END_FAILED, why);
+			return;
+		}
+		break;
 	case SRC_LISTING:
 		if (m->type == MSG_PEER_FILES_WAIT) {
 			/* Still hashing the game: ask again in a moment. */

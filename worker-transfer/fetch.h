@@ -26,6 +26,7 @@ enum src_state {
 	SRC_WAITING,		/* a stream source not tried yet */
 	SRC_STREAM,		/* streaming: reading an entry header */
 	SRC_SDATA,		/* streaming: reading an entry's bytes */
+	SRC_SSUM,		/* streaming: waiting for their CRC32 */
 	SRC_DEAD,
 };
 
@@ -103,6 +104,7 @@ struct fetch {
 	int			 entry_fd;
 	uint64_t		 entry_size;
 	uint64_t		 entry_got;
+	uint32_t		 entry_crc;	/* of its bytes so far */
 	uint64_t		 piece;		/* start of the current piece */
 };
 
@@ -119,6 +121,7 @@ void	source_send(struct source *, char *frame, size_t);
 
 /* stream.c */
 int	stream_entry(struct source *, struct msg *, char *, size_t);
+int	stream_entry_sum(struct source *, struct msg *, char *, size_t);
 void	stream_finish(struct source *, struct msg *);
 void	stream_read_data(struct source *);
 void	stream_next_source(struct fetch *);

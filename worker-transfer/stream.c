@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
 #include "common/log.h"
 #include "common/path.h"
 #include "worker-transfer/fetch.h"
@@ -93,6 +95,27 @@ stream_entry_done(struct source *s)
 	s->state = SRC_STREAM;
 }
 
+/*
+ * The sender's CRC32 of the entry it checked against its archive: the
+ * entry counts only if what we wrote matches it.
+ */
+int
+stream_entry_sum(struct source *s, struct msg *m, char *err, size_t errsz)
+{
+	struct fetch	*f = s->f;
+	struct peer_entry_sum sum;
+	char		 why[ERROR_SIZE];
+
+	if (msg_recv_peer_entry_sum(m, &sum, why, sizeof(why)) == -1)
+		return seterr(err, errsz, "stream entry checksum: %s", why);
+	if (sum.crc32 != f->entry_crc)
+		return seterr(err, errsz, "stream entry %.*s is corrupt "
+		    "(CRC32 %08x, its sender says %08jx)", 200, f->epath,
+		    f->entry_crc, (uintmax_t)sum.crc32);
+	stream_entry_done(s);
+	return 0;
+}
+
 /* An entry header: a safe path, a new file, within the size limit. */
 int
 stream_entry(struct source *s, struct msg *m, char *err, size_t errsz)
@@ -133,10 +156,9 @@ stream_entry(struct source *s, struct msg *m, char *err, size_t errsz)
 		    "cannot size a stream entry");
 	f->entry_size = size;
 	f->entry_got = 0;
+	f->entry_crc = 0;
 	f->piece = 0;
-	s->state = SRC_SDATA;
-	if (size == 0)
-		stream_entry_done(s);
+	s->state = size == 0 ? SRC_SSUM : SRC_SDATA;
 	return 0;
 }
 
@@ -186,6 +208,8 @@ stream_read_data(struct source *s)
 		    1);
 		return;
 	}
+	f->entry_crc = (uint32_t)crc32(f->entry_crc, (const Bytef *)f->buf,
+	    (uInt)n);
 	if (f->buf[0] == 0 && memcmp(f->buf, f->buf + 1, n - 1) == 0)
 		done = n;
 	while (done < n) {
@@ -204,7 +228,7 @@ stream_read_data(struct source *s)
 	f->entry_got += n;
 	f->bytes += n;
 	if (f->entry_got == f->entry_size)
-		stream_entry_done(s);
+		s->state = SRC_SSUM;
 	else if (f->entry_got - f->piece == CHUNK_SIZE)
 		stream_piece_done(s);
 }

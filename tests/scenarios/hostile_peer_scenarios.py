@@ -10,6 +10,7 @@ import os
 import random
 import socket
 import time
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -383,8 +384,13 @@ def x5_stalled_source(sc: Scenario) -> str:
 HOSTILE_NAMES = {"evil.txt", "abs.txt", "b.txt", "x10-escape.txt"}
 
 
-def _entry(path: str, data: bytes, size: int | None = None) -> bytes:
-    return frame(T("PEER_ENTRY"), {"path": path, "size": len(data) if size is None else size}) + data
+def _entry(path: str, data: bytes, size: int | None = None, crc: int | None = None) -> bytes:
+    """An entry frame, its bytes and (when they are all there) the CRC32
+    the sender vouches for: data's own unless crc says otherwise."""
+    out = frame(T("PEER_ENTRY"), {"path": path, "size": len(data) if size is None else size}) + data
+    if size is None or size == len(data):
+        out += frame(T("PEER_ENTRY_SUM"), {"crc32": zlib.crc32(data) if crc is None else crc})
+    return out
 
 
 def _end(entries: int, nbytes: int) -> bytes:
@@ -412,6 +418,8 @@ def _x10_rounds() -> list[tuple[str, int, list[bytes]]]:
          [good, _entry("data/x.txt", b"x\n"), _end(2, 14)]),
         ("g: ../../../../x10-escape.txt (out of the games folder)", size,
          [good, _entry("../../../../x10-escape.txt", b"escape\n"), _end(2, 18)]),
+        ("h: an entry whose bytes do not match its CRC32", size,
+         [_entry("bin/good.bin", b"good bytes\n", crc=zlib.crc32(b"good bytes\n") ^ 1), _end(1, 11)]),
     ]
 
 
@@ -470,6 +478,8 @@ def x10_hostile_stream_refused(sc: Scenario) -> str:
             took = time.monotonic() - began
             if ended.get("event") != "download-failed":
                 raise ScenarioError(f"{what}: expected download-failed, got {ended}")
+            if tag == "h" and "corrupt" not in ended["data"].get("error", ""):
+                raise ScenarioError(f"{what}: the failure does not say the entry was corrupt: {ended}")
             if not fake.seen("stream sent") and "d:" not in what:
                 sc.log(f"{what}: the client closed before the whole hostile stream was sent")
             assert_no_active(client, game_id)

@@ -21,6 +21,7 @@ from harness import (
     ScenarioError,
     assert_not_exists,
     connect_many,
+    copy_game,
     create_large_sparse_game,
     event_is,
     game_events,
@@ -66,12 +67,13 @@ def _sparse_source(sc: Scenario, name: str, chunks: int) -> tuple[Peer, Path]:
     return sc.peer(name, games_dir=games), games / GAME
 
 
-def _download_end(client: Peer, waiter: LineWaiter, what: str, *, timeout: float = 180) -> dict[str, Any]:
-    """How the download (or repair) of GAME ends, after waiter."""
+def _download_end(client: Peer, waiter: LineWaiter, what: str, *, timeout: float = 180,
+                  game_id: str = GAME) -> dict[str, Any]:
+    """How the download (or repair) of game_id ends, after waiter."""
     return client.wait_for(
         lambda item: item.get("type") == "event"
         and item.get("event") in ("download-finished", "download-failed", "download-peers-gone")
-        and (item.get("data") or {}).get("game_id") == GAME,
+        and (item.get("data") or {}).get("game_id") == game_id,
         timeout=timeout, description=what, waiter=waiter)
 
 
@@ -273,6 +275,57 @@ def x35_verify_and_repair(sc: Scenario) -> str:
     return f"verify found {bad[0]}; repair fetched {fetched} bytes; byte-exact and clean after"
 
 
+def _install_end(peer: Peer, game_id: str, mark: LineWaiter) -> dict[str, Any]:
+    return peer.wait_for(
+        lambda item: item.get("type") == "event" and item.get("event") in ("install-failed", "install-finished")
+        and item.get("data", {}).get("game_id") == game_id,
+        timeout=60, description=f"{game_id}: the install's end", waiter=mark)
+
+
+def x36_corrupt_stored_entry_refused(sc: Scenario) -> str:
+    """A flipped byte inside a stored entry of a fixture archive, RAR 4
+    (bfbc2) and RAR 5 (cnctw), whose stored entries libarchive never
+    checks: install-failed naming the entry and its CRC32, no local/ and no
+    staging left; and a stream-install from that archive fails the same
+    way on the receiver, with nothing committed."""
+    games = sc.fixture_root / "x36"
+    corrupt = {"bfbc2": "bin/bfbc2.bin", "cnctw": "bin/cnctw-payload.bin"}
+    for game_id in corrupt:
+        copy_game(game_id, games)
+        eti = games / game_id / f"{game_id}.eti"
+        with eti.open("r+b") as handle:
+            handle.seek(eti.stat().st_size // 2)
+            byte = handle.read(1)
+            handle.seek(-1, os.SEEK_CUR)
+            handle.write(bytes([byte[0] ^ 0x01]))
+    holder = sc.peer("x36-holder", games_dir=games, extra_args=["--unrar", "builtin"])
+    said = []
+    for game_id, entry in corrupt.items():
+        wait_local_game(holder, game_id, downloaded=True, installed=False)
+        mark = LineWaiter(holder.output_len())
+        holder.send({"cmd": "install", "game_id": game_id})
+        ended = _install_end(holder, game_id, mark)
+        error = ended["data"].get("error", "")
+        if ended["event"] != "install-failed" or f"{entry} is corrupt (CRC32" not in error:
+            raise ScenarioError(f"{game_id}: expected install-failed naming {entry}, got {ended}")
+        for rel in ("local", ".local.installing"):
+            assert_not_exists(games / game_id / rel)
+        said.append(error)
+    client = sc.peer("x36-client")
+    connect_many(client, [holder])
+    wait_remote_game(client, "cnctw", peer_count=1, version=CATALOG_VERSIONS["cnctw"])
+    mark = client.mark()
+    client.send({"cmd": "stream-install", "game_id": "cnctw"})
+    ended = _download_end(client, mark, "the stream's end", game_id="cnctw")
+    if ended["event"] != "download-failed" or "is corrupt (CRC32" not in ended["data"].get("error", ""):
+        raise ScenarioError(f"a stream of a corrupt archive ended with {ended}")
+    for rel in ("local", ".local.installing"):
+        assert_not_exists(client.host_games_dir / "cnctw" / rel)
+    if client.status()["active_operations"] or holder.status()["active_operations"]:
+        raise ScenarioError("an operation is left after the failures")
+    return f"install-failed: {said[0]!r}; stream-install: download-failed ({ended['data'].get('error')})"
+
+
 INTEGRITY_SCENARIOS = [
     ("X30-corrupt-source-dropped", x30_corrupt_source_dropped),
     ("X31-only-corrupt-source-fails", x31_only_corrupt_source_fails),
@@ -280,4 +333,5 @@ INTEGRITY_SCENARIOS = [
     ("X33-resume-after-source-came-back", x33_resume_after_source_came_back),
     ("X34-hash-cache-survives-restart", x34_hash_cache_survives_restart),
     ("X35-verify-and-repair", x35_verify_and_repair),
+    ("X36-corrupt-stored-entry-refused", x36_corrupt_stored_entry_refused),
 ]

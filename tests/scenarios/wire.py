@@ -265,7 +265,7 @@ def _frame_types(data: bytes) -> list[int]:
     return types
 
 
-XFER_PROTO = 2  # transfer links whose file lists are manifests
+XFER_PROTO = 3  # transfer links: manifests, checked stream entries
 PIECE_SIZE = 4 << 20  # what our peers hash a piece of
 
 
