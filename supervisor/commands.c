@@ -484,6 +484,8 @@ commands_fetch(struct sup *sup, const char *game_id, enum fetch_mode mode,
 static void
 cmd_download(struct cmd_ctx *x)
 {
+	const struct catalog_game *c;
+	const struct local_game *g;
 	struct operation *op;
 	const char	*game_id;
 	int		 install;
@@ -492,6 +494,16 @@ cmd_download(struct cmd_ctx *x)
 	    (install = bool_field(x, "install", 1)) == -1 ||
 	    download_preflight(x, game_id) == -1)
 		return;
+	/* Ready at the catalog's version: only what verify finds bad. */
+	g = library_find(&x->sup->library, game_id);
+	c = catalog_find(&x->sup->catalog, game_id);
+	if (g != NULL && g->downloaded && c != NULL &&
+	    strcmp(g->version, c->version) == 0) {
+		verify_start(x->sup, x->client, x->id, g, VERIFY_DOWNLOAD);
+		if ((op = sup_op_find(x->sup, game_id)) != NULL)
+			op->install_after = install && !g->installed;
+		return;
+	}
 	reply(x, json_pack("{s:s}", "game_id", game_id));
 	if ((op = sup_op_add(x->sup, game_id, OP_DOWNLOADING)) == NULL)
 		return;
@@ -582,14 +594,8 @@ cmd_install(struct cmd_ctx *x)
 	if ((g = downloaded_game_field(x)) == NULL)
 		return;
 	reply(x, json_pack("{s:s}", "game_id", g->id));
-	if ((op = sup_op_add(x->sup, g->id, OP_INSTALLING)) == NULL)
-		return;
-	if (sup_start_install(x->sup, op) == -1) {
-		control_event("install-failed", json_pack("{s:s,s:s}",
-		    "game_id", op->game_id, "error",
-		    "the install worker is unavailable"));
-		sup_op_remove(x->sup, op);
-	}
+	if ((op = sup_op_add(x->sup, g->id, OP_INSTALLING)) != NULL)
+		sup_start_install(x->sup, op);
 }
 
 static void
@@ -700,24 +706,24 @@ cmd_cancel_download(struct cmd_ctx *x)
 
 /* A downloaded game checked against the LAN's manifest, piece by piece. */
 static void
-verify_or_repair(struct cmd_ctx *x, int repair)
+verify_or_repair(struct cmd_ctx *x, enum verify_mode mode)
 {
 	const struct local_game *g;
 
 	if ((g = downloaded_game_field(x)) != NULL)
-		verify_start(x->sup, x->client, x->id, g, repair);
+		verify_start(x->sup, x->client, x->id, g, mode);
 }
 
 static void
 cmd_verify(struct cmd_ctx *x)
 {
-	verify_or_repair(x, 0);
+	verify_or_repair(x, VERIFY_REPORT);
 }
 
 static void
 cmd_repair(struct cmd_ctx *x)
 {
-	verify_or_repair(x, 1);
+	verify_or_repair(x, VERIFY_REPAIR);
 }
 
 static const struct command commands[] = {

@@ -141,15 +141,9 @@ op_download_done(struct sup *sup, struct operation *op,
 		return;
 	}
 	if (op->install_after) {
-		sup_op_set(sup, op, OP_INSTALLING);
 		control_event("download-finished", json_pack("{s:s,s:o}",
 		    "game_id", game_id, "throughput", throughput(done)));
-		if (sup_start_install(sup, op) == -1) {
-			sup_op_remove(sup, op);
-			control_event("install-failed", json_pack("{s:s,s:s}",
-			    "game_id", game_id, "error",
-			    "the install worker is unavailable"));
-		}
+		sup_start_install(sup, op);
 		return;
 	}
 	sup_op_remove(sup, op);
@@ -187,14 +181,22 @@ op_download_failed(struct sup *sup, struct operation *op,
 	}
 }
 
-/* Asks the install worker to extract a downloaded game. */
-int
+/*
+ * The operation becomes the install of its downloaded game; without an
+ * install worker it ends at once with install-failed.
+ */
+void
 sup_start_install(struct sup *sup, struct operation *op)
 {
 	struct game_ref	 ref;
 
+	sup_op_set(sup, op, OP_INSTALLING);
 	memcpy(ref.game_id, op->game_id, sizeof(ref.game_id));
-	return msg_send_inst_install(sup_link(sup, PROC_INSTALL), &ref);
+	if (msg_send_inst_install(sup_link(sup, PROC_INSTALL), &ref) == 0)
+		return;
+	control_event("install-failed", json_pack("{s:s,s:s}", "game_id",
+	    ref.game_id, "error", "the install worker is unavailable"));
+	sup_op_remove(sup, op);
 }
 
 /* The install worker's answer to an install or uninstall; error or NULL. */

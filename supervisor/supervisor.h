@@ -119,8 +119,14 @@ void	manifests_progress(struct sup *, const struct progress *);
 int	manifests_percent(struct sup *, const char *game_id);
 
 /* verify.c: verify and repair */
+enum verify_mode {
+	VERIFY_REPORT,		/* answer with the bad pieces */
+	VERIFY_REPAIR,		/* fetch them */
+	VERIFY_DOWNLOAD,	/* a download of a Ready game: fetch them, or
+				   answer "already up to date" */
+};
 void	verify_start(struct sup *, uint64_t client, json_t *id,
-	    const struct local_game *, int repair);
+	    const struct local_game *, enum verify_mode);
 void	verify_agreed(struct sup *, struct manifest *);
 void	verify_hashed(struct sup *, const struct file_hashes *);
 void	verify_progress(struct sup *, const struct progress *);
@@ -142,7 +148,7 @@ struct operation *sup_op_add(struct sup *, const char *game_id,
 	    enum op_kind);
 void	sup_op_set(struct sup *, struct operation *, enum op_kind);
 void	sup_op_remove(struct sup *, struct operation *);
-int	sup_start_install(struct sup *, struct operation *);
+void	sup_start_install(struct sup *, struct operation *);
 void	ops_send_cleanups(struct sup *);
 void	op_download_done(struct sup *, struct operation *,
 	    const struct xfer_done *);

@@ -14,8 +14,10 @@
 #include "supervisor/supervisor.h"
 
 struct verify {
-	uint64_t	 client;	/* the verify request's, answered at */
-	json_t		*id;		/* the end; NULL for a repair */
+	enum verify_mode mode;
+	uint64_t	 client;	/* the request's, answered once the */
+	json_t		*id;		/* pieces are compared; NULL for a
+					   repair, answered at once */
 	struct manifest	 ref;
 	int		 have_ref;
 	unsigned char	*checked;	/* per file of ref: hashes came */
@@ -139,14 +141,15 @@ verify_failed(struct sup *sup, struct operation *op, const char *error)
 
 void
 verify_start(struct sup *sup, uint64_t client, json_t *id,
-    const struct local_game *g, int repair)
+    const struct local_game *g, enum verify_mode mode)
 {
 	struct game_sources src;
 	struct operation *op;
 	struct verify	*v;
+	int		 repair = mode == VERIFY_REPAIR;
 
 	commands_sources(sup, g->id, &src, NULL);
-	if (repair && src.count == 0) {
+	if (mode != VERIFY_REPORT && src.count == 0) {
 		control_error(client, id, "no peers have game %s", g->id);
 		return;
 	}
@@ -160,6 +163,7 @@ verify_start(struct sup *sup, uint64_t client, json_t *id,
 		return;
 	}
 	op->verify = v;
+	v->mode = mode;
 	if (repair)
 		control_reply(client, id, json_pack("{s:s}", "game_id", g->id));
 	else {
@@ -281,16 +285,36 @@ verify_progress(struct sup *sup, const struct progress *p)
 			compare_file(v, i, NULL);
 	log_info("%s: %zu of %llu pieces bad", op->game_id,
 	    json_array_size(v->bad), (unsigned long long)v->pieces);
-	if (op->kind == OP_VERIFYING) {
-		json_t	*id = v->id;
-
-		v->id = NULL;
-		control_reply(v->client, id, json_pack("{s:s,s:I,s:O}",
+	if (v->mode == VERIFY_REPORT) {
+		control_reply(v->client, v->id, json_pack("{s:s,s:I,s:O}",
 		    "game_id", op->game_id, "pieces", (json_int_t)v->pieces,
 		    "bad_pieces", v->bad));
-		json_decref(id);
+		json_decref(v->id);
+		v->id = NULL;
 		sup_op_remove(sup, op);
 		return;
+	}
+	if (v->mode == VERIFY_DOWNLOAD) {
+		int	 intact = json_array_size(v->bad) == 0;
+
+		/* Nothing to fetch and nothing to install: said so. */
+		if (intact && !op->install_after) {
+			control_error(v->client, v->id, "already up to date");
+			json_decref(v->id);
+			v->id = NULL;
+			sup_op_remove(sup, op);
+			return;
+		}
+		/* Accepted, as any download: the events tell the rest. */
+		control_reply(v->client, v->id, json_pack("{s:s}", "game_id",
+		    op->game_id));
+		json_decref(v->id);
+		v->id = NULL;
+		if (intact) {
+			sup_start_install(sup, op);
+			return;
+		}
+		sup_op_set(sup, op, OP_REPAIRING);
 	}
 	/* The pieces go with the request; the operation stays till done. */
 	if (commands_fetch(sup, op->game_id, FETCH_REPAIR, v->refetch,

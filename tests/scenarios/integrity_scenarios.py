@@ -275,6 +275,43 @@ def x35_verify_and_repair(sc: Scenario) -> str:
     return f"verify found {bad[0]}; repair fetched {fetched} bytes; byte-exact and clean after"
 
 
+def x37_download_of_a_ready_game(sc: Scenario) -> str:
+    """download of a Ready game at the catalog's version: "already up to
+    date" while it is intact (nothing fetched, no operation left); with a
+    byte flipped, the same download is accepted and fetches only the bad
+    piece (at most 16 MiB), byte-exact afterwards."""
+    source, source_root = _sparse_source(sc, "x37-source", 3)
+    _wait_hashed(source, GAME)
+    client = sc.peer("x37-client")
+    connect_many(client, [source])
+    wait_remote_game(client, GAME, peer_count=1, version=VERSION)
+    ended = _download(client, client.mark())
+    if ended["event"] != "download-finished":
+        raise ScenarioError(f"download did not finish: {ended}")
+    mark = client.mark()
+    again = client.send({"cmd": "download", "game_id": GAME, "install": False}, expect_error=True, timeout=120)
+    if again["type"] != "error" or again["error"] != "already up to date":
+        raise ScenarioError(f"a download of the intact Ready game answered {again}")
+    time.sleep(0.5)
+    if game_events(client, "download-begin", GAME, mark.seen) or client.status()["active_operations"]:
+        raise ScenarioError("a download of an up-to-date game started something")
+    eti = client.host_games_dir / GAME / f"{GAME}.eti"
+    _rot(eti, [CHUNK_SIZE + 7 * PIECE_SIZE + 99])
+    mark = client.mark()
+    reply = client.send({"cmd": "download", "game_id": GAME, "install": False}, timeout=120)
+    if reply["type"] != "result":
+        raise ScenarioError(f"the download of a damaged Ready game answered {reply}")
+    done = _download_end(client, mark, "the repairing download's end")
+    if done["event"] != "download-finished":
+        raise ScenarioError(f"the repairing download ended with {done}")
+    fetched = done["data"]["throughput"]["bytes"]
+    if fetched > 16 << 20:
+        raise ScenarioError(f"the download fetched {fetched} bytes for one bad byte")
+    if sha256_file(eti) != sha256_file(source_root / f"{GAME}.eti"):
+        raise ScenarioError("the game differs from the source after the download")
+    return f"intact: 'already up to date'; one flipped byte: fetched {fetched} bytes, byte-exact"
+
+
 def _install_end(peer: Peer, game_id: str, mark: LineWaiter) -> dict[str, Any]:
     return peer.wait_for(
         lambda item: item.get("type") == "event" and item.get("event") in ("install-failed", "install-finished")
@@ -334,4 +371,5 @@ INTEGRITY_SCENARIOS = [
     ("X34-hash-cache-survives-restart", x34_hash_cache_survives_restart),
     ("X35-verify-and-repair", x35_verify_and_repair),
     ("X36-corrupt-stored-entry-refused", x36_corrupt_stored_entry_refused),
+    ("X37-download-of-a-ready-game", x37_download_of_a_ready_game),
 ]
