@@ -728,12 +728,78 @@ worker_hello(struct sup *sup, enum proc_id id)
 	}
 }
 
+/*
+ * A worker is restarted at once after it ran RESTART_STABLE, and after its
+ * first quick death too (a killed worker is back for the next command).
+ * Each further quick death waits RESTART_FIRST, doubling up to RESTART_MAX,
+ * and RESTART_GIVE_UP of them in a row stop the daemon: a cause that
+ * outlives restarts (a games folder that vanished) must not become a fork
+ * loop.
+ */
+#define RESTART_STABLE		10.0
+#define RESTART_FIRST		0.1
+#define RESTART_MAX		5.0
+#define RESTART_GIVE_UP		10
+
+static struct sup *
+worker_sup(struct worker *wk)
+{
+	return (struct sup *)((char *)(wk - wk->id) -
+	    offsetof(struct sup, workers));
+}
+
+static void
+restart_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct worker	*wk = w->data;
+	struct sup	*sup = worker_sup(wk);
+
+	(void)loop;
+	(void)revents;
+	if (sup->stopping || wk->pid != 0)
+		return;
+	if (worker_start(sup, wk->id) == -1) {
+		log_warn("cannot restart the %s worker", proc_names[wk->id]);
+		sup_stop(sup, 1);
+	}
+}
+
+static void
+worker_restart(struct sup *sup, struct worker *wk)
+{
+	double	 delay = 0;
+	int	 i;
+
+	if (ev_now(sup->loop) - wk->started_at >= RESTART_STABLE)
+		wk->quick_deaths = 0;
+	else
+		wk->quick_deaths++;
+	if (wk->quick_deaths >= RESTART_GIVE_UP) {
+		log_warnx("the %s worker died %d times in a row within %.0f s "
+		    "of starting: giving up", proc_names[wk->id],
+		    wk->quick_deaths, RESTART_STABLE);
+		sup_stop(sup, 1);
+		return;
+	}
+	if (wk->quick_deaths > 1) {
+		delay = RESTART_FIRST;
+		for (i = 2; i < wk->quick_deaths && delay < RESTART_MAX; i++)
+			delay *= 2;
+		if (delay > RESTART_MAX)
+			delay = RESTART_MAX;
+		log_warnx("restarting the %s worker in %.1f s",
+		    proc_names[wk->id], delay);
+	}
+	ev_timer_init(&wk->restart, restart_cb, delay, 0);
+	wk->restart.data = wk;
+	ev_timer_start(sup->loop, &wk->restart);
+}
+
 static void
 worker_exited(struct ev_loop *loop, ev_child *w, int revents)
 {
 	struct worker	*wk = w->data;
-	struct sup	*sup = (struct sup *)((char *)(wk - wk->id) -
-	    offsetof(struct sup, workers));
+	struct sup	*sup = worker_sup(wk);
 	int		 i, alive = 0;
 
 	(void)revents;
@@ -771,10 +837,7 @@ worker_exited(struct ev_loop *loop, ev_child *w, int revents)
 		json_object_clear(sup->outbound);
 	/* Whatever ran in that worker died with it. */
 	ops_worker_died(sup, wk->id);
-	if (worker_start(sup, wk->id) == -1) {
-		log_warn("cannot restart the %s worker", proc_names[wk->id]);
-		sup_stop(sup, 1);
-	}
+	worker_restart(sup, wk);
 }
 
 static void
@@ -826,6 +889,7 @@ worker_start(struct sup *sup, enum proc_id id)
 	wk->child.data = wk;
 	ev_child_start(sup->loop, &wk->child);
 	wk->up = 1;
+	wk->started_at = ev_now(sup->loop);
 	log_debug("started %s worker pid %d", proc_names[id], (int)wk->pid);
 	worker_hello(sup, id);
 	return 0;
@@ -882,9 +946,11 @@ sup_stop(struct sup *sup, int code)
 		msg_send_net_goodbye(&sup->workers[PROC_NET].conn);
 		msgconn_flush(&sup->workers[PROC_NET].conn, 1000);
 	}
-	for (i = PROC_NET; i < PROC_MAX; i++)
+	for (i = PROC_NET; i < PROC_MAX; i++) {
+		ev_timer_stop(sup->loop, &sup->workers[i].restart);
 		if (i != PROC_NET)
 			msgconn_close(&sup->workers[i].conn);
+	}
 	ev_timer_init(&sup->stop_timer, stop_timeout, STOP_GRACE, 0);
 	sup->stop_timer.data = sup;
 	ev_timer_start(sup->loop, &sup->stop_timer);

@@ -39,6 +39,11 @@ struct worker {
 	int		 up;
 	int		 ready;
 	int		 started_once;
+	/* Restarts: at once after a worker that lived, later after each
+	   quick death, and never again after too many in a row. */
+	ev_tstamp	 started_at;
+	ev_timer	 restart;
+	int		 quick_deaths;
 };
 
 /* What a game is busy with; op_kind_names[] are the control words. */

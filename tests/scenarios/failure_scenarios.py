@@ -423,10 +423,41 @@ def x17_overlong_play_fields_refused(sc: Scenario) -> str:
         raise ScenarioError(f"a good play after the refusals: {outcome}")
     return f"200-byte username and language refused ({err['error']}); install worker {before} lived and played"
 
+def x22_dying_worker_backs_off(sc: Scenario) -> str:
+    """The games folder vanishes and the transfer worker is killed: each
+    restart dies at once. The restarts back off (a handful in 3 s, not
+    hundreds), and after ten quick deaths in a row the peer gives up with
+    an error exit and a log line that says so."""
+    games = sc.fixture_root / "x22"
+    copy_game("ggoo", games)
+    peer = sc.peer("x22-peer", games_dir=games)
+    wait_local_game(peer, "ggoo", downloaded=True, installed=False)
+    assert peer.process is not None and peer.log_path is not None
+    subprocess.run(["rm", "-rf", str(games)], check=True)
+    workers = [p for p in descendants(peer.process.pid).values()
+               if p.comm == "transfer" and _ppid(p.pid) == peer.process.pid]
+    if len(workers) != 1:
+        raise ScenarioError(f"cannot find the transfer worker: {descendants(peer.process.pid)}")
+    os.kill(workers[0].pid, signal.SIGKILL)
+    time.sleep(3)
+    lost = peer.log_path.read_text(errors="replace").count("lost transfer worker")
+    if lost > 8:
+        raise ScenarioError(f"{lost} transfer worker deaths in 3 s: no backoff")
+    try:
+        code = peer.process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        raise ScenarioError("the peer still runs a minute after its worker kept dying") from None
+    log = peer.log_path.read_text(errors="replace")
+    if code == 0 or "giving up" not in log:
+        raise ScenarioError(f"the peer exited {code} without saying it gave up")
+    return f"{lost} deaths in the first 3 s; gave up after {log.count('lost transfer worker')} (exit {code})"
+
+
 FAILURE_SCENARIOS = [
     ("X7-install-worker-killed", x7_install_worker_killed_mid_install),
     ("X8-silent-peer-dropped", x8_silent_peer_dropped),
     ("X9-cancel-download-rolls-back", x9_cancel_download_rolls_back),
     ("X12-transfer-worker-killed-mid-stream", x12_transfer_worker_killed_mid_stream),
     ("X17-overlong-play-fields-refused", x17_overlong_play_fields_refused),
+    ("X22-dying-worker-backs-off", x22_dying_worker_backs_off),
 ]
