@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "common/layout.h"
@@ -89,7 +90,7 @@ component_is_metadata(const char *comp, size_t len)
 {
 	size_t	plen = sizeof(METADATA_PREFIX) - 1;
 
-	return len >= plen && memcmp(comp, METADATA_PREFIX, plen) == 0;
+	return len >= plen && strncasecmp(comp, METADATA_PREFIX, plen) == 0;
 }
 
 int
@@ -103,10 +104,13 @@ path_is_transferable(const char *rel)
 
 	slash = strchr(rel, '/');
 	len = slash != NULL ? (size_t)(slash - rel) : strlen(rel);
-	/* The installed game and its staging are never served. */
-	if ((len == strlen(LOCAL_DIR) && memcmp(rel, LOCAL_DIR, len) == 0) ||
-	    (len == strlen(INSTALLING_DIR) &&
-	    memcmp(rel, INSTALLING_DIR, len) == 0))
+	/*
+	 * The installed game and its staging are never served, whatever
+	 * their case: on a vfat or exFAT games drive LOCAL/ is local/.
+	 */
+	if ((len == strlen(LOCAL_DIR) && strncasecmp(rel, LOCAL_DIR, len) ==
+	    0) || (len == strlen(INSTALLING_DIR) && strncasecmp(rel,
+	    INSTALLING_DIR, len) == 0))
 		return 0;
 
 	for (p = rel;; p = slash + 1) {

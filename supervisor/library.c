@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "common/layout.h"
@@ -84,11 +85,12 @@ transfer_size(int dirfd, int depth, int top)
 
 		if (strcmp(de->d_name, ".") == 0 ||
 		    strcmp(de->d_name, "..") == 0 ||
-		    strncmp(de->d_name, METADATA_PREFIX,
+		    strncasecmp(de->d_name, METADATA_PREFIX,
 		    strlen(METADATA_PREFIX)) == 0)
 			continue;
-		if (top && (strcmp(de->d_name, LOCAL_DIR) == 0 ||
-		    strcmp(de->d_name, INSTALLING_DIR) == 0))
+		/* Never counted, whatever their case (see path.c). */
+		if (top && (strcasecmp(de->d_name, LOCAL_DIR) == 0 ||
+		    strcasecmp(de->d_name, INSTALLING_DIR) == 0))
 			continue;
 		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1)
 			continue;

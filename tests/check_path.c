@@ -227,6 +227,12 @@ START_TEST(local_relative_paths_are_never_transferable)
 	ck_assert(!path_is_transferable(".local.installing/x"));
 	ck_assert(!path_is_transferable(".lanspread"));
 	ck_assert(!path_is_transferable(".lanspread.json"));
+	/* A vfat or exFAT drive does not tell LOCAL/ from local/. */
+	ck_assert(!path_is_transferable("LOCAL/x"));
+	ck_assert(!path_is_transferable("Local"));
+	ck_assert(!path_is_transferable(".Local.Installing/x"));
+	ck_assert(!path_is_transferable("data/.LANSPREAD.staging/x"));
+	ck_assert(path_is_transferable("data/local/x"));
 	ck_assert(!path_is_transferable("a/.lanspread-meta"));
 	ck_assert(!path_is_transferable("../x"));
 	ck_assert(!path_is_transferable("/etc/passwd"));
