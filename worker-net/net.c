@@ -294,7 +294,8 @@ net_listen(struct net *net, const char *want)
 	size_t		 errsize = sizeof(failed.error);
 	int		 one = 1;
 
-	if (addr_parse(want, 0, &net->bound, &len) == -1) {
+	/* "listen = IP" means the LAN's well-known port, as documented. */
+	if (addr_parse(want, LANSPREAD_PORT, &net->bound, &len) == -1) {
 		snprintf(err, errsize, "invalid listen address %s", want);
 		goto fail;
 	}

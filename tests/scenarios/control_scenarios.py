@@ -492,7 +492,153 @@ def x6_daemon_driven_by_lanspreadctl(sc: Scenario) -> str:
     return "lanspreadd from a config file, driven by lanspreadctl: connect, download+install, status, games; files match the archive; exit codes 0/1/2/3"
 
 
+
+
+# --------------------------------------------------------------------------
+# The LAN party in practice (issue 13): lanspreadd from a config file
+# --------------------------------------------------------------------------
+
+
+class _PartyDaemon:
+    """A lanspreadd run from a config file written here; stop() ends it
+    (SIGTERM to it, or to its process group) and returns its log."""
+
+    def __init__(self, sc: Scenario, name: str, *, listen: str, state_dir: Path | None = None,
+                 sock: Path | None = None, extra: str = "", env: dict[str, str] | None = None,
+                 games_dir: Path | None = None) -> None:
+        self.sc = sc
+        self.name = name
+        self.games = games_dir or sc.dir / f"{name}-games"
+        self.state = state_dir or sc.dir / f"{name}-state"
+        self.sock = sock or sc.dir / f"{name}.sock"
+        self.conf = sc.dir / f"{name}.conf"
+        self.log_path = sc.log_dir / f"{name}.log"
+        self.conf.write_text(
+            f"# written by {sc.sid}\n"
+            f"name = {name}\n"
+            f"games_dir = {self.games}\n"
+            f"state_dir = {self.state}\n"
+            f"catalog = {CFG.catalog_db}\n"
+            f"listen = {listen}\n"
+            "mdns = no\n"
+            "unrar = builtin\n"
+            f"control_socket = {self.sock}\n"
+            "user =\n" + extra,
+            encoding="utf-8",
+        )
+        self.log = open(self.log_path, "ab")
+        full_env = {k: v for k, v in os.environ.items() if k not in ("JOURNAL_STREAM", "INVOCATION_ID")}
+        full_env.update(env or {})
+        sc.log(f"start lanspreadd {name} ({self.conf})")
+        self.proc = subprocess.Popen([str(CFG.build / "lanspreadd"), "-d", "-f", str(self.conf)],
+                                     stderr=self.log, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                                     env=full_env, start_new_session=True)
+
+    def ctl(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return _ctl(self.sc, self.sock, *args, timeout=timeout)
+
+    def json(self, *args: str) -> dict[str, Any]:
+        res = self.ctl("--json", *args)
+        if res.returncode != 0:
+            raise ScenarioError(f"{self.name}: lanspreadctl {' '.join(args)}: exit {res.returncode} {res.stderr}")
+        return json.loads(res.stdout.splitlines()[-1])
+
+    def wait_up(self, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while self.ctl("status").returncode != 0:
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise ScenarioError(f"{self.name}: lanspreadd did not come up:\n{self.log_text()}")
+            time.sleep(0.2)
+
+    def log_text(self) -> str:
+        self.log.flush()
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def stop(self, *, group: bool = False) -> str:
+        if self.proc.poll() is None:
+            procs = descendants(self.proc.pid)
+            if group:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            else:
+                self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise ScenarioError(f"{self.name}: lanspreadd did not stop on SIGTERM")
+            left = wait_procs_gone(procs.values(), 5)
+            if left:
+                raise ScenarioError(f"{self.name}: workers survived SIGTERM: {[p.describe() for p in left]}")
+        if not self.log.closed:
+            self.log.close()
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+
+def _stop_all(daemons: list[_PartyDaemon]) -> None:
+    for daemon in reversed(daemons):
+        try:
+            daemon.stop()
+        except ScenarioError:
+            pass
+
+
+def _listens(addr: tuple[str, int]) -> bool:
+    import socket
+    try:
+        with socket.create_connection(addr, timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+# --------------------------------------------------------------------------
+# X60: one daemon per state dir and socket; port 7331 by default
+# --------------------------------------------------------------------------
+
+
+def x60_one_daemon_per_state_and_socket(sc: Scenario) -> str:
+    """`listen = 127.0.0.60` (no port) listens on 7331. A second lanspreadd
+    on the same state dir, or on the same control socket, exits 1 with
+    "lanspreadd is already running (pid N)" and leaves the first one's
+    socket working; once the first stops, the same config starts."""
+    daemons: list[_PartyDaemon] = []
+    try:
+        first = _PartyDaemon(sc, "x60-first", listen="127.0.0.60")
+        daemons.append(first)
+        first.wait_up()
+        if not _listens(("127.0.0.60", 7331)):
+            raise ScenarioError(f"listen = 127.0.0.60 does not listen on 7331:\n{first.log_text()}")
+        want = f"lanspreadd is already running (pid {first.proc.pid})"
+        cases = (("same state dir", dict(state_dir=first.state)),
+                 ("same control socket", dict(sock=first.sock)))
+        for what, kw in cases:
+            second = _PartyDaemon(sc, f"x60-second-{len(daemons)}", listen="127.0.0.61:0", **kw)
+            daemons.append(second)
+            try:
+                rc = second.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                raise ScenarioError(f"{what}: a second lanspreadd kept running")
+            text = second.stop()
+            if rc != 1 or want not in text:
+                raise ScenarioError(f"{what}: second daemon exit {rc}, log lacks {want!r}:\n{text}")
+            if not first.sock.exists() or first.ctl("status").returncode != 0:
+                raise ScenarioError(f"{what}: the first daemon's control socket no longer answers")
+        first.stop()
+        if first.sock.exists():
+            raise ScenarioError("the first daemon left its socket behind")
+        again = _PartyDaemon(sc, "x60-again", listen="127.0.0.60", state_dir=first.state, sock=first.sock)
+        daemons.append(again)
+        again.wait_up()
+        again.stop()
+    finally:
+        _stop_all(daemons)
+    return ("listen without a port is 7331; a second daemon on the same state dir or socket exits 1 with "
+            "'lanspreadd is already running (pid N)', the first still answers; a restart takes the lock again")
+
+
 CONTROL_SCENARIOS = [
     ("X1-control-fuzz", x1_control_fuzz),
     ("X6-daemon-ctl", x6_daemon_driven_by_lanspreadctl),
+    ("X60-one-daemon", x60_one_daemon_per_state_and_socket),
 ]
