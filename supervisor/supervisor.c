@@ -304,7 +304,7 @@ sup_dispatch_net(struct msgconn *c, struct msg *m)
 		}
 		memcpy(sup->listen_addr, ready.addr, sizeof(sup->listen_addr));
 		send_library(sup);
-		log_info("listening on %s", sup->listen_addr);
+		log_notice("listening on %s", sup->listen_addr);
 		worker_ready(sup, PROC_NET);
 		return;
 	case MSG_NET_FAILED:
@@ -749,10 +749,10 @@ worker_exited(struct ev_loop *loop, ev_child *w, int revents)
 		return;
 	}
 	if (WIFSIGNALED(w->rstatus))
-		log_warnx("lost %s worker: killed by signal %d",
+		log_errx("lost %s worker: killed by signal %d",
 		    proc_names[wk->id], WTERMSIG(w->rstatus));
 	else
-		log_warnx("lost %s worker: exit status %d",
+		log_errx("lost %s worker: exit status %d",
 		    proc_names[wk->id], WEXITSTATUS(w->rstatus));
 	if (wk->id == PROC_NET) {
 		/* Every peer link lived in that worker. */
@@ -813,7 +813,7 @@ worker_start(struct sup *sup, enum proc_id id)
 		snprintf(exe, sizeof(exe), "%s/../libexec/lanspread/"
 		    "lanspread-%s", dir, proc_names[id]);
 	}
-	argv[0] = exe;
+	argv[0] = (char *)proc_titles[id];
 	argv[1] = log_verbose() ? "-v" : NULL;
 	argv[2] = NULL;
 	if ((wk->pid = proc_start_worker(id, exe, argv, &fd)) == -1) {
@@ -843,7 +843,7 @@ signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 		sup_rescan(sup);
 		return;
 	}
-	log_info("signal %d: shutting down", w->signum);
+	log_notice("signal %d: shutting down", w->signum);
 	sup_stop(sup, 0);
 }
 

@@ -9,6 +9,7 @@ import json
 import math
 import os
 import random
+import re
 import signal
 import subprocess
 import time
@@ -22,6 +23,7 @@ from harness import (
     descendants,
     fixture_dir,
     wait_procs_gone,
+    worker_comm,
 )
 
 
@@ -637,8 +639,90 @@ def x60_one_daemon_per_state_and_socket(sc: Scenario) -> str:
             "'lanspreadd is already running (pid N)', the first still answers; a restart takes the lock again")
 
 
+
+# --------------------------------------------------------------------------
+# X61: logs with levels; a clean stop; worker titles
+# --------------------------------------------------------------------------
+
+LEVEL_LINE = re.compile(r"^<([3-7])>(lanspreadd|net|transfer|install)\[\d+\]: ")
+PLAIN_LINE = re.compile(r"^\d\d:\d\d:\d\d\.\d{3} (lanspreadd|net|transfer|install)\[\d+\]: ")
+
+
+def _worker_titles(pid: int) -> dict[str, str]:
+    """comm -> argv[0] of each worker under pid."""
+    titles = {}
+    for info in descendants(pid).values():
+        try:
+            argv0 = Path(f"/proc/{info.pid}/cmdline").read_bytes().split(b"\0")[0].decode()
+        except OSError:
+            continue
+        titles[info.comm] = argv0
+    return titles
+
+
+def x61_levels_clean_stop_titles(sc: Scenario) -> str:
+    """Started as systemd would (JOURNAL_STREAM names its stderr,
+    INVOCATION_ID set): every log line, the workers' too, starts with an
+    sd-daemon level <3>..<7>, no time stamp. SIGTERM to the whole process
+    group stops it with no worker logged as lost. Workers are titled
+    lanspread-net/-transfer/-install (comm and argv[0]). Started by hand,
+    lines carry a time and no level."""
+    daemons: list[_PartyDaemon] = []
+    try:
+        log_path = sc.log_dir / "x61-journal.log"
+        log_path.touch()
+        st = log_path.stat()
+        env = {"JOURNAL_STREAM": f"{st.st_dev}:{st.st_ino}", "INVOCATION_ID": "0" * 32}
+        # sandbox_optional = yes: a warning at start
+        journal = _PartyDaemon(sc, "x61-journal", listen="127.0.0.62:0", env=env,
+                               extra="sandbox_optional = yes\n")
+        daemons.append(journal)
+        journal.wait_up()
+        titles = {}
+        deadline = time.monotonic() + 10
+        want = {worker_comm(r): f"lanspread-{r}" for r in ("net", "transfer", "install")}
+        while time.monotonic() < deadline:
+            titles = _worker_titles(journal.proc.pid)
+            if all(titles.get(c) == t for c, t in want.items()):
+                break
+            time.sleep(0.2)
+        else:
+            raise ScenarioError(f"worker titles (comm -> argv[0]) {titles}, wanted {want}")
+        # a line from the net worker
+        journal.ctl("connect", "127.0.0.1:1")
+        text = journal.stop(group=True)
+        lines = [line for line in text.splitlines() if line.strip()]
+        bad = [line for line in lines if not LEVEL_LINE.match(line)]
+        if bad or not lines:
+            raise ScenarioError(f"lines without an sd-daemon level prefix: {bad[:5]} (of {len(lines)})")
+        levels = {line[1] for line in lines}
+        procs = {LEVEL_LINE.match(line).group(2) for line in lines}
+        if not {"4", "5", "6"} <= levels or not procs - {"lanspreadd"}:
+            raise ScenarioError(f"levels {sorted(levels)} from {sorted(procs)}: wanted warnings and info, "
+                                "and worker lines")
+        lost = [line for line in lines if "lost" in line or "killed by signal" in line]
+        if lost:
+            raise ScenarioError(f"SIGTERM to the process group logged a lost worker: {lost}")
+
+        plain = _PartyDaemon(sc, "x61-plain", listen="127.0.0.63:0")
+        daemons.append(plain)
+        plain.wait_up()
+        text = plain.stop(group=True)
+        lines = [line for line in text.splitlines() if line.strip()]
+        bad = [line for line in lines if not PLAIN_LINE.match(line)]
+        if bad or not lines:
+            raise ScenarioError(f"by hand, lines without a time or with a level: {bad[:5]}")
+        if any("lost" in line for line in lines):
+            raise ScenarioError(f"SIGTERM to the process group logged a lost worker: {lines}")
+    finally:
+        _stop_all(daemons)
+    return (f"under systemd every line has a level ({', '.join('<' + l + '>' for l in sorted(levels))}), "
+            f"workers included; by hand a time; SIGTERM to the group: no worker lost; titles {sorted(want.values())}")
+
+
 CONTROL_SCENARIOS = [
     ("X1-control-fuzz", x1_control_fuzz),
     ("X6-daemon-ctl", x6_daemon_driven_by_lanspreadctl),
     ("X60-one-daemon", x60_one_daemon_per_state_and_socket),
+    ("X61-log-levels", x61_levels_clean_stop_titles),
 ]
