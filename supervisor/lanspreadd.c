@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/proc.h"
 #include "supervisor/config.h"
+#include "supervisor/config_check.h"
 #include "supervisor/daemon_lock.h"
 #include "supervisor/supervisor.h"
 
@@ -207,6 +208,8 @@ main(int argc, char *argv[])
 			return 1;
 		}
 	if (check) {
+		if (config_check(&dc, stderr) > 0)
+			return 1;
 		printf("configuration OK\n");
 		return 0;
 	}

@@ -720,9 +720,106 @@ def x61_levels_clean_stop_titles(sc: Scenario) -> str:
             f"workers included; by hand a time; SIGTERM to the group: no worker lost; titles {sorted(want.values())}")
 
 
+
+# --------------------------------------------------------------------------
+# X62: lanspreadd -n checks what would stop the daemon, in plain words
+# --------------------------------------------------------------------------
+
+
+def _check_config(sc: Scenario, name: str, body: str) -> subprocess.CompletedProcess[str]:
+    conf = sc.dir / f"{name}.conf"
+    conf.write_text(body, encoding="utf-8")
+    res = subprocess.run([str(CFG.build / "lanspreadd"), "-n", "-f", str(conf)], capture_output=True,
+                         text=True, timeout=30)
+    sc.log(f"lanspreadd -n {name}: exit {res.returncode}\n{res.stdout}{res.stderr}")
+    return res
+
+
+def x62_config_check(sc: Scenario) -> str:
+    """lanspreadd -n says "configuration OK" only for a config that
+    starts. A missing user or group, a catalog that is missing,
+    unreadable, not SQLite, empty or of the wrong schema, a games folder
+    that is a file, and a listen address not on this machine are each
+    named, with what to do, never in SQLite's words; exit 1."""
+    import sqlite3
+    games = sc.dir / "games-ok"
+    games.mkdir()
+    good = {
+        "name": "x62", "games_dir": str(games), "state_dir": str(sc.dir / "state-ok"),
+        "catalog": str(CFG.catalog_db), "listen": "127.0.0.64", "mdns": "no",
+        "control_socket": str(sc.dir / "x62.sock"), "user": "", "group": "",
+    }
+
+    def body(**over: str) -> str:
+        return "".join(f"{k} = {v}\n" for k, v in {**good, **over}.items())
+
+    res = _check_config(sc, "good", body())
+    if res.returncode != 0 or "configuration OK" not in res.stdout:
+        raise ScenarioError(f"a good config was refused: {res.stdout}{res.stderr}")
+    not_sqlite = sc.dir / "not-sqlite.db"
+    not_sqlite.write_text("id,name,version\nq3,Quake 3,1\n", encoding="utf-8")
+    empty = sc.dir / "empty.db"
+    empty.write_bytes(b"")
+    unreadable = sc.dir / "unreadable.db"
+    unreadable.write_bytes(Path(CFG.catalog_db).read_bytes())
+    unreadable.chmod(0)
+    wrong = sc.dir / "wrong-schema.db"
+    with sqlite3.connect(wrong) as db:
+        db.execute("CREATE TABLE game (id TEXT, version TEXT)")
+    a_file = sc.dir / "a-file"
+    a_file.write_text("x", encoding="utf-8")
+    cases = [
+        ("bad user", dict(user="no-such-user-x62"), ["user no-such-user-x62 does not exist", "useradd"]),
+        ("bad group", dict(group="no-such-group-x62"), ["group no-such-group-x62 does not exist", "groupadd"]),
+        ("missing catalog", dict(catalog=str(sc.dir / "missing.db")), ["does not exist", "sqlite3"]),
+        ("not sqlite", dict(catalog=str(not_sqlite)), ["is not an SQLite database", "sqlite3"]),
+        ("empty catalog", dict(catalog=str(empty)), ["is not an SQLite database (it is empty)"]),
+        ("wrong schema", dict(catalog=str(wrong)), ["wrong schema", "games", "id, name and version"]),
+        ("games folder a file", dict(games_dir=str(a_file)), ["is not a folder"]),
+        ("foreign address", dict(listen="192.0.2.77:7331"), ["is not an address of this machine"]),
+    ]
+    # root reads anything: the unreadable catalog is tried as nobody
+    if os.geteuid() != 0:
+        cases.append(("unreadable catalog", dict(catalog=str(unreadable)), ["cannot be read", "chmod"]))
+    sqlite_words = ("unable to open database file", "disk I/O error", "file is not a database",
+                    "no such table")
+    for what, over, wants in cases:
+        res = _check_config(sc, what.replace(" ", "-"), body(**over))
+        if res.returncode != 1 or "configuration OK" in res.stdout:
+            raise ScenarioError(f"{what}: exit {res.returncode} {res.stdout!r}, wanted a refusal")
+        missing = [w for w in wants if w not in res.stderr]
+        if missing or any(w in res.stderr for w in sqlite_words):
+            raise ScenarioError(f"{what}: message {res.stderr!r} lacks {missing} or speaks SQLite's words")
+    if os.geteuid() == 0:
+        conf = sc.dir / "unreadable.conf"
+        conf.write_text(body(catalog=str(unreadable)), encoding="utf-8")
+        conf.chmod(0o644)
+        sc.dir.chmod(0o755)
+        res = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                              str(CFG.build / "lanspreadd"), "-n", "-f", str(conf)],
+                             capture_output=True, text=True, timeout=30)
+        sc.log(f"as nobody: exit {res.returncode}\n{res.stdout}{res.stderr}")
+        if res.returncode != 1 or "cannot be read" not in res.stderr or "chmod" not in res.stderr:
+            raise ScenarioError(f"unreadable catalog as nobody: {res.returncode} {res.stderr!r}")
+    # The daemon itself says the same at start.
+    daemon = _PartyDaemon(sc, "x62-daemon", listen="127.0.0.64:0", extra=f"catalog = {not_sqlite}\n")
+    try:
+        rc = daemon.proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        daemon.stop()
+        raise ScenarioError("lanspreadd started with a catalog that is not SQLite")
+    text = daemon.stop()
+    if rc != 1 or "is not an SQLite database" not in text:
+        raise ScenarioError(f"lanspreadd with a CSV catalog: exit {rc}, log {text!r}")
+    return (f"-n: OK for a good config; {len(cases) + (os.geteuid() == 0)} bad ones each named with the fix "
+            "(user, group, catalog missing/unreadable/not SQLite/empty/wrong schema, games folder, address), "
+            "exit 1; the daemon says the same at start")
+
+
 CONTROL_SCENARIOS = [
     ("X1-control-fuzz", x1_control_fuzz),
     ("X6-daemon-ctl", x6_daemon_driven_by_lanspreadctl),
     ("X60-one-daemon", x60_one_daemon_per_state_and_socket),
     ("X61-log-levels", x61_levels_clean_stop_titles),
+    ("X62-config-check", x62_config_check),
 ]
