@@ -31,10 +31,11 @@ check_user(const struct daemon_config *dc, char *err, size_t errsz)
 	return 0;
 }
 
+/* The socket's group is used only with a user to drop to. */
 static int
 check_group(const struct daemon_config *dc, char *err, size_t errsz)
 {
-	if (dc->group[0] == '\0')
+	if (dc->user[0] == '\0' || dc->group[0] == '\0')
 		return 0;
 	errno = 0;
 	if (getgrnam(dc->group) == NULL)

@@ -770,7 +770,7 @@ def x62_config_check(sc: Scenario) -> str:
     a_file.write_text("x", encoding="utf-8")
     cases = [
         ("bad user", dict(user="no-such-user-x62"), ["user no-such-user-x62 does not exist", "useradd"]),
-        ("bad group", dict(group="no-such-group-x62"), ["group no-such-group-x62 does not exist", "groupadd"]),
+        ("bad group", dict(user="nobody", group="no-such-group-x62"), ["group no-such-group-x62 does not exist", "groupadd"]),
         ("missing catalog", dict(catalog=str(sc.dir / "missing.db")), ["does not exist", "sqlite3"]),
         ("not sqlite", dict(catalog=str(not_sqlite)), ["is not an SQLite database", "sqlite3"]),
         ("empty catalog", dict(catalog=str(empty)), ["is not an SQLite database (it is empty)"]),
