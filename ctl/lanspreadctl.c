@@ -377,6 +377,33 @@ bar_update(const char *label, json_t *data)
 	bar.drawn = t;
 }
 
+static void	op_figures(json_t *, char *, size_t);
+
+static int
+local_has(json_t *data, const char *id)
+{
+	json_t	*g;
+	size_t	 i;
+
+	json_array_foreach(json_object_get(data, "local"), i, g)
+		if (strcmp(str(g, "id"), id) == 0)
+			return 1;
+	return 0;
+}
+
+/* Under a game's row, what it is busy with and how far it has come. */
+static void
+show_active(json_t *g)
+{
+	json_t	*op = json_object_get(g, "active");
+	char	 fig[160];
+
+	if (op == NULL)
+		return;
+	op_figures(op, fig, sizeof(fig));
+	printf("  %s%s\n", str(op, "operation"), fig);
+}
+
 static void
 show_games(json_t *data)
 {
@@ -393,6 +420,7 @@ show_games(json_t *data)
 		printf("%-16s %-12s %-10s %-10s %s\n", str(g, "id"),
 		    inst ? "installed" : str(g, "availability"),
 		    str(g, "eti_version"), sz, str(g, "name"));
+		show_active(g);
 	}
 	printf("\n%-16s %-12s %-10s %-10s %s\n", "ON THE LAN", "PEERS",
 	    "VERSION", "SIZE", "NAME");
@@ -402,6 +430,9 @@ show_games(json_t *data)
 		    (long long)json_integer_value(json_object_get(g,
 		    "peer_count")), str(g, "eti_game_version"), sz,
 		    str(g, "name"));
+		/* Shown once: under the local row when there is one. */
+		if (!local_has(data, str(g, "id")))
+			show_active(g);
 	}
 }
 

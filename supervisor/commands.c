@@ -99,8 +99,7 @@ commands_active_operations(struct sup *sup)
 	json_t		*arr = json_array();
 
 	TAILQ_FOREACH(op, &sup->ops, entry)
-		json_array_append_new(arr, json_pack("{s:s,s:s}", "game_id",
-		    op->game_id, "operation", op_kind_names[op->kind]));
+		json_array_append_new(arr, sup_op_json(op));
 	return arr;
 }
 
@@ -124,6 +123,7 @@ static void
 cmd_list_games(struct cmd_ctx *x)
 {
 	struct sup	*sup = x->sup;
+	struct operation *op;
 	json_t		*local = json_array(), *remote = json_array();
 	size_t		 i;
 
@@ -148,6 +148,15 @@ cmd_list_games(struct cmd_ctx *x)
 		if (g->partial)
 			json_object_set_new(row, "partial", partial_row(sup,
 			    g->id));
+		/* Streamed in, nothing to download: the size is local/'s. */
+		if (g->installed && !g->downloaded)
+			json_object_set_new(row, "size",
+			    json_integer((json_int_t)g->installed_size));
+		if (g->installed && g->installed_size > 0)
+			json_object_set_new(row, "installed_size",
+			    json_integer((json_int_t)g->installed_size));
+		if ((op = sup_op_find(sup, g->id)) != NULL)
+			json_object_set_new(row, "active", sup_op_json(op));
 		json_array_append_new(local, row);
 	}
 	for (i = 0; i < sup->catalog.ngames; i++) {
@@ -156,14 +165,19 @@ cmd_list_games(struct cmd_ctx *x)
 		    c->id);
 		struct game_sources src;
 
+		json_t		*row;
+
 		commands_sources(sup, c->id, &src, NULL);
 		if (src.count == 0)
 			continue;
-		json_array_append_new(remote, json_pack("{s:s,s:s,s:i,s:s,"
-		    "s:I,s:b,s:b}", "id", c->id, "name", c->name, "peer_count",
-		    src.count, "eti_game_version", c->version, "size",
-		    (json_int_t)src.size, "downloaded", g != NULL && g->downloaded,
-		    "installed", g != NULL && g->installed));
+		row = json_pack("{s:s,s:s,s:i,s:s,s:I,s:b,s:b}", "id", c->id,
+		    "name", c->name, "peer_count", src.count,
+		    "eti_game_version", c->version, "size",
+		    (json_int_t)src.size, "downloaded", g != NULL &&
+		    g->downloaded, "installed", g != NULL && g->installed);
+		if ((op = sup_op_find(sup, c->id)) != NULL)
+			json_object_set_new(row, "active", sup_op_json(op));
+		json_array_append_new(remote, row);
 	}
 	reply(x, json_pack("{s:o,s:o}", "local", local, "remote", remote));
 }
@@ -513,6 +527,7 @@ cmd_stream_install(struct cmd_ctx *x)
 {
 	const struct local_game *g;
 	struct operation *op;
+	struct game_sources src;
 	const char	*game_id;
 
 	if ((game_id = game_field(x)) == NULL ||
@@ -527,6 +542,9 @@ cmd_stream_install(struct cmd_ctx *x)
 	}
 	if ((op = sup_op_add(x->sup, game_id, OP_STREAM_INSTALLING)) == NULL)
 		return;
+	/* What the stream will about expand to: the sources' archives. */
+	commands_sources(x->sup, game_id, &src, NULL);
+	op->progress.expected_total = src.size;
 	if (commands_fetch(x->sup, game_id, FETCH_STREAM, NULL, 0) == -1) {
 		sup_op_remove(x->sup, op);
 		control_event("download-failed", json_pack("{s:s,s:s}",

@@ -425,11 +425,19 @@ transfer_event(struct sup *sup, struct msg *m, const char *game_id,
 		    "game_id", game_id, "file_descriptions",
 		    file_descriptions(body)));
 		break;
-	case MSG_XFER_BEGIN:
+	case MSG_XFER_BEGIN: {
+		struct progress	 start = { .bytes = 0 };
+
+		/* A stream's total is the estimate from its sources. */
+		memcpy(start.game_id, game_id, sizeof(start.game_id));
+		start.total_bytes = ((const struct xfer_begin *)body)->
+		    total_bytes;
+		sup_op_progress(op, &start);
 		control_event("download-begin", json_pack("{s:s,s:I}",
-		    "game_id", game_id, "total_bytes", (json_int_t)
-		    ((const struct xfer_begin *)body)->total_bytes));
+		    "game_id", game_id, "total_bytes",
+		    (json_int_t)start.total_bytes));
 		break;
+	}
 	case MSG_XFER_CHUNK:
 		snprintf(rel, sizeof(rel), "%s/%s", game_id, chunk->path);
 		control_event("download-chunk-finished", json_pack(
@@ -438,12 +446,16 @@ transfer_event(struct sup *sup, struct msg *m, const char *game_id,
 		    "length", (json_int_t)chunk->length, "peer_addr",
 		    chunk->peer_addr));
 		break;
-	case MSG_XFER_PROGRESS:
+	case MSG_XFER_PROGRESS: {
+		struct progress	 now = *p;
+
+		sup_op_progress(op, &now);
 		control_event("download-progress", json_pack("{s:s,s:I,s:I,"
-		    "s:I}", "game_id", game_id, "bytes", (json_int_t)p->bytes,
-		    "total_bytes", (json_int_t)p->total_bytes, "bytes_per_s",
-		    (json_int_t)p->bytes_per_s));
+		    "s:I}", "game_id", game_id, "bytes", (json_int_t)now.bytes,
+		    "total_bytes", (json_int_t)now.total_bytes, "bytes_per_s",
+		    (json_int_t)now.bytes_per_s));
 		break;
+	}
 	case MSG_XFER_DONE:
 		op_download_done(sup, op, body);
 		break;
@@ -609,11 +621,16 @@ play_answered(struct sup *sup, const char *game_id,
 static void
 install_progress(struct sup *sup, const struct progress *p)
 {
-	if (sup_op_find(sup, p->game_id) != NULL)
-		control_event("install-progress", json_pack("{s:s,s:I,s:I,s:I}",
-		    "game_id", p->game_id, "bytes", (json_int_t)p->bytes,
-		    "total_bytes", (json_int_t)p->total_bytes, "bytes_per_s",
-		    (json_int_t)p->bytes_per_s));
+	struct operation *op = sup_op_find(sup, p->game_id);
+	struct progress	 now = *p;
+
+	if (op == NULL)
+		return;
+	sup_op_progress(op, &now);
+	control_event("install-progress", json_pack("{s:s,s:I,s:I,s:I}",
+	    "game_id", now.game_id, "bytes", (json_int_t)now.bytes,
+	    "total_bytes", (json_int_t)now.total_bytes, "bytes_per_s",
+	    (json_int_t)now.bytes_per_s));
 }
 
 static void
