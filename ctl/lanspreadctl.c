@@ -501,7 +501,8 @@ show_play(json_t *data)
 	json_t	*o = json_object_get(data, "outcome");
 
 	if (json_is_true(json_object_get(o, "already_applied")))
-		printf("launch settings were applied at an earlier play\n");
+		printf("launch settings were applied at an earlier play; "
+		    "--force applies them again\n");
 	else
 		printf("launch settings applied: account name %s, language "
 		    "%s, persona name %s\n",
@@ -656,11 +657,26 @@ static json_t *b_repair(char **a, int *w) {
 	return b_game_cmd("repair", a, w, WAIT_DOWNLOAD); }
 
 static json_t *
+b_disconnect(char **a, int *w)
+{
+	(void)w;
+	return json_pack("{s:s,s:s}", "cmd", "disconnect", "peer", a[0]);
+}
+
+/* a[3] is set by --force: apply the settings again. */
+static json_t *
 b_play(char **a, int *w)
 {
 	(void)w;
-	return json_pack("{s:s,s:s,s:s,s:s}", "cmd", "play", "game_id", a[0],
-	    "username", a[1], "language", a[2]);
+	return json_pack("{s:s,s:s,s:s,s:s,s:b}", "cmd", "play", "game_id",
+	    a[0], "username", a[1], "language", a[2], "force", a[3] != NULL);
+}
+
+static void
+show_disconnect(json_t *data)
+{
+	printf("disconnected %s (%s) at %s\n", str(data, "name"),
+	    str(data, "peer_id"), str(data, "addr"));
 }
 
 /* "help" has no builder: it is answered without the daemon. */
@@ -672,6 +688,8 @@ static const struct command commands[] = {
 	    0, b_status, show_status },
 	{ "connect", " ADDR", "connect to the peer at ip:port",
 	    1, b_connect, NULL },
+	{ "disconnect", " PEER", "drop the link to a peer (id, address or name)",
+	    1, b_disconnect, show_disconnect },
 	{ "download", " GAME [--no-install]",
 	    "download a game from the LAN, then install it",
 	    1, b_download, NULL },
@@ -687,8 +705,9 @@ static const struct command commands[] = {
 	    1, b_verify, show_verify },
 	{ "repair", " GAME", "fetch again the pieces verify finds bad",
 	    1, b_repair, NULL },
-	{ "play", " GAME --user NAME --language LANG",
-	    "apply a game's first-play settings", 1, b_play, show_play },
+	{ "play", " GAME --user NAME --language LANG [--force]",
+	    "apply a game's first-play settings",
+	    1, b_play, show_play },
 	{ "watch", "", "print the daemon's events as they happen",
 	    0, b_watch, NULL },
 	{ "help", "", "print this help", 0, NULL, NULL },
@@ -1008,7 +1027,7 @@ main(int argc, char *argv[])
 		{ NULL,		0,			NULL, 0 }
 	};
 	const struct command *cmd = NULL;
-	char		*args[3] = { NULL, NULL, NULL };
+	char		*args[4] = { NULL, NULL, NULL, NULL };
 	json_t		*req, *reply;
 	int		 ch, wait = WAIT_NONE, rc;
 	size_t		 i;
@@ -1069,7 +1088,10 @@ main(int argc, char *argv[])
 		    strcmp(argv[0], "--language") == 0) {
 			args[2] = argv[1];
 			argc--, argv++;
-		} else
+		} else if (strcmp(cmd->name, "play") == 0 &&
+		    strcmp(argv[0], "--force") == 0)
+			args[3] = "yes";
+		else
 			usage_error(cmd, "unexpected argument \"%s\"",
 			    argv[0]);
 		argc--, argv++;

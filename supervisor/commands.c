@@ -319,6 +319,66 @@ cmd_connect(struct cmd_ctx *x)
 	}
 }
 
+/* Which connected peer "disconnect" means: its id, address or name. */
+struct peer_match {
+	const char	*want;
+	struct peer_info found;
+	int		 matches;
+};
+
+static int
+match_peer(const struct peer_info *pi, void *arg)
+{
+	struct peer_match *pm = arg;
+
+	if (strcmp(pi->peer_id, pm->want) == 0 ||
+	    strcmp(pi->addr, pm->want) == 0 ||
+	    strcmp(pi->name, pm->want) == 0) {
+		pm->found = *pi;
+		pm->matches++;
+	}
+	return 0;
+}
+
+/*
+ * Drops the link to one peer, with a goodbye; its games go with it. The
+ * peer is shown as gone at once: the net worker's PEER_DOWN follows.
+ */
+static void
+cmd_disconnect(struct cmd_ctx *x)
+{
+	struct peer_match pm;
+	struct net_peer_down gone;
+
+	memset(&pm, 0, sizeof(pm));
+	if ((pm.want = str_field(x, "peer")) == NULL)
+		return;
+	peerdb_each_connected(&x->sup->peerdb, match_peer, &pm);
+	if (pm.matches == 0) {
+		control_error(x->client, x->id, "no connected peer %s",
+		    pm.want);
+		return;
+	}
+	if (pm.matches > 1) {
+		control_error(x->client, x->id, "%d connected peers are "
+		    "called %s: give the peer id or address", pm.matches,
+		    pm.want);
+		return;
+	}
+	memcpy(gone.peer_id, pm.found.peer_id, sizeof(gone.peer_id));
+	snprintf(gone.reason, sizeof(gone.reason), "disconnected on request");
+	if (msg_send_net_disconnect(sup_link(x->sup, PROC_NET), &gone) == -1) {
+		control_error(x->client, x->id, "network worker unavailable");
+		return;
+	}
+	peerdb_set_connected(&x->sup->peerdb, gone.peer_id, 0);
+	log_info("peer %s (%s) disconnected on request", gone.peer_id,
+	    pm.found.addr);
+	commands_peers_changed(x->sup);
+	reply(x, json_pack("{s:s,s:s,s:s}", "peer_id", pm.found.peer_id,
+	    "name", pm.found.name, "addr", pm.found.addr));
+}
+
 static void
 wait_peers_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -646,6 +706,7 @@ cmd_play(struct cmd_ctx *x)
 	char		 marker[PATH_MAX];
 	struct pending	*p;
 	struct inst_play play;
+	int		 force;
 
 	if ((g = local_game_field(x)) == NULL ||
 	    (user = str_field(x, "username")) == NULL ||
@@ -664,7 +725,10 @@ cmd_play(struct cmd_ctx *x)
 	}
 	snprintf(marker, sizeof(marker), "%s/games/%s/launch_settings_applied",
 	    x->sup->cfg.state_dir, g->id);
-	if (access(marker, F_OK) == 0) {
+	/* force: a typo at the first play is put right by playing again. */
+	if ((force = bool_field(x, "force", 0)) == -1)
+		return;
+	if (!force && access(marker, F_OK) == 0) {
 		reply(x, json_pack("{s:{s:b,s:b,s:b,s:b}}", "outcome",
 		    "already_applied", 1, "account_name_written", 0,
 		    "language_written", 0, "persona_name_written", 0));
@@ -751,6 +815,7 @@ static const struct command commands[] = {
 	{ "install",		cmd_install },
 	{ "uninstall",		cmd_uninstall },
 	{ "play",		cmd_play },
+	{ "disconnect",		cmd_disconnect },
 	{ "cancel-download",	cmd_cancel_download },
 	{ "verify",		cmd_verify },
 	{ "repair",		cmd_repair },

@@ -23,8 +23,8 @@ static void	net_dispatch_peer(struct msgconn *, struct msg *);
 static void	sup_lost(struct msgconn *, const char *);
 static void	link_closed(struct msgconn *, const char *);
 
-static void
-connect_done(struct net *net, uint64_t req, const char *error)
+void
+net_connect_done(struct net *net, uint64_t req, const char *error)
 {
 	struct net_connect_done d;
 
@@ -108,6 +108,25 @@ link_free(struct link *l)
 	free(l);
 }
 
+/*
+ * A link a connect request waits on ends before it is up. The peer may
+ * be linked anyway: over its own link when it dialled us at the same
+ * moment and closed ours as the duplicate.
+ */
+static void
+connect_answer(struct link *l, const char *why)
+{
+	struct net	*net = l->net;
+
+	if (net_linked_to(net, l->target))
+		net_connect_done(net, l->connect_req, NULL);
+	else if (l->closed_by_peer && l->state == LINK_HELLO)
+		connect_wait_add(net, l->connect_req, l->target, why);
+	else
+		net_connect_done(net, l->connect_req, why);
+	l->connect_req = 0;
+}
+
 /* Ends a link; the supervisor hears of it if the peer was up. */
 void
 net_link_drop(struct link *l, const char *why)
@@ -125,7 +144,7 @@ net_link_drop(struct link *l, const char *why)
 		log_info("link %s closed: %s", l->target[0] ? l->target :
 		    "inbound", why);
 	if (l->connect_req != 0)
-		connect_done(net, l->connect_req, why);
+		connect_answer(l, why);
 	if (l->state == LINK_CONNECTING) {
 		close(l->mc.fd);
 		l->mc.fd = -1;
@@ -137,7 +156,10 @@ net_link_drop(struct link *l, const char *why)
 static void
 link_closed(struct msgconn *c, const char *why)
 {
-	net_link_drop(c->arg, why);
+	struct link	*l = c->arg;
+
+	l->closed_by_peer = 1;
+	net_link_drop(l, why);
 }
 
 /*
@@ -188,7 +210,7 @@ net_dispatch_peer(struct msgconn *c, struct msg *m)
 		if (handshake_recv_hello(l, m) == -1)
 			return;
 		if (l->connect_req != 0) {
-			connect_done(l->net, l->connect_req, NULL);
+			net_connect_done(l->net, l->connect_req, NULL);
 			l->connect_req = 0;
 		}
 		link_arm(l, NET_PING_INTERVAL);
@@ -365,17 +387,17 @@ net_dial(struct net *net, uint64_t req, const char *target)
 	int		 fd;
 
 	if (addr_parse(target, -1, &ss, &len) == -1) {
-		connect_done(net, req, "invalid address");
+		net_connect_done(net, req, "invalid address");
 		return;
 	}
 	if (net->nlinks >= NET_MAX_LINKS) {
-		connect_done(net, req, "too many peer links");
+		net_connect_done(net, req, "too many peer links");
 		return;
 	}
 	/* Already linked to whoever listens there: nothing to do. */
 	TAILQ_FOREACH(l, &net->links, entry)
 		if (l->state == LINK_UP && strcmp(l->addr, target) == 0) {
-			connect_done(net, req, NULL);
+			net_connect_done(net, req, NULL);
 			return;
 		}
 	/* Discovery dials quietly and once per address at a time. */
@@ -386,7 +408,7 @@ net_dial(struct net *net, uint64_t req, const char *target)
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 	    0);
 	if (fd == -1) {
-		connect_done(net, req, strerror(errno));
+		net_connect_done(net, req, strerror(errno));
 		return;
 	}
 	set_sockopts(fd);
@@ -408,12 +430,12 @@ net_dial(struct net *net, uint64_t req, const char *target)
 		snprintf(why, sizeof(why), "cannot connect to %s: %s", target,
 		    strerror(errno));
 		close(fd);
-		connect_done(net, req, why);
+		net_connect_done(net, req, why);
 		return;
 	}
 	if ((l = calloc(1, sizeof(*l))) == NULL) {
 		close(fd);
-		connect_done(net, req, "out of memory");
+		net_connect_done(net, req, "out of memory");
 		return;
 	}
 	l->net = net;
@@ -431,6 +453,25 @@ net_dial(struct net *net, uint64_t req, const char *target)
 	link_arm(l, NET_CONNECT_TIMEOUT);
 	TAILQ_INSERT_TAIL(&net->links, l, entry);
 	net->nlinks++;
+}
+
+/*
+ * lanspreadctl disconnect: goodbye to that one peer, so it does not take
+ * the closed link for a failure, and its link dropped (PEER_DOWN).
+ */
+static void
+net_disconnect(struct net *net, const struct net_peer_down *gone)
+{
+	struct link	*l, *next;
+
+	TAILQ_FOREACH_SAFE(l, &net->links, entry, next) {
+		if (l->state != LINK_UP || strcmp(l->peer_id, gone->peer_id)
+		    != 0)
+			continue;
+		msg_send_peer_goodbye(&l->mc);
+		msgconn_flush(&l->mc, 200);
+		net_link_drop(l, gone->reason);
+	}
 }
 
 /* Goodbye to every peer, pushed out before we exit. */
@@ -454,6 +495,7 @@ net_dispatch_supervisor(struct msgconn *c, struct msg *m)
 	struct net_identity identity;
 	struct net_listen listen;
 	struct net_connect dial;
+	struct net_peer_down gone;
 	char		 why[ERROR_SIZE] = "";
 
 	switch (m->type) {
@@ -489,6 +531,11 @@ net_dispatch_supervisor(struct msgconn *c, struct msg *m)
 			break;
 		net_goodbye(net);
 		return;
+	case MSG_NET_DISCONNECT:
+		if (msg_recv_net_disconnect(m, &gone, why, sizeof(why)) == -1)
+			break;
+		net_disconnect(net, &gone);
+		return;
 	}
 	fatalx("bad %s from the supervisor: %s", msg_type_str(m->type),
 	    why[0] != '\0' ? why : "unexpected");
@@ -513,6 +560,7 @@ net_new(struct ev_loop *loop, int supfd)
 	net->loop = loop;
 	net->listen_fd = -1;
 	TAILQ_INIT(&net->links);
+	TAILQ_INIT(&net->waits);
 	msgconn_init(&net->sup, loop, supfd, 0, net_dispatch_supervisor,
 	    sup_lost, net);
 	return net;
@@ -530,6 +578,7 @@ net_free(struct net *net)
 			msgconn_close(&l->mc);
 		link_free(l);
 	}
+	connect_wait_free_all(net);
 	if (net->mdns != NULL)
 		mdns_stop(net->mdns);
 	if (net->listen_fd != -1) {

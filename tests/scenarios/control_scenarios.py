@@ -20,6 +20,7 @@ from harness import (
     CFG,
     Scenario,
     ScenarioError,
+    copy_game,
     descendants,
     fixture_dir,
     wait_procs_gone,
@@ -816,10 +817,177 @@ def x62_config_check(sc: Scenario) -> str:
             "exit 1; the daemon says the same at start")
 
 
+
+# --------------------------------------------------------------------------
+# X64: connect succeeds when both sides dial each other at once
+# --------------------------------------------------------------------------
+
+
+def _raw_request(peer: Any, payload: dict[str, Any]) -> str:
+    rid = peer.next_request_id()
+    line = json.dumps({**payload, "id": rid}, separators=(",", ":")) + "\n"
+    peer.write_raw(line.encode("utf-8"))
+    return rid
+
+
+def _reply(peer: Any, rid: str, timeout: float = 30) -> dict[str, Any]:
+    return peer.wait_for(lambda item: item.get("id") == rid and item.get("type") in ("result", "error"),
+                         timeout=timeout, description=f"reply {rid}")
+
+
+def _wait_linked(peers: list[Any], want: int, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        counts = [len(p.list_peers()) for p in peers]
+        if all(c == want for c in counts):
+            return
+        if time.monotonic() > deadline:
+            raise ScenarioError(f"peers see {counts} peers, wanted {want} each")
+        time.sleep(0.1)
+
+
+def x64_connect_both_ways_at_once(sc: Scenario) -> str:
+    """Four peers dial every other one, both ways at the same moment,
+    over several rounds (disconnecting all between them): every connect
+    that ends with the peers linked replies with a result, never an
+    error, and every peer lists the other three."""
+    peers = [sc.peer(f"x64-{n}") for n in range(4)]
+    rounds, connects, errors = 6, 0, []
+    for rnd in range(rounds):
+        pending = []
+        for a in range(len(peers)):
+            for b in range(a + 1, len(peers)):
+                pa, pb = peers[a], peers[b]
+                pending.append((pa, _raw_request(pa, {"cmd": "connect", "addr": pb.ready_addr})))
+                pending.append((pb, _raw_request(pb, {"cmd": "connect", "addr": pa.ready_addr})))
+        for peer, rid in pending:
+            reply = _reply(peer, rid)
+            connects += 1
+            if reply["type"] != "result":
+                errors.append(f"round {rnd} {peer.name}: {reply.get('error')}")
+        _wait_linked(peers, len(peers) - 1)
+        if errors:
+            raise ScenarioError(f"{len(errors)} of {connects} connects replied an error although the peers "
+                                f"linked: {errors[:6]}")
+        for a in range(len(peers)):
+            for b in range(a + 1, len(peers)):
+                peers[a].send({"cmd": "disconnect", "peer": peers[b].ready_addr})
+        _wait_linked(peers, 0)
+    return f"{connects} connects over {rounds} rounds, each pair dialled both ways at once: all results, all linked"
+
+
+
+# --------------------------------------------------------------------------
+# X65: lanspreadctl disconnect PEER
+# --------------------------------------------------------------------------
+
+
+def x65_disconnect(sc: Scenario) -> str:
+    """lanspreadctl disconnect drops one peer, named by address, id or
+    name: both sides forget the link (the peer got a goodbye) and its games
+    leave `games`; an unknown peer is an error, exit 1."""
+    source = sc.peer("x65-source", games_dir=fixture_dir("fixture-bravo"), readonly_games=True)
+    other = sc.peer("x65-other", games_dir=fixture_dir("fixture-alpha"), readonly_games=True)
+    daemon = _PartyDaemon(sc, "x65-daemon", listen="127.0.0.66:0")
+    try:
+        daemon.wait_up()
+        how = []
+        for key in ("addr", "peer_id", "name"):
+            for peer in (source, other):
+                res = daemon.ctl("connect", peer.ready_addr or "")
+                if res.returncode != 0:
+                    raise ScenarioError(f"connect {peer.name}: {res.stderr}")
+            deadline = time.monotonic() + 15
+            while len(daemon.json("peers")["data"]["peers"]) != 2:
+                if time.monotonic() > deadline:
+                    raise ScenarioError("the daemon never listed both peers")
+                time.sleep(0.1)
+            row = next(p for p in daemon.json("peers")["data"]["peers"] if p["addr"] == source.ready_addr)
+            res = daemon.ctl("disconnect", row[key])
+            if res.returncode != 0 or f"disconnected x65-source ({row['peer_id']})" not in res.stdout:
+                raise ScenarioError(f"disconnect by {key}: exit {res.returncode} {res.stdout!r} {res.stderr!r}")
+            peers = daemon.json("peers")["data"]["peers"]
+            if [p["name"] for p in peers] != ["x65-other"]:
+                raise ScenarioError(f"after disconnect by {key} the daemon lists {peers}")
+            remote = {g["id"] for g in daemon.json("games")["data"]["remote"]}
+            if "cnc4" in remote or "bf1942" not in remote:
+                raise ScenarioError(f"after disconnect by {key} games shows {sorted(remote)}")
+            deadline = time.monotonic() + 10
+            while source.list_peers():
+                if time.monotonic() > deadline:
+                    raise ScenarioError(f"the source still lists the daemon: {source.list_peers()}")
+                time.sleep(0.1)
+            if not other.list_peers():
+                raise ScenarioError("the other peer lost its link too")
+            how.append(key)
+            res = daemon.ctl("disconnect", other.ready_addr or "")
+            if res.returncode != 0:
+                raise ScenarioError(f"disconnect other: {res.stderr}")
+        res = daemon.ctl("disconnect", "127.0.0.1:9")
+        if res.returncode != 1 or "no connected peer 127.0.0.1:9" not in res.stderr:
+            raise ScenarioError(f"disconnect of an unknown peer: exit {res.returncode} {res.stderr!r}")
+        log = daemon.stop()
+        if "lost" in log:
+            raise ScenarioError("a worker was lost")
+    finally:
+        _stop_all([daemon])
+    return (f"disconnect by {', '.join(how)}: that peer alone is gone on both sides with its games; "
+            "an unknown peer: exit 1 'no connected peer'")
+
+
+# --------------------------------------------------------------------------
+# X66: play --force applies first-play settings again
+# --------------------------------------------------------------------------
+
+
+def x66_play_force(sc: Scenario) -> str:
+    """After a first play with a typo, a second play says it was applied
+    already (and how to force it); play --force writes the new name and
+    language, and the PersonaName line keeps its CRLF and the rest of the
+    ini its bytes."""
+    games = sc.dir / "x66-games"
+    copy_game("css", games)
+    daemon = _PartyDaemon(sc, "x66-daemon", listen="127.0.0.67:0", games_dir=games)
+    try:
+        daemon.wait_up()
+        res = daemon.ctl("install", "css")
+        if res.returncode != 0:
+            raise ScenarioError(f"install css: {res.stdout}{res.stderr}")
+        local = games / "css" / "local"
+        ini = local / "engine/bin/win64/steam_settings/SmartSteamEmu.ini"
+        res = daemon.ctl("play", "css", "--user", "Lan Hreo", "--language", "englsh")
+        if res.returncode != 0 or "launch settings applied" not in res.stdout:
+            raise ScenarioError(f"first play: {res.stdout}{res.stderr}")
+        res = daemon.ctl("play", "css", "--user", "Lan Hero", "--language", "english")
+        if res.returncode != 0 or "earlier play" not in res.stdout or "--force" not in res.stdout:
+            raise ScenarioError(f"second play: {res.stdout!r}")
+        if (local / "profiles/local/account_name.txt").read_text() != "Lan Hreo":
+            raise ScenarioError("a second play without --force changed the account name")
+        res = daemon.ctl("--json", "play", "css", "--user", "Lan Hero", "--language", "english", "--force")
+        outcome = json.loads(res.stdout.splitlines()[-1])["data"]["outcome"] if res.returncode == 0 else {}
+        if outcome != {"already_applied": False, "account_name_written": True, "language_written": True,
+                       "persona_name_written": True}:
+            raise ScenarioError(f"play --force: {res.stdout}{res.stderr}")
+        account = (local / "profiles/local/account_name.txt").read_text()
+        language = (local / "profiles/local/language.txt").read_text()
+        want_ini = b"[Settings]\r\nAppId = 240\r\nPersonaName = Lan Hero\r\nLanguage = english\r\n"
+        if account != "Lan Hero" or language != "english" or ini.read_bytes() != want_ini:
+            raise ScenarioError(f"after --force: {account!r} {language!r} {ini.read_bytes()!r}")
+        res = daemon.ctl("play", "css", "--user", "Other", "--language", "german")
+        if "earlier play" not in res.stdout:
+            raise ScenarioError(f"a play after --force: {res.stdout!r}")
+    finally:
+        _stop_all([daemon])
+    return "typo at first play; second play 'applied at an earlier play; --force ...'; --force rewrote name, language and PersonaName (CRLF kept)"
+
+
 CONTROL_SCENARIOS = [
     ("X1-control-fuzz", x1_control_fuzz),
     ("X6-daemon-ctl", x6_daemon_driven_by_lanspreadctl),
     ("X60-one-daemon", x60_one_daemon_per_state_and_socket),
     ("X61-log-levels", x61_levels_clean_stop_titles),
     ("X62-config-check", x62_config_check),
+    ("X64-connect-race", x64_connect_both_ways_at_once),
+    ("X65-disconnect", x65_disconnect),
+    ("X66-play-force", x66_play_force),
 ]

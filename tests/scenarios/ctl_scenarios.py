@@ -131,7 +131,7 @@ def x13_help_version_unknown(sc: Scenario) -> str:
                         (["lanspreadctl", "-s", nosock, "st"], ["status", "stream-install"]),
                         (["lanspreadctl", "--v"], ["--version"]),
                         (["lanspreadctl", "download", "x", "--no"], ["--no-install"]),
-                        (["lanspreadctl", "play", "x", "--"], ["--user", "--language"])):
+                        (["lanspreadctl", "play", "x", "--"], ["--user", "--language", "--force"])):
         got = _complete(script, words)
         if got != want:
             raise ScenarioError(f"completion of {words}: {got}, wanted {want}")
