@@ -56,11 +56,17 @@ mkdir_owned(const char *path, mode_t mode, uid_t uid, gid_t gid)
  * on its state dir and on its socket. The lock fd stays open until exit.
  */
 static int
-claim_state_and_socket(const struct daemon_config *dc, char *err,
-    size_t errsz)
+claim_state_and_socket(const struct daemon_config *dc, uid_t uid, gid_t gid,
+    char *err, size_t errsz)
 {
-	if (daemon_lock(dc->state_dir, err, errsz) == -1)
+	int	 fd;
+
+	if ((fd = daemon_lock(dc->state_dir, err, errsz)) == -1)
 		return -1;
+	/* The user's, like the rest of the state dir, for a start as it. */
+	if (uid != (uid_t)-1 && fchown(fd, uid, gid) == -1)
+		return seterr(err, errsz, "lock file in %s: %s", dc->state_dir,
+		    strerror(errno));
 	return control_socket_check_free(dc->control_socket, err, errsz);
 }
 
@@ -81,7 +87,8 @@ drop_privileges(const struct daemon_config *dc, char *err, size_t errsz)
 		    == -1)
 			return seterr(err, errsz, "state dir %s: %s",
 			    dc->state_dir, strerror(errno));
-		if (claim_state_and_socket(dc, err, errsz) == -1)
+		if (claim_state_and_socket(dc, (uid_t)-1, (gid_t)-1, err,
+		    errsz) == -1)
 			return -1;
 		if (control_socket_open(dc->control_socket, (uid_t)-1,
 		    (gid_t)-1) == -1) {
@@ -114,7 +121,8 @@ drop_privileges(const struct daemon_config *dc, char *err, size_t errsz)
 		    strerror(errno));
 		return -1;
 	}
-	if (claim_state_and_socket(dc, err, errsz) == -1)
+	if (claim_state_and_socket(dc, pw->pw_uid, pw->pw_gid, err,
+	    errsz) == -1)
 		return -1;
 	if (control_socket_open(dc->control_socket, pw->pw_uid,
 	    sock_gid) == -1) {

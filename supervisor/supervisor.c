@@ -490,6 +490,7 @@ sup_dispatch_transfer(struct msgconn *c, struct msg *m)
 		struct source_dropped	 dropped;
 		struct manifest		 agreed;
 	} u;
+	struct operation *op;
 	char		 why[ERROR_SIZE] = "";
 
 	switch (m->type) {
@@ -553,6 +554,13 @@ sup_dispatch_transfer(struct msgconn *c, struct msg *m)
 		if (msg_recv_xfer_hash_progress(m, &u.progress, why,
 		    sizeof(why)) == -1)
 			break;
+		/* A verify's hashing is its progress, for status. */
+		if ((op = sup_op_find(sup, u.progress.game_id)) != NULL &&
+		    op->kind == OP_VERIFYING) {
+			struct progress	 now = u.progress;
+
+			sup_op_progress(op, &now);
+		}
 		verify_progress(sup, &u.progress);
 		manifests_progress(sup, &u.progress);
 		return;
