@@ -23,8 +23,8 @@ static void	net_dispatch_peer(struct msgconn *, struct msg *);
 static void	sup_lost(struct msgconn *, const char *);
 static void	link_closed(struct msgconn *, const char *);
 
-void
-net_connect_done(struct net *net, uint64_t req, const char *error)
+static void
+connect_done(struct net *net, uint64_t req, const char *error)
 {
 	struct net_connect_done d;
 
@@ -33,6 +33,13 @@ net_connect_done(struct net *net, uint64_t req, const char *error)
 	d.req = req;
 	snprintf(d.error, sizeof(d.error), "%s", error != NULL ? error : "");
 	msg_send_net_connect_done(&net->sup, &d);
+}
+
+/* The answer to the supervisor's connect request req (0: none asked). */
+void
+net_connect_done(struct net *net, uint64_t req, const char *error)
+{
+	connect_done(net, req, error);
 }
 
 static void
@@ -119,11 +126,11 @@ connect_answer(struct link *l, const char *why)
 	struct net	*net = l->net;
 
 	if (net_linked_to(net, l->target))
-		net_connect_done(net, l->connect_req, NULL);
+		connect_done(net, l->connect_req, NULL);
 	else if (l->closed_by_peer && l->state == LINK_HELLO)
 		connect_wait_add(net, l->connect_req, l->target, why);
 	else
-		net_connect_done(net, l->connect_req, why);
+		connect_done(net, l->connect_req, why);
 	l->connect_req = 0;
 }
 
@@ -210,7 +217,7 @@ net_dispatch_peer(struct msgconn *c, struct msg *m)
 		if (handshake_recv_hello(l, m) == -1)
 			return;
 		if (l->connect_req != 0) {
-			net_connect_done(l->net, l->connect_req, NULL);
+			connect_done(l->net, l->connect_req, NULL);
 			l->connect_req = 0;
 		}
 		link_arm(l, NET_PING_INTERVAL);
@@ -387,17 +394,17 @@ net_dial(struct net *net, uint64_t req, const char *target)
 	int		 fd;
 
 	if (addr_parse(target, -1, &ss, &len) == -1) {
-		net_connect_done(net, req, "invalid address");
+		connect_done(net, req, "invalid address");
 		return;
 	}
 	if (net->nlinks >= NET_MAX_LINKS) {
-		net_connect_done(net, req, "too many peer links");
+		connect_done(net, req, "too many peer links");
 		return;
 	}
 	/* Already linked to whoever listens there: nothing to do. */
 	TAILQ_FOREACH(l, &net->links, entry)
 		if (l->state == LINK_UP && strcmp(l->addr, target) == 0) {
-			net_connect_done(net, req, NULL);
+			connect_done(net, req, NULL);
 			return;
 		}
 	/* Discovery dials quietly and once per address at a time. */
@@ -408,7 +415,7 @@ net_dial(struct net *net, uint64_t req, const char *target)
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 	    0);
 	if (fd == -1) {
-		net_connect_done(net, req, strerror(errno));
+		connect_done(net, req, strerror(errno));
 		return;
 	}
 	set_sockopts(fd);
@@ -430,12 +437,12 @@ net_dial(struct net *net, uint64_t req, const char *target)
 		snprintf(why, sizeof(why), "cannot connect to %s: %s", target,
 		    strerror(errno));
 		close(fd);
-		net_connect_done(net, req, why);
+		connect_done(net, req, why);
 		return;
 	}
 	if ((l = calloc(1, sizeof(*l))) == NULL) {
 		close(fd);
-		net_connect_done(net, req, "out of memory");
+		connect_done(net, req, "out of memory");
 		return;
 	}
 	l->net = net;
