@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #define ADDR_STRLEN	64
+#define LANSPREAD_PORT	7331	/* a listen address without a port */
 
 int	addr_parse(const char *, int default_port, struct sockaddr_storage *,
 	    socklen_t *);

@@ -1,4 +1,10 @@
-/* Logging: stderr in the foreground, syslog otherwise; errno is preserved. */
+/*
+ * Logging: stderr in the foreground, syslog otherwise; errno is preserved.
+ * Under systemd, stderr lines carry sd-daemon level prefixes ("<4>") so
+ * the journal files each at its level; elsewhere they carry a time.
+ */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,17 +16,47 @@
 #include "common/log.h"
 
 static const char	*log_procname = "lanspread";
-static int		 log_foreground = 1;
+static enum log_dest	 log_dest = LOG_DEST_STDERR;
 static int		 log_verbosity;
+
+/*
+ * Whether systemd started us: stderr is the journal stream it names
+ * (JOURNAL_STREAM=dev:ino), or we run as one of its units (INVOCATION_ID).
+ */
+static int
+started_by_systemd(void)
+{
+	const char	*stream = getenv("JOURNAL_STREAM");
+	const char	*invocation = getenv("INVOCATION_ID");
+	unsigned long long dev, ino;
+	struct stat	 st;
+
+	if (stream != NULL && sscanf(stream, "%llu:%llu", &dev, &ino) == 2 &&
+	    fstat(STDERR_FILENO, &st) == 0 &&
+	    (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino)
+		return 1;
+	return invocation != NULL && invocation[0] != '\0';
+}
 
 void
 log_init(const char *procname, int foreground, int verbose)
 {
 	log_procname = procname;
-	log_foreground = foreground;
 	log_verbosity = verbose;
-	if (!foreground)
+	if (!foreground) {
+		log_dest = LOG_DEST_SYSLOG;
 		openlog(procname, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	} else if (started_by_systemd())
+		log_dest = LOG_DEST_JOURNAL;
+	else
+		log_dest = LOG_DEST_STDERR;
+}
+
+enum log_dest
+log_destination(void)
+{
+	return log_dest;
 }
 
 void
@@ -42,7 +78,15 @@ vlog(int pri, const char *fmt, va_list ap, const char *err)
 	int	 saved = errno;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	if (log_foreground) {
+	if (log_dest == LOG_DEST_JOURNAL) {
+		/* The journal stamps the time; the prefix is the level. */
+		if (err != NULL)
+			fprintf(stderr, "<%d>%s[%d]: %s: %s\n", pri,
+			    log_procname, (int)getpid(), msg, err);
+		else
+			fprintf(stderr, "<%d>%s[%d]: %s\n", pri, log_procname,
+			    (int)getpid(), msg);
+	} else if (log_dest == LOG_DEST_STDERR) {
 		struct timespec	 ts;
 		struct tm	 tm;
 
@@ -84,6 +128,28 @@ log_warnx(const char *fmt, ...)
 
 	va_start(ap, fmt);
 	vlog(LOG_WARNING, fmt, ap, NULL);
+	va_end(ap);
+}
+
+/* Something went wrong that an operator should look at. */
+void
+log_errx(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_ERR, fmt, ap, NULL);
+	va_end(ap);
+}
+
+/* Normal but significant: start, stop, listening. */
+void
+log_notice(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_NOTICE, fmt, ap, NULL);
 	va_end(ap);
 }
 
@@ -132,7 +198,7 @@ fatal(const char *fmt, ...)
 	int	 saved = errno;
 
 	va_start(ap, fmt);
-	vlog(LOG_CRIT, fmt, ap, strerror(saved));
+	vlog(LOG_ERR, fmt, ap, strerror(saved));
 	va_end(ap);
 	exit(1);
 }
@@ -143,7 +209,7 @@ fatalx(const char *fmt, ...)
 	va_list	 ap;
 
 	va_start(ap, fmt);
-	vlog(LOG_CRIT, fmt, ap, NULL);
+	vlog(LOG_ERR, fmt, ap, NULL);
 	va_end(ap);
 	exit(1);
 }

@@ -37,6 +37,7 @@ enum msg_type {
 	MSG_NET_IDENTITY,		/* s->n */
 	MSG_NET_GOODBYE,		/* s->n say goodbye, then exit */
 	MSG_NET_HANDOFF,		/* n->s fd: a peer opened a transfer link */
+	MSG_NET_DISCONNECT,		/* s->n goodbye to one peer, drop its link */
 
 	MSG_XFER_HELLO = 200,		/* s->t */
 	MSG_XFER_READY,			/* t->s */

@@ -330,6 +330,7 @@ struct files_wait {
 	X(net_peer_down,	net_peer_down,	MSG_NET_PEER_DOWN)	\
 	X(net_identity,		net_identity,	MSG_NET_IDENTITY)	\
 	X(net_handoff,		link_fd,	MSG_NET_HANDOFF)	\
+	X(net_disconnect,	net_peer_down,	MSG_NET_DISCONNECT)	\
 	X(xfer_hello,		xfer_hello,	MSG_XFER_HELLO)		\
 	X(xfer_busy,		game_ids,	MSG_XFER_BUSY)		\
 	X(xfer_serve,		link_fd,	MSG_XFER_SERVE)		\

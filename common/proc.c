@@ -28,6 +28,14 @@ const char *const proc_names[PROC_MAX] = {
 	[PROC_INSTALL] = "install",
 };
 
+/* What ps and pgrep show: argv[0], and the comm (cut to 15 bytes). */
+const char *const proc_titles[PROC_MAX] = {
+	[PROC_SUPERVISOR] = "lanspreadd",
+	[PROC_NET] = "lanspread-net",
+	[PROC_TRANSFER] = "lanspread-transfer",
+	[PROC_INSTALL] = "lanspread-install",
+};
+
 struct proc_worker_opts proc_opts = {
 	.net_uid = (uid_t)-1,
 	.net_gid = (gid_t)-1,
@@ -62,8 +70,9 @@ proc_set_net_user(const char *user, char *err, size_t errsz)
 }
 
 /*
- * A worker, first thing: -v (verbose), -o (sandbox optional), -u uid:gid
- * (net: the user to become). Returns 0, or -1 on anything else.
+ * A worker, first thing: -v (verbose), -o (sandbox optional), -s (log to
+ * syslog), -u uid:gid (net: the user to become). Returns 0, or -1 on
+ * anything else.
  */
 int
 proc_worker_args(int argc, char *argv[])
@@ -73,10 +82,13 @@ proc_worker_args(int argc, char *argv[])
 	int		 ch;
 
 	opterr = 0;
-	while ((ch = getopt(argc, argv, "ou:v")) != -1) {
+	while ((ch = getopt(argc, argv, "osu:v")) != -1) {
 		switch (ch) {
 		case 'o':
 			proc_opts.sandbox_optional = 1;
+			break;
+		case 's':
+			proc_opts.log_syslog = 1;
 			break;
 		case 'u':
 			errno = 0;
@@ -187,6 +199,9 @@ proc_start_worker(enum proc_id id, const char *exe, char *const argv[], int *fd)
 		args[n++] = argv[i];
 	if (proc_opts.sandbox_optional)
 		args[n++] = "-o";
+	/* Workers log where the supervisor does. */
+	if (log_destination() == LOG_DEST_SYSLOG)
+		args[n++] = "-s";
 	if (id == PROC_NET && proc_opts.net_uid != (uid_t)-1) {
 		snprintf(ids, sizeof(ids), "%lu:%lu",
 		    (unsigned long)proc_opts.net_uid,
@@ -255,7 +270,15 @@ proc_worker_init(enum proc_id id)
 	/* The supervisor may have died before PDEATHSIG was armed. */
 	if (getppid() == 1)
 		fatalx("supervisor is gone");
-	prctl(PR_SET_NAME, proc_names[id]);
+	prctl(PR_SET_NAME, proc_titles[id]);
+	/*
+	 * SIGTERM or SIGINT to the whole process group (Ctrl-C, kill -- -PGID)
+	 * is the supervisor's to act on: a worker stops when its socket
+	 * closes, so a clean shutdown loses no worker. A program a worker
+	 * execs gets the defaults back (extract_unrar.c).
+	 */
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
 	if (fcntl(PROC_WORKER_FD, F_SETFD, FD_CLOEXEC) == -1 ||
 	    proc_set_nonblock(PROC_WORKER_FD) == -1)
 		fatal("fd %d", PROC_WORKER_FD);

@@ -14,7 +14,8 @@ enum proc_id {
 
 #define PROC_WORKER_FD	3	/* a worker's socketpair end, after exec */
 
-extern const char *const proc_names[PROC_MAX];
+extern const char *const proc_names[PROC_MAX];	/* "net": in log lines */
+extern const char *const proc_titles[PROC_MAX];	/* "lanspread-net" */
 
 /*
  * What the supervisor tells its workers on their command line, and what
@@ -23,6 +24,7 @@ extern const char *const proc_names[PROC_MAX];
 struct proc_worker_opts {
 	int	 verbose;		/* -v */
 	int	 sandbox_optional;	/* -o: a missing sandbox layer is a warning */
+	int	 log_syslog;		/* -s: log to syslog, not stderr */
 	uid_t	 net_uid;		/* -u uid:gid, net only: the user it */
 	gid_t	 net_gid;		/* becomes; (uid_t)-1: stays who it is */
 };

@@ -377,6 +377,33 @@ bar_update(const char *label, json_t *data)
 	bar.drawn = t;
 }
 
+static void	op_figures(json_t *, char *, size_t);
+
+static int
+local_has(json_t *data, const char *id)
+{
+	json_t	*g;
+	size_t	 i;
+
+	json_array_foreach(json_object_get(data, "local"), i, g)
+		if (strcmp(str(g, "id"), id) == 0)
+			return 1;
+	return 0;
+}
+
+/* Under a game's row, what it is busy with and how far it has come. */
+static void
+show_active(json_t *g)
+{
+	json_t	*op = json_object_get(g, "active");
+	char	 fig[160];
+
+	if (op == NULL)
+		return;
+	op_figures(op, fig, sizeof(fig));
+	printf("  %s%s\n", str(op, "operation"), fig);
+}
+
 static void
 show_games(json_t *data)
 {
@@ -393,6 +420,7 @@ show_games(json_t *data)
 		printf("%-16s %-12s %-10s %-10s %s\n", str(g, "id"),
 		    inst ? "installed" : str(g, "availability"),
 		    str(g, "eti_version"), sz, str(g, "name"));
+		show_active(g);
 	}
 	printf("\n%-16s %-12s %-10s %-10s %s\n", "ON THE LAN", "PEERS",
 	    "VERSION", "SIZE", "NAME");
@@ -402,6 +430,9 @@ show_games(json_t *data)
 		    (long long)json_integer_value(json_object_get(g,
 		    "peer_count")), str(g, "eti_game_version"), sz,
 		    str(g, "name"));
+		/* Shown once: under the local row when there is one. */
+		if (!local_has(data, str(g, "id")))
+			show_active(g);
 	}
 }
 
@@ -470,7 +501,8 @@ show_play(json_t *data)
 	json_t	*o = json_object_get(data, "outcome");
 
 	if (json_is_true(json_object_get(o, "already_applied")))
-		printf("launch settings were applied at an earlier play\n");
+		printf("launch settings were applied at an earlier play; "
+		    "--force applies them again\n");
 	else
 		printf("launch settings applied: account name %s, language "
 		    "%s, persona name %s\n",
@@ -625,11 +657,26 @@ static json_t *b_repair(char **a, int *w) {
 	return b_game_cmd("repair", a, w, WAIT_DOWNLOAD); }
 
 static json_t *
+b_disconnect(char **a, int *w)
+{
+	(void)w;
+	return json_pack("{s:s,s:s}", "cmd", "disconnect", "peer", a[0]);
+}
+
+/* a[3] is set by --force: apply the settings again. */
+static json_t *
 b_play(char **a, int *w)
 {
 	(void)w;
-	return json_pack("{s:s,s:s,s:s,s:s}", "cmd", "play", "game_id", a[0],
-	    "username", a[1], "language", a[2]);
+	return json_pack("{s:s,s:s,s:s,s:s,s:b}", "cmd", "play", "game_id",
+	    a[0], "username", a[1], "language", a[2], "force", a[3] != NULL);
+}
+
+static void
+show_disconnect(json_t *data)
+{
+	printf("disconnected %s (%s) at %s\n", str(data, "name"),
+	    str(data, "peer_id"), str(data, "addr"));
 }
 
 /* "help" has no builder: it is answered without the daemon. */
@@ -641,6 +688,8 @@ static const struct command commands[] = {
 	    0, b_status, show_status },
 	{ "connect", " ADDR", "connect to the peer at ip:port",
 	    1, b_connect, NULL },
+	{ "disconnect", " PEER", "drop the link to a peer (id, address or name)",
+	    1, b_disconnect, show_disconnect },
 	{ "download", " GAME [--no-install]",
 	    "download a game from the LAN, then install it",
 	    1, b_download, NULL },
@@ -656,8 +705,9 @@ static const struct command commands[] = {
 	    1, b_verify, show_verify },
 	{ "repair", " GAME", "fetch again the pieces verify finds bad",
 	    1, b_repair, NULL },
-	{ "play", " GAME --user NAME --language LANG",
-	    "apply a game's first-play settings", 1, b_play, show_play },
+	{ "play", " GAME --user NAME --language LANG [--force]",
+	    "apply a game's first-play settings",
+	    1, b_play, show_play },
 	{ "watch", "", "print the daemon's events as they happen",
 	    0, b_watch, NULL },
 	{ "help", "", "print this help", 0, NULL, NULL },
@@ -977,7 +1027,7 @@ main(int argc, char *argv[])
 		{ NULL,		0,			NULL, 0 }
 	};
 	const struct command *cmd = NULL;
-	char		*args[3] = { NULL, NULL, NULL };
+	char		*args[4] = { NULL, NULL, NULL, NULL };
 	json_t		*req, *reply;
 	int		 ch, wait = WAIT_NONE, rc;
 	size_t		 i;
@@ -1038,7 +1088,10 @@ main(int argc, char *argv[])
 		    strcmp(argv[0], "--language") == 0) {
 			args[2] = argv[1];
 			argc--, argv++;
-		} else
+		} else if (strcmp(cmd->name, "play") == 0 &&
+		    strcmp(argv[0], "--force") == 0)
+			args[3] = "yes";
+		else
 			usage_error(cmd, "unexpected argument \"%s\"",
 			    argv[0]);
 		argc--, argv++;

@@ -2,12 +2,18 @@
  * The catalog is read once at start-up, read-only: a LAN party's catalog
  * is a few hundred rows, and a copy in memory keeps lookups off the disk.
  */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
+#include "common/log.h"
 #include "common/path.h"
 #include "supervisor/catalog.h"
 
@@ -32,6 +38,52 @@ copy_col(sqlite3_stmt *st, int col, char *buf, size_t size)
 	return 0;
 }
 
+/*
+ * What is wrong with the file before SQLite sees it, in the organizer's
+ * words and with the fix: SQLite's own ("unable to open database file",
+ * "disk I/O error") say neither. Returns 0 when it looks like a catalog.
+ */
+static int
+catalog_file_check(const char *path, char *err, size_t errsz)
+{
+	static const char magic[16] = "SQLite format 3";
+	char		 head[sizeof(magic)];
+	struct stat	 st;
+	ssize_t		 n;
+	int		 fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1) {
+		if (errno == ENOENT)
+			return seterr(err, errsz, "catalog %s does not exist: "
+			    "create it (sqlite3 %s < catalog.sql, the schema "
+			    "is in lanspread.conf(5)) or set catalog = in "
+			    "lanspread.conf", path, path);
+		if (errno == EACCES)
+			return seterr(err, errsz, "catalog %s cannot be read "
+			    "by uid %d: make it readable by the daemon's user "
+			    "(chmod 644 %s)", path, (int)geteuid(), path);
+		return seterr(err, errsz, "catalog %s cannot be opened: %s",
+		    path, strerror(errno));
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return seterr(err, errsz, "catalog %s is not a file: set "
+		    "catalog = to the SQLite catalog file", path);
+	}
+	n = read(fd, head, sizeof(head));
+	close(fd);
+	if (n == -1)
+		return seterr(err, errsz, "catalog %s cannot be read: %s",
+		    path, strerror(errno));
+	if (n != (ssize_t)sizeof(head) || memcmp(head, magic,
+	    sizeof(magic)) != 0)
+		return seterr(err, errsz, "catalog %s is not an SQLite "
+		    "database%s: build it with sqlite3 %s < catalog.sql (the "
+		    "schema is in lanspread.conf(5))", path, n == 0 ?
+		    " (it is empty)" : "", path);
+	return 0;
+}
+
 int
 catalog_load(struct catalog *cat, const char *path, char *err, size_t errsz)
 {
@@ -40,12 +92,26 @@ catalog_load(struct catalog *cat, const char *path, char *err, size_t errsz)
 	int		 rc;
 
 	memset(cat, 0, sizeof(*cat));
+	if (catalog_file_check(path, err, errsz) == -1)
+		return -1;
 	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
-	if (rc != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "SELECT id, name, version FROM games",
+	if (rc != SQLITE_OK) {
+		snprintf(err, errsz, "catalog %s cannot be opened as an SQLite "
+		    "database (%s): rebuild it with sqlite3", path,
+		    db ? sqlite3_errmsg(db) : "out of memory");
+		goto fail;
+	}
+	if (sqlite3_prepare_v2(db, "SELECT id, name, version FROM games",
 	    -1, &st, NULL) != SQLITE_OK) {
-		snprintf(err, errsz, "catalog %s: %s", path,
-		    db ? sqlite3_errmsg(db) : "cannot open");
+		rc = sqlite3_errcode(db);
+		if (rc == SQLITE_ERROR)
+			snprintf(err, errsz, "catalog %s has the wrong schema: "
+			    "it needs a table games with the columns id, name "
+			    "and version (see lanspread.conf(5))", path);
+		else
+			snprintf(err, errsz, "catalog %s cannot be read as an "
+			    "SQLite database (%s): rebuild it with sqlite3",
+			    path, sqlite3_errmsg(db));
 		goto fail;
 	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -70,8 +136,8 @@ catalog_load(struct catalog *cat, const char *path, char *err, size_t errsz)
 		cat->games[cat->ngames++] = g;
 	}
 	if (rc != SQLITE_DONE) {
-		snprintf(err, errsz, "catalog %s: %s", path,
-		    sqlite3_errmsg(db));
+		snprintf(err, errsz, "catalog %s is damaged (%s): rebuild it "
+		    "with sqlite3", path, sqlite3_errmsg(db));
 		goto fail;
 	}
 	sqlite3_finalize(st);

@@ -99,8 +99,7 @@ commands_active_operations(struct sup *sup)
 	json_t		*arr = json_array();
 
 	TAILQ_FOREACH(op, &sup->ops, entry)
-		json_array_append_new(arr, json_pack("{s:s,s:s}", "game_id",
-		    op->game_id, "operation", op_kind_names[op->kind]));
+		json_array_append_new(arr, sup_op_json(op));
 	return arr;
 }
 
@@ -124,6 +123,7 @@ static void
 cmd_list_games(struct cmd_ctx *x)
 {
 	struct sup	*sup = x->sup;
+	struct operation *op;
 	json_t		*local = json_array(), *remote = json_array();
 	size_t		 i;
 
@@ -148,6 +148,15 @@ cmd_list_games(struct cmd_ctx *x)
 		if (g->partial)
 			json_object_set_new(row, "partial", partial_row(sup,
 			    g->id));
+		/* Streamed in, nothing to download: the size is local/'s. */
+		if (g->installed && !g->downloaded)
+			json_object_set_new(row, "size",
+			    json_integer((json_int_t)g->installed_size));
+		if (g->installed && g->installed_size > 0)
+			json_object_set_new(row, "installed_size",
+			    json_integer((json_int_t)g->installed_size));
+		if ((op = sup_op_find(sup, g->id)) != NULL)
+			json_object_set_new(row, "active", sup_op_json(op));
 		json_array_append_new(local, row);
 	}
 	for (i = 0; i < sup->catalog.ngames; i++) {
@@ -156,14 +165,19 @@ cmd_list_games(struct cmd_ctx *x)
 		    c->id);
 		struct game_sources src;
 
+		json_t		*row;
+
 		commands_sources(sup, c->id, &src, NULL);
 		if (src.count == 0)
 			continue;
-		json_array_append_new(remote, json_pack("{s:s,s:s,s:i,s:s,"
-		    "s:I,s:b,s:b}", "id", c->id, "name", c->name, "peer_count",
-		    src.count, "eti_game_version", c->version, "size",
-		    (json_int_t)src.size, "downloaded", g != NULL && g->downloaded,
-		    "installed", g != NULL && g->installed));
+		row = json_pack("{s:s,s:s,s:i,s:s,s:I,s:b,s:b}", "id", c->id,
+		    "name", c->name, "peer_count", src.count,
+		    "eti_game_version", c->version, "size",
+		    (json_int_t)src.size, "downloaded", g != NULL &&
+		    g->downloaded, "installed", g != NULL && g->installed);
+		if ((op = sup_op_find(sup, c->id)) != NULL)
+			json_object_set_new(row, "active", sup_op_json(op));
+		json_array_append_new(remote, row);
 	}
 	reply(x, json_pack("{s:o,s:o}", "local", local, "remote", remote));
 }
@@ -303,6 +317,66 @@ cmd_connect(struct cmd_ctx *x)
 		control_error(x->client, x->id, "network worker unavailable");
 		pending_free(x->sup, p);
 	}
+}
+
+/* Which connected peer "disconnect" means: its id, address or name. */
+struct peer_match {
+	const char	*want;
+	struct peer_info found;
+	int		 matches;
+};
+
+static int
+match_peer(const struct peer_info *pi, void *arg)
+{
+	struct peer_match *pm = arg;
+
+	if (strcmp(pi->peer_id, pm->want) == 0 ||
+	    strcmp(pi->addr, pm->want) == 0 ||
+	    strcmp(pi->name, pm->want) == 0) {
+		pm->found = *pi;
+		pm->matches++;
+	}
+	return 0;
+}
+
+/*
+ * Drops the link to one peer, with a goodbye; its games go with it. The
+ * peer is shown as gone at once: the net worker's PEER_DOWN follows.
+ */
+static void
+cmd_disconnect(struct cmd_ctx *x)
+{
+	struct peer_match pm;
+	struct net_peer_down gone;
+
+	memset(&pm, 0, sizeof(pm));
+	if ((pm.want = str_field(x, "peer")) == NULL)
+		return;
+	peerdb_each_connected(&x->sup->peerdb, match_peer, &pm);
+	if (pm.matches == 0) {
+		control_error(x->client, x->id, "no connected peer %s",
+		    pm.want);
+		return;
+	}
+	if (pm.matches > 1) {
+		control_error(x->client, x->id, "%d connected peers are "
+		    "called %s: give the peer id or address", pm.matches,
+		    pm.want);
+		return;
+	}
+	memcpy(gone.peer_id, pm.found.peer_id, sizeof(gone.peer_id));
+	snprintf(gone.reason, sizeof(gone.reason), "disconnected on request");
+	if (msg_send_net_disconnect(sup_link(x->sup, PROC_NET), &gone) == -1) {
+		control_error(x->client, x->id, "network worker unavailable");
+		return;
+	}
+	peerdb_set_connected(&x->sup->peerdb, gone.peer_id, 0);
+	log_info("peer %s (%s) disconnected on request", gone.peer_id,
+	    pm.found.addr);
+	commands_peers_changed(x->sup);
+	reply(x, json_pack("{s:s,s:s,s:s}", "peer_id", pm.found.peer_id,
+	    "name", pm.found.name, "addr", pm.found.addr));
 }
 
 static void
@@ -525,6 +599,7 @@ cmd_stream_install(struct cmd_ctx *x)
 {
 	const struct local_game *g;
 	struct operation *op;
+	struct game_sources src;
 	const char	*game_id;
 
 	if ((game_id = game_field(x)) == NULL ||
@@ -539,6 +614,9 @@ cmd_stream_install(struct cmd_ctx *x)
 	}
 	if ((op = sup_op_add(x->sup, game_id, OP_STREAM_INSTALLING)) == NULL)
 		return;
+	/* What the stream will about expand to: the sources' archives. */
+	commands_sources(x->sup, game_id, &src, NULL);
+	op->progress.expected_total = src.size;
 	if (commands_fetch(x->sup, game_id, FETCH_STREAM, NULL, 0) == -1) {
 		sup_op_remove(x->sup, op);
 		control_event("download-failed", json_pack("{s:s,s:s}",
@@ -634,6 +712,7 @@ cmd_play(struct cmd_ctx *x)
 	char		 marker[PATH_MAX];
 	struct pending	*p;
 	struct inst_play play;
+	int		 force;
 
 	if ((g = local_game_field(x)) == NULL ||
 	    (user = str_field(x, "username")) == NULL ||
@@ -652,7 +731,10 @@ cmd_play(struct cmd_ctx *x)
 	}
 	snprintf(marker, sizeof(marker), "%s/games/%s/launch_settings_applied",
 	    x->sup->cfg.state_dir, g->id);
-	if (access(marker, F_OK) == 0) {
+	/* force: a typo at the first play is put right by playing again. */
+	if ((force = bool_field(x, "force", 0)) == -1)
+		return;
+	if (!force && access(marker, F_OK) == 0) {
 		reply(x, json_pack("{s:{s:b,s:b,s:b,s:b}}", "outcome",
 		    "already_applied", 1, "account_name_written", 0,
 		    "language_written", 0, "persona_name_written", 0));
@@ -739,6 +821,7 @@ static const struct command commands[] = {
 	{ "install",		cmd_install },
 	{ "uninstall",		cmd_uninstall },
 	{ "play",		cmd_play },
+	{ "disconnect",		cmd_disconnect },
 	{ "cancel-download",	cmd_cancel_download },
 	{ "verify",		cmd_verify },
 	{ "repair",		cmd_repair },

@@ -83,7 +83,7 @@ config_set(struct daemon_config *dc, const char *key, const char *value)
 		    value) == -1)
 			return "catalog must be an absolute path";
 	} else if (strcmp(key, "listen") == 0) {
-		if (addr_parse(value, 7331, &ss, &len) == -1 ||
+		if (addr_parse(value, LANSPREAD_PORT, &ss, &len) == -1 ||
 		    set_str(dc->listen, sizeof(dc->listen), value) == -1)
 			return "listen must be IP[:PORT]";
 	} else if (strcmp(key, "mdns") == 0) {

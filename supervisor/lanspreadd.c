@@ -18,6 +18,8 @@
 #include "common/log.h"
 #include "common/proc.h"
 #include "supervisor/config.h"
+#include "supervisor/config_check.h"
+#include "supervisor/daemon_lock.h"
 #include "supervisor/supervisor.h"
 
 static void __attribute__((noreturn))
@@ -50,6 +52,25 @@ mkdir_owned(const char *path, mode_t mode, uid_t uid, gid_t gid)
 }
 
 /*
+ * Before the control socket is touched: this daemon must be the only one
+ * on its state dir and on its socket. The lock fd stays open until exit.
+ */
+static int
+claim_state_and_socket(const struct daemon_config *dc, uid_t uid, gid_t gid,
+    char *err, size_t errsz)
+{
+	int	 fd;
+
+	if ((fd = daemon_lock(dc->state_dir, err, errsz)) == -1)
+		return -1;
+	/* The user's, like the rest of the state dir, for a start as it. */
+	if (uid != (uid_t)-1 && fchown(fd, uid, gid) == -1)
+		return seterr(err, errsz, "lock file in %s: %s", dc->state_dir,
+		    strerror(errno));
+	return control_socket_check_free(dc->control_socket, err, errsz);
+}
+
+/*
  * As root: folders the daemon needs are made its user's, the control
  * socket is bound, then root is given up for good.
  */
@@ -62,6 +83,13 @@ drop_privileges(const struct daemon_config *dc, char *err, size_t errsz)
 	char		 dir[PATH_MAX], *slash;
 
 	if (geteuid() != 0 || dc->user[0] == '\0') {
+		if (mkdir_owned(dc->state_dir, 0700, (uid_t)-1, (gid_t)-1)
+		    == -1)
+			return seterr(err, errsz, "state dir %s: %s",
+			    dc->state_dir, strerror(errno));
+		if (claim_state_and_socket(dc, (uid_t)-1, (gid_t)-1, err,
+		    errsz) == -1)
+			return -1;
 		if (control_socket_open(dc->control_socket, (uid_t)-1,
 		    (gid_t)-1) == -1) {
 			snprintf(err, errsz, "control socket %s: %s",
@@ -93,6 +121,9 @@ drop_privileges(const struct daemon_config *dc, char *err, size_t errsz)
 		    strerror(errno));
 		return -1;
 	}
+	if (claim_state_and_socket(dc, pw->pw_uid, pw->pw_gid, err,
+	    errsz) == -1)
+		return -1;
 	if (control_socket_open(dc->control_socket, pw->pw_uid,
 	    sock_gid) == -1) {
 		snprintf(err, errsz, "control socket %s: %s",
@@ -185,6 +216,8 @@ main(int argc, char *argv[])
 			return 1;
 		}
 	if (check) {
+		if (config_check(&dc, stderr) > 0)
+			return 1;
 		printf("configuration OK\n");
 		return 0;
 	}

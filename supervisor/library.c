@@ -135,6 +135,16 @@ scan_game(int gfd, const char *id, void *arg)
 		g.size = transfer_size(gfd, 0, 1);
 	else
 		g.partial = partial_progress(gfd, &done, &g.size) == 0;
+	/* Stream-installed: local/ is all there is to measure it by. */
+	if (g.installed && !g.downloaded) {
+		int	 lfd = openat(gfd, LOCAL_DIR, O_RDONLY | O_DIRECTORY |
+		    O_NOFOLLOW | O_CLOEXEC);
+
+		if (lfd != -1) {
+			g.installed_size = transfer_size(lfd, 0, 0);
+			close(lfd);
+		}
+	}
 	if (!g.downloaded && !g.installed && !g.partial)
 		return 0;
 	if ((ng = reallocarray(lib->games, lib->ngames + 1, sizeof(g))) ==

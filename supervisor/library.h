@@ -14,6 +14,7 @@ struct local_game {
 	int	 installed;	/* local/ exists */
 	int	 partial;	/* a download kept for resuming */
 	uint64_t size;		/* bytes a download of it transfers */
+	uint64_t installed_size;	/* local/'s bytes, when not downloaded */
 };
 
 struct library {

@@ -87,7 +87,62 @@ void
 sup_op_set(struct sup *sup, struct operation *op, enum op_kind kind)
 {
 	op->kind = kind;
+	/* A new phase (download, then install) counts from zero. */
+	memset(&op->progress, 0, sizeof(op->progress));
 	ops_changed(sup);
+}
+
+/*
+ * A worker's progress report, kept for status and list-games. A stream
+ * does not know its total: it is taken to be what the sources' archives
+ * hold, and grows when the stream turns out bigger. p is completed the
+ * same way, for the event that reports it.
+ */
+void
+sup_op_progress(struct operation *op, struct progress *p)
+{
+	struct op_progress *pr = &op->progress;
+
+	if (p->total_bytes == 0)
+		p->total_bytes = pr->expected_total;
+	if (p->total_bytes != 0 && p->bytes > p->total_bytes)
+		p->total_bytes = p->bytes;
+	pr->known = 1;
+	pr->bytes = p->bytes;
+	pr->total_bytes = p->total_bytes;
+	pr->bytes_per_s = p->bytes_per_s;
+}
+
+/*
+ * {game_id, operation} and, once a worker reported, bytes, total_bytes,
+ * bytes_per_s, percent and eta_s (-1 while the rate is 0).
+ */
+json_t *
+sup_op_json(const struct operation *op)
+{
+	const struct op_progress *pr = &op->progress;
+	json_t		*o;
+	uint64_t	 left;
+
+	o = json_pack("{s:s,s:s}", "game_id", op->game_id, "operation",
+	    op_kind_names[op->kind]);
+	if (o == NULL || !pr->known)
+		return o;
+	json_object_set_new(o, "bytes", json_integer((json_int_t)pr->bytes));
+	json_object_set_new(o, "total_bytes",
+	    json_integer((json_int_t)pr->total_bytes));
+	json_object_set_new(o, "bytes_per_s",
+	    json_integer((json_int_t)pr->bytes_per_s));
+	if (pr->total_bytes == 0)
+		return o;
+	json_object_set_new(o, "percent", json_integer((json_int_t)
+	    (pr->bytes >= pr->total_bytes ? 100 :
+	    pr->bytes * 100 / pr->total_bytes)));
+	left = pr->total_bytes > pr->bytes ? pr->total_bytes - pr->bytes : 0;
+	json_object_set_new(o, "eta_s", json_integer(pr->bytes_per_s == 0 ?
+	    -1 : (json_int_t)((left + pr->bytes_per_s - 1) /
+	    pr->bytes_per_s)));
+	return o;
 }
 
 void

@@ -304,7 +304,7 @@ sup_dispatch_net(struct msgconn *c, struct msg *m)
 		}
 		memcpy(sup->listen_addr, ready.addr, sizeof(sup->listen_addr));
 		send_library(sup);
-		log_info("listening on %s", sup->listen_addr);
+		log_notice("listening on %s", sup->listen_addr);
 		worker_ready(sup, PROC_NET);
 		return;
 	case MSG_NET_FAILED:
@@ -425,11 +425,19 @@ transfer_event(struct sup *sup, struct msg *m, const char *game_id,
 		    "game_id", game_id, "file_descriptions",
 		    file_descriptions(body)));
 		break;
-	case MSG_XFER_BEGIN:
+	case MSG_XFER_BEGIN: {
+		struct progress	 start = { .bytes = 0 };
+
+		/* A stream's total is the estimate from its sources. */
+		memcpy(start.game_id, game_id, sizeof(start.game_id));
+		start.total_bytes = ((const struct xfer_begin *)body)->
+		    total_bytes;
+		sup_op_progress(op, &start);
 		control_event("download-begin", json_pack("{s:s,s:I}",
-		    "game_id", game_id, "total_bytes", (json_int_t)
-		    ((const struct xfer_begin *)body)->total_bytes));
+		    "game_id", game_id, "total_bytes",
+		    (json_int_t)start.total_bytes));
 		break;
+	}
 	case MSG_XFER_CHUNK:
 		snprintf(rel, sizeof(rel), "%s/%s", game_id, chunk->path);
 		control_event("download-chunk-finished", json_pack(
@@ -438,12 +446,16 @@ transfer_event(struct sup *sup, struct msg *m, const char *game_id,
 		    "length", (json_int_t)chunk->length, "peer_addr",
 		    chunk->peer_addr));
 		break;
-	case MSG_XFER_PROGRESS:
+	case MSG_XFER_PROGRESS: {
+		struct progress	 now = *p;
+
+		sup_op_progress(op, &now);
 		control_event("download-progress", json_pack("{s:s,s:I,s:I,"
-		    "s:I}", "game_id", game_id, "bytes", (json_int_t)p->bytes,
-		    "total_bytes", (json_int_t)p->total_bytes, "bytes_per_s",
-		    (json_int_t)p->bytes_per_s));
+		    "s:I}", "game_id", game_id, "bytes", (json_int_t)now.bytes,
+		    "total_bytes", (json_int_t)now.total_bytes, "bytes_per_s",
+		    (json_int_t)now.bytes_per_s));
 		break;
+	}
 	case MSG_XFER_DONE:
 		op_download_done(sup, op, body);
 		break;
@@ -478,6 +490,7 @@ sup_dispatch_transfer(struct msgconn *c, struct msg *m)
 		struct source_dropped	 dropped;
 		struct manifest		 agreed;
 	} u;
+	struct operation *op;
 	char		 why[ERROR_SIZE] = "";
 
 	switch (m->type) {
@@ -541,6 +554,13 @@ sup_dispatch_transfer(struct msgconn *c, struct msg *m)
 		if (msg_recv_xfer_hash_progress(m, &u.progress, why,
 		    sizeof(why)) == -1)
 			break;
+		/* A verify's hashing is its progress, for status. */
+		if ((op = sup_op_find(sup, u.progress.game_id)) != NULL &&
+		    op->kind == OP_VERIFYING) {
+			struct progress	 now = u.progress;
+
+			sup_op_progress(op, &now);
+		}
 		verify_progress(sup, &u.progress);
 		manifests_progress(sup, &u.progress);
 		return;
@@ -609,11 +629,16 @@ play_answered(struct sup *sup, const char *game_id,
 static void
 install_progress(struct sup *sup, const struct progress *p)
 {
-	if (sup_op_find(sup, p->game_id) != NULL)
-		control_event("install-progress", json_pack("{s:s,s:I,s:I,s:I}",
-		    "game_id", p->game_id, "bytes", (json_int_t)p->bytes,
-		    "total_bytes", (json_int_t)p->total_bytes, "bytes_per_s",
-		    (json_int_t)p->bytes_per_s));
+	struct operation *op = sup_op_find(sup, p->game_id);
+	struct progress	 now = *p;
+
+	if (op == NULL)
+		return;
+	sup_op_progress(op, &now);
+	control_event("install-progress", json_pack("{s:s,s:I,s:I,s:I}",
+	    "game_id", now.game_id, "bytes", (json_int_t)now.bytes,
+	    "total_bytes", (json_int_t)now.total_bytes, "bytes_per_s",
+	    (json_int_t)now.bytes_per_s));
 }
 
 static void
@@ -815,10 +840,10 @@ worker_exited(struct ev_loop *loop, ev_child *w, int revents)
 		return;
 	}
 	if (WIFSIGNALED(w->rstatus))
-		log_warnx("lost %s worker: killed by signal %d",
+		log_errx("lost %s worker: killed by signal %d",
 		    proc_names[wk->id], WTERMSIG(w->rstatus));
 	else
-		log_warnx("lost %s worker: exit status %d",
+		log_errx("lost %s worker: exit status %d",
 		    proc_names[wk->id], WEXITSTATUS(w->rstatus));
 	if (wk->id == PROC_NET) {
 		/* Every peer link lived in that worker. */
@@ -876,7 +901,7 @@ worker_start(struct sup *sup, enum proc_id id)
 		snprintf(exe, sizeof(exe), "%s/../libexec/lanspread/"
 		    "lanspread-%s", dir, proc_names[id]);
 	}
-	argv[0] = exe;
+	argv[0] = (char *)proc_titles[id];
 	argv[1] = log_verbose() ? "-v" : NULL;
 	argv[2] = NULL;
 	if ((wk->pid = proc_start_worker(id, exe, argv, &fd)) == -1) {
@@ -907,7 +932,7 @@ signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 		sup_rescan(sup);
 		return;
 	}
-	log_info("signal %d: shutting down", w->signum);
+	log_notice("signal %d: shutting down", w->signum);
 	sup_stop(sup, 0);
 }
 

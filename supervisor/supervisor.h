@@ -59,6 +59,15 @@ enum op_kind {
 
 extern const char *const op_kind_names[OP_KIND_MAX];
 
+/* How far an operation has come, as its worker last said. */
+struct op_progress {
+	int		 known;		/* a worker has reported */
+	uint64_t	 bytes;
+	uint64_t	 total_bytes;	/* 0: not known */
+	uint64_t	 bytes_per_s;
+	uint64_t	 expected_total;	/* a stream's, from the sources */
+};
+
 /* At most one operation per game. */
 struct operation {
 	TAILQ_ENTRY(operation)	 entry;
@@ -66,6 +75,7 @@ struct operation {
 	enum op_kind		 kind;
 	int			 install_after;	/* download, then install */
 	struct verify		*verify;	/* verify and repair */
+	struct op_progress	 progress;
 };
 
 struct ctl_client;
@@ -153,6 +163,8 @@ struct operation *sup_op_add(struct sup *, const char *game_id,
 	    enum op_kind);
 void	sup_op_set(struct sup *, struct operation *, enum op_kind);
 void	sup_op_remove(struct sup *, struct operation *);
+void	sup_op_progress(struct operation *, struct progress *);
+json_t	*sup_op_json(const struct operation *);
 void	sup_start_install(struct sup *, struct operation *);
 void	ops_send_cleanups(struct sup *);
 void	op_download_done(struct sup *, struct operation *,

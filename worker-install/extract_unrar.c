@@ -60,6 +60,8 @@ child_exec(char *const argv[], int in, int out, int errfd)
 		for (fd = 3; fd < CLOSE_MAX; fd++)
 			fcntl(fd, F_SETFD, FD_CLOEXEC);
 	signal(SIGPIPE, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);	/* the worker ignores these */
+	signal(SIGINT, SIG_DFL);
 	sigemptyset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
 	execv(argv[0], argv);

@@ -14,9 +14,9 @@ main(int argc, char *argv[])
 	struct install	*inst;
 
 	bad = proc_worker_args(argc, argv);
-	log_init("install", 1, proc_opts.verbose);
+	log_init("install", !proc_opts.log_syslog, proc_opts.verbose);
 	if (bad == -1)
-		fatalx("usage: lanspread-install [-ov]");
+		fatalx("usage: lanspread-install [-osv]");
 	proc_worker_init(PROC_INSTALL);
 	loop = ev_default_loop(EVFLAG_AUTO);
 	if ((inst = install_new(loop, PROC_WORKER_FD)) == NULL)

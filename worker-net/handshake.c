@@ -163,6 +163,11 @@ handshake_recv_hello(struct link *l, struct msg *m)
 			continue;
 		if (old->outbound != l->outbound &&
 		    strcmp(dialler_id(old), dialler_id(l)) < 0) {
+			/* Linked all the same: a connect on l succeeded. */
+			if (l->connect_req != 0) {
+				net_connect_done(net, l->connect_req, NULL);
+				l->connect_req = 0;
+			}
 			msg_free_peer_hello(&h);
 			net_link_drop(l, "duplicate link, keeping the other");
 			return -1;
@@ -184,6 +189,7 @@ handshake_recv_hello(struct link *l, struct msg *m)
 	msg_free_peer_hello(&h);
 	l->state = LINK_UP;
 	log_info("peer %s (%s) up at %s", l->peer_id, l->name, l->addr);
+	connect_wait_linked(net, l);
 	return 0;
 }
 

@@ -35,6 +35,13 @@ connect_done(struct net *net, uint64_t req, const char *error)
 	msg_send_net_connect_done(&net->sup, &d);
 }
 
+/* The answer to the supervisor's connect request req (0: none asked). */
+void
+net_connect_done(struct net *net, uint64_t req, const char *error)
+{
+	connect_done(net, req, error);
+}
+
 static void
 link_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -108,6 +115,25 @@ link_free(struct link *l)
 	free(l);
 }
 
+/*
+ * A link a connect request waits on ends before it is up. The peer may
+ * be linked anyway: over its own link when it dialled us at the same
+ * moment and closed ours as the duplicate.
+ */
+static void
+connect_answer(struct link *l, const char *why)
+{
+	struct net	*net = l->net;
+
+	if (net_linked_to(net, l->target))
+		connect_done(net, l->connect_req, NULL);
+	else if (l->closed_by_peer && l->state == LINK_HELLO)
+		connect_wait_add(net, l->connect_req, l->target, why);
+	else
+		connect_done(net, l->connect_req, why);
+	l->connect_req = 0;
+}
+
 /* Ends a link; the supervisor hears of it if the peer was up. */
 void
 net_link_drop(struct link *l, const char *why)
@@ -125,7 +151,7 @@ net_link_drop(struct link *l, const char *why)
 		log_info("link %s closed: %s", l->target[0] ? l->target :
 		    "inbound", why);
 	if (l->connect_req != 0)
-		connect_done(net, l->connect_req, why);
+		connect_answer(l, why);
 	if (l->state == LINK_CONNECTING) {
 		close(l->mc.fd);
 		l->mc.fd = -1;
@@ -137,7 +163,10 @@ net_link_drop(struct link *l, const char *why)
 static void
 link_closed(struct msgconn *c, const char *why)
 {
-	net_link_drop(c->arg, why);
+	struct link	*l = c->arg;
+
+	l->closed_by_peer = 1;
+	net_link_drop(l, why);
 }
 
 /*
@@ -294,7 +323,8 @@ net_listen(struct net *net, const char *want)
 	size_t		 errsize = sizeof(failed.error);
 	int		 one = 1;
 
-	if (addr_parse(want, 0, &net->bound, &len) == -1) {
+	/* "listen = IP" means the LAN's well-known port, as documented. */
+	if (addr_parse(want, LANSPREAD_PORT, &net->bound, &len) == -1) {
 		snprintf(err, errsize, "invalid listen address %s", want);
 		goto fail;
 	}
@@ -432,6 +462,25 @@ net_dial(struct net *net, uint64_t req, const char *target)
 	net->nlinks++;
 }
 
+/*
+ * lanspreadctl disconnect: goodbye to that one peer, so it does not take
+ * the closed link for a failure, and its link dropped (PEER_DOWN).
+ */
+static void
+net_disconnect(struct net *net, const struct net_peer_down *gone)
+{
+	struct link	*l, *next;
+
+	TAILQ_FOREACH_SAFE(l, &net->links, entry, next) {
+		if (l->state != LINK_UP || strcmp(l->peer_id, gone->peer_id)
+		    != 0)
+			continue;
+		msg_send_peer_goodbye(&l->mc);
+		msgconn_flush(&l->mc, 200);
+		net_link_drop(l, gone->reason);
+	}
+}
+
 /* Goodbye to every peer, pushed out before we exit. */
 static void
 net_goodbye(struct net *net)
@@ -453,6 +502,7 @@ net_dispatch_supervisor(struct msgconn *c, struct msg *m)
 	struct net_identity identity;
 	struct net_listen listen;
 	struct net_connect dial;
+	struct net_peer_down gone;
 	char		 why[ERROR_SIZE] = "";
 
 	switch (m->type) {
@@ -488,6 +538,11 @@ net_dispatch_supervisor(struct msgconn *c, struct msg *m)
 			break;
 		net_goodbye(net);
 		return;
+	case MSG_NET_DISCONNECT:
+		if (msg_recv_net_disconnect(m, &gone, why, sizeof(why)) == -1)
+			break;
+		net_disconnect(net, &gone);
+		return;
 	}
 	fatalx("bad %s from the supervisor: %s", msg_type_str(m->type),
 	    why[0] != '\0' ? why : "unexpected");
@@ -512,6 +567,7 @@ net_new(struct ev_loop *loop, int supfd)
 	net->loop = loop;
 	net->listen_fd = -1;
 	TAILQ_INIT(&net->links);
+	TAILQ_INIT(&net->waits);
 	msgconn_init(&net->sup, loop, supfd, 0, net_dispatch_supervisor,
 	    sup_lost, net);
 	return net;
@@ -529,6 +585,7 @@ net_free(struct net *net)
 			msgconn_close(&l->mc);
 		link_free(l);
 	}
+	connect_wait_free_all(net);
 	if (net->mdns != NULL)
 		mdns_stop(net->mdns);
 	if (net->listen_fd != -1) {

@@ -41,7 +41,10 @@ struct link {
 	ev_io			 cio;		/* connect completion */
 	ev_timer		 timer;		/* hello/connect deadline, ping */
 	ev_tstamp		 last_rx;
+	int			 closed_by_peer;	/* EOF, not our drop */
 };
+
+struct connect_wait;
 
 struct net {
 	struct ev_loop		*loop;
@@ -56,6 +59,7 @@ struct net {
 	int			 nlinks;
 	TAILQ_HEAD(, link)	 links;
 	struct mdns		*mdns;		/* NULL when off */
+	TAILQ_HEAD(, connect_wait) waits;	/* connects that lost a race */
 };
 
 /* net.c */
@@ -64,6 +68,15 @@ void		 net_free(struct net *);
 struct link	*net_link_new(struct net *, int fd, int outbound);
 void		 net_link_drop(struct link *, const char *why);
 void		 net_dial(struct net *, uint64_t req, const char *addr);
+void		 net_connect_done(struct net *, uint64_t req,
+		    const char *error);
+
+/* connect_wait.c: connect replies when both sides dialled at once */
+int		 net_linked_to(struct net *, const char *target);
+void		 connect_wait_add(struct net *, uint64_t req,
+		    const char *target, const char *why);
+void		 connect_wait_linked(struct net *, const struct link *);
+void		 connect_wait_free_all(struct net *);
 
 /* mdns.c: announce _lanspread._tcp and dial what we find */
 struct mdns	*mdns_start(struct net *);

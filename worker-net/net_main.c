@@ -17,9 +17,9 @@ main(int argc, char *argv[])
 	struct rlimit	 rl;
 
 	bad = proc_worker_args(argc, argv);
-	log_init("net", 1, proc_opts.verbose);
+	log_init("net", !proc_opts.log_syslog, proc_opts.verbose);
 	if (bad == -1)
-		fatalx("usage: lanspread-net [-ov] [-u uid:gid]");
+		fatalx("usage: lanspread-net [-osv] [-u uid:gid]");
 	proc_worker_init(PROC_NET);
 	/* Room for many peer links. */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {

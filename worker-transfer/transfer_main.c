@@ -15,9 +15,9 @@ main(int argc, char *argv[])
 	struct transfer	*xfer;
 
 	bad = proc_worker_args(argc, argv);
-	log_init("transfer", 1, proc_opts.verbose);
+	log_init("transfer", !proc_opts.log_syslog, proc_opts.verbose);
 	if (bad == -1)
-		fatalx("usage: lanspread-transfer [-ov]");
+		fatalx("usage: lanspread-transfer [-osv]");
 	proc_worker_init(PROC_TRANSFER);
 	hash_init();
 	loop = ev_default_loop(EVFLAG_AUTO);

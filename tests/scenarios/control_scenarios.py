@@ -9,6 +9,7 @@ import json
 import math
 import os
 import random
+import re
 import signal
 import subprocess
 import time
@@ -19,9 +20,11 @@ from harness import (
     CFG,
     Scenario,
     ScenarioError,
+    copy_game,
     descendants,
     fixture_dir,
     wait_procs_gone,
+    worker_comm,
 )
 
 
@@ -492,7 +495,499 @@ def x6_daemon_driven_by_lanspreadctl(sc: Scenario) -> str:
     return "lanspreadd from a config file, driven by lanspreadctl: connect, download+install, status, games; files match the archive; exit codes 0/1/2/3"
 
 
+
+
+# --------------------------------------------------------------------------
+# The LAN party in practice (issue 13): lanspreadd from a config file
+# --------------------------------------------------------------------------
+
+
+class _PartyDaemon:
+    """A lanspreadd run from a config file written here; stop() ends it
+    (SIGTERM to it, or to its process group) and returns its log."""
+
+    def __init__(self, sc: Scenario, name: str, *, listen: str, state_dir: Path | None = None,
+                 sock: Path | None = None, extra: str = "", env: dict[str, str] | None = None,
+                 games_dir: Path | None = None) -> None:
+        self.sc = sc
+        self.name = name
+        self.games = games_dir or sc.dir / f"{name}-games"
+        self.state = state_dir or sc.dir / f"{name}-state"
+        self.sock = sock or sc.dir / f"{name}.sock"
+        self.conf = sc.dir / f"{name}.conf"
+        self.log_path = sc.log_dir / f"{name}.log"
+        self.conf.write_text(
+            f"# written by {sc.sid}\n"
+            f"name = {name}\n"
+            f"games_dir = {self.games}\n"
+            f"state_dir = {self.state}\n"
+            f"catalog = {CFG.catalog_db}\n"
+            f"listen = {listen}\n"
+            "mdns = no\n"
+            "unrar = builtin\n"
+            f"control_socket = {self.sock}\n"
+            "user =\n" + extra,
+            encoding="utf-8",
+        )
+        self.log = open(self.log_path, "ab")
+        full_env = {k: v for k, v in os.environ.items() if k not in ("JOURNAL_STREAM", "INVOCATION_ID")}
+        full_env.update(env or {})
+        sc.log(f"start lanspreadd {name} ({self.conf})")
+        self.proc = subprocess.Popen([str(CFG.build / "lanspreadd"), "-d", "-f", str(self.conf)],
+                                     stderr=self.log, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                                     env=full_env, start_new_session=True)
+
+    def ctl(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return _ctl(self.sc, self.sock, *args, timeout=timeout)
+
+    def json(self, *args: str) -> dict[str, Any]:
+        res = self.ctl("--json", *args)
+        if res.returncode != 0:
+            raise ScenarioError(f"{self.name}: lanspreadctl {' '.join(args)}: exit {res.returncode} {res.stderr}")
+        return json.loads(res.stdout.splitlines()[-1])
+
+    def wait_up(self, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while self.ctl("status").returncode != 0:
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise ScenarioError(f"{self.name}: lanspreadd did not come up:\n{self.log_text()}")
+            time.sleep(0.2)
+
+    def log_text(self) -> str:
+        self.log.flush()
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def stop(self, *, group: bool = False) -> str:
+        if self.proc.poll() is None:
+            procs = descendants(self.proc.pid)
+            if group:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            else:
+                self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise ScenarioError(f"{self.name}: lanspreadd did not stop on SIGTERM")
+            left = wait_procs_gone(procs.values(), 5)
+            if left:
+                raise ScenarioError(f"{self.name}: workers survived SIGTERM: {[p.describe() for p in left]}")
+        if not self.log.closed:
+            self.log.close()
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+
+def _stop_all(daemons: list[_PartyDaemon]) -> None:
+    for daemon in reversed(daemons):
+        try:
+            daemon.stop()
+        except ScenarioError:
+            pass
+
+
+def _listens(addr: tuple[str, int]) -> bool:
+    import socket
+    try:
+        with socket.create_connection(addr, timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+# --------------------------------------------------------------------------
+# X60: one daemon per state dir and socket; port 7331 by default
+# --------------------------------------------------------------------------
+
+
+def x60_one_daemon_per_state_and_socket(sc: Scenario) -> str:
+    """`listen = 127.0.0.60` (no port) listens on 7331. A second lanspreadd
+    on the same state dir, or on the same control socket, exits 1 with
+    "lanspreadd is already running (pid N)" and leaves the first one's
+    socket working; once the first stops, the same config starts."""
+    daemons: list[_PartyDaemon] = []
+    try:
+        first = _PartyDaemon(sc, "x60-first", listen="127.0.0.60")
+        daemons.append(first)
+        first.wait_up()
+        if not _listens(("127.0.0.60", 7331)):
+            raise ScenarioError(f"listen = 127.0.0.60 does not listen on 7331:\n{first.log_text()}")
+        want = f"lanspreadd is already running (pid {first.proc.pid})"
+        cases = (("same state dir", dict(state_dir=first.state)),
+                 ("same control socket", dict(sock=first.sock)))
+        for what, kw in cases:
+            second = _PartyDaemon(sc, f"x60-second-{len(daemons)}", listen="127.0.0.61:0", **kw)
+            daemons.append(second)
+            try:
+                rc = second.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                raise ScenarioError(f"{what}: a second lanspreadd kept running")
+            text = second.stop()
+            if rc != 1 or want not in text:
+                raise ScenarioError(f"{what}: second daemon exit {rc}, log lacks {want!r}:\n{text}")
+            if not first.sock.exists() or first.ctl("status").returncode != 0:
+                raise ScenarioError(f"{what}: the first daemon's control socket no longer answers")
+        first.stop()
+        if first.sock.exists():
+            raise ScenarioError("the first daemon left its socket behind")
+        again = _PartyDaemon(sc, "x60-again", listen="127.0.0.60", state_dir=first.state, sock=first.sock)
+        daemons.append(again)
+        again.wait_up()
+        again.stop()
+    finally:
+        _stop_all(daemons)
+    return ("listen without a port is 7331; a second daemon on the same state dir or socket exits 1 with "
+            "'lanspreadd is already running (pid N)', the first still answers; a restart takes the lock again")
+
+
+
+# --------------------------------------------------------------------------
+# X61: logs with levels; a clean stop; worker titles
+# --------------------------------------------------------------------------
+
+LEVEL_LINE = re.compile(r"^<([3-7])>(lanspreadd|net|transfer|install)\[\d+\]: ")
+PLAIN_LINE = re.compile(r"^\d\d:\d\d:\d\d\.\d{3} (lanspreadd|net|transfer|install)\[\d+\]: ")
+
+
+def _worker_titles(pid: int) -> dict[str, str]:
+    """comm -> argv[0] of each worker under pid."""
+    titles = {}
+    for info in descendants(pid).values():
+        try:
+            argv0 = Path(f"/proc/{info.pid}/cmdline").read_bytes().split(b"\0")[0].decode()
+        except OSError:
+            continue
+        titles[info.comm] = argv0
+    return titles
+
+
+def x61_levels_clean_stop_titles(sc: Scenario) -> str:
+    """Started as systemd would (JOURNAL_STREAM names its stderr,
+    INVOCATION_ID set): every log line, the workers' too, starts with an
+    sd-daemon level <3>..<7>, no time stamp. SIGTERM to the whole process
+    group stops it with no worker logged as lost. Workers are titled
+    lanspread-net/-transfer/-install (comm and argv[0]). Started by hand,
+    lines carry a time and no level."""
+    daemons: list[_PartyDaemon] = []
+    try:
+        log_path = sc.log_dir / "x61-journal.log"
+        log_path.touch()
+        st = log_path.stat()
+        env = {"JOURNAL_STREAM": f"{st.st_dev}:{st.st_ino}", "INVOCATION_ID": "0" * 32}
+        # sandbox_optional = yes: a warning at start
+        journal = _PartyDaemon(sc, "x61-journal", listen="127.0.0.62:0", env=env,
+                               extra="sandbox_optional = yes\n")
+        daemons.append(journal)
+        journal.wait_up()
+        titles = {}
+        deadline = time.monotonic() + 10
+        want = {worker_comm(r): f"lanspread-{r}" for r in ("net", "transfer", "install")}
+        while time.monotonic() < deadline:
+            titles = _worker_titles(journal.proc.pid)
+            if all(titles.get(c) == t for c, t in want.items()):
+                break
+            time.sleep(0.2)
+        else:
+            raise ScenarioError(f"worker titles (comm -> argv[0]) {titles}, wanted {want}")
+        # a line from the net worker
+        journal.ctl("connect", "127.0.0.1:1")
+        text = journal.stop(group=True)
+        lines = [line for line in text.splitlines() if line.strip()]
+        bad = [line for line in lines if not LEVEL_LINE.match(line)]
+        if bad or not lines:
+            raise ScenarioError(f"lines without an sd-daemon level prefix: {bad[:5]} (of {len(lines)})")
+        levels = {line[1] for line in lines}
+        procs = {LEVEL_LINE.match(line).group(2) for line in lines}
+        if not {"4", "5", "6"} <= levels or not procs - {"lanspreadd"}:
+            raise ScenarioError(f"levels {sorted(levels)} from {sorted(procs)}: wanted warnings and info, "
+                                "and worker lines")
+        lost = [line for line in lines if "lost" in line or "killed by signal" in line]
+        if lost:
+            raise ScenarioError(f"SIGTERM to the process group logged a lost worker: {lost}")
+
+        plain = _PartyDaemon(sc, "x61-plain", listen="127.0.0.63:0")
+        daemons.append(plain)
+        plain.wait_up()
+        text = plain.stop(group=True)
+        lines = [line for line in text.splitlines() if line.strip()]
+        bad = [line for line in lines if not PLAIN_LINE.match(line)]
+        if bad or not lines:
+            raise ScenarioError(f"by hand, lines without a time or with a level: {bad[:5]}")
+        if any("lost" in line for line in lines):
+            raise ScenarioError(f"SIGTERM to the process group logged a lost worker: {lines}")
+    finally:
+        _stop_all(daemons)
+    return (f"under systemd every line has a level ({', '.join('<' + l + '>' for l in sorted(levels))}), "
+            f"workers included; by hand a time; SIGTERM to the group: no worker lost; titles {sorted(want.values())}")
+
+
+
+# --------------------------------------------------------------------------
+# X62: lanspreadd -n checks what would stop the daemon, in plain words
+# --------------------------------------------------------------------------
+
+
+def _check_config(sc: Scenario, name: str, body: str) -> subprocess.CompletedProcess[str]:
+    conf = sc.dir / f"{name}.conf"
+    conf.write_text(body, encoding="utf-8")
+    res = subprocess.run([str(CFG.build / "lanspreadd"), "-n", "-f", str(conf)], capture_output=True,
+                         text=True, timeout=30)
+    sc.log(f"lanspreadd -n {name}: exit {res.returncode}\n{res.stdout}{res.stderr}")
+    return res
+
+
+def x62_config_check(sc: Scenario) -> str:
+    """lanspreadd -n says "configuration OK" only for a config that
+    starts. A missing user or group, a catalog that is missing,
+    unreadable, not SQLite, empty or of the wrong schema, a games folder
+    that is a file, and a listen address not on this machine are each
+    named, with what to do, never in SQLite's words; exit 1."""
+    import sqlite3
+    games = sc.dir / "games-ok"
+    games.mkdir()
+    good = {
+        "name": "x62", "games_dir": str(games), "state_dir": str(sc.dir / "state-ok"),
+        "catalog": str(CFG.catalog_db), "listen": "127.0.0.64", "mdns": "no",
+        "control_socket": str(sc.dir / "x62.sock"), "user": "", "group": "",
+    }
+
+    def body(**over: str) -> str:
+        return "".join(f"{k} = {v}\n" for k, v in {**good, **over}.items())
+
+    res = _check_config(sc, "good", body())
+    if res.returncode != 0 or "configuration OK" not in res.stdout:
+        raise ScenarioError(f"a good config was refused: {res.stdout}{res.stderr}")
+    not_sqlite = sc.dir / "not-sqlite.db"
+    not_sqlite.write_text("id,name,version\nq3,Quake 3,1\n", encoding="utf-8")
+    empty = sc.dir / "empty.db"
+    empty.write_bytes(b"")
+    unreadable = sc.dir / "unreadable.db"
+    unreadable.write_bytes(Path(CFG.catalog_db).read_bytes())
+    unreadable.chmod(0)
+    wrong = sc.dir / "wrong-schema.db"
+    with sqlite3.connect(wrong) as db:
+        db.execute("CREATE TABLE game (id TEXT, version TEXT)")
+    a_file = sc.dir / "a-file"
+    a_file.write_text("x", encoding="utf-8")
+    cases = [
+        ("bad user", dict(user="no-such-user-x62"), ["user no-such-user-x62 does not exist", "useradd"]),
+        ("bad group", dict(user="nobody", group="no-such-group-x62"), ["group no-such-group-x62 does not exist", "groupadd"]),
+        ("missing catalog", dict(catalog=str(sc.dir / "missing.db")), ["does not exist", "sqlite3"]),
+        ("not sqlite", dict(catalog=str(not_sqlite)), ["is not an SQLite database", "sqlite3"]),
+        ("empty catalog", dict(catalog=str(empty)), ["is not an SQLite database (it is empty)"]),
+        ("wrong schema", dict(catalog=str(wrong)), ["wrong schema", "games", "id, name and version"]),
+        ("games folder a file", dict(games_dir=str(a_file)), ["is not a folder"]),
+        ("foreign address", dict(listen="192.0.2.77:7331"), ["is not an address of this machine"]),
+    ]
+    # root reads anything: the unreadable catalog is tried as nobody
+    if os.geteuid() != 0:
+        cases.append(("unreadable catalog", dict(catalog=str(unreadable)), ["cannot be read", "chmod"]))
+    sqlite_words = ("unable to open database file", "disk I/O error", "file is not a database",
+                    "no such table")
+    for what, over, wants in cases:
+        res = _check_config(sc, what.replace(" ", "-"), body(**over))
+        if res.returncode != 1 or "configuration OK" in res.stdout:
+            raise ScenarioError(f"{what}: exit {res.returncode} {res.stdout!r}, wanted a refusal")
+        missing = [w for w in wants if w not in res.stderr]
+        if missing or any(w in res.stderr for w in sqlite_words):
+            raise ScenarioError(f"{what}: message {res.stderr!r} lacks {missing} or speaks SQLite's words")
+    if os.geteuid() == 0:
+        conf = sc.dir / "unreadable.conf"
+        conf.write_text(body(catalog=str(unreadable)), encoding="utf-8")
+        conf.chmod(0o644)
+        sc.dir.chmod(0o755)
+        res = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                              str(CFG.build / "lanspreadd"), "-n", "-f", str(conf)],
+                             capture_output=True, text=True, timeout=30)
+        sc.log(f"as nobody: exit {res.returncode}\n{res.stdout}{res.stderr}")
+        if res.returncode != 1 or "cannot be read" not in res.stderr or "chmod" not in res.stderr:
+            raise ScenarioError(f"unreadable catalog as nobody: {res.returncode} {res.stderr!r}")
+    # The daemon itself says the same at start.
+    daemon = _PartyDaemon(sc, "x62-daemon", listen="127.0.0.64:0", extra=f"catalog = {not_sqlite}\n")
+    try:
+        rc = daemon.proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        daemon.stop()
+        raise ScenarioError("lanspreadd started with a catalog that is not SQLite")
+    text = daemon.stop()
+    if rc != 1 or "is not an SQLite database" not in text:
+        raise ScenarioError(f"lanspreadd with a CSV catalog: exit {rc}, log {text!r}")
+    return (f"-n: OK for a good config; {len(cases) + (os.geteuid() == 0)} bad ones each named with the fix "
+            "(user, group, catalog missing/unreadable/not SQLite/empty/wrong schema, games folder, address), "
+            "exit 1; the daemon says the same at start")
+
+
+
+# --------------------------------------------------------------------------
+# X64: connect succeeds when both sides dial each other at once
+# --------------------------------------------------------------------------
+
+
+def _raw_request(peer: Any, payload: dict[str, Any]) -> str:
+    rid = peer.next_request_id()
+    line = json.dumps({**payload, "id": rid}, separators=(",", ":")) + "\n"
+    peer.write_raw(line.encode("utf-8"))
+    return rid
+
+
+def _reply(peer: Any, rid: str, timeout: float = 30) -> dict[str, Any]:
+    return peer.wait_for(lambda item: item.get("id") == rid and item.get("type") in ("result", "error"),
+                         timeout=timeout, description=f"reply {rid}")
+
+
+def _wait_linked(peers: list[Any], want: int, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        counts = [len(p.list_peers()) for p in peers]
+        if all(c == want for c in counts):
+            return
+        if time.monotonic() > deadline:
+            raise ScenarioError(f"peers see {counts} peers, wanted {want} each")
+        time.sleep(0.1)
+
+
+def x64_connect_both_ways_at_once(sc: Scenario) -> str:
+    """Four peers dial every other one, both ways at the same moment,
+    over several rounds (disconnecting all between them): every connect
+    that ends with the peers linked replies with a result, never an
+    error, and every peer lists the other three."""
+    peers = [sc.peer(f"x64-{n}") for n in range(4)]
+    rounds, connects, errors = 6, 0, []
+    for rnd in range(rounds):
+        pending = []
+        for a in range(len(peers)):
+            for b in range(a + 1, len(peers)):
+                pa, pb = peers[a], peers[b]
+                pending.append((pa, _raw_request(pa, {"cmd": "connect", "addr": pb.ready_addr})))
+                pending.append((pb, _raw_request(pb, {"cmd": "connect", "addr": pa.ready_addr})))
+        for peer, rid in pending:
+            reply = _reply(peer, rid)
+            connects += 1
+            if reply["type"] != "result":
+                errors.append(f"round {rnd} {peer.name}: {reply.get('error')}")
+        _wait_linked(peers, len(peers) - 1)
+        if errors:
+            raise ScenarioError(f"{len(errors)} of {connects} connects replied an error although the peers "
+                                f"linked: {errors[:6]}")
+        for a in range(len(peers)):
+            for b in range(a + 1, len(peers)):
+                peers[a].send({"cmd": "disconnect", "peer": peers[b].ready_addr})
+        _wait_linked(peers, 0)
+    return f"{connects} connects over {rounds} rounds, each pair dialled both ways at once: all results, all linked"
+
+
+
+# --------------------------------------------------------------------------
+# X65: lanspreadctl disconnect PEER
+# --------------------------------------------------------------------------
+
+
+def x65_disconnect(sc: Scenario) -> str:
+    """lanspreadctl disconnect drops one peer, named by address, id or
+    name: both sides forget the link (the peer got a goodbye) and its games
+    leave `games`; an unknown peer is an error, exit 1."""
+    source = sc.peer("x65-source", games_dir=fixture_dir("fixture-bravo"), readonly_games=True)
+    other = sc.peer("x65-other", games_dir=fixture_dir("fixture-alpha"), readonly_games=True)
+    daemon = _PartyDaemon(sc, "x65-daemon", listen="127.0.0.66:0")
+    try:
+        daemon.wait_up()
+        how = []
+        for key in ("addr", "peer_id", "name"):
+            for peer in (source, other):
+                res = daemon.ctl("connect", peer.ready_addr or "")
+                if res.returncode != 0:
+                    raise ScenarioError(f"connect {peer.name}: {res.stderr}")
+            deadline = time.monotonic() + 15
+            while len(daemon.json("peers")["data"]["peers"]) != 2:
+                if time.monotonic() > deadline:
+                    raise ScenarioError("the daemon never listed both peers")
+                time.sleep(0.1)
+            row = next(p for p in daemon.json("peers")["data"]["peers"] if p["addr"] == source.ready_addr)
+            res = daemon.ctl("disconnect", row[key])
+            if res.returncode != 0 or f"disconnected x65-source ({row['peer_id']})" not in res.stdout:
+                raise ScenarioError(f"disconnect by {key}: exit {res.returncode} {res.stdout!r} {res.stderr!r}")
+            peers = daemon.json("peers")["data"]["peers"]
+            if [p["name"] for p in peers] != ["x65-other"]:
+                raise ScenarioError(f"after disconnect by {key} the daemon lists {peers}")
+            remote = {g["id"] for g in daemon.json("games")["data"]["remote"]}
+            if "cnc4" in remote or "bf1942" not in remote:
+                raise ScenarioError(f"after disconnect by {key} games shows {sorted(remote)}")
+            deadline = time.monotonic() + 10
+            while source.list_peers():
+                if time.monotonic() > deadline:
+                    raise ScenarioError(f"the source still lists the daemon: {source.list_peers()}")
+                time.sleep(0.1)
+            if not other.list_peers():
+                raise ScenarioError("the other peer lost its link too")
+            how.append(key)
+            res = daemon.ctl("disconnect", other.ready_addr or "")
+            if res.returncode != 0:
+                raise ScenarioError(f"disconnect other: {res.stderr}")
+        res = daemon.ctl("disconnect", "127.0.0.1:9")
+        if res.returncode != 1 or "no connected peer 127.0.0.1:9" not in res.stderr:
+            raise ScenarioError(f"disconnect of an unknown peer: exit {res.returncode} {res.stderr!r}")
+        log = daemon.stop()
+        if "lost" in log:
+            raise ScenarioError("a worker was lost")
+    finally:
+        _stop_all([daemon])
+    return (f"disconnect by {', '.join(how)}: that peer alone is gone on both sides with its games; "
+            "an unknown peer: exit 1 'no connected peer'")
+
+
+# --------------------------------------------------------------------------
+# X66: play --force applies first-play settings again
+# --------------------------------------------------------------------------
+
+
+def x66_play_force(sc: Scenario) -> str:
+    """After a first play with a typo, a second play says it was applied
+    already (and how to force it); play --force writes the new name and
+    language, and the PersonaName line keeps its CRLF and the rest of the
+    ini its bytes."""
+    games = sc.dir / "x66-games"
+    copy_game("css", games)
+    daemon = _PartyDaemon(sc, "x66-daemon", listen="127.0.0.67:0", games_dir=games)
+    try:
+        daemon.wait_up()
+        res = daemon.ctl("install", "css")
+        if res.returncode != 0:
+            raise ScenarioError(f"install css: {res.stdout}{res.stderr}")
+        local = games / "css" / "local"
+        ini = local / "engine/bin/win64/steam_settings/SmartSteamEmu.ini"
+        res = daemon.ctl("play", "css", "--user", "Lan Hreo", "--language", "englsh")
+        if res.returncode != 0 or "launch settings applied" not in res.stdout:
+            raise ScenarioError(f"first play: {res.stdout}{res.stderr}")
+        res = daemon.ctl("play", "css", "--user", "Lan Hero", "--language", "english")
+        if res.returncode != 0 or "earlier play" not in res.stdout or "--force" not in res.stdout:
+            raise ScenarioError(f"second play: {res.stdout!r}")
+        if (local / "profiles/local/account_name.txt").read_text() != "Lan Hreo":
+            raise ScenarioError("a second play without --force changed the account name")
+        res = daemon.ctl("--json", "play", "css", "--user", "Lan Hero", "--language", "english", "--force")
+        outcome = json.loads(res.stdout.splitlines()[-1])["data"]["outcome"] if res.returncode == 0 else {}
+        if outcome != {"already_applied": False, "account_name_written": True, "language_written": True,
+                       "persona_name_written": True}:
+            raise ScenarioError(f"play --force: {res.stdout}{res.stderr}")
+        account = (local / "profiles/local/account_name.txt").read_text()
+        language = (local / "profiles/local/language.txt").read_text()
+        want_ini = b"[Settings]\r\nAppId = 240\r\nPersonaName = Lan Hero\r\nLanguage = english\r\n"
+        if account != "Lan Hero" or language != "english" or ini.read_bytes() != want_ini:
+            raise ScenarioError(f"after --force: {account!r} {language!r} {ini.read_bytes()!r}")
+        res = daemon.ctl("play", "css", "--user", "Other", "--language", "german")
+        if "earlier play" not in res.stdout:
+            raise ScenarioError(f"a play after --force: {res.stdout!r}")
+    finally:
+        _stop_all([daemon])
+    return "typo at first play; second play 'applied at an earlier play; --force ...'; --force rewrote name, language and PersonaName (CRLF kept)"
+
+
 CONTROL_SCENARIOS = [
     ("X1-control-fuzz", x1_control_fuzz),
     ("X6-daemon-ctl", x6_daemon_driven_by_lanspreadctl),
+    ("X60-one-daemon", x60_one_daemon_per_state_and_socket),
+    ("X61-log-levels", x61_levels_clean_stop_titles),
+    ("X62-config-check", x62_config_check),
+    ("X64-connect-race", x64_connect_both_ways_at_once),
+    ("X65-disconnect", x65_disconnect),
+    ("X66-play-force", x66_play_force),
 ]

@@ -17,6 +17,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from harness import (
     CFG,
@@ -130,7 +131,7 @@ def x13_help_version_unknown(sc: Scenario) -> str:
                         (["lanspreadctl", "-s", nosock, "st"], ["status", "stream-install"]),
                         (["lanspreadctl", "--v"], ["--version"]),
                         (["lanspreadctl", "download", "x", "--no"], ["--no-install"]),
-                        (["lanspreadctl", "play", "x", "--"], ["--user", "--language"])):
+                        (["lanspreadctl", "play", "x", "--"], ["--user", "--language", "--force"])):
         got = _complete(script, words)
         if got != want:
             raise ScenarioError(f"completion of {words}: {got}, wanted {want}")
@@ -555,9 +556,103 @@ def x16_interrupt_and_watch(sc: Scenario) -> str:
             f"that command cancelled it; to a pipe: {piped}; watch: {len(lines)} plain lines, e.g. {progress!r}")
 
 
+
+# --------------------------------------------------------------------------
+# X63: status and games show the progress of active operations; streams
+# have a total; a stream-installed game has a size
+# --------------------------------------------------------------------------
+
+BUSY_LINE = re.compile(rf"^busy +{GAME}: (Downloading|StreamInstalling|Installing), \d+% \S+ \S+/\S+ \S+ \S+ \S+/s "
+                       r"ETA ((\d+:)?\d+:\d\d|--:--)$", re.M)
+ACTIVE_LINE = re.compile(r"^  (Downloading|StreamInstalling|Installing), \d+% \S+ \S+/\S+ \S+ \S+ \S+/s "
+                         r"ETA ((\d+:)?\d+:\d\d|--:--)$", re.M)
+
+
+def _sample_progress(daemon: _Daemon, proc: subprocess.Popen[str], kinds: set[str]) -> dict[str, Any]:
+    """Polls status and games while proc runs, until both show an active
+    operation of GAME with its figures; returns what was seen."""
+    seen: dict[str, Any] = {}
+    while proc.poll() is None and len(seen) < 4:
+        res = daemon.ctl("--json", "status", timeout=30)
+        if res.returncode == 0:
+            ops = json.loads(res.stdout.splitlines()[-1])["data"]["active_operations"]
+            op = next((o for o in ops if o.get("game_id") == GAME and o.get("operation") in kinds), None)
+            if op and op.get("total_bytes", 0) > 0 and 0 < op.get("bytes", 0) < op["total_bytes"] \
+                    and "percent" in op and "eta_s" in op and "bytes_per_s" in op:
+                seen.setdefault("status", op)
+        res = daemon.ctl("--json", "games", timeout=30)
+        if res.returncode == 0:
+            data = json.loads(res.stdout.splitlines()[-1])["data"]
+            rows = [g for g in data["local"] + data["remote"] if g.get("id") == GAME and "active" in g]
+            act = rows[0]["active"] if rows else None
+            if act and act.get("operation") in kinds and act.get("total_bytes", 0) > 0 and "percent" in act:
+                seen.setdefault("games", act)
+        if "status" in seen and "status-text" not in seen:
+            text = daemon.ctl("status", timeout=30).stdout
+            if BUSY_LINE.search(text):
+                seen["status-text"] = BUSY_LINE.search(text).group(0)
+        if "games" in seen and "games-text" not in seen:
+            text = daemon.ctl("games", timeout=30).stdout
+            if ACTIVE_LINE.search(text):
+                seen["games-text"] = ACTIVE_LINE.search(text).group(0)
+        time.sleep(0.05)
+    return seen
+
+
+def x63_progress_in_status_and_games(sc: Scenario) -> str:
+    """While a stream-install and then a download run, `status` and
+    `games` (JSON and for people) carry bytes, total_bytes, bytes_per_s,
+    percent and eta_s of the active operation; the stream's events carry a
+    total; afterwards the stream-installed game's size is not 0 B."""
+    daemon = _daemon_and_source(sc, "x63", "127.0.0.65")
+    try:
+        stream = subprocess.Popen(daemon.ctl_argv("--json", "stream-install", GAME), text=True,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        seen = _sample_progress(daemon, stream, {"StreamInstalling"})
+        out, err = stream.communicate(timeout=300)
+        sc.log(f"stream-install: exit {stream.returncode}\n{out[-2000:]}{err}")
+        if stream.returncode != 0:
+            raise ScenarioError(f"stream-install failed: {err}")
+        missing = {"status", "games", "status-text", "games-text"} - set(seen)
+        if missing:
+            raise ScenarioError(f"during stream-install, never saw progress in {sorted(missing)}: {seen}")
+        events = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+        totals = [e["data"].get("total_bytes", 0) for e in events
+                  if e.get("event") in ("download-begin", "download-progress")]
+        if not totals or min(totals) <= 0:
+            raise ScenarioError(f"stream progress without a total: {totals[:10]}")
+        games = daemon.ctl("--json", "games")
+        row = next(g for g in json.loads(games.stdout)["data"]["local"] if g["id"] == GAME)
+        if not row["installed"] or row["downloaded"] or row.get("size", 0) < GAME_SIZE:
+            raise ScenarioError(f"after the stream, {GAME}'s row: {row}")
+        text = daemon.ctl("games").stdout
+        line = next(l for l in text.splitlines() if l.startswith(GAME + " "))
+        if " 0 B " in line or "installed" not in line:
+            raise ScenarioError(f"games shows {line!r}")
+        stream_seen = seen
+
+        res = daemon.ctl("uninstall", GAME)
+        if res.returncode != 0:
+            raise ScenarioError(f"uninstall: {res.stderr}")
+        download = subprocess.Popen(daemon.ctl_argv("download", GAME), text=True, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        seen = _sample_progress(daemon, download, {"Downloading", "Installing"})
+        out, err = download.communicate(timeout=300)
+        if download.returncode != 0:
+            raise ScenarioError(f"download failed: {err}")
+        missing = {"status", "games", "status-text", "games-text"} - set(seen)
+        if missing:
+            raise ScenarioError(f"during download, never saw progress in {sorted(missing)}: {seen}")
+    finally:
+        daemon.stop()
+    return (f"stream: status {stream_seen['status-text']!r}, games {stream_seen['games-text']!r}, totals from "
+            f"the first event; installed size {row['size']} B; download: {seen['status-text']!r}")
+
+
 CTL_SCENARIOS = [
     ("X13-ctl-help", x13_help_version_unknown),
     ("X14-ctl-hints", x14_unreachable_hints),
     ("X15-ctl-tmux-bars", x15_progress_under_tmux),
     ("X16-ctl-interrupt", x16_interrupt_and_watch),
+    ("X63-ctl-progress", x63_progress_in_status_and_games),
 ]

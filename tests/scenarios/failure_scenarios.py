@@ -42,6 +42,7 @@ from harness import (
     wait_local_game,
     wait_no_outbound_transfer,
     wait_remote_game,
+    worker_comm,
 )
 
 
@@ -66,7 +67,8 @@ def _signal_all(procs: list[ProcInfo], sig: int) -> None:
                 pass
 
 
-def _worker(peer: Peer, comm: str) -> ProcInfo:
+def _worker(peer: Peer, role: str) -> ProcInfo:
+    comm = worker_comm(role)
     found = [p for p in _peer_procs(peer)[1:] if p.comm == comm]
     if len(found) != 1:
         raise ScenarioError(f"cannot find {peer.name}'s {comm} worker: {[p.describe() for p in _peer_procs(peer)]}")
@@ -118,7 +120,7 @@ def x7_install_worker_killed_mid_install(sc: Scenario) -> str:
             raise ScenarioError("the install never started extracting")
         time.sleep(0.002)
     workers = [p for p in descendants(peer.process.pid).values()
-               if p.comm == "install" and _ppid(p.pid) == peer.process.pid]
+               if p.comm == worker_comm("install") and _ppid(p.pid) == peer.process.pid]
     if len(workers) != 1:
         raise ScenarioError(f"cannot find the install worker: {descendants(peer.process.pid)}")
     os.kill(workers[0].pid, signal.SIGKILL)
@@ -434,11 +436,7 @@ def x22_dying_worker_backs_off(sc: Scenario) -> str:
     wait_local_game(peer, "ggoo", downloaded=True, installed=False)
     assert peer.process is not None and peer.log_path is not None
     subprocess.run(["rm", "-rf", str(games)], check=True)
-    workers = [p for p in descendants(peer.process.pid).values()
-               if p.comm == "transfer" and _ppid(p.pid) == peer.process.pid]
-    if len(workers) != 1:
-        raise ScenarioError(f"cannot find the transfer worker: {descendants(peer.process.pid)}")
-    os.kill(workers[0].pid, signal.SIGKILL)
+    os.kill(_worker(peer, "transfer").pid, signal.SIGKILL)
     time.sleep(3)
     lost = peer.log_path.read_text(errors="replace").count("lost transfer worker")
     if lost > 8:

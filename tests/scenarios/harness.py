@@ -177,6 +177,11 @@ def descendants(pid: int) -> dict[int, ProcInfo]:
     return found
 
 
+def worker_comm(role: str) -> str:
+    """A worker's /proc comm: its title lanspread-ROLE, cut by the kernel to 15 bytes."""
+    return f"lanspread-{role}"[:15]
+
+
 def proc_alive(info: ProcInfo) -> bool:
     """True while the process exists and is not a zombie.
 

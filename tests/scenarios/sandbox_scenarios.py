@@ -13,7 +13,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from harness import CFG, Scenario, ScenarioError, descendants, fixture_dir, wait_procs_gone
+from harness import CFG, Scenario, ScenarioError, descendants, fixture_dir, wait_procs_gone, worker_comm
 
 WORKERS = ("net", "transfer", "install")
 ZERO_CAPS = ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")
@@ -35,7 +35,8 @@ def _workers(root_pid: int, timeout: float = 15) -> dict[str, int]:
     """The worker pids under root_pid, once each one is sandboxed."""
     deadline = time.monotonic() + timeout
     while True:
-        found = {p.comm: p.pid for p in descendants(root_pid).values() if p.comm in WORKERS}
+        comms = {worker_comm(role): role for role in WORKERS}
+        found = {comms[p.comm]: p.pid for p in descendants(root_pid).values() if p.comm in comms}
         if len(found) == len(WORKERS) and all(_status(pid).get("Seccomp") == "2" for pid in found.values()):
             return found
         if time.monotonic() > deadline:

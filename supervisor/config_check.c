@@ -1,0 +1,138 @@
+/*
+ * lanspreadd -n: everything that would stop the daemon at start is
+ * checked now, each problem with what is wrong and how to fix it, so an
+ * organizer finds out before the party and not from the journal.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/addr.h"
+#include "common/log.h"
+#include "supervisor/catalog.h"
+#include "supervisor/config_check.h"
+
+static int
+check_user(const struct daemon_config *dc, char *err, size_t errsz)
+{
+	if (dc->user[0] == '\0')
+		return 0;
+	errno = 0;
+	if (getpwnam(dc->user) == NULL)
+		return seterr(err, errsz, "user %s does not exist: create it "
+		    "(useradd --system %s) or set user = in lanspread.conf",
+		    dc->user, dc->user);
+	return 0;
+}
+
+/* The socket's group is used only with a user to drop to. */
+static int
+check_group(const struct daemon_config *dc, char *err, size_t errsz)
+{
+	if (dc->user[0] == '\0' || dc->group[0] == '\0')
+		return 0;
+	errno = 0;
+	if (getgrnam(dc->group) == NULL)
+		return seterr(err, errsz, "group %s does not exist: create it "
+		    "(groupadd --system %s) or set group = in lanspread.conf",
+		    dc->group, dc->group);
+	return 0;
+}
+
+static int
+check_catalog(const struct daemon_config *dc, char *err, size_t errsz)
+{
+	struct catalog	 cat;
+
+	if (catalog_load(&cat, dc->catalog, err, errsz) == -1)
+		return -1;
+	catalog_free(&cat);
+	return 0;
+}
+
+/* A missing folder is made at start; one that is not a folder is not. */
+static int
+check_games_dir(const struct daemon_config *dc, char *err, size_t errsz)
+{
+	struct stat	 st;
+
+	if (stat(dc->games_dir, &st) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		return seterr(err, errsz, "games folder %s: %s",
+		    dc->games_dir, strerror(errno));
+	}
+	if (!S_ISDIR(st.st_mode))
+		return seterr(err, errsz, "games folder %s is not a folder: "
+		    "set games_dir = to a folder", dc->games_dir);
+	/* As root the daemon reads it as its user; as itself, check now. */
+	if (geteuid() != 0 && access(dc->games_dir, R_OK | X_OK) == -1)
+		return seterr(err, errsz, "games folder %s cannot be read by "
+		    "uid %d: %s", dc->games_dir, (int)geteuid(),
+		    strerror(errno));
+	return 0;
+}
+
+/* Binds the listen address as the net worker would, then lets it go. */
+static int
+check_listen(const struct daemon_config *dc, char *err, size_t errsz)
+{
+	struct sockaddr_storage ss;
+	socklen_t	 len;
+	int		 fd, one = 1, saved;
+
+	if (addr_parse(dc->listen, LANSPREAD_PORT, &ss, &len) == -1)
+		return seterr(err, errsz, "listen = %s is not IP[:PORT]",
+		    dc->listen);
+	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return seterr(err, errsz, "listen = %s: %s", dc->listen,
+		    strerror(errno));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, len) == 0) {
+		close(fd);
+		return 0;
+	}
+	saved = errno;
+	close(fd);
+	switch (saved) {
+	case EADDRNOTAVAIL:
+		return seterr(err, errsz, "listen = %s is not an address of "
+		    "this machine: use one of its addresses (ip -brief "
+		    "address) or 0.0.0.0", dc->listen);
+	case EADDRINUSE:
+		return seterr(err, errsz, "listen = %s is in use by another "
+		    "program (is lanspreadd already running?)", dc->listen);
+	case EACCES:
+		return seterr(err, errsz, "listen = %s: a port below 1024 "
+		    "needs root", dc->listen);
+	default:
+		return seterr(err, errsz, "listen = %s: %s", dc->listen,
+		    strerror(saved));
+	}
+}
+
+int
+config_check(const struct daemon_config *dc, FILE *out)
+{
+	static int (*const checks[])(const struct daemon_config *, char *,
+	    size_t) = {
+		check_user, check_group, check_catalog, check_games_dir,
+		check_listen,
+	};
+	char	 err[1024];
+	size_t	 i;
+	int	 problems = 0;
+
+	for (i = 0; i < sizeof(checks) / sizeof(checks[0]); i++)
+		if (checks[i](dc, err, sizeof(err)) == -1) {
+			fprintf(out, "lanspreadd: %s\n", err);
+			problems++;
+		}
+	return problems;
+}
