@@ -2,6 +2,7 @@
 #include <sys/stat.h>
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -17,7 +18,40 @@ struct walk {
 	struct file_stat	*files;
 	size_t			 n;
 	const char		*why;
+	uint64_t		 mnt;		/* the games folder's mount */
+	char			 reason[PATH_MAX + 128];
 };
+
+int
+game_mount_id(int fd, const char *name, uint64_t *id)
+{
+	struct statx	stx;
+
+	if (statx(fd, name, AT_SYMLINK_NOFOLLOW | (name[0] == '\0' ?
+	    AT_EMPTY_PATH : 0), STATX_MNT_ID, &stx) == -1)
+		return -1;
+	/* Kernels before 5.8 cannot tell: every file is on "one" mount. */
+	*id = (stx.stx_mask & STATX_MNT_ID) ? stx.stx_mnt_id : 0;
+	return 0;
+}
+
+int
+game_file_stays_inside(int fd, const char *name, uint64_t games_mnt,
+    char *err, size_t errsz)
+{
+	struct statx	stx;
+
+	if (statx(fd, name, AT_SYMLINK_NOFOLLOW | (name[0] == '\0' ?
+	    AT_EMPTY_PATH : 0), STATX_TYPE | STATX_NLINK | STATX_MNT_ID,
+	    &stx) == -1)
+		return seterr(err, errsz, "%s", strerror(errno));
+	if ((stx.stx_mask & STATX_MNT_ID) && stx.stx_mnt_id != games_mnt)
+		return seterr(err, errsz, "on another mount (a bind mount?)");
+	if (S_ISREG(stx.stx_mode) && stx.stx_nlink > 1)
+		return seterr(err, errsz, "a hard link (%u links)",
+		    (unsigned)stx.stx_nlink);
+	return 0;
+}
 
 static int
 walk_add(struct walk *w, const char *rel, const struct stat *st)
@@ -63,7 +97,7 @@ walk_dir(struct walk *w, int dirfd, const char *prefix, int depth)
 		return -1;
 	}
 	while (rc == 0 && (de = readdir(d)) != NULL) {
-		char		 rel[PATH_MAX];
+		char		 rel[PATH_MAX], why[96];
 		struct stat	 st;
 		int		 sub;
 
@@ -78,6 +112,16 @@ walk_dir(struct walk *w, int dirfd, const char *prefix, int depth)
 		if (!path_is_transferable(rel) ||
 		    fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1)
 			continue;
+		/* Served as a whole or not at all: refused, not skipped. */
+		if ((S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) &&
+		    game_file_stays_inside(dirfd, de->d_name, w->mnt, why,
+		    sizeof(why)) == -1) {
+			snprintf(w->reason, sizeof(w->reason), "%s is %s: "
+			    "not served", rel, why);
+			w->why = w->reason;
+			rc = -1;
+			break;
+		}
 		if (S_ISREG(st.st_mode))
 			rc = walk_add(w, rel, &st);
 		else if (S_ISDIR(st.st_mode) && (sub = openat(dirfd,
@@ -103,11 +147,14 @@ int
 game_files(int games_fd, const char *game_id, struct file_stat **out,
     size_t *nout, char *err, size_t errsz)
 {
-	struct walk	 w = { NULL, 0, NULL };
+	struct walk	 w;
 	int		 gfd;
 
 	*out = NULL;
 	*nout = 0;
+	memset(&w, 0, sizeof(w));
+	if (game_mount_id(games_fd, "", &w.mnt) == -1)
+		return seterr(err, errsz, "cannot read the games folder");
 	gfd = openat(games_fd, game_id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 	    O_CLOEXEC);
 	if (gfd == -1)

@@ -7,6 +7,7 @@
  * reading frames and raw bytes from the other end.
  */
 
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -308,6 +309,48 @@ START_TEST(game_files_lists_only_transferable_regular_files)
 	ck_assert_uint_eq(n, 0);
 	ck_assert_int_eq(game_files(games_fd, "nosuchgame", &files, &n,
 	    why, sizeof(why)), -1);
+}
+END_TEST
+
+/* Hard links and bind mounts are doors out of the games folder. */
+START_TEST(game_files_refuses_a_hard_link_and_a_bind_mount)
+{
+	struct file_stat *files;
+	char		 why[ERROR_SIZE], outside[PATH_MAX], target[PATH_MAX];
+	uint64_t	 mnt;
+	size_t		 n;
+
+	ck_assert_int_eq(game_mount_id(games_fd, "", &mnt), 0);
+	tu_mkdir(games_fd, "hl");
+	tu_write_file(games_fd, "hl/a.bin", "secret", 6);
+	ck_assert_int_eq(game_file_stays_inside(games_fd, "hl/a.bin", mnt,
+	    why, sizeof(why)), 0);
+	ck_assert_int_eq(linkat(games_fd, "hl/a.bin", games_fd, "hl/b.bin",
+	    0), 0);
+	ck_assert_int_eq(game_file_stays_inside(games_fd, "hl/a.bin", mnt,
+	    why, sizeof(why)), -1);
+	ck_assert_str_eq(why, "a hard link (2 links)");
+	ck_assert_int_eq(game_files(games_fd, "hl", &files, &n, why,
+	    sizeof(why)), -1);
+	ck_assert_msg(strstr(why, ".bin is a hard link") != NULL, "%s", why);
+	ck_assert_ptr_null(files);
+
+	/* Root only: a folder of the host bound into a game. */
+	tu_tmpdir(outside, sizeof(outside), "check_serve_outside");
+	tu_mkdir(games_fd, "bm");
+	tu_mkdir(games_fd, "bm/data");
+	tu_path(target, sizeof(target), root, "bm/data");
+	if (mount(outside, target, NULL, MS_BIND, NULL) == -1)
+		return;
+	ck_assert_int_eq(game_file_stays_inside(games_fd, "bm/data", mnt,
+	    why, sizeof(why)), -1);
+	ck_assert_str_eq(why, "on another mount (a bind mount?)");
+	ck_assert_int_eq(game_files(games_fd, "bm", &files, &n, why,
+	    sizeof(why)), -1);
+	ck_assert_msg(strstr(why, "data is on another mount") != NULL, "%s",
+	    why);
+	ck_assert_int_eq(umount2(target, MNT_DETACH), 0);
+	rmdir(outside);
 }
 END_TEST
 
@@ -1017,6 +1060,7 @@ serve_suite(void)
 	tcase_add_test(tc,
 	    game_files_lists_only_transferable_regular_files);
 	tcase_add_test(tc, serve_open_chunk_refuses_hostile_requests);
+	tcase_add_test(tc, game_files_refuses_a_hard_link_and_a_bind_mount);
 
 	tc = tu_tcase(s, "serve_link", games_setup, games_teardown,
 	    link_setup, link_teardown);

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/gamefiles.h"
 #include "common/log.h"
 #include "common/path.h"
 #include "common/proc.h"
@@ -158,8 +159,9 @@ serve_open_chunk(const struct serve_gates *g, int games_fd,
     const char *game_id, const char *path, uint64_t offset, uint64_t length,
     char *err, size_t errsz)
 {
-	char		 rel[PATH_MAX];
+	char		 rel[PATH_MAX], why[96];
 	struct stat	 st;
+	uint64_t	 games_mnt;
 	int		 fd;
 
 	if (serve_gate(g, games_fd, game_id, err, errsz) == -1)
@@ -176,6 +178,12 @@ serve_open_chunk(const struct serve_gates *g, int games_fd,
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
 		close(fd);
 		return seterr(err, errsz, "not a regular file");
+	}
+	if (game_mount_id(games_fd, "", &games_mnt) == -1 ||
+	    game_file_stays_inside(fd, "", games_mnt, why, sizeof(why)) ==
+	    -1) {
+		close(fd);
+		return seterr(err, errsz, "path is not servable: %s", why);
 	}
 	if (length > CHUNK_SIZE || offset > (uint64_t)st.st_size ||
 	    length > (uint64_t)st.st_size - offset) {
