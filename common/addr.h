@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #define ADDR_STRLEN	64
+#define ADDR_HOSTLEN	46	/* a host without its port, as text */
 
 int	addr_parse(const char *, int default_port, struct sockaddr_storage *,
 	    socklen_t *);
@@ -13,5 +14,7 @@ int	addr_port(const struct sockaddr *);
 int	addr_is_any(const struct sockaddr *);
 int	addr_same_host(const struct sockaddr *, const struct sockaddr *);
 int	addr_is_local(const struct sockaddr *);
+int	addr_host(const struct sockaddr *, char *, size_t);
+int	addr_peer_host(int fd, char *, size_t);
 
 #endif

@@ -71,6 +71,62 @@ link_arm(struct link *l, ev_tstamp after)
 	ev_timer_start(l->net->loop, &l->timer);
 }
 
+/*
+ * Until the hello, a link takes small frames only, and a hello as large
+ * as a library; once up, frames as large as a library.
+ */
+size_t
+net_link_body_limit(const struct msgconn *c, uint32_t type)
+{
+	const struct link *l = c->arg;
+
+	if (l->state == LINK_UP || type == MSG_PEER_HELLO ||
+	    type == MSG_PEER_HELLO_ACK)
+		return NET_LIBRARY_FRAME_MAX;
+	return NET_PREHELLO_FRAME_MAX;
+}
+
+/* Frames for a link that will say hello: bounded as above. */
+static void
+link_frames_init(struct link *l, int fd)
+{
+	msgconn_init(&l->mc, l->net->loop, fd, 0, net_dispatch_peer,
+	    link_closed, l);
+	l->mc.max_body = NET_LIBRARY_FRAME_MAX;
+	l->mc.body_limit = net_link_body_limit;
+	l->mc.wqmax = 32u * 1024 * 1024;
+}
+
+/*
+ * Whether one more inbound link from host may wait for its hello: NULL,
+ * or why not. Links already handed to the transfer worker are its own.
+ */
+const char *
+net_admit_inbound(const struct net *net, const char *host)
+{
+	const struct link *l;
+	int		 waiting = 0, from_host = 0, host_waiting = 0;
+
+	if (net->nlinks >= NET_MAX_LINKS)
+		return "too many peer links";
+	TAILQ_FOREACH(l, &net->links, entry) {
+		int	 same = !l->outbound && strcmp(l->host, host) == 0;
+
+		if (l->state == LINK_HELLO && !l->outbound) {
+			waiting++;
+			host_waiting += same;
+		}
+		from_host += same;
+	}
+	if (from_host >= NET_LINKS_PER_HOST)
+		return "too many links from that host";
+	if (host_waiting >= NET_PREHELLO_PER_HOST)
+		return "too many links from that host without a hello";
+	if (waiting >= NET_PREHELLO_MAX)
+		return "too many links without a hello";
+	return NULL;
+}
+
 struct link *
 net_link_new(struct net *net, int fd, int outbound)
 {
@@ -85,9 +141,9 @@ net_link_new(struct net *net, int fd, int outbound)
 	l->outbound = outbound;
 	l->state = LINK_HELLO;
 	l->last_rx = ev_now(net->loop);
-	msgconn_init(&l->mc, net->loop, fd, 0, net_dispatch_peer, link_closed,
-	    l);
-	l->mc.wqmax = 32u * 1024 * 1024;
+	if (!outbound)
+		addr_peer_host(fd, l->host, sizeof(l->host));
+	link_frames_init(l, fd);
 	ev_init(&l->timer, link_timer_cb);
 	l->timer.data = l;
 	link_arm(l, NET_HELLO_TIMEOUT);
@@ -122,8 +178,8 @@ net_link_drop(struct link *l, const char *why)
 		snprintf(d.reason, sizeof(d.reason), "%s", why);
 		msg_send_net_peer_down(&net->sup, &d);
 	} else
-		log_info("link %s closed: %s", l->target[0] ? l->target :
-		    "inbound", why);
+		log_info("link %s%s closed: %s", l->target[0] ? "to " :
+		    "from ", l->target[0] ? l->target : l->host, why);
 	if (l->connect_req != 0)
 		connect_done(net, l->connect_req, why);
 	if (l->state == LINK_CONNECTING) {
@@ -229,10 +285,31 @@ set_sockopts(int fd)
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
 }
 
+/* A flood of refusals is logged once a second, with how many there were. */
+static void
+refused(struct net *net, const char *host, const char *why)
+{
+	ev_tstamp	 now = ev_now(net->loop);
+
+	if (now - net->refused_logged < 1.0) {
+		net->refused_quiet++;
+		return;
+	}
+	if (net->refused_quiet > 0)
+		log_warnx("refused a link from %s: %s (and %u more refused "
+		    "in the last second)", host, why, net->refused_quiet);
+	else
+		log_warnx("refused a link from %s: %s", host, why);
+	net->refused_logged = now;
+	net->refused_quiet = 0;
+}
+
 static void
 accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct net	*net = w->data;
+	const char	*why;
+	char		 host[ADDR_HOSTLEN];
 	int		 fd;
 
 	(void)loop;
@@ -243,8 +320,9 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 			log_warn("accept");
 		return;
 	}
-	if (net->nlinks >= NET_MAX_LINKS) {
-		log_warnx("too many peer links, refusing one");
+	addr_peer_host(fd, host, sizeof(host));
+	if ((why = net_admit_inbound(net, host)) != NULL) {
+		refused(net, host, why);
 		close(fd);
 		return;
 	}
@@ -348,8 +426,7 @@ connect_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 	/* Connected: now a framed link that says hello first. */
 	l->state = LINK_HELLO;
-	msgconn_init(mc, loop, fd, 0, net_dispatch_peer, link_closed, l);
-	mc->wqmax = 32u * 1024 * 1024;
+	link_frames_init(l, fd);
 	link_arm(l, NET_HELLO_TIMEOUT);
 	if (handshake_send_hello(l, 0) == -1)
 		net_link_drop(l, "cannot send hello");
