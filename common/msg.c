@@ -574,8 +574,8 @@ msgconn_dispatch(struct msgconn *c, char *err, size_t errsz)
 		hdr.type = le32toh(hdr.type);
 		hdr.flags = le32toh(hdr.flags);
 		hdr.len = le32toh(hdr.len);
-		limit = c->body_limit != NULL ? c->body_limit(c, hdr.type) :
-		    c->max_body;
+		limit = c->body_limit != NULL ?
+		    c->body_limit(c, hdr.type, hdr.len) : c->max_body;
 		if (limit > c->max_body)
 			limit = c->max_body;
 		/* Refused when the header arrives, before any body is kept. */

@@ -145,8 +145,12 @@ struct msgbuf {
 struct msgconn;
 typedef void	(*msgconn_msg_cb)(struct msgconn *, struct msg *);
 typedef void	(*msgconn_close_cb)(struct msgconn *, const char *why);
-/* The largest body a frame of this type may have on this link now. */
-typedef size_t	(*msgconn_limit_cb)(const struct msgconn *, uint32_t type);
+/*
+ * The largest body a frame of this type may have on this link now, asked
+ * when its header (announcing len) arrives, until the frame is complete.
+ */
+typedef size_t	(*msgconn_limit_cb)(const struct msgconn *, uint32_t type,
+		    uint32_t len);
 
 /*
  * A non-blocking framed connection on a libev loop. The owner may close

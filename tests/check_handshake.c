@@ -803,6 +803,50 @@ START_TEST(hello_with_the_largest_library_fits_the_hello_limit)
 }
 END_TEST
 
+/* A hello header on a new inbound link; the test keeps the far end. */
+static int
+half_sent_hello(uint32_t len)
+{
+	struct msg_header hdr;
+	int		 pv[2];
+
+	tu_socketpair(pv);
+	ck_assert_ptr_nonnull(net_link_new(net, pv[0], 0));
+	hdr.type = htole32(MSG_PEER_HELLO);
+	hdr.flags = 0;
+	hdr.len = htole32(len);
+	ck_assert_int_eq(write(pv[1], &hdr, sizeof(hdr)), (ssize_t)sizeof(hdr));
+	tu_spin(loop, NULL, 2);
+	return pv[1];
+}
+
+START_TEST(large_frames_in_flight_share_one_budget)
+{
+	enum { N = NET_LARGE_FRAMES_MAX / NET_LIBRARY_FRAME_MAX + 1 };
+	int	 far[N], i;
+	char	 b;
+
+	for (i = 0; i < N; i++)
+		far[i] = half_sent_hello(NET_LIBRARY_FRAME_MAX);
+	tu_spin(loop, NULL, SETTLE);
+	ck_assert_int_eq(net->nlinks, N - 1);
+	ck_assert_uint_eq(net->large_frames, NET_LARGE_FRAMES_MAX);
+	/* The last one did not fit: closed. */
+	ck_assert_int_eq(recv(far[N - 1], &b, 1, MSG_DONTWAIT), 0);
+	/* A link that goes frees its share; a small hello always fits. */
+	close(far[0]);
+	tu_spin(loop, NULL, SETTLE);
+	ck_assert_uint_eq(net->large_frames,
+	    NET_LARGE_FRAMES_MAX - NET_LIBRARY_FRAME_MAX);
+	for (i = 1; i < N; i++)
+		close(far[i]);
+	tu_spin(loop, NULL, SETTLE);
+	ck_assert_int_eq(net->nlinks, 0);
+	ck_assert_uint_eq(net->large_frames, 0);
+	bring_up(&peers[0], OTHER_ID, PEER_ADDR);
+}
+END_TEST
+
 /* Links from host, made up (socketpairs have no address), in state. */
 static void
 links_from(const char *host, int n, enum link_state state)
@@ -897,6 +941,7 @@ handshake_suite(void)
 	tcase_add_test(tc,
 	    frame_after_up_larger_than_any_library_drops_the_peer);
 	tcase_add_test(tc, hello_with_the_largest_library_fits_the_hello_limit);
+	tcase_add_test(tc, large_frames_in_flight_share_one_budget);
 	tcase_add_test(tc, host_gets_a_few_links_waiting_for_a_hello);
 	tcase_add_test(tc, host_gets_a_few_links_at_all);
 	tcase_add_test(tc, every_host_together_gets_a_bounded_number_waiting);

@@ -513,9 +513,10 @@ END_TEST
 
 /* Small frames but for hellos, as a peer link has before its hello. */
 static size_t
-hello_sized_limit(const struct msgconn *c, uint32_t type)
+hello_sized_limit(const struct msgconn *c, uint32_t type, uint32_t len)
 {
 	(void)c;
+	(void)len;
 	return type == MSG_PEER_HELLO ? 1000 : 100;
 }
 

@@ -71,19 +71,44 @@ link_arm(struct link *l, ev_tstamp after)
 	ev_timer_start(l->net->loop, &l->timer);
 }
 
+static void	refused(struct net *, const char *, const char *);
+
+/* A large frame arrived whole, or its link went: its share is free. */
+static void
+large_frame_done(struct link *l)
+{
+	l->net->large_frames -= l->large_frame;
+	l->large_frame = 0;
+}
+
 /*
  * Until the hello, a link takes small frames only, and a hello as large
- * as a library; once up, frames as large as a library.
+ * as a library; once up, frames as large as a library. A frame larger
+ * than small needs its share of what all links may hold in flight; when
+ * that is spent, only a small frame goes.
  */
 size_t
-net_link_body_limit(const struct msgconn *c, uint32_t type)
+net_link_body_limit(const struct msgconn *c, uint32_t type, uint32_t len)
 {
-	const struct link *l = c->arg;
+	struct link	*l = c->arg;
+	struct net	*net = l->net;
+	size_t		 max = NET_PREHELLO_FRAME_MAX;
 
 	if (l->state == LINK_UP || type == MSG_PEER_HELLO ||
 	    type == MSG_PEER_HELLO_ACK)
-		return NET_LIBRARY_FRAME_MAX;
-	return NET_PREHELLO_FRAME_MAX;
+		max = NET_LIBRARY_FRAME_MAX;
+	if (len <= NET_PREHELLO_FRAME_MAX || len > max ||
+	    l->large_frame == len)
+		return max;
+	large_frame_done(l);
+	if (net->large_frames + len > NET_LARGE_FRAMES_MAX) {
+		refused(net, l->host[0] ? l->host : l->target,
+		    "large frames in flight on every link hold their limit");
+		return NET_PREHELLO_FRAME_MAX;
+	}
+	net->large_frames += len;
+	l->large_frame = len;
+	return max;
 }
 
 /* Frames for a link that will say hello: bounded as above. */
@@ -157,6 +182,7 @@ link_free(struct link *l)
 {
 	struct net	*net = l->net;
 
+	large_frame_done(l);
 	ev_timer_stop(net->loop, &l->timer);
 	ev_io_stop(net->loop, &l->cio);
 	TAILQ_REMOVE(&net->links, l, entry);
@@ -228,6 +254,7 @@ net_dispatch_peer(struct msgconn *c, struct msg *m)
 	struct link	*l = c->arg;
 	char		 why[ERROR_SIZE];
 
+	large_frame_done(l);
 	l->last_rx = ev_now(l->net->loop);
 	if (l->state == LINK_HELLO && !l->outbound &&
 	    m->type == MSG_PEER_XFER_OPEN) {

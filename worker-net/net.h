@@ -23,10 +23,13 @@
  * and after. A frame before the hello is small, but for the hello itself:
  * it carries the library, so it (and a library update) may be as large as
  * the biggest library; a host may keep only a few links waiting for their
- * hello, and only a few links at all.
+ * hello, and only a few links at all. A frame larger than small is kept
+ * whole until it is complete: such frames in flight on every link share
+ * NET_LARGE_FRAMES_MAX bytes, so holding half-sent ones costs us little.
  */
 #define NET_PREHELLO_FRAME_MAX	(4u * 1024)
 #define NET_LIBRARY_FRAME_MAX	(1024u * 1024)	/* GAMELIST_MAX games */
+#define NET_LARGE_FRAMES_MAX	(16u * 1024 * 1024)	/* all links' */
 #define NET_PREHELLO_PER_HOST	8	/* inbound links awaiting a hello */
 #define NET_PREHELLO_MAX	128	/* the same, from every host */
 #define NET_LINKS_PER_HOST	16	/* inbound links, up or not */
@@ -55,6 +58,7 @@ struct link {
 	ev_io			 cio;		/* connect completion */
 	ev_timer		 timer;		/* hello/connect deadline, ping */
 	ev_tstamp		 last_rx;
+	uint32_t		 large_frame;	/* its share, in flight */
 };
 
 struct net {
@@ -69,6 +73,7 @@ struct net {
 	struct game_list	 library;	/* our games */
 	int			 nlinks;
 	TAILQ_HEAD(, link)	 links;
+	size_t			 large_frames;	/* bytes of them in flight */
 	ev_tstamp		 refused_logged;	/* once a second */
 	unsigned		 refused_quiet;	/* not logged since */
 	struct mdns		*mdns;		/* NULL when off */
@@ -78,7 +83,8 @@ struct net {
 struct net	*net_new(struct ev_loop *, int supfd);
 void		 net_free(struct net *);
 struct link	*net_link_new(struct net *, int fd, int outbound);
-size_t		 net_link_body_limit(const struct msgconn *, uint32_t type);
+size_t		 net_link_body_limit(const struct msgconn *, uint32_t type,
+		    uint32_t len);
 const char	*net_admit_inbound(const struct net *, const char *host);
 void		 net_link_drop(struct link *, const char *why);
 void		 net_dial(struct net *, uint64_t req, const char *addr);
