@@ -3,8 +3,9 @@ hellos on a listener, hostile chunk requests, sources that stall, hostile
 streams, and sources that send bytes nobody asked for. Each must be
 refused or dropped, with nothing written outside the games folder, while
 the real peers keep working. And what any host can make us hold is
-bounded (X40-X43): hello floods in the peer db, half-sent frames in the
-net worker, idle transfer links, control clients that do not read."""
+bounded (X40-X44): hello floods in the peer db, half-sent frames in the
+net worker, idle transfer links, control clients that do not read,
+streams asked for and never read."""
 
 from __future__ import annotations
 
@@ -41,6 +42,7 @@ from harness import (
     fixture_dir,
     game_events,
     poll,
+    wait_local_game,
     wait_no_active,
     wait_remote_game,
 )
@@ -75,7 +77,7 @@ def x2_raw_tcp_garbage(sc: Scenario) -> str:
 
     # Each case: (what, bytes, half-close after?, must close within s).
     # A listener that waits for a hello closes a silent link at its hello
-    # timeout (10 s); what it can refuse at once must go at once.
+    # timeout (5 s); what it can refuse at once must go at once.
     cases: list[tuple[str, bytes, bool, float]] = [
         ("random garbage", rng.randbytes(4096), False, 15.0),
         ("garbage with a small header", FRAME_HDR.pack(rng.randrange(1 << 32), 0, 64) + rng.randbytes(64), False, 15.0),
@@ -975,6 +977,78 @@ def x43_slow_control_client_dropped(sc: Scenario) -> str:
             f"{peak / MIB:.1f} MiB")
 
 
+def x44_streams_per_host_bounded(sc: Scenario) -> str:
+    """One host opens 40 transfer links, asks each for a stream of a
+    256 MiB game and reads nothing: the source runs at most 2 extraction
+    processes for it (the other requests get PEER_ERROR or their link is
+    refused), and another peer's stream install of the game finishes."""
+    from ctl_scenarios import GAME, _make_big_sparse_rar
+
+    games = sc.fixture_root / "x44-alpha"
+    copy_game(GAME, games)
+    _make_big_sparse_rar(games / GAME / f"{GAME}.eti", 256 << 20)
+    alpha = sc.peer("x44-alpha", games_dir=games, extra_args=["--unrar", "builtin"])
+    assert alpha.ready_addr is not None
+    wait_local_game(alpha, GAME, downloaded=True, timeout=60)
+    install_pid = _worker_by_exe(alpha, "lanspread-install")
+    wires: list[Wire] = []
+    started = errors = refused = 0
+    most = 0
+    try:
+        for _ in range(40):
+            try:
+                wire = Wire(alpha.ready_addr, timeout=3, source="127.0.3.1")
+            except OSError:
+                refused += 1
+                continue
+            wires.append(wire)
+            try:
+                wire.send_frame(T("PEER_XFER_OPEN"), {"proto": XFER_PROTO, "peer_id": "4" * 32})
+                type_, _body = wire.recv_frame(timeout=3)
+                if type_ != T("PEER_XFER_ACCEPT"):
+                    raise ScenarioError(f"open answered with frame type {type_}")
+                wire.send_frame(T("PEER_STREAM_REQ"), {"game_id": GAME})
+                type_, body = wire.recv_frame(timeout=5)
+            except (OSError, ScenarioError):
+                refused += 1
+                continue
+            if type_ == T("PEER_ENTRY"):
+                started += 1
+            elif type_ == T("PEER_ERROR"):
+                errors += 1
+                sc.log(f"stream refused: {body}")
+            else:
+                raise ScenarioError(f"a stream request answered with frame type {type_}")
+            most = max(most, len(descendants(install_pid)))
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline:
+            most = max(most, len(descendants(install_pid)))
+            time.sleep(0.1)
+        if most > 2:
+            raise ScenarioError(f"one host that reads nothing made alpha run {most} extraction processes "
+                                f"({started} streams started, {errors} refused, {refused} links refused)")
+        if started == 0:
+            raise ScenarioError("no stream started at all (nothing was tested)")
+        bravo = sc.peer("x44-bravo", extra_args=["--unrar", "builtin"])
+        bravo.connect_to(alpha)
+        wait_remote_game(bravo, GAME, peer_count=1, timeout=15)
+        waiter = bravo.mark()
+        t0 = time.monotonic()
+        bravo.send({"cmd": "stream-install", "game_id": GAME})
+        bravo.wait_for(event_is("download-finished", GAME), timeout=120,
+                       description="bravo's stream", waiter=waiter)
+        bravo.wait_for(event_is("install-finished", GAME), timeout=60,
+                       description="bravo's streamed install", waiter=waiter)
+        took = time.monotonic() - t0
+    finally:
+        for wire in wires:
+            wire.close()
+    bravo.shutdown()
+    return (f"40 stream requests from 127.0.3.1 reading nothing: {started} streams started, {errors} answered "
+            f"PEER_ERROR, {refused} links refused; at most {most} extraction processes at once; "
+            f"bravo's stream install of {GAME} (256 MiB) finished in {took:.1f}s")
+
+
 HOSTILE_PEER_SCENARIOS = [
     ("X2-raw-tcp-garbage", x2_raw_tcp_garbage),
     ("X4-hostile-chunk-requests-tcp", x4_hostile_chunk_requests_tcp),
@@ -985,4 +1059,5 @@ HOSTILE_PEER_SCENARIOS = [
     ("X41-half-sent-frames-keep-net-worker-small", x41_half_sent_frames_keep_net_worker_small),
     ("X42-idle-transfer-links-from-one-host", x42_idle_transfer_links_from_one_host),
     ("X43-slow-control-client-dropped", x43_slow_control_client_dropped),
+    ("X44-streams-per-host-bounded", x44_streams_per_host_bounded),
 ]
