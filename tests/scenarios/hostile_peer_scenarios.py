@@ -899,10 +899,33 @@ def _ctl_request(rid: str) -> bytes:
     return (json.dumps({"id": rid, "cmd": "status"}) + "\n").encode()
 
 
-def _flood_control(sock_path: Path, tag: str, budget: int, pad: int) -> tuple[int, bool]:
-    """Requests on one control connection, never reading a reply, until
-    the daemon drops it or budget bytes of replies are owed. Returns (bytes
-    of replies owed when it ended, dropped?)."""
+def _ctl_rid(tag: str, n: int, pad: int) -> str:
+    return f"{tag}-{n:08d}-" + "p" * pad
+
+
+def _reply_len(sock_path: Path, pad: int) -> int:
+    """The length of the reply to one request of _flood_control's."""
+    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    client.settimeout(5)
+    client.connect(str(sock_path))
+    try:
+        client.sendall(_ctl_request(_ctl_rid("measure", 0, pad)))
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = client.recv(65536)
+            if not chunk:
+                raise ScenarioError("the daemon closed a control connection before its reply")
+            data += chunk
+        return len(data)
+    finally:
+        client.close()
+
+
+def _flood_control(sock_path: Path, tag: str, budget: int, pad: int, reply: int) -> tuple[int, bool]:
+    """Requests (each answered with reply bytes) on one control
+    connection, never reading a reply, until the daemon drops it or budget
+    bytes of replies are owed. Returns (bytes of replies owed when it
+    ended, dropped?)."""
     client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     client.settimeout(5)
     client.connect(str(sock_path))
@@ -910,14 +933,13 @@ def _flood_control(sock_path: Path, tag: str, budget: int, pad: int) -> tuple[in
     n = 0
     try:
         while owed < budget:
-            rid = f"{tag}-{n:08d}-" + "p" * pad
-            request = _ctl_request(rid)
+            request = _ctl_request(_ctl_rid(tag, n, pad))
             try:
                 client.sendall(request)
             except (BrokenPipeError, ConnectionResetError):
                 return owed, True
             n += 1
-            owed += len(rid) + 40  # the reply echoes the id
+            owed += reply
         # Owed enough: one more try, after the daemon caught up.
         time.sleep(0.3)
         try:
@@ -943,7 +965,8 @@ def x43_slow_control_client_dropped(sc: Scenario) -> str:
         daemon.wait_up()
         pid = daemon.proc.pid
         base = _rss(pid)
-        owed, dropped = _flood_control(daemon.sock, "slow", 24 * MIB, 4000)
+        reply = _reply_len(daemon.sock, 4000)
+        owed, dropped = _flood_control(daemon.sock, "slow", 24 * MIB, 4000, reply)
         if not dropped:
             raise ScenarioError(f"a client owed {owed / MIB:.1f} MiB of replies it never read and is still connected")
         if owed > 8 * MIB:
@@ -959,22 +982,22 @@ def x43_slow_control_client_dropped(sc: Scenario) -> str:
         after_one = _rss(pid)
         # Many clients, each under its own limit, together over theirs.
         with concurrent.futures.ThreadPoolExecutor(max_workers=12) as pool:
-            outcomes = list(pool.map(lambda i: _flood_control(daemon.sock, f"many{i}", 3 * MIB + 512 * 1024, 4000),
+            outcomes = list(pool.map(lambda i: _flood_control(daemon.sock, f"many{i:02d}", 3 * MIB, 4000, reply),
                                      range(12)))
         cut = sum(1 for _owed, was_dropped in outcomes if was_dropped)
         kept = sum(o for o, was_dropped in outcomes if not was_dropped)
         if cut == 0:
             raise ScenarioError(f"12 clients owed {sum(o for o, _ in outcomes) / MIB:.1f} MiB together, none was dropped")
-        peak = _rss(pid)
+        crowd = _rss(pid)
         res = daemon.ctl("status")
         if res.returncode != 0:
             raise ScenarioError(f"status after the crowd: {res.stderr}")
     finally:
         daemon.stop()
     return (f"a client that never reads was dropped owing {owed / MIB:.1f} MiB of replies (limit 4 MiB), "
-            f"status answered in {answered * 1000:.0f} ms after; 12 clients owing 3.5 MiB each: {cut} dropped, "
-            f"{kept / MIB:.1f} MiB owed to the rest; daemon RSS {base / MIB:.1f} -> {after_one / MIB:.1f} -> "
-            f"{peak / MIB:.1f} MiB")
+            f"status answered in {answered * 1000:.0f} ms after; 12 clients owing 3 MiB each: {cut} dropped, "
+            f"{kept / MIB:.1f} MiB owed to the rest (in the daemon and the socket buffers); daemon RSS {base / MIB:.1f} MiB at start, "
+            f"{after_one / MIB:.1f} after the first drop, {crowd / MIB:.1f} right after the crowd")
 
 
 def x44_streams_per_host_bounded(sc: Scenario) -> str:
