@@ -71,7 +71,7 @@ link_arm(struct link *l, ev_tstamp after)
 	ev_timer_start(l->net->loop, &l->timer);
 }
 
-static void	refused(struct net *, const char *, const char *);
+static void	log_refused(struct net *, const char *, const char *);
 
 /* A large frame arrived whole, or its link went: its share is free. */
 static void
@@ -87,8 +87,8 @@ large_frame_done(struct link *l)
  * than small needs its share of what all links may hold in flight; when
  * that is spent, only a small frame goes.
  */
-size_t
-net_link_body_limit(const struct msgconn *c, uint32_t type, uint32_t len)
+static size_t
+link_body_limit(const struct msgconn *c, uint32_t type, uint32_t len)
 {
 	struct link	*l = c->arg;
 	struct net	*net = l->net;
@@ -102,7 +102,7 @@ net_link_body_limit(const struct msgconn *c, uint32_t type, uint32_t len)
 		return max;
 	large_frame_done(l);
 	if (net->large_frames + len > NET_LARGE_FRAMES_MAX) {
-		refused(net, l->host[0] ? l->host : l->target,
+		log_refused(net, l->host[0] ? l->host : l->target,
 		    "large frames in flight on every link hold their limit");
 		return NET_PREHELLO_FRAME_MAX;
 	}
@@ -118,7 +118,7 @@ link_frames_init(struct link *l, int fd)
 	msgconn_init(&l->mc, l->net->loop, fd, 0, net_dispatch_peer,
 	    link_closed, l);
 	l->mc.max_body = NET_LIBRARY_FRAME_MAX;
-	l->mc.body_limit = net_link_body_limit;
+	l->mc.body_limit = link_body_limit;
 	l->mc.wqmax = 32u * 1024 * 1024;
 }
 
@@ -204,8 +204,9 @@ net_link_drop(struct link *l, const char *why)
 		snprintf(d.reason, sizeof(d.reason), "%s", why);
 		msg_send_net_peer_down(&net->sup, &d);
 	} else
-		log_info("link %s%s closed: %s", l->target[0] ? "to " :
-		    "from ", l->target[0] ? l->target : l->host, why);
+		log_info("link %s %s closed: %s", l->outbound ? "to" : "from",
+		    l->target[0] ? l->target : l->host[0] ? l->host : "?",
+		    why);
 	if (l->connect_req != 0)
 		connect_done(net, l->connect_req, why);
 	if (l->state == LINK_CONNECTING) {
@@ -314,7 +315,7 @@ set_sockopts(int fd)
 
 /* A flood of refusals is logged once a second, with how many there were. */
 static void
-refused(struct net *net, const char *host, const char *why)
+log_refused(struct net *net, const char *host, const char *why)
 {
 	ev_tstamp	 now = ev_now(net->loop);
 
@@ -349,7 +350,7 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 	addr_peer_host(fd, host, sizeof(host));
 	if ((why = net_admit_inbound(net, host)) != NULL) {
-		refused(net, host, why);
+		log_refused(net, host, why);
 		close(fd);
 		return;
 	}

@@ -83,8 +83,6 @@ struct net {
 struct net	*net_new(struct ev_loop *, int supfd);
 void		 net_free(struct net *);
 struct link	*net_link_new(struct net *, int fd, int outbound);
-size_t		 net_link_body_limit(const struct msgconn *, uint32_t type,
-		    uint32_t len);
 const char	*net_admit_inbound(const struct net *, const char *host);
 void		 net_link_drop(struct link *, const char *why);
 void		 net_dial(struct net *, uint64_t req, const char *addr);

@@ -631,7 +631,7 @@ serve_admit_stream(struct transfer *xfer, const char *host)
 
 /* A refusal flood is logged once a second, with how many there were. */
 static void
-serve_refused(struct transfer *xfer, const char *host, const char *why)
+log_refused(struct transfer *xfer, const char *host, const char *why)
 {
 	static ev_tstamp last;
 	static unsigned	 quiet;
@@ -662,7 +662,7 @@ serve_start(struct transfer *xfer, int fd)
 
 	addr_peer_host(fd, host, sizeof(host));
 	if ((why = serve_admit_link(xfer, host)) != NULL) {
-		serve_refused(xfer, host, why);
+		log_refused(xfer, host, why);
 		close(fd);
 		return;
 	}
