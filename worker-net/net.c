@@ -119,7 +119,7 @@ link_frames_init(struct link *l, int fd)
 	    link_closed, l);
 	l->mc.max_body = NET_LIBRARY_FRAME_MAX;
 	l->mc.body_limit = link_body_limit;
-	l->mc.wqmax = 32u * 1024 * 1024;
+	l->mc.wqmax = NET_LINK_QUEUE_MAX;
 }
 
 /*

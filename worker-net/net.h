@@ -26,10 +26,13 @@
  * hello, and only a few links at all. A frame larger than small is kept
  * whole until it is complete: such frames in flight on every link share
  * NET_LARGE_FRAMES_MAX bytes, so holding half-sent ones costs us little.
+ * A peer that does not read what we send is dropped once a few of our
+ * libraries wait for it.
  */
 #define NET_PREHELLO_FRAME_MAX	(4u * 1024)
 #define NET_LIBRARY_FRAME_MAX	(1024u * 1024)	/* GAMELIST_MAX games */
 #define NET_LARGE_FRAMES_MAX	(16u * 1024 * 1024)	/* all links' */
+#define NET_LINK_QUEUE_MAX	(4u * 1024 * 1024)	/* unread by a peer */
 #define NET_PREHELLO_PER_HOST	8	/* inbound links awaiting a hello */
 #define NET_PREHELLO_MAX	128	/* the same, from every host */
 #define NET_LINKS_PER_HOST	16	/* inbound links, up or not */
