@@ -160,3 +160,46 @@ addr_is_local(const struct sockaddr *sa)
 	freeifaddrs(ifa);
 	return found;
 }
+
+/*
+ * The host of an address as text, without its port, an IPv4 address
+ * mapped into IPv6 written as IPv4: the key that per-host limits count
+ * by, whichever family the listener has.
+ */
+int
+addr_host(const struct sockaddr *sa, char *buf, size_t size)
+{
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+	const void	*raw;
+	int		 family = sa->sa_family;
+
+	if (family == AF_INET)
+		raw = &((const struct sockaddr_in *)sa)->sin_addr;
+	else if (family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+		family = AF_INET;
+		raw = &s6->sin6_addr.s6_addr[12];
+	} else if (family == AF_INET6)
+		raw = &s6->sin6_addr;
+	else {
+		errno = EAFNOSUPPORT;
+		return -1;
+	}
+	if (inet_ntop(family, raw, buf, size) == NULL)
+		return -1;
+	return 0;
+}
+
+/* The host at the other end of a connected socket ("?" when unknown). */
+int
+addr_peer_host(int fd, char *buf, size_t size)
+{
+	struct sockaddr_storage ss;
+	socklen_t	 len = sizeof(ss);
+
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) == -1 ||
+	    addr_host((struct sockaddr *)&ss, buf, size) == -1) {
+		snprintf(buf, size, "?");
+		return -1;
+	}
+	return 0;
+}

@@ -567,15 +567,22 @@ msgconn_dispatch(struct msgconn *c, char *err, size_t errsz)
 		struct msg_header hdr;
 		msgpack_unpacked up;
 		struct msg	 m;
-		size_t		 uoff = 0;
+		size_t		 uoff = 0, limit;
 		const unsigned char *body;
 
 		memcpy(&hdr, c->rbuf + off, sizeof(hdr));
 		hdr.type = le32toh(hdr.type);
 		hdr.flags = le32toh(hdr.flags);
 		hdr.len = le32toh(hdr.len);
-		if (hdr.len > c->max_body) {
-			seterr(err, errsz, "oversized frame");
+		limit = c->body_limit != NULL ?
+		    c->body_limit(c, hdr.type, hdr.len) : c->max_body;
+		if (limit > c->max_body)
+			limit = c->max_body;
+		/* Refused when the header arrives, before any body is kept. */
+		if (hdr.len > limit) {
+			seterr(err, errsz, "oversized %s frame: %u bytes, at "
+			    "most %zu here", msg_type_str(hdr.type), hdr.len,
+			    limit);
 			goto bad;
 		}
 		if (c->rlen - off < sizeof(hdr) + hdr.len)
@@ -627,7 +634,7 @@ static void
 msgconn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct msgconn	*c = w->data;
-	char		 why[128] = "";
+	char		 why[160] = "";
 	ssize_t		 n;
 	int		 rc;
 

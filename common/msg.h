@@ -147,6 +147,12 @@ struct msgbuf {
 struct msgconn;
 typedef void	(*msgconn_msg_cb)(struct msgconn *, struct msg *);
 typedef void	(*msgconn_close_cb)(struct msgconn *, const char *why);
+/*
+ * The largest body a frame of this type may have on this link now, asked
+ * when its header (announcing len) arrives, until the frame is complete.
+ */
+typedef size_t	(*msgconn_limit_cb)(const struct msgconn *, uint32_t type,
+		    uint32_t len);
 
 /*
  * A non-blocking framed connection on a libev loop. The owner may close
@@ -162,6 +168,7 @@ struct msgconn {
 	size_t			 rlen;
 	size_t			 rcap;
 	size_t			 max_body;
+	msgconn_limit_cb	 body_limit;	/* NULL: max_body for all */
 	int			 allow_fds;
 	int			 rfds[MSG_MAX_FDS];
 	int			 nrfds;

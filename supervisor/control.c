@@ -20,8 +20,18 @@
 #include "supervisor/supervisor.h"
 
 #define CTL_MAX_LINE	(1024 * 1024)
-#define CTL_MAX_QUEUED	(64u * 1024 * 1024)
 #define CTL_MAX_CLIENTS	64
+/*
+ * Output waiting for a client that does not read is bounded: a socket
+ * client with more than CTL_CLIENT_QUEUED unread is dropped, and so is
+ * one holding more than a little while all of them together hold more
+ * than CTL_TOTAL_QUEUED. The shim's stdio (the one reader it has) may
+ * fall further behind.
+ */
+#define CTL_CLIENT_QUEUED	(4u * 1024 * 1024)
+#define CTL_TOTAL_QUEUED	(32u * 1024 * 1024)
+#define CTL_SLACK_QUEUED	(64u * 1024)
+#define CTL_STDIO_QUEUED	(64u * 1024 * 1024)
 
 struct outbuf {
 	TAILQ_ENTRY(outbuf)	 entry;
@@ -51,6 +61,7 @@ struct ctl_client {
 static TAILQ_HEAD(, ctl_client) clients = TAILQ_HEAD_INITIALIZER(clients);
 static uint64_t		 next_serial = 1;
 static int		 nclients;
+static size_t		 socket_queued;	/* by every socket client */
 static int		 listen_fd = -1;
 static char		 listen_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static ev_io		 listen_io;
@@ -90,6 +101,8 @@ client_flush(struct ctl_client *c)
 		}
 		ob->off += n;
 		c->queued -= n;
+		if (!c->is_stdio)
+			socket_queued -= n;
 		if (ob->off == ob->len) {
 			TAILQ_REMOVE(&c->out, ob, entry);
 			free(ob);
@@ -117,6 +130,20 @@ client_lost(struct ctl_client *c)
 	client_free(c);
 }
 
+/*
+ * Whether a client has fallen so far behind that it goes: over its own
+ * limit, or holding more than a little when every client together is
+ * over theirs (whoever is written to next and has not read goes first).
+ */
+static int
+client_too_far_behind(const struct ctl_client *c)
+{
+	if (c->is_stdio)
+		return c->queued > CTL_STDIO_QUEUED;
+	return c->queued > CTL_CLIENT_QUEUED ||
+	    (socket_queued > CTL_TOTAL_QUEUED && c->queued > CTL_SLACK_QUEUED);
+}
+
 /* Queues one JSON value as a line; steals the reference. */
 static void
 client_write(struct ctl_client *c, json_t *v)
@@ -130,11 +157,12 @@ client_write(struct ctl_client *c, json_t *v)
 	if (s == NULL)
 		return;
 	len = strlen(s);
-	if (c->queued + len + 1 > CTL_MAX_QUEUED ||
+	if (client_too_far_behind(c) ||
 	    (ob = malloc(sizeof(*ob) + len + 1)) == NULL) {
 		free(s);
-		log_warnx("control client %llu is not reading, dropping it",
-		    (unsigned long long)c->serial);
+		log_warnx("control client %llu is not reading (%zu bytes "
+		    "waiting, %zu for all clients), dropping it",
+		    (unsigned long long)c->serial, c->queued, socket_queued);
 		client_lost(c);
 		return;
 	}
@@ -145,6 +173,8 @@ client_write(struct ctl_client *c, json_t *v)
 	free(s);
 	TAILQ_INSERT_TAIL(&c->out, ob, entry);
 	c->queued += ob->len;
+	if (!c->is_stdio)
+		socket_queued += ob->len;
 	if (client_flush(c) == -1)
 		client_lost(c);
 }
@@ -390,6 +420,8 @@ client_free(struct ctl_client *c)
 		TAILQ_REMOVE(&c->out, ob, entry);
 		free(ob);
 	}
+	if (!c->is_stdio)
+		socket_queued -= c->queued;
 	TAILQ_REMOVE(&clients, c, entry);
 	nclients--;
 	free(c->buf);

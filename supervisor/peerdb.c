@@ -1,7 +1,9 @@
 /*
  * Peer identity and the peers we know, in SQLite under the state dir.
  * One row per peer id: a peer that comes back from another address keeps
- * its entry and its library; only "connected" says whether it is here now.
+ * its entry; only "connected" says whether it is here now. Its library
+ * goes when it does (its next hello brings it again), and the rows of
+ * peers long gone are pruned, so no flood of made-up ids fills the disk.
  */
 #include <sys/random.h>
 
@@ -17,6 +19,7 @@
 static const char schema[] =
     "PRAGMA journal_mode=WAL;"
     "PRAGMA synchronous=NORMAL;"
+    "PRAGMA journal_size_limit=1048576;"
     "CREATE TABLE IF NOT EXISTS identity ("
     "  key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS peers ("
@@ -37,6 +40,7 @@ peerdb_open(struct peerdb *p, const char *state_dir, char *err, size_t errsz)
 	char	*emsg = NULL;
 
 	p->db = NULL;
+	p->max_peers = PEERDB_MAX_PEERS;
 	if ((size_t)snprintf(path, sizeof(path), "%s/peers.db", state_dir) >=
 	    sizeof(path)) {
 		snprintf(err, errsz, "state dir path too long");
@@ -122,6 +126,46 @@ peerdb_identity(struct peerdb *p, char id[PEER_ID_SIZE])
 }
 
 int
+peerdb_count(struct peerdb *p)
+{
+	sqlite3_stmt	*st;
+	int		 n = -1;
+
+	if (sqlite3_prepare_v2(p->db, "SELECT COUNT(*) FROM peers", -1, &st,
+	    NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+/* Beyond max_peers rows, the disconnected peers seen longest ago go. */
+static int
+peerdb_prune(struct peerdb *p)
+{
+	char		 excess[32];
+	const char	*args[1] = { excess };
+	int		 n;
+
+	if ((n = peerdb_count(p)) == -1)
+		return -1;
+	if (n <= p->max_peers)
+		return 0;
+	snprintf(excess, sizeof(excess), "%d", n - p->max_peers);
+	if (exec_bind(p, "DELETE FROM peer_games WHERE peer_id IN ("
+	    "SELECT peer_id FROM peers WHERE connected = 0 "
+	    "ORDER BY last_seen, rowid LIMIT ?1)", 1, args) == -1 ||
+	    exec_bind(p, "DELETE FROM peers WHERE peer_id IN ("
+	    "SELECT peer_id FROM peers WHERE connected = 0 "
+	    "ORDER BY last_seen, rowid LIMIT ?1)", 1, args) == -1)
+		return -1;
+	log_debug("peer db: pruned %d peers seen longest ago",
+	    n - p->max_peers);
+	return 0;
+}
+
+int
 peerdb_upsert(struct peerdb *p, const struct peer_info *pi)
 {
 	char		 now[32];
@@ -133,15 +177,20 @@ peerdb_upsert(struct peerdb *p, const struct peer_info *pi)
 	args[2] = pi->addr;
 	args[3] = pi->connected ? "1" : "0";
 	args[4] = now;
-	return exec_bind(p, "INSERT INTO peers "
+	if (exec_bind(p, "INSERT INTO peers "
 	    "(peer_id, name, addr, connected, last_seen) "
 	    "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(peer_id) DO UPDATE SET "
 	    "name = excluded.name, addr = excluded.addr, "
 	    "connected = excluded.connected, last_seen = excluded.last_seen",
-	    5, args);
+	    5, args) == -1)
+		return -1;
+	return peerdb_prune(p);
 }
 
-/* Replaces a peer's library in one transaction. */
+/*
+ * Replaces a peer's library in one transaction, its first
+ * PEERDB_MAX_GAMES games only (the caller puts those it cares for first).
+ */
 int
 peerdb_set_library(struct peerdb *p, const char *peer_id,
     const struct game_entry *games, size_t ngames)
@@ -150,6 +199,11 @@ peerdb_set_library(struct peerdb *p, const char *peer_id,
 	const char	*args[1] = { peer_id };
 	size_t		 i;
 
+	if (ngames > PEERDB_MAX_GAMES) {
+		log_warnx("peer %s advertises %zu games; keeping %d", peer_id,
+		    ngames, PEERDB_MAX_GAMES);
+		ngames = PEERDB_MAX_GAMES;
+	}
 	if (exec_bind(p, "BEGIN", 0, NULL) == -1)
 		return -1;
 	if (exec_bind(p, "DELETE FROM peer_games WHERE peer_id = ?1",
@@ -181,19 +235,29 @@ fail:
 	return -1;
 }
 
+/* A peer that leaves takes its library with it; it was seen until now. */
 int
 peerdb_set_connected(struct peerdb *p, const char *peer_id, int connected)
 {
-	const char	*args[2] = { connected ? "1" : "0", peer_id };
+	char		 now[32];
+	const char	*args[3] = { connected ? "1" : "0", peer_id, now };
 
-	return exec_bind(p, "UPDATE peers SET connected = ?1 "
-	    "WHERE peer_id = ?2", 2, args);
+	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+	if (exec_bind(p, "UPDATE peers SET connected = ?1, last_seen = ?3 "
+	    "WHERE peer_id = ?2", 3, args) == -1)
+		return -1;
+	if (connected)
+		return 0;
+	return exec_bind(p, "DELETE FROM peer_games WHERE peer_id = ?1", 1,
+	    args + 1);
 }
 
 int
 peerdb_disconnect_all(struct peerdb *p)
 {
-	return exec_bind(p, "UPDATE peers SET connected = 0", 0, NULL);
+	if (exec_bind(p, "UPDATE peers SET connected = 0", 0, NULL) == -1)
+		return -1;
+	return exec_bind(p, "DELETE FROM peer_games", 0, NULL);
 }
 
 static void

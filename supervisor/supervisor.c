@@ -244,12 +244,23 @@ worker_misbehaved(struct sup *sup, enum proc_id id, const struct msg *m,
 	kill(sup->workers[id].pid, SIGKILL);
 }
 
+static int
+game_in_catalog(const struct game_entry *g, void *arg)
+{
+	struct sup	*sup = arg;
+
+	return catalog_find(&sup->catalog, g->id) != NULL;
+}
+
 static void
 net_peer_library(struct sup *sup, const struct peer_info *pi,
-    const struct game_entry *games, size_t n, int up)
+    struct game_entry *games, size_t n, int up)
 {
 	if (strcmp(pi->peer_id, sup->peer_id) == 0)
 		return;
+	/* Only so many games of a peer are kept: ours to serve go first. */
+	if (n > PEERDB_MAX_GAMES)
+		gamelist_prefer(games, n, game_in_catalog, sup);
 	if (up) {
 		peerdb_upsert(&sup->peerdb, pi);
 		log_info("peer %s (%s) at %s: %zu games", pi->peer_id, pi->name,

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <check.h>
+#include <endian.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -712,6 +713,191 @@ START_TEST(rejected_hello_never_leaves_a_stale_peer_up)
 }
 END_TEST
 
+/* bounds */
+
+/* Writes a bare frame header announcing len body bytes on e's link. */
+static void
+send_header(struct end *e, uint32_t type, uint32_t len)
+{
+	struct msg_header hdr;
+
+	hdr.type = htole32(type);
+	hdr.flags = 0;
+	hdr.len = htole32(len);
+	ck_assert_int_eq(write(e->mc.fd, &hdr, sizeof(hdr)),
+	    (ssize_t)sizeof(hdr));
+}
+
+START_TEST(frame_before_the_hello_over_a_few_kib_closes_the_link)
+{
+	static const uint32_t types[] = {
+		MSG_PEER_PING, MSG_PEER_XFER_OPEN, 0xdeadbeef,
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		new_link(&peers[i], 0);
+		send_header(&peers[i], types[i], NET_PREHELLO_FRAME_MAX + 1);
+		assert_refused_silently(&peers[i]);
+	}
+}
+END_TEST
+
+START_TEST(hello_as_large_as_a_library_waits_for_its_body)
+{
+	new_link(&peers[0], 0);
+	send_header(&peers[0], MSG_PEER_HELLO, NET_LIBRARY_FRAME_MAX);
+	tu_spin(loop, NULL, SETTLE);
+	ck_assert_int_eq(peers[0].closed, 0);
+	ck_assert_int_eq(net->nlinks, 1);
+}
+END_TEST
+
+START_TEST(hello_larger_than_any_library_closes_the_link)
+{
+	new_link(&peers[0], 0);
+	send_header(&peers[0], MSG_PEER_HELLO, NET_LIBRARY_FRAME_MAX + 1);
+	assert_refused_silently(&peers[0]);
+}
+END_TEST
+
+START_TEST(frame_after_up_larger_than_any_library_drops_the_peer)
+{
+	bring_up(&peers[0], OTHER_ID, PEER_ADDR);
+	send_header(&peers[0], MSG_PEER_LIBRARY, NET_LIBRARY_FRAME_MAX + 1);
+	tu_spin(loop, &peers[0].closed, SPIN_MAX);
+	ck_assert_int_eq(peers[0].closed, 1);
+	spin_until_nrec(&sup, 2);
+	ck_assert_int_eq(count_type(&sup, MSG_NET_PEER_DOWN), 1);
+}
+END_TEST
+
+/* The largest library any peer may send fits in the frame a hello gets. */
+START_TEST(hello_with_the_largest_library_fits_the_hello_limit)
+{
+	struct peer_hello h;
+	char		*frame = NULL;
+	size_t		 len = 0, i;
+
+	memset(&h, 0, sizeof(h));
+	h.proto = PEER_PROTO_VERSION;
+	memset(h.peer_id, 'f', PEER_ID_LEN);
+	memset(h.name, 'n', sizeof(h.name) - 1);
+	memset(h.addr, '1', sizeof(h.addr) - 1);
+	h.ngames = GAMELIST_MAX;
+	h.games = calloc(h.ngames, sizeof(*h.games));
+	ck_assert_ptr_nonnull(h.games);
+	for (i = 0; i < h.ngames; i++) {
+		memset(h.games[i].id, 'g', sizeof(h.games[i].id) - 1);
+		memset(h.games[i].version, 'v', sizeof(h.games[i].version) - 1);
+		snprintf(h.games[i].availability,
+		    sizeof(h.games[i].availability), "LocalOnly");
+		h.games[i].size = UINT64_MAX;
+		h.games[i].downloaded = h.games[i].installed = 1;
+	}
+	ck_assert_int_eq(msg_frame_peer_hello(&h, &frame, &len), 0);
+	ck_assert_uint_le(len - sizeof(struct msg_header),
+	    NET_LIBRARY_FRAME_MAX);
+	free(frame);
+	free(h.games);
+}
+END_TEST
+
+/* A hello header on a new inbound link; the test keeps the far end. */
+static int
+half_sent_hello(uint32_t len)
+{
+	struct msg_header hdr;
+	int		 pv[2];
+
+	tu_socketpair(pv);
+	ck_assert_ptr_nonnull(net_link_new(net, pv[0], 0));
+	hdr.type = htole32(MSG_PEER_HELLO);
+	hdr.flags = 0;
+	hdr.len = htole32(len);
+	ck_assert_int_eq(write(pv[1], &hdr, sizeof(hdr)), (ssize_t)sizeof(hdr));
+	tu_spin(loop, NULL, 2);
+	return pv[1];
+}
+
+START_TEST(large_frames_in_flight_share_one_budget)
+{
+	enum { N = NET_LARGE_FRAMES_MAX / NET_LIBRARY_FRAME_MAX + 1 };
+	int	 far[N], i;
+	char	 b;
+
+	for (i = 0; i < N; i++)
+		far[i] = half_sent_hello(NET_LIBRARY_FRAME_MAX);
+	tu_spin(loop, NULL, SETTLE);
+	ck_assert_int_eq(net->nlinks, N - 1);
+	ck_assert_uint_eq(net->large_frames, NET_LARGE_FRAMES_MAX);
+	/* The last one did not fit: closed. */
+	ck_assert_int_eq(recv(far[N - 1], &b, 1, MSG_DONTWAIT), 0);
+	/* A link that goes frees its share; a small hello always fits. */
+	close(far[0]);
+	tu_spin(loop, NULL, SETTLE);
+	ck_assert_uint_eq(net->large_frames,
+	    NET_LARGE_FRAMES_MAX - NET_LIBRARY_FRAME_MAX);
+	for (i = 1; i < N; i++)
+		close(far[i]);
+	tu_spin(loop, NULL, SETTLE);
+	ck_assert_int_eq(net->nlinks, 0);
+	ck_assert_uint_eq(net->large_frames, 0);
+	bring_up(&peers[0], OTHER_ID, PEER_ADDR);
+}
+END_TEST
+
+/* Links from host, made up (socketpairs have no address), in state. */
+static void
+links_from(const char *host, int n, enum link_state state)
+{
+	int	 i, pv[2];
+
+	for (i = 0; i < n; i++) {
+		struct link	*l;
+
+		tu_socketpair(pv);
+		ck_assert_ptr_nonnull(l = net_link_new(net, pv[0], 0));
+		close(pv[1]);
+		snprintf(l->host, sizeof(l->host), "%s", host);
+		l->state = state;
+	}
+}
+
+START_TEST(host_gets_a_few_links_waiting_for_a_hello)
+{
+	links_from("192.0.2.1", NET_PREHELLO_PER_HOST - 1, LINK_HELLO);
+	ck_assert_ptr_null(net_admit_inbound(net, "192.0.2.1"));
+	links_from("192.0.2.1", 1, LINK_HELLO);
+	ck_assert_str_eq(net_admit_inbound(net, "192.0.2.1"),
+	    "too many links from that host without a hello");
+	ck_assert_ptr_null(net_admit_inbound(net, "192.0.2.2"));
+}
+END_TEST
+
+START_TEST(host_gets_a_few_links_at_all)
+{
+	links_from("192.0.2.1", NET_LINKS_PER_HOST, LINK_UP);
+	ck_assert_str_eq(net_admit_inbound(net, "192.0.2.1"),
+	    "too many links from that host");
+	ck_assert_ptr_null(net_admit_inbound(net, "192.0.2.2"));
+}
+END_TEST
+
+START_TEST(every_host_together_gets_a_bounded_number_waiting)
+{
+	char	 host[32];
+	int	 i;
+
+	for (i = 0; i < NET_PREHELLO_MAX / NET_PREHELLO_PER_HOST; i++) {
+		snprintf(host, sizeof(host), "192.0.2.%d", i + 1);
+		links_from(host, NET_PREHELLO_PER_HOST, LINK_HELLO);
+	}
+	ck_assert_str_eq(net_admit_inbound(net, "198.51.100.1"),
+	    "too many links without a hello");
+}
+END_TEST
+
 static Suite *
 handshake_suite(void)
 {
@@ -746,6 +932,19 @@ handshake_suite(void)
 	tcase_add_test(tc, peer_back_on_a_new_link_replaces_the_old_one);
 	tcase_add_test(tc, bad_hello_on_one_link_leaves_other_peers_alone);
 	tcase_add_test(tc, rejected_hello_never_leaves_a_stale_peer_up);
+
+	tc = tu_tcase(s, "bounds", NULL, NULL, net_setup, net_teardown);
+	tcase_add_test(tc,
+	    frame_before_the_hello_over_a_few_kib_closes_the_link);
+	tcase_add_test(tc, hello_as_large_as_a_library_waits_for_its_body);
+	tcase_add_test(tc, hello_larger_than_any_library_closes_the_link);
+	tcase_add_test(tc,
+	    frame_after_up_larger_than_any_library_drops_the_peer);
+	tcase_add_test(tc, hello_with_the_largest_library_fits_the_hello_limit);
+	tcase_add_test(tc, large_frames_in_flight_share_one_budget);
+	tcase_add_test(tc, host_gets_a_few_links_waiting_for_a_hello);
+	tcase_add_test(tc, host_gets_a_few_links_at_all);
+	tcase_add_test(tc, every_host_together_gets_a_bounded_number_waiting);
 
 	return s;
 }

@@ -477,7 +477,8 @@ START_TEST(oversized_header_closes_before_any_body_arrives)
 	framed_receiver(0);
 	raw_frame(hdr, sizeof(hdr), MSG_PEER_LIBRARY, 0, UINT32_MAX, NULL, 0);
 	write_all(sv[0], hdr, sizeof(hdr));
-	assert_refused("oversized frame");
+	assert_refused("oversized PEER_LIBRARY frame: 4294967295 bytes, at "
+	    "most 16777216 here");
 }
 END_TEST
 
@@ -489,7 +490,8 @@ START_TEST(header_one_byte_over_the_limit_is_oversized)
 	raw_frame(hdr, sizeof(hdr), MSG_PEER_LIBRARY, 0, MSG_MAX_BODY + 1,
 	    NULL, 0);
 	write_all(sv[0], hdr, sizeof(hdr));
-	assert_refused("oversized frame");
+	assert_refused("oversized PEER_LIBRARY frame: 16777217 bytes, at "
+	    "most 16777216 here");
 }
 END_TEST
 
@@ -506,6 +508,57 @@ START_TEST(header_at_the_limit_waits_for_its_body)
 	ck_assert_int_eq(rxb.closed, 0);
 	ck_assert_int_eq(rxb.nmsgs, 0);
 	ck_assert_int_ne(rxb.mc.fd, -1);
+}
+END_TEST
+
+/* Small frames but for hellos, as a peer link has before its hello. */
+static size_t
+hello_sized_limit(const struct msgconn *c, uint32_t type, uint32_t len)
+{
+	(void)c;
+	(void)len;
+	return type == MSG_PEER_HELLO ? 1000 : 100;
+}
+
+START_TEST(limit_by_type_refuses_a_frame_at_its_header)
+{
+	unsigned char	 hdr[12];
+
+	framed_receiver(0);
+	rxb.mc.body_limit = hello_sized_limit;
+	raw_frame(hdr, sizeof(hdr), MSG_PEER_PING, 0, 101, NULL, 0);
+	write_all(sv[0], hdr, sizeof(hdr));
+	assert_refused("oversized PEER_PING frame: 101 bytes, at most 100 "
+	    "here");
+}
+END_TEST
+
+START_TEST(limit_by_type_lets_a_larger_frame_of_another_type_wait)
+{
+	unsigned char	 hdr[12];
+
+	framed_receiver(0);
+	rxb.mc.body_limit = hello_sized_limit;
+	raw_frame(hdr, sizeof(hdr), MSG_PEER_HELLO, 0, 1000, NULL, 0);
+	write_all(sv[0], hdr, sizeof(hdr));
+	write_all(sv[0], "\x80", 1);
+	tu_spin(loop, NULL, 20);
+	ck_assert_int_eq(rxb.closed, 0);
+	ck_assert_int_ne(rxb.mc.fd, -1);
+}
+END_TEST
+
+START_TEST(limit_by_type_never_exceeds_the_link_maximum)
+{
+	unsigned char	 hdr[12];
+
+	framed_receiver(0);
+	rxb.mc.max_body = 500;
+	rxb.mc.body_limit = hello_sized_limit;
+	raw_frame(hdr, sizeof(hdr), MSG_PEER_HELLO, 0, 501, NULL, 0);
+	write_all(sv[0], hdr, sizeof(hdr));
+	assert_refused("oversized PEER_HELLO frame: 501 bytes, at most 500 "
+	    "here");
 }
 END_TEST
 
@@ -895,6 +948,9 @@ msg_suite(void)
 	tcase_add_test(tc, oversized_header_closes_before_any_body_arrives);
 	tcase_add_test(tc, header_one_byte_over_the_limit_is_oversized);
 	tcase_add_test(tc, header_at_the_limit_waits_for_its_body);
+	tcase_add_test(tc, limit_by_type_refuses_a_frame_at_its_header);
+	tcase_add_test(tc, limit_by_type_lets_a_larger_frame_of_another_type_wait);
+	tcase_add_test(tc, limit_by_type_never_exceeds_the_link_maximum);
 	tcase_add_test(tc, body_that_is_not_a_map_closes_the_link);
 	tcase_add_test(tc, scalar_body_closes_the_link);
 	tcase_add_test(tc, empty_body_closes_the_link);

@@ -345,14 +345,13 @@ START_TEST(disconnected_peer_drops_out_of_connected_views_only)
 	ck_assert_str_eq(r.game[0].id, "ggoo");
 	ck_assert_str_eq(r.peer[0].peer_id, PEER_Y);
 
-	/* Asked by id, its last library is still known. */
+	/* Its row stays; its library went with it. */
 	games_of(PEER_X, &r);
-	ck_assert_int_eq(r.n, 2);
-	ck_assert_int_eq(r.peer[0].connected, 0);
-	assert_game_eq(&r.game[0], &lib[0]);
+	ck_assert_int_eq(r.n, 0);
 
-	/* Back again. */
+	/* Back again: its hello brings its library again. */
 	ck_assert_int_eq(peerdb_set_connected(&db, PEER_X, 1), 0);
+	ck_assert_int_eq(peerdb_set_library(&db, PEER_X, lib, 2), 0);
 	games_of(NULL, &r);
 	ck_assert_int_eq(r.n, 3);
 }
@@ -410,12 +409,12 @@ START_TEST(reopening_marks_every_peer_disconnected)
 	ck_assert_int_eq(r.n, 0);
 	games_of(NULL, &r);
 	ck_assert_int_eq(r.n, 0);
-	/* Known, with its address and library, just not here. */
+	/* Known, with its address, just not here; no stale library. */
 	ck_assert_int_eq(peerdb_get(&db, PEER_X, &pi), 0);
 	ck_assert_int_eq(pi.connected, 0);
 	ck_assert_str_eq(pi.addr, "127.0.0.2:4000");
 	games_of(PEER_X, &r);
-	ck_assert_int_eq(r.n, 2);
+	ck_assert_int_eq(r.n, 0);
 }
 END_TEST
 
@@ -432,6 +431,96 @@ START_TEST(disconnect_all_empties_the_connected_views)
 	ck_assert_int_eq(r.n, 0);
 	games_of(NULL, &r);
 	ck_assert_int_eq(r.n, 0);
+}
+END_TEST
+
+/* bounds */
+
+static void
+peer_n(char id[PEER_ID_SIZE], int n)
+{
+	snprintf(id, PEER_ID_SIZE, "%032x", n);
+}
+
+START_TEST(disconnected_peers_beyond_the_cap_go_oldest_first)
+{
+	struct peer_info pi;
+	char		 id[PEER_ID_SIZE];
+	int		 i;
+
+	db.max_peers = 3;
+	for (i = 0; i < 3; i++) {
+		peer_n(id, i);
+		upsert(id, "p", "127.0.0.2:4000", 1);
+		ck_assert_int_eq(peerdb_set_connected(&db, id, 0), 0);
+	}
+	peer_n(id, 3);
+	upsert(id, "p", "127.0.0.2:4000", 1);
+	ck_assert_int_eq(peerdb_count(&db), 3);
+	peer_n(id, 0);
+	ck_assert_int_eq(peerdb_get(&db, id, &pi), -1);
+	for (i = 1; i < 4; i++) {
+		peer_n(id, i);
+		ck_assert_int_eq(peerdb_get(&db, id, &pi), 0);
+	}
+}
+END_TEST
+
+START_TEST(connected_peers_are_never_pruned)
+{
+	char		 id[PEER_ID_SIZE];
+	int		 i;
+
+	db.max_peers = 2;
+	for (i = 0; i < 5; i++) {
+		peer_n(id, i);
+		upsert(id, "p", "127.0.0.2:4000", 1);
+	}
+	ck_assert_int_eq(peerdb_count(&db), 5);
+	ck_assert_int_eq(peerdb_count_connected(&db), 5);
+	/* Once they leave, the next hello trims back to the cap. */
+	ck_assert_int_eq(peerdb_disconnect_all(&db), 0);
+	peer_n(id, 9);
+	upsert(id, "p", "127.0.0.2:4000", 1);
+	ck_assert_int_eq(peerdb_count(&db), 2);
+	ck_assert_int_eq(peerdb_count_connected(&db), 1);
+}
+END_TEST
+
+static int
+count_game(const struct peer_info *pi, const struct game_entry *g,
+    void *arg)
+{
+	(void)pi;
+	(void)g;
+	(*(int *)arg)++;
+	return 0;
+}
+
+START_TEST(a_library_keeps_at_most_its_first_max_games)
+{
+	struct game_entry *lib;
+	struct rows	 r;
+	int		 i, n = 0;
+
+	lib = calloc(PEERDB_MAX_GAMES + 10, sizeof(*lib));
+	ck_assert_ptr_nonnull(lib);
+	for (i = 0; i < PEERDB_MAX_GAMES + 10; i++) {
+		char	 gid[GAME_ID_SIZE];
+
+		snprintf(gid, sizeof(gid), "g%05d", i);
+		lib[i] = game(gid, "1", 1, 0, 1);
+	}
+	upsert(PEER_X, "alpha", "127.0.0.2:4000", 1);
+	ck_assert_int_eq(peerdb_set_library(&db, PEER_X, lib,
+	    PEERDB_MAX_GAMES + 10), 0);
+	ck_assert_int_eq(peerdb_each_game(&db, PEER_X, count_game, &n), 0);
+	ck_assert_int_eq(n, PEERDB_MAX_GAMES);
+	memset(&r, 0, sizeof(r));
+	ck_assert_int_eq(peerdb_each_game(&db, PEER_X, first_game_only, &r),
+	    0);
+	ck_assert_str_eq(r.game[0].id, "g00000");
+	free(lib);
 }
 END_TEST
 
@@ -463,6 +552,12 @@ peerdb_suite(void)
 	    db_setup, db_teardown);
 	tcase_add_test(tc, reopening_marks_every_peer_disconnected);
 	tcase_add_test(tc, disconnect_all_empties_the_connected_views);
+
+	tc = tu_tcase(s, "bounds", top_setup, top_teardown,
+	    db_setup, db_teardown);
+	tcase_add_test(tc, disconnected_peers_beyond_the_cap_go_oldest_first);
+	tcase_add_test(tc, connected_peers_are_never_pruned);
+	tcase_add_test(tc, a_library_keeps_at_most_its_first_max_games);
 
 	return s;
 }

@@ -1044,6 +1044,100 @@ START_TEST(an_idle_serve_link_is_closed)
 }
 END_TEST
 
+/* per-host shares */
+
+/* n more serve links; the test keeps their far ends in far[]. */
+static void
+more_links(int n, int *far)
+{
+	int	 i, sv[2];
+
+	for (i = 0; i < n; i++) {
+		tu_socketpair(sv);
+		serve_start(xfer, sv[0]);
+		far[i] = sv[1];
+	}
+}
+
+static int
+serving_count(void)
+{
+	struct serve_conn *sc;
+	int		 n = 0;
+
+	TAILQ_FOREACH(sc, &xfer->serving, entry)
+		n++;
+	return n;
+}
+
+START_TEST(one_host_gets_its_share_of_links_and_no_more)
+{
+	int	 far[SERVE_LINKS_PER_HOST + 1], i;
+	char	 b;
+
+	/* The fixture's link and these come from one host (a socketpair). */
+	more_links(SERVE_LINKS_PER_HOST - 1, far);
+	ck_assert_int_eq(serving_count(), SERVE_LINKS_PER_HOST);
+	ck_assert_str_eq(serve_admit_link(xfer, "?"),
+	    "too many transfer links from that host");
+	ck_assert_ptr_null(serve_admit_link(xfer, "192.0.2.9"));
+	more_links(1, far + SERVE_LINKS_PER_HOST - 1);
+	ck_assert_int_eq(serving_count(), SERVE_LINKS_PER_HOST);
+	/* Refused: closed without a word. */
+	ck_assert_int_eq(recv(far[SERVE_LINKS_PER_HOST - 1], &b, 1,
+	    MSG_DONTWAIT), 0);
+	for (i = 0; i < SERVE_LINKS_PER_HOST; i++)
+		close(far[i]);
+}
+END_TEST
+
+/* Marks the first n serve links as streaming, from one host or n. */
+static void
+streaming(int n, int one_host)
+{
+	struct serve_conn *sc;
+	int		 i = 0, p[2];
+
+	TAILQ_FOREACH(sc, &xfer->serving, entry) {
+		if (i == n)
+			break;
+		snprintf(sc->host, sizeof(sc->host), "192.0.2.%d",
+		    one_host ? 1 : i + 1);
+		ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+		close(p[1]);
+		sc->pipe_fd = p[0];
+		i++;
+	}
+	ck_assert_int_eq(i, n);
+}
+
+START_TEST(one_host_gets_a_couple_of_streams_at_once)
+{
+	int	 far[SERVE_STREAMS_PER_HOST], i;
+
+	more_links(SERVE_STREAMS_PER_HOST - 1, far);
+	streaming(SERVE_STREAMS_PER_HOST, 1);
+	ck_assert_str_eq(serve_admit_stream(xfer, "192.0.2.1"),
+	    "too many streams to your host at once");
+	ck_assert_ptr_null(serve_admit_stream(xfer, "192.0.2.2"));
+	for (i = 0; i < SERVE_STREAMS_PER_HOST - 1; i++)
+		close(far[i]);
+}
+END_TEST
+
+START_TEST(streams_from_every_host_together_are_bounded)
+{
+	int	 far[SERVE_MAX_STREAMS], i;
+
+	more_links(SERVE_MAX_STREAMS - 1, far);
+	streaming(SERVE_MAX_STREAMS, 0);
+	ck_assert_str_eq(serve_admit_stream(xfer, "198.51.100.1"),
+	    "too many streams at once, try again later");
+	for (i = 0; i < SERVE_MAX_STREAMS - 1; i++)
+		close(far[i]);
+}
+END_TEST
+
 static Suite *
 serve_suite(void)
 {
@@ -1071,6 +1165,9 @@ serve_suite(void)
 	    hostile_chunk_requests_are_refused_and_the_link_survives);
 	tcase_add_test(tc, a_malformed_frame_closes_only_that_link);
 	tcase_add_test(tc, an_idle_serve_link_is_closed);
+	tcase_add_test(tc, one_host_gets_its_share_of_links_and_no_more);
+	tcase_add_test(tc, one_host_gets_a_couple_of_streams_at_once);
+	tcase_add_test(tc, streams_from_every_host_together_are_bounded);
 
 	return s;
 }

@@ -405,12 +405,20 @@ do_stream_out(struct install *inst, const char *game_id, int fd)
 	pid_t		  pid;
 	int		  game_fd, rc;
 
+	if (inst->nstreams >= INST_MAX_STREAMS) {
+		log_warnx("stream %s refused: %d streams running already",
+		    game_id, inst->nstreams);
+		stream_error(fd, "too many streams at once, try again later");
+		close(fd);
+		return;
+	}
 	if ((pid = fork()) == -1) {
 		log_warn("stream %s", game_id);
 		close(fd);
 		return;
 	}
 	if (pid > 0) {
+		inst->nstreams++;
 		close(fd);
 		return;
 	}
@@ -450,6 +458,8 @@ child_cb(struct ev_loop *loop, ev_child *w, int revents)
 	/* Stream children report through their stream; jobs to us. */
 	if ((j = job_find(inst, w->rpid)) != NULL)
 		job_done(inst, j, w->rstatus);
+	else if (inst->nstreams > 0)
+		inst->nstreams--;
 }
 
 /* After a crash: a half-extracted staging folder is removed. */

@@ -36,7 +36,14 @@ struct install {
 	char		 unrar_path[PATH_MAX];	/* as the hello says it */
 	ev_child	 children;
 	TAILQ_HEAD(, job) jobs;
+	int		 nstreams;	/* stream children running */
 };
+
+/*
+ * Streams at once, whoever asks: the transfer worker shares them out per
+ * host; this is the last word, should a request slip past it.
+ */
+#define INST_MAX_STREAMS	8
 
 struct install	*install_new(struct ev_loop *, int supfd);
 void		 install_free(struct install *);

@@ -78,6 +78,87 @@ link_arm(struct link *l, ev_tstamp after)
 	ev_timer_start(l->net->loop, &l->timer);
 }
 
+static void	log_refused(struct net *, const char *, const char *);
+
+/* A large frame arrived whole, or its link went: its share is free. */
+static void
+large_frame_done(struct link *l)
+{
+	l->net->large_frames -= l->large_frame;
+	l->large_frame = 0;
+}
+
+/*
+ * Until the hello, a link takes small frames only, and a hello as large
+ * as a library; once up, frames as large as a library. A frame larger
+ * than small needs its share of what all links may hold in flight; when
+ * that is spent, only a small frame goes.
+ */
+static size_t
+link_body_limit(const struct msgconn *c, uint32_t type, uint32_t len)
+{
+	struct link	*l = c->arg;
+	struct net	*net = l->net;
+	size_t		 max = NET_PREHELLO_FRAME_MAX;
+
+	if (l->state == LINK_UP || type == MSG_PEER_HELLO ||
+	    type == MSG_PEER_HELLO_ACK)
+		max = NET_LIBRARY_FRAME_MAX;
+	if (len <= NET_PREHELLO_FRAME_MAX || len > max ||
+	    l->large_frame == len)
+		return max;
+	large_frame_done(l);
+	if (net->large_frames + len > NET_LARGE_FRAMES_MAX) {
+		log_refused(net, l->host[0] ? l->host : l->target,
+		    "large frames in flight on every link hold their limit");
+		return NET_PREHELLO_FRAME_MAX;
+	}
+	net->large_frames += len;
+	l->large_frame = len;
+	return max;
+}
+
+/* Frames for a link that will say hello: bounded as above. */
+static void
+link_frames_init(struct link *l, int fd)
+{
+	msgconn_init(&l->mc, l->net->loop, fd, 0, net_dispatch_peer,
+	    link_closed, l);
+	l->mc.max_body = NET_LIBRARY_FRAME_MAX;
+	l->mc.body_limit = link_body_limit;
+	l->mc.wqmax = NET_LINK_QUEUE_MAX;
+}
+
+/*
+ * Whether one more inbound link from host may wait for its hello: NULL,
+ * or why not. Links already handed to the transfer worker are its own.
+ */
+const char *
+net_admit_inbound(const struct net *net, const char *host)
+{
+	const struct link *l;
+	int		 waiting = 0, from_host = 0, host_waiting = 0;
+
+	if (net->nlinks >= NET_MAX_LINKS)
+		return "too many peer links";
+	TAILQ_FOREACH(l, &net->links, entry) {
+		int	 same = !l->outbound && strcmp(l->host, host) == 0;
+
+		if (l->state == LINK_HELLO && !l->outbound) {
+			waiting++;
+			host_waiting += same;
+		}
+		from_host += same;
+	}
+	if (from_host >= NET_LINKS_PER_HOST)
+		return "too many links from that host";
+	if (host_waiting >= NET_PREHELLO_PER_HOST)
+		return "too many links from that host without a hello";
+	if (waiting >= NET_PREHELLO_MAX)
+		return "too many links without a hello";
+	return NULL;
+}
+
 struct link *
 net_link_new(struct net *net, int fd, int outbound)
 {
@@ -92,9 +173,9 @@ net_link_new(struct net *net, int fd, int outbound)
 	l->outbound = outbound;
 	l->state = LINK_HELLO;
 	l->last_rx = ev_now(net->loop);
-	msgconn_init(&l->mc, net->loop, fd, 0, net_dispatch_peer, link_closed,
-	    l);
-	l->mc.wqmax = 32u * 1024 * 1024;
+	if (!outbound)
+		addr_peer_host(fd, l->host, sizeof(l->host));
+	link_frames_init(l, fd);
 	ev_init(&l->timer, link_timer_cb);
 	l->timer.data = l;
 	link_arm(l, NET_HELLO_TIMEOUT);
@@ -108,6 +189,7 @@ link_free(struct link *l)
 {
 	struct net	*net = l->net;
 
+	large_frame_done(l);
 	ev_timer_stop(net->loop, &l->timer);
 	ev_io_stop(net->loop, &l->cio);
 	TAILQ_REMOVE(&net->links, l, entry);
@@ -148,8 +230,9 @@ net_link_drop(struct link *l, const char *why)
 		snprintf(d.reason, sizeof(d.reason), "%s", why);
 		msg_send_net_peer_down(&net->sup, &d);
 	} else
-		log_info("link %s closed: %s", l->target[0] ? l->target :
-		    "inbound", why);
+		log_info("link %s %s closed: %s", l->outbound ? "to" : "from",
+		    l->target[0] ? l->target : l->host[0] ? l->host : "?",
+		    why);
 	if (l->connect_req != 0)
 		connect_answer(l, why);
 	if (l->state == LINK_CONNECTING) {
@@ -201,6 +284,7 @@ net_dispatch_peer(struct msgconn *c, struct msg *m)
 	struct link	*l = c->arg;
 	char		 why[ERROR_SIZE];
 
+	large_frame_done(l);
 	l->last_rx = ev_now(l->net->loop);
 	if (l->state == LINK_HELLO && !l->outbound &&
 	    m->type == MSG_PEER_XFER_OPEN) {
@@ -258,10 +342,31 @@ set_sockopts(int fd)
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
 }
 
+/* A flood of refusals is logged once a second, with how many there were. */
+static void
+log_refused(struct net *net, const char *host, const char *why)
+{
+	ev_tstamp	 now = ev_now(net->loop);
+
+	if (now - net->refused_logged < 1.0) {
+		net->refused_quiet++;
+		return;
+	}
+	if (net->refused_quiet > 0)
+		log_warnx("refused a link from %s: %s (and %u more refused "
+		    "in the last second)", host, why, net->refused_quiet);
+	else
+		log_warnx("refused a link from %s: %s", host, why);
+	net->refused_logged = now;
+	net->refused_quiet = 0;
+}
+
 static void
 accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct net	*net = w->data;
+	const char	*why;
+	char		 host[ADDR_HOSTLEN];
 	int		 fd;
 
 	(void)loop;
@@ -272,8 +377,9 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 			log_warn("accept");
 		return;
 	}
-	if (net->nlinks >= NET_MAX_LINKS) {
-		log_warnx("too many peer links, refusing one");
+	addr_peer_host(fd, host, sizeof(host));
+	if ((why = net_admit_inbound(net, host)) != NULL) {
+		log_refused(net, host, why);
 		close(fd);
 		return;
 	}
@@ -378,8 +484,7 @@ connect_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 	/* Connected: now a framed link that says hello first. */
 	l->state = LINK_HELLO;
-	msgconn_init(mc, loop, fd, 0, net_dispatch_peer, link_closed, l);
-	mc->wqmax = 32u * 1024 * 1024;
+	link_frames_init(l, fd);
 	link_arm(l, NET_HELLO_TIMEOUT);
 	if (handshake_send_hello(l, 0) == -1)
 		net_link_drop(l, "cannot send hello");

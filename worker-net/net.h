@@ -12,11 +12,30 @@
 #include "common/addr.h"
 #include "common/msgtypes.h"
 
-#define NET_HELLO_TIMEOUT	10.0	/* a new link must say hello by then */
+#define NET_HELLO_TIMEOUT	5.0	/* a new link must say hello by then */
 #define NET_PING_INTERVAL	2.0
 #define NET_DEAD_AFTER		6.0	/* silence that drops a peer */
 #define NET_CONNECT_TIMEOUT	10.0
 #define NET_MAX_LINKS		768
+
+/*
+ * What any host on the LAN can hold of us before it has said who it is,
+ * and after. A frame before the hello is small, but for the hello itself:
+ * it carries the library, so it (and a library update) may be as large as
+ * the biggest library; a host may keep only a few links waiting for their
+ * hello, and only a few links at all. A frame larger than small is kept
+ * whole until it is complete: such frames in flight on every link share
+ * NET_LARGE_FRAMES_MAX bytes, so holding half-sent ones costs us little.
+ * A peer that does not read what we send is dropped once a few of our
+ * libraries wait for it.
+ */
+#define NET_PREHELLO_FRAME_MAX	(4u * 1024)
+#define NET_LIBRARY_FRAME_MAX	(1024u * 1024)	/* GAMELIST_MAX games */
+#define NET_LARGE_FRAMES_MAX	(16u * 1024 * 1024)	/* all links' */
+#define NET_LINK_QUEUE_MAX	(4u * 1024 * 1024)	/* unread by a peer */
+#define NET_PREHELLO_PER_HOST	8	/* inbound links awaiting a hello */
+#define NET_PREHELLO_MAX	128	/* the same, from every host */
+#define NET_LINKS_PER_HOST	16	/* inbound links, up or not */
 
 enum link_state {
 	LINK_CONNECTING,	/* outbound, TCP connect in progress */
@@ -38,10 +57,12 @@ struct link {
 	char			 peer_id[PEER_ID_SIZE];
 	char			 name[PEER_NAME_SIZE];
 	char			 addr[ADDR_STRLEN];	/* its listen addr */
+	char			 host[ADDR_HOSTLEN];	/* inbound: from where */
 	ev_io			 cio;		/* connect completion */
 	ev_timer		 timer;		/* hello/connect deadline, ping */
 	ev_tstamp		 last_rx;
 	int			 closed_by_peer;	/* EOF, not our drop */
+	uint32_t		 large_frame;	/* its share, in flight */
 };
 
 struct connect_wait;
@@ -58,6 +79,9 @@ struct net {
 	struct game_list	 library;	/* our games */
 	int			 nlinks;
 	TAILQ_HEAD(, link)	 links;
+	size_t			 large_frames;	/* bytes of them in flight */
+	ev_tstamp		 refused_logged;	/* once a second */
+	unsigned		 refused_quiet;	/* not logged since */
 	struct mdns		*mdns;		/* NULL when off */
 	TAILQ_HEAD(, connect_wait) waits;	/* connects that lost a race */
 };
@@ -66,6 +90,7 @@ struct net {
 struct net	*net_new(struct ev_loop *, int supfd);
 void		 net_free(struct net *);
 struct link	*net_link_new(struct net *, int fd, int outbound);
+const char	*net_admit_inbound(const struct net *, const char *host);
 void		 net_link_drop(struct link *, const char *why);
 void		 net_dial(struct net *, uint64_t req, const char *addr);
 void		 net_connect_done(struct net *, uint64_t req,

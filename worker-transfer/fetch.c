@@ -1387,7 +1387,8 @@ fetch_start(struct transfer *xfer, struct xfer_fetch *req)
 	f->nsrc = req->nsources;
 	f->mode = req->mode;
 	f->stream = req->mode == FETCH_STREAM;
-	f->max_total = req->max_total;
+	f->max_total = req->max_total < STREAM_MAX_TOTAL ? req->max_total :
+	    STREAM_MAX_TOTAL;
 	if (req->mode == FETCH_REPAIR) {
 		/* Taken over from the request. */
 		f->repair = req->pieces;

@@ -501,12 +501,19 @@ serve_stream(struct serve_conn *sc, const char *game_id)
 {
 	struct transfer	*xfer = sc->xfer;
 	struct game_pipe need;
+	const char	*busy;
 	char		 why[ERROR_SIZE];
 	int		 p[2];
 
 	if (serve_gate(&xfer->gates, xfer->games_fd, game_id, why,
 	    sizeof(why)) == -1) {
 		serve_error(sc, why);
+		return;
+	}
+	if ((busy = serve_admit_stream(xfer, sc->host)) != NULL) {
+		log_info("refused a stream of %s to %s: %s", game_id,
+		    sc->host, busy);
+		serve_error(sc, busy);
 		return;
 	}
 	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) == -1) {
@@ -592,19 +599,78 @@ serve_idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	ev_timer_start(loop, w);
 }
 
+/* Whether one more link from host may be served: NULL, or why not. */
+const char *
+serve_admit_link(struct transfer *xfer, const char *host)
+{
+	struct serve_conn *sc;
+	int		 all = 0, from_host = 0;
+
+	TAILQ_FOREACH(sc, &xfer->serving, entry) {
+		all++;
+		from_host += strcmp(sc->host, host) == 0;
+	}
+	if (all >= SERVE_MAX_LINKS)
+		return "too many transfer links";
+	if (from_host >= SERVE_LINKS_PER_HOST)
+		return "too many transfer links from that host";
+	return NULL;
+}
+
+/* Whether one more stream may start for host: NULL, or why not. */
+const char *
+serve_admit_stream(struct transfer *xfer, const char *host)
+{
+	struct serve_conn *sc;
+	int		 all = 0, from_host = 0;
+
+	TAILQ_FOREACH(sc, &xfer->serving, entry) {
+		if (sc->pipe_fd == -1)
+			continue;
+		all++;
+		from_host += strcmp(sc->host, host) == 0;
+	}
+	if (all >= SERVE_MAX_STREAMS)
+		return "too many streams at once, try again later";
+	if (from_host >= SERVE_STREAMS_PER_HOST)
+		return "too many streams to your host at once";
+	return NULL;
+}
+
+/* A refusal flood is logged once a second, with how many there were. */
+static void
+log_refused(struct transfer *xfer, const char *host, const char *why)
+{
+	static ev_tstamp last;
+	static unsigned	 quiet;
+	ev_tstamp	 now = ev_now(xfer->loop);
+
+	if (now - last < 1.0) {
+		quiet++;
+		return;
+	}
+	if (quiet > 0)
+		log_warnx("refused a transfer link from %s: %s (and %u more "
+		    "in the last second)", host, why, quiet);
+	else
+		log_warnx("refused a transfer link from %s: %s", host, why);
+	last = now;
+	quiet = 0;
+}
+
 /* A transfer link handed over by the net worker, hello already read. */
 void
 serve_start(struct transfer *xfer, int fd)
 {
 	struct serve_conn *sc;
+	const char	*why;
+	char		 host[ADDR_HOSTLEN];
 	char		*frame = NULL;
 	size_t		 len = 0;
-	int		 n = 0;
 
-	TAILQ_FOREACH(sc, &xfer->serving, entry)
-		n++;
-	if (n >= SERVE_MAX_LINKS) {
-		log_warnx("serving %d links already, refusing one", n);
+	addr_peer_host(fd, host, sizeof(host));
+	if ((why = serve_admit_link(xfer, host)) != NULL) {
+		log_refused(xfer, host, why);
 		close(fd);
 		return;
 	}
@@ -613,6 +679,7 @@ serve_start(struct transfer *xfer, int fd)
 		close(fd);
 		return;
 	}
+	memcpy(sc->host, host, sizeof(sc->host));
 	sc->last_active = ev_now(xfer->loop);
 	ev_timer_init(&sc->idle, serve_idle_cb, xfer->serve_idle > 0 ?
 	    xfer->serve_idle : SERVE_IDLE, 0);

@@ -129,6 +129,9 @@ stream_entry(struct source *s, struct msg *m, char *err, size_t errsz)
 	    !path_is_safe_relative(entry.path))
 		return seterr(err, errsz,
 		    "stream entry with a path we do not accept");
+	if (f->entries >= STREAM_MAX_ENTRIES)
+		return seterr(err, errsz, "stream has more than %u entries",
+		    STREAM_MAX_ENTRIES);
 	memcpy(f->epath, entry.path, sizeof(f->epath));
 	size = entry.size;
 	if (size > f->max_total || f->bytes + size > f->max_total)

@@ -22,6 +22,20 @@
 #define XFER_BUF_SIZE		(1024 * 1024)
 #define SERVE_IDLE		30.0	/* a served link silent this long goes */
 #define SERVE_MAX_LINKS		256
+/*
+ * Any host on the LAN may open transfer links without a hello: one host
+ * gets a share of the links and of the streams (each stream is an
+ * extraction process in the install worker), never all of them.
+ */
+#define SERVE_LINKS_PER_HOST	16
+#define SERVE_MAX_STREAMS	8
+#define SERVE_STREAMS_PER_HOST	2
+/*
+ * A stream we receive: whatever its source claims, no more entries than
+ * any game has files, and no more bytes than any game is.
+ */
+#define STREAM_MAX_ENTRIES	(256u * 1024)
+#define STREAM_MAX_TOTAL	(1ULL << 40)
 
 /* What may be served: the catalog, minus games with an operation. */
 struct serve_gates {
@@ -40,6 +54,7 @@ struct serve_conn {
 	struct msgconn		 rd;		/* requests */
 	ev_io			 wio;
 	char			 game_id[GAME_ID_SIZE];	/* its last request */
+	char			 host[ADDR_HOSTLEN];	/* the peer's */
 	char			*out;		/* a header or reply frame */
 	size_t			 outlen;
 	size_t			 outoff;
@@ -97,6 +112,8 @@ void	serve_manifest_set(struct transfer *, struct manifest *);
 void	serve_manifest_forget(struct transfer *, const char *game_id);
 void	serve_manifests_free(struct transfer *);
 void	serve_start(struct transfer *, int fd);
+const char *serve_admit_link(struct transfer *, const char *host);
+const char *serve_admit_stream(struct transfer *, const char *host);
 void	serve_close(struct serve_conn *);
 int	serve_count(struct transfer *, const char *game_id);
 

@@ -2,13 +2,19 @@
 hellos on a listener, hostile chunk requests, sources that stall, hostile
 streams, and sources that send bytes nobody asked for. Each must be
 refused or dropped, with nothing written outside the games folder, while
-the real peers keep working."""
+the real peers keep working. And what any host can make us hold is
+bounded (X40-X44): hello floods in the peer db, half-sent frames in the
+net worker, idle transfer links, control clients that do not read,
+streams asked for and never read."""
 
 from __future__ import annotations
 
+import concurrent.futures
+import json
 import os
 import random
 import socket
+import sqlite3
 import time
 import zlib
 from pathlib import Path
@@ -37,6 +43,7 @@ from harness import (
     fixture_dir,
     game_events,
     poll,
+    wait_local_game,
     wait_no_active,
     wait_remote_game,
 )
@@ -71,7 +78,7 @@ def x2_raw_tcp_garbage(sc: Scenario) -> str:
 
     # Each case: (what, bytes, half-close after?, must close within s).
     # A listener that waits for a hello closes a silent link at its hello
-    # timeout (10 s); what it can refuse at once must go at once.
+    # timeout (5 s); what it can refuse at once must go at once.
     cases: list[tuple[str, bytes, bool, float]] = [
         ("random garbage", rng.randbytes(4096), False, 15.0),
         ("garbage with a small header", FRAME_HDR.pack(rng.randrange(1 << 32), 0, 64) + rng.randbytes(64), False, 15.0),
@@ -623,10 +630,467 @@ def x11_overlong_chunk_source_dropped(sc: Scenario) -> str:
     return "; ".join(results)
 
 
+# --------------------------------------------------------------------------
+# X40-X43: what any host on the LAN can make us hold is bounded
+# --------------------------------------------------------------------------
+
+MIB = 1024 * 1024
+
+
+def _worker_by_exe(peer: Peer, exe_name: str) -> int:
+    """The pid of a peer's worker whose program is exe_name."""
+    assert peer.process is not None
+    found = []
+    for pid in descendants(peer.process.pid):
+        try:
+            if os.readlink(f"/proc/{pid}/exe").endswith("/" + exe_name):
+                found.append(pid)
+        except OSError:
+            continue
+    if len(found) != 1:
+        raise ScenarioError(f"cannot find {peer.name}'s {exe_name}: {found}")
+    return found[0]
+
+
+def _rss(pid: int) -> int:
+    """Resident bytes of a process (VmRSS)."""
+    with open(f"/proc/{pid}/status", encoding="utf-8") as handle:
+        for line in handle:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise ScenarioError(f"pid {pid} has no VmRSS")
+
+
+def _db_bytes(state_dir: Path) -> dict[str, int]:
+    sizes = {}
+    for name in ("peers.db", "peers.db-wal", "peers.db-shm"):
+        path = state_dir / name
+        sizes[name] = path.stat().st_size if path.exists() else 0
+    return sizes
+
+
+def _random_id(rng: random.Random) -> str:
+    return f"{rng.getrandbits(128):032x}"
+
+
+def _still_works(sc: Scenario, alpha: Peer, name: str) -> Peer:
+    """A real peer links to alpha and sees its games; alpha lists only it."""
+    bravo = sc.peer(name)
+    bravo.connect_to(alpha)
+    wait_remote_game(bravo, "bf1942", peer_count=1, version=CATALOG_VERSIONS["bf1942"], timeout=15)
+    peers = poll(lambda: [p["peer_id"] for p in alpha.list_peers()] == [bravo.peer_id] or None, timeout=15,
+                 what=lambda: f"{alpha.name} should list only {bravo.name}: {alpha.list_peers()}")
+    assert peers
+    return bravo
+
+
+def x40_hello_flood_leaves_peer_db_small(sc: Scenario) -> str:
+    """10,000 hellos from one host, each with a new random peer id and a
+    32-game library, each link closed once acknowledged: peers.db (with its
+    WAL) stays under 10 MiB, at most 1024 peer rows remain and no library
+    of a gone peer; a real peer still links and sees alpha's games."""
+    alpha = sc.peer("x40-alpha", games_dir=fixture_dir("fixture-alpha"), readonly_games=True)
+    assert alpha.ready_addr is not None
+    workers = worker_pids(alpha)
+    state = alpha.host_state_dir
+    seed = int(os.environ.get("LANSPREAD_FUZZ_SEED") or time.time())
+    rng = random.Random(seed)
+    library = [game_advert(f"x40game{i:02d}", "1", 1000 + i) for i in range(32)]
+    total, limit = 10_000, 10 * MIB
+    hellos = [frame(T("PEER_HELLO"), hello_body(_random_id(rng), "127.0.0.1:9", library)) for _ in range(total)]
+
+    def say_hello(data: bytes) -> bool:
+        try:
+            wire = Wire(alpha.ready_addr or "", timeout=5)
+        except OSError:
+            return False
+        try:
+            wire.send(data)
+            type_, _body = wire.recv_frame(timeout=5)
+            return type_ == T("PEER_HELLO_ACK")
+        except (OSError, ScenarioError):
+            return False
+        finally:
+            wire.close()
+
+    acked = refused = 0
+    biggest = 0
+    began = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+        for start in range(0, total, 500):
+            for ok in pool.map(say_hello, hellos[start : start + 500]):
+                acked += ok
+                refused += not ok
+            size = sum(_db_bytes(state).values())
+            biggest = max(biggest, size)
+            if size >= limit:
+                raise ScenarioError(f"peers.db and its WAL hold {size / MIB:.1f} MiB after {start + 500} hellos "
+                                    f"({_db_bytes(state)})")
+    took = time.monotonic() - began
+    sc.log(f"{acked} hellos acknowledged, {refused} refused, in {took:.1f}s (seed {seed})")
+    if acked < total * 0.95:
+        raise ScenarioError(f"only {acked} of {total} hellos were acknowledged (nothing much was tested)")
+    # Every fake peer has gone: alpha lists nobody, and its db is settled.
+    poll(lambda: alpha.list_peers() == [] or None, timeout=30, what=lambda: f"{alpha.name} still lists peers")
+    sizes = _db_bytes(state)
+    size = sum(sizes.values())
+    biggest = max(biggest, size)
+    if size >= limit:
+        raise ScenarioError(f"peers.db and its WAL hold {size / MIB:.1f} MiB ({sizes})")
+    with sqlite3.connect(f"file:{state / 'peers.db'}?mode=ro", uri=True) as db:
+        rows = db.execute("SELECT COUNT(*) FROM peers").fetchone()[0]
+        games = db.execute("SELECT COUNT(*) FROM peer_games").fetchone()[0]
+    if rows > 1024:
+        raise ScenarioError(f"{rows} peer rows after the flood; at most 1024 should stay")
+    if games != 0:
+        raise ScenarioError(f"{games} library rows of peers that are gone")
+    bravo = _still_works(sc, alpha, "x40-bravo")
+    if worker_pids(alpha) != workers:
+        raise ScenarioError(f"{alpha.name}'s workers changed: {sorted(workers)} -> {sorted(worker_pids(alpha))}")
+    bravo.shutdown()
+    return (f"{acked} of {total} hellos with random ids and 32 games acknowledged in {took:.1f}s ({refused} refused); "
+            f"peers.db + WAL {size / MIB:.2f} MiB after (at most {biggest / MIB:.2f} MiB seen, limit 10 MiB), "
+            f"{rows} peer rows, {games} library rows; a real peer linked after")
+
+
+def _dial(addr: str, source: str) -> socket.socket:
+    host, port = addr.rsplit(":", 1)
+    sock = socket.create_connection((host, int(port)), timeout=2, source_address=(source, 0))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+def _half_frames(sc: Scenario, alpha: Peer, net_pid: int, what: str, first: Any, body: int,
+                 hosts: int = 25, per_host: int = 8, limit: int = 32 * MIB) -> str:
+    """hosts x per_host links, each sending first(sock) (a header, or a
+    hello then a header) and then body bytes of the frame it announced,
+    and keeping it open. The net worker's RSS is watched all along; the
+    flood stops as soon as it passes limit."""
+    assert alpha.ready_addr is not None
+    socks: list[socket.socket] = []
+    closed = 0
+    peak = _rss(net_pid)
+    chunk = b"\0" * (256 * 1024)
+    try:
+        for i in range(hosts * per_host):
+            source = f"127.0.1.{i // per_host + 1}"
+            try:
+                sock = _dial(alpha.ready_addr, source)
+            except OSError:
+                closed += 1
+                continue
+            socks.append(sock)
+            try:
+                first(sock)
+                left = body
+                while left > 0:
+                    n = min(left, len(chunk))
+                    sock.sendall(chunk[:n])
+                    left -= n
+            except (OSError, ScenarioError):
+                closed += 1
+            peak = max(peak, _rss(net_pid))
+            if peak > limit:
+                raise ScenarioError(f"{what}: the net worker holds {peak / MIB:.1f} MiB after {i + 1} links")
+        time.sleep(0.5)
+        peak = max(peak, _rss(net_pid))
+        if peak > limit:
+            raise ScenarioError(f"{what}: the net worker holds {peak / MIB:.1f} MiB")
+    finally:
+        for sock in socks:
+            sock.close()
+    sc.log(f"{what}: {closed} of {hosts * per_host} links refused or closed; net worker peak {peak / MIB:.1f} MiB")
+    return f"{what}: peak {peak / MIB:.1f} MiB ({closed} of {hosts * per_host} links closed by alpha while they sent)"
+
+
+def x41_half_sent_frames_keep_net_worker_small(sc: Scenario) -> str:
+    """200 links from 25 hosts each announce a 16 MiB frame and send half
+    of it; then 200 announce the largest hello (1 MiB) and send half; then
+    200 say a good hello and send half of a 1 MiB library. The net
+    worker's RSS stays under 32 MiB all along, and alpha still links."""
+    alpha = sc.peer("x41-alpha", games_dir=fixture_dir("fixture-alpha"), readonly_games=True)
+    workers = worker_pids(alpha)
+    net_pid = _worker_by_exe(alpha, "lanspread-net")
+    base = _rss(net_pid)
+    hello, library = T("PEER_HELLO"), T("PEER_LIBRARY")
+    rng = random.Random(41)
+
+    def header(type_: int, length: int) -> Any:
+        return lambda sock: sock.sendall(FRAME_HDR.pack(type_, 0, length))
+
+    def hello_then_library(sock: socket.socket) -> None:
+        sock.sendall(frame(hello, hello_body(_random_id(rng), "127.0.0.1:9")))
+        sock.settimeout(5)
+        head = b""
+        while len(head) < FRAME_HDR.size:
+            data = sock.recv(FRAME_HDR.size - len(head))
+            if not data:
+                raise ScenarioError("closed before the ack")
+            head += data
+        type_, _flags, length = FRAME_HDR.unpack(head)
+        rest = length
+        while rest:
+            data = sock.recv(rest)
+            if not data:
+                raise ScenarioError("closed in the ack")
+            rest -= len(data)
+        sock.settimeout(2)
+        sock.sendall(FRAME_HDR.pack(library, 0, MIB))
+
+    results = [
+        _half_frames(sc, alpha, net_pid, "half-sent 16 MiB frames", header(hello, 16 * MIB), 8 * MIB),
+        _half_frames(sc, alpha, net_pid, "half-sent 1 MiB hellos", header(hello, MIB), MIB // 2),
+        _half_frames(sc, alpha, net_pid, "half-sent 1 MiB libraries after a hello", hello_then_library, MIB // 2),
+    ]
+    if _worker_by_exe(alpha, "lanspread-net") != net_pid:
+        raise ScenarioError("the net worker was restarted")
+    bravo = _still_works(sc, alpha, "x41-bravo")
+    if worker_pids(alpha) != workers:
+        raise ScenarioError(f"{alpha.name}'s workers changed: {sorted(workers)} -> {sorted(worker_pids(alpha))}")
+    bravo.shutdown()
+    return f"net worker RSS {base / MIB:.1f} MiB at start; " + "; ".join(results) + "; limit 32 MiB; a real peer linked after"
+
+
+def x42_idle_transfer_links_from_one_host(sc: Scenario) -> str:
+    """One host opens 256 transfer links (XFER_OPEN, no hello) one after
+    another and leaves them idle; another peer's download from the same
+    source still finishes, byte-exact."""
+    game_id = "bf1942"
+    alpha = sc.peer("x42-alpha", games_dir=fixture_dir("fixture-alpha"), readonly_games=True)
+    bravo = sc.peer("x42-bravo")
+    assert alpha.ready_addr is not None
+    bravo.connect_to(alpha)
+    wait_remote_game(bravo, game_id, peer_count=1, version=CATALOG_VERSIONS[game_id], timeout=15)
+    fake_id = "5" * 32
+    wires: list[Wire] = []
+    accepted = closed = 0
+    began = time.monotonic()
+    try:
+        for _ in range(256):
+            try:
+                wire = Wire(alpha.ready_addr, timeout=3, source="127.0.2.1")
+            except OSError:
+                closed += 1
+                continue
+            wires.append(wire)
+            try:
+                wire.send_frame(T("PEER_XFER_OPEN"), {"proto": XFER_PROTO, "peer_id": fake_id})
+                type_, _body = wire.recv_frame(timeout=3)
+                if type_ != T("PEER_XFER_ACCEPT"):
+                    raise ScenarioError(f"answered with frame type {type_}")
+                accepted += 1
+            except (OSError, ScenarioError):
+                closed += 1
+        opened_in = time.monotonic() - began
+        sc.log(f"{accepted} transfer links accepted, {closed} closed, in {opened_in:.1f}s")
+        start = bravo.output_len()
+        waiter = LineWaiter(start)
+        t0 = time.monotonic()
+        reply = bravo.send({"cmd": "download", "game_id": game_id, "install": False})
+        if reply.get("type") != "result":
+            raise ScenarioError(f"download answered {reply}")
+        done = bravo.wait_for(event_name_in(TERMINAL, game_id), timeout=25,
+                              description="the end of the download", waiter=waiter)
+        took = time.monotonic() - t0
+        if done.get("event") != "download-finished":
+            raise ScenarioError(f"with {accepted} idle transfer links from one host open, the download ended with {done}")
+        still_open = sum(1 for wire in wires if wire.quiet(0.01) is None)
+    finally:
+        for wire in wires:
+            wire.close()
+    diff_game_dirs(fixture_dir("fixture-alpha") / game_id, bravo.host_games_dir / game_id)
+    assert_no_event_since(bravo, start, "download-peers-gone", game_id)
+    bravo.shutdown()
+    return (f"256 transfer links from 127.0.2.1: {accepted} accepted (still open: {still_open}), {closed} closed at once; "
+            f"bravo's download of {game_id} finished in {took:.1f}s, byte-exact")
+
+
+def _ctl_request(rid: str) -> bytes:
+    return (json.dumps({"id": rid, "cmd": "status"}) + "\n").encode()
+
+
+def _ctl_rid(tag: str, n: int, pad: int) -> str:
+    return f"{tag}-{n:08d}-" + "p" * pad
+
+
+def _reply_len(sock_path: Path, pad: int) -> int:
+    """The length of the reply to one request of _flood_control's."""
+    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    client.settimeout(5)
+    client.connect(str(sock_path))
+    try:
+        client.sendall(_ctl_request(_ctl_rid("measure", 0, pad)))
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = client.recv(65536)
+            if not chunk:
+                raise ScenarioError("the daemon closed a control connection before its reply")
+            data += chunk
+        return len(data)
+    finally:
+        client.close()
+
+
+def _flood_control(sock_path: Path, tag: str, budget: int, pad: int, reply: int) -> tuple[int, bool]:
+    """Requests (each answered with reply bytes) on one control
+    connection, never reading a reply, until the daemon drops it or budget
+    bytes of replies are owed. Returns (bytes of replies owed when it
+    ended, dropped?)."""
+    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    client.settimeout(5)
+    client.connect(str(sock_path))
+    owed = 0
+    n = 0
+    try:
+        while owed < budget:
+            request = _ctl_request(_ctl_rid(tag, n, pad))
+            try:
+                client.sendall(request)
+            except (BrokenPipeError, ConnectionResetError):
+                return owed, True
+            n += 1
+            owed += reply
+        # Owed enough: one more try, after the daemon caught up.
+        time.sleep(0.3)
+        try:
+            client.sendall(_ctl_request(f"{tag}-last"))
+            time.sleep(0.3)
+            client.sendall(_ctl_request(f"{tag}-last2"))
+        except (BrokenPipeError, ConnectionResetError):
+            return owed, True
+        return owed, False
+    finally:
+        client.close()
+
+
+def x43_slow_control_client_dropped(sc: Scenario) -> str:
+    """A control client that sends requests and never reads the replies
+    is dropped once about 4 MiB wait for it, with a log line, and the
+    daemon answers others at once; twelve clients that each stay under
+    that are cut back when together they pass 32 MiB."""
+    from ctl_scenarios import _Daemon
+
+    daemon = _Daemon(sc, "x43-daemon", "127.0.0.2")
+    try:
+        daemon.wait_up()
+        pid = daemon.proc.pid
+        base = _rss(pid)
+        reply = _reply_len(daemon.sock, 4000)
+        owed, dropped = _flood_control(daemon.sock, "slow", 24 * MIB, 4000, reply)
+        if not dropped:
+            raise ScenarioError(f"a client owed {owed / MIB:.1f} MiB of replies it never read and is still connected")
+        if owed > 8 * MIB:
+            raise ScenarioError(f"the client was dropped only after {owed / MIB:.1f} MiB of unread replies")
+        t0 = time.monotonic()
+        res = daemon.ctl("status")
+        answered = time.monotonic() - t0
+        if res.returncode != 0 or answered > 2.0:
+            raise ScenarioError(f"status after the drop: exit {res.returncode} in {answered:.1f}s: {res.stderr}")
+        log = (sc.log_dir / "x43-daemon.log").read_text(errors="replace")
+        if "is not reading" not in log:
+            raise ScenarioError("no log line says the client was dropped for not reading")
+        after_one = _rss(pid)
+        # Many clients, each under its own limit, together over theirs.
+        with concurrent.futures.ThreadPoolExecutor(max_workers=12) as pool:
+            outcomes = list(pool.map(lambda i: _flood_control(daemon.sock, f"many{i:02d}", 3 * MIB, 4000, reply),
+                                     range(12)))
+        cut = sum(1 for _owed, was_dropped in outcomes if was_dropped)
+        kept = sum(o for o, was_dropped in outcomes if not was_dropped)
+        if cut == 0:
+            raise ScenarioError(f"12 clients owed {sum(o for o, _ in outcomes) / MIB:.1f} MiB together, none was dropped")
+        crowd = _rss(pid)
+        res = daemon.ctl("status")
+        if res.returncode != 0:
+            raise ScenarioError(f"status after the crowd: {res.stderr}")
+    finally:
+        daemon.stop()
+    return (f"a client that never reads was dropped owing {owed / MIB:.1f} MiB of replies (limit 4 MiB), "
+            f"status answered in {answered * 1000:.0f} ms after; 12 clients owing 3 MiB each: {cut} dropped, "
+            f"{kept / MIB:.1f} MiB owed to the rest (in the daemon and the socket buffers); daemon RSS {base / MIB:.1f} MiB at start, "
+            f"{after_one / MIB:.1f} after the first drop, {crowd / MIB:.1f} right after the crowd")
+
+
+def x44_streams_per_host_bounded(sc: Scenario) -> str:
+    """One host opens 40 transfer links, asks each for a stream of a
+    256 MiB game and reads nothing: the source runs at most 2 extraction
+    processes for it (the other requests get PEER_ERROR or their link is
+    refused), and another peer's stream install of the game finishes."""
+    from ctl_scenarios import GAME, _make_big_sparse_rar
+
+    games = sc.fixture_root / "x44-alpha"
+    copy_game(GAME, games)
+    _make_big_sparse_rar(games / GAME / f"{GAME}.eti", 256 << 20)
+    alpha = sc.peer("x44-alpha", games_dir=games, extra_args=["--unrar", "builtin"])
+    assert alpha.ready_addr is not None
+    wait_local_game(alpha, GAME, downloaded=True, timeout=60)
+    install_pid = _worker_by_exe(alpha, "lanspread-install")
+    wires: list[Wire] = []
+    started = errors = refused = 0
+    most = 0
+    try:
+        for _ in range(40):
+            try:
+                wire = Wire(alpha.ready_addr, timeout=3, source="127.0.3.1")
+            except OSError:
+                refused += 1
+                continue
+            wires.append(wire)
+            try:
+                wire.send_frame(T("PEER_XFER_OPEN"), {"proto": XFER_PROTO, "peer_id": "4" * 32})
+                type_, _body = wire.recv_frame(timeout=3)
+                if type_ != T("PEER_XFER_ACCEPT"):
+                    raise ScenarioError(f"open answered with frame type {type_}")
+                wire.send_frame(T("PEER_STREAM_REQ"), {"game_id": GAME})
+                type_, body = wire.recv_frame(timeout=5)
+            except (OSError, ScenarioError):
+                refused += 1
+                continue
+            if type_ == T("PEER_ENTRY"):
+                started += 1
+            elif type_ == T("PEER_ERROR"):
+                errors += 1
+                sc.log(f"stream refused: {body}")
+            else:
+                raise ScenarioError(f"a stream request answered with frame type {type_}")
+            most = max(most, len(descendants(install_pid)))
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline:
+            most = max(most, len(descendants(install_pid)))
+            time.sleep(0.1)
+        if most > 2:
+            raise ScenarioError(f"one host that reads nothing made alpha run {most} extraction processes "
+                                f"({started} streams started, {errors} refused, {refused} links refused)")
+        if started == 0:
+            raise ScenarioError("no stream started at all (nothing was tested)")
+        bravo = sc.peer("x44-bravo", extra_args=["--unrar", "builtin"])
+        bravo.connect_to(alpha)
+        wait_remote_game(bravo, GAME, peer_count=1, timeout=15)
+        waiter = bravo.mark()
+        t0 = time.monotonic()
+        bravo.send({"cmd": "stream-install", "game_id": GAME})
+        bravo.wait_for(event_is("download-finished", GAME), timeout=120,
+                       description="bravo's stream", waiter=waiter)
+        bravo.wait_for(event_is("install-finished", GAME), timeout=60,
+                       description="bravo's streamed install", waiter=waiter)
+        took = time.monotonic() - t0
+    finally:
+        for wire in wires:
+            wire.close()
+    bravo.shutdown()
+    return (f"40 stream requests from 127.0.3.1 reading nothing: {started} streams started, {errors} answered "
+            f"PEER_ERROR, {refused} links refused; at most {most} extraction processes at once; "
+            f"bravo's stream install of {GAME} (256 MiB) finished in {took:.1f}s")
+
+
 HOSTILE_PEER_SCENARIOS = [
     ("X2-raw-tcp-garbage", x2_raw_tcp_garbage),
     ("X4-hostile-chunk-requests-tcp", x4_hostile_chunk_requests_tcp),
     ("X5-stalled-source", x5_stalled_source),
     ("X10-hostile-stream-refused", x10_hostile_stream_refused),
     ("X11-overlong-chunk-source-dropped", x11_overlong_chunk_source_dropped),
+    ("X40-hello-flood-leaves-peer-db-small", x40_hello_flood_leaves_peer_db_small),
+    ("X41-half-sent-frames-keep-net-worker-small", x41_half_sent_frames_keep_net_worker_small),
+    ("X42-idle-transfer-links-from-one-host", x42_idle_transfer_links_from_one_host),
+    ("X43-slow-control-client-dropped", x43_slow_control_client_dropped),
+    ("X44-streams-per-host-bounded", x44_streams_per_host_bounded),
 ]

@@ -176,9 +176,12 @@ def frame(type_: int, body: Any = None, *, raw: bytes | None = None, length: int
 class Wire:
     """One raw TCP connection to a peer's listener."""
 
-    def __init__(self, addr: str, timeout: float = 5.0) -> None:
+    def __init__(self, addr: str, timeout: float = 5.0, source: str | None = None) -> None:
+        """source: the local IP to leave from (any 127.x.y.z on loopback),
+        so a scenario can be several hosts."""
         host, port = split_addr(addr)
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock = socket.create_connection((host, port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def close(self) -> None:
