@@ -9,10 +9,12 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -32,6 +34,8 @@
 #define CTL_TOTAL_QUEUED	(32u * 1024 * 1024)
 #define CTL_SLACK_QUEUED	(64u * 1024)
 #define CTL_STDIO_QUEUED	(64u * 1024 * 1024)
+/* How long the shim tries to say its last lines at shutdown. */
+#define STDIO_LAST_WORDS_MS	500
 
 struct outbuf {
 	TAILQ_ENTRY(outbuf)	 entry;
@@ -401,6 +405,31 @@ client_new(struct sup *sup, int rfd, int wfd, int is_stdio)
 	return c;
 }
 
+/*
+ * The shim's last lines (the shutdown reply) before it goes: written for
+ * at most STDIO_LAST_WORDS_MS, as nobody may be reading its stdout.
+ */
+static void
+stdio_last_words(struct ctl_client *c)
+{
+	struct pollfd	 pfd = { .fd = c->wfd, .events = POLLOUT };
+	struct timespec	 t0, t;
+	long		 left;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (client_flush(c) == 0 && !TAILQ_EMPTY(&c->out)) {
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		left = STDIO_LAST_WORDS_MS - ((t.tv_sec - t0.tv_sec) * 1000 +
+		    (t.tv_nsec - t0.tv_nsec) / 1000000);
+		if (left <= 0) {
+			log_warnx("stdout is not read: %zu bytes of output "
+			    "dropped", c->queued);
+			return;
+		}
+		(void)poll(&pfd, 1, (int)left);
+	}
+}
+
 static void
 client_free(struct ctl_client *c)
 {
@@ -409,13 +438,10 @@ client_free(struct ctl_client *c)
 	commands_client_gone(c->sup, c->serial);
 	ev_io_stop(c->sup->loop, &c->rio);
 	ev_io_stop(c->sup->loop, &c->wio);
-	if (!c->is_stdio) {
+	if (!c->is_stdio)
 		close(c->rfd);
-	} else {
-		/* Last words (e.g. the shutdown reply) before we go. */
-		while (client_flush(c) == 0 && !TAILQ_EMPTY(&c->out))
-			usleep(1000);
-	}
+	else
+		stdio_last_words(c);
 	while ((ob = TAILQ_FIRST(&c->out)) != NULL) {
 		TAILQ_REMOVE(&c->out, ob, entry);
 		free(ob);

@@ -17,6 +17,7 @@ from typing import Any
 
 from harness import (
     CATALOG_VERSIONS,
+    CFG,
     CHUNK_SIZE,
     REPO,
     TERMINAL,
@@ -451,6 +452,48 @@ def x22_dying_worker_backs_off(sc: Scenario) -> str:
     return f"{lost} deaths in the first 3 s; gave up after {log.count('lost transfer worker')} (exit {code})"
 
 
+def x23_shim_stops_with_stdout_unread(sc: Scenario) -> str:
+    """lanspread-peer whose stdout nobody reads (its pipe full of replies)
+    still shuts down within 2 s of SIGTERM, and of its stdin closing."""
+    took = []
+    for how in ("SIGTERM", "stdin closed"):
+        state = sc.dir / f"x23-{len(took)}"
+        games = state / "games"
+        games.mkdir(parents=True)
+        log = open(sc.log_dir / f"x23-{len(took)}.log", "wb")
+        proc = subprocess.Popen(
+            [str(CFG.peer_bin), "--name", "x23", "--games-dir", str(games), "--state-dir", str(state / "state"),
+             "--catalog-db", str(CFG.catalog_db), "--listen", "127.0.0.2:0"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log)
+        try:
+            assert proc.stdin is not None
+            # Far more replies than a pipe holds; nobody reads them.
+            request = b'{"cmd":"list-games","id":"x"}\n' * 4000
+            proc.stdin.write(request)
+            proc.stdin.flush()
+            time.sleep(1.5)
+            if proc.poll() is not None:
+                raise ScenarioError(f"the peer exited early ({proc.returncode})")
+            began = time.monotonic()
+            if how == "SIGTERM":
+                proc.send_signal(signal.SIGTERM)
+            else:
+                proc.stdin.close()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                raise ScenarioError(f"the peer still runs 5 s after {how} with its stdout unread") from None
+            took.append(time.monotonic() - began)
+            if took[-1] > 2.0:
+                raise ScenarioError(f"the peer took {took[-1]:.1f} s to stop after {how}")
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            log.close()
+    return f"stopped {took[0]:.2f} s after SIGTERM and {took[1]:.2f} s after stdin closed, stdout unread"
+
+
 FAILURE_SCENARIOS = [
     ("X7-install-worker-killed", x7_install_worker_killed_mid_install),
     ("X8-silent-peer-dropped", x8_silent_peer_dropped),
@@ -458,4 +501,5 @@ FAILURE_SCENARIOS = [
     ("X12-transfer-worker-killed-mid-stream", x12_transfer_worker_killed_mid_stream),
     ("X17-overlong-play-fields-refused", x17_overlong_play_fields_refused),
     ("X22-dying-worker-backs-off", x22_dying_worker_backs_off),
+    ("X23-shim-stops-with-stdout-unread", x23_shim_stops_with_stdout_unread),
 ]
