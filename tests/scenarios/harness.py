@@ -548,11 +548,13 @@ class Peer:
         fixtures: list[str],
         extra_args: list[str],
         command_prefix: list[str] | None = None,
+        listen_ip: str | None = None,
     ) -> None:
         self.scenario = scenario
         self.name = name
         self.index = index
-        self.listen_ip = f"127.0.0.{index + 2}"
+        # bench/swarm runs peers in namespaces, on addresses of their own.
+        self.listen_ip = listen_ip or f"127.0.0.{index + 2}"
         self.source_games_dir = games_dir
         self.readonly_games = readonly_games
         self.tmpfs_size = tmpfs_size
