@@ -35,7 +35,10 @@ config_defaults(struct daemon_config *dc)
 	dc->mdns = 1;
 	snprintf(dc->net_user, sizeof(dc->net_user), "nobody");
 	dc->sandbox_optional = 0;
+	dc->peers[0] = '\0';
+	dc->redial = 1;
 }
+
 
 static char *
 trim(char *s)
@@ -57,6 +60,24 @@ set_str(char *dst, size_t size, const char *value)
 		return -1;
 	snprintf(dst, size, "%s", value);
 	return 0;
+}
+
+/* "IP[:PORT] IP[:PORT] ...": each one an address we could dial. */
+static int
+peers_valid(const char *value)
+{
+	struct sockaddr_storage ss;
+	socklen_t	 len;
+	char		 list[1024], *p, *save;
+
+	if (set_str(list, sizeof(list), value) == -1)
+		return 0;
+	for (p = strtok_r(list, " \t,", &save); p != NULL;
+	    p = strtok_r(NULL, " \t,", &save))
+		if (addr_parse(p, LANSPREAD_PORT, &ss, &len) == -1 ||
+		    addr_is_any((struct sockaddr *)&ss))
+			return 0;
+	return 1;
 }
 
 /* One key; returns NULL or what is wrong with it. */
@@ -119,6 +140,18 @@ config_set(struct daemon_config *dc, const char *key, const char *value)
 			dc->sandbox_optional = 0;
 		else
 			return "sandbox_optional must be yes or no";
+	} else if (strcmp(key, "peers") == 0) {
+		if (!peers_valid(value) || set_str(dc->peers,
+		    sizeof(dc->peers), value) == -1)
+			return "peers must be addresses IP[:PORT], separated by "
+			    "spaces";
+	} else if (strcmp(key, "redial") == 0) {
+		if (strcmp(value, "yes") == 0)
+			dc->redial = 1;
+		else if (strcmp(value, "no") == 0)
+			dc->redial = 0;
+		else
+			return "redial must be yes or no";
 	} else if (strcmp(key, "group") == 0) {
 		if (set_str(dc->group, sizeof(dc->group), value) == -1)
 			return "group name too long";

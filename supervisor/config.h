@@ -22,6 +22,8 @@ struct daemon_config {
 	int	 mdns;
 	char	 net_user[64];		/* the net worker's user, run as root */
 	int	 sandbox_optional;	/* a missing sandbox layer is a warning */
+	char	 peers[1024];		/* static peers, "IP[:PORT] ..." */
+	int	 redial;		/* dial remembered peers at start */
 };
 
 void		 config_defaults(struct daemon_config *);

@@ -244,6 +244,8 @@ main(int argc, char *argv[])
 	cfg.unrar_path = dc.unrar_path;
 	cfg.control_socket = dc.control_socket;
 	cfg.mdns = dc.mdns;
+	cfg.peers = dc.peers[0] != '\0' ? dc.peers : NULL;
+	cfg.redial = dc.redial;
 	if (sup_init(&sup, &cfg, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		sup_free(&sup);

@@ -67,6 +67,7 @@ usage(void)
 	    "--state-dir DIR --catalog-db FILE\n"
 	    "\t[--fixture GAME]... [--unrar PATH|builtin] "
 	    "[--listen IP[:PORT]] [--mdns]\n"
+	    "\t[--peer IP[:PORT]]... [--redial]\n"
 	    "\t[--sandbox-optional] [-v]\n");
 	exit(2);
 }
@@ -83,6 +84,8 @@ main(int argc, char *argv[])
 		{ "unrar",	required_argument,	NULL, 'u' },
 		{ "listen",	required_argument,	NULL, 'l' },
 		{ "mdns",	no_argument,		NULL, 'm' },
+		{ "peer",	required_argument,	NULL, 'p' },
+		{ "redial",	no_argument,		NULL, 'r' },
 		{ "sandbox-optional", no_argument,	NULL, 'o' },
 		{ "verbose",	no_argument,		NULL, 'v' },
 		{ NULL,		0,			NULL, 0 }
@@ -90,7 +93,7 @@ main(int argc, char *argv[])
 	struct sup_config cfg;
 	struct sup	 sup;
 	const char	*fixtures[MAX_FIXTURES];
-	char		 err[512];
+	char		 err[512], peers[1024] = "";
 	int		 ch, verbose = 0, rc, i, nfixtures = 0;
 
 	memset(&cfg, 0, sizeof(cfg));
@@ -110,6 +113,18 @@ main(int argc, char *argv[])
 			break;
 		case 'l': cfg.listen = optarg; break;
 		case 'm': cfg.mdns = 1; break;
+		case 'p':
+			/* Static peers, one --peer each. */
+			if (strlen(peers) + strlen(optarg) + 2 > sizeof(peers)) {
+				fprintf(stderr, "too many --peer\n");
+				usage();
+			}
+			if (peers[0] != '\0')
+				strcat(peers, " ");
+			strcat(peers, optarg);
+			cfg.peers = peers;
+			break;
+		case 'r': cfg.redial = 1; break;
 		case 'o': proc_opts.sandbox_optional = 1; break;
 		case 'v': verbose++; break;
 		case 'F':

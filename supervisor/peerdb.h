@@ -46,6 +46,8 @@ typedef int	(*peerdb_peer_cb)(const struct peer_info *, void *);
 typedef int	(*peerdb_game_cb)(const struct peer_info *,
 		    const struct game_entry *, void *);
 int	peerdb_each_connected(struct peerdb *, peerdb_peer_cb, void *);
+int	peerdb_each_remembered(struct peerdb *, int limit, peerdb_peer_cb,
+	    void *);
 int	peerdb_each_game(struct peerdb *, const char *peer_id,
 	    peerdb_game_cb, void *);
 int	peerdb_count_connected(struct peerdb *);

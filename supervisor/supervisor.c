@@ -225,6 +225,7 @@ worker_ready(struct sup *sup, enum proc_id id)
 	}
 	control_event("local-peer-ready", json_pack("{s:s,s:s}",
 	    "addr", sup->listen_addr, "peer_id", sup->peer_id));
+	redial_start(sup);
 }
 
 static struct sup *
@@ -976,6 +977,7 @@ sup_stop(struct sup *sup, int code)
 		return;
 	sup->stopping = 1;
 	sup->exit_code = code;
+	redial_stop(sup);
 	control_stop(sup);
 	watch_stop(sup);
 	if (sup->workers[PROC_NET].up) {

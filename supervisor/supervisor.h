@@ -29,6 +29,8 @@ struct sup_config {
 	const char	*control_socket;	/* daemon only */
 	int		 mdns;
 	int		 use_stdio;	/* the shim: control on stdin/stdout */
+	const char	*peers;		/* static peers, "IP[:PORT] ..." */
+	int		 redial;	/* dial remembered peers at start */
 };
 
 struct worker {
@@ -81,6 +83,7 @@ struct operation {
 struct ctl_client;
 struct game_hashing;
 struct verify;
+struct redial;
 
 /* A control request answered later (connect, wait-peers). */
 struct pending {
@@ -111,6 +114,7 @@ struct sup {
 	uint64_t		 next_req;
 	TAILQ_HEAD(, operation)	 ops;
 	TAILQ_HEAD(, pending)	 pendings;
+	struct redial		*redial;	/* NULL when off */
 	ev_signal		 sigterm, sigint, sighup;
 	ev_timer		 stop_timer;
 	int			 inotify_fd;
@@ -132,6 +136,10 @@ void	manifests_worker_restarted(struct sup *);
 void	manifests_hashed(struct sup *, const struct file_hashes *);
 void	manifests_progress(struct sup *, const struct progress *);
 int	manifests_percent(struct sup *, const char *game_id);
+
+/* redial.c: remembered and static peers, dialled until linked */
+void	redial_start(struct sup *);
+void	redial_stop(struct sup *);
 
 /* verify.c: verify and repair */
 enum verify_mode {

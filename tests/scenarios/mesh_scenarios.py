@@ -4,11 +4,12 @@ every peer (X3)."""
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from typing import Any
 
-from harness import Scenario, ScenarioError, copy_game, stage_game_drop
+from harness import Peer, Scenario, ScenarioError, copy_game, poll, stage_game_drop
 
 
 def send_many(peer: Any, payloads: list[dict[str, Any]], timeout: float = 30.0) -> list[dict[str, Any]]:
@@ -150,6 +151,43 @@ def x3_mesh_30(sc: Scenario) -> str:
     )
 
 
+def _fixed_peer(sc: Scenario, name: str, ip: str, port: int, extra: list[str]) -> Peer:
+    """A peer on a fixed address, as lanspreadd's 7331 is: its peers can
+    find it again at the same place after a restart."""
+    peer = Peer(sc, name, len(sc.peers), games_dir=None, readonly_games=False, tmpfs_size=None,
+                fixtures=[], extra_args=["--listen", f"{ip}:{port}", *extra], listen_ip=ip)
+    sc.peers.append(peer)
+    peer.start()
+    return peer
+
+
+def x67_peers_found_again(sc: Scenario) -> str:
+    """Four peers with --redial link up, all stop, all start again: within
+    10 s each lists the three others with no connect. A fifth, new peer
+    given one of them with --peer (a static peer) is linked to it with no
+    connect either."""
+    port = 20000 + os.getpid() % 20000
+    ips = [f"127.0.0.{150 + i}" for i in range(4)]
+    names = [f"x67-{i}" for i in range(4)]
+    peers = [_fixed_peer(sc, names[i], ips[i], port, ["--redial"]) for i in range(4)]
+    for i, peer in enumerate(peers):
+        for other in peers[:i]:
+            peer.send({"cmd": "connect", "addr": other.ready_addr})
+    poll(lambda: all(len(p.list_peers()) == 3 for p in peers), timeout=10, what="the first mesh")
+    for peer in peers:
+        peer.shutdown()
+    began = time.monotonic()
+    peers = [_fixed_peer(sc, names[i], ips[i], port, ["--redial"]) for i in range(4)]
+    poll(lambda: all(len(p.list_peers()) == 3 for p in peers), timeout=10,
+         what=lambda: f"after the restart, peers listed: {[len(p.list_peers()) for p in peers]}")
+    again = time.monotonic() - began
+    static = _fixed_peer(sc, "x67-static", "127.0.0.160", port, ["--peer", f"{ips[0]}:{port}"])
+    poll(lambda: any(p["addr"] == f"{ips[0]}:{port}" for p in static.list_peers()), timeout=10,
+         what="the static peer never linked")
+    return f"4 peers restarted: all linked again {again:.1f} s after the first restart, no connect; a --peer linked"
+
+
 MESH_SCENARIOS = [
     ("X3-mesh-30", x3_mesh_30),
+    ("X67-peers-found-again", x67_peers_found_again),
 ]
