@@ -10,8 +10,10 @@
 #include <stddef.h>
 
 #include "common/msgtypes.h"
+#include "common/path.h"
 
-#define GAME_MAX_DEPTH	32	/* folders within folders */
+/* Folders within folders: what peers accept of us, and no more. */
+#define GAME_MAX_DEPTH	PATH_PEER_MAX_DEPTH
 
 int	game_files(int games_fd, const char *game_id, struct file_stat **,
 	    size_t *, char *err, size_t errsz);
