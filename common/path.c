@@ -90,17 +90,16 @@ path_is_valid_game_id(const char *id)
 int
 path_check_peer_limits(const char *rel, char *err, size_t errsz)
 {
-	size_t	 len = strnlen(rel, PATH_PEER_MAX_LEN + 1), depth = 0;
-	size_t	 i;
+	size_t	 len = strnlen(rel, PATH_MAX), depth = 0, i;
 
-	if (len > PATH_PEER_MAX_LEN)
-		return seterr(err, errsz, "a path longer than %d bytes",
-		    PATH_PEER_MAX_LEN);
 	for (i = 0; i < len; i++)
 		depth += rel[i] == '/';
 	if (depth > PATH_PEER_MAX_DEPTH)
 		return seterr(err, errsz, "a path %zu folders deep (at most "
 		    "%d)", depth, PATH_PEER_MAX_DEPTH);
+	if (len > PATH_PEER_MAX_LEN)
+		return seterr(err, errsz, "a path longer than %d bytes",
+		    PATH_PEER_MAX_LEN);
 	return 0;
 }
 

@@ -725,7 +725,7 @@ START_TEST(peer_limits_refuse_deeper_or_longer_paths_saying_which)
 		memcpy(rel + 2 * i, "a/", 2);
 	strcpy(rel + 1200, "f");
 	ck_assert_int_eq(path_check_peer_limits(rel, err, sizeof(err)), -1);
-	ck_assert_str_eq(err, "a path longer than 1024 bytes");
+	ck_assert_str_eq(err, "a path 600 folders deep (at most 32)");
 	memset(rel, 'x', PATH_PEER_MAX_LEN + 1);
 	rel[PATH_PEER_MAX_LEN + 1] = '\0';
 	ck_assert_int_eq(path_check_peer_limits(rel, err, sizeof(err)), -1);

@@ -8,6 +8,8 @@
 #include <limits.h>
 
 #include "common/addr.h"
+#include "worker-transfer/fdcache.h"
+#include "worker-transfer/floor.h"
 #include "worker-transfer/plan.h"
 #include "worker-transfer/transfer.h"
 
@@ -42,6 +44,8 @@ struct source {
 	ev_io			 wio;
 	ev_timer		 timer;		/* connect deadline, stall */
 	ev_tstamp		 last_rx;
+	struct rate_floor	 floor;		/* while it owes us bytes */
+	ev_timer		 floor_timer;	/* at each window's end */
 	char			*frame;		/* a frame being read */
 	size_t			 framegot;
 	size_t			 framecap;
@@ -78,7 +82,8 @@ struct fetch {
 	ev_tstamp		 saved_at;	/* pieces last kept */
 	int			 keep;		/* keep staging: a later try */
 	int			 write_failed;
-	int			*fds;		/* staging files */
+	struct fdcache		 files;		/* open staging files, by index */
+	int			 files_dir;	/* what they are beneath */
 	unsigned char		*dirty;		/* written since last synced */
 	struct chunk		*chunks;
 	size_t			 nchunks;
@@ -93,6 +98,7 @@ struct fetch {
 	ev_tstamp		 begun;
 	ev_tstamp		 last_tick;
 	ev_timer		 progress;
+	ev_timer		 list_timer;	/* the listing deadline */
 	char			*buf;
 	const char		*staging;	/* folder to remove on failure */
 	/* A streamed install: entries of the source's archives. */
@@ -116,6 +122,7 @@ void	source_drop(struct source *, const char *why, int lost_link);
 int	source_connect(struct source *);
 void	source_wait(struct source *);
 void	source_send(struct source *, char *frame, size_t);
+void	source_owes(struct source *);
 
 /* stream.c */
 int	stream_entry(struct source *, struct msg *, char *, size_t);
