@@ -1548,6 +1548,9 @@ fetch_start(struct transfer *xfer, struct xfer_fetch *req)
 		req->npieces = 0;
 	}
 	TAILQ_INSERT_TAIL(&xfer->fetches, f, entry);
+	ev_timer_init(&f->list_timer, fetch_list_deadline_cb,
+	    XFER_LIST_DEADLINE, 0);
+	f->list_timer.data = f;
 	for (i = 0; i < req->nsources; i++) {
 		struct source *s = &f->src[i];
 
@@ -1577,9 +1580,6 @@ fetch_start(struct transfer *xfer, struct xfer_fetch *req)
 		stream_next_source(f);
 		return 0;
 	}
-	ev_timer_init(&f->list_timer, fetch_list_deadline_cb,
-	    XFER_LIST_DEADLINE, 0);
-	f->list_timer.data = f;
 	ev_timer_start(xfer->loop, &f->list_timer);
 	for (i = 0; i < req->nsources; i++) {
 		struct source *s = &f->src[i];
