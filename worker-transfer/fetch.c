@@ -16,8 +16,10 @@
  * progress floor (floor.h); every file list must be in by the listing
  * deadline, which also ends the wait of the sources that have listed.
  * Only an idle source, which owes nothing, has no timer: asked again,
- * it has them all again. Staging files are opened as they are needed,
- * through a small cache (fdcache.h), never one descriptor per file.
+ * it has them all again. Its server closes a link idle for long; such
+ * a source sleeps and is dialled again if a dropped source's chunks
+ * come its way. Staging files are opened as they are needed, through a
+ * small cache (fdcache.h), never one descriptor per file.
  */
 #include <linux/falloc.h>
 #include <sys/socket.h>
@@ -315,7 +317,7 @@ source_drop(struct source *s, const char *why, int lost_link)
 		    gone ? "every source is gone" : why);
 		return;
 	}
-	if (was < SRC_IDLE) {
+	if (f->chunks == NULL) {
 		/* Still agreeing on the list: maybe the rest already did. */
 		fetch_check_lists(f);
 		return;
@@ -323,7 +325,8 @@ source_drop(struct source *s, const char *why, int lost_link)
 	fetch_takers(f, can);
 	plan_reassign(f->chunks, f->nchunks, s->idx, f->load, can, f->nsrc);
 	for (i = 0; i < (size_t)f->nsrc; i++)
-		if (f->src[i].state == SRC_IDLE)
+		if (f->src[i].state == SRC_IDLE ||
+		    f->src[i].state == SRC_ASLEEP)
 			source_next(&f->src[i]);
 }
 
@@ -334,7 +337,8 @@ source_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 	(void)revents;
 	if (s->state == SRC_CONNECTING) {
-		source_drop(s, "connect timed out", 1);
+		source_drop(s, s->wake_errno != 0 ? strerror(s->wake_errno) :
+		    "connect timed out", 1);
 		return;
 	}
 	if (s->state == SRC_HASHING) {
@@ -645,6 +649,40 @@ chunk_span(const struct fetch *f, size_t i, uint64_t *off, uint64_t *len)
 	return 1;
 }
 
+/*
+ * A source whose link closed while it had nothing to do (its server
+ * closes a link idle for SERVE_IDLE): it is dialled again when chunks
+ * come its way, rather than lost for the rest of the download.
+ */
+static void
+source_sleep(struct source *s)
+{
+	log_info("source %s for %s: its idle link closed; dialled again "
+	    "if it is needed", s->addr, s->f->game_id);
+	source_close(s);
+	s->state = SRC_ASLEEP;
+}
+
+/*
+ * Dials a sleeping source again. A failure drops it from its timer,
+ * never from here: its caller may be walking the sources.
+ */
+static void
+source_wake(struct source *s)
+{
+	struct ev_loop	*loop = s->f->xfer->loop;
+
+	log_info("source %s for %s: dialled again", s->addr, s->f->game_id);
+	s->wake_errno = 0;
+	if (source_connect(s) == 0)
+		return;
+	s->wake_errno = errno != 0 ? errno : EIO;
+	s->state = SRC_CONNECTING;
+	ev_timer_stop(loop, &s->timer);
+	ev_timer_set(&s->timer, 0, 0);
+	ev_timer_start(loop, &s->timer);
+}
+
 /* Asks a source for the next chunk it owns, if any. */
 static void
 source_next(struct source *s)
@@ -667,6 +705,10 @@ source_next(struct source *s)
 	if (i == f->nchunks) {
 		source_owes_nothing(s);
 		return;		/* nothing left for it */
+	}
+	if (s->state == SRC_ASLEEP) {
+		source_wake(s);	/* asks once the link is open again */
+		return;
 	}
 	s->chunk = (int)i;
 	if (!chunk_span(f, i, &s->req_off, &s->req_len)) {
@@ -1183,6 +1225,13 @@ source_frame(struct source *s, struct msg *m)
 	case SRC_OPENING:
 		if (msg_recv_peer_xfer_accept(m, why, sizeof(why)) == -1)
 			break;
+		if (!f->stream && f->chunks != NULL) {
+			/* Dialled again for more work: its list was agreed. */
+			ev_timer_stop(f->xfer->loop, &s->timer);
+			s->state = SRC_IDLE;
+			source_next(s);
+			return;
+		}
 		if (!f->stream) {
 			source_ask_list(s);
 			return;
@@ -1416,6 +1465,11 @@ source_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		rc = recv(s->fd, &b, 1, MSG_PEEK);
 		if (rc == -1 && (errno == EAGAIN || errno == EINTR))
 			return;
+		if (s->state == SRC_IDLE && (rc == 0 || (rc == -1 &&
+		    errno == ECONNRESET))) {
+			source_sleep(s);
+			return;
+		}
 		source_drop(s, rc == 0 ? "connection closed" :
 		    "sent bytes nobody asked for", rc <= 0);
 		return;

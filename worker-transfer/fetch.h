@@ -23,6 +23,8 @@ enum src_state {
 	SRC_HASHING,		/* it is still hashing: ask again soon */
 	SRC_LISTED,		/* has a list, waits for the others */
 	SRC_IDLE,
+	SRC_ASLEEP,		/* its link closed while idle: dialled again
+				   when it is given work */
 	SRC_HEADER,		/* asked for a chunk, reading its header */
 	SRC_DATA,		/* reading the chunk's bytes */
 	SRC_WAITING,		/* a stream source not tried yet */
@@ -61,6 +63,7 @@ struct source {
 	uint64_t		 got;		/* of the span */
 	struct hash_ctx		*hash;		/* of the piece coming in */
 	int			 lost_link;	/* died of the network */
+	int			 wake_errno;	/* why dialling it again failed */
 };
 
 struct fetch {

@@ -364,9 +364,96 @@ def x53_unfinished_file_list_dropped(sc: Scenario) -> str:
         hashing.close()
 
 
+# --------------------------------------------------------------------------
+# X54: a source whose idle link was closed is dialled again for more work
+# --------------------------------------------------------------------------
+
+
+def x54_idle_source_dialled_again(sc: Scenario) -> str:
+    """Two sources of a game of two 6 MiB files: the real peer sends its
+    file at once and then idles, and its server closes the idle link
+    after 30 s; a Python source sends its file at 128 KiB/s (above the
+    floor) for 40 s, then nothing. The Python one is dropped at the
+    floor's next window; its chunk goes to the real source, which is
+    dialled again, and the download finishes byte-exact."""
+    game_id = "coh"
+    version = CATALOG_VERSIONS[game_id]
+    real_dir = sc.fixture_root / "x54-real"
+    root = real_dir / game_id
+    root.mkdir(parents=True)
+    for name in ("a.bin", "b.bin"):
+        seed = hashlib.sha256(name.encode()).digest()
+        (root / name).write_bytes(seed * (6 * 1024 * 1024 // len(seed)))
+    (root / "version.ini").write_text(version, encoding="utf-8")
+    files = servable_files(root)
+    slow = fake_source(sc, "x54-slow", "127.0.0.250", game_id, files)
+    sent = {"bytes": 0, "first": 0.0}
+
+    def on_files(conn: socket.socket, body: dict[str, Any]) -> None:
+        slow.send(conn, frame(T("PEER_FILES"), manifest_body(body.get("game_id"), version, files)))
+
+    def on_chunk(conn: socket.socket, body: dict[str, Any]) -> None:
+        if sent["first"]:
+            slow.note("a second request")
+            return
+        sent["first"] = time.monotonic()
+        data = (root / body["path"]).read_bytes()[body["offset"]: body["offset"] + body["length"]]
+
+        def dribble() -> None:
+            if not slow.send(conn, frame(T("PEER_CHUNK"), dict(body))):
+                return
+            step = 16 * 1024
+            while time.monotonic() - sent["first"] < 40.0 and sent["bytes"] + step < len(data):
+                if not slow.send(conn, data[sent["bytes"]: sent["bytes"] + step]):
+                    return
+                sent["bytes"] += step
+                time.sleep(0.125)
+
+        threading.Thread(target=dribble, name="x54-dribble", daemon=True).start()
+
+    slow.on_files = on_files
+    slow.on_chunk = on_chunk
+    try:
+        real = sc.peer("x54-real", games_dir=real_dir)
+        client = sc.peer("x54-client")
+        client.send({"cmd": "connect", "addr": slow.addr})
+        client.connect_to(real)
+        client.send({"cmd": "wait-peers", "count": 2, "timeout_ms": 10000})
+        wait_remote_game(client, game_id, peer_count=2, version=version)
+        ended, took, start = download(client, game_id, 90, "the download's end")
+        if ended.get("event") != "download-finished":
+            raise ScenarioError(f"the download ended with {ended}")
+        if not sent["first"]:
+            raise ScenarioError("the client never asked the slow source for a chunk (nothing was tested)")
+        if took < 40.0:
+            raise ScenarioError(f"the download finished in {took:.1f}s, before the slow source stopped (nothing was tested)")
+        drops = drops_of(client, game_id, slow.addr, start)
+        if len(drops) != 1:
+            raise ScenarioError(f"the slow source was not dropped once: {drops}")
+        real_drops = drops_of(client, game_id, real.ready_addr, start)
+        if real_drops:
+            raise ScenarioError(f"the real source was dropped: {real_drops}")
+        sources = chunk_sources(client, game_id)
+        if sources != {real.ready_addr}:
+            raise ScenarioError(f"chunks came from {sources}; expected only {real.ready_addr}")
+        assert client.log_path is not None
+        if f"source {real.ready_addr} for {game_id}: dialled again" not in client.log_path.read_text(errors="replace"):
+            raise ScenarioError("the real source's link never closed while idle, or it was not dialled again (nothing was tested)")
+        diff_game_dirs(root, client.host_games_dir / game_id)
+        wait_no_active(client, game_id)
+        return (
+            f"slow source sent {sent['bytes']} bytes in 40 s, then nothing: dropped ({drops[0]['reason']}); "
+            f"the real source, idle past its 30 s link timeout, was dialled again and sent the rest; "
+            f"finished in {took:.1f}s, diff exact"
+        )
+    finally:
+        slow.close()
+
+
 DOWNLOAD_END_SCENARIOS = [
     ("X50-trickling-source-dropped", x50_trickling_source_dropped),
     ("X51-deep-file-list-refused", x51_deep_file_list_refused),
     ("X52-many-files-under-nofile-limit", x52_many_files_under_nofile_limit),
     ("X53-unfinished-file-list-dropped", x53_unfinished_file_list_dropped),
+    ("X54-idle-source-dialled-again", x54_idle_source_dialled_again),
 ]
