@@ -22,6 +22,7 @@
  * small cache (fdcache.h), never one descriptor per file.
  */
 #include <linux/falloc.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <netinet/in.h>
@@ -374,9 +375,15 @@ source_floor_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	char		 why[ERROR_SIZE];
 	uint64_t	 got;
 	double		 secs;
+	int		 unread = 0;
 
 	(void)revents;
-	if (!floor_below(&s->floor, ev_now(loop), &got, &secs))
+	/* Timers run before reads: what already came in counts too. */
+	if (s->fd == -1 || ioctl(s->fd, FIONREAD, &unread) == -1 ||
+	    unread < 0)
+		unread = 0;
+	if (!floor_below(&s->floor, ev_now(loop), (uint64_t)unread, &got,
+	    &secs))
 		return;
 	snprintf(why, sizeof(why), "too slow: %llu bytes in %.0f s, under "
 	    "the floor of %llu KiB/s", (unsigned long long)got, secs,

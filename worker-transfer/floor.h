@@ -27,6 +27,7 @@ struct rate_floor {
 	double		 start;		/* of this window; < 0: owes nothing */
 	uint64_t	 progress;	/* bytes in, and credit, this window */
 	uint64_t	 bytes;		/* bytes in, this window */
+	uint64_t	 ahead;		/* counted unread by the last window */
 };
 
 /* A source that owes nothing yet. */
@@ -50,10 +51,12 @@ int	floor_owes(const struct rate_floor *);
 /*
  * The end of a window, at now: 1 when the source made less progress
  * than FLOOR_RATE over the time it owed bytes (the bytes it sent in
- * *got, that time in *secs); else 0, and the next window starts at now. 0 as
- * well while a window is still short of FLOOR_WINDOW, or none runs.
+ * *got, that time in *secs); else 0, and the next window starts at now.
+ * 0 as well while a window is still short of FLOOR_WINDOW, or none
+ * runs. unread: bytes that arrived and are not read yet (our own disk
+ * may have held the loop); they count now, and not again when read.
  */
-int	floor_below(struct rate_floor *, double now, uint64_t *got,
-	    double *secs);
+int	floor_below(struct rate_floor *, double now, uint64_t unread,
+	    uint64_t *got, double *secs);
 
 #endif
