@@ -170,10 +170,12 @@ def plant_deep_staging(game_dir: Path, depth: int) -> None:
 
 
 def x51_deep_file_list_refused(sc: Scenario) -> str:
-    """A Python source, the only one, lists cnc4 with a file 600 folders
-    deep (and answers chunk requests by hanging up). The receiver, which
-    may open 1024 files, refuses the list, saying the path is too deep,
-    and stages nothing; cnc4 then downloads from a real peer. A
+    """A Python source, the only one, lists cnc4 with a file 32 folders
+    deep (the limit) and answers chunk requests by hanging up: the
+    staging goes with the failed download. It then lists a file 600
+    folders deep: the receiver, which may open 1024 files, refuses the
+    list, saying the path is too deep, and stages nothing; cnc4 then
+    downloads from a real peer. A
     600-deep staging left on disk (as older code left one) is removed at
     the next start, and that game downloads too."""
     game_id, other_id = "cnc4", "coh"
@@ -181,12 +183,16 @@ def x51_deep_file_list_refused(sc: Scenario) -> str:
     create_many_small_game(real_dir / game_id)
     create_many_small_game(real_dir / other_id)
     version = CATALOG_VERSIONS[game_id]
-    deep_bytes = b"six hundred folders down\n"
+    deep_bytes = b"far down\n"
     version_bytes = version.encode()
-    files = sorted([
-        {"path": deep_rel(DEPTH), "size": len(deep_bytes), "hashes": hashlib.sha256(deep_bytes).digest()},
-        {"path": "version.ini", "size": len(version_bytes), "hashes": hashlib.sha256(version_bytes).digest()},
-    ], key=lambda item: item["path"].encode())
+
+    def listing(depth: int) -> list[dict[str, Any]]:
+        return sorted([
+            {"path": deep_rel(depth), "size": len(deep_bytes), "hashes": hashlib.sha256(deep_bytes).digest()},
+            {"path": "version.ini", "size": len(version_bytes), "hashes": hashlib.sha256(version_bytes).digest()},
+        ], key=lambda item: item["path"].encode())
+
+    files = listing(DEPTH)
     fake = fake_source(sc, "x51-deep", "127.0.0.250", game_id, files)
 
     def on_files(conn: socket.socket, body: dict[str, Any]) -> None:
@@ -203,6 +209,17 @@ def x51_deep_file_list_refused(sc: Scenario) -> str:
         client.send({"cmd": "connect", "addr": fake.addr})
         client.send({"cmd": "wait-peers", "count": 1, "timeout_ms": 10000})
         wait_remote_game(client, game_id, peer_count=1, version=version)
+        # At the limit (32 folders) the list is staged; when the source
+        # hangs up, the sandboxed worker removes that staging.
+        files = listing(32)
+        ended, _took, _start = download(client, game_id, 30, "the 32-deep list's download end")
+        if ended.get("event") not in ("download-failed", "download-peers-gone"):
+            raise ScenarioError(f"a download from a source that hangs up ended with {ended}")
+        if not fake.seen("chunk request"):
+            raise ScenarioError("the 32-deep list was not staged (no chunk was asked for)")
+        if os.path.lexists(games / game_id):
+            raise ScenarioError(f"{game_id}/ left behind after the 32-deep download failed")
+        files = listing(DEPTH)
         ended, took, start = download(client, game_id, 30, "the deep list's download end")
         if ended.get("event") not in ("download-failed", "download-peers-gone"):
             raise ScenarioError(f"a download from the deep list alone ended with {ended}")
