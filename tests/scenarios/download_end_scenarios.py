@@ -387,10 +387,10 @@ def x53_unfinished_file_list_dropped(sc: Scenario) -> str:
 
 
 def x54_idle_source_dialled_again(sc: Scenario) -> str:
-    """Two sources of a game of two 6 MiB files: the real peer sends its
+    """Two sources of a game of two 16 MiB files: the real peer sends its
     file at once and then idles, and its server closes the idle link
-    after 30 s; a Python source sends its file at 128 KiB/s (above the
-    floor) for 40 s, then nothing. The Python one is dropped at the
+    after 30 s; a Python source sends its file at 256 KiB/s (four times
+    the floor) for 40 s, then nothing. The Python one is dropped at the
     floor's next window; its chunk goes to the real source, which is
     dialled again, and the download finishes byte-exact."""
     game_id = "coh"
@@ -400,7 +400,7 @@ def x54_idle_source_dialled_again(sc: Scenario) -> str:
     root.mkdir(parents=True)
     for name in ("a.bin", "b.bin"):
         seed = hashlib.sha256(name.encode()).digest()
-        (root / name).write_bytes(seed * (6 * 1024 * 1024 // len(seed)))
+        (root / name).write_bytes(seed * (16 * 1024 * 1024 // len(seed)))
     (root / "version.ini").write_text(version, encoding="utf-8")
     files = servable_files(root)
     slow = fake_source(sc, "x54-slow", "127.0.0.250", game_id, files)
@@ -419,7 +419,7 @@ def x54_idle_source_dialled_again(sc: Scenario) -> str:
         def dribble() -> None:
             if not slow.send(conn, frame(T("PEER_CHUNK"), dict(body))):
                 return
-            step = 16 * 1024
+            step = 32 * 1024
             while time.monotonic() - sent["first"] < 40.0 and sent["bytes"] + step < len(data):
                 if not slow.send(conn, data[sent["bytes"]: sent["bytes"] + step]):
                     return
