@@ -11,8 +11,10 @@
 #include <stdint.h>
 
 #include "common/msgtypes.h"
+#include "common/path.h"
 
-#define GAME_MAX_DEPTH	32	/* folders within folders */
+/* Folders within folders: what peers accept of us, and no more. */
+#define GAME_MAX_DEPTH	PATH_PEER_MAX_DEPTH
 
 /*
  * Whether a file (or folder) opened or found beneath the games folder may

@@ -90,7 +90,10 @@ manifest_check(const struct manifest *m, char *err, size_t errsz)
 		return seterr(err, errsz, "manifest with an odd piece size");
 	for (i = 0; i < m->nfiles; i++) {
 		const struct manifest_file *f = &m->files[i];
+		char	 why[128];
 
+		if (path_check_peer_limits(f->path, why, sizeof(why)) == -1)
+			return seterr(err, errsz, "file list with %s", why);
 		if (!path_is_transferable(f->path) ||
 		    (i > 0 && strcmp(m->files[i - 1].path, f->path) >= 0))
 			return seterr(err, errsz,

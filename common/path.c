@@ -16,11 +16,13 @@
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
 
 #include "common/layout.h"
+#include "common/log.h"
 #include "common/path.h"
 
 static int	component_is_metadata(const char *, size_t);
@@ -31,7 +33,8 @@ static int	symlink_to_eloop(int, const char *);
 static int	open_nofollow(int, const char *, int, mode_t);
 static int	open_walk(int, const char *, int, mode_t);
 static int	open_parent(int, const char *, char *, size_t, const char **);
-static int	empty_dir(int, int);
+static int	remove_entry(int, const char *);
+static int	empty_tree(int);
 
 int
 path_is_safe_relative(const char *rel)
@@ -83,6 +86,22 @@ path_is_valid_game_id(const char *id)
 			return 0;
 	}
 	return 1;
+}
+
+int
+path_check_peer_limits(const char *rel, char *err, size_t errsz)
+{
+	size_t	 len = strnlen(rel, PATH_MAX), depth = 0, i;
+
+	for (i = 0; i < len; i++)
+		depth += rel[i] == '/';
+	if (depth > PATH_PEER_MAX_DEPTH)
+		return seterr(err, errsz, "a path %zu folders deep (at most "
+		    "%d)", depth, PATH_PEER_MAX_DEPTH);
+	if (len > PATH_PEER_MAX_LEN)
+		return seterr(err, errsz, "a path longer than %d bytes",
+		    PATH_PEER_MAX_LEN);
+	return 0;
 }
 
 static int
@@ -326,75 +345,138 @@ open_parent(int dirfd, const char *rel, char *buf, size_t size,
 	return path_open_beneath(dirfd, buf, O_RDONLY | O_DIRECTORY, 0);
 }
 
+/* Where a walk came from: a folder's identity, kept instead of its fd. */
+struct dir_id {
+	dev_t	 dev;
+	ino_t	 ino;
+};
+
 /*
- * Removes everything inside the directory open on fd (fd stays open).
- * One fd per level; depth is bounded since no path we create can be
- * deeper than PATH_MAX / 2 components.
+ * Removes one entry of the directory open on dirfd: a file or link, or
+ * an empty folder. 1 when it is gone (or was already), 0 when it is a
+ * folder with something in it, -1 with errno set on any other failure.
  */
 static int
-empty_dir(int fd, int depth)
+remove_entry(int dirfd, const char *name)
 {
-	DIR		*dir;
+	/* unlinkat removes a link itself, never its target. */
+	if (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT)
+		return 1;
+	if (errno != EISDIR)
+		return -1;
+	if (unlinkat(dirfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT)
+		return 1;
+	return errno == ENOTEMPTY || errno == EEXIST ? 0 : -1;
+}
+
+/*
+ * Removes everything inside the directory open on top (top stays open),
+ * however deep it nests, with one directory open at a time: going down
+ * opens the child and closes the parent; going up opens ".." and checks
+ * it is the folder we came down from (its identity is remembered, which
+ * costs memory, not a descriptor), so a folder moved meanwhile stops the
+ * walk with ESTALE instead of emptying another. A folder emptied below
+ * is removed when its parent is read again.
+ */
+static int
+empty_tree(int top)
+{
+	struct dir_id	*path = NULL, *np;
 	struct dirent	*de;
-	int		 dfd, sub, removed, saved;
+	struct stat	 st;
+	DIR		*dir = NULL;
+	size_t		 depth = 0, cap = 0;
+	int		 fd, sub, rc, removed, descended, saved;
 
-	if (depth > PATH_MAX / 2) {
-		errno = ENAMETOOLONG;
+	if ((fd = fcntl(top, F_DUPFD_CLOEXEC, 0)) == -1)
 		return -1;
-	}
-	if ((dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1)
-		return -1;
-	if ((dir = fdopendir(dfd)) == NULL)
-		return close_keep_errno(dfd);
-
-	/* readdir may skip entries while we unlink: rescan until clean. */
-	do {
-		removed = 0;
-		rewinddir(dir);
-		for (;;) {
-			errno = 0;
-			if ((de = readdir(dir)) == NULL) {
-				if (errno != 0)
+	for (;;) {
+		if ((dir = fdopendir(fd)) == NULL) {
+			close_keep_errno(fd);
+			goto fail;
+		}
+		/* readdir may skip entries while we unlink: rescan until clean. */
+		descended = 0;
+		do {
+			removed = 0;
+			rewinddir(dir);
+			for (;;) {
+				errno = 0;
+				if ((de = readdir(dir)) == NULL) {
+					if (errno != 0)
+						goto fail;
+					break;
+				}
+				if (strcmp(de->d_name, ".") == 0 ||
+				    strcmp(de->d_name, "..") == 0)
+					continue;
+				if ((rc = remove_entry(dirfd(dir),
+				    de->d_name)) == -1)
 					goto fail;
+				if (rc == 1) {
+					removed = 1;
+					continue;
+				}
+				/* A folder with something in it: go down. */
+				if (fstat(dirfd(dir), &st) == -1)
+					goto fail;
+				sub = open_nofollow(dirfd(dir), de->d_name,
+				    O_RDONLY | O_DIRECTORY, 0);
+				if (sub == -1) {
+					if (errno == ENOENT)
+						continue;
+					goto fail;
+				}
+				if (depth == cap) {
+					cap = cap ? 2 * cap : 64;
+					if ((np = reallocarray(path, cap,
+					    sizeof(*path))) == NULL) {
+						close_keep_errno(sub);
+						goto fail;
+					}
+					path = np;
+				}
+				path[depth].dev = st.st_dev;
+				path[depth++].ino = st.st_ino;
+				closedir(dir);
+				dir = NULL;
+				fd = sub;
+				descended = 1;
 				break;
 			}
-			if (strcmp(de->d_name, ".") == 0 ||
-			    strcmp(de->d_name, "..") == 0)
-				continue;
-			/* unlinkat removes a link itself, never its target. */
-			if (unlinkat(fd, de->d_name, 0) == 0) {
-				removed = 1;
-				continue;
-			}
-			if (errno == ENOENT)
-				continue;
-			if (errno != EISDIR)
-				goto fail;
-			sub = open_nofollow(fd, de->d_name,
-			    O_RDONLY | O_DIRECTORY, 0);
-			if (sub == -1) {
-				if (errno == ENOENT)
-					continue;
-				goto fail;
-			}
-			if (empty_dir(sub, depth + 1) == -1) {
-				close_keep_errno(sub);
-				goto fail;
-			}
-			close(sub);
-			if (unlinkat(fd, de->d_name, AT_REMOVEDIR) == -1 &&
-			    errno != ENOENT)
-				goto fail;
-			removed = 1;
+		} while (!descended && removed);
+		if (descended)
+			continue;
+		if (depth == 0)
+			break;		/* top is empty */
+		/* This folder is empty: back up to the one we came from. */
+		fd = openat(dirfd(dir), "..", O_RDONLY | O_DIRECTORY |
+		    O_NOFOLLOW | O_CLOEXEC);
+		if (fd == -1)
+			goto fail;
+		depth--;
+		if (fstat(fd, &st) == -1) {
+			close_keep_errno(fd);
+			goto fail;
 		}
-	} while (removed);
-
+		if (st.st_dev != path[depth].dev ||
+		    st.st_ino != path[depth].ino) {
+			close(fd);
+			errno = ESTALE;
+			goto fail;
+		}
+		closedir(dir);
+		dir = NULL;
+	}
 	closedir(dir);
+	free(path);
 	return 0;
 
 fail:
 	saved = errno;
-	closedir(dir);
+	if (dir != NULL)
+		closedir(dir);
+	free(path);
 	errno = saved;
 	return -1;
 }
@@ -425,7 +507,7 @@ path_remove_tree_beneath(int dirfd, const char *rel)
 			ret = 0;
 		goto done;
 	}
-	if (empty_dir(fd, 1) == -1) {
+	if (empty_tree(fd) == -1) {
 		close_keep_errno(fd);
 		goto done;
 	}

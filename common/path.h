@@ -25,6 +25,21 @@ int	path_is_safe_relative(const char *rel);
 int	path_is_valid_game_id(const char *id);
 
 /*
+ * The deepest and the longest path a peer may name in a game (a file
+ * list, a stream entry). As deep as our own scan of a game folder goes
+ * (gamefiles.h), and longer than any game needs: a peer cannot make us
+ * build a tree of staging folders that nothing can walk back.
+ */
+#define PATH_PEER_MAX_DEPTH	32	/* folders above a file */
+#define PATH_PEER_MAX_LEN	1024	/* bytes */
+
+/*
+ * 0 if rel is within PATH_PEER_MAX_DEPTH and PATH_PEER_MAX_LEN; else -1
+ * with err saying which limit it passes.
+ */
+int	path_check_peer_limits(const char *rel, char *err, size_t errsz);
+
+/*
  * 1 if rel, relative to a game folder, may be served or transferred: safe,
  * not under local/ or .local.installing/, and no component starting with
  * ".lanspread" (our metadata).
@@ -56,9 +71,11 @@ int	path_mkdirs_beneath(int dirfd, const char *rel_dir, mode_t mode);
 int	path_join(char *buf, size_t size, const char *a, const char *b);
 
 /*
- * Removes rel, a file or a whole directory tree, beneath dirfd. Symbolic
- * links are unlinked, never descended into; a symbolic link among the
- * parents of rel fails with ELOOP or EXDEV. A missing rel is success.
+ * Removes rel, a file or a whole directory tree, beneath dirfd, however
+ * deep the tree (one descriptor open at a time, not one per level).
+ * Symbolic links are unlinked, never descended into; a symbolic link
+ * among the parents of rel fails with ELOOP or EXDEV; a folder moved
+ * away during the walk stops it with ESTALE. A missing rel is success.
  * Returns 0, or -1 with errno set.
  */
 int	path_remove_tree_beneath(int dirfd, const char *rel);

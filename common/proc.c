@@ -4,6 +4,7 @@
  * dies with its supervisor (PR_SET_PDEATHSIG, and EOF on fd 3).
  */
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -255,6 +256,19 @@ proc_start_worker(enum proc_id id, const char *exe, char *const argv[], int *fd)
 	_exit(127);
 }
 
+int
+proc_raise_nofile(void)
+{
+	struct rlimit	 rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return -1;
+	if (rl.rlim_cur == rl.rlim_max)
+		return 0;
+	rl.rlim_cur = rl.rlim_max;
+	return setrlimit(RLIMIT_NOFILE, &rl);
+}
+
 /* First thing a worker does after exec. */
 void
 proc_worker_init(enum proc_id id)
@@ -283,4 +297,6 @@ proc_worker_init(enum proc_id id)
 	    proc_set_nonblock(PROC_WORKER_FD) == -1)
 		fatal("fd %d", PROC_WORKER_FD);
 	signal(SIGPIPE, SIG_IGN);
+	if (proc_raise_nofile() == -1)
+		log_warn("%s: cannot raise the open files limit", __func__);
 }

@@ -40,4 +40,12 @@ int	proc_is_worker(pid_t, const pid_t *, int);
 int	proc_exe_dir(char *, size_t);
 int	proc_set_nonblock(int);
 
+/*
+ * Raises the soft limit on open files to the hard one: a download of
+ * many files, many peer links and a busy control socket all need
+ * descriptors, and the soft limit (often 1024) is only a default.
+ * Returns 0, or -1 with errno set.
+ */
+int	proc_raise_nofile(void);
+
 #endif

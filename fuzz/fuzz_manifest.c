@@ -2,8 +2,8 @@
  * Manifests, as a source's PEER_FILES answer or a kept download's
  * .lanspread.manifest brings them: the body through its typed decoder,
  * then manifest_check(). What the check accepts must hold what it
- * promises (sorted unique paths, one hash per piece, version.ini
- * there), be found again by manifest_find(), and come back from disk
+ * promises (sorted unique paths within the depth and length limits,
+ * one hash per piece, version.ini there), be found again by manifest_find(), and come back from disk
  * (partial_save_manifest, partial_load_manifest) with the same root.
  */
 #include <stdio.h>
@@ -16,6 +16,7 @@
 #include "common/manifest.h"
 #include "common/msgtypes.h"
 #include "common/partial.h"
+#include "common/path.h"
 #include "fuzz/fuzz.h"
 
 static char	 dir[] = "/tmp/fuzz-manifest.XXXXXX";
@@ -54,6 +55,8 @@ check_promises(const struct manifest *m)
 		    manifest_pieces(m->files[i].size, m->piece_size))
 			abort();
 		if (manifest_find(m, m->files[i].path) != (long)i)
+			abort();
+		if (path_check_peer_limits(m->files[i].path, NULL, 0) != 0)
 			abort();
 		version |= strcmp(m->files[i].path, VERSION_FILE) == 0;
 	}

@@ -221,6 +221,9 @@ main(int argc, char *argv[])
 		printf("configuration OK\n");
 		return 0;
 	}
+	/* Before the workers start: they inherit it. */
+	if (proc_raise_nofile() == -1)
+		log_warn("cannot raise the open files limit");
 	if (drop_privileges(&dc, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		return 1;

@@ -143,6 +143,9 @@ main(int argc, char *argv[])
 		usage();
 	log_init("lanspread-peer", 1, verbose);
 	log_setproc(cfg.name);
+	/* Before the workers start: they inherit it. */
+	if (proc_raise_nofile() == -1)
+		log_warn("cannot raise the open files limit");
 	/* Run as root, the net worker becomes nobody. */
 	if (proc_set_net_user("nobody", err, sizeof(err)) == -1) {
 		log_warnx("%s", err);

@@ -4,6 +4,7 @@
  */
 
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -633,6 +634,111 @@ START_TEST(remove_tree_beneath_removes_deep_trees)
 }
 END_TEST
 
+/*
+ * A tree 600 folders deep, with a file and an empty folder beside each
+ * level, goes with 16 descriptors to spare: the walk holds one folder
+ * open at a time, never one per level.
+ */
+START_TEST(remove_tree_beneath_needs_no_descriptor_per_level)
+{
+	char		 rel[2 * 600 + 16];
+	struct rlimit	 was, low;
+	size_t		 i;
+	int		 dfd, sub, rc;
+
+	dfd = scratch(__func__, NULL, 0);
+	for (i = 0; i < 600; i++)
+		memcpy(rel + 2 * i, "d/", 2);
+	rel[2 * 600 - 1] = '\0';
+	ck_assert_int_eq(path_mkdirs_beneath(dfd, rel, 0700), 0);
+	for (i = 600; i > 0; i--) {
+		rel[2 * i - 1] = '\0';
+		strcpy(rel + 2 * i - 1, "/f");
+		tu_write_str(dfd, rel, "x");
+		strcpy(rel + 2 * i - 1, "/e");
+		ck_assert_int_eq(path_mkdirs_beneath(dfd, rel, 0700), 0);
+	}
+	/* Only a few descriptors above the ones open now. */
+	ck_assert_int_ne((sub = dup(dfd)), -1);
+	close(sub);
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &was), 0);
+	low = was;
+	low.rlim_cur = (rlim_t)sub + 16;
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+	rc = path_remove_tree_beneath(dfd, "d");
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &was), 0);
+	ck_assert_int_eq(rc, 0);
+	ck_assert(!tu_exists(dfd, "d"));
+	close(dfd);
+}
+END_TEST
+
+/* A folder that cannot be emptied is an error, never a silent success. */
+START_TEST(remove_tree_beneath_reports_what_it_cannot_remove)
+{
+	struct rlimit	 was, none;
+	int		 dfd, rc, saved;
+
+	dfd = scratch(__func__, NULL, 0);
+	ck_assert_int_eq(path_mkdirs_beneath(dfd, "t/a/b", 0700), 0);
+	tu_write_str(dfd, "t/a/b/f", "x");
+	/* With no descriptor to spare the walk cannot even start. */
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &was), 0);
+	none = was;
+	none.rlim_cur = 0;
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &none), 0);
+	errno = 0;
+	rc = path_remove_tree_beneath(dfd, "t");
+	saved = errno;
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &was), 0);
+	ck_assert_int_eq(rc, -1);
+	ck_assert_int_eq(saved, EMFILE);
+	ck_assert(tu_exists(dfd, "t/a/b/f"));
+	ck_assert_int_eq(path_remove_tree_beneath(dfd, "t"), 0);
+	ck_assert(!tu_exists(dfd, "t"));
+	close(dfd);
+}
+END_TEST
+
+START_TEST(peer_limits_accept_32_folders_and_1024_bytes)
+{
+	char	 rel[PATH_PEER_MAX_LEN + 2], err[128];
+	size_t	 i;
+
+	for (i = 0; i < 32; i++)
+		memcpy(rel + 2 * i, "a/", 2);
+	strcpy(rel + 64, "f");
+	ck_assert_int_eq(path_check_peer_limits(rel, err, sizeof(err)), 0);
+	memset(rel, 'x', PATH_PEER_MAX_LEN);
+	rel[PATH_PEER_MAX_LEN] = '\0';
+	ck_assert_int_eq(path_check_peer_limits(rel, err, sizeof(err)), 0);
+	ck_assert_int_eq(path_check_peer_limits("version.ini", err,
+	    sizeof(err)), 0);
+}
+END_TEST
+
+START_TEST(peer_limits_refuse_deeper_or_longer_paths_saying_which)
+{
+	char	 rel[2 * 600 + 2], err[128];
+	size_t	 i;
+
+	for (i = 0; i < 33; i++)
+		memcpy(rel + 2 * i, "a/", 2);
+	strcpy(rel + 66, "f");
+	ck_assert_int_eq(path_check_peer_limits(rel, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "a path 33 folders deep (at most 32)");
+	for (i = 0; i < 600; i++)
+		memcpy(rel + 2 * i, "a/", 2);
+	strcpy(rel + 1200, "f");
+	ck_assert_int_eq(path_check_peer_limits(rel, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "a path 600 folders deep (at most 32)");
+	memset(rel, 'x', PATH_PEER_MAX_LEN + 1);
+	rel[PATH_PEER_MAX_LEN + 1] = '\0';
+	ck_assert_int_eq(path_check_peer_limits(rel, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "a path longer than 1024 bytes");
+}
+END_TEST
+
 static void
 add_open_tests(TCase *tc)
 {
@@ -686,6 +792,11 @@ path_suite(void)
 	tcase_add_test(tc, remove_tree_beneath_treats_missing_as_success);
 	tcase_add_test(tc, remove_tree_beneath_refuses_symlinked_parent);
 	tcase_add_test(tc, remove_tree_beneath_removes_deep_trees);
+	tcase_add_test(tc, remove_tree_beneath_needs_no_descriptor_per_level);
+	tcase_add_test(tc, remove_tree_beneath_reports_what_it_cannot_remove);
+	tcase_add_test(tc, peer_limits_accept_32_folders_and_1024_bytes);
+	tcase_add_test(tc,
+	    peer_limits_refuse_deeper_or_longer_paths_saying_which);
 
 	/*
 	 * Last: with CK_FORK=no the seccomp filter outlives its test, and

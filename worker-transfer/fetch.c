@@ -9,8 +9,20 @@
  * that goes hands its unverified pieces to the survivors. When every
  * piece is in, files are synced and renamed into place, version.ini last.
  * Any failure removes what this fetch wrote.
+ *
+ * Every download ends: no state waits on a source without a timer.
+ * Connecting has a deadline; a source owing a frame or bytes and silent
+ * for XFER_STALL_AFTER is dropped; one owing bytes must keep up the
+ * progress floor (floor.h); every file list must be in by the listing
+ * deadline, which also ends the wait of the sources that have listed.
+ * Only an idle source, which owes nothing, has no timer: asked again,
+ * it has them all again. Its server closes a link idle for long; such
+ * a source sleeps and is dialled again if a dropped source's chunks
+ * come its way. Staging files are opened as they are needed, through a
+ * small cache (fdcache.h), never one descriptor per file.
  */
 #include <linux/falloc.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <netinet/in.h>
@@ -64,6 +76,7 @@ source_close(struct source *s)
 	ev_io_stop(loop, &s->rio);
 	ev_io_stop(loop, &s->wio);
 	ev_timer_stop(loop, &s->timer);
+	ev_timer_stop(loop, &s->floor_timer);
 	if (s->fd != -1)
 		close(s->fd);
 	s->fd = -1;
@@ -88,24 +101,24 @@ fetch_free(struct fetch *f)
 			hash_free(f->src[j].hash);
 	}
 	ev_timer_stop(xfer->loop, &f->progress);
-	for (i = 0; f->fds != NULL && i < f->man.nfiles; i++)
-		if (f->fds[i] != -1)
-			close(f->fds[i]);
+	ev_timer_stop(xfer->loop, &f->list_timer);
+	fdcache_free(&f->files);
 	if (f->staging_fd != -1)
 		close(f->staging_fd);
 	if (f->entry_fd != -1)
 		close(f->entry_fd);
 	if (f->game_fd != -1) {
-		if (!f->keep && f->staging != NULL)
-			path_remove_tree_beneath(f->game_fd, f->staging);
+		if (!f->keep && f->staging != NULL &&
+		    path_remove_tree_beneath(f->game_fd, f->staging) == -1)
+			log_warn("%s: cannot remove %s", f->game_id, f->staging);
 		close(f->game_fd);
 	}
 	/* A game folder we made holds nothing worth keeping. */
-	if (f->created_game_dir && !f->keep)
-		path_remove_tree_beneath(xfer->games_fd, f->game_id);
+	if (f->created_game_dir && !f->keep &&
+	    path_remove_tree_beneath(xfer->games_fd, f->game_id) == -1)
+		log_warn("%s: cannot remove its folder", f->game_id);
 	TAILQ_REMOVE(&xfer->fetches, f, entry);
 	free(f->src);
-	free(f->fds);
 	free(f->dirty);
 	free(f->chunks);
 	free(f->buf);
@@ -248,11 +261,13 @@ forget_unverified(struct source *s)
 	const struct chunk *c = &f->chunks[s->chunk];
 	uint64_t	 ps = f->man.piece_size, start = s->req_off;
 	uint64_t	 end = s->req_off + s->got;
+	int		 fd;
 
 	while (start < end && f->verified[piece_at(f, c->file, start)])
 		start += ps;
-	if (start < end && fallocate(f->fds[c->file], FALLOC_FL_PUNCH_HOLE |
-	    FALLOC_FL_KEEP_SIZE, (off_t)start, (off_t)(end - start)) == -1)
+	if (start < end && ((fd = fdcache_get(&f->files, c->file)) == -1 ||
+	    fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+	    (off_t)start, (off_t)(end - start)) == -1))
 		f->zeros_hold = 0;
 }
 
@@ -303,7 +318,7 @@ source_drop(struct source *s, const char *why, int lost_link)
 		    gone ? "every source is gone" : why);
 		return;
 	}
-	if (was < SRC_IDLE) {
+	if (f->chunks == NULL) {
 		/* Still agreeing on the list: maybe the rest already did. */
 		fetch_check_lists(f);
 		return;
@@ -311,7 +326,8 @@ source_drop(struct source *s, const char *why, int lost_link)
 	fetch_takers(f, can);
 	plan_reassign(f->chunks, f->nchunks, s->idx, f->load, can, f->nsrc);
 	for (i = 0; i < (size_t)f->nsrc; i++)
-		if (f->src[i].state == SRC_IDLE)
+		if (f->src[i].state == SRC_IDLE ||
+		    f->src[i].state == SRC_ASLEEP)
 			source_next(&f->src[i]);
 }
 
@@ -322,7 +338,8 @@ source_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 	(void)revents;
 	if (s->state == SRC_CONNECTING) {
-		source_drop(s, "connect timed out", 1);
+		source_drop(s, s->wake_errno != 0 ? strerror(s->wake_errno) :
+		    "connect timed out", 1);
 		return;
 	}
 	if (s->state == SRC_HASHING) {
@@ -348,6 +365,95 @@ source_wait(struct source *s)
 	ev_timer_stop(loop, &s->timer);
 	ev_timer_set(&s->timer, XFER_STALL_AFTER, 0);
 	ev_timer_start(loop, &s->timer);
+}
+
+/* A window of the progress floor ended: a source too slow goes. */
+static void
+source_floor_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct source	*s = w->data;
+	char		 why[ERROR_SIZE];
+	uint64_t	 got;
+	double		 secs;
+	int		 unread = 0;
+
+	(void)revents;
+	/* Timers run before reads: what already came in counts too. */
+	if (s->fd == -1 || ioctl(s->fd, FIONREAD, &unread) == -1 ||
+	    unread < 0)
+		unread = 0;
+	if (!floor_below(&s->floor, ev_now(loop), (uint64_t)unread, &got,
+	    &secs))
+		return;
+	snprintf(why, sizeof(why), "too slow: %llu bytes in %.0f s, under "
+	    "the floor of %llu KiB/s", (unsigned long long)got, secs,
+	    (unsigned long long)(FLOOR_RATE / 1024));
+	source_drop(s, why, 0);
+}
+
+/*
+ * A request went out (or a stream began): the source owes bytes, and
+ * the progress floor's window runs unless it already does.
+ */
+void
+source_owes(struct source *s)
+{
+	struct ev_loop	*loop = s->f->xfer->loop;
+
+	if (!floor_owes(&s->floor)) {
+		ev_timer_stop(loop, &s->floor_timer);
+		ev_timer_set(&s->floor_timer, FLOOR_WINDOW, FLOOR_WINDOW);
+		ev_timer_start(loop, &s->floor_timer);
+	}
+	floor_request(&s->floor, ev_now(loop));
+}
+
+/* Nothing is asked of the source: no window runs. */
+static void
+source_owes_nothing(struct source *s)
+{
+	floor_idle(&s->floor);
+	ev_timer_stop(s->f->xfer->loop, &s->floor_timer);
+}
+
+/*
+ * The listing deadline: every source still without a list goes, but
+ * those still hashing the game while none has listed it (they are
+ * bounded by XFER_HASH_WAITS). The sources that listed stop waiting.
+ */
+static void
+fetch_list_deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct fetch	*f = w->data;
+	char		 why[ERROR_SIZE];
+	int		 late[MSG_MAX_SOURCES];
+	int		 i, nlate = 0, listed = 0;
+
+	(void)revents;
+	for (i = 0; i < f->nsrc; i++)
+		listed |= alive(&f->src[i]) && f->src[i].state == SRC_LISTED;
+	for (i = 0; i < f->nsrc; i++) {
+		const struct source *s = &f->src[i];
+
+		if (!alive(s) || s->state >= SRC_LISTED)
+			continue;
+		if (s->state != SRC_HASHING || listed)
+			late[nlate++] = i;
+	}
+	if (nlate == 0) {
+		/* Only sources still hashing, and nobody to go ahead with. */
+		ev_timer_set(w, XFER_LIST_DEADLINE, 0);
+		ev_timer_start(loop, w);
+		return;
+	}
+	snprintf(why, sizeof(why), "no file list within %.0f s",
+	    XFER_LIST_DEADLINE);
+	/*
+	 * No agreement starts while one of them is alive, so only the last
+	 * drop can go on to plan the download, or fail and free it.
+	 */
+	for (i = 0; i < nlate; i++)
+		source_drop(&f->src[late[i]], why, 0);
 }
 
 void
@@ -386,6 +492,20 @@ sync_dir(int dirfd, const char *rel)
 	return rc;
 }
 
+/* fsync of every file of the download, through the cache. */
+static int
+fetch_sync_files(struct fetch *f, char *err, size_t errsz)
+{
+	size_t	 i;
+	int	 fd;
+
+	for (i = 0; i < f->man.nfiles; i++)
+		if ((fd = fdcache_get(&f->files, i)) == -1 || fsync(fd) == -1)
+			return seterr(err, errsz, "cannot sync %s: %s",
+			    f->man.files[i].path, strerror(errno));
+	return 0;
+}
+
 /*
  * Files are synced, renamed into place and their folders synced; then
  * version.ini, the commit marker, the same way and last: a crash at any
@@ -397,21 +517,15 @@ fetch_commit(struct fetch *f, char *err, size_t errsz)
 	size_t	 i, ver = SIZE_MAX;
 	char	 dir[PATH_MAX], last[PATH_MAX] = "";
 
-	if (f->mode == FETCH_REPAIR) {
+	if (f->mode == FETCH_REPAIR)
 		/* Pieces were written in place: they only need syncing. */
-		for (i = 0; i < f->man.nfiles; i++)
-			if (fsync(f->fds[i]) == -1)
-				return seterr(err, errsz,
-				    "cannot sync a file: %s", strerror(errno));
-		return 0;
-	}
+		return fetch_sync_files(f, err, errsz);
 
 	if (unlinkat(f->game_fd, VERSION_FILE, 0) == -1 && errno != ENOENT)
 		return seterr(err, errsz, "cannot replace version.ini");
-	for (i = 0; i < f->man.nfiles; i++)
-		if (fsync(f->fds[i]) == -1)
-			return seterr(err, errsz, "cannot sync a file: %s",
-			    strerror(errno));
+	if (fetch_sync_files(f, err, errsz) == -1)
+		return -1;
+	fdcache_close_all(&f->files);
 	for (i = 0; i < f->man.nfiles; i++) {
 		const char	*p = f->man.files[i].path;
 		char		*slash;
@@ -542,6 +656,40 @@ chunk_span(const struct fetch *f, size_t i, uint64_t *off, uint64_t *len)
 	return 1;
 }
 
+/*
+ * A source whose link closed while it had nothing to do (its server
+ * closes a link idle for SERVE_IDLE): it is dialled again when chunks
+ * come its way, rather than lost for the rest of the download.
+ */
+static void
+source_sleep(struct source *s)
+{
+	log_info("source %s for %s: its idle link closed; dialled again "
+	    "if it is needed", s->addr, s->f->game_id);
+	source_close(s);
+	s->state = SRC_ASLEEP;
+}
+
+/*
+ * Dials a sleeping source again. A failure drops it from its timer,
+ * never from here: its caller may be walking the sources.
+ */
+static void
+source_wake(struct source *s)
+{
+	struct ev_loop	*loop = s->f->xfer->loop;
+
+	log_info("source %s for %s: dialled again", s->addr, s->f->game_id);
+	s->wake_errno = 0;
+	if (source_connect(s) == 0)
+		return;
+	s->wake_errno = errno != 0 ? errno : EIO;
+	s->state = SRC_CONNECTING;
+	ev_timer_stop(loop, &s->timer);
+	ev_timer_set(&s->timer, 0, 0);
+	ev_timer_start(loop, &s->timer);
+}
+
 /* Asks a source for the next chunk it owns, if any. */
 static void
 source_next(struct source *s)
@@ -561,8 +709,14 @@ source_next(struct source *s)
 		if (!busy)
 			break;
 	}
-	if (i == f->nchunks)
+	if (i == f->nchunks) {
+		source_owes_nothing(s);
 		return;		/* nothing left for it */
+	}
+	if (s->state == SRC_ASLEEP) {
+		source_wake(s);	/* asks once the link is open again */
+		return;
+	}
 	s->chunk = (int)i;
 	if (!chunk_span(f, i, &s->req_off, &s->req_len)) {
 		s->got = 0;
@@ -580,6 +734,7 @@ source_next(struct source *s)
 	msg_frame_peer_chunk_req(&req, &frame, &len);
 	source_send(s, frame, len);
 	source_wait(s);
+	source_owes(s);
 }
 
 /* The length of piece k of file i. */
@@ -593,8 +748,8 @@ piece_len(const struct fetch *f, size_t i, uint64_t k)
 
 /*
  * A staging folder kept from an earlier try of the same manifest: its
- * verified pieces are kept, the rest is punched out. Anything else there
- * goes. Returns 1 when it resumes, 0 when it starts afresh.
+ * verified pieces are kept, the rest is punched out. Returns 1 when it
+ * resumes, 0 when it starts afresh (the caller removes what is there).
  */
 static int
 fetch_resume(struct fetch *f)
@@ -608,8 +763,9 @@ fetch_resume(struct fetch *f)
 	    O_NOFOLLOW | O_CLOEXEC)) == -1)
 		return 0;
 	if (partial_load_manifest(sfd, &old, err, sizeof(err)) == -1) {
+		log_info("%s: discarding a partial download: %s", f->game_id,
+		    err);
 		close(sfd);
-		path_remove_tree_beneath(f->game_fd, STAGING_DIR);
 		return 0;
 	}
 	manifest_root(&old, a);
@@ -620,7 +776,6 @@ fetch_resume(struct fetch *f)
 		log_info("%s: discarding a partial download of another "
 		    "version or manifest", f->game_id);
 		close(sfd);
-		path_remove_tree_beneath(f->game_fd, STAGING_DIR);
 		return 0;
 	}
 	if (partial_load_pieces(sfd, f->verified, f->npieces) == -1)
@@ -629,38 +784,80 @@ fetch_resume(struct fetch *f)
 	return 1;
 }
 
-/* What was verified before stays; the rest must read as zeros. */
+/* What was verified before of file i stays; the rest must read as zeros. */
 static void
-fetch_forget_unverified(struct fetch *f)
+fetch_forget_unverified(struct fetch *f, size_t i, int fd)
 {
-	size_t		 i;
 	uint64_t	 k;
 
-	for (i = 0; i < f->man.nfiles; i++)
-		for (k = 0; k * f->man.piece_size < f->man.files[i].size;
-		    k++) {
-			if (f->verified[f->piece_base[i] + k]) {
-				f->resumed += piece_len(f, i, k);
-				continue;
-			}
-			if (f->zeros_hold && fallocate(f->fds[i],
-			    FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-			    (off_t)(k * f->man.piece_size),
-			    (off_t)piece_len(f, i, k)) == -1)
-				f->zeros_hold = 0;
+	for (k = 0; k * f->man.piece_size < f->man.files[i].size; k++) {
+		if (f->verified[f->piece_base[i] + k]) {
+			f->resumed += piece_len(f, i, k);
+			continue;
 		}
+		if (f->zeros_hold && fallocate(fd, FALLOC_FL_PUNCH_HOLE |
+		    FALLOC_FL_KEEP_SIZE, (off_t)(k * f->man.piece_size),
+		    (off_t)piece_len(f, i, k)) == -1)
+			f->zeros_hold = 0;
+	}
+}
+
+/* Opens file i of the download for the cache (see fdcache.h). */
+static int
+fetch_open_file(void *arg, size_t i)
+{
+	struct fetch	*f = arg;
+
+	return path_open_beneath(f->files_dir, f->man.files[i].path, O_RDWR,
+	    0);
+}
+
+/* The cache of open files and the dirty flags, for files beneath dir. */
+static int
+fetch_files_init(struct fetch *f, int dir, char *err, size_t errsz)
+{
+	f->files_dir = dir;
+	if (fdcache_init(&f->files, FDCACHE_SIZE, fetch_open_file, f) == -1 ||
+	    (f->dirty = calloc(f->man.nfiles + 1, 1)) == NULL)
+		return seterr(err, errsz, "out of memory");
+	return 0;
+}
+
+/* Staging file i, open on fd, made its full size and its blocks reserved. */
+static int
+staging_file_size(struct fetch *f, size_t i, int fd, char *err, size_t errsz)
+{
+	uint64_t	 size = f->man.files[i].size;
+	struct stat	 st;
+	int		 rc;
+
+	if (fstat(fd, &st) == -1)
+		return seterr(err, errsz, "cannot create a staging file: %s",
+		    strerror(errno));
+	if (size == 0 || (uint64_t)st.st_size == size)
+		return 0;
+	rc = posix_fallocate(fd, 0, (off_t)size);
+	if (rc == ENOSPC)
+		return seterr(err, errsz, "no space left on the games folder");
+	if (rc != 0 && ftruncate(fd, (off_t)size) == -1)
+		return seterr(err, errsz, "%s", errno == ENOSPC ?
+		    "no space left on the games folder" :
+		    "cannot size a staging file");
+	return 0;
 }
 
 /*
  * Staging files, made at full size so a full disk fails up front, or
  * those of a kept download of the same manifest, whose verified pieces
- * are not fetched again.
+ * are not fetched again. Called once the sources agree on the list:
+ * no space is reserved for a list that is not the game's. Each file is
+ * closed once made; the fetch opens them again as it needs them.
  */
 static int
 fetch_prepare(struct fetch *f, char *err, size_t errsz)
 {
 	struct transfer	*xfer = f->xfer;
-	int		 resume;
+	int		 resume, fd;
 	size_t		 i;
 
 	if (mkdirat(xfer->games_fd, f->game_id, 0755) == 0)
@@ -674,6 +871,10 @@ fetch_prepare(struct fetch *f, char *err, size_t errsz)
 	if (f->game_fd == -1)
 		return seterr(err, errsz, "cannot open the game folder");
 	if (!(resume = fetch_resume(f)) &&
+	    path_remove_tree_beneath(f->game_fd, STAGING_DIR) == -1)
+		return seterr(err, errsz, "cannot remove an old staging "
+		    "folder: %s", strerror(errno));
+	if (!resume &&
 	    (mkdirat(f->game_fd, STAGING_DIR, 0700) == -1 ||
 	    (f->staging_fd = openat(f->game_fd, STAGING_DIR, O_RDONLY |
 	    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1))
@@ -681,48 +882,36 @@ fetch_prepare(struct fetch *f, char *err, size_t errsz)
 	if (!resume && partial_save_manifest(f->staging_fd, &f->man, err,
 	    errsz) == -1)
 		return -1;
-	if ((f->fds = calloc(f->man.nfiles, sizeof(*f->fds))) == NULL ||
-	    (f->dirty = calloc(f->man.nfiles + 1, 1)) == NULL)
-		return seterr(err, errsz, "out of memory");
-	for (i = 0; i < f->man.nfiles; i++)
-		f->fds[i] = -1;
+	if (fetch_files_init(f, f->staging_fd, err, errsz) == -1)
+		return -1;
 	for (i = 0; i < f->man.nfiles; i++) {
 		const char	*p = f->man.files[i].path;
 		char		 dir[PATH_MAX], *slash;
-		struct stat	 st;
-		int		 rc;
 
 		snprintf(dir, sizeof(dir), "%s", p);
 		if ((slash = strrchr(dir, '/')) != NULL) {
 			*slash = '\0';
 			if (path_mkdirs_beneath(f->staging_fd, dir, 0755) ==
 			    -1)
-				return seterr(err, errsz,
-				    "cannot create a staging folder");
+				return seterr(err, errsz, "cannot create a "
+				    "staging folder: %s", strerror(errno));
 		}
-		f->fds[i] = path_open_beneath(f->staging_fd, p, O_RDWR |
-		    O_CREAT | (resume ? 0 : O_TRUNC), 0644);
-		if (f->fds[i] == -1 || fstat(f->fds[i], &st) == -1)
-			return seterr(err, errsz,
-			    "cannot create a staging file");
-		if (f->man.files[i].size == 0 ||
-		    (uint64_t)st.st_size == f->man.files[i].size)
-			continue;
-		rc = posix_fallocate(f->fds[i], 0, (off_t)f->man.files[i].size);
-		if (rc == ENOSPC)
-			return seterr(err, errsz,
-			    "no space left on the games folder");
-		if (rc != 0 && ftruncate(f->fds[i],
-		    (off_t)f->man.files[i].size) == -1)
-			return seterr(err, errsz, "%s", errno == ENOSPC ?
-			    "no space left on the games folder" :
-			    "cannot size a staging file");
+		fd = path_open_beneath(f->staging_fd, p, O_RDWR | O_CREAT |
+		    (resume ? 0 : O_TRUNC), 0644);
+		if (fd == -1)
+			return seterr(err, errsz, "cannot create a staging "
+			    "file: %s", strerror(errno));
+		if (staging_file_size(f, i, fd, err, errsz) == -1) {
+			close(fd);
+			return -1;
+		}
+		if (resume)
+			fetch_forget_unverified(f, i, fd);
+		close(fd);
 	}
-	if (resume) {
-		fetch_forget_unverified(f);
+	if (resume)
 		log_info("%s: resuming, %llu bytes already verified",
 		    f->game_id, (unsigned long long)f->resumed);
-	}
 	return 0;
 }
 
@@ -742,21 +931,27 @@ fetch_prepare_repair(struct fetch *f, char *err, size_t errsz)
 		return seterr(err, errsz, "cannot open the game folder");
 	f->staging = NULL;
 	f->zeros_hold = 0;
-	if ((f->fds = calloc(f->man.nfiles, sizeof(*f->fds))) == NULL ||
-	    (f->dirty = calloc(f->man.nfiles + 1, 1)) == NULL)
-		return seterr(err, errsz, "out of memory");
+	if (fetch_files_init(f, f->game_fd, err, errsz) == -1)
+		return -1;
 	memset(f->verified, 1, f->npieces);
 	for (i = 0; i < f->man.nfiles; i++) {
 		const struct manifest_file *mf = &f->man.files[i];
 		struct stat	 st;
+		int		 fd, rc;
 
-		f->fds[i] = path_open_beneath(f->game_fd, mf->path, O_RDWR |
-		    O_CREAT, 0644);
-		if (f->fds[i] == -1 || fstat(f->fds[i], &st) == -1)
+		fd = path_open_beneath(f->game_fd, mf->path, O_RDWR | O_CREAT,
+		    0644);
+		if (fd == -1 || fstat(fd, &st) == -1) {
+			if (fd != -1)
+				close(fd);
 			return seterr(err, errsz, "cannot open %s", mf->path);
-		if ((uint64_t)st.st_size == mf->size)
+		}
+		rc = (uint64_t)st.st_size == mf->size ? 1 :
+		    ftruncate(fd, (off_t)mf->size);
+		close(fd);
+		if (rc == 1)
 			continue;
-		if (ftruncate(f->fds[i], (off_t)mf->size) == -1)
+		if (rc == -1)
 			return seterr(err, errsz, "cannot size %s", mf->path);
 		for (k = f->piece_base[i]; k < f->piece_base[i + 1]; k++)
 			f->verified[k] = 0;
@@ -788,10 +983,16 @@ fetch_save_pieces(struct fetch *f)
 	if (f->staging_fd == -1 || f->verified == NULL || f->stream)
 		return;
 	for (i = 0; i < f->man.nfiles; i++) {
+		int	 fd;
+
 		if (!f->dirty[i])
 			continue;
-		if (fdatasync(f->fds[i]) == -1)
+		if ((fd = fdcache_get(&f->files, i)) == -1 ||
+		    fdatasync(fd) == -1) {
+			log_warn("%s: cannot sync %s", f->game_id,
+			    f->man.files[i].path);
 			return;
+		}
 		f->dirty[i] = 0;
 	}
 	if (partial_save_pieces(f->staging_fd, f->verified, f->npieces) ==
@@ -926,6 +1127,7 @@ fetch_check_lists(struct fetch *f)
 
 	if (f->man.files != NULL || (ref = fetch_agree(f)) == NULL)
 		return;
+	ev_timer_stop(f->xfer->loop, &f->list_timer);
 	f->man = ref->man;
 	memset(&ref->man, 0, sizeof(ref->man));
 	if (f->mode == FETCH_MANIFEST) {
@@ -1030,6 +1232,13 @@ source_frame(struct source *s, struct msg *m)
 	case SRC_OPENING:
 		if (msg_recv_peer_xfer_accept(m, why, sizeof(why)) == -1)
 			break;
+		if (!f->stream && f->chunks != NULL) {
+			/* Dialled again for more work: its list was agreed. */
+			ev_timer_stop(f->xfer->loop, &s->timer);
+			s->state = SRC_IDLE;
+			source_next(s);
+			return;
+		}
 		if (!f->stream) {
 			source_ask_list(s);
 			return;
@@ -1038,6 +1247,8 @@ source_frame(struct source *s, struct msg *m)
 		memcpy(req.game_id, f->game_id, sizeof(req.game_id));
 		msg_frame_peer_stream_req(&req, &frame, &len);
 		source_send(s, frame, len);
+		source_wait(s);
+		source_owes(s);
 		return;
 	case SRC_STREAM:
 		if (m->type == MSG_PEER_ENTRY) {
@@ -1128,6 +1339,7 @@ source_read_frame(struct source *s, char *err, size_t errsz)
 		return seterr(err, errsz, "%s", n == 0 ? "connection closed" :
 		    strerror(errno));
 	s->framegot += n;
+	floor_bytes(&s->floor, (uint64_t)n);
 	if (s->framegot == FRAME_HDR) {
 		memcpy(&hdr, s->frame, sizeof(hdr));
 		/* Only a file list may be large. */
@@ -1195,6 +1407,7 @@ source_read_data(struct source *s, char *err, size_t errsz)
 	uint64_t	 pos = s->req_off + s->got;
 	size_t		 want = left > XFER_BUF_SIZE ? XFER_BUF_SIZE : left;
 	ssize_t		 n, w, done = 0;
+	int		 fd = -1;
 
 	n = recv(s->fd, f->buf, want, 0);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
@@ -1202,6 +1415,7 @@ source_read_data(struct source *s, char *err, size_t errsz)
 	if (n <= 0)
 		return seterr(err, errsz, "%s", n == 0 ? "connection closed" :
 		    strerror(errno));
+	floor_bytes(&s->floor, (uint64_t)n);
 	/*
 	 * Unverified pieces of the staging files read as zeros: a block of
 	 * zeros (a sparse game image) needs no write.
@@ -1209,9 +1423,10 @@ source_read_data(struct source *s, char *err, size_t errsz)
 	if (f->zeros_hold && f->buf[0] == 0 &&
 	    memcmp(f->buf, f->buf + 1, n - 1) == 0)
 		done = n;
+	if (done < n && (fd = fdcache_get(&f->files, c->file)) == -1)
+		return -2;
 	while (done < n) {
-		w = pwrite(f->fds[c->file], f->buf + done, n - done,
-		    (off_t)(pos + done));
+		w = pwrite(fd, f->buf + done, n - done, (off_t)(pos + done));
 		if (w == -1 && errno == EINTR)
 			continue;
 		if (w <= 0)
@@ -1264,6 +1479,11 @@ source_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		rc = recv(s->fd, &b, 1, MSG_PEEK);
 		if (rc == -1 && (errno == EAGAIN || errno == EINTR))
 			return;
+		if (s->state == SRC_IDLE && (rc == 0 || (rc == -1 &&
+		    errno == ECONNRESET))) {
+			source_sleep(s);
+			return;
+		}
 		source_drop(s, rc == 0 ? "connection closed" :
 		    "sent bytes nobody asked for", rc <= 0);
 		return;
@@ -1397,6 +1617,9 @@ fetch_start(struct transfer *xfer, struct xfer_fetch *req)
 		req->npieces = 0;
 	}
 	TAILQ_INSERT_TAIL(&xfer->fetches, f, entry);
+	ev_timer_init(&f->list_timer, fetch_list_deadline_cb,
+	    XFER_LIST_DEADLINE, 0);
+	f->list_timer.data = f;
 	for (i = 0; i < req->nsources; i++) {
 		struct source *s = &f->src[i];
 
@@ -1406,6 +1629,9 @@ fetch_start(struct transfer *xfer, struct xfer_fetch *req)
 		s->chunk = -1;
 		ev_init(&s->timer, source_timer_cb);
 		s->timer.data = s;
+		ev_init(&s->floor_timer, source_floor_cb);
+		s->floor_timer.data = s;
+		floor_init(&s->floor);
 		s->hash = hash_new();
 		memcpy(s->peer_id, req->sources[i].peer_id,
 		    sizeof(s->peer_id));
@@ -1417,11 +1643,13 @@ fetch_start(struct transfer *xfer, struct xfer_fetch *req)
 		for (i = 0; i < req->nsources; i++) {
 			f->src[i].idx = i;
 			f->src[i].timer.data = &f->src[i];
+			f->src[i].floor_timer.data = &f->src[i];
 			f->src[i].state = SRC_WAITING;
 		}
 		stream_next_source(f);
 		return 0;
 	}
+	ev_timer_start(xfer->loop, &f->list_timer);
 	for (i = 0; i < req->nsources; i++) {
 		struct source *s = &f->src[i];
 
@@ -1466,8 +1694,13 @@ cleanup_game(int game_fd, const char *game_id, void *arg)
 		return 0;
 	}
 	log_info("%s: removing an unfinished download", game_id);
-	path_remove_tree_beneath(game_fd, STAGING_DIR);
-	unlinkat(xfer->games_fd, game_id, AT_REMOVEDIR);
+	if (path_remove_tree_beneath(game_fd, STAGING_DIR) == -1) {
+		log_warn("%s: cannot remove its unfinished download", game_id);
+		return 0;
+	}
+	if (unlinkat(xfer->games_fd, game_id, AT_REMOVEDIR) == -1 &&
+	    errno != ENOTEMPTY && errno != EEXIST)
+		log_warn("%s: cannot remove its empty folder", game_id);
 	return 0;
 }
 

@@ -8,6 +8,8 @@
 #include <limits.h>
 
 #include "common/addr.h"
+#include "worker-transfer/fdcache.h"
+#include "worker-transfer/floor.h"
 #include "worker-transfer/plan.h"
 #include "worker-transfer/transfer.h"
 
@@ -21,6 +23,8 @@ enum src_state {
 	SRC_HASHING,		/* it is still hashing: ask again soon */
 	SRC_LISTED,		/* has a list, waits for the others */
 	SRC_IDLE,
+	SRC_ASLEEP,		/* its link closed while idle: dialled again
+				   when it is given work */
 	SRC_HEADER,		/* asked for a chunk, reading its header */
 	SRC_DATA,		/* reading the chunk's bytes */
 	SRC_WAITING,		/* a stream source not tried yet */
@@ -43,6 +47,8 @@ struct source {
 	ev_io			 wio;
 	ev_timer		 timer;		/* connect deadline, stall */
 	ev_tstamp		 last_rx;
+	struct rate_floor	 floor;		/* while it owes us bytes */
+	ev_timer		 floor_timer;	/* at each window's end */
 	char			*frame;		/* a frame being read */
 	size_t			 framegot;
 	size_t			 framecap;
@@ -58,6 +64,7 @@ struct source {
 	uint64_t		 got;		/* of the span */
 	struct hash_ctx		*hash;		/* of the piece coming in */
 	int			 lost_link;	/* died of the network */
+	int			 wake_errno;	/* why dialling it again failed */
 };
 
 struct fetch {
@@ -79,7 +86,8 @@ struct fetch {
 	ev_tstamp		 saved_at;	/* pieces last kept */
 	int			 keep;		/* keep staging: a later try */
 	int			 write_failed;
-	int			*fds;		/* staging files */
+	struct fdcache		 files;		/* open staging files, by index */
+	int			 files_dir;	/* what they are beneath */
 	unsigned char		*dirty;		/* written since last synced */
 	struct chunk		*chunks;
 	size_t			 nchunks;
@@ -94,6 +102,7 @@ struct fetch {
 	ev_tstamp		 begun;
 	ev_tstamp		 last_tick;
 	ev_timer		 progress;
+	ev_timer		 list_timer;	/* the listing deadline */
 	char			*buf;
 	const char		*staging;	/* folder to remove on failure */
 	/* A streamed install: entries of the source's archives. */
@@ -118,6 +127,7 @@ void	source_drop(struct source *, const char *why, int lost_link);
 int	source_connect(struct source *);
 void	source_wait(struct source *);
 void	source_send(struct source *, char *frame, size_t);
+void	source_owes(struct source *);
 
 /* stream.c */
 int	stream_entry(struct source *, struct msg *, char *, size_t);

@@ -122,7 +122,7 @@ stream_entry(struct source *s, struct msg *m, char *err, size_t errsz)
 {
 	struct fetch	*f = s->f;
 	struct peer_entry entry;
-	char		 dir[PATH_MAX], *slash;
+	char		 dir[PATH_MAX], *slash, why[128];
 	uint64_t	 size;
 
 	if (msg_recv_peer_entry(m, &entry, err, errsz) == -1 ||
@@ -132,6 +132,8 @@ stream_entry(struct source *s, struct msg *m, char *err, size_t errsz)
 	if (f->entries >= STREAM_MAX_ENTRIES)
 		return seterr(err, errsz, "stream has more than %u entries",
 		    STREAM_MAX_ENTRIES);
+	if (path_check_peer_limits(entry.path, why, sizeof(why)) == -1)
+		return seterr(err, errsz, "stream entry with %s", why);
 	memcpy(f->epath, entry.path, sizeof(f->epath));
 	size = entry.size;
 	if (size > f->max_total || f->bytes + size > f->max_total)
@@ -213,6 +215,7 @@ stream_read_data(struct source *s)
 	}
 	f->entry_crc = (uint32_t)crc32(f->entry_crc, (const Bytef *)f->buf,
 	    (uInt)n);
+	floor_bytes(&s->floor, (uint64_t)n);
 	if (f->buf[0] == 0 && memcmp(f->buf, f->buf + 1, n - 1) == 0)
 		done = n;
 	while (done < n) {

@@ -17,6 +17,15 @@
 #define XFER_STALL_AFTER	15.0	/* a source silent this long is gone */
 #define XFER_HASH_RETRY		1.0	/* asks a hashing source again after */
 #define XFER_HASH_WAITS		1800	/* times, before giving up on it */
+/*
+ * Every source must have sent its whole file list this long after the
+ * download began, or it is dropped; only sources still hashing the game
+ * get longer, and only while none has listed it (XFER_HASH_WAITS bounds
+ * them). A LAN carries the largest list (16 MiB) in a few seconds; and
+ * a source that listed waits for the others on an idle link, which it
+ * closes after SERVE_IDLE: the deadline comes well before.
+ */
+#define XFER_LIST_DEADLINE	20.0
 #define XFER_PROGRESS_EVERY	0.5
 #define XFER_SAVE_EVERY		2.0	/* verified pieces kept this often */
 #define XFER_BUF_SIZE		(1024 * 1024)

@@ -1,0 +1,476 @@
+"""Downloads always end (issue 12, item 4): X50-X53. A source that
+trickles bytes, a file list 600 folders deep, a game of more files than
+the receiver may open at once, and sources that never finish their file
+list: each must not keep a download from ending, nor leave a game that
+cannot be downloaded again. The hostile sources are Python FakePeers."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from harness import (
+    CATALOG_VERSIONS,
+    TERMINAL,
+    LineWaiter,
+    Peer,
+    Scenario,
+    ScenarioError,
+    assert_no_active,
+    assert_no_duplicate_chunks,
+    assert_no_event_since,
+    chunk_sources,
+    create_many_small_game,
+    diff_game_dirs,
+    event_name_in,
+    game_events,
+    poll,
+    wait_no_active,
+    wait_remote_game,
+)
+from wire import FRAME_HDR, FakePeer, T, frame, game_advert, manifest_body, mp_pack, servable_files
+
+# What the receiver may keep open, as `ulimit -n 1024` sets it (soft and hard).
+NOFILE = 1024
+
+
+def limited_peer(sc: Scenario, name: str, nofile: int = NOFILE) -> Peer:
+    """A peer started under `prlimit --nofile=N:N`: it cannot raise its
+    own limit past N (the hard limit), as under `ulimit -n N`."""
+    peer = Peer(sc, name, len(sc.peers), games_dir=None, readonly_games=False, tmpfs_size=None,
+                fixtures=[], extra_args=[], command_prefix=["prlimit", f"--nofile={nofile}:{nofile}", "--"])
+    sc.peers.append(peer)
+    peer.start()
+    return peer
+
+
+def fake_source(sc: Scenario, name: str, ip: str, game_id: str, files: list[dict[str, Any]]) -> FakePeer:
+    version = CATALOG_VERSIONS[game_id]
+    return FakePeer(sc, name, ip, [game_advert(game_id, version, sum(item["size"] for item in files))])
+
+
+def drops_of(peer: Peer, game_id: str, addr: str, start: int) -> list[dict[str, Any]]:
+    return [e["data"] for e in game_events(peer, "download-source-dropped", game_id, start)
+            if (e.get("data") or {}).get("peer_addr") == addr]
+
+
+def download(client: Peer, game_id: str, timeout: float, what: str) -> tuple[dict[str, Any], float, int]:
+    """Starts a download (no install) and waits for its end: (terminal
+    event, seconds from the request, output mark before it)."""
+    start = client.output_len()
+    waiter = LineWaiter(start)
+    began = time.monotonic()
+    reply = client.send({"cmd": "download", "game_id": game_id, "install": False})
+    if reply.get("type") != "result":
+        raise ScenarioError(f"{what}: download answered {reply}")
+    ended = client.wait_for(event_name_in(TERMINAL, game_id), timeout=timeout, description=what, waiter=waiter)
+    return ended, time.monotonic() - began, start
+
+
+# --------------------------------------------------------------------------
+# X50: a trickling source is dropped by the progress floor
+# --------------------------------------------------------------------------
+
+
+def x50_trickling_source_dropped(sc: Scenario) -> str:
+    """A Python source lists the game like a real peer, then answers its
+    first chunk with the header and one byte every 3 s: never silent, so
+    the stall timer never fires. The progress floor drops it
+    (download-source-dropped, "too slow"), its chunks go to the real
+    source, and the download finishes, byte-exact, within 60 s."""
+    game_id = "coh"
+    real_dir = sc.fixture_root / "x50-real"
+    create_many_small_game(real_dir / game_id)
+    root = real_dir / game_id
+    files = servable_files(root)
+    version = CATALOG_VERSIONS[game_id]
+    trickler = fake_source(sc, "x50-trickler", "127.0.0.250", game_id, files)
+    trickled = {"bytes": 0, "first": 0.0}
+
+    def on_files(conn: socket.socket, body: dict[str, Any]) -> None:
+        trickler.send(conn, frame(T("PEER_FILES"), manifest_body(body.get("game_id"), version, files)))
+
+    def on_chunk(conn: socket.socket, body: dict[str, Any]) -> None:
+        if trickled["first"]:
+            trickler.note("a request while trickling")  # the client must not send one
+            return
+        trickled["first"] = time.monotonic()
+        data = (root / body["path"]).read_bytes()[body["offset"]: body["offset"] + body["length"]]
+
+        def trickle() -> None:
+            if not trickler.send(conn, frame(T("PEER_CHUNK"), dict(body))):
+                return
+            for byte in data[:-1]:  # never the last one
+                if not trickler.send(conn, bytes([byte])):
+                    return
+                trickled["bytes"] += 1
+                time.sleep(3.0)
+
+        threading.Thread(target=trickle, name="x50-trickle", daemon=True).start()
+
+    trickler.on_files = on_files
+    trickler.on_chunk = on_chunk
+    try:
+        real = sc.peer("x50-real", games_dir=real_dir)
+        client = sc.peer("x50-client")
+        client.send({"cmd": "connect", "addr": trickler.addr})
+        client.connect_to(real)
+        client.send({"cmd": "wait-peers", "count": 2, "timeout_ms": 10000})
+        wait_remote_game(client, game_id, peer_count=2, version=version)
+        ended, took, start = download(client, game_id, 60, "the download's end (within 60 s)")
+        if ended.get("event") != "download-finished":
+            raise ScenarioError(f"the download ended with {ended}")
+        if not trickled["first"]:
+            raise ScenarioError("the client never asked the trickler for a chunk (nothing was tested)")
+        drops = drops_of(client, game_id, trickler.addr, start)
+        if len(drops) != 1 or "too slow" not in drops[0].get("reason", ""):
+            raise ScenarioError(f"the trickler was not dropped once as too slow: {drops}")
+        closed = poll(lambda: trickler.seen("transfer link closed"), timeout=5, interval=0.1,
+                      what="the client kept the trickler's transfer link open")
+        dropped_after = closed[0][0] - trickled["first"]
+        if trickler.seen("a request while trickling"):
+            raise ScenarioError("the client asked the trickler for more while its chunk was owed")
+        sources = chunk_sources(client, game_id)
+        if sources != {real.ready_addr}:
+            raise ScenarioError(f"chunks came from {sources}; expected only {real.ready_addr}")
+        assert_no_duplicate_chunks(client, game_id)
+        assert_no_event_since(client, start, "download-failed", game_id)
+        diff_game_dirs(root, client.host_games_dir / game_id)
+        wait_no_active(client, game_id)
+        return (
+            f"trickler ({trickled['bytes']} bytes, one per 3 s) dropped {dropped_after:.1f}s after its chunk "
+            f"request ({drops[0]['reason']}); download finished in {took:.1f}s from the real source, diff exact"
+        )
+    finally:
+        trickler.close()
+
+
+# --------------------------------------------------------------------------
+# X51: a file list 600 folders deep leaves the game downloadable
+# --------------------------------------------------------------------------
+
+DEPTH = 600
+
+
+def deep_rel(depth: int, name: str = "f.bin") -> str:
+    return "d/" * depth + name
+
+
+def plant_deep_staging(game_dir: Path, depth: int) -> None:
+    """A .lanspread.staging as older code left one after a 600-deep list:
+    a folder per level, a file at the bottom, no kept manifest."""
+    bottom = game_dir / ".lanspread.staging" / ("d/" * depth)
+    os.makedirs(bottom, exist_ok=True)
+    (bottom / "f.bin").write_bytes(b"deep\n")
+
+
+def x51_deep_file_list_refused(sc: Scenario) -> str:
+    """A Python source, the only one, lists cnc4 with a file 32 folders
+    deep (the limit) and answers chunk requests by hanging up: the
+    staging goes with the failed download. It then lists a file 600
+    folders deep: the receiver, which may open 1024 files, refuses the
+    list, saying the path is too deep, and stages nothing; cnc4 then
+    downloads from a real peer. A
+    600-deep staging left on disk (as older code left one) is removed at
+    the next start, and that game downloads too."""
+    game_id, other_id = "cnc4", "coh"
+    real_dir = sc.fixture_root / "x51-real"
+    create_many_small_game(real_dir / game_id)
+    create_many_small_game(real_dir / other_id)
+    version = CATALOG_VERSIONS[game_id]
+    deep_bytes = b"far down\n"
+    version_bytes = version.encode()
+
+    def listing(depth: int) -> list[dict[str, Any]]:
+        return sorted([
+            {"path": deep_rel(depth), "size": len(deep_bytes), "hashes": hashlib.sha256(deep_bytes).digest()},
+            {"path": "version.ini", "size": len(version_bytes), "hashes": hashlib.sha256(version_bytes).digest()},
+        ], key=lambda item: item["path"].encode())
+
+    files = listing(DEPTH)
+    fake = fake_source(sc, "x51-deep", "127.0.0.250", game_id, files)
+
+    def on_files(conn: socket.socket, body: dict[str, Any]) -> None:
+        fake.send(conn, frame(T("PEER_FILES"), manifest_body(body.get("game_id"), version, files)))
+
+    def on_chunk(conn: socket.socket, body: dict[str, Any]) -> None:
+        conn.shutdown(socket.SHUT_RDWR)
+
+    fake.on_files = on_files
+    fake.on_chunk = on_chunk
+    client = limited_peer(sc, "x51-client")
+    games = client.host_games_dir
+    try:
+        client.send({"cmd": "connect", "addr": fake.addr})
+        client.send({"cmd": "wait-peers", "count": 1, "timeout_ms": 10000})
+        wait_remote_game(client, game_id, peer_count=1, version=version)
+        # At the limit (32 folders) the list is staged; when the source
+        # hangs up, the sandboxed worker removes that staging.
+        files = listing(32)
+        ended, _took, _start = download(client, game_id, 30, "the 32-deep list's download end")
+        if ended.get("event") not in ("download-failed", "download-peers-gone"):
+            raise ScenarioError(f"a download from a source that hangs up ended with {ended}")
+        if not fake.seen("chunk request"):
+            raise ScenarioError("the 32-deep list was not staged (no chunk was asked for)")
+        if os.path.lexists(games / game_id):
+            raise ScenarioError(f"{game_id}/ left behind after the 32-deep download failed")
+        files = listing(DEPTH)
+        ended, took, start = download(client, game_id, 30, "the deep list's download end")
+        if ended.get("event") not in ("download-failed", "download-peers-gone"):
+            raise ScenarioError(f"a download from the deep list alone ended with {ended}")
+        error = (ended.get("data") or {}).get("error", "")
+        drops = drops_of(client, game_id, fake.addr, start)
+        reason = drops[0].get("reason", "") if drops else ""
+        if "600 folders deep" not in reason:
+            raise ScenarioError(f"the deep source was not dropped for its path: drops {drops}, end {ended}")
+        assert_no_active(client, game_id)
+        if os.path.lexists(games / game_id):
+            left = sorted(str(p.relative_to(games)) for p in list((games / game_id).rglob("*"))[:5])
+            raise ScenarioError(f"{game_id}/ left behind after the refused list: {left}")
+    finally:
+        fake.close()
+
+    real = sc.peer("x51-real", games_dir=real_dir)
+    client.connect_to(real)
+    wait_remote_game(client, game_id, peer_count=1, version=version)
+    ended, took_real, _ = download(client, game_id, 60, f"{game_id} from the real peer")
+    if ended.get("event") != "download-finished":
+        raise ScenarioError(f"{game_id} from the real peer ended with {ended}")
+    diff_game_dirs(real_dir / game_id, games / game_id)
+    wait_no_active(client, game_id)
+
+    # A 600-deep staging left by older code: the next start removes it.
+    client.shutdown()
+    plant_deep_staging(games / other_id, DEPTH)
+    client = limited_peer(sc, "x51-client")  # same name: same games and state
+    poll(lambda: not os.path.lexists(games / other_id), timeout=10, interval=0.2,
+         what=f"the {DEPTH}-deep {other_id}/.lanspread.staging is still there 10 s after the restart")
+    client.connect_to(real)
+    wait_remote_game(client, other_id, peer_count=1, version=CATALOG_VERSIONS[other_id])
+    ended, took_other, _ = download(client, other_id, 60, f"{other_id} after the restart")
+    if ended.get("event") != "download-finished":
+        raise ScenarioError(f"{other_id} after the restart ended with {ended}")
+    diff_game_dirs(real_dir / other_id, games / other_id)
+    if os.path.lexists(games / other_id / ".lanspread.staging"):
+        raise ScenarioError(f"{other_id}/.lanspread.staging left after its download")
+    return (
+        f"a {DEPTH}-deep list refused in {took:.1f}s ({reason}; {error}), nothing staged; {game_id} then "
+        f"downloaded from the real peer in {took_real:.1f}s; a {DEPTH}-deep staging was gone after a restart "
+        f"under nofile {NOFILE} and {other_id} downloaded in {took_other:.1f}s; diffs exact"
+    )
+
+
+# --------------------------------------------------------------------------
+# X52: a game of 1100 files downloads under `ulimit -n 1024`
+# --------------------------------------------------------------------------
+
+NFILES = 1100
+
+
+def create_game_of_many_files(root: Path, game_id: str, count: int) -> None:
+    root.mkdir(parents=True)
+    for index in range(count):
+        sub = root / f"data{index % 10}"
+        sub.mkdir(exist_ok=True)
+        seed = hashlib.sha256(f"{game_id}-{index}".encode()).digest()
+        (sub / f"file-{index:04}.bin").write_bytes(seed * (1 + index % 64))
+    (root / "version.ini").write_text(CATALOG_VERSIONS[game_id], encoding="utf-8")
+
+
+def x52_many_files_under_nofile_limit(sc: Scenario) -> str:
+    """A game of 1100 files (and version.ini) downloads, byte-exact, into
+    a receiver that may open 1024 files (soft and hard limit); the
+    transfer worker keeps a few open at a time, not one per file."""
+    game_id = "coh"
+    real_dir = sc.fixture_root / "x52-real"
+    create_game_of_many_files(real_dir / game_id, game_id, NFILES)
+    real = sc.peer("x52-real", games_dir=real_dir)
+    client = limited_peer(sc, "x52-client")
+    client.connect_to(real)
+    wait_remote_game(client, game_id, peer_count=1, version=CATALOG_VERSIONS[game_id], timeout=60)
+    ended, took, start = download(client, game_id, 240, f"the {NFILES}-file download")
+    if ended.get("event") != "download-finished":
+        raise ScenarioError(f"the {NFILES}-file download ended with {ended}")
+    chunks = [e for e in game_events(client, "download-chunk-finished", game_id, start)]
+    if len(chunks) != NFILES + 1:
+        raise ScenarioError(f"{len(chunks)} chunk events for {NFILES + 1} files")
+    diff_game_dirs(real_dir / game_id, client.host_games_dir / game_id)
+    wait_no_active(client, game_id)
+    return f"{NFILES + 1} files downloaded in {took:.1f}s under nofile {NOFILE}:{NOFILE}, {len(chunks)} chunks, diff exact"
+
+
+# --------------------------------------------------------------------------
+# X53: sources that never finish their file list are dropped
+# --------------------------------------------------------------------------
+
+
+def x53_unfinished_file_list_dropped(sc: Scenario) -> str:
+    """Two Python sources never finish listing the game: one sends a
+    file-list frame header and then a byte every 2 s (never silent), the
+    other says it is still hashing the game, every time it is asked. At
+    the listing deadline (20 s, before the real source's
+    link idles out at 30 s) both are dropped and the download goes
+    ahead from the real source, which had listed at once and waited with
+    a timer of its own; byte-exact."""
+    game_id = "coh"
+    real_dir = sc.fixture_root / "x53-real"
+    create_many_small_game(real_dir / game_id)
+    root = real_dir / game_id
+    files = servable_files(root)
+    version = CATALOG_VERSIONS[game_id]
+    body = mp_pack(manifest_body(game_id, version, files))
+    slow = fake_source(sc, "x53-slow-list", "127.0.0.250", game_id, files)
+    hashing = fake_source(sc, "x53-hashing", "127.0.0.251", game_id, files)
+
+    def slow_files(conn: socket.socket, _body: dict[str, Any]) -> None:
+        def trickle() -> None:
+            if not slow.send(conn, FRAME_HDR.pack(T("PEER_FILES"), 0, len(body))):
+                return
+            for byte in body[:-1]:
+                if not slow.send(conn, bytes([byte])):
+                    return
+                time.sleep(2.0)
+
+        threading.Thread(target=trickle, name="x53-trickle", daemon=True).start()
+
+    def hashing_files(conn: socket.socket, req: dict[str, Any]) -> None:
+        hashing.send(conn, frame(T("PEER_FILES_WAIT"), {"game_id": req.get("game_id"), "percent": 1}))
+
+    slow.on_files = slow_files
+    hashing.on_files = hashing_files
+    try:
+        real = sc.peer("x53-real", games_dir=real_dir)
+        client = sc.peer("x53-client")
+        for fake in (slow, hashing):
+            client.send({"cmd": "connect", "addr": fake.addr})
+        client.connect_to(real)
+        client.send({"cmd": "wait-peers", "count": 3, "timeout_ms": 10000})
+        wait_remote_game(client, game_id, peer_count=3, version=version)
+        ended, took, start = download(client, game_id, 60, "the download's end (listing deadline 20 s)")
+        if ended.get("event") != "download-finished":
+            raise ScenarioError(f"the download ended with {ended}")
+        reasons = {}
+        for fake in (slow, hashing):
+            if not fake.seen("file list request"):
+                raise ScenarioError(f"the client never asked {fake.name} for its file list")
+            drops = drops_of(client, game_id, fake.addr, start)
+            if len(drops) != 1 or "no file list" not in drops[0].get("reason", ""):
+                raise ScenarioError(f"{fake.name} was not dropped once for its list: {drops}")
+            reasons[fake.name] = drops[0]["reason"]
+        if not 18.0 <= took <= 40.0:
+            raise ScenarioError(f"the download took {took:.1f}s; the listing deadline is 20 s")
+        begin = game_events(client, "download-begin", game_id, start)
+        sources = chunk_sources(client, game_id)
+        if sources != {real.ready_addr}:
+            raise ScenarioError(f"chunks came from {sources}; expected only {real.ready_addr}")
+        diff_game_dirs(root, client.host_games_dir / game_id)
+        wait_no_active(client, game_id)
+        asked = len(hashing.seen("file list request"))
+        return (
+            f"slow list and forever-hashing sources dropped at the deadline ({'; '.join(f'{k}: {v}' for k, v in reasons.items())}); "
+            f"the hashing one was asked {asked} times; download began {len(begin)}x and finished in {took:.1f}s "
+            f"from the real source, diff exact"
+        )
+    finally:
+        slow.close()
+        hashing.close()
+
+
+# --------------------------------------------------------------------------
+# X54: a source whose idle link was closed is dialled again for more work
+# --------------------------------------------------------------------------
+
+
+def x54_idle_source_dialled_again(sc: Scenario) -> str:
+    """Two sources of a game of two 16 MiB files: the real peer sends its
+    file at once and then idles, and its server closes the idle link
+    after 30 s; a Python source sends its file at 256 KiB/s (four times
+    the floor) for 40 s, then nothing. The Python one is dropped at the
+    floor's next window; its chunk goes to the real source, which is
+    dialled again, and the download finishes byte-exact."""
+    game_id = "coh"
+    version = CATALOG_VERSIONS[game_id]
+    real_dir = sc.fixture_root / "x54-real"
+    root = real_dir / game_id
+    root.mkdir(parents=True)
+    for name in ("a.bin", "b.bin"):
+        seed = hashlib.sha256(name.encode()).digest()
+        (root / name).write_bytes(seed * (16 * 1024 * 1024 // len(seed)))
+    (root / "version.ini").write_text(version, encoding="utf-8")
+    files = servable_files(root)
+    slow = fake_source(sc, "x54-slow", "127.0.0.250", game_id, files)
+    sent = {"bytes": 0, "first": 0.0}
+
+    def on_files(conn: socket.socket, body: dict[str, Any]) -> None:
+        slow.send(conn, frame(T("PEER_FILES"), manifest_body(body.get("game_id"), version, files)))
+
+    def on_chunk(conn: socket.socket, body: dict[str, Any]) -> None:
+        if sent["first"]:
+            slow.note("a second request")
+            return
+        sent["first"] = time.monotonic()
+        data = (root / body["path"]).read_bytes()[body["offset"]: body["offset"] + body["length"]]
+
+        def dribble() -> None:
+            if not slow.send(conn, frame(T("PEER_CHUNK"), dict(body))):
+                return
+            step = 32 * 1024
+            while time.monotonic() - sent["first"] < 40.0 and sent["bytes"] + step < len(data):
+                if not slow.send(conn, data[sent["bytes"]: sent["bytes"] + step]):
+                    return
+                sent["bytes"] += step
+                time.sleep(0.125)
+
+        threading.Thread(target=dribble, name="x54-dribble", daemon=True).start()
+
+    slow.on_files = on_files
+    slow.on_chunk = on_chunk
+    try:
+        real = sc.peer("x54-real", games_dir=real_dir)
+        client = sc.peer("x54-client")
+        client.send({"cmd": "connect", "addr": slow.addr})
+        client.connect_to(real)
+        client.send({"cmd": "wait-peers", "count": 2, "timeout_ms": 10000})
+        wait_remote_game(client, game_id, peer_count=2, version=version)
+        ended, took, start = download(client, game_id, 90, "the download's end")
+        if ended.get("event") != "download-finished":
+            raise ScenarioError(f"the download ended with {ended}")
+        if not sent["first"]:
+            raise ScenarioError("the client never asked the slow source for a chunk (nothing was tested)")
+        if took < 40.0:
+            raise ScenarioError(f"the download finished in {took:.1f}s, before the slow source stopped (nothing was tested)")
+        drops = drops_of(client, game_id, slow.addr, start)
+        if len(drops) != 1:
+            raise ScenarioError(f"the slow source was not dropped once: {drops}")
+        real_drops = drops_of(client, game_id, real.ready_addr, start)
+        if real_drops:
+            raise ScenarioError(f"the real source was dropped: {real_drops}")
+        sources = chunk_sources(client, game_id)
+        if sources != {real.ready_addr}:
+            raise ScenarioError(f"chunks came from {sources}; expected only {real.ready_addr}")
+        assert client.log_path is not None
+        if f"source {real.ready_addr} for {game_id}: dialled again" not in client.log_path.read_text(errors="replace"):
+            raise ScenarioError("the real source's link never closed while idle, or it was not dialled again (nothing was tested)")
+        diff_game_dirs(root, client.host_games_dir / game_id)
+        wait_no_active(client, game_id)
+        return (
+            f"slow source sent {sent['bytes']} bytes in 40 s, then nothing: dropped ({drops[0]['reason']}); "
+            f"the real source, idle past its 30 s link timeout, was dialled again and sent the rest; "
+            f"finished in {took:.1f}s, diff exact"
+        )
+    finally:
+        slow.close()
+
+
+DOWNLOAD_END_SCENARIOS = [
+    ("X50-trickling-source-dropped", x50_trickling_source_dropped),
+    ("X51-deep-file-list-refused", x51_deep_file_list_refused),
+    ("X52-many-files-under-nofile-limit", x52_many_files_under_nofile_limit),
+    ("X53-unfinished-file-list-dropped", x53_unfinished_file_list_dropped),
+    ("X54-idle-source-dialled-again", x54_idle_source_dialled_again),
+]
