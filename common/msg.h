@@ -60,6 +60,7 @@ enum msg_type {
 	MSG_XFER_HASH_PROGRESS,		/* t->s */
 	MSG_XFER_SOURCE_DROPPED,	/* t->s a source left this download */
 	MSG_XFER_AGREED,		/* t->s the manifest sources agree on */
+	MSG_XFER_LIMITS,		/* s->t speed limits, at start and live */
 
 	MSG_INST_HELLO = 300,		/* s->i */
 	MSG_INST_READY,			/* i->s */

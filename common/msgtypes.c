@@ -105,6 +105,8 @@ LAYOUT(xfer_hello,
 	F_STR(xfer_hello, peer_id),
 	F_BOOL(xfer_hello, cleanup),
 	F_STRS(xfer_hello, catalog, ncatalog, GAMELIST_MAX));
+LAYOUT(xfer_limits,
+	F_U64(xfer_limits, upload));
 LAYOUT(xfer_fetch,
 	F_STR(xfer_fetch, game_id),
 	F_STR(xfer_fetch, version),

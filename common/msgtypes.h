@@ -161,6 +161,11 @@ struct xfer_hello {
 	size_t		 ncatalog;
 };
 
+/* Bytes a second; 0: no limit. */
+struct xfer_limits {
+	uint64_t	 upload;
+};
+
 struct xfer_fetch {
 	char		 game_id[GAME_ID_SIZE];
 	char		 version[VERSION_SIZE];	/* the catalog's */
@@ -351,6 +356,7 @@ struct files_wait {
 	X(xfer_hash_progress,	progress,	MSG_XFER_HASH_PROGRESS)	\
 	X(xfer_source_dropped,	source_dropped,	MSG_XFER_SOURCE_DROPPED) \
 	X(xfer_agreed,		manifest,	MSG_XFER_AGREED)	\
+	X(xfer_limits,		xfer_limits,	MSG_XFER_LIMITS)	\
 	X(inst_hello,		inst_hello,	MSG_INST_HELLO)		\
 	X(inst_install,		game_ref,	MSG_INST_INSTALL)	\
 	X(inst_uninstall,	game_ref,	MSG_INST_UNINSTALL)	\

@@ -679,6 +679,22 @@ show_disconnect(json_t *data)
 	    str(data, "peer_id"), str(data, "addr"));
 }
 
+/* a[0] is set by "upload SPEED": the new limit. */
+static json_t *
+b_limit(char **a, int *w)
+{
+	(void)w;
+	if (a[0] == NULL)
+		return req_plain("limit");
+	return json_pack("{s:s,s:s}", "cmd", "limit", "upload", a[0]);
+}
+
+static void
+show_limit(json_t *data)
+{
+	printf("upload limit: %s\n", str(data, "upload"));
+}
+
 /* "help" has no builder: it is answered without the daemon. */
 static const struct command commands[] = {
 	{ "games", "", "list the local games and those on the LAN",
@@ -708,6 +724,9 @@ static const struct command commands[] = {
 	{ "play", " GAME --user NAME --language LANG [--force]",
 	    "apply a game's first-play settings",
 	    1, b_play, show_play },
+	{ "limit", " [upload SPEED]",
+	    "show or set the upload limit (50MiB, 400mbit, none)",
+	    0, b_limit, show_limit },
 	{ "watch", "", "print the daemon's events as they happen",
 	    0, b_watch, NULL },
 	{ "help", "", "print this help", 0, NULL, NULL },

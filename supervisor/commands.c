@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/partial.h"
 #include "common/path.h"
+#include "common/rate.h"
 #include "supervisor/supervisor.h"
 
 struct cmd_ctx {
@@ -808,6 +809,42 @@ cmd_repair(struct cmd_ctx *x)
 	verify_or_repair(x, VERIFY_REPAIR);
 }
 
+/*
+ * limit {upload?}: a speed ("50MiB", "400mbit", "none") replaces the
+ * limit, live and until a restart; the answer is the limits now.
+ */
+static void
+cmd_limit(struct cmd_ctx *x)
+{
+	json_t		*v = json_object_get(x->req, "upload");
+	uint64_t	 upload = x->sup->upload_limit;
+	char		 err[ERROR_SIZE], shown[32];
+
+	if (v != NULL) {
+		if (!json_is_string(v) || strlen(json_string_value(v)) !=
+		    json_string_length(v)) {
+			control_error(x->client, x->id, "invalid field: upload "
+			    "(a speed such as 50MiB, 400mbit or none)");
+			return;
+		}
+		if (rate_parse(json_string_value(v), &upload, err,
+		    sizeof(err)) == -1) {
+			control_error(x->client, x->id, "%s", err);
+			return;
+		}
+		x->sup->upload_limit = upload;
+		if (sup_send_limits(x->sup) == -1) {
+			control_error(x->client, x->id,
+			    "the transfer worker is unavailable");
+			return;
+		}
+		log_info("upload limit set to %s", json_string_value(v));
+	}
+	rate_format(upload, shown, sizeof(shown));
+	reply(x, json_pack("{s:s,s:I}", "upload", shown, "upload_bytes_per_s",
+	    (json_int_t)upload));
+}
+
 static const struct command commands[] = {
 	{ "list-games",		cmd_list_games },
 	{ "list-peers",		cmd_list_peers },
@@ -817,6 +854,7 @@ static const struct command commands[] = {
 	{ "connect",		cmd_connect },
 	{ "wait-peers",		cmd_wait_peers },
 	{ "download",		cmd_download },
+	{ "limit",		cmd_limit },
 	{ "stream-install",	cmd_stream_install },
 	{ "install",		cmd_install },
 	{ "uninstall",		cmd_uninstall },

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/addr.h"
+#include "common/rate.h"
 #include "supervisor/config.h"
 
 void
@@ -145,6 +146,10 @@ config_set(struct daemon_config *dc, const char *key, const char *value)
 		    sizeof(dc->peers), value) == -1)
 			return "peers must be addresses IP[:PORT], separated by "
 			    "spaces";
+	} else if (strcmp(key, "upload_limit") == 0) {
+		if (rate_parse(value, &dc->upload_limit, NULL, 0) == -1)
+			return "upload_limit must be a speed such as 50MiB, "
+			    "400mbit or none";
 	} else if (strcmp(key, "redial") == 0) {
 		if (strcmp(value, "yes") == 0)
 			dc->redial = 1;

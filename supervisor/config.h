@@ -3,6 +3,7 @@
 #define LANSPREAD_CONFIG_H
 
 #include <limits.h>
+#include <stdint.h>
 
 #include "common/install_link.h"
 
@@ -24,6 +25,7 @@ struct daemon_config {
 	int	 sandbox_optional;	/* a missing sandbox layer is a warning */
 	char	 peers[1024];		/* static peers, "IP[:PORT] ..." */
 	int	 redial;		/* dial remembered peers at start */
+	uint64_t upload_limit;		/* bytes a second; 0: none */
 };
 
 void		 config_defaults(struct daemon_config *);

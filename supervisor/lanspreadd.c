@@ -249,6 +249,7 @@ main(int argc, char *argv[])
 	cfg.mdns = dc.mdns;
 	cfg.peers = dc.peers[0] != '\0' ? dc.peers : NULL;
 	cfg.redial = dc.redial;
+	cfg.upload_limit = dc.upload_limit;
 	if (sup_init(&sup, &cfg, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		sup_free(&sup);

@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "common/path.h"
 #include "common/proc.h"
+#include "common/rate.h"
 #include "supervisor/supervisor.h"
 
 #define MAX_FIXTURES	16
@@ -67,7 +68,7 @@ usage(void)
 	    "--state-dir DIR --catalog-db FILE\n"
 	    "\t[--fixture GAME]... [--unrar PATH|builtin] "
 	    "[--listen IP[:PORT]] [--mdns]\n"
-	    "\t[--peer IP[:PORT]]... [--redial]\n"
+	    "\t[--peer IP[:PORT]]... [--redial] [--upload-limit SPEED]\n"
 	    "\t[--sandbox-optional] [-v]\n");
 	exit(2);
 }
@@ -86,6 +87,7 @@ main(int argc, char *argv[])
 		{ "mdns",	no_argument,		NULL, 'm' },
 		{ "peer",	required_argument,	NULL, 'p' },
 		{ "redial",	no_argument,		NULL, 'r' },
+		{ "upload-limit", required_argument,	NULL, 'U' },
 		{ "sandbox-optional", no_argument,	NULL, 'o' },
 		{ "verbose",	no_argument,		NULL, 'v' },
 		{ NULL,		0,			NULL, 0 }
@@ -125,6 +127,13 @@ main(int argc, char *argv[])
 			cfg.peers = peers;
 			break;
 		case 'r': cfg.redial = 1; break;
+		case 'U':
+			if (rate_parse(optarg, &cfg.upload_limit, err,
+			    sizeof(err)) == -1) {
+				fprintf(stderr, "--upload-limit %s\n", err);
+				usage();
+			}
+			break;
 		case 'o': proc_opts.sandbox_optional = 1; break;
 		case 'v': verbose++; break;
 		case 'F':

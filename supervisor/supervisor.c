@@ -65,6 +65,7 @@ sup_init(struct sup *sup, const struct sup_config *cfg, char *err,
 
 	memset(sup, 0, sizeof(*sup));
 	sup->cfg = *cfg;
+	sup->upload_limit = cfg->upload_limit;
 	sup->games_fd = -1;
 	sup->inotify_fd = -1;
 	sup->outbound = json_object();
@@ -232,6 +233,16 @@ static struct sup *
 conn_sup(struct msgconn *c)
 {
 	return c->arg;
+}
+
+/* The speed limits, to the transfer worker (at its start, and live). */
+int
+sup_send_limits(struct sup *sup)
+{
+	struct xfer_limits lim;
+
+	lim.upload = sup->upload_limit;
+	return msg_send_xfer_limits(sup_link(sup, PROC_TRANSFER), &lim);
 }
 
 /* A worker that sends what it may not is killed, and restarted. */
@@ -746,6 +757,7 @@ worker_hello(struct sup *sup, enum proc_id id)
 			    GAME_ID_SIZE, "%s", sup->catalog.games[i].id);
 		msg_send_xfer_hello(link, &xhello);
 		free(xhello.catalog);
+		sup_send_limits(sup);
 		manifests_worker_restarted(sup);
 		break;
 	case PROC_INSTALL:

@@ -30,6 +30,7 @@ struct sup_config {
 	int		 mdns;
 	int		 use_stdio;	/* the shim: control on stdin/stdout */
 	const char	*peers;		/* static peers, "IP[:PORT] ..." */
+	uint64_t	 upload_limit;	/* bytes a second; 0: none */
 	int		 redial;	/* dial remembered peers at start */
 };
 
@@ -115,6 +116,7 @@ struct sup {
 	TAILQ_HEAD(, operation)	 ops;
 	TAILQ_HEAD(, pending)	 pendings;
 	struct redial		*redial;	/* NULL when off */
+	uint64_t		 upload_limit;	/* now: the config's, or live */
 	ev_signal		 sigterm, sigint, sighup;
 	ev_timer		 stop_timer;
 	int			 inotify_fd;
@@ -164,6 +166,7 @@ void	sup_free(struct sup *);
 struct msgconn *sup_link(struct sup *, enum proc_id);
 int	sup_rescan(struct sup *);
 int	sup_is_self_addr(struct sup *, const char *addr);
+int	sup_send_limits(struct sup *);
 
 /* operations.c: what each game is busy with, and how it ends */
 struct operation *sup_op_find(struct sup *, const char *game_id);

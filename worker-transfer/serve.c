@@ -229,6 +229,7 @@ serve_close(struct serve_conn *sc)
 	ev_io_stop(xfer->loop, &sc->wio);
 	ev_io_stop(xfer->loop, &sc->pio);
 	ev_timer_stop(xfer->loop, &sc->idle);
+	ev_timer_stop(xfer->loop, &sc->throttle);
 	msgconn_close(&sc->rd);
 	if (sc->file_fd != -1)
 		close(sc->file_fd);
@@ -239,6 +240,39 @@ serve_close(struct serve_conn *sc)
 	free(sc);
 	if (game[0] != '\0')
 		transfer_outbound_changed(xfer, game);
+}
+
+static void	serve_flush(struct serve_conn *);
+
+/*
+ * How many of want bytes the upload limit lets go now; with none, the
+ * link waits for its throttle timer instead of its socket.
+ */
+static uint64_t
+upload_allow(struct serve_conn *sc, uint64_t want)
+{
+	struct transfer	*xfer = sc->xfer;
+	uint64_t	 n = rate_allow(&xfer->upload, ev_time(), want);
+
+	if (n == 0) {
+		sc->throttled = 1;
+		ev_io_stop(xfer->loop, &sc->wio);
+		ev_io_stop(xfer->loop, &sc->pio);
+		ev_timer_set(&sc->throttle, rate_wait(&xfer->upload), 0);
+		ev_timer_start(xfer->loop, &sc->throttle);
+	}
+	return n;
+}
+
+static void
+serve_throttle_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct serve_conn *sc = w->data;
+
+	(void)loop;
+	(void)revents;
+	sc->throttled = 0;
+	serve_flush(sc);
 }
 
 /* Pushes the pending frame, then the file bytes; -1 when the link broke. */
@@ -260,6 +294,9 @@ serve_push(struct serve_conn *sc)
 		off_t	 data, hole;
 		ssize_t	 n;
 
+		if ((want = upload_allow(sc, want)) == 0)
+			return 0;
+
 		/*
 		 * A hole (a sparse game image) goes out from a zero buffer:
 		 * reading it would fill the page cache with zeros first.
@@ -276,6 +313,7 @@ serve_push(struct serve_conn *sc)
 			if (n == -1)
 				return errno == EAGAIN || errno == EINTR ?
 				    0 : -1;
+			rate_spent(&sc->xfer->upload, (uint64_t)n);
 			sc->file_off += n;
 			sc->remaining -= n;
 			continue;
@@ -289,6 +327,7 @@ serve_push(struct serve_conn *sc)
 			return errno == EAGAIN || errno == EINTR ? 0 : -1;
 		if (n == 0)
 			return -1;	/* the file shrank under us */
+		rate_spent(&sc->xfer->upload, (uint64_t)n);
 		sc->remaining -= n;
 	}
 	return 0;
@@ -315,11 +354,15 @@ serve_relay(struct serve_conn *sc)
 
 	for (;;) {
 		struct pollfd	 pfd = { .fd = sc->rd.fd, .events = POLLOUT };
+		uint64_t	 want;
 		ssize_t		 n;
 
-		n = splice(sc->pipe_fd, NULL, sc->rd.fd, NULL, 1 << 20,
+		if ((want = upload_allow(sc, 1 << 20)) == 0)
+			return 0;
+		n = splice(sc->pipe_fd, NULL, sc->rd.fd, NULL, want,
 		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n > 0) {
+			rate_spent(&sc->xfer->upload, (uint64_t)n);
 			sc->relayed += n;
 			continue;
 		}
@@ -369,6 +412,8 @@ serve_flush(struct serve_conn *sc)
 			return;
 		}
 	}
+	if (sc->throttled)
+		return;		/* the throttle timer flushes again */
 	if (serve_busy(sc)) {
 		ev_io_start(loop, &sc->wio);
 		return;
@@ -684,6 +729,8 @@ serve_start(struct transfer *xfer, int fd)
 	ev_timer_init(&sc->idle, serve_idle_cb, xfer->serve_idle > 0 ?
 	    xfer->serve_idle : SERVE_IDLE, 0);
 	sc->idle.data = sc;
+	ev_init(&sc->throttle, serve_throttle_cb);
+	sc->throttle.data = sc;
 	ev_timer_start(xfer->loop, &sc->idle);
 	sc->xfer = xfer;
 	sc->file_fd = -1;

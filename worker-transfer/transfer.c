@@ -48,6 +48,7 @@ transfer_dispatch_supervisor(struct msgconn *c, struct msg *m)
 {
 	struct transfer	*xfer = c->arg;
 	struct xfer_hello hello;
+	struct xfer_limits limits;
 	struct game_ids	 busy;
 	struct link_fd	 link;
 	struct xfer_fetch fetch;
@@ -62,6 +63,14 @@ transfer_dispatch_supervisor(struct msgconn *c, struct msg *m)
 			break;
 		transfer_hello(xfer, &hello);
 		msg_free_xfer_hello(&hello);
+		return;
+	case MSG_XFER_LIMITS:
+		if (msg_recv_xfer_limits(m, &limits, why, sizeof(why)) == -1)
+			break;
+		if (limits.upload != xfer->upload.rate)
+			log_info("upload limit: %llu bytes a second",
+			    (unsigned long long)limits.upload);
+		rate_set(&xfer->upload, limits.upload, ev_time());
 		return;
 	case MSG_XFER_BUSY:
 		if (msg_recv_xfer_busy(m, &busy, why, sizeof(why)) == -1)

@@ -12,6 +12,7 @@
 
 #include "common/compat.h"
 #include "common/msgtypes.h"
+#include "common/rate.h"
 
 #define CHUNK_SIZE		(128ULL * 1024 * 1024)
 #define XFER_STALL_AFTER	15.0	/* a source silent this long is gone */
@@ -76,6 +77,8 @@ struct serve_conn {
 	off_t			 file_off;
 	uint64_t		 remaining;
 	int			 closing;	/* after the reply is out */
+	ev_timer		 throttle;	/* the upload limit's wait */
+	int			 throttled;
 };
 
 struct fetch;
@@ -94,6 +97,7 @@ struct transfer {
 	char			 peer_id[PEER_ID_SIZE];
 	struct serve_gates	 gates;
 	ev_tstamp		 serve_idle;	/* 0: SERVE_IDLE */
+	struct rate_bucket	 upload;	/* every serve link's bytes */
 	TAILQ_HEAD(, serve_conn) serving;
 	TAILQ_HEAD(, fetch)	 fetches;
 	TAILQ_HEAD(, served_manifest) manifests;

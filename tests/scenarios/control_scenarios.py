@@ -17,13 +17,18 @@ from pathlib import Path
 from typing import Any
 
 from harness import (
+    CATALOG_VERSIONS,
     CFG,
+    CHUNK_SIZE,
     Scenario,
     ScenarioError,
+    connect_many,
     copy_game,
+    create_large_sparse_game,
     descendants,
     fixture_dir,
     wait_procs_gone,
+    wait_remote_game,
     worker_comm,
 )
 
@@ -981,10 +986,81 @@ def x66_play_force(sc: Scenario) -> str:
     return "typo at first play; second play 'applied at an earlier play; --force ...'; --force rewrote name, language and PersonaName (CRLF kept)"
 
 
+# --------------------------------------------------------------------------
+# X68: the upload limit holds, and changes live
+# --------------------------------------------------------------------------
+
+MIB = 1 << 20
+
+
+def _limited_download(sc: Scenario, tag: str, change_at: float | None = None) -> list[tuple[float, int]]:
+    """A source limited to 50 MiB/s, a client downloading its 1.5 GiB game;
+    at change_at seconds the source's limit becomes 100MiB. Returns
+    (seconds since the request, bytes) for each progress event."""
+    games = sc.fixture_root / f"x68-{tag}"
+    create_large_sparse_game(games / "bf1942", size=12 * CHUNK_SIZE)
+    source = sc.peer(f"x68-{tag}-source", games_dir=games, extra_args=["--upload-limit", "50MiB"])
+    client = sc.peer(f"x68-{tag}-client")
+    connect_many(client, [source])
+    wait_remote_game(client, "bf1942", peer_count=1, version=CATALOG_VERSIONS["bf1942"], timeout=60)
+    mark = client.mark()
+    began = time.monotonic()
+    client.send({"cmd": "download", "game_id": "bf1942", "install": False})
+    samples = []
+    changed = change_at is None
+    while True:
+        item = client.wait_for(
+            lambda i: i.get("type") == "event" and i.get("event") in
+            ("download-progress", "download-finished", "download-failed")
+            and (i.get("data") or {}).get("game_id") == "bf1942",
+            timeout=120, description="download progress", waiter=mark)
+        now = time.monotonic() - began
+        if item["event"] == "download-failed":
+            raise ScenarioError(f"{tag}: {item}")
+        if item["event"] == "download-finished":
+            samples.append((now, 12 * CHUNK_SIZE))
+            return samples
+        samples.append((now, item["data"]["bytes"]))
+        if not changed and now >= change_at:
+            reply = source.send({"cmd": "limit", "upload": "100MiB"})
+            if reply["data"]["upload_bytes_per_s"] != 100 * MIB:
+                raise ScenarioError(f"limit answered {reply}")
+            samples.append((time.monotonic() - began, -1))  # the change
+            changed = True
+
+
+def _rate(samples: list[tuple[float, int]], t0: float, t1: float) -> float:
+    """MiB/s between the first sample after t0 and the last before t1."""
+    inside = [(t, b) for t, b in samples if t0 <= t <= t1 and b >= 0]
+    if len(inside) < 4:
+        raise ScenarioError(f"too few progress events between {t0:.1f} s and {t1:.1f} s: {inside}")
+    (ta, ba), (tb, bb) = inside[0], inside[-1]
+    return (bb - ba) / MIB / (tb - ta)
+
+
+def x68_upload_limit(sc: Scenario) -> str:
+    """upload_limit = 50MiB (lanspread-peer --upload-limit) holds within
+    10 % over a 1.5 GiB loopback download; set to 100MiB live half way
+    (the limit command), the rest goes at 100 MiB/s within 10 %."""
+    steady = _limited_download(sc, "steady")
+    rate = _rate(steady, 2.0, steady[-1][0] - 0.5)
+    if not 45 <= rate <= 55:
+        raise ScenarioError(f"a 50 MiB/s upload limit gave {rate:.1f} MiB/s")
+    live = _limited_download(sc, "live", change_at=10.0)
+    switch = next(t for t, b in live if b < 0)
+    before = _rate(live, 2.0, switch)
+    after = _rate(live, switch + 1.5, live[-1][0] - 0.5)
+    if not 45 <= before <= 55 or not 90 <= after <= 110:
+        raise ScenarioError(f"live change: {before:.1f} MiB/s before, {after:.1f} MiB/s after (want 50, 100)")
+    return (f"50MiB limit: {rate:.1f} MiB/s over 1.5 GiB; changed live at {switch:.1f} s: "
+            f"{before:.1f} MiB/s, then {after:.1f} MiB/s")
+
+
 CONTROL_SCENARIOS = [
     ("X1-control-fuzz", x1_control_fuzz),
     ("X6-daemon-ctl", x6_daemon_driven_by_lanspreadctl),
     ("X60-one-daemon", x60_one_daemon_per_state_and_socket),
+    ("X68-upload-limit", x68_upload_limit),
     ("X61-log-levels", x61_levels_clean_stop_titles),
     ("X62-config-check", x62_config_check),
     ("X64-connect-race", x64_connect_both_ways_at_once),
