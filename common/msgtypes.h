@@ -351,6 +351,7 @@ struct files_wait {
 	X(xfer_hash_progress,	progress,	MSG_XFER_HASH_PROGRESS)	\
 	X(xfer_source_dropped,	source_dropped,	MSG_XFER_SOURCE_DROPPED) \
 	X(xfer_agreed,		manifest,	MSG_XFER_AGREED)	\
+	X(xfer_catalog,		game_ids,	MSG_XFER_CATALOG)	\
 	X(inst_hello,		inst_hello,	MSG_INST_HELLO)		\
 	X(inst_install,		game_ref,	MSG_INST_INSTALL)	\
 	X(inst_uninstall,	game_ref,	MSG_INST_UNINSTALL)	\

@@ -614,6 +614,8 @@ static json_t *b_peers(char **a, int *w) { (void)a; (void)w;
 	return req_plain("list-peers"); }
 static json_t *b_status(char **a, int *w) { (void)a; (void)w;
 	return req_plain("status"); }
+static json_t *b_reload(char **a, int *w) { (void)a; (void)w;
+	return req_plain("reload"); }
 static json_t *b_watch(char **a, int *w) { (void)a;
 	*w = WAIT_FOREVER; return req_plain("subscribe"); }
 
@@ -673,6 +675,15 @@ b_play(char **a, int *w)
 }
 
 static void
+show_reload(json_t *data)
+{
+	printf("catalog %s: %lld games (%lld added, %lld removed, %lld at "
+	    "another version)\n", str(data, "catalog"),
+	    (long long)num(data, "games"), (long long)num(data, "added"),
+	    (long long)num(data, "removed"), (long long)num(data, "changed"));
+}
+
+static void
 show_disconnect(json_t *data)
 {
 	printf("disconnected %s (%s) at %s\n", str(data, "name"),
@@ -708,6 +719,8 @@ static const struct command commands[] = {
 	{ "play", " GAME --user NAME --language LANG [--force]",
 	    "apply a game's first-play settings",
 	    1, b_play, show_play },
+	{ "reload", "", "read the catalog and the configuration again",
+	    0, b_reload, show_reload },
 	{ "watch", "", "print the daemon's events as they happen",
 	    0, b_watch, NULL },
 	{ "help", "", "print this help", 0, NULL, NULL },

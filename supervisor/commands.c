@@ -808,6 +808,26 @@ cmd_repair(struct cmd_ctx *x)
 	verify_or_repair(x, VERIFY_REPAIR);
 }
 
+/* SIGHUP's work on request, answered with what changed. */
+static void
+cmd_reload(struct cmd_ctx *x)
+{
+	struct catalog_changes ch;
+	char		 err[512];
+
+	if (sup_reload(x->sup, &ch, err, sizeof(err)) == -1) {
+		control_error(x->client, x->id, "%s; the running catalog stays",
+		    err);
+		return;
+	}
+	sup_rescan(x->sup);
+	reply(x, json_pack("{s:s,s:I,s:I,s:I,s:I}", "catalog",
+	    x->sup->catalog_source, "games",
+	    (json_int_t)x->sup->catalog.ngames, "added", (json_int_t)ch.added,
+	    "removed", (json_int_t)ch.removed, "changed",
+	    (json_int_t)ch.changed));
+}
+
 static const struct command commands[] = {
 	{ "list-games",		cmd_list_games },
 	{ "list-peers",		cmd_list_peers },
@@ -825,6 +845,7 @@ static const struct command commands[] = {
 	{ "cancel-download",	cmd_cancel_download },
 	{ "verify",		cmd_verify },
 	{ "repair",		cmd_repair },
+	{ "reload",		cmd_reload },
 };
 
 void

@@ -91,7 +91,7 @@ sup_init(struct sup *sup, const struct sup_config *cfg, char *err,
 		    strerror(errno));
 		return -1;
 	}
-	if (catalog_load(&sup->catalog, cfg->catalog_path, err, errsz) == -1)
+	if (sup_catalog_init(sup, err, errsz) == -1)
 		return -1;
 	if (peerdb_open(&sup->peerdb, cfg->state_dir, err, errsz) == -1)
 		return -1;
@@ -928,7 +928,14 @@ signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	(void)loop;
 	(void)revents;
 	if (w->signum == SIGHUP) {
-		log_info("SIGHUP: rescanning %s", sup->cfg.games_dir);
+		struct catalog_changes ch;
+		char	 err[512];
+
+		log_info("SIGHUP: reloading, rescanning %s",
+		    sup->cfg.games_dir);
+		if (sup_reload(sup, &ch, err, sizeof(err)) == -1)
+			log_warnx("reload: %s; the running catalog stays",
+			    err);
 		sup_rescan(sup);
 		return;
 	}

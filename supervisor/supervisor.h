@@ -4,6 +4,8 @@
 
 #include <sys/queue.h>
 
+#include <limits.h>
+
 #include "common/compat.h"
 #include <sys/types.h>
 
@@ -18,6 +20,18 @@
 #include "supervisor/library.h"
 #include "supervisor/peerdb.h"
 
+/* What a reload may change while peers are linked (lanspread.conf(5)). */
+struct sup_live {
+	char		 catalog_path[PATH_MAX];
+};
+
+/*
+ * Reads the configuration again for a reload, into live (which holds the
+ * running values); NULL when there is nothing to read again (the shim).
+ */
+typedef int	(*sup_reread_fn)(void *arg, struct sup_live *live, char *err,
+		    size_t errsz);
+
 struct sup_config {
 	const char	*name;
 	const char	*games_dir;
@@ -29,6 +43,8 @@ struct sup_config {
 	const char	*control_socket;	/* daemon only */
 	int		 mdns;
 	int		 use_stdio;	/* the shim: control on stdin/stdout */
+	sup_reread_fn	 reread;
+	void		*reread_arg;
 };
 
 struct worker {
@@ -98,7 +114,9 @@ struct sup {
 	struct ev_loop		*loop;
 	struct sup_config	 cfg;
 	int			 games_fd;
+	struct sup_live		 live;
 	struct catalog		 catalog;
+	char			 catalog_source[PATH_MAX + 64];	/* for logs */
 	struct peerdb		 peerdb;
 	char			 peer_id[PEER_ID_SIZE];
 	struct library		 library;
@@ -123,6 +141,12 @@ struct sup {
 	sqlite3_stmt		*hash_get;	/* its lookup */
 	TAILQ_HEAD(, game_hashing) hashing;	/* our games' manifests */
 };
+
+/* catalog_live.c: the catalog in use, and reloading it */
+int	sup_catalog_init(struct sup *, char *err, size_t errsz);
+int	sup_reload(struct sup *, struct catalog_changes *, char *err,
+	    size_t errsz);
+void	sup_send_catalog_ids(struct sup *);
 
 /* manifests.c: our games' manifests and their hash cache */
 int	manifests_open(struct sup *, char *err, size_t errsz);
