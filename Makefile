@@ -12,7 +12,7 @@ B := build
 # The release: lanspreadctl --version prints it.
 VERSION := 0.1.0
 
-PKGS := msgpack sqlite3 libarchive jansson libseccomp libcrypto zlib
+PKGS := msgpack sqlite3 libarchive jansson libseccomp libcrypto libsodium zlib
 CFLAGS ?= -O2 -g
 # Sanitizer flags (make asan); the project's own flags are always kept,
 # even when CFLAGS is given on the command line.

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/addr.h"
+#include "supervisor/catalog_sign.h"
 #include "supervisor/config.h"
 
 void
@@ -119,6 +120,13 @@ config_set(struct daemon_config *dc, const char *key, const char *value)
 			dc->sandbox_optional = 0;
 		else
 			return "sandbox_optional must be yes or no";
+	} else if (strcmp(key, "catalog_trust") == 0) {
+		unsigned char	 k[CATALOG_KEY_SIZE];
+
+		if (*value != '\0' && catalog_key_parse(value, k) == -1)
+			return "catalog_trust must be a public key of 64 hex "
+			    "digits (lanspreadctl catalog key prints it)";
+		set_str(dc->catalog_trust, sizeof(dc->catalog_trust), value);
 	} else if (strcmp(key, "group") == 0) {
 		if (set_str(dc->group, sizeof(dc->group), value) == -1)
 			return "group name too long";

@@ -22,6 +22,7 @@ struct daemon_config {
 	int	 mdns;
 	char	 net_user[64];		/* the net worker's user, run as root */
 	int	 sandbox_optional;	/* a missing sandbox layer is a warning */
+	char	 catalog_trust[65];	/* the organizer's key in hex, or "" */
 };
 
 void		 config_defaults(struct daemon_config *);

@@ -28,7 +28,7 @@ usage(void)
 	fprintf(stderr, "usage: lanspreadd [-dnv] [-f file] [-S socket] "
 	    "[--name NAME] [--games-dir DIR]\n"
 	    "\t[--state-dir DIR] [--catalog-db FILE] [--listen IP[:PORT]]\n"
-	    "\t[--unrar PATH|builtin] [--no-mdns]\n");
+	    "\t[--unrar PATH|builtin] [--no-mdns] [--catalog-trust KEY]\n");
 	exit(2);
 }
 
@@ -196,6 +196,11 @@ reread_config(void *arg, struct sup_live *live, char *err, size_t errsz)
 	if (snprintf(live->catalog_path, sizeof(live->catalog_path), "%s",
 	    dc.catalog) >= (int)sizeof(live->catalog_path))
 		return seterr(err, errsz, "catalog path too long");
+	/* config_set() checked it. */
+	live->trusts = dc.catalog_trust[0] != '\0';
+	if (live->trusts && catalog_key_parse(dc.catalog_trust,
+	    live->trust) == -1)
+		return seterr(err, errsz, "catalog_trust: not a key");
 #define RESTART_KEY(key, changed)					\
 	if (changed)							\
 		log_warnx("%s: %s changed; it takes effect at the next "	\
@@ -231,6 +236,7 @@ main(int argc, char *argv[])
 		{ "unrar",		required_argument,	NULL, 'u' },
 		{ "listen",		required_argument,	NULL, 'l' },
 		{ "no-mdns",		no_argument,		NULL, 'M' },
+		{ "catalog-trust",	required_argument,	NULL, 'T' },
 		{ "verbose",		no_argument,		NULL, 'v' },
 		{ NULL,			0,			NULL, 0 }
 	};
@@ -261,6 +267,7 @@ main(int argc, char *argv[])
 		case 'u': key = "unrar"; break;
 		case 'l': key = "listen"; break;
 		case 'M': key = "mdns"; optarg = "no"; break;
+		case 'T': key = "catalog_trust"; break;
 		default: usage();
 		}
 		if (key != NULL && nflags < (int)(sizeof(flags) /
@@ -307,6 +314,7 @@ main(int argc, char *argv[])
 	cfg.unrar_path = dc.unrar_path;
 	cfg.control_socket = dc.control_socket;
 	cfg.mdns = dc.mdns;
+	cfg.catalog_trust = dc.catalog_trust;
 	rr.conf = conf;
 	rr.conf_given = conf_given;
 	rr.flags = flags;

@@ -67,7 +67,7 @@ usage(void)
 	    "--state-dir DIR --catalog-db FILE\n"
 	    "\t[--fixture GAME]... [--unrar PATH|builtin] "
 	    "[--listen IP[:PORT]] [--mdns]\n"
-	    "\t[--sandbox-optional] [-v]\n");
+	    "\t[--catalog-trust KEY] [--sandbox-optional] [-v]\n");
 	exit(2);
 }
 
@@ -84,6 +84,7 @@ main(int argc, char *argv[])
 		{ "listen",	required_argument,	NULL, 'l' },
 		{ "mdns",	no_argument,		NULL, 'm' },
 		{ "sandbox-optional", no_argument,	NULL, 'o' },
+		{ "catalog-trust", required_argument,	NULL, 'T' },
 		{ "verbose",	no_argument,		NULL, 'v' },
 		{ NULL,		0,			NULL, 0 }
 	};
@@ -111,6 +112,7 @@ main(int argc, char *argv[])
 		case 'l': cfg.listen = optarg; break;
 		case 'm': cfg.mdns = 1; break;
 		case 'o': proc_opts.sandbox_optional = 1; break;
+		case 'T': cfg.catalog_trust = optarg; break;
 		case 'v': verbose++; break;
 		case 'F':
 			if (nfixtures == MAX_FIXTURES) {

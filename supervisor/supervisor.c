@@ -288,6 +288,8 @@ sup_dispatch_net(struct msgconn *c, struct msg *m)
 	struct net_peer_up up;
 	struct net_peer_library lib;
 	struct net_peer_down down;
+	struct net_peer_catalog_have have;
+	struct net_peer_catalog cat;
 	struct link_fd	 link;
 	struct peer_info pi;
 	char		 why[ERROR_SIZE] = "";
@@ -357,6 +359,19 @@ sup_dispatch_net(struct msgconn *c, struct msg *m)
 		peerdb_set_connected(&sup->peerdb, down.peer_id, 0);
 		log_info("peer %s gone", down.peer_id);
 		commands_peers_changed(sup);
+		catalog_sync_peer_down(sup, down.peer_id);
+		return;
+	case MSG_NET_PEER_CATALOG_HAVE:
+		if (msg_recv_net_peer_catalog_have(m, &have, why,
+		    sizeof(why)) == -1)
+			break;
+		catalog_sync_offer(sup, &have);
+		return;
+	case MSG_NET_PEER_CATALOG:
+		if (msg_recv_net_peer_catalog(m, &cat, why, sizeof(why)) == -1)
+			break;
+		catalog_sync_received(sup, &cat);
+		msg_free_net_peer_catalog(&cat);
 		return;
 	}
 	worker_misbehaved(sup, PROC_NET, m, why);
@@ -717,6 +732,7 @@ worker_hello(struct sup *sup, enum proc_id id)
 		    sup->ready ? sup->listen_addr : sup->cfg.listen);
 		listen.mdns = sup->cfg.mdns;
 		msg_send_net_listen(link, &listen);
+		sup_share_catalog(sup);
 		break;
 	case PROC_TRANSFER:
 		snprintf(xhello.games_dir, sizeof(xhello.games_dir), "%s",
@@ -849,6 +865,7 @@ worker_exited(struct ev_loop *loop, ev_child *w, int revents)
 		/* Every peer link lived in that worker. */
 		peerdb_disconnect_all(&sup->peerdb);
 		commands_peers_changed(sup);
+		catalog_sync_reset(sup);
 	}
 	if (wk->id == PROC_INSTALL) {
 		struct pending	*p, *pnext;
@@ -1062,6 +1079,7 @@ sup_free(struct sup *sup)
 	json_decref(sup->cleanups);
 	library_free(&sup->library);
 	catalog_free(&sup->catalog);
+	sup_catalog_free(sup);
 	peerdb_close(&sup->peerdb);
 	manifests_close(sup);
 	if (sup->games_fd != -1)

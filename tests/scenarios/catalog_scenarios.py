@@ -193,7 +193,238 @@ def x71_reload_command(sc: Scenario) -> str:
     return "lanspreadctl reload: q3 added (reply added=1), downloaded byte-exact with no restart; bf1942 dropped: off the LAN list, download refused"
 
 
+# --------------------------------------------------------------------------
+# X72-X75: signed catalogs
+# --------------------------------------------------------------------------
+
+SPREAD_WITHIN = 10.0
+
+
+def _serial(peer: Peer) -> int:
+    return int(peer.status()["catalog"]["serial"])
+
+
+def _catalog_key(peer: Peer) -> str:
+    key = peer.send({"cmd": "catalog-key"})["data"]["key"]
+    if not isinstance(key, str) or len(key) != 64:
+        raise ScenarioError(f"{peer.name}: catalog-key replied {key!r}")
+    return key
+
+
+def _organizer(sc: Scenario, name: str = "alpha", game: str = NEW_GAME) -> tuple[Peer, Path, bytes, str]:
+    """A peer with its own catalog and a game in no catalog yet; its key."""
+    cat = _catalog_copy(sc, name)
+    games = sc.games_root / name
+    payload = _make_game(games, game, NEW_VERSION)
+    org = sc.peer(name, games_dir=games, extra_args=["--catalog-db", str(cat)])
+    return org, cat, payload, _catalog_key(org)
+
+
+def _trusting(sc: Scenario, name: str, key: str) -> Peer:
+    return sc.peer(name, extra_args=["--catalog-trust", key])
+
+
+def _publish(org: Peer) -> int:
+    data = org.send({"cmd": "catalog-publish"})["data"]
+    if not isinstance(data.get("serial"), int) or data["serial"] <= 0:
+        raise ScenarioError(f"{org.name}: catalog-publish replied {data}")
+    return data["serial"]
+
+
+def _mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def x72_published_catalog_spreads(sc: Scenario) -> str:
+    """The organizer adds q3 to its catalog and publishes it: three peers
+    that trust its key (one linked only to another of them) hold the new
+    catalog within 10 s, with no restart, and all download q3 byte-exact;
+    the key and the signed copy are 0600 files of the state dirs, and a
+    restarted peer keeps the signed catalog."""
+    alpha, cat_a, payload, key = _organizer(sc)
+    bravo = _trusting(sc, "bravo", key)
+    charlie = _trusting(sc, "charlie", key)
+    delta = _trusting(sc, "delta", key)
+    bravo.connect_to(alpha)
+    charlie.connect_to(alpha)
+    delta.connect_to(bravo)
+    for peer in (bravo, charlie, delta):
+        if _serial(peer) != 0:
+            raise ScenarioError(f"{peer.name} holds a signed catalog before any was published")
+    refused = bravo.send({"cmd": "download", "game_id": NEW_GAME}, expect_error=True)
+    if "not in the local catalog" not in refused["error"]:
+        raise ScenarioError(f"before the publication: {refused}")
+    _catalog_add(cat_a, NEW_GAME, NEW_VERSION)
+    started = time.monotonic()
+    serial = _publish(alpha)
+    took = {}
+    for peer in (bravo, charlie, delta):
+        poll(lambda p=peer: _serial(p) == serial, timeout=max(0.1, SPREAD_WITHIN - (time.monotonic() - started)),
+             what=f"{peer.name} did not take the catalog serial {serial} within {SPREAD_WITHIN:g} s of its publication")
+        took[peer.name] = time.monotonic() - started
+    for peer in (bravo, charlie):
+        if NEW_GAME not in _remote_ids(peer):
+            raise ScenarioError(f"{peer.name} holds the new catalog but does not offer q3: {peer.list_games()['remote']}")
+    last = max(took.values())
+    for peer in (bravo, charlie):
+        _download(peer, NEW_GAME)
+    poll(lambda: NEW_GAME in _remote_ids(delta), timeout=15, what="delta never saw q3 on bravo")
+    _download(delta, NEW_GAME)
+    for peer in (bravo, charlie, delta):
+        if (peer.host_games_dir / NEW_GAME / f"{NEW_GAME}.eti").read_bytes() != payload:
+            raise ScenarioError(f"{peer.name}'s q3 differs from alpha's")
+    key_file = alpha.host_state_dir / "catalog.key"
+    if not key_file.is_file() or _mode(key_file) != 0o600:
+        raise ScenarioError(f"alpha's catalog key: {key_file} missing or not 0600")
+    for peer in (alpha, bravo, charlie, delta):
+        signed = peer.host_state_dir / "catalog.signed"
+        if not signed.is_file() or _mode(signed) != 0o600:
+            raise ScenarioError(f"{peer.name}: {signed} missing or not 0600")
+    if "took the signed catalog serial" not in _log(delta):
+        raise ScenarioError("delta did not log the catalog it took")
+    # A restart keeps the signed catalog: q3 stays in the catalog.
+    charlie.shutdown()
+    charlie2 = _trusting(sc, "charlie", key)
+    status = charlie2.status()["catalog"]
+    if status["serial"] != serial or not status["source"].startswith("signed"):
+        raise ScenarioError(f"charlie after a restart: {status}")
+    return (f"published serial {serial}: bravo/charlie/delta took it in "
+            + ", ".join(f"{k} {v:.1f}s" for k, v in took.items())
+            + f" (max {last:.1f}s, delta via bravo); all downloaded q3 byte-exact; 0600 files; kept across a restart")
+
+
+def x73_catalog_of_another_key_refused(sc: Scenario) -> str:
+    """Once they hold alpha's catalog, three peers that trust alpha's key
+    are linked to mallory, who publishes its own catalog (another key, a
+    newer serial, a game of its own): all three refuse it and log so, and
+    keep alpha's (its serial, q3 in it, mallory's game not)."""
+    alpha, cat_a, _payload, key = _organizer(sc)
+    _catalog_add(cat_a, NEW_GAME, NEW_VERSION)
+    peers = [_trusting(sc, name, key) for name in ("bravo", "charlie", "delta")]
+    for peer in peers:
+        peer.connect_to(alpha)
+    serial = _publish(alpha)
+    for peer in peers:
+        poll(lambda p=peer: _serial(p) == serial, timeout=SPREAD_WITHIN,
+             what=f"{peer.name} did not take alpha's catalog")
+    mallory, cat_m, _mp, mkey = _organizer(sc, "mallory", game="evil")
+    if mkey == key:
+        raise ScenarioError("two state dirs made the same catalog key")
+    _catalog_add(cat_m, "evil", NEW_VERSION, name="Evil")
+    time.sleep(1.1)  # a serial from the clock: mallory's is the newer
+    mserial = _publish(mallory)
+    if mserial <= serial:
+        raise ScenarioError(f"mallory's serial {mserial} is not newer than {serial}")
+    for peer in peers:
+        mallory.send({"cmd": "connect", "addr": peer.ready_addr})
+    for peer in peers:
+        poll(lambda p=peer: "which catalog_trust does not name: refused" in _log(p), timeout=SPREAD_WITHIN,
+             what=f"{peer.name} did not log mallory's catalog as refused")
+    time.sleep(1.0)
+    for peer in peers:
+        status = peer.status()["catalog"]
+        if status["serial"] != serial or status["key"] != key:
+            raise ScenarioError(f"{peer.name} changed its catalog: {status}")
+        remote = _remote_ids(peer)
+        if NEW_GAME not in remote or "evil" in remote:
+            raise ScenarioError(f"{peer.name}'s LAN list after mallory's catalog: {sorted(remote)}")
+        refused = peer.send({"cmd": "download", "game_id": "evil"}, expect_error=True)
+        if "not in the local catalog" not in refused["error"]:
+            raise ScenarioError(f"{peer.name}: download evil: {refused}")
+    return f"mallory's catalog (serial {mserial}, another key) refused and logged by all three; they kept alpha's serial {serial}"
+
+
+def x74_untrusting_peer_ignores(sc: Scenario) -> str:
+    """A peer with no catalog_trust, linked to an organizer that publishes,
+    keeps its own catalog: no signed catalog held, q3 still 'not in the
+    local catalog', and a log line says why."""
+    alpha, cat_a, _payload, _key = _organizer(sc)
+    echo = sc.peer("echo")
+    echo.connect_to(alpha)
+    _catalog_add(cat_a, NEW_GAME, NEW_VERSION)
+    serial = _publish(alpha)
+    poll(lambda: "no catalog_trust is set: ignored" in _log(echo), timeout=SPREAD_WITHIN,
+         what="echo did not log the offer it ignores")
+    time.sleep(1.0)
+    status = echo.status()["catalog"]
+    if status["serial"] != 0 or status["source"] != str(CFG.catalog_db):
+        raise ScenarioError(f"echo took a catalog it does not trust: {status}")
+    if (echo.host_state_dir / "catalog.signed").exists():
+        raise ScenarioError("echo stored a catalog it does not trust")
+    refused = echo.send({"cmd": "download", "game_id": NEW_GAME}, expect_error=True)
+    if "not in the local catalog" not in refused["error"]:
+        raise ScenarioError(f"echo: download q3: {refused}")
+    return f"alpha published serial {serial}; echo (no catalog_trust) logged it as ignored and kept {status['source']}"
+
+
+def x75_forged_catalog_refused(sc: Scenario) -> str:
+    """A Python peer speaking protocol 2 announces a newer catalog under
+    the trusted key and, asked for it, sends alpha's signed catalog with
+    the serial raised and a game added, unsigned again: bravo refuses it
+    (bad signature, logged) and keeps alpha's; so for one that is not a
+    signed catalog at all. A catalog nobody asked for closes the link."""
+    from wire import T, Wire, hello_body
+
+    alpha, cat_a, _payload, key = _organizer(sc)
+    bravo = _trusting(sc, "bravo", key)
+    bravo.connect_to(alpha)
+    _catalog_add(cat_a, NEW_GAME, NEW_VERSION)
+    serial = _publish(alpha)
+    poll(lambda: _serial(bravo) == serial, timeout=SPREAD_WITHIN, what="bravo did not take alpha's catalog")
+    genuine = (alpha.host_state_dir / "catalog.signed").read_bytes()
+    forged = bytearray(genuine)
+    forged[40:48] = (serial + 1000).to_bytes(8, "big")  # the serial, past format and key
+    bad_sig = bytes(forged)
+    not_signed = CFG.catalog_db.read_bytes()
+    cases = [("a raised serial under the old signature", bad_sig, "signature does not match"),
+             ("a bare SQLite file", not_signed, "not a signed catalog")]
+    for n, (what, blob, why) in enumerate(cases):
+        wire = Wire(bravo.ready_addr)
+        fake_id = f"{n + 1:032x}"
+        try:
+            wire.send_frame(T("PEER_HELLO"), hello_body(fake_id, f"127.0.0.{90 + n}:7331", proto=2))
+            type_, body = wire.recv_frame(5.0)
+            if type_ != T("PEER_HELLO_ACK") or body.get("proto") != 2:
+                raise ScenarioError(f"hello of protocol 2 answered with {type_} {body}")
+            wire.send_frame(T("PEER_CATALOG_HAVE"), {"key": key, "serial": serial + 1000 + n})
+            deadline = time.monotonic() + 10
+            while True:
+                type_, body = wire.recv_frame(max(0.1, deadline - time.monotonic()))
+                if type_ == T("PEER_CATALOG_REQ"):
+                    break
+                if type_ == T("PEER_PING"):
+                    wire.send_frame(T("PEER_PONG"))
+            wire.send_frame(T("PEER_CATALOG"), {"catalog": blob})
+            poll(lambda: why in _log(bravo) and f"refused the catalog from peer {fake_id}" in _log(bravo),
+                 timeout=10, what=f"bravo did not log {what} as refused ({why})")
+        finally:
+            wire.close()
+        status = bravo.status()["catalog"]
+        if status["serial"] != serial:
+            raise ScenarioError(f"bravo took {what}: {status}")
+    if (bravo.host_state_dir / "catalog.signed").read_bytes() != genuine:
+        raise ScenarioError("bravo's stored catalog changed")
+    # Unasked: the link goes.
+    wire = Wire(bravo.ready_addr)
+    try:
+        wire.send_frame(T("PEER_HELLO"), hello_body(f"{9:032x}", "127.0.0.99:7331", proto=2))
+        wire.recv_frame(5.0)
+        wire.send_frame(T("PEER_CATALOG"), {"catalog": genuine})
+        closed, _types = wire.wait_closed(10)
+        if not closed:
+            raise ScenarioError("a catalog nobody asked for did not close the link")
+    finally:
+        wire.close()
+    if NEW_GAME not in _remote_ids(bravo):
+        raise ScenarioError("bravo lost q3")
+    return "forged serial (bad signature) and a bare SQLite file refused and logged; bravo kept alpha's catalog; an unasked catalog closed the link"
+
+
 CATALOG_SCENARIOS: list[tuple[str, Any]] = [
     ("X70-sighup-reload", x70_sighup_reloads_catalog),
     ("X71-reload-command", x71_reload_command),
+    ("X72-catalog-spreads", x72_published_catalog_spreads),
+    ("X73-other-key-refused", x73_catalog_of_another_key_refused),
+    ("X74-untrusting-ignores", x74_untrusting_peer_ignores),
+    ("X75-forged-catalog", x75_forged_catalog_refused),
 ]
