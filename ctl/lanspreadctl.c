@@ -404,6 +404,19 @@ show_active(json_t *g)
 	printf("  %s%s\n", str(op, "operation"), fig);
 }
 
+/* Under a game the catalog lacks, or lists at another version: why. */
+static void
+show_catalog_state(json_t *g)
+{
+	const char	*state = str(g, "catalog_state");
+
+	if (strcmp(state, "not-in-catalog") == 0)
+		printf("  not in the catalog: not served, not offered\n");
+	else if (strcmp(state, "stale") == 0)
+		printf("  stale: the catalog has version %s\n",
+		    str(g, "catalog_version"));
+}
+
 static void
 show_games(json_t *data)
 {
@@ -420,6 +433,7 @@ show_games(json_t *data)
 		printf("%-16s %-12s %-10s %-10s %s\n", str(g, "id"),
 		    inst ? "installed" : str(g, "availability"),
 		    str(g, "eti_version"), sz, str(g, "name"));
+		show_catalog_state(g);
 		show_active(g);
 	}
 	printf("\n%-16s %-12s %-10s %-10s %s\n", "ON THE LAN", "PEERS",

@@ -119,6 +119,22 @@ partial_row(struct sup *sup, const char *game_id)
 	    "total_bytes", (json_int_t)total);
 }
 
+/*
+ * How a local game stands against the catalog: not in it (never served),
+ * stale (downloaded at another version: not a source, nor playable with
+ * the others), or current. A stream-installed game has no version.ini to
+ * compare: it came from sources at the catalog's version.
+ */
+static const char *
+catalog_state(const struct local_game *g, const struct catalog_game *c)
+{
+	if (c == NULL)
+		return "not-in-catalog";
+	if (g->downloaded && strcmp(g->version, c->version) != 0)
+		return "stale";
+	return "current";
+}
+
 static void
 cmd_list_games(struct cmd_ctx *x)
 {
@@ -145,6 +161,8 @@ cmd_list_games(struct cmd_ctx *x)
 		if (g->downloaded && hashing >= 0)
 			json_object_set_new(row, "hashing",
 			    json_integer(hashing));
+		json_object_set_new(row, "catalog_state",
+		    json_string(catalog_state(g, c)));
 		if (g->partial)
 			json_object_set_new(row, "partial", partial_row(sup,
 			    g->id));

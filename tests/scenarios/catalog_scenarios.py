@@ -4,7 +4,8 @@ reload command (X71); the organizer publishes a signed catalog that every
 trusting peer takes within 10 s (X72); a catalog signed by another key is
 refused by all, who keep theirs (X73); a peer that trusts no key ignores a
 published one (X74); a forged catalog with the trusted key but a bad
-signature, sent by a Python peer, is refused and logged (X75)."""
+signature, sent by a Python peer, is refused and logged (X75); `games`
+marks local games the catalog lacks or lists at another version (X76)."""
 
 from __future__ import annotations
 
@@ -420,6 +421,64 @@ def x75_forged_catalog_refused(sc: Scenario) -> str:
     return "forged serial (bad signature) and a bare SQLite file refused and logged; bravo kept alpha's catalog; an unasked catalog closed the link"
 
 
+# --------------------------------------------------------------------------
+# X76: games shows what the catalog lacks, or lists at another version
+# --------------------------------------------------------------------------
+
+
+def x76_games_marks_stale_and_unlisted(sc: Scenario) -> str:
+    """A daemon with bf1942 at the catalog's version, cnc4 at an older one
+    and a game the catalog lacks: `games --json` gives each local row its
+    catalog_state (current, stale, not-in-catalog) and `games` says so
+    under the rows; after the catalog moves bf1942 to a new version and
+    lists the unknown game, a reload turns them stale and current."""
+    cat = _catalog_copy(sc, "alpha")
+    games = sc.dir / "alpha-games"
+    copy_game("bf1942", games)
+    copy_game("cnc4", games, version="20100101")
+    _make_game(games, "mystery", NEW_VERSION, size=4096)
+    daemons: list[_PartyDaemon] = []
+    try:
+        alpha = _PartyDaemon(sc, "alpha", listen="127.0.0.76:0", extra=f"catalog = {cat}\n", games_dir=games)
+        daemons.append(alpha)
+        alpha.wait_up()
+
+        def states() -> dict[str, str]:
+            return {g["id"]: g.get("catalog_state") for g in alpha.json("games")["data"]["local"]}
+
+        want = {"bf1942": "current", "cnc4": "stale", "mystery": "not-in-catalog"}
+        got = poll(lambda: states() if states() == want else None, timeout=10,
+                   what=lambda: f"catalog_state of the local games: {states()}, expected {want}")
+        human = alpha.ctl("games").stdout
+        lines = human.splitlines()
+
+        def under(game_id: str) -> str:
+            for i, line in enumerate(lines):
+                if line.startswith(game_id + " ") and i + 1 < len(lines):
+                    return lines[i + 1]
+            return ""
+
+        if "stale: the catalog has version 20170204" not in under("cnc4"):
+            raise ScenarioError(f"games does not mark cnc4 stale:\n{human}")
+        if "not in the catalog" not in under("mystery"):
+            raise ScenarioError(f"games does not mark mystery as not in the catalog:\n{human}")
+        if under("bf1942").startswith("  "):
+            raise ScenarioError(f"games marks the current bf1942:\n{human}")
+        with sqlite3.connect(cat) as conn:
+            conn.execute("UPDATE games SET version = '20990101' WHERE id = 'bf1942'")
+        conn.close()
+        _catalog_add(cat, "mystery", NEW_VERSION, name="Mystery")
+        data = alpha.json("reload")["data"]
+        if (data["added"], data["changed"]) != (1, 1):
+            raise ScenarioError(f"reload replied {data}")
+        after = states()
+        if after != {"bf1942": "stale", "cnc4": "stale", "mystery": "current"}:
+            raise ScenarioError(f"after the reload: {after}")
+    finally:
+        _stop_all(daemons)
+    return f"catalog_state {got}; games marks cnc4 stale and mystery unlisted; after a reload bf1942 stale, mystery current"
+
+
 CATALOG_SCENARIOS: list[tuple[str, Any]] = [
     ("X70-sighup-reload", x70_sighup_reloads_catalog),
     ("X71-reload-command", x71_reload_command),
@@ -427,4 +486,5 @@ CATALOG_SCENARIOS: list[tuple[str, Any]] = [
     ("X73-other-key-refused", x73_catalog_of_another_key_refused),
     ("X74-untrusting-ignores", x74_untrusting_peer_ignores),
     ("X75-forged-catalog", x75_forged_catalog_refused),
+    ("X76-games-stale", x76_games_marks_stale_and_unlisted),
 ]
