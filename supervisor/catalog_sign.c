@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include "common/log.h"
+#include "common/msgtypes.h"
 #include "supervisor/catalog_sign.h"
 
 static const char catalog_magic[8] = "LSCATv1\n";
@@ -31,6 +32,8 @@ _Static_assert(CATALOG_SECRET_SIZE == crypto_sign_SECRETKEYBYTES,
 _Static_assert(CATALOG_KEY_SIZE == crypto_sign_PUBLICKEYBYTES,
     "Ed25519 public key size");
 _Static_assert(CATALOG_SIG_SIZE == crypto_sign_BYTES, "Ed25519 signature");
+_Static_assert(CATALOG_SIGNED_MAX == MSG_MAX_CATALOG,
+    "a signed catalog fits the frames that carry it");
 
 static int
 crypto_ready(char *err, size_t errsz)

@@ -237,9 +237,10 @@ def _mode(path: Path) -> int:
 
 
 def x72_published_catalog_spreads(sc: Scenario) -> str:
-    """The organizer adds q3 to its catalog and publishes it: three peers
-    that trust its key (one linked only to another of them) hold the new
-    catalog within 10 s, with no restart, and all download q3 byte-exact;
+    """The organizer adds q3 to its catalog (6 MiB with an extra table) and
+    publishes it: three peers that trust its key (one linked only to
+    another of them) hold the new catalog within 10 s, with no restart,
+    and all download q3 byte-exact;
     the key and the signed copy are 0600 files of the state dirs, and a
     restarted peer keeps the signed catalog."""
     alpha, cat_a, payload, key = _organizer(sc)
@@ -256,6 +257,11 @@ def x72_published_catalog_spreads(sc: Scenario) -> str:
     if "not in the local catalog" not in refused["error"]:
         raise ScenarioError(f"before the publication: {refused}")
     _catalog_add(cat_a, NEW_GAME, NEW_VERSION)
+    # A big catalog (other tables are ignored): 6 MiB in one frame each hop.
+    with sqlite3.connect(cat_a) as conn:
+        conn.execute("CREATE TABLE notes (body BLOB)")
+        conn.execute("INSERT INTO notes VALUES (randomblob(6 * 1024 * 1024))")
+    conn.close()
     started = time.monotonic()
     serial = _publish(alpha)
     took = {}
@@ -479,6 +485,64 @@ def x76_games_marks_stale_and_unlisted(sc: Scenario) -> str:
     return f"catalog_state {got}; games marks cnc4 stale and mystery unlisted; after a reload bf1942 stale, mystery current"
 
 
+# --------------------------------------------------------------------------
+# X77: lanspreadctl catalog key/publish, and catalog_trust set by a reload
+# --------------------------------------------------------------------------
+
+
+def x77_ctl_publish_and_trust_by_reload(sc: Scenario) -> str:
+    """Two lanspreadd: `lanspreadctl catalog key` prints the organizer's
+    key and the catalog_trust line; the other daemon, without
+    catalog_trust, ignores the catalog `lanspreadctl catalog publish`
+    publishes; once catalog_trust is added to its file and `lanspreadctl
+    reload` run, it takes the catalog it was offered within 10 s, with no
+    restart, and `status` says so."""
+    cat_a = _catalog_copy(sc, "org")
+    games_a = sc.dir / "org-games"
+    _make_game(games_a, NEW_GAME, NEW_VERSION, size=1 << 20)
+    daemons: list[_PartyDaemon] = []
+    try:
+        org = _PartyDaemon(sc, "org", listen="127.0.0.77:0", extra=f"catalog = {cat_a}\n", games_dir=games_a)
+        daemons.append(org)
+        peer = _PartyDaemon(sc, "peer", listen="127.0.0.78:0")
+        daemons.append(peer)
+        org.wait_up()
+        peer.wait_up()
+        res = org.ctl("catalog", "key")
+        key = next((w for w in res.stdout.split() if len(w) == 64), "")
+        if res.returncode != 0 or f"catalog_trust = {key}" not in res.stdout or not key:
+            raise ScenarioError(f"catalog key: {res.returncode} {res.stdout}{res.stderr}")
+        if org.ctl("catalog", "sign").returncode != 2:
+            raise ScenarioError("catalog with an unknown word must be a usage error")
+        if peer.ctl("connect", org.json("status")["data"]["addr"]).returncode != 0:
+            raise ScenarioError("connect failed")
+        _catalog_add(cat_a, NEW_GAME, NEW_VERSION)
+        res = org.ctl("catalog", "publish")
+        if res.returncode != 0 or "as serial" not in res.stdout:
+            raise ScenarioError(f"catalog publish: {res.stdout}{res.stderr}")
+        serial = org.json("status")["data"]["catalog"]["serial"]
+        poll(lambda: "no catalog_trust is set: ignored" in peer.log_text(), timeout=10,
+             what="the peer without catalog_trust did not log the offer")
+        if peer.json("status")["data"]["catalog"]["serial"] != 0:
+            raise ScenarioError("the peer took a catalog it does not trust")
+        with open(peer.conf, "a", encoding="utf-8") as handle:
+            handle.write(f"catalog_trust = {key}\n")
+        started = time.monotonic()
+        if peer.ctl("reload").returncode != 0:
+            raise ScenarioError(f"reload: {peer.log_text()[-2000:]}")
+        poll(lambda: peer.json("status")["data"]["catalog"]["serial"] == serial, timeout=SPREAD_WITHIN,
+             what="the peer did not take the catalog after catalog_trust was set by a reload")
+        took = time.monotonic() - started
+        if "shares a signed one" not in peer.ctl("status").stdout:
+            raise ScenarioError(f"status does not say the peer holds a signed catalog: {peer.ctl('status').stdout}")
+        res = peer.ctl("download", NEW_GAME, "--no-install", timeout=120)
+        if res.returncode != 0:
+            raise ScenarioError(f"download of q3: {res.stdout}{res.stderr}")
+    finally:
+        _stop_all(daemons)
+    return f"catalog key/publish by lanspreadctl; the peer ignored it untrusted, took serial {serial} {took:.1f} s after catalog_trust + reload, downloaded q3"
+
+
 CATALOG_SCENARIOS: list[tuple[str, Any]] = [
     ("X70-sighup-reload", x70_sighup_reloads_catalog),
     ("X71-reload-command", x71_reload_command),
@@ -487,4 +551,5 @@ CATALOG_SCENARIOS: list[tuple[str, Any]] = [
     ("X74-untrusting-ignores", x74_untrusting_peer_ignores),
     ("X75-forged-catalog", x75_forged_catalog_refused),
     ("X76-games-stale", x76_games_marks_stale_and_unlisted),
+    ("X77-ctl-publish-trust-reload", x77_ctl_publish_and_trust_by_reload),
 ]
