@@ -12,7 +12,7 @@ B := build
 # The release: lanspreadctl --version prints it.
 VERSION := 0.1.0
 
-PKGS := msgpack sqlite3 libarchive jansson libseccomp libcrypto zlib
+PKGS := msgpack sqlite3 libarchive jansson libseccomp libcrypto libsodium zlib
 CFLAGS ?= -O2 -g
 # Sanitizer flags (make asan); the project's own flags are always kept,
 # even when CFLAGS is given on the command line.
@@ -170,7 +170,8 @@ install: all
 		$(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSCONFDIR)/lanspread
 	install -m 644 man/lanspreadctl.1 man/lanspread-peer.1 \
 		$(DESTDIR)$(MANDIR)/man1/
-	install -m 644 man/lanspread.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 644 man/lanspread.conf.5 man/lanspread-catalog.5 \
+		$(DESTDIR)$(MANDIR)/man5/
 	install -m 644 man/lanspreadd.8 $(DESTDIR)$(MANDIR)/man8/
 	sed 's|/usr/local/|$(PREFIX)/|g' packaging/lanspreadd.service \
 		> $(DESTDIR)$(SYSTEMDUNITDIR)/lanspreadd.service

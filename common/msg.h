@@ -38,6 +38,10 @@ enum msg_type {
 	MSG_NET_GOODBYE,		/* s->n say goodbye, then exit */
 	MSG_NET_HANDOFF,		/* n->s fd: a peer opened a transfer link */
 	MSG_NET_DISCONNECT,		/* s->n goodbye to one peer, drop its link */
+	MSG_NET_CATALOG = 140,		/* s->n the signed catalog we hold */
+	MSG_NET_CATALOG_FETCH,		/* s->n ask a peer for its signed catalog */
+	MSG_NET_PEER_CATALOG_HAVE,	/* n->s a peer holds this signed catalog */
+	MSG_NET_PEER_CATALOG,		/* n->s a peer's signed catalog, as bytes */
 
 	MSG_XFER_HELLO = 200,		/* s->t */
 	MSG_XFER_READY,			/* t->s */
@@ -61,6 +65,7 @@ enum msg_type {
 	MSG_XFER_SOURCE_DROPPED,	/* t->s a source left this download */
 	MSG_XFER_AGREED,		/* t->s the manifest sources agree on */
 	MSG_XFER_LIMITS,		/* s->t speed limits, at start and live */
+	MSG_XFER_CATALOG = 240,		/* s->t what may be served, on a reload */
 
 	MSG_INST_HELLO = 300,		/* s->i */
 	MSG_INST_READY,			/* i->s */
@@ -92,6 +97,10 @@ enum msg_type {
 	MSG_PEER_STREAM_END,
 	MSG_PEER_FILES_WAIT,		/* no manifest yet: ask again later */
 	MSG_PEER_ENTRY_SUM,		/* after an entry's bytes: their CRC32 */
+	/* Protocol 2: signed catalogs, on the link a hello opened. */
+	MSG_PEER_CATALOG_HAVE = 540,	/* the signed catalog I hold */
+	MSG_PEER_CATALOG_REQ,		/* send me yours */
+	MSG_PEER_CATALOG,		/* here it is (empty: I hold none) */
 };
 
 const char	*msg_type_str(uint32_t);

@@ -100,6 +100,27 @@ LAYOUT(net_peer_down,
 	F_STR(net_peer_down, peer_id),
 	F_STR(net_peer_down, reason));
 
+LAYOUT(catalog_have,
+	F_STR(catalog_have, key),
+	F_U64(catalog_have, serial));
+LAYOUT(catalog_req, F_U64(catalog_req, serial));
+LAYOUT(catalog_blob,
+	F_BIN(catalog_blob, catalog, catalog_len, MSG_MAX_CATALOG));
+LAYOUT(net_catalog,
+	F_STR(net_catalog, key),
+	F_U64(net_catalog, serial),
+	F_BIN(net_catalog, catalog, catalog_len, MSG_MAX_CATALOG));
+LAYOUT(net_catalog_fetch,
+	F_STR(net_catalog_fetch, peer_id),
+	F_U64(net_catalog_fetch, serial));
+LAYOUT(net_peer_catalog_have,
+	F_STR(net_peer_catalog_have, peer_id),
+	F_STR(net_peer_catalog_have, key),
+	F_U64(net_peer_catalog_have, serial));
+LAYOUT(net_peer_catalog,
+	F_STR(net_peer_catalog, peer_id),
+	F_BIN(net_peer_catalog, catalog, catalog_len, MSG_MAX_CATALOG));
+
 LAYOUT(xfer_hello,
 	F_STR(xfer_hello, games_dir),
 	F_STR(xfer_hello, peer_id),

@@ -28,12 +28,16 @@
 #include "common/manifest.h"
 #include "common/msg.h"
 
-#define PEER_PROTO_VERSION	1	/* of a hello */
+#define PEER_PROTO_VERSION	2	/* of a hello: 2 shares signed catalogs */
+#define PEER_PROTO_MIN		1	/* the oldest a hello may speak */
 #define XFER_PROTO_VERSION	3	/* of a transfer link: 2 lists manifests,
 					   3 checks streamed entries */
 #define MSG_MAX_FILES		65536	/* in one file list */
 #define MSG_MAX_SOURCES		64	/* in one fetch */
 #define MSG_MAX_PIECE_REFS	65536	/* pieces one repair asks for */
+#define MSG_CATALOG_KEY_HEX	65	/* an Ed25519 public key in hex, NUL */
+/* A signed catalog: 8 MiB of database and 112 bytes of signing. */
+#define MSG_MAX_CATALOG		(8u * 1024 * 1024 + 112)
 
 /* What a fetch is for. */
 enum fetch_mode {
@@ -150,6 +154,45 @@ struct net_peer_library {
 struct net_peer_down {
 	char		 peer_id[PEER_ID_SIZE];
 	char		 reason[ERROR_SIZE];
+};
+
+/* A signed catalog, told by its signer's key and serial; as bytes. */
+struct catalog_have {
+	char		 key[MSG_CATALOG_KEY_HEX];
+	uint64_t	 serial;
+};
+
+struct catalog_req {
+	uint64_t	 serial;	/* the one its holder said it has */
+};
+
+struct catalog_blob {
+	unsigned char	*catalog;	/* none: empty */
+	size_t		 catalog_len;
+};
+
+struct net_catalog {
+	char		 key[MSG_CATALOG_KEY_HEX];	/* "" with none */
+	uint64_t	 serial;
+	unsigned char	*catalog;
+	size_t		 catalog_len;
+};
+
+struct net_catalog_fetch {
+	char		 peer_id[PEER_ID_SIZE];
+	uint64_t	 serial;
+};
+
+struct net_peer_catalog_have {
+	char		 peer_id[PEER_ID_SIZE];
+	char		 key[MSG_CATALOG_KEY_HEX];
+	uint64_t	 serial;
+};
+
+struct net_peer_catalog {
+	char		 peer_id[PEER_ID_SIZE];
+	unsigned char	*catalog;	/* none: the peer had none to send */
+	size_t		 catalog_len;
 };
 
 /* supervisor <-> transfer */
@@ -336,6 +379,11 @@ struct files_wait {
 	X(net_identity,		net_identity,	MSG_NET_IDENTITY)	\
 	X(net_handoff,		link_fd,	MSG_NET_HANDOFF)	\
 	X(net_disconnect,	net_peer_down,	MSG_NET_DISCONNECT)	\
+	X(net_catalog,		net_catalog,	MSG_NET_CATALOG)	\
+	X(net_catalog_fetch,	net_catalog_fetch, MSG_NET_CATALOG_FETCH) \
+	X(net_peer_catalog_have, net_peer_catalog_have,			\
+	    MSG_NET_PEER_CATALOG_HAVE)					\
+	X(net_peer_catalog,	net_peer_catalog, MSG_NET_PEER_CATALOG)	\
 	X(xfer_hello,		xfer_hello,	MSG_XFER_HELLO)		\
 	X(xfer_busy,		game_ids,	MSG_XFER_BUSY)		\
 	X(xfer_serve,		link_fd,	MSG_XFER_SERVE)		\
@@ -357,6 +405,7 @@ struct files_wait {
 	X(xfer_source_dropped,	source_dropped,	MSG_XFER_SOURCE_DROPPED) \
 	X(xfer_agreed,		manifest,	MSG_XFER_AGREED)	\
 	X(xfer_limits,		xfer_limits,	MSG_XFER_LIMITS)	\
+	X(xfer_catalog,		game_ids,	MSG_XFER_CATALOG)	\
 	X(inst_hello,		inst_hello,	MSG_INST_HELLO)		\
 	X(inst_install,		game_ref,	MSG_INST_INSTALL)	\
 	X(inst_uninstall,	game_ref,	MSG_INST_UNINSTALL)	\
@@ -380,7 +429,10 @@ struct files_wait {
 	X(peer_entry,		peer_entry,	MSG_PEER_ENTRY)		\
 	X(peer_stream_end,	peer_stream_end, MSG_PEER_STREAM_END)	\
 	X(peer_files_wait,	files_wait,	MSG_PEER_FILES_WAIT)	\
-	X(peer_entry_sum,	peer_entry_sum,	MSG_PEER_ENTRY_SUM)
+	X(peer_entry_sum,	peer_entry_sum,	MSG_PEER_ENTRY_SUM)	\
+	X(peer_catalog_have,	catalog_have,	MSG_PEER_CATALOG_HAVE)	\
+	X(peer_catalog_req,	catalog_req,	MSG_PEER_CATALOG_REQ)	\
+	X(peer_catalog,		catalog_blob,	MSG_PEER_CATALOG)
 
 /* Messages that carry nothing but their type. */
 #define MSG_EMPTIES(X)							\

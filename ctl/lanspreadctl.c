@@ -404,6 +404,19 @@ show_active(json_t *g)
 	printf("  %s%s\n", str(op, "operation"), fig);
 }
 
+/* Under a game the catalog lacks, or lists at another version: why. */
+static void
+show_catalog_state(json_t *g)
+{
+	const char	*state = str(g, "catalog_state");
+
+	if (strcmp(state, "not-in-catalog") == 0)
+		printf("  not in the catalog: not served, not offered\n");
+	else if (strcmp(state, "stale") == 0)
+		printf("  stale: the catalog has version %s\n",
+		    str(g, "catalog_version"));
+}
+
 static void
 show_games(json_t *data)
 {
@@ -420,6 +433,7 @@ show_games(json_t *data)
 		printf("%-16s %-12s %-10s %-10s %s\n", str(g, "id"),
 		    inst ? "installed" : str(g, "availability"),
 		    str(g, "eti_version"), sz, str(g, "name"));
+		show_catalog_state(g);
 		show_active(g);
 	}
 	printf("\n%-16s %-12s %-10s %-10s %s\n", "ON THE LAN", "PEERS",
@@ -474,7 +488,7 @@ op_figures(json_t *op, char *buf, size_t size)
 static void
 show_status(json_t *data)
 {
-	json_t		*op, *v;
+	json_t		*op, *v, *cat = json_object_get(data, "catalog");
 	const char	*k;
 	size_t		 i;
 	char		 fig[160];
@@ -483,6 +497,10 @@ show_status(json_t *data)
 	    str(data, "name"), str(data, "peer_id"), str(data, "addr"),
 	    (long long)json_integer_value(json_object_get(data,
 	    "peer_count")));
+	if (cat != NULL)
+		printf("catalog   %s, %lld games%s\n", str(cat, "source"),
+		    (long long)num(cat, "games"), num(cat, "serial") > 0 ?
+		    ", shares a signed one" : "");
 	json_array_foreach(json_object_get(data, "active_operations"), i,
 	    op) {
 		op_figures(op, fig, sizeof(fig));
@@ -614,6 +632,17 @@ static json_t *b_peers(char **a, int *w) { (void)a; (void)w;
 	return req_plain("list-peers"); }
 static json_t *b_status(char **a, int *w) { (void)a; (void)w;
 	return req_plain("status"); }
+/* catalog publish | catalog key; main() checked the word. */
+static json_t *
+b_catalog(char **a, int *w)
+{
+	(void)w;
+	return req_plain(strcmp(a[0], "publish") == 0 ? "catalog-publish" :
+	    "catalog-key");
+}
+
+static json_t *b_reload(char **a, int *w) { (void)a; (void)w;
+	return req_plain("reload"); }
 static json_t *b_watch(char **a, int *w) { (void)a;
 	*w = WAIT_FOREVER; return req_plain("subscribe"); }
 
@@ -673,6 +702,28 @@ b_play(char **a, int *w)
 }
 
 static void
+show_reload(json_t *data)
+{
+	printf("catalog %s: %lld games (%lld added, %lld removed, %lld at "
+	    "another version)\n", str(data, "catalog"),
+	    (long long)num(data, "games"), (long long)num(data, "added"),
+	    (long long)num(data, "removed"), (long long)num(data, "changed"));
+}
+
+static void
+show_catalog(json_t *data)
+{
+	if (json_object_get(data, "serial") != NULL)
+		printf("published %s as serial %lld (%lld games)\n",
+		    str(data, "catalog"), (long long)num(data, "serial"),
+		    (long long)num(data, "games"));
+	printf("catalog key %s\n", str(data, "key"));
+	if (json_object_get(data, "serial") == NULL)
+		printf("on every other peer, in lanspread.conf:\n"
+		    "    catalog_trust = %s\n", str(data, "key"));
+}
+
+static void
 show_disconnect(json_t *data)
 {
 	printf("disconnected %s (%s) at %s\n", str(data, "name"),
@@ -727,6 +778,11 @@ static const struct command commands[] = {
 	{ "limit", " [upload SPEED]",
 	    "show or set the upload limit (50MiB, 400mbit, none)",
 	    0, b_limit, show_limit },
+	{ "reload", "", "read the catalog and the configuration again",
+	    0, b_reload, show_reload },
+	{ "catalog", " publish|key",
+	    "sign and share the catalog, or print its public key",
+	    1, b_catalog, show_catalog },
 	{ "watch", "", "print the daemon's events as they happen",
 	    0, b_watch, NULL },
 	{ "help", "", "print this help", 0, NULL, NULL },
@@ -1115,6 +1171,9 @@ main(int argc, char *argv[])
 			    argv[0]);
 		argc--, argv++;
 	}
+	if (strcmp(cmd->name, "catalog") == 0 && strcmp(args[0], "publish")
+	    != 0 && strcmp(args[0], "key") != 0)
+		usage_error(cmd, "catalog: unknown word \"%s\"", args[0]);
 	if (strcmp(cmd->name, "play") == 0 && (args[1] == NULL ||
 	    args[2] == NULL))
 		usage_error(cmd, "%s: --user and --language are needed",

@@ -1,6 +1,7 @@
 /*
- * The catalog is read once at start-up, read-only: a LAN party's catalog
- * is a few hundred rows, and a copy in memory keeps lookups off the disk.
+ * The catalog is read at start-up and again on a reload, read-only: a LAN
+ * party's catalog is a few hundred rows, and a copy in memory keeps
+ * lookups off the disk. A reload builds a new copy and swaps it in whole.
  */
 #include <sys/stat.h>
 
@@ -56,7 +57,7 @@ catalog_file_check(const char *path, char *err, size_t errsz)
 		if (errno == ENOENT)
 			return seterr(err, errsz, "catalog %s does not exist: "
 			    "create it (sqlite3 %s < catalog.sql, the schema "
-			    "is in lanspread.conf(5)) or set catalog = in "
+			    "is in lanspread-catalog(5)) or set catalog = in "
 			    "lanspread.conf", path, path);
 		if (errno == EACCES)
 			return seterr(err, errsz, "catalog %s cannot be read "
@@ -79,40 +80,31 @@ catalog_file_check(const char *path, char *err, size_t errsz)
 	    sizeof(magic)) != 0)
 		return seterr(err, errsz, "catalog %s is not an SQLite "
 		    "database%s: build it with sqlite3 %s < catalog.sql (the "
-		    "schema is in lanspread.conf(5))", path, n == 0 ?
+		    "schema is in lanspread-catalog(5))", path, n == 0 ?
 		    " (it is empty)" : "", path);
 	return 0;
 }
 
-int
-catalog_load(struct catalog *cat, const char *path, char *err, size_t errsz)
+/* The games table of an open database, into cat; what names it in errors. */
+static int
+catalog_read(struct catalog *cat, sqlite3 *db, const char *what, char *err,
+    size_t errsz)
 {
-	sqlite3		*db = NULL;
 	sqlite3_stmt	*st = NULL;
 	int		 rc;
 
-	memset(cat, 0, sizeof(*cat));
-	if (catalog_file_check(path, err, errsz) == -1)
-		return -1;
-	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
-	if (rc != SQLITE_OK) {
-		snprintf(err, errsz, "catalog %s cannot be opened as an SQLite "
-		    "database (%s): rebuild it with sqlite3", path,
-		    db ? sqlite3_errmsg(db) : "out of memory");
-		goto fail;
-	}
 	if (sqlite3_prepare_v2(db, "SELECT id, name, version FROM games",
 	    -1, &st, NULL) != SQLITE_OK) {
 		rc = sqlite3_errcode(db);
 		if (rc == SQLITE_ERROR)
 			snprintf(err, errsz, "catalog %s has the wrong schema: "
 			    "it needs a table games with the columns id, name "
-			    "and version (see lanspread.conf(5))", path);
+			    "and version (see lanspread-catalog(5))", what);
 		else
 			snprintf(err, errsz, "catalog %s cannot be read as an "
 			    "SQLite database (%s): rebuild it with sqlite3",
-			    path, sqlite3_errmsg(db));
-		goto fail;
+			    what, sqlite3_errmsg(db));
+		return -1;
 	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct catalog_game g, *ng;
@@ -122,7 +114,7 @@ catalog_load(struct catalog *cat, const char *path, char *err, size_t errsz)
 		    !path_is_valid_game_id(g.id) ||
 		    copy_col(st, 2, g.version, sizeof(g.version)) == -1) {
 			snprintf(err, errsz, "catalog %s: row %zu has an "
-			    "invalid id or version", path, cat->ngames + 1);
+			    "invalid id or version", what, cat->ngames + 1);
 			goto fail;
 		}
 		if (copy_col(st, 1, g.name, sizeof(g.name)) == -1)
@@ -137,20 +129,87 @@ catalog_load(struct catalog *cat, const char *path, char *err, size_t errsz)
 	}
 	if (rc != SQLITE_DONE) {
 		snprintf(err, errsz, "catalog %s is damaged (%s): rebuild it "
-		    "with sqlite3", path, sqlite3_errmsg(db));
+		    "with sqlite3", what, sqlite3_errmsg(db));
 		goto fail;
 	}
 	sqlite3_finalize(st);
-	sqlite3_close(db);
 	if (cat->ngames > 0)
 		qsort(cat->games, cat->ngames, sizeof(*cat->games),
 		    catalog_cmp);
+	/* bsearch() finds one of two equal ids: a catalog has none. */
+	for (size_t i = 1; i < cat->ngames; i++)
+		if (strcmp(cat->games[i - 1].id, cat->games[i].id) == 0) {
+			snprintf(err, errsz, "catalog %s lists game %s twice",
+			    what, cat->games[i].id);
+			return -1;
+		}
 	return 0;
 fail:
 	sqlite3_finalize(st);
-	sqlite3_close(db);
-	catalog_free(cat);
 	return -1;
+}
+
+int
+catalog_load(struct catalog *cat, const char *path, char *err, size_t errsz)
+{
+	sqlite3		*db = NULL;
+	int		 rc;
+
+	memset(cat, 0, sizeof(*cat));
+	if (catalog_file_check(path, err, errsz) == -1)
+		return -1;
+	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errsz, "catalog %s cannot be opened as an SQLite "
+		    "database (%s): rebuild it with sqlite3", path,
+		    db ? sqlite3_errmsg(db) : "out of memory");
+		sqlite3_close(db);
+		return -1;
+	}
+	rc = catalog_read(cat, db, path, err, errsz);
+	sqlite3_close(db);
+	if (rc == -1)
+		catalog_free(cat);
+	return rc;
+}
+
+/*
+ * A catalog received as bytes (a signed catalog's database): read from a
+ * private in-memory copy, so that no file of it is ever opened.
+ */
+int
+catalog_load_bytes(struct catalog *cat, const void *bytes, size_t len,
+    const char *what, char *err, size_t errsz)
+{
+	static const char magic[16] = "SQLite format 3";
+	sqlite3		*db = NULL;
+	unsigned char	*copy;
+	int		 rc;
+
+	memset(cat, 0, sizeof(*cat));
+	if (len < 512 || memcmp(bytes, magic, sizeof(magic)) != 0)
+		return seterr(err, errsz, "catalog %s is not an SQLite "
+		    "database", what);
+	if (sqlite3_open_v2(":memory:", &db, SQLITE_OPEN_READWRITE, NULL) !=
+	    SQLITE_OK || (copy = sqlite3_malloc64(len)) == NULL) {
+		sqlite3_close(db);
+		return seterr(err, errsz, "out of memory");
+	}
+	memcpy(copy, bytes, len);
+	/* SQLite owns copy from here, whatever it answers. */
+	if (sqlite3_deserialize(db, "main", copy, len, len,
+	    SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_READONLY) !=
+	    SQLITE_OK) {
+		snprintf(err, errsz, "catalog %s cannot be read as an SQLite "
+		    "database (%s)", what, sqlite3_errmsg(db));
+		sqlite3_close(db);
+		return -1;
+	}
+	rc = catalog_read(cat, db, what, err, errsz);
+	sqlite3_close(db);
+	if (rc == -1)
+		catalog_free(cat);
+	return rc;
 }
 
 void
@@ -171,4 +230,43 @@ catalog_find(const struct catalog *cat, const char *id)
 	snprintf(key.id, sizeof(key.id), "%s", id);
 	return bsearch(&key, cat->games, cat->ngames, sizeof(*cat->games),
 	    catalog_cmp);
+}
+
+/*
+ * Logs what a reload changes, game by game, and counts it. Both catalogs
+ * are sorted by id, so one merge walk finds every difference.
+ */
+void
+catalog_diff(const struct catalog *old, const struct catalog *cur,
+    struct catalog_changes *ch)
+{
+	size_t	 i = 0, j = 0;
+
+	memset(ch, 0, sizeof(*ch));
+	while (i < old->ngames || j < cur->ngames) {
+		int	 cmp = i == old->ngames ? 1 : j == cur->ngames ? -1 :
+		    strcmp(old->games[i].id, cur->games[j].id);
+
+		if (cmp < 0) {
+			log_info("catalog: %s removed", old->games[i].id);
+			ch->removed++;
+			i++;
+		} else if (cmp > 0) {
+			log_info("catalog: %s %s added", cur->games[j].id,
+			    cur->games[j].version);
+			ch->added++;
+			j++;
+		} else {
+			if (strcmp(old->games[i].version,
+			    cur->games[j].version) != 0) {
+				log_info("catalog: %s now at version %s (was "
+				    "%s)", cur->games[j].id,
+				    cur->games[j].version,
+				    old->games[i].version);
+				ch->changed++;
+			}
+			i++;
+			j++;
+		}
+	}
 }

@@ -17,7 +17,18 @@ struct catalog {
 	size_t			 ngames;
 };
 
+/* What a reload changed, for its log line and its reply. */
+struct catalog_changes {
+	size_t			 added;
+	size_t			 removed;
+	size_t			 changed;	/* same id, another version */
+};
+
 int	catalog_load(struct catalog *, const char *path, char *err, size_t);
+int	catalog_load_bytes(struct catalog *, const void *, size_t,
+	    const char *what, char *err, size_t);
+void	catalog_diff(const struct catalog *old, const struct catalog *cur,
+	    struct catalog_changes *);
 void	catalog_free(struct catalog *);
 const struct catalog_game *catalog_find(const struct catalog *, const char *id);
 

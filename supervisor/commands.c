@@ -120,6 +120,22 @@ partial_row(struct sup *sup, const char *game_id)
 	    "total_bytes", (json_int_t)total);
 }
 
+/*
+ * How a local game stands against the catalog: not in it (never served),
+ * stale (downloaded at another version: not a source, nor playable with
+ * the others), or current. A stream-installed game has no version.ini to
+ * compare: it came from sources at the catalog's version.
+ */
+static const char *
+catalog_state(const struct local_game *g, const struct catalog_game *c)
+{
+	if (c == NULL)
+		return "not-in-catalog";
+	if (g->downloaded && strcmp(g->version, c->version) != 0)
+		return "stale";
+	return "current";
+}
+
 static void
 cmd_list_games(struct cmd_ctx *x)
 {
@@ -146,6 +162,8 @@ cmd_list_games(struct cmd_ctx *x)
 		if (g->downloaded && hashing >= 0)
 			json_object_set_new(row, "hashing",
 			    json_integer(hashing));
+		json_object_set_new(row, "catalog_state",
+		    json_string(catalog_state(g, c)));
 		if (g->partial)
 			json_object_set_new(row, "partial", partial_row(sup,
 			    g->id));
@@ -225,6 +243,19 @@ cmd_list_peers(struct cmd_ctx *x)
 	reply(x, json_pack("{s:o}", "peers", pw.peers));
 }
 
+/* The catalog in use, and the signed one held (serial 0: none). */
+static json_t *
+catalog_status(struct sup *sup)
+{
+	char	 hex[CATALOG_KEY_HEX] = "";
+
+	if (sup->held.blob != NULL)
+		catalog_key_hex(sup->held.key, hex);
+	return json_pack("{s:s,s:I,s:I,s:s}", "source", sup->catalog_source,
+	    "games", (json_int_t)sup->catalog.ngames, "serial",
+	    (json_int_t)sup->held.serial, "key", hex);
+}
+
 static void
 cmd_status(struct cmd_ctx *x)
 {
@@ -240,12 +271,12 @@ cmd_status(struct cmd_ctx *x)
 			json_array_append_new(hashing, json_pack("{s:s,s:i}",
 			    "game_id", g->id, "percent", pct));
 	}
-	reply(x, json_pack("{s:s,s:s,s:s,s:i,s:o,s:o,s:o}", "peer_id",
+	reply(x, json_pack("{s:s,s:s,s:s,s:i,s:o,s:o,s:o,s:o}", "peer_id",
 	    sup->peer_id, "name", sup->cfg.name, "addr", sup->listen_addr,
 	    "peer_count", peerdb_count_connected(&sup->peerdb),
 	    "active_operations", commands_active_operations(sup),
 	    "active_outbound_transfers", json_deep_copy(sup->outbound),
-	    "hashing", hashing));
+	    "hashing", hashing, "catalog", catalog_status(sup)));
 }
 
 static void
@@ -845,6 +876,57 @@ cmd_limit(struct cmd_ctx *x)
 	    (json_int_t)upload));
 }
 
+/* SIGHUP's work on request, answered with what changed. */
+static void
+cmd_reload(struct cmd_ctx *x)
+{
+	struct catalog_changes ch;
+	char		 err[512];
+
+	if (sup_reload(x->sup, &ch, err, sizeof(err)) == -1) {
+		control_error(x->client, x->id, "%s; the running catalog stays",
+		    err);
+		return;
+	}
+	sup_rescan(x->sup);
+	reply(x, json_pack("{s:s,s:I,s:I,s:I,s:I}", "catalog",
+	    x->sup->catalog_source, "games",
+	    (json_int_t)x->sup->catalog.ngames, "added", (json_int_t)ch.added,
+	    "removed", (json_int_t)ch.removed, "changed",
+	    (json_int_t)ch.changed));
+}
+
+/* The organizer signs its catalog; trusting peers take it from the LAN. */
+static void
+cmd_catalog_publish(struct cmd_ctx *x)
+{
+	char		 err[512], hex[CATALOG_KEY_HEX];
+	uint64_t	 serial;
+
+	if (sup_catalog_publish(x->sup, &serial, err, sizeof(err)) == -1) {
+		control_error(x->client, x->id, "cannot publish the catalog: "
+		    "%s", err);
+		return;
+	}
+	catalog_key_hex(x->sup->own_key, hex);
+	reply(x, json_pack("{s:I,s:s,s:s,s:I}", "serial", (json_int_t)serial,
+	    "key", hex, "catalog", x->sup->catalog_source, "games",
+	    (json_int_t)x->sup->catalog.ngames));
+}
+
+/* What the other peers put in catalog_trust. */
+static void
+cmd_catalog_key(struct cmd_ctx *x)
+{
+	char		 err[512], hex[CATALOG_KEY_HEX];
+
+	if (sup_catalog_key(x->sup, hex, err, sizeof(err)) == -1) {
+		control_error(x->client, x->id, "%s", err);
+		return;
+	}
+	reply(x, json_pack("{s:s}", "key", hex));
+}
+
 static const struct command commands[] = {
 	{ "list-games",		cmd_list_games },
 	{ "list-peers",		cmd_list_peers },
@@ -863,6 +945,9 @@ static const struct command commands[] = {
 	{ "cancel-download",	cmd_cancel_download },
 	{ "verify",		cmd_verify },
 	{ "repair",		cmd_repair },
+	{ "reload",		cmd_reload },
+	{ "catalog-publish",	cmd_catalog_publish },
+	{ "catalog-key",	cmd_catalog_key },
 };
 
 void

@@ -12,6 +12,7 @@
 
 #include "common/addr.h"
 #include "common/rate.h"
+#include "supervisor/catalog_sign.h"
 #include "supervisor/config.h"
 
 void
@@ -157,6 +158,13 @@ config_set(struct daemon_config *dc, const char *key, const char *value)
 			dc->redial = 0;
 		else
 			return "redial must be yes or no";
+	} else if (strcmp(key, "catalog_trust") == 0) {
+		unsigned char	 k[CATALOG_KEY_SIZE];
+
+		if (*value != '\0' && catalog_key_parse(value, k) == -1)
+			return "catalog_trust must be a public key of 64 hex "
+			    "digits (lanspreadctl catalog key prints it)";
+		set_str(dc->catalog_trust, sizeof(dc->catalog_trust), value);
 	} else if (strcmp(key, "group") == 0) {
 		if (set_str(dc->group, sizeof(dc->group), value) == -1)
 			return "group name too long";

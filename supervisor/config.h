@@ -26,6 +26,7 @@ struct daemon_config {
 	char	 peers[1024];		/* static peers, "IP[:PORT] ..." */
 	int	 redial;		/* dial remembered peers at start */
 	uint64_t upload_limit;		/* bytes a second; 0: none */
+	char	 catalog_trust[65];	/* the organizer's key in hex, or "" */
 };
 
 void		 config_defaults(struct daemon_config *);

@@ -28,7 +28,7 @@ usage(void)
 	fprintf(stderr, "usage: lanspreadd [-dnv] [-f file] [-S socket] "
 	    "[--name NAME] [--games-dir DIR]\n"
 	    "\t[--state-dir DIR] [--catalog-db FILE] [--listen IP[:PORT]]\n"
-	    "\t[--unrar PATH|builtin] [--no-mdns]\n");
+	    "\t[--unrar PATH|builtin] [--no-mdns] [--catalog-trust KEY]\n");
 	exit(2);
 }
 
@@ -146,6 +146,83 @@ drop_privileges(const struct daemon_config *dc, char *err, size_t errsz)
 	return 0;
 }
 
+/* A flag given on the command line: it overrides the file, at reloads too. */
+struct flag {
+	const char	*key;
+	const char	*value;
+};
+
+/* What a reload reads again: the same file, the same flags over it. */
+struct reread {
+	const char		*conf;
+	int			 conf_given;
+	const struct flag	*flags;
+	int			 nflags;
+	struct daemon_config	 running;
+};
+
+static int
+config_read(struct daemon_config *dc, const char *conf, int conf_given,
+    const struct flag *flags, int nflags, char *err, size_t errsz)
+{
+	const char	*why;
+	int		 i;
+
+	config_defaults(dc);
+	if (config_load(dc, conf, conf_given, err, errsz) == -1)
+		return -1;
+	for (i = 0; i < nflags; i++)
+		if ((why = config_set(dc, flags[i].key, flags[i].value)) !=
+		    NULL)
+			return seterr(err, errsz, "--%s %s: %s", flags[i].key,
+			    flags[i].value, why);
+	return 0;
+}
+
+/*
+ * SIGHUP: the live keys come from the file read again; a key that only a
+ * restart can change is named in the log, so nobody waits for it.
+ */
+static int
+reread_config(void *arg, struct sup_live *live, char *err, size_t errsz)
+{
+	struct reread	*rr = arg;
+	struct daemon_config dc;
+	const struct daemon_config *was = &rr->running;
+
+	if (config_read(&dc, rr->conf, rr->conf_given, rr->flags, rr->nflags,
+	    err, errsz) == -1)
+		return -1;
+	if (snprintf(live->catalog_path, sizeof(live->catalog_path), "%s",
+	    dc.catalog) >= (int)sizeof(live->catalog_path))
+		return seterr(err, errsz, "catalog path too long");
+	/* config_set() checked it. */
+	live->trusts = dc.catalog_trust[0] != '\0';
+	if (live->trusts && catalog_key_parse(dc.catalog_trust,
+	    live->trust) == -1)
+		return seterr(err, errsz, "catalog_trust: not a key");
+#define RESTART_KEY(key, changed)					\
+	if (changed)							\
+		log_warnx("%s: %s changed; it takes effect at the next "	\
+		    "restart", rr->conf, key)
+	RESTART_KEY("name", strcmp(dc.name, was->name) != 0);
+	RESTART_KEY("games_dir", strcmp(dc.games_dir, was->games_dir) != 0);
+	RESTART_KEY("state_dir", strcmp(dc.state_dir, was->state_dir) != 0);
+	RESTART_KEY("listen", strcmp(dc.listen, was->listen) != 0);
+	RESTART_KEY("unrar", dc.unrar != was->unrar ||
+	    strcmp(dc.unrar_path, was->unrar_path) != 0);
+	RESTART_KEY("control_socket", strcmp(dc.control_socket,
+	    was->control_socket) != 0);
+	RESTART_KEY("user", strcmp(dc.user, was->user) != 0);
+	RESTART_KEY("group", strcmp(dc.group, was->group) != 0);
+	RESTART_KEY("mdns", dc.mdns != was->mdns);
+	RESTART_KEY("net_user", strcmp(dc.net_user, was->net_user) != 0);
+	RESTART_KEY("sandbox_optional", dc.sandbox_optional !=
+	    was->sandbox_optional);
+#undef RESTART_KEY
+	return 0;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -159,20 +236,19 @@ main(int argc, char *argv[])
 		{ "unrar",		required_argument,	NULL, 'u' },
 		{ "listen",		required_argument,	NULL, 'l' },
 		{ "no-mdns",		no_argument,		NULL, 'M' },
+		{ "catalog-trust",	required_argument,	NULL, 'T' },
 		{ "verbose",		no_argument,		NULL, 'v' },
 		{ NULL,			0,			NULL, 0 }
 	};
-	struct {
-		const char	*key;
-		const char	*value;
-	} flags[16];
+	struct flag	 flags[16];
+	struct reread	 rr;
 	struct daemon_config dc;
 	struct sup_config cfg;
 	struct sup	 sup;
-	const char	*conf = CONFIG_DEFAULT, *why;
+	const char	*conf = CONFIG_DEFAULT;
 	char		 err[512];
 	int		 ch, verbose = 0, foreground = 0, check = 0;
-	int		 nflags = 0, conf_given = 0, rc, i;
+	int		 nflags = 0, conf_given = 0, rc;
 
 	while ((ch = getopt_long(argc, argv, "df:nS:v", longopts,
 	    NULL)) != -1) {
@@ -191,6 +267,7 @@ main(int argc, char *argv[])
 		case 'u': key = "unrar"; break;
 		case 'l': key = "listen"; break;
 		case 'M': key = "mdns"; optarg = "no"; break;
+		case 'T': key = "catalog_trust"; break;
 		default: usage();
 		}
 		if (key != NULL && nflags < (int)(sizeof(flags) /
@@ -202,19 +279,12 @@ main(int argc, char *argv[])
 	if (optind != argc)
 		usage();
 	log_init("lanspreadd", foreground || check, verbose);
-	config_defaults(&dc);
-	if (config_load(&dc, conf, conf_given, err, sizeof(err)) == -1) {
+	/* Flags override the file. */
+	if (config_read(&dc, conf, conf_given, flags, nflags, err,
+	    sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		return 1;
 	}
-	/* Flags override the file. */
-	for (i = 0; i < nflags; i++)
-		if ((why = config_set(&dc, flags[i].key, flags[i].value)) !=
-		    NULL) {
-			log_warnx("--%s %s: %s", flags[i].key, flags[i].value,
-			    why);
-			return 1;
-		}
 	if (check) {
 		if (config_check(&dc, stderr) > 0)
 			return 1;
@@ -250,6 +320,14 @@ main(int argc, char *argv[])
 	cfg.peers = dc.peers[0] != '\0' ? dc.peers : NULL;
 	cfg.redial = dc.redial;
 	cfg.upload_limit = dc.upload_limit;
+	cfg.catalog_trust = dc.catalog_trust;
+	rr.conf = conf;
+	rr.conf_given = conf_given;
+	rr.flags = flags;
+	rr.nflags = nflags;
+	rr.running = dc;
+	cfg.reread = reread_config;
+	cfg.reread_arg = &rr;
 	if (sup_init(&sup, &cfg, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		sup_free(&sup);

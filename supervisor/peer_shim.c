@@ -69,7 +69,7 @@ usage(void)
 	    "\t[--fixture GAME]... [--unrar PATH|builtin] "
 	    "[--listen IP[:PORT]] [--mdns]\n"
 	    "\t[--peer IP[:PORT]]... [--redial] [--upload-limit SPEED]\n"
-	    "\t[--sandbox-optional] [-v]\n");
+	    "\t[--catalog-trust KEY] [--sandbox-optional] [-v]\n");
 	exit(2);
 }
 
@@ -89,6 +89,7 @@ main(int argc, char *argv[])
 		{ "redial",	no_argument,		NULL, 'r' },
 		{ "upload-limit", required_argument,	NULL, 'U' },
 		{ "sandbox-optional", no_argument,	NULL, 'o' },
+		{ "catalog-trust", required_argument,	NULL, 'T' },
 		{ "verbose",	no_argument,		NULL, 'v' },
 		{ NULL,		0,			NULL, 0 }
 	};
@@ -135,6 +136,7 @@ main(int argc, char *argv[])
 			}
 			break;
 		case 'o': proc_opts.sandbox_optional = 1; break;
+		case 'T': cfg.catalog_trust = optarg; break;
 		case 'v': verbose++; break;
 		case 'F':
 			if (nfixtures == MAX_FIXTURES) {

@@ -92,7 +92,7 @@ sup_init(struct sup *sup, const struct sup_config *cfg, char *err,
 		    strerror(errno));
 		return -1;
 	}
-	if (catalog_load(&sup->catalog, cfg->catalog_path, err, errsz) == -1)
+	if (sup_catalog_init(sup, err, errsz) == -1)
 		return -1;
 	if (peerdb_open(&sup->peerdb, cfg->state_dir, err, errsz) == -1)
 		return -1;
@@ -311,6 +311,8 @@ sup_dispatch_net(struct msgconn *c, struct msg *m)
 	struct net_peer_up up;
 	struct net_peer_library lib;
 	struct net_peer_down down;
+	struct net_peer_catalog_have have;
+	struct net_peer_catalog cat;
 	struct link_fd	 link;
 	struct peer_info pi;
 	char		 why[ERROR_SIZE] = "";
@@ -380,6 +382,19 @@ sup_dispatch_net(struct msgconn *c, struct msg *m)
 		peerdb_set_connected(&sup->peerdb, down.peer_id, 0);
 		log_info("peer %s gone", down.peer_id);
 		commands_peers_changed(sup);
+		catalog_sync_peer_down(sup, down.peer_id);
+		return;
+	case MSG_NET_PEER_CATALOG_HAVE:
+		if (msg_recv_net_peer_catalog_have(m, &have, why,
+		    sizeof(why)) == -1)
+			break;
+		catalog_sync_offer(sup, &have);
+		return;
+	case MSG_NET_PEER_CATALOG:
+		if (msg_recv_net_peer_catalog(m, &cat, why, sizeof(why)) == -1)
+			break;
+		catalog_sync_received(sup, &cat);
+		msg_free_net_peer_catalog(&cat);
 		return;
 	}
 	worker_misbehaved(sup, PROC_NET, m, why);
@@ -740,6 +755,7 @@ worker_hello(struct sup *sup, enum proc_id id)
 		    sup->ready ? sup->listen_addr : sup->cfg.listen);
 		listen.mdns = sup->cfg.mdns;
 		msg_send_net_listen(link, &listen);
+		sup_share_catalog(sup);
 		break;
 	case PROC_TRANSFER:
 		snprintf(xhello.games_dir, sizeof(xhello.games_dir), "%s",
@@ -873,6 +889,7 @@ worker_exited(struct ev_loop *loop, ev_child *w, int revents)
 		/* Every peer link lived in that worker. */
 		peerdb_disconnect_all(&sup->peerdb);
 		commands_peers_changed(sup);
+		catalog_sync_reset(sup);
 	}
 	if (wk->id == PROC_INSTALL) {
 		struct pending	*p, *pnext;
@@ -952,7 +969,14 @@ signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	(void)loop;
 	(void)revents;
 	if (w->signum == SIGHUP) {
-		log_info("SIGHUP: rescanning %s", sup->cfg.games_dir);
+		struct catalog_changes ch;
+		char	 err[512];
+
+		log_info("SIGHUP: reloading, rescanning %s",
+		    sup->cfg.games_dir);
+		if (sup_reload(sup, &ch, err, sizeof(err)) == -1)
+			log_warnx("reload: %s; the running catalog stays",
+			    err);
 		sup_rescan(sup);
 		return;
 	}
@@ -1080,6 +1104,7 @@ sup_free(struct sup *sup)
 	json_decref(sup->cleanups);
 	library_free(&sup->library);
 	catalog_free(&sup->catalog);
+	sup_catalog_free(sup);
 	peerdb_close(&sup->peerdb);
 	manifests_close(sup);
 	if (sup->games_fd != -1)

@@ -4,6 +4,8 @@
 
 #include <sys/queue.h>
 
+#include <limits.h>
+
 #include "common/compat.h"
 #include <sys/types.h>
 
@@ -15,8 +17,23 @@
 #include "common/msgtypes.h"
 #include "common/proc.h"
 #include "supervisor/catalog.h"
+#include "supervisor/catalog_sign.h"
 #include "supervisor/library.h"
 #include "supervisor/peerdb.h"
+
+/* What a reload may change while peers are linked (lanspread.conf(5)). */
+struct sup_live {
+	char		 catalog_path[PATH_MAX];
+	int		 trusts;		/* catalog_trust is set */
+	unsigned char	 trust[CATALOG_KEY_SIZE];	/* its key */
+};
+
+/*
+ * Reads the configuration again for a reload, into live (which holds the
+ * running values); NULL when there is nothing to read again (the shim).
+ */
+typedef int	(*sup_reread_fn)(void *arg, struct sup_live *live, char *err,
+		    size_t errsz);
 
 struct sup_config {
 	const char	*name;
@@ -32,7 +49,20 @@ struct sup_config {
 	const char	*peers;		/* static peers, "IP[:PORT] ..." */
 	uint64_t	 upload_limit;	/* bytes a second; 0: none */
 	int		 redial;	/* dial remembered peers at start */
+	const char	*catalog_trust;	/* hex key, or NULL */
+	sup_reread_fn	 reread;
+	void		*reread_arg;
 };
+
+/* The signed catalog of the state dir, once checked; blob NULL: none. */
+struct held_catalog {
+	unsigned char	*blob;
+	size_t		 len;
+	unsigned char	 key[CATALOG_KEY_SIZE];
+	uint64_t	 serial;
+};
+
+struct catalog_sync;
 
 struct worker {
 	enum proc_id	 id;
@@ -102,7 +132,13 @@ struct sup {
 	struct ev_loop		*loop;
 	struct sup_config	 cfg;
 	int			 games_fd;
+	struct sup_live		 live;
 	struct catalog		 catalog;
+	char			 catalog_source[PATH_MAX + 64];	/* for logs */
+	struct held_catalog	 held;
+	int			 have_own_key;	/* we publish catalogs */
+	unsigned char		 own_key[CATALOG_KEY_SIZE];
+	struct catalog_sync	*sync;		/* offers and the fetch */
 	struct peerdb		 peerdb;
 	char			 peer_id[PEER_ID_SIZE];
 	struct library		 library;
@@ -129,6 +165,28 @@ struct sup {
 	sqlite3_stmt		*hash_get;	/* its lookup */
 	TAILQ_HEAD(, game_hashing) hashing;	/* our games' manifests */
 };
+
+/* catalog_live.c: the catalog in use, and reloading it */
+int	sup_catalog_init(struct sup *, char *err, size_t errsz);
+int	sup_reload(struct sup *, struct catalog_changes *, char *err,
+	    size_t errsz);
+void	sup_send_catalog_ids(struct sup *);
+void	sup_share_catalog(struct sup *);
+int	sup_catalog_accept(struct sup *, const unsigned char *, size_t,
+	    const char *from, char *err, size_t errsz);
+int	sup_catalog_publish(struct sup *, uint64_t *serial, char *err,
+	    size_t errsz);
+int	sup_catalog_key(struct sup *, char hex[CATALOG_KEY_HEX], char *err,
+	    size_t errsz);
+void	sup_catalog_free(struct sup *);
+
+/* catalog_sync.c: newer signed catalogs, fetched from the peers */
+void	catalog_sync_offer(struct sup *, const struct net_peer_catalog_have *);
+void	catalog_sync_received(struct sup *, struct net_peer_catalog *);
+void	catalog_sync_peer_down(struct sup *, const char *peer_id);
+void	catalog_sync_kick(struct sup *);
+void	catalog_sync_reset(struct sup *);
+void	catalog_sync_free(struct sup *);
 
 /* manifests.c: our games' manifests and their hash cache */
 int	manifests_open(struct sup *, char *err, size_t errsz);

@@ -1,7 +1,9 @@
 /*
  * The peer handshake: each side sends a versioned hello carrying its peer
  * id, name, listen address and library; one connect makes both peers know
- * each other. Everything in a hello is checked before the supervisor hears
+ * each other. The dialler offers its protocol version, the answer names
+ * the one the link speaks: the older of the two (protocol 1 peers get no
+ * protocol 2 messages). Everything in a hello is checked before the supervisor hears
  * of it, and a hello bearing our own id is ignored.
  */
 #include <sys/socket.h>
@@ -65,7 +67,8 @@ handshake_send_hello(struct link *l, int ack)
 	struct peer_hello h;
 
 	memset(&h, 0, sizeof(h));
-	h.proto = PEER_PROTO_VERSION;
+	/* A hello offers ours; the answer speaks the hello's, if older. */
+	h.proto = ack ? l->proto : PEER_PROTO_VERSION;
 	snprintf(h.peer_id, sizeof(h.peer_id), "%s", net->peer_id);
 	snprintf(h.name, sizeof(h.name), "%s", net->name);
 	addr_for_link(l, h.addr, sizeof(h.addr));
@@ -125,11 +128,12 @@ handshake_recv_hello(struct link *l, struct msg *m)
 		net_link_drop(l, "malformed hello");
 		return -1;
 	}
-	if (h.proto != PEER_PROTO_VERSION) {
+	if (h.proto < PEER_PROTO_MIN || h.proto > PEER_PROTO_VERSION) {
 		msg_free_peer_hello(&h);
 		net_link_drop(l, "hello with an unknown protocol version");
 		return -1;
 	}
+	l->proto = h.proto;
 	snprintf(l->peer_id, sizeof(l->peer_id), "%s", h.peer_id);
 	snprintf(l->name, sizeof(l->name), "%s", h.name);
 	snprintf(l->addr, sizeof(l->addr), "%s", h.addr);

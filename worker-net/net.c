@@ -305,6 +305,7 @@ net_dispatch_peer(struct msgconn *c, struct msg *m)
 			l->connect_req = 0;
 		}
 		link_arm(l, NET_PING_INTERVAL);
+		catalog_share_link_up(l);
 		return;
 	}
 	switch (m->type) {
@@ -325,6 +326,8 @@ net_dispatch_peer(struct msgconn *c, struct msg *m)
 		net_link_drop(l, "goodbye");
 		break;
 	default:
+		if (catalog_share_dispatch(l, m) == 0)
+			break;
 		net_link_drop(l, "unexpected frame");
 		break;
 	}
@@ -608,9 +611,22 @@ net_dispatch_supervisor(struct msgconn *c, struct msg *m)
 	struct net_listen listen;
 	struct net_connect dial;
 	struct net_peer_down gone;
+	struct net_catalog cat;
+	struct net_catalog_fetch fetch;
 	char		 why[ERROR_SIZE] = "";
 
 	switch (m->type) {
+	case MSG_NET_CATALOG:
+		if (msg_recv_net_catalog(m, &cat, why, sizeof(why)) == -1)
+			break;
+		catalog_share_set(net, &cat);
+		return;
+	case MSG_NET_CATALOG_FETCH:
+		if (msg_recv_net_catalog_fetch(m, &fetch, why, sizeof(why)) ==
+		    -1)
+			break;
+		catalog_share_fetch(net, &fetch);
+		return;
 	case MSG_NET_IDENTITY:
 		if (msg_recv_net_identity(m, &identity, why, sizeof(why)) == -1)
 			break;
@@ -699,5 +715,6 @@ net_free(struct net *net)
 	}
 	msgconn_close(&net->sup);
 	msg_free_net_library(&net->library);
+	catalog_share_free(net);
 	free(net);
 }

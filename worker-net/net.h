@@ -63,6 +63,8 @@ struct link {
 	ev_tstamp		 last_rx;
 	int			 closed_by_peer;	/* EOF, not our drop */
 	uint32_t		 large_frame;	/* its share, in flight */
+	uint64_t		 proto;		/* the hello's, once up */
+	int			 catalog_asked;	/* a PEER_CATALOG may come */
 };
 
 struct connect_wait;
@@ -84,6 +86,7 @@ struct net {
 	unsigned		 refused_quiet;	/* not logged since */
 	struct mdns		*mdns;		/* NULL when off */
 	TAILQ_HEAD(, connect_wait) waits;	/* connects that lost a race */
+	struct net_catalog	 catalog;	/* signed catalog we share */
 };
 
 /* net.c */
@@ -106,6 +109,13 @@ void		 connect_wait_free_all(struct net *);
 /* mdns.c: announce _lanspread._tcp and dial what we find */
 struct mdns	*mdns_start(struct net *);
 void		 mdns_stop(struct mdns *);
+
+/* catalog_share.c: signed catalogs, told and sent to peers (bytes only) */
+void	catalog_share_set(struct net *, struct net_catalog *);
+void	catalog_share_link_up(struct link *);
+void	catalog_share_fetch(struct net *, const struct net_catalog_fetch *);
+int	catalog_share_dispatch(struct link *, struct msg *);
+void	catalog_share_free(struct net *);
 
 /* handshake.c */
 int	handshake_send_hello(struct link *, int ack);

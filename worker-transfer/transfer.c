@@ -49,7 +49,7 @@ transfer_dispatch_supervisor(struct msgconn *c, struct msg *m)
 	struct transfer	*xfer = c->arg;
 	struct xfer_hello hello;
 	struct xfer_limits limits;
-	struct game_ids	 busy;
+	struct game_ids	 ids;
 	struct link_fd	 link;
 	struct xfer_fetch fetch;
 	struct game_ref	 ref;
@@ -72,12 +72,20 @@ transfer_dispatch_supervisor(struct msgconn *c, struct msg *m)
 			    (unsigned long long)limits.upload);
 		rate_set(&xfer->upload, limits.upload, ev_time());
 		return;
+	case MSG_XFER_CATALOG:
+		/* A reload: a link asking for a game checks the new list. */
+		if (msg_recv_xfer_catalog(m, &ids, why, sizeof(why)) == -1)
+			break;
+		serve_gates_set(&xfer->gates.catalog, &xfer->gates.ncatalog,
+		    (const char (*)[GAME_ID_SIZE])ids.games, ids.ngames);
+		msg_free_xfer_catalog(&ids);
+		return;
 	case MSG_XFER_BUSY:
-		if (msg_recv_xfer_busy(m, &busy, why, sizeof(why)) == -1)
+		if (msg_recv_xfer_busy(m, &ids, why, sizeof(why)) == -1)
 			break;
 		serve_gates_set(&xfer->gates.busy, &xfer->gates.nbusy,
-		    (const char (*)[GAME_ID_SIZE])busy.games, busy.ngames);
-		msg_free_xfer_busy(&busy);
+		    (const char (*)[GAME_ID_SIZE])ids.games, ids.ngames);
+		msg_free_xfer_busy(&ids);
 		return;
 	case MSG_XFER_SERVE:
 		if (msg_recv_xfer_serve(m, &link, why, sizeof(why)) == -1)

@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.dont_write_bytecode = True
 
 import harness  # noqa: E402
+from catalog_scenarios import CATALOG_SCENARIOS  # noqa: E402
 from control_scenarios import CONTROL_SCENARIOS  # noqa: E402
 from ctl_scenarios import CTL_SCENARIOS  # noqa: E402
 from download_end_scenarios import DOWNLOAD_END_SCENARIOS  # noqa: E402
@@ -38,7 +39,7 @@ from seed_scenarios import SEED_SCENARIOS  # noqa: E402
 HERE = Path(__file__).resolve().parent
 EXPECTED_FILE = HERE / "expected_pass.txt"
 # Ours (X...) run in number order, whichever file holds them.
-OURS = sorted(CONTROL_SCENARIOS + CTL_SCENARIOS + DOWNLOAD_END_SCENARIOS + FAILURE_SCENARIOS + HOSTILE_PEER_SCENARIOS
+OURS = sorted(CATALOG_SCENARIOS + CONTROL_SCENARIOS + CTL_SCENARIOS + DOWNLOAD_END_SCENARIOS + FAILURE_SCENARIOS + HOSTILE_PEER_SCENARIOS
               + INTEGRITY_SCENARIOS + MESH_SCENARIOS + SANDBOX_SCENARIOS,
               key=lambda item: int(item[0].split("-", 1)[0][1:]))
 ALL_SCENARIOS = SEED_SCENARIOS + OURS
