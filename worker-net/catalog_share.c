@@ -120,6 +120,17 @@ catalog_share_dispatch(struct link *l, struct msg *m)
 			net_link_drop(l, why);
 			return 0;
 		}
+		/*
+		 * One catalog at a time may wait beyond the usual bound on
+		 * what a peer leaves unread; asking again before reading the
+		 * last one is abuse.
+		 */
+		if (l->mc.wqbytes > 0 && l->mc.wqmax > NET_LINK_QUEUE_MAX) {
+			net_link_drop(l, "asked for our catalog again before "
+			    "reading it");
+			return 0;
+		}
+		l->mc.wqmax = NET_LINK_QUEUE_MAX + NET_CATALOG_FRAME_MAX;
 		/* Ours, whatever serial it asked for: the newest we hold. */
 		blob.catalog = net->catalog.catalog;
 		blob.catalog_len = net->catalog.catalog_len;

@@ -104,6 +104,8 @@ link_body_limit(const struct msgconn *c, uint32_t type, uint32_t len)
 	if (l->state == LINK_UP || type == MSG_PEER_HELLO ||
 	    type == MSG_PEER_HELLO_ACK)
 		max = NET_LIBRARY_FRAME_MAX;
+	if (l->state == LINK_UP && type == MSG_PEER_CATALOG && l->catalog_asked)
+		max = NET_CATALOG_FRAME_MAX;
 	if (len <= NET_PREHELLO_FRAME_MAX || len > max ||
 	    l->large_frame == len)
 		return max;
@@ -124,7 +126,8 @@ link_frames_init(struct link *l, int fd)
 {
 	msgconn_init(&l->mc, l->net->loop, fd, 0, net_dispatch_peer,
 	    link_closed, l);
-	l->mc.max_body = NET_LIBRARY_FRAME_MAX;
+	/* The largest we send or take; link_body_limit() narrows it. */
+	l->mc.max_body = NET_CATALOG_FRAME_MAX;
 	l->mc.body_limit = link_body_limit;
 	l->mc.wqmax = NET_LINK_QUEUE_MAX;
 }

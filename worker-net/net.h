@@ -32,6 +32,8 @@
 #define NET_PREHELLO_FRAME_MAX	(4u * 1024)
 #define NET_LIBRARY_FRAME_MAX	(1024u * 1024)	/* GAMELIST_MAX games */
 #define NET_LARGE_FRAMES_MAX	(16u * 1024 * 1024)	/* all links' */
+/* A signed catalog we asked for (CATALOG_SIGNED_MAX and its frame). */
+#define NET_CATALOG_FRAME_MAX	(8u * 1024 * 1024 + 64 * 1024)
 #define NET_LINK_QUEUE_MAX	(4u * 1024 * 1024)	/* unread by a peer */
 #define NET_PREHELLO_PER_HOST	8	/* inbound links awaiting a hello */
 #define NET_PREHELLO_MAX	128	/* the same, from every host */

@@ -27,6 +27,7 @@ from harness import (
     create_large_sparse_game,
     descendants,
     fixture_dir,
+    poll,
     wait_procs_gone,
     wait_remote_game,
     worker_comm,
@@ -995,14 +996,17 @@ MIB = 1 << 20
 
 def _limited_download(sc: Scenario, tag: str, change_at: float | None = None) -> list[tuple[float, int]]:
     """A source limited to 50 MiB/s, a client downloading its 1.5 GiB game;
-    at change_at seconds the source's limit becomes 100MiB. Returns
-    (seconds since the request, bytes) for each progress event."""
+    change_at seconds after the first progress event the source's limit
+    becomes 100MiB. Returns (seconds since the request, bytes) for each
+    progress event, and (when, -1) for the change."""
     games = sc.fixture_root / f"x68-{tag}"
     create_large_sparse_game(games / "bf1942", size=12 * CHUNK_SIZE)
     source = sc.peer(f"x68-{tag}-source", games_dir=games, extra_args=["--upload-limit", "50MiB"])
     client = sc.peer(f"x68-{tag}-client")
     connect_many(client, [source])
     wait_remote_game(client, "bf1942", peer_count=1, version=CATALOG_VERSIONS["bf1942"], timeout=60)
+    # Served once hashed: the clock starts with bytes, not with hashing.
+    poll(lambda: not source.status().get("hashing"), timeout=60, what="the source never finished hashing")
     mark = client.mark()
     began = time.monotonic()
     client.send({"cmd": "download", "game_id": "bf1942", "install": False})
@@ -1021,7 +1025,7 @@ def _limited_download(sc: Scenario, tag: str, change_at: float | None = None) ->
             samples.append((now, 12 * CHUNK_SIZE))
             return samples
         samples.append((now, item["data"]["bytes"]))
-        if not changed and now >= change_at:
+        if not changed and now >= samples[0][0] + change_at:
             reply = source.send({"cmd": "limit", "upload": "100MiB"})
             if reply["data"]["upload_bytes_per_s"] != 100 * MIB:
                 raise ScenarioError(f"limit answered {reply}")
@@ -1043,12 +1047,12 @@ def x68_upload_limit(sc: Scenario) -> str:
     10 % over a 1.5 GiB loopback download; set to 100MiB live half way
     (the limit command), the rest goes at 100 MiB/s within 10 %."""
     steady = _limited_download(sc, "steady")
-    rate = _rate(steady, 2.0, steady[-1][0] - 0.5)
+    rate = _rate(steady, steady[0][0] + 1.0, steady[-1][0] - 0.5)
     if not 45 <= rate <= 55:
         raise ScenarioError(f"a 50 MiB/s upload limit gave {rate:.1f} MiB/s")
-    live = _limited_download(sc, "live", change_at=10.0)
+    live = _limited_download(sc, "live", change_at=9.0)
     switch = next(t for t, b in live if b < 0)
-    before = _rate(live, 2.0, switch)
+    before = _rate(live, live[0][0] + 1.0, switch)
     after = _rate(live, switch + 1.5, live[-1][0] - 0.5)
     if not 45 <= before <= 55 or not 90 <= after <= 110:
         raise ScenarioError(f"live change: {before:.1f} MiB/s before, {after:.1f} MiB/s after (want 50, 100)")
