@@ -9,6 +9,7 @@ enum proc_id {
 	PROC_NET,
 	PROC_TRANSFER,
 	PROC_INSTALL,
+	PROC_WEB,		/* optional: started when web_listen is set */
 	PROC_MAX
 };
 

@@ -35,6 +35,8 @@ config_defaults(struct daemon_config *dc)
 	dc->mdns = 1;
 	snprintf(dc->net_user, sizeof(dc->net_user), "nobody");
 	dc->sandbox_optional = 0;
+	snprintf(dc->web_listen, sizeof(dc->web_listen), "%s",
+	    WEB_DEFAULT_LISTEN);
 }
 
 static char *
@@ -119,6 +121,17 @@ config_set(struct daemon_config *dc, const char *key, const char *value)
 			dc->sandbox_optional = 0;
 		else
 			return "sandbox_optional must be yes or no";
+	} else if (strcmp(key, "web_listen") == 0) {
+		if (strcmp(value, "no") == 0)
+			dc->web_listen[0] = '\0';
+		else if (addr_parse(value, WEB_PORT, &ss, &len) == -1 ||
+		    set_str(dc->web_listen, sizeof(dc->web_listen), value) == -1)
+			return "web_listen must be IP[:PORT] or no";
+	} else if (strcmp(key, "web_token") == 0) {
+		if (!web_token_valid(value) || set_str(dc->web_token,
+		    sizeof(dc->web_token), value) == -1)
+			return "web_token must be 16 to 128 letters, digits "
+			    "and ._~-";
 	} else if (strcmp(key, "group") == 0) {
 		if (set_str(dc->group, sizeof(dc->group), value) == -1)
 			return "group name too long";

@@ -5,6 +5,7 @@
 #include <limits.h>
 
 #include "common/install_link.h"
+#include "common/web_guard.h"
 
 #define CONFIG_DEFAULT	"/etc/lanspread/lanspread.conf"
 
@@ -22,6 +23,8 @@ struct daemon_config {
 	int	 mdns;
 	char	 net_user[64];		/* the net worker's user, run as root */
 	int	 sandbox_optional;	/* a missing sandbox layer is a warning */
+	char	 web_listen[64];	/* the web page's IP[:PORT]; "": none */
+	char	 web_token[WEB_TOKEN_MAX + 1];	/* needed off loopback */
 };
 
 void		 config_defaults(struct daemon_config *);

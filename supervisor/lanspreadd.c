@@ -244,6 +244,8 @@ main(int argc, char *argv[])
 	cfg.unrar_path = dc.unrar_path;
 	cfg.control_socket = dc.control_socket;
 	cfg.mdns = dc.mdns;
+	cfg.web_listen = dc.web_listen[0] != '\0' ? dc.web_listen : NULL;
+	cfg.web_token = dc.web_token[0] != '\0' ? dc.web_token : NULL;
 	if (sup_init(&sup, &cfg, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		sup_free(&sup);

@@ -67,7 +67,8 @@ usage(void)
 	    "--state-dir DIR --catalog-db FILE\n"
 	    "\t[--fixture GAME]... [--unrar PATH|builtin] "
 	    "[--listen IP[:PORT]] [--mdns]\n"
-	    "\t[--sandbox-optional] [-v]\n");
+	    "\t[--web IP:PORT [--web-token TOKEN]] [--sandbox-optional] "
+	    "[-v]\n");
 	exit(2);
 }
 
@@ -83,6 +84,8 @@ main(int argc, char *argv[])
 		{ "unrar",	required_argument,	NULL, 'u' },
 		{ "listen",	required_argument,	NULL, 'l' },
 		{ "mdns",	no_argument,		NULL, 'm' },
+		{ "web",	required_argument,	NULL, 'w' },
+		{ "web-token",	required_argument,	NULL, 'T' },
 		{ "sandbox-optional", no_argument,	NULL, 'o' },
 		{ "verbose",	no_argument,		NULL, 'v' },
 		{ NULL,		0,			NULL, 0 }
@@ -110,6 +113,8 @@ main(int argc, char *argv[])
 			break;
 		case 'l': cfg.listen = optarg; break;
 		case 'm': cfg.mdns = 1; break;
+		case 'w': cfg.web_listen = optarg; break;
+		case 'T': cfg.web_token = optarg; break;
 		case 'o': proc_opts.sandbox_optional = 1; break;
 		case 'v': verbose++; break;
 		case 'F':
