@@ -183,11 +183,13 @@ install: all
 		$(B)/lanspread-install $(B)/lanspread-web \
 		$(DESTDIR)$(PREFIX)/libexec/lanspread/
 	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(MANDIR)/man7 \
 		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSTEMDUNITDIR) \
 		$(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSCONFDIR)/lanspread
 	install -m 644 man/lanspreadctl.1 man/lanspread-peer.1 \
 		$(DESTDIR)$(MANDIR)/man1/
 	install -m 644 man/lanspread.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 644 man/lanspread-web.7 $(DESTDIR)$(MANDIR)/man7/
 	install -m 644 man/lanspreadd.8 $(DESTDIR)$(MANDIR)/man8/
 	sed 's|/usr/local/|$(PREFIX)/|g' packaging/lanspreadd.service \
 		> $(DESTDIR)$(SYSTEMDUNITDIR)/lanspreadd.service

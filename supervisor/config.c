@@ -128,7 +128,9 @@ config_set(struct daemon_config *dc, const char *key, const char *value)
 		    set_str(dc->web_listen, sizeof(dc->web_listen), value) == -1)
 			return "web_listen must be IP[:PORT] or no";
 	} else if (strcmp(key, "web_token") == 0) {
-		if (!web_token_valid(value) || set_str(dc->web_token,
+		if (*value == '\0')
+			dc->web_token[0] = '\0';
+		else if (!web_token_valid(value) || set_str(dc->web_token,
 		    sizeof(dc->web_token), value) == -1)
 			return "web_token must be 16 to 128 letters, digits "
 			    "and ._~-";

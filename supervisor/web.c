@@ -22,7 +22,11 @@
 #define WEB_MAX_REQUESTS	64	/* unanswered at once */
 #define WEB_BACKLOG		64
 
-/* Binds the page's listener when web_listen is set. */
+/*
+ * Binds the page's listener when web_listen is set. A page off loopback
+ * without its token is an error; a port that cannot be bound is not:
+ * the daemon serves games without its page, and says so.
+ */
 int
 web_init(struct sup *sup, char *err, size_t errsz)
 {
@@ -42,17 +46,16 @@ web_init(struct sup *sup, char *err, size_t errsz)
 		    "address: it needs a web_token of %d to %d letters, "
 		    "digits and ._~-", addr, WEB_TOKEN_MIN, WEB_TOKEN_MAX);
 	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, 0)) == -1)
-		return seterr(err, errsz, "web_listen %s: %s", addr,
-		    strerror(errno));
+	    SOCK_CLOEXEC, 0)) == -1) {
+		log_warn("web_listen %s: no web page", addr);
+		return 0;
+	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
 	if (bind(fd, (struct sockaddr *)&ss, len) == -1 ||
 	    listen(fd, WEB_BACKLOG) == -1) {
-		int	 saved = errno;
-
+		log_warn("web_listen %s: no web page", addr);
 		close(fd);
-		return seterr(err, errsz, "web_listen %s: %s", addr,
-		    strerror(saved));
+		return 0;
 	}
 	len = sizeof(ss);
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1 ||
