@@ -130,7 +130,7 @@ web_command(struct sup *sup, const struct web_line *cmd)
 	    "\"error\":\"too many web requests at once\"}";
 	uint64_t	 client;
 
-	if (sup->web_requests >= WEB_MAX_REQUESTS ||
+	if (sup->stopping || sup->web_requests >= WEB_MAX_REQUESTS ||
 	    (client = control_sink_open(sup, 1, reply_sink, sup,
 	    cmd->req)) == 0) {
 		send_line(sup, MSG_WEB_REPLY, cmd->req, busy, sizeof(busy) - 1);

@@ -163,7 +163,7 @@ first_call(struct web *web, struct web_request *r, const char *url,
     const char *method)
 {
 	struct MHD_Connection *conn = r->conn;
-	const char	*token, *type;
+	const char	*token, *type, *length;
 	enum MHD_Result	 rc;
 	int		 post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
 
@@ -186,6 +186,11 @@ first_call(struct web *web, struct web_request *r, const char *url,
 		    16) != 0)
 			return refuse(conn, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
 			    "Content-Type must be application/json");
+		/* Refused before a byte of an announced huge body is read. */
+		if ((length = header(conn, "Content-Length")) != NULL &&
+		    strtoull(length, NULL, 10) > WEB_MAX_BODY)
+			return refuse(conn, MHD_HTTP_CONTENT_TOO_LARGE,
+			    "a command is at most 64 KiB");
 		if (web->npending >= WEB_MAX_PENDING)
 			return refuse(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
 			    "too many commands at once");

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
+import signal
 import subprocess
 from pathlib import Path
 from typing import Any
 
-from harness import CFG, Scenario, ScenarioError, fixture_dir, poll, wait_remote_game
+from harness import (CFG, Scenario, ScenarioError, assert_nothing_listens, descendants, fixture_dir, poll,
+                     wait_remote_game, worker_comm)
 from webdriver import Browser
 from wire import FakePeer, game_advert
 
@@ -78,6 +81,34 @@ def check_guards(addr: str) -> list[str]:
     return ["foreign Host 403", "foreign Origin 403", "form POST 415", "big body 413"]
 
 
+def web_worker_pid(peer: Any) -> int | None:
+    for pid, info in descendants(peer.process.pid).items():
+        if info.comm == worker_comm("web"):
+            return pid
+    return None
+
+
+def page_answers(web: str) -> bool:
+    try:
+        return http_request(web, "GET", "/", {"Host": web})[0] == 200
+    except OSError:
+        return False
+
+
+def check_restart_and_kill(alice: Any, web: str) -> str:
+    """A killed web worker comes back with the same page; a killed
+    peer leaves nothing listening on it."""
+    first = web_worker_pid(alice)
+    if first is None:
+        raise ScenarioError("no lanspread-web worker under the peer")
+    os.kill(first, signal.SIGKILL)
+    poll(lambda: web_worker_pid(alice) not in (None, first) and page_answers(web), timeout=15,
+         what="the web worker restarted and serving")
+    alice.kill()
+    assert_nothing_listens(web, "the web page of a SIGKILLed peer")
+    return "web worker restarted after SIGKILL; nothing listens after the peer's SIGKILL"
+
+
 def check_token(sc: Scenario) -> str:
     """Off loopback, no token is a refusal to start; with one, the page
     answers 401 until ?token= sets its cookie."""
@@ -133,8 +164,9 @@ def x80_web_page_in_a_browser(sc: Scenario) -> str:
         evidence = browse(sc, alice, web, shots)
     finally:
         hostile.close()
+    lifecycle = check_restart_and_kill(alice, web)
     token = check_token(sc)
-    return f"{evidence}; {', '.join(guards)}; {token}; screenshots in {shots}"
+    return f"{evidence}; {', '.join(guards)}; {lifecycle}; {token}; screenshots in {shots}"
 
 
 def browse(sc: Scenario, alice: Any, web: str, shots: Path) -> str:
