@@ -44,8 +44,8 @@ struct proc_worker_opts proc_opts = {
 };
 
 /*
- * The supervisor, once: when it runs as root, the net worker will become
- * user (root itself is refused). Otherwise no worker can change its uid
+ * The supervisor, once: when it runs as root, the net and web workers
+ * will become user (root itself is refused). Otherwise no worker can change its uid
  * and this does nothing. Returns 0, or -1 with err filled.
  */
 int

@@ -570,7 +570,8 @@ landlock_apply(const struct sandbox_policy *p, int abi, char *err,
 	attr.handled_access_fs = fs;
 	/*
 	 * Handled without a rule: no TCP bind (transfer) or none at all
-	 * (install, and web, whose listener was bound by the supervisor). net binds and dials any port: nothing to say there.
+	 * (install, and web, whose listener the supervisor bound). net
+	 * binds and dials any port: nothing to say there.
 	 */
 	if (abi >= 4 && p->role == PROC_TRANSFER)
 		attr.handled_access_net = LANDLOCK_ACCESS_NET_BIND_TCP;

@@ -125,7 +125,8 @@ config_set(struct daemon_config *dc, const char *key, const char *value)
 		if (strcmp(value, "no") == 0)
 			dc->web_listen[0] = '\0';
 		else if (addr_parse(value, WEB_PORT, &ss, &len) == -1 ||
-		    set_str(dc->web_listen, sizeof(dc->web_listen), value) == -1)
+		    set_str(dc->web_listen, sizeof(dc->web_listen),
+		    value) == -1)
 			return "web_listen must be IP[:PORT] or no";
 	} else if (strcmp(key, "web_token") == 0) {
 		if (*value == '\0')

@@ -1,9 +1,10 @@
 /*
  * The control protocol's transport: JSON lines on stdin/stdout (the shim)
  * or on a Unix socket (the daemon). A line is one request; replies and
- * events are written back in order. A client may also have no socket at
- * all: its lines go to a sink (the web worker's requests and events). Nothing a client sends can stop the
- * others: bad lines get an error reply, slow readers are cut off.
+ * events are written back in order. Nothing a client sends can stop the
+ * others: bad lines get an error reply, slow readers are cut off. A
+ * client may also have no socket at all: its lines go to a sink (the web
+ * worker's requests and events).
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -47,7 +48,7 @@ struct ctl_client {
 	TAILQ_HEAD(, outbuf)	 out;
 	size_t			 queued;
 	struct sup		*sup;
-	control_sink		 sink;		/* set: no socket, lines go here */
+	control_sink		 sink;		/* no socket: lines go here */
 	void			*sink_arg;
 	uint64_t		 sink_tag;
 	int			 one_shot;	/* ends after its first line */
@@ -62,7 +63,7 @@ static char		 listen_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static ev_io		 listen_io;
 static ev_timer		 listen_pause;
 static gid_t		 listen_gid;
-static ev_timer		 reaper;	/* frees one-shot clients that answered */
+static ev_timer		 reaper;	/* frees answered one-shots */
 static int		 reaper_armed;
 
 static void	client_free(struct ctl_client *);
