@@ -53,8 +53,11 @@ def check_guards(addr: str) -> list[str]:
     """Foreign Host and Origin, a form-like POST, a huge body: refused."""
     status_cmd = json.dumps({"id": "g", "cmd": "status"}).encode()
     json_type = {"Content-Type": "application/json"}
-    code, _h, _b = http_request(addr, "GET", "/", {"Host": addr})
+    code, headers, _b = http_request(addr, "GET", "/", {"Host": addr})
     expect_status("GET / with our Host", code, 200)
+    csp = headers.get("content-security-policy", "")
+    if "script-src 'self'" not in csp or "default-src 'none'" not in csp:
+        raise ScenarioError(f"the page's Content-Security-Policy: {csp!r}")
     code, _h, body = http_request(addr, "GET", "/", {"Host": f"evil.example:{WEB_PORT}"})
     expect_status("GET / with a foreign Host", code, 403)
     code, _h, _b = http_request(addr, "POST", "/api/command",
@@ -161,7 +164,7 @@ def x80_web_page_in_a_browser(sc: Scenario) -> str:
         poll(lambda: any(p.get("name") == HOSTILE_NAME for p in alice.list_peers()), timeout=15,
              what="the hostile peer in list-peers")
         guards = check_guards(web)
-        evidence = browse(sc, alice, web, shots)
+        evidence = browse(sc, alice, bob, web, shots)
     finally:
         hostile.close()
     lifecycle = check_restart_and_kill(alice, web)
@@ -169,7 +172,7 @@ def x80_web_page_in_a_browser(sc: Scenario) -> str:
     return f"{evidence}; {', '.join(guards)}; {lifecycle}; {token}; screenshots in {shots}"
 
 
-def browse(sc: Scenario, alice: Any, web: str, shots: Path) -> str:
+def browse(sc: Scenario, alice: Any, bob: Any, web: str, shots: Path) -> str:
     browser = Browser(sc.log_dir / "chromedriver.log")
     try:
         browser.get(f"http://{web}/")
@@ -185,6 +188,10 @@ def browse(sc: Scenario, alice: Any, web: str, shots: Path) -> str:
             if game not in rows:
                 raise ScenarioError(f"no row for {game}: {rows}")
         browser.screenshot(shots / "1-games.png")
+        foreign = browser.script("return performance.getEntriesByType('resource').map(e => e.name)"
+                                 ".filter(n => !n.startsWith(location.origin + '/'))")
+        if foreign:
+            raise ScenarioError(f"the page loaded from elsewhere: {foreign}")
 
         # The hostile peer's name and version are text, not markup.
         hostile = browser.script(
@@ -212,6 +219,11 @@ def browse(sc: Scenario, alice: Any, web: str, shots: Path) -> str:
         browser.screenshot(shots / "3-installed.png")
         if "100 %" not in full:
             raise ScenarioError(f"the finished bar says {full!r}")
+        sent = browser.script("const row = [...document.querySelectorAll('#peers tbody tr')]"
+                              ".find(r => r.children[1].textContent === arguments[0]);"
+                              "return row ? row.children[3].textContent : null", bob.ready_addr)
+        if sent in (None, "", "0 B"):
+            raise ScenarioError(f"the peers table says bob sent us {sent!r}")
 
         # Play: the form stamps first-play settings.
         browser.click("tr[data-game=css] button[data-action=play]")
@@ -234,6 +246,7 @@ def browse(sc: Scenario, alice: Any, web: str, shots: Path) -> str:
         browser.resize(390, 844)
         overflow = browser.wait("return document.documentElement.scrollWidth <= window.innerWidth + 1 ?"
                                 " 'fits' : null", "the page fits a phone's width", timeout=10)
+        browser.script("window.scrollTo(0, 0)")
         browser.screenshot(shots / "5-phone.png")
         return f"page showed the games, css downloaded to 100 % and installed, play applied; phone width {overflow}"
     finally:

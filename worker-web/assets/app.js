@@ -19,6 +19,7 @@
     ops: new Map(),      // game id -> the operation, as status and events say
     done: new Map(),     // game id -> a finished operation, shown a while
     history: [],         // {down, inst} bytes per second
+    received: new Map(), // peer address -> bytes it sent us, since the page opened
   };
 
   // A DOM element; strings become text nodes, never markup.
@@ -279,6 +280,7 @@
       el('td', { class: 'peer-name' }, p.name || p.peer_id),
       el('td', { 'data-label': 'Address' }, p.addr),
       el('td', { 'data-label': 'Games', class: 'num' }, String(p.game_count)),
+      el('td', { 'data-label': 'Sent us', class: 'num' }, bytes(state.received.get(p.addr) || 0)),
       el('td', { class: 'havelist' }, (p.games || []).map((g) => g.id + ' ' + g.eti_version +
         (g.availability === 'Ready' ? '' : ' (' + g.availability + ')')).join(', '))));
     $('peers').tBodies[0].replaceChildren(...rows);
@@ -381,7 +383,10 @@
     switch (msg.event) {
       case 'download-progress': progress(d, 'Downloading'); return;
       case 'install-progress': progress(d, 'Installing'); return;
-      case 'download-chunk-finished': return;
+      case 'download-chunk-finished':
+        state.received.set(d.peer_addr, (state.received.get(d.peer_addr) || 0) + (d.length || 0));
+        renderPeers();
+        return;
       case 'download-begin':
         progress({ game_id: d.game_id, bytes: 0, total_bytes: d.total_bytes, bytes_per_s: 0 }, 'Downloading');
         return;
