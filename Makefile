@@ -12,7 +12,8 @@ B := build
 # The release: lanspreadctl --version prints it.
 VERSION := 0.1.0
 
-PKGS := msgpack sqlite3 libarchive jansson libseccomp libcrypto libsodium zlib
+PKGS := msgpack sqlite3 libarchive jansson libseccomp libcrypto libsodium zlib \
+	libmicrohttpd
 CFLAGS ?= -O2 -g
 # Sanitizer flags (make asan); the project's own flags are always kept,
 # even when CFLAGS is given on the command line.
@@ -39,6 +40,8 @@ DEB_PACKAGES := build-essential pkg-config libev-dev libmdnsd-dev \
 	libjansson-dev libssl-dev libsodium-dev zlib1g-dev \
 	libarchive-tools python3 python3-rarfile mandoc valgrind iproute2 \
 	util-linux sqlite3 diffutils tmux
+# the web worker's HTTP server; the browser test's Chromium
+DEB_PACKAGES += libmicrohttpd-dev chromium chromium-driver
 # make fuzz: clang and its libFuzzer runtime
 DEB_PACKAGES += clang libclang-rt-14-dev
 
@@ -48,12 +51,17 @@ SUP_SRC := $(filter-out supervisor/lanspreadd.c supervisor/peer_shim.c, \
 NET_SRC := $(wildcard worker-net/*.c)
 XFER_SRC := $(wildcard worker-transfer/*.c)
 INST_SRC := $(wildcard worker-install/*.c)
+WEB_SRC := $(wildcard worker-web/*.c)
+# The page's files, compiled into the web worker.
+WEB_ASSETS := $(sort $(wildcard worker-web/assets/*))
+WEB_GEN := $(B)/gen/web_assets.c
 TEST_SRC := $(wildcard tests/check_*.c)
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
 BINS := $(B)/lanspread-peer $(B)/lanspreadd $(B)/lanspread-net \
-	$(B)/lanspread-transfer $(B)/lanspread-install $(B)/lanspreadctl
+	$(B)/lanspread-transfer $(B)/lanspread-install $(B)/lanspread-web \
+	$(B)/lanspreadctl
 TESTS := $(patsubst tests/%.c,$(B)/tests/%,$(TEST_SRC))
 
 .PHONY: all deps check unit asan valgrind fixtures scenarios demo \
@@ -85,6 +93,12 @@ $(B)/libtransfer.a: $(call obj,$(filter-out worker-transfer/transfer_main.c,$(XF
 $(B)/libinstall.a: $(call obj,$(filter-out worker-install/install_main.c,$(INST_SRC)))
 	$(AR) rcs $@ $^
 
+$(WEB_GEN): worker-web/embed.py $(WEB_ASSETS)
+	$(PYTHON) worker-web/embed.py $@ $(WEB_ASSETS)
+$(B)/libweb.a: $(call obj,$(filter-out worker-web/web_main.c,$(WEB_SRC)) \
+	$(WEB_GEN))
+	$(AR) rcs $@ $^
+
 $(B)/lanspread-peer: $(call obj,supervisor/peer_shim.c) $(B)/libsupervisor.a $(B)/libcommon.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(B)/lanspreadd: $(call obj,supervisor/lanspreadd.c) $(B)/libsupervisor.a $(B)/libcommon.a
@@ -94,6 +108,8 @@ $(B)/lanspread-net: $(call obj,worker-net/net_main.c) $(B)/libnet.a $(B)/libcomm
 $(B)/lanspread-transfer: $(call obj,worker-transfer/transfer_main.c) $(B)/libtransfer.a $(B)/libcommon.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(B)/lanspread-install: $(call obj,worker-install/install_main.c) $(B)/libinstall.a $(B)/libcommon.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(B)/lanspread-web: $(call obj,worker-web/web_main.c) $(B)/libweb.a $(B)/libcommon.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(call obj,ctl/lanspreadctl.c): override CFLAGS += \
 	-DLANSPREAD_VERSION='"$(VERSION)"'
@@ -164,14 +180,17 @@ install: all
 	install -m 755 $(B)/lanspreadctl $(B)/lanspread-peer $(DESTDIR)$(PREFIX)/bin/
 	install -m 755 $(B)/lanspreadd $(DESTDIR)$(PREFIX)/sbin/
 	install -m 755 $(B)/lanspread-net $(B)/lanspread-transfer \
-		$(B)/lanspread-install $(DESTDIR)$(PREFIX)/libexec/lanspread/
+		$(B)/lanspread-install $(B)/lanspread-web \
+		$(DESTDIR)$(PREFIX)/libexec/lanspread/
 	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(MANDIR)/man7 \
 		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSTEMDUNITDIR) \
 		$(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSCONFDIR)/lanspread
 	install -m 644 man/lanspreadctl.1 man/lanspread-peer.1 \
 		$(DESTDIR)$(MANDIR)/man1/
 	install -m 644 man/lanspread.conf.5 man/lanspread-catalog.5 \
 		$(DESTDIR)$(MANDIR)/man5/
+	install -m 644 man/lanspread-web.7 $(DESTDIR)$(MANDIR)/man7/
 	install -m 644 man/lanspreadd.8 $(DESTDIR)$(MANDIR)/man8/
 	sed 's|/usr/local/|$(PREFIX)/|g' packaging/lanspreadd.service \
 		> $(DESTDIR)$(SYSTEMDUNITDIR)/lanspreadd.service

@@ -21,7 +21,8 @@
 /*
  * One enum for every link, in ranges per link; never renumber.
  * 100s supervisor <-> net, 200s supervisor <-> transfer,
- * 300s supervisor <-> install, 500s peer <-> peer over TCP.
+ * 300s supervisor <-> install, 400s supervisor <-> web,
+ * 500s peer <-> peer over TCP.
  * What each carries is its struct in common/msgtypes.h.
  */
 enum msg_type {
@@ -78,6 +79,13 @@ enum msg_type {
 	MSG_INST_FAILED,		/* i->s */
 	MSG_INST_PLAYED,		/* i->s the first-play outcome */
 	MSG_INST_PROGRESS,		/* i->s */
+
+	MSG_WEB_HELLO = 400,		/* s->w fd: serve HTTP on this listener */
+	MSG_WEB_READY,			/* w->s serving */
+	MSG_WEB_FAILED,			/* w->s cannot serve; it stays idle */
+	MSG_WEB_COMMAND,		/* w->s one control request */
+	MSG_WEB_REPLY,			/* s->w its reply */
+	MSG_WEB_EVENT,			/* s->w one control event */
 
 	MSG_PEER_HELLO = 500,
 	MSG_PEER_HELLO_ACK,		/* the answer to a hello */

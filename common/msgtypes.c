@@ -214,6 +214,14 @@ LAYOUT(inst_played,
 	F_BOOL(inst_played, language_written),
 	F_BOOL(inst_played, persona_name_written));
 
+LAYOUT(web_hello,
+	F_FD(web_hello, fd),
+	F_STR(web_hello, addr),
+	F_OPTSTR(web_hello, token));
+LAYOUT(web_line,
+	F_U64(web_line, req),
+	F_DSTR(web_line, line, WEB_LINE_MAX));
+
 LAYOUT(peer_hello,
 	F_U64(peer_hello, proto),
 	F_STR(peer_hello, peer_id),

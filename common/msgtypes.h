@@ -320,6 +320,22 @@ struct inst_played {
 	int		 persona_name_written;
 };
 
+/* supervisor <-> web */
+#define WEB_TOKEN_SIZE		129	/* web_token: up to 128 characters */
+#define WEB_LINE_MAX		(8u * 1024 * 1024)	/* one JSON line */
+
+struct web_hello {
+	int		 fd;			/* the listening socket */
+	char		 addr[ADDR_STRLEN];	/* as bound, for the log */
+	char		 token[WEB_TOKEN_SIZE];	/* optional: none on loopback */
+};
+
+/* A control request, its reply (req says which) or an event (req 0). */
+struct web_line {
+	uint64_t	 req;
+	char		*line;		/* one JSON value, no newline */
+};
+
 /* peer <-> peer */
 struct peer_hello {
 	uint64_t	 proto;
@@ -416,6 +432,11 @@ struct files_wait {
 	X(inst_failed,		inst_failed,	MSG_INST_FAILED)	\
 	X(inst_played,		inst_played,	MSG_INST_PLAYED)	\
 	X(inst_progress,	progress,	MSG_INST_PROGRESS)	\
+	X(web_hello,		web_hello,	MSG_WEB_HELLO)		\
+	X(web_failed,		error_text,	MSG_WEB_FAILED)		\
+	X(web_command,		web_line,	MSG_WEB_COMMAND)	\
+	X(web_reply,		web_line,	MSG_WEB_REPLY)		\
+	X(web_event,		web_line,	MSG_WEB_EVENT)		\
 	X(peer_hello,		peer_hello,	MSG_PEER_HELLO)		\
 	X(peer_hello_ack,	peer_hello,	MSG_PEER_HELLO_ACK)	\
 	X(peer_library,		game_list,	MSG_PEER_LIBRARY)	\
@@ -439,6 +460,7 @@ struct files_wait {
 	X(net_goodbye,		MSG_NET_GOODBYE)			\
 	X(xfer_ready,		MSG_XFER_READY)				\
 	X(inst_ready,		MSG_INST_READY)				\
+	X(web_ready,		MSG_WEB_READY)				\
 	X(peer_ping,		MSG_PEER_PING)				\
 	X(peer_pong,		MSG_PEER_PONG)				\
 	X(peer_goodbye,		MSG_PEER_GOODBYE)			\

@@ -27,6 +27,7 @@ const char *const proc_names[PROC_MAX] = {
 	[PROC_NET] = "net",
 	[PROC_TRANSFER] = "transfer",
 	[PROC_INSTALL] = "install",
+	[PROC_WEB] = "web",
 };
 
 /* What ps and pgrep show: argv[0], and the comm (cut to 15 bytes). */
@@ -35,6 +36,7 @@ const char *const proc_titles[PROC_MAX] = {
 	[PROC_NET] = "lanspread-net",
 	[PROC_TRANSFER] = "lanspread-transfer",
 	[PROC_INSTALL] = "lanspread-install",
+	[PROC_WEB] = "lanspread-web",
 };
 
 struct proc_worker_opts proc_opts = {
@@ -43,8 +45,8 @@ struct proc_worker_opts proc_opts = {
 };
 
 /*
- * The supervisor, once: when it runs as root, the net worker will become
- * user (root itself is refused). Otherwise no worker can change its uid
+ * The supervisor, once: when it runs as root, the net and web workers
+ * will become user (root itself is refused). Otherwise no worker can change its uid
  * and this does nothing. Returns 0, or -1 with err filled.
  */
 int
@@ -203,7 +205,8 @@ proc_start_worker(enum proc_id id, const char *exe, char *const argv[], int *fd)
 	/* Workers log where the supervisor does. */
 	if (log_destination() == LOG_DEST_SYSLOG)
 		args[n++] = "-s";
-	if (id == PROC_NET && proc_opts.net_uid != (uid_t)-1) {
+	if ((id == PROC_NET || id == PROC_WEB) &&
+	    proc_opts.net_uid != (uid_t)-1) {
 		snprintf(ids, sizeof(ids), "%lu:%lu",
 		    (unsigned long)proc_opts.net_uid,
 		    (unsigned long)proc_opts.net_gid);

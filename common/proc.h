@@ -9,6 +9,7 @@ enum proc_id {
 	PROC_NET,
 	PROC_TRANSFER,
 	PROC_INSTALL,
+	PROC_WEB,		/* optional: started when web_listen is set */
 	PROC_MAX
 };
 
@@ -25,8 +26,8 @@ struct proc_worker_opts {
 	int	 verbose;		/* -v */
 	int	 sandbox_optional;	/* -o: a missing sandbox layer is a warning */
 	int	 log_syslog;		/* -s: log to syslog, not stderr */
-	uid_t	 net_uid;		/* -u uid:gid, net only: the user it */
-	gid_t	 net_gid;		/* becomes; (uid_t)-1: stays who it is */
+	uid_t	 net_uid;		/* -u uid:gid, net and web: the user */
+	gid_t	 net_gid;		/* they become; (uid_t)-1: stay as is */
 };
 
 extern struct proc_worker_opts proc_opts;

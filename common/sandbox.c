@@ -348,6 +348,19 @@ static const struct sb_rule sb_exec[] = {
 	SB_END
 };
 
+/*
+ * web: HTTP on the listener the supervisor passed (libmicrohttpd in
+ * external-select mode with epoll, one thread): accept, and the TCP
+ * options it sets on each connection. No socket of its own, no file.
+ */
+static const struct sb_rule sb_web[] = {
+	SB_ALLOW("accept4"), SB_ALLOW("accept"),
+	SB_ALLOW2("setsockopt", SB_EQ(1, IPPROTO_TCP), SB_EQ(2, TCP_NODELAY)),
+	SB_ALLOW2("setsockopt", SB_EQ(1, IPPROTO_TCP), SB_EQ(2, TCP_CORK)),
+	SB_ALLOW2("setsockopt", SB_EQ(1, SOL_SOCKET), SB_EQ(2, SO_LINGER)),
+	SB_END
+};
+
 static int	sb_error(char *, size_t, int, const char *, ...)
 		    __attribute__((format(printf, 4, 5)));
 static int	sb_caps(const struct sandbox_policy *, char *, size_t);
@@ -557,11 +570,12 @@ landlock_apply(const struct sandbox_policy *p, int abi, char *err,
 	attr.handled_access_fs = fs;
 	/*
 	 * Handled without a rule: no TCP bind (transfer) or none at all
-	 * (install). net binds and dials any port: nothing to say there.
+	 * (install, and web, whose listener the supervisor bound). net
+	 * binds and dials any port: nothing to say there.
 	 */
 	if (abi >= 4 && p->role == PROC_TRANSFER)
 		attr.handled_access_net = LANDLOCK_ACCESS_NET_BIND_TCP;
-	if (abi >= 4 && p->role == PROC_INSTALL)
+	if (abi >= 4 && (p->role == PROC_INSTALL || p->role == PROC_WEB))
 		attr.handled_access_net = LANDLOCK_ACCESS_NET_BIND_TCP |
 		    LANDLOCK_ACCESS_NET_CONNECT_TCP;
 	if (abi >= 6)
@@ -732,6 +746,10 @@ seccomp_apply(const struct sandbox_policy *p, char *err, size_t errsz)
 		    seccomp_add_list(ctx, sb_exec, err, errsz) == -1)
 			goto fail;
 		break;
+	case PROC_WEB:
+		if (seccomp_add_list(ctx, sb_web, err, errsz) == -1)
+			goto fail;
+		break;
 	default:
 		seccomp_release(ctx);
 		return sb_error(err, errsz, EINVAL, "no sandbox for %s",
@@ -766,11 +784,14 @@ sandbox_policy_init(struct sandbox_policy *p, enum proc_id role,
 {
 	memset(p, 0, sizeof(*p));
 	p->role = role;
-	p->games_dir = role == PROC_NET ? NULL : games_dir;
+	/* net and web open no file at all. */
+	p->games_dir = role == PROC_TRANSFER || role == PROC_INSTALL ?
+	    games_dir : NULL;
 	p->exec_path = role == PROC_INSTALL ? exec_path : NULL;
 	p->uid = (uid_t)-1;
 	p->gid = (gid_t)-1;
-	if (role == PROC_NET) {
+	/* Run as root, the workers that face the network are not. */
+	if (role == PROC_NET || role == PROC_WEB) {
 		p->uid = proc_opts.net_uid;
 		p->gid = proc_opts.net_gid;
 	}
@@ -784,7 +805,8 @@ sandbox_apply(const struct sandbox_policy *p, char *err, size_t errsz)
 
 	if (err != NULL && errsz > 0)
 		err[0] = '\0';
-	if (p->role != PROC_NET && p->games_dir == NULL)
+	if ((p->role == PROC_TRANSFER || p->role == PROC_INSTALL) &&
+	    p->games_dir == NULL)
 		return sb_error(err, errsz, EINVAL, "%s: no games folder",
 		    proc_names[p->role]);
 	if (sb_caps(p, err, errsz) == -1)

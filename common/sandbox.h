@@ -16,11 +16,11 @@
 #include "common/proc.h"
 
 struct sandbox_policy {
-	enum proc_id	 role;		/* PROC_NET, PROC_TRANSFER, PROC_INSTALL */
+	enum proc_id	 role;		/* PROC_NET, _TRANSFER, _INSTALL, _WEB */
 	/*
 	 * transfer, install: the one folder read and written (files and
 	 * folders only: no device, fifo, socket or symlink is made). NULL
-	 * for net, which opens no file at all once sandboxed.
+	 * for net and web, which open no file at all once sandboxed.
 	 */
 	const char	*games_dir;
 	/*

@@ -39,6 +39,8 @@ config_defaults(struct daemon_config *dc)
 	dc->sandbox_optional = 0;
 	dc->peers[0] = '\0';
 	dc->redial = 1;
+	snprintf(dc->web_listen, sizeof(dc->web_listen), "%s",
+	    WEB_DEFAULT_LISTEN);
 }
 
 
@@ -165,6 +167,20 @@ config_set(struct daemon_config *dc, const char *key, const char *value)
 			return "catalog_trust must be a public key of 64 hex "
 			    "digits (lanspreadctl catalog key prints it)";
 		set_str(dc->catalog_trust, sizeof(dc->catalog_trust), value);
+	} else if (strcmp(key, "web_listen") == 0) {
+		if (strcmp(value, "no") == 0)
+			dc->web_listen[0] = '\0';
+		else if (addr_parse(value, WEB_PORT, &ss, &len) == -1 ||
+		    set_str(dc->web_listen, sizeof(dc->web_listen),
+		    value) == -1)
+			return "web_listen must be IP[:PORT] or no";
+	} else if (strcmp(key, "web_token") == 0) {
+		if (*value == '\0')
+			dc->web_token[0] = '\0';
+		else if (!web_token_valid(value) || set_str(dc->web_token,
+		    sizeof(dc->web_token), value) == -1)
+			return "web_token must be 16 to 128 letters, digits "
+			    "and ._~-";
 	} else if (strcmp(key, "group") == 0) {
 		if (set_str(dc->group, sizeof(dc->group), value) == -1)
 			return "group name too long";

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "common/install_link.h"
+#include "common/web_guard.h"
 
 #define CONFIG_DEFAULT	"/etc/lanspread/lanspread.conf"
 
@@ -27,6 +28,8 @@ struct daemon_config {
 	int	 redial;		/* dial remembered peers at start */
 	uint64_t upload_limit;		/* bytes a second; 0: none */
 	char	 catalog_trust[65];	/* the organizer's key in hex, or "" */
+	char	 web_listen[64];	/* the web page's IP[:PORT]; "": none */
+	char	 web_token[WEB_TOKEN_MAX + 1];	/* needed off loopback */
 };
 
 void		 config_defaults(struct daemon_config *);

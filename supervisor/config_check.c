@@ -117,13 +117,25 @@ check_listen(const struct daemon_config *dc, char *err, size_t errsz)
 	}
 }
 
+/* The page off loopback is for the whole LAN: only with its token. */
+static int
+check_web(const struct daemon_config *dc, char *err, size_t errsz)
+{
+	if (dc->web_listen[0] == '\0' || web_addr_is_loopback(dc->web_listen) ||
+	    web_token_valid(dc->web_token))
+		return 0;
+	return seterr(err, errsz, "web_listen = %s is not a loopback address: "
+	    "set web_token (16 to 128 letters, digits and ._~-), or "
+	    "web_listen = 127.0.0.1:7380", dc->web_listen);
+}
+
 int
 config_check(const struct daemon_config *dc, FILE *out)
 {
 	static int (*const checks[])(const struct daemon_config *, char *,
 	    size_t) = {
 		check_user, check_group, check_catalog, check_games_dir,
-		check_listen,
+		check_listen, check_web,
 	};
 	char	 err[1024];
 	size_t	 i;

@@ -2,7 +2,9 @@
  * The control protocol's transport: JSON lines on stdin/stdout (the shim)
  * or on a Unix socket (the daemon). A line is one request; replies and
  * events are written back in order. Nothing a client sends can stop the
- * others: bad lines get an error reply, slow readers are cut off.
+ * others: bad lines get an error reply, slow readers are cut off. A
+ * client may also have no socket at all: its lines go to a sink (the web
+ * worker's requests and events).
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -60,6 +62,11 @@ struct ctl_client {
 	TAILQ_HEAD(, outbuf)	 out;
 	size_t			 queued;
 	struct sup		*sup;
+	control_sink		 sink;		/* no socket: lines go here */
+	void			*sink_arg;
+	uint64_t		 sink_tag;
+	int			 one_shot;	/* ends after its first line */
+	int			 finished;	/* a one-shot that answered */
 };
 
 static TAILQ_HEAD(, ctl_client) clients = TAILQ_HEAD_INITIALIZER(clients);
@@ -71,6 +78,8 @@ static char		 listen_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static ev_io		 listen_io;
 static ev_timer		 listen_pause;
 static gid_t		 listen_gid;
+static ev_timer		 reaper;	/* frees answered one-shots */
+static int		 reaper_armed;
 
 static void	client_free(struct ctl_client *);
 
@@ -148,6 +157,41 @@ client_too_far_behind(const struct ctl_client *c)
 	    (socket_queued > CTL_TOTAL_QUEUED && c->queued > CTL_SLACK_QUEUED);
 }
 
+static void
+reaper_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct ctl_client *c, *next;
+
+	(void)loop;
+	(void)w;
+	(void)revents;
+	reaper_armed = 0;
+	TAILQ_FOREACH_SAFE(c, &clients, entry, next)
+		if (c->finished)
+			client_free(c);
+}
+
+/*
+ * A socketless client's line goes to its sink. A one-shot client is
+ * freed once the command that answered has returned (from the loop, not
+ * from inside it: the caller may still hold its pending request).
+ */
+static void
+sink_write(struct ctl_client *c, const char *s, size_t len)
+{
+	if (c->finished)
+		return;
+	c->sink(c->sink_arg, c->sink_tag, s, len);
+	if (!c->one_shot)
+		return;
+	c->finished = 1;
+	if (!reaper_armed) {
+		ev_timer_init(&reaper, reaper_cb, 0., 0.);
+		ev_timer_start(c->sup->loop, &reaper);
+		reaper_armed = 1;
+	}
+}
+
 /* Queues one JSON value as a line; steals the reference. */
 static void
 client_write(struct ctl_client *c, json_t *v)
@@ -161,6 +205,11 @@ client_write(struct ctl_client *c, json_t *v)
 	if (s == NULL)
 		return;
 	len = strlen(s);
+	if (c->sink != NULL) {
+		sink_write(c, s, len);
+		free(s);
+		return;
+	}
 	if (client_too_far_behind(c) ||
 	    (ob = malloc(sizeof(*ob) + len + 1)) == NULL) {
 		free(s);
@@ -438,9 +487,10 @@ client_free(struct ctl_client *c)
 	commands_client_gone(c->sup, c->serial);
 	ev_io_stop(c->sup->loop, &c->rio);
 	ev_io_stop(c->sup->loop, &c->wio);
-	if (!c->is_stdio)
+	/* A sink has no socket: nothing to close or flush. */
+	if (c->sink == NULL && !c->is_stdio)
 		close(c->rfd);
-	else
+	else if (c->sink == NULL)
 		stdio_last_words(c);
 	while ((ob = TAILQ_FIRST(&c->out)) != NULL) {
 		TAILQ_REMOVE(&c->out, ob, entry);
@@ -449,9 +499,60 @@ client_free(struct ctl_client *c)
 	if (!c->is_stdio)
 		socket_queued -= c->queued;
 	TAILQ_REMOVE(&clients, c, entry);
-	nclients--;
+	if (c->sink == NULL)
+		nclients--;
 	free(c->buf);
 	free(c);
+}
+
+/*
+ * A client without a socket: what it is answered (and, once subscribed,
+ * the events) goes to sink with tag. A one-shot client ends after its
+ * first line, its reply. Returns its serial, or 0. These do not count
+ * against CTL_MAX_CLIENTS: their owner bounds them.
+ */
+uint64_t
+control_sink_open(struct sup *sup, int one_shot, control_sink sink,
+    void *arg, uint64_t tag)
+{
+	struct ctl_client *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return 0;
+	c->serial = next_serial++;
+	c->rfd = c->wfd = -1;
+	c->sup = sup;
+	c->sink = sink;
+	c->sink_arg = arg;
+	c->sink_tag = tag;
+	c->one_shot = one_shot;
+	TAILQ_INIT(&c->out);
+	TAILQ_INSERT_TAIL(&clients, c, entry);
+	return c->serial;
+}
+
+/* One request of a socketless client: the text of one JSON object. */
+void
+control_sink_request(uint64_t client, const char *req, size_t len)
+{
+	struct ctl_client *c = client_find(client);
+
+	if (c == NULL || c->sink == NULL)
+		return;
+	if (len == 0) {
+		control_error(c->serial, NULL, "empty request");
+		return;
+	}
+	client_line(c, req, len);
+}
+
+void
+control_sink_close(uint64_t client)
+{
+	struct ctl_client *c = client_find(client);
+
+	if (c != NULL && c->sink != NULL)
+		client_free(c);
 }
 
 int
@@ -616,6 +717,10 @@ control_stop(struct sup *sup)
 
 	while ((c = TAILQ_FIRST(&clients)) != NULL)
 		client_free(c);
+	if (reaper_armed) {
+		ev_timer_stop(sup->loop, &reaper);
+		reaper_armed = 0;
+	}
 	if (listen_fd != -1) {
 		ev_io_stop(sup->loop, &listen_io);
 		ev_timer_stop(sup->loop, &listen_pause);

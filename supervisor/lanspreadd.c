@@ -328,6 +328,8 @@ main(int argc, char *argv[])
 	rr.running = dc;
 	cfg.reread = reread_config;
 	cfg.reread_arg = &rr;
+	cfg.web_listen = dc.web_listen[0] != '\0' ? dc.web_listen : NULL;
+	cfg.web_token = dc.web_token[0] != '\0' ? dc.web_token : NULL;
 	if (sup_init(&sup, &cfg, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		sup_free(&sup);

@@ -69,7 +69,8 @@ usage(void)
 	    "\t[--fixture GAME]... [--unrar PATH|builtin] "
 	    "[--listen IP[:PORT]] [--mdns]\n"
 	    "\t[--peer IP[:PORT]]... [--redial] [--upload-limit SPEED]\n"
-	    "\t[--catalog-trust KEY] [--sandbox-optional] [-v]\n");
+	    "\t[--catalog-trust KEY] [--web IP:PORT [--web-token TOKEN]]\n"
+	    "\t[--sandbox-optional] [-v]\n");
 	exit(2);
 }
 
@@ -88,6 +89,8 @@ main(int argc, char *argv[])
 		{ "peer",	required_argument,	NULL, 'p' },
 		{ "redial",	no_argument,		NULL, 'r' },
 		{ "upload-limit", required_argument,	NULL, 'U' },
+		{ "web",	required_argument,	NULL, 'w' },
+		{ "web-token",	required_argument,	NULL, 'W' },
 		{ "sandbox-optional", no_argument,	NULL, 'o' },
 		{ "catalog-trust", required_argument,	NULL, 'T' },
 		{ "verbose",	no_argument,		NULL, 'v' },
@@ -135,6 +138,8 @@ main(int argc, char *argv[])
 				usage();
 			}
 			break;
+		case 'w': cfg.web_listen = optarg; break;
+		case 'W': cfg.web_token = optarg; break;
 		case 'o': proc_opts.sandbox_optional = 1; break;
 		case 'T': cfg.catalog_trust = optarg; break;
 		case 'v': verbose++; break;

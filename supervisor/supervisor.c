@@ -1,7 +1,8 @@
 /*
  * The supervisor: owns the catalog, the peer database, the local library
- * and the active operations; starts the three workers and speaks to each
- * over its socketpair; serves the control protocol. One libev loop.
+ * and the active operations; starts the three workers (and the web
+ * worker when web_listen is set) and speaks to each over its socketpair;
+ * serves the control protocol. One libev loop.
  */
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -32,6 +33,7 @@ static const msgconn_msg_cb worker_dispatch[PROC_MAX] = {
 	[PROC_NET] = sup_dispatch_net,
 	[PROC_TRANSFER] = sup_dispatch_transfer,
 	[PROC_INSTALL] = sup_dispatch_install,
+	[PROC_WEB] = sup_dispatch_web,
 };
 
 static int
@@ -67,6 +69,7 @@ sup_init(struct sup *sup, const struct sup_config *cfg, char *err,
 	sup->cfg = *cfg;
 	sup->upload_limit = cfg->upload_limit;
 	sup->games_fd = -1;
+	sup->web_fd = -1;
 	sup->inotify_fd = -1;
 	sup->outbound = json_object();
 	sup->cleanups = json_array();
@@ -106,6 +109,8 @@ sup_init(struct sup *sup, const struct sup_config *cfg, char *err,
 		return -1;
 	}
 	if (manifests_open(sup, err, errsz) == -1)
+		return -1;
+	if (web_init(sup, err, errsz) == -1)
 		return -1;
 	log_info("peer %s: %zu catalog games, %zu local games",
 	    sup->peer_id, sup->catalog.ngames, sup->library.ngames);
@@ -216,8 +221,9 @@ worker_ready(struct sup *sup, enum proc_id id)
 	sup->workers[id].ready = 1;
 	if (sup->ready)
 		return;
+	/* The web page is not needed to start: it opens after control. */
 	for (i = PROC_NET; i < PROC_MAX; i++)
-		if (!sup->workers[i].ready)
+		if (i != PROC_WEB && !sup->workers[i].ready)
 			return;
 	sup->ready = 1;
 	if (control_start(sup) == -1) {
@@ -227,6 +233,7 @@ worker_ready(struct sup *sup, enum proc_id id)
 	control_event("local-peer-ready", json_pack("{s:s,s:s}",
 	    "addr", sup->listen_addr, "peer_id", sup->peer_id));
 	redial_start(sup);
+	web_worker_hello(sup);
 }
 
 static struct sup *
@@ -788,6 +795,11 @@ worker_hello(struct sup *sup, enum proc_id id)
 		msg_send_inst_hello(link, &ihello);
 		ops_send_cleanups(sup);
 		break;
+	case PROC_WEB:
+		/* Before control is up, worker_ready() says hello later. */
+		if (sup->ready)
+			web_worker_hello(sup);
+		break;
 	default:
 		break;
 	}
@@ -901,6 +913,8 @@ worker_exited(struct ev_loop *loop, ev_child *w, int revents)
 	}
 	if (wk->id == PROC_TRANSFER)
 		json_object_clear(sup->outbound);
+	if (wk->id == PROC_WEB)
+		web_worker_lost(sup);
 	/* Whatever ran in that worker died with it. */
 	ops_worker_died(sup, wk->id);
 	worker_restart(sup, wk);
@@ -1064,7 +1078,8 @@ sup_run(struct sup *sup)
 	ev_signal_start(sup->loop, &sup->sigint);
 	ev_signal_start(sup->loop, &sup->sighup);
 	for (i = PROC_NET; i < PROC_MAX; i++)
-		if (worker_start(sup, i) == -1) {
+		if ((i != PROC_WEB || sup->web_fd != -1) &&
+		    worker_start(sup, i) == -1) {
 			log_warn("cannot start the %s worker", proc_names[i]);
 			return 1;
 		}
@@ -1102,6 +1117,7 @@ sup_free(struct sup *sup)
 	}
 	json_decref(sup->outbound);
 	json_decref(sup->cleanups);
+	web_close(sup);
 	library_free(&sup->library);
 	catalog_free(&sup->catalog);
 	sup_catalog_free(sup);

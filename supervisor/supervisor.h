@@ -44,6 +44,8 @@ struct sup_config {
 	enum unrar_mode	 unrar;		/* how the install worker extracts */
 	const char	*unrar_path;	/* UNRAR_EXTERNAL's program */
 	const char	*control_socket;	/* daemon only */
+	const char	*web_listen;	/* IP[:PORT] of the web page, or NULL */
+	const char	*web_token;	/* needed off loopback, else NULL */
 	int		 mdns;
 	int		 use_stdio;	/* the shim: control on stdin/stdout */
 	const char	*peers;		/* static peers, "IP[:PORT] ..." */
@@ -164,6 +166,10 @@ struct sup {
 	sqlite3			*hashdb;	/* the manifest cache */
 	sqlite3_stmt		*hash_get;	/* its lookup */
 	TAILQ_HEAD(, game_hashing) hashing;	/* our games' manifests */
+	int			 web_fd;	/* the page's listener, or -1 */
+	char			 web_addr[ADDR_STRLEN];	/* as bound */
+	uint64_t		 web_events;	/* its event client, or 0 */
+	int			 web_requests;	/* its requests unanswered */
 };
 
 /* catalog_live.c: the catalog in use, and reloading it */
@@ -258,6 +264,19 @@ void	control_error(uint64_t client, json_t *id, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
 void	control_event(const char *name, json_t *data);
 int	control_subscribe(uint64_t client);
+typedef void	(*control_sink)(void *arg, uint64_t tag, const char *line,
+		    size_t len);
+uint64_t control_sink_open(struct sup *, int one_shot, control_sink,
+	    void *arg, uint64_t tag);
+void	control_sink_request(uint64_t client, const char *req, size_t len);
+void	control_sink_close(uint64_t client);
+
+/* web.c: the web worker's listener, requests and events */
+int	web_init(struct sup *, char *err, size_t errsz);
+void	web_worker_hello(struct sup *);
+void	web_worker_lost(struct sup *);
+void	web_close(struct sup *);
+void	sup_dispatch_web(struct msgconn *, struct msg *);
 
 /* commands.c */
 void	commands_dispatch(struct sup *, uint64_t client, json_t *req);

@@ -477,7 +477,8 @@ static int
 pack_spoilt(msgpack_packer *pk, const struct msg_layout *l, void *s,
     size_t k, enum spoil how)
 {
-	static char	 big[PATH_MAX + 2];
+	/* Past the longest string a layout bounds (a web line). */
+	static char	 big[WEB_LINE_MAX + 2];
 	size_t		 i, j, n = 0;
 
 	for (i = 0; i < l->nfields; i++)

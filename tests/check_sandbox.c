@@ -26,6 +26,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <check.h>
 #include <errno.h>
@@ -57,12 +58,20 @@ enum role {
 	R_TRANSFER,
 	R_INSTALL,
 	R_INSTALL_EXEC,
+	R_WEB,
 	R_MAX
 };
 
 static const char *const role_names[R_MAX] = {
-	"net", "transfer", "install", "install+unrar"
+	"net", "transfer", "install", "install+unrar", "web"
 };
+
+/* net and web open no file: the others work in the games folder. */
+static int
+role_has_games(enum role r)
+{
+	return r != R_NET && r != R_WEB;
+}
 
 /* One temporary root per test case. */
 static char	root[PATH_MAX];
@@ -170,6 +179,13 @@ real_policy(enum role r, struct sandbox_policy *p)
 		break;
 	case R_INSTALL:
 		sandbox_policy_init(p, PROC_INSTALL, games, NULL);
+		break;
+	case R_WEB:
+		if (geteuid() == 0 && (pw = getpwnam("nobody")) != NULL) {
+			proc_opts.net_uid = pw->pw_uid;
+			proc_opts.net_gid = pw->pw_gid;
+		}
+		sandbox_policy_init(p, PROC_WEB, games, NULL);
 		break;
 	default:
 		sandbox_policy_init(p, PROC_INSTALL, games, unrar);
@@ -359,7 +375,7 @@ make_nodes(void)
 	int	fd;
 
 	if ((fd = open(games, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 &&
-	    child_role != R_NET) {
+	    role_has_games(child_role)) {
 		child_fail(__LINE__, "open games", errno);
 		return 1;
 	}
@@ -423,7 +439,7 @@ set_suid(void)
 		    O_EXCL, 04755));
 		close(fd);
 	}
-	if (child_role != R_NET) {
+	if (role_has_games(child_role)) {
 		/* A plain mode still goes. */
 		tu_path(path, sizeof(path), games, "g/file.bin");
 		EXPECT(chmod(path, 0640) == 0);
@@ -658,6 +674,64 @@ transfer_needs(void)
 	return 0;
 }
 
+static int	web_listener = -1;
+
+/* Before: the listener the supervisor would pass the web worker. */
+static int
+open_web_listener(void)
+{
+	struct sockaddr_in sin;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((web_listener = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0))
+	    == -1 || bind(web_listener, (struct sockaddr *)&sin,
+	    sizeof(sin)) == -1 || listen(web_listener, 4) == -1) {
+		child_fail(__LINE__, "web listener", errno);
+		return 1;
+	}
+	return 0;
+}
+
+static int
+web_needs(void)
+{
+	struct sockaddr_in sin;
+	socklen_t	len = sizeof(sin);
+	char		path[PATH_MAX];
+	int		fd, one = 1;
+
+	/* Accept a connection on the listener it was given. */
+	EXPECT((fd = accept4(web_listener, NULL, NULL, SOCK_NONBLOCK |
+	    SOCK_CLOEXEC)) == -1 && errno == EAGAIN);
+	EXPECT(getsockname(web_listener, (struct sockaddr *)&sin, &len) ==
+	    0);
+	/* No socket of its own: no listener, no dial, no Unix socket. */
+	REFUSED(socket(AF_INET, SOCK_STREAM, 0));
+	REFUSED(socket(AF_INET6, SOCK_STREAM, 0));
+	REFUSED(socket(AF_UNIX, SOCK_STREAM, 0));
+	/* No file at all, not even the games folder. */
+	REFUSED(open(games, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+	tu_path(path, sizeof(path), games, "g/file.bin");
+	REFUSED(open(path, O_RDONLY | O_CLOEXEC));
+	REFUSED(open("/etc/hostname", O_RDONLY | O_CLOEXEC));
+	/* A connection's TCP options, as libmicrohttpd sets them. */
+	EXPECT(setsockopt(web_listener, IPPROTO_TCP, TCP_NODELAY, &one,
+	    sizeof(one)) == 0);
+	EXPECT(getuid() != 0 && geteuid() != 0);
+	return 0;
+}
+
+START_TEST(web_worker_accepts_on_its_listener_and_opens_nothing)
+{
+	scratch("webok");
+	if (geteuid() == 0)
+		run_child(R_WEB, open_web_listener, web_needs);
+}
+END_TEST
+
 START_TEST(transfer_worker_reads_sends_and_writes_staging)
 {
 	scratch("xferok");
@@ -799,7 +873,8 @@ START_TEST(workers_hold_no_capability_and_net_runs_as_nobody)
 		    0);
 		ck_assert_str_eq(v, "2");
 		ck_assert_int_eq(proc_field(status, "Uid:", v, sizeof(v)), 0);
-		if (r == R_NET) {
+		/* The workers that face the network run as nobody. */
+		if (r == R_NET || r == R_WEB) {
 			snprintf(path, sizeof(path), "%u\t%u\t%u\t%u",
 			    pw->pw_uid, pw->pw_uid, pw->pw_uid, pw->pw_uid);
 			ck_assert_str_eq(v, path);
@@ -1037,6 +1112,7 @@ sandbox_suite(void)
 	    NULL);
 	tcase_add_test(tc, net_worker_listens_accepts_dials_and_joins_multicast);
 	tcase_add_test(tc, transfer_worker_reads_sends_and_writes_staging);
+	tcase_add_test(tc, web_worker_accepts_on_its_listener_and_opens_nothing);
 	tcase_add_test(tc, install_worker_creates_forks_and_kills_its_children);
 
 	tc = tu_tcase(s, "layers", root_setup, root_teardown, NULL,

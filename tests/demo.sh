@@ -15,7 +15,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-start() {	# name, games folder, address
+start() {	# name, games folder, address, web page address
 	mkdir -p "$2"
 	cat > "$run/$1.conf" <<CONF
 # lanspread.conf(5) for the demo's $1
@@ -28,6 +28,7 @@ mdns = no
 unrar = builtin
 control_socket = $run/$1.sock
 user =
+web_listen = $4
 CONF
 	"$top/$B/lanspreadd" -d -f "$run/$1.conf" 2> "$run/$1.log" &
 	pids="$pids $!"
@@ -46,8 +47,11 @@ CONF
 say() { printf '\n== %s\n' "$*"; }
 
 say "starting alpha (serving build/fixtures/fixture-alpha) and beta (empty)"
-start alpha "$top/$B/fixtures/fixture-alpha" 127.0.0.2:7331
-start beta "$run/beta-games" 127.0.0.3:7331
+start alpha "$top/$B/fixtures/fixture-alpha" 127.0.0.2:7331 127.0.0.2:7380
+start beta "$run/beta-games" 127.0.0.3:7331 127.0.0.3:7380
+say "the players' page of beta: http://127.0.0.3:7380/ (alpha's: http://127.0.0.2:7380/)"
+echo "open it in a browser on this machine to watch the download live"
+
 
 say "lanspreadctl -s beta.sock connect 127.0.0.2:7331"
 "$ctl" -s "$run/beta.sock" connect 127.0.0.2:7331
@@ -69,4 +73,8 @@ say "installed files on beta"
 
 say "lanspreadctl -s beta.sock status"
 "$ctl" -s "$run/beta.sock" status
+if [ -t 0 ]; then
+	say "the daemons keep running: open http://127.0.0.3:7380/ in a browser; press Enter to stop them"
+	read -r _
+fi
 say "stopping both daemons"
