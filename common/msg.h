@@ -66,6 +66,7 @@ enum msg_type {
 	MSG_XFER_SOURCE_DROPPED,	/* t->s a source left this download */
 	MSG_XFER_AGREED,		/* t->s the manifest sources agree on */
 	MSG_XFER_LIMITS,		/* s->t speed limits, at start and live */
+	MSG_XFER_TRAFFIC,		/* t->s bytes sent and received, per host */
 	MSG_XFER_CATALOG = 240,		/* s->t what may be served, on a reload */
 
 	MSG_INST_HELLO = 300,		/* s->i */

@@ -71,7 +71,9 @@ LAYOUT(fetch_source,
 
 LAYOUT(game_ref, F_STR(game_ref, game_id));
 LAYOUT(error_text, F_STR(error_text, error));
-LAYOUT(link_fd, F_FD(link_fd, fd));
+LAYOUT(link_fd,
+	F_FD(link_fd, fd),
+	F_STR(link_fd, peer_id));
 LAYOUT(game_pipe, F_STR(game_pipe, game_id), F_FD(game_pipe, fd));
 LAYOUT(game_list,
 	F_ARRAY(game_list, games, ngames, GAMELIST_MAX, game_entry_layout));
@@ -126,6 +128,15 @@ LAYOUT(xfer_hello,
 	F_STR(xfer_hello, peer_id),
 	F_BOOL(xfer_hello, cleanup),
 	F_STRS(xfer_hello, catalog, ncatalog, GAMELIST_MAX));
+LAYOUT(traffic_host,
+	F_STR(traffic_host, peer_id),
+	F_U64(traffic_host, sent),
+	F_U64(traffic_host, received));
+LAYOUT(xfer_traffic,
+	F_U64(xfer_traffic, sent),
+	F_U64(xfer_traffic, received),
+	F_ARRAY(xfer_traffic, hosts, nhosts, MSG_MAX_TRAFFIC_HOSTS,
+	    traffic_host_layout));
 LAYOUT(xfer_limits,
 	F_U64(xfer_limits, upload));
 LAYOUT(xfer_fetch,

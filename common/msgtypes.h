@@ -94,6 +94,7 @@ struct error_text {
 
 struct link_fd {
 	int		 fd;		/* a peer's TCP link */
+	char		 peer_id[PEER_ID_SIZE];	/* who opened it, as it says */
 };
 
 struct game_pipe {
@@ -202,6 +203,23 @@ struct xfer_hello {
 	int		 cleanup;	/* remove stagings left by a crash */
 	char		(*catalog)[GAME_ID_SIZE];	/* games we may serve */
 	size_t		 ncatalog;
+};
+
+#define MSG_MAX_TRAFFIC_HOSTS	256	/* peers a report names */
+
+/* What went to and came from one peer since the worker started. */
+struct traffic_host {
+	char		 peer_id[PEER_ID_SIZE];
+	uint64_t	 sent;
+	uint64_t	 received;
+};
+
+/* The peers whose figures changed since the last report, and the totals. */
+struct xfer_traffic {
+	uint64_t	 sent;
+	uint64_t	 received;
+	struct traffic_host *hosts;
+	size_t		 nhosts;
 };
 
 /* Bytes a second; 0: no limit. */
@@ -421,6 +439,7 @@ struct files_wait {
 	X(xfer_source_dropped,	source_dropped,	MSG_XFER_SOURCE_DROPPED) \
 	X(xfer_agreed,		manifest,	MSG_XFER_AGREED)	\
 	X(xfer_limits,		xfer_limits,	MSG_XFER_LIMITS)	\
+	X(xfer_traffic,		xfer_traffic,	MSG_XFER_TRAFFIC)	\
 	X(xfer_catalog,		game_ids,	MSG_XFER_CATALOG)	\
 	X(inst_hello,		inst_hello,	MSG_INST_HELLO)		\
 	X(inst_install,		game_ref,	MSG_INST_INSTALL)	\

@@ -225,12 +225,15 @@ list_peer(const struct peer_info *pi, void *arg)
 {
 	struct peers_walk *pw = arg;
 	json_t		*games = json_array();
+	uint64_t	 sent, received;
 
 	peerdb_each_game(&pw->sup->peerdb, pi->peer_id, list_peer_game, games);
-	json_array_append_new(pw->peers, json_pack("{s:s,s:s,s:s,s:I,s:o}",
-	    "peer_id", pi->peer_id, "name", pi->name, "addr", pi->addr,
-	    "game_count", (json_int_t)json_array_size(games), "games",
-	    games));
+	traffic_of_peer(pw->sup, pi->peer_id, &sent, &received);
+	json_array_append_new(pw->peers, json_pack("{s:s,s:s,s:s,s:I,s:o,s:I,"
+	    "s:I}", "peer_id", pi->peer_id, "name", pi->name, "addr",
+	    pi->addr, "game_count", (json_int_t)json_array_size(games),
+	    "games", games, "bytes_sent", (json_int_t)sent, "bytes_received",
+	    (json_int_t)received));
 	return 0;
 }
 
@@ -271,12 +274,13 @@ cmd_status(struct cmd_ctx *x)
 			json_array_append_new(hashing, json_pack("{s:s,s:i}",
 			    "game_id", g->id, "percent", pct));
 	}
-	reply(x, json_pack("{s:s,s:s,s:s,s:i,s:o,s:o,s:o,s:o}", "peer_id",
+	reply(x, json_pack("{s:s,s:s,s:s,s:i,s:o,s:o,s:o,s:o,s:o}", "peer_id",
 	    sup->peer_id, "name", sup->cfg.name, "addr", sup->listen_addr,
 	    "peer_count", peerdb_count_connected(&sup->peerdb),
 	    "active_operations", commands_active_operations(sup),
 	    "active_outbound_transfers", json_deep_copy(sup->outbound),
-	    "hashing", hashing, "catalog", catalog_status(sup)));
+	    "hashing", hashing, "catalog", catalog_status(sup),
+	    "traffic", traffic_status(sup)));
 }
 
 static void

@@ -534,6 +534,7 @@ sup_dispatch_transfer(struct msgconn *c, struct msg *m)
 		struct file_hashes	 hashed;
 		struct source_dropped	 dropped;
 		struct manifest		 agreed;
+		struct xfer_traffic	 traffic;
 	} u;
 	struct operation *op;
 	char		 why[ERROR_SIZE] = "";
@@ -620,6 +621,13 @@ sup_dispatch_transfer(struct msgconn *c, struct msg *m)
 			break;
 		verify_agreed(sup, &u.agreed);
 		msg_free_xfer_agreed(&u.agreed);
+		return;
+	case MSG_XFER_TRAFFIC:
+		if (msg_recv_xfer_traffic(m, &u.traffic, why, sizeof(why)) ==
+		    -1)
+			break;
+		traffic_report(sup, &u.traffic);
+		msg_free_xfer_traffic(&u.traffic);
 		return;
 	}
 	worker_misbehaved(sup, PROC_TRANSFER, m, why);
@@ -781,6 +789,7 @@ worker_hello(struct sup *sup, enum proc_id id)
 		msg_send_xfer_hello(link, &xhello);
 		free(xhello.catalog);
 		sup_send_limits(sup);
+		traffic_worker_restarted(sup);
 		manifests_worker_restarted(sup);
 		break;
 	case PROC_INSTALL:
@@ -1118,6 +1127,7 @@ sup_free(struct sup *sup)
 	json_decref(sup->outbound);
 	json_decref(sup->cleanups);
 	web_close(sup);
+	free(sup->traffic);
 	library_free(&sup->library);
 	catalog_free(&sup->catalog);
 	sup_catalog_free(sup);

@@ -117,6 +117,7 @@ struct ctl_client;
 struct game_hashing;
 struct verify;
 struct redial;
+struct traffic_book;
 
 /* A control request answered later (connect, wait-peers). */
 struct pending {
@@ -155,6 +156,13 @@ struct sup {
 	TAILQ_HEAD(, pending)	 pendings;
 	struct redial		*redial;	/* NULL when off */
 	uint64_t		 upload_limit;	/* now: the config's, or live */
+	/* traffic.c: bytes to and from each peer, and the rates */
+	struct traffic_book	*traffic;
+	size_t			 ntraffic;
+	uint64_t		 traffic_sent, traffic_received;
+	uint64_t		 traffic_last_sent, traffic_last_received;
+	double			 upload_bps, download_bps;
+	ev_tstamp		 traffic_at;	/* the last report */
 	ev_signal		 sigterm, sigint, sighup;
 	ev_timer		 stop_timer;
 	int			 inotify_fd;
@@ -202,6 +210,13 @@ void	manifests_worker_restarted(struct sup *);
 void	manifests_hashed(struct sup *, const struct file_hashes *);
 void	manifests_progress(struct sup *, const struct progress *);
 int	manifests_percent(struct sup *, const char *game_id);
+
+/* traffic.c: bytes to and from each peer */
+void	traffic_report(struct sup *, const struct xfer_traffic *);
+void	traffic_worker_restarted(struct sup *);
+json_t	*traffic_status(struct sup *);
+void	traffic_of_peer(struct sup *, const char *peer_id, uint64_t *sent,
+	    uint64_t *received);
 
 /* redial.c: remembered and static peers, dialled until linked */
 void	redial_start(struct sup *);

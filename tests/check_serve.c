@@ -484,7 +484,7 @@ link_setup(void)
 	msgconn_init(&xfer->sup, loop, sp[0], 1, sup_ignore, NULL, xfer);
 	sup_far = sp[1];
 	peer_fd = sv[1];
-	serve_start(xfer, sv[0]);
+	serve_start(xfer, sv[0], "");
 }
 
 static void
@@ -984,7 +984,7 @@ START_TEST(a_malformed_frame_closes_only_that_link)
 	expect_accept();
 	/* A second link, served alongside. */
 	tu_socketpair(sv);
-	serve_start(xfer, sv[0]);
+	serve_start(xfer, sv[0], "");
 	other = peer_fd;
 	peer_fd = sv[1];
 	expect_accept();
@@ -1020,7 +1020,7 @@ START_TEST(an_idle_serve_link_is_closed)
 
 	xfer->serve_idle = 0.3;
 	tu_socketpair(sv);
-	serve_start(xfer, sv[0]);
+	serve_start(xfer, sv[0], "");
 	/* The fixture's own link was started with the default idle time. */
 	read_frame(&f);
 	ck_assert_uint_eq(f.type, MSG_PEER_XFER_ACCEPT);
@@ -1054,7 +1054,7 @@ more_links(int n, int *far)
 
 	for (i = 0; i < n; i++) {
 		tu_socketpair(sv);
-		serve_start(xfer, sv[0]);
+		serve_start(xfer, sv[0], "");
 		far[i] = sv[1];
 	}
 }

@@ -272,6 +272,9 @@ net_handoff(struct link *l, struct msg *m)
 		net_link_drop(l, "transfer link with an unknown version");
 		return;
 	}
+	/* Only for counting its bytes: the id is the opener's claim. */
+	snprintf(handoff.peer_id, sizeof(handoff.peer_id), "%s",
+	    peer_id_is_valid(open.peer_id) ? open.peer_id : "");
 	if ((handoff.fd = dup(l->mc.fd)) == -1) {
 		net_link_drop(l, "cannot hand off a transfer link");
 		return;

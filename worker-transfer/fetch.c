@@ -1436,6 +1436,7 @@ source_read_data(struct source *s, char *err, size_t errsz)
 	}
 	s->got += n;
 	f->bytes += n;
+	traffic_add(f->xfer, s->peer_id, 0, (uint64_t)n);
 	if (verify_span(s, (unsigned char *)f->buf, n, pos, err, errsz) == -1)
 		return -3;
 	return 1;

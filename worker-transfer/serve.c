@@ -264,6 +264,14 @@ upload_allow(struct serve_conn *sc, uint64_t want)
 	return n;
 }
 
+/* n bytes went to the peer: the limit and the traffic count them. */
+static void
+served(struct serve_conn *sc, uint64_t n)
+{
+	rate_spent(&sc->xfer->upload, n);
+	traffic_add(sc->xfer, sc->peer_id, n, 0);
+}
+
 static void
 serve_throttle_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -313,7 +321,7 @@ serve_push(struct serve_conn *sc)
 			if (n == -1)
 				return errno == EAGAIN || errno == EINTR ?
 				    0 : -1;
-			rate_spent(&sc->xfer->upload, (uint64_t)n);
+			served(sc, (uint64_t)n);
 			sc->file_off += n;
 			sc->remaining -= n;
 			continue;
@@ -327,7 +335,7 @@ serve_push(struct serve_conn *sc)
 			return errno == EAGAIN || errno == EINTR ? 0 : -1;
 		if (n == 0)
 			return -1;	/* the file shrank under us */
-		rate_spent(&sc->xfer->upload, (uint64_t)n);
+		served(sc, (uint64_t)n);
 		sc->remaining -= n;
 	}
 	return 0;
@@ -362,7 +370,7 @@ serve_relay(struct serve_conn *sc)
 		n = splice(sc->pipe_fd, NULL, sc->rd.fd, NULL, want,
 		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n > 0) {
-			rate_spent(&sc->xfer->upload, (uint64_t)n);
+			served(sc, (uint64_t)n);
 			sc->relayed += n;
 			continue;
 		}
@@ -705,7 +713,7 @@ log_refused(struct transfer *xfer, const char *host, const char *why)
 
 /* A transfer link handed over by the net worker, hello already read. */
 void
-serve_start(struct transfer *xfer, int fd)
+serve_start(struct transfer *xfer, int fd, const char *peer_id)
 {
 	struct serve_conn *sc;
 	const char	*why;
@@ -725,6 +733,7 @@ serve_start(struct transfer *xfer, int fd)
 		return;
 	}
 	memcpy(sc->host, host, sizeof(sc->host));
+	snprintf(sc->peer_id, sizeof(sc->peer_id), "%s", peer_id);
 	sc->last_active = ev_now(xfer->loop);
 	ev_timer_init(&sc->idle, serve_idle_cb, xfer->serve_idle > 0 ?
 	    xfer->serve_idle : SERVE_IDLE, 0);

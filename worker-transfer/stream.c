@@ -233,6 +233,7 @@ stream_read_data(struct source *s)
 	}
 	f->entry_got += n;
 	f->bytes += n;
+	traffic_add(f->xfer, s->peer_id, 0, (uint64_t)n);
 	if (f->entry_got == f->entry_size)
 		s->state = SRC_SSUM;
 	else if (f->entry_got - f->piece == CHUNK_SIZE)

@@ -90,7 +90,7 @@ transfer_dispatch_supervisor(struct msgconn *c, struct msg *m)
 	case MSG_XFER_SERVE:
 		if (msg_recv_xfer_serve(m, &link, why, sizeof(why)) == -1)
 			break;
-		serve_start(xfer, link.fd);
+		serve_start(xfer, link.fd, link.peer_id);
 		return;
 	case MSG_XFER_FETCH:
 		if (msg_recv_xfer_fetch(m, &fetch, why, sizeof(why)) == -1)
@@ -155,6 +155,7 @@ transfer_new(struct ev_loop *loop, int supfd)
 	TAILQ_INIT(&xfer->fetches);
 	TAILQ_INIT(&xfer->manifests);
 	hash_init_worker(xfer);
+	traffic_start(xfer);
 	msgconn_init(&xfer->sup, loop, supfd, 1, transfer_dispatch_supervisor,
 	    sup_lost, xfer);
 	return xfer;
@@ -169,6 +170,7 @@ transfer_free(struct transfer *xfer)
 	while ((sc = TAILQ_FIRST(&xfer->serving)) != NULL)
 		serve_close(sc);
 	hash_free_worker(xfer);
+	traffic_stop(xfer);
 	serve_manifests_free(xfer);
 	msgconn_close(&xfer->sup);
 	serve_gates_free(&xfer->gates);

@@ -65,6 +65,7 @@ struct serve_conn {
 	ev_io			 wio;
 	char			 game_id[GAME_ID_SIZE];	/* its last request */
 	char			 host[ADDR_HOSTLEN];	/* the peer's */
+	char			 peer_id[PEER_ID_SIZE];	/* as it says */
 	char			*out;		/* a header or reply frame */
 	size_t			 outlen;
 	size_t			 outoff;
@@ -90,6 +91,21 @@ struct served_manifest {
 	struct manifest		 m;
 };
 
+/* Bytes to and from each peer (traffic.c). */
+#define TRAFFIC_HOSTS	MSG_MAX_TRAFFIC_HOSTS
+struct traffic_count {
+	char			 peer_id[PEER_ID_SIZE];
+	uint64_t		 sent, received;
+	int			 changed;	/* since the last report */
+};
+struct traffic {
+	struct traffic_count	 hosts[TRAFFIC_HOSTS];
+	size_t			 n;
+	uint64_t		 sent, received;
+	int			 changed;
+	ev_timer		 report;
+};
+
 struct transfer {
 	struct ev_loop		*loop;
 	struct msgconn		 sup;
@@ -98,6 +114,7 @@ struct transfer {
 	struct serve_gates	 gates;
 	ev_tstamp		 serve_idle;	/* 0: SERVE_IDLE */
 	struct rate_bucket	 upload;	/* every serve link's bytes */
+	struct traffic		 traffic;
 	TAILQ_HEAD(, serve_conn) serving;
 	TAILQ_HEAD(, fetch)	 fetches;
 	TAILQ_HEAD(, served_manifest) manifests;
@@ -124,11 +141,17 @@ void	serve_gates_free(struct serve_gates *);
 void	serve_manifest_set(struct transfer *, struct manifest *);
 void	serve_manifest_forget(struct transfer *, const char *game_id);
 void	serve_manifests_free(struct transfer *);
-void	serve_start(struct transfer *, int fd);
+void	serve_start(struct transfer *, int fd, const char *peer_id);
 const char *serve_admit_link(struct transfer *, const char *host);
 const char *serve_admit_stream(struct transfer *, const char *host);
 void	serve_close(struct serve_conn *);
 int	serve_count(struct transfer *, const char *game_id);
+
+/* traffic.c */
+void	traffic_add(struct transfer *, const char *peer_id, uint64_t sent,
+	    uint64_t received);
+void	traffic_start(struct transfer *);
+void	traffic_stop(struct transfer *);
 
 /* hash.c: the manifest cache's hashing */
 void	hash_init_worker(struct transfer *);

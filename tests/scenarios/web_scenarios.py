@@ -224,6 +224,17 @@ def browse(sc: Scenario, alice: Any, bob: Any, web: str, shots: Path) -> str:
                               "return row ? row.children[3].textContent : null", bob.ready_addr)
         if sent in (None, "", "0 B"):
             raise ScenarioError(f"the peers table says bob sent us {sent!r}")
+        # The daemons count it too (reported each second): bob sent alice
+        # what alice received.
+        alice_id = alice.status()["peer_id"]
+
+        def counted() -> bool:
+            to_alice = [p for p in bob.list_peers() if p["peer_id"] == alice_id]
+            from_bob = [p for p in alice.list_peers() if p["addr"] == bob.ready_addr]
+            return bool(to_alice and from_bob and to_alice[0]["bytes_sent"] > 0
+                        and from_bob[0]["bytes_received"] >= to_alice[0]["bytes_sent"] // 2)
+
+        poll(counted, timeout=5, what=lambda: f"traffic: bob's peers {bob.list_peers()}, alice's {alice.list_peers()}")
 
         # Play: the form stamps first-play settings.
         browser.click("tr[data-game=css] button[data-action=play]")

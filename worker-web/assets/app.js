@@ -19,7 +19,7 @@
     ops: new Map(),      // game id -> the operation, as status and events say
     done: new Map(),     // game id -> a finished operation, shown a while
     history: [],         // {down, inst} bytes per second
-    received: new Map(), // peer address -> bytes it sent us, since the page opened
+    received: new Map(), // peer address -> bytes it sent us, counted by the page
   };
 
   // A DOM element; strings become text nodes, never markup.
@@ -158,7 +158,9 @@
       if (DOWNLOAD_OPS.has(op.operation)) down += op.bytes_per_s || 0;
       else if (op.operation === 'Installing') inst += op.bytes_per_s || 0;
     }
-    state.history.push({ down, inst });
+    const traffic = (state.status && state.status.traffic) || {};
+    const up = traffic.upload_bytes_per_s || 0;
+    state.history.push({ down, inst, up });
     if (state.history.length > HISTORY) state.history.shift();
     renderGraph();
   }
@@ -167,16 +169,16 @@
     const svg = $('graph');
     const ns = 'http://www.w3.org/2000/svg';
     const h = state.history;
-    const peak = Math.max(1, ...h.map((s) => Math.max(s.down, s.inst)));
+    const peak = Math.max(1, ...h.map((s) => Math.max(s.down, s.inst, s.up || 0)));
     const line = (key, cls) => {
       const p = document.createElementNS(ns, 'polyline');
       const pts = h.map((s, i) => ((HISTORY - h.length + i) * 300 / (HISTORY - 1)).toFixed(1) + ',' +
-        (78 - 74 * s[key] / peak).toFixed(1));
+        (78 - 74 * (s[key] || 0) / peak).toFixed(1));
       p.setAttribute('points', pts.join(' '));
       p.setAttribute('class', cls);
       return p;
     };
-    svg.replaceChildren(line('down', 'down'), line('inst', 'inst'));
+    svg.replaceChildren(line('down', 'down'), line('up', 'up'), line('inst', 'inst'));
     $('graph-peak').textContent = peak > 1 ? ' peak ' + rate(peak) + ', last 5 min' : ' last 5 min';
   }
 
@@ -275,12 +277,16 @@
     renderPlayChoices();
   }
 
+  // Who seeded the most: the peers that sent us most come first.
   function renderPeers() {
-    const rows = state.peers.map((p) => el('tr', { 'data-peer': p.peer_id },
+    const sentUs = (p) => Math.max(p.bytes_received || 0, state.received.get(p.addr) || 0);
+    const peers = [...state.peers].sort((a, b) => sentUs(b) - sentUs(a));
+    const rows = peers.map((p) => el('tr', { 'data-peer': p.peer_id },
       el('td', { class: 'peer-name' }, p.name || p.peer_id),
       el('td', { 'data-label': 'Address' }, p.addr),
       el('td', { 'data-label': 'Games', class: 'num' }, String(p.game_count)),
-      el('td', { 'data-label': 'Sent us', class: 'num' }, bytes(state.received.get(p.addr) || 0)),
+      el('td', { 'data-label': 'Sent us', class: 'num' }, bytes(sentUs(p))),
+      el('td', { 'data-label': 'We sent', class: 'num' }, bytes(p.bytes_sent || 0)),
       el('td', { class: 'havelist' }, (p.games || []).map((g) => g.id + ' ' + g.eti_version +
         (g.availability === 'Ready' ? '' : ' (' + g.availability + ')')).join(', '))));
     $('peers').tBodies[0].replaceChildren(...rows);
@@ -433,8 +439,9 @@
     setInterval(() => {
       tick++;
       sample();
-      if (state.ops.size > 0) pollStatus();
-      else if (state.done.size > 0) renderActivity();
+      // Every second: the upload graph needs the rate even when idle.
+      pollStatus();
+      if (state.ops.size === 0 && state.done.size > 0) renderActivity();
       if (tick % 5 === 0) refresh();
     }, 1000);
   }
