@@ -12,7 +12,8 @@ B := build
 # The release: lanspreadctl --version prints it.
 VERSION := 0.1.0
 
-PKGS := msgpack sqlite3 libarchive jansson libseccomp libcrypto zlib
+PKGS := msgpack sqlite3 libarchive jansson libseccomp libcrypto zlib \
+	libsodium
 CFLAGS ?= -O2 -g
 # Sanitizer flags (make asan); the project's own flags are always kept,
 # even when CFLAGS is given on the command line.
@@ -37,7 +38,7 @@ LDLIBS += $(PKG_LIBS) -lev -lmdnsd -lm
 DEB_PACKAGES := build-essential pkg-config libev-dev libmdnsd-dev \
 	libmsgpack-dev libsqlite3-dev libarchive-dev check libseccomp-dev \
 	libjansson-dev libssl-dev libsodium-dev zlib1g-dev \
-	libarchive-tools python3 python3-rarfile mandoc valgrind iproute2 \
+	libarchive-tools python3 python3-rarfile python3-cryptography mandoc valgrind iproute2 \
 	util-linux sqlite3 diffutils tmux
 # make fuzz: clang and its libFuzzer runtime
 DEB_PACKAGES += clang libclang-rt-14-dev

@@ -91,6 +91,7 @@ enum msg_type {
 	MSG_PEER_STREAM_END,
 	MSG_PEER_FILES_WAIT,		/* no manifest yet: ask again later */
 	MSG_PEER_ENTRY_SUM,		/* after an entry's bytes: their CRC32 */
+	MSG_PEER_HELLO_PROOF,		/* the dialler's answer to an ack */
 };
 
 const char	*msg_type_str(uint32_t);

@@ -17,6 +17,7 @@
 
 #include "common/gamelist.h"
 #include "common/log.h"
+#include "supervisor/keyfile.h"
 #include "supervisor/supervisor.h"
 
 #define STOP_GRACE	3.0	/* seconds workers get to exit */
@@ -61,7 +62,8 @@ int
 sup_init(struct sup *sup, const struct sup_config *cfg, char *err,
     size_t errsz)
 {
-	int	 i;
+	struct identity	 identity;
+	int		 i;
 
 	memset(sup, 0, sizeof(*sup));
 	sup->cfg = *cfg;
@@ -95,10 +97,15 @@ sup_init(struct sup *sup, const struct sup_config *cfg, char *err,
 		return -1;
 	if (peerdb_open(&sup->peerdb, cfg->state_dir, err, errsz) == -1)
 		return -1;
-	if (peerdb_identity(&sup->peerdb, sup->peer_id) == -1) {
-		snprintf(err, errsz, "cannot create a peer identity");
+	if (keyfile_load_or_create(cfg->state_dir, sup->seed, err, errsz) ==
+	    -1)
 		return -1;
-	}
+	if (identity_from_seed(&identity, sup->seed) == -1)
+		return seterr(err, errsz, "cannot make a key pair");
+	memcpy(sup->peer_id, identity.peer_id, sizeof(sup->peer_id));
+	identity_wipe(&identity);
+	if (peerdb_set_identity(&sup->peerdb, sup->peer_id) == -1)
+		return seterr(err, errsz, "cannot record our peer id");
 	if (library_scan(sup->games_fd, &sup->library) == -1) {
 		snprintf(err, errsz, "games dir %s: %s", cfg->games_dir,
 		    strerror(errno));
@@ -298,7 +305,7 @@ sup_dispatch_net(struct msgconn *c, struct msg *m)
 	struct net_connect_done done;
 	struct net_peer_up up;
 	struct net_peer_library lib;
-	struct net_peer_down down;
+	struct net_peer_down down, gone;
 	struct link_fd	 link;
 	struct peer_info pi;
 	char		 why[ERROR_SIZE] = "";
@@ -337,6 +344,22 @@ sup_dispatch_net(struct msgconn *c, struct msg *m)
 			msg_free_net_peer_up(&up);
 			break;
 		}
+		/* Derived ids make this a second lock: it keeps a remembered
+		 * id to its key even if derivation ever changes. */
+		if (peerdb_check_key(&sup->peerdb, up.peer_id, up.public_key,
+		    why, sizeof(why)) == -1) {
+			log_warnx("refused %s at %s: %s", up.peer_id, up.addr,
+			    why);
+			memcpy(gone.peer_id, up.peer_id, sizeof(gone.peer_id));
+			snprintf(gone.reason, sizeof(gone.reason),
+			    "remembered with another key");
+			msg_send_net_disconnect(sup_link(sup, PROC_NET), &gone);
+			msg_free_net_peer_up(&up);
+			return;
+		}
+		if (tickets_set(&sup->tickets, up.peer_id, up.xfer_ticket) ==
+		    -1)
+			fatal("%s", __func__);
 		memcpy(pi.peer_id, up.peer_id, sizeof(pi.peer_id));
 		memcpy(pi.name, up.name, sizeof(pi.name));
 		memcpy(pi.addr, up.addr, sizeof(pi.addr));
@@ -366,6 +389,7 @@ sup_dispatch_net(struct msgconn *c, struct msg *m)
 			break;
 		/* Its games go with it: list-games reads connected peers. */
 		peerdb_set_connected(&sup->peerdb, down.peer_id, 0);
+		tickets_drop(&sup->tickets, down.peer_id);
 		log_info("peer %s gone", down.peer_id);
 		commands_peers_changed(sup);
 		return;
@@ -722,7 +746,11 @@ worker_hello(struct sup *sup, enum proc_id id)
 		    sizeof(identity.peer_id));
 		snprintf(identity.name, sizeof(identity.name), "%s",
 		    sup->cfg.name);
+		sodium_bin2hex(identity.secret_seed,
+		    sizeof(identity.secret_seed), sup->seed,
+		    sizeof(sup->seed));
 		msg_send_net_identity(link, &identity);
+		sodium_memzero(&identity, sizeof(identity));
 		/* A restarted worker keeps the address peers know. */
 		snprintf(listen.addr, sizeof(listen.addr), "%s",
 		    sup->ready ? sup->listen_addr : sup->cfg.listen);
@@ -1067,6 +1095,8 @@ sup_free(struct sup *sup)
 	library_free(&sup->library);
 	catalog_free(&sup->catalog);
 	peerdb_close(&sup->peerdb);
+	sodium_memzero(sup->seed, sizeof(sup->seed));
+	tickets_free(&sup->tickets);
 	manifests_close(sup);
 	if (sup->games_fd != -1)
 		close(sup->games_fd);

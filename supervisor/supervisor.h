@@ -17,6 +17,7 @@
 #include "supervisor/catalog.h"
 #include "supervisor/library.h"
 #include "supervisor/peerdb.h"
+#include "supervisor/tickets.h"
 
 struct sup_config {
 	const char	*name;
@@ -100,7 +101,9 @@ struct sup {
 	int			 games_fd;
 	struct catalog		 catalog;
 	struct peerdb		 peerdb;
-	char			 peer_id[PEER_ID_SIZE];
+	char			 peer_id[PEER_ID_SIZE];	/* our key's */
+	unsigned char		 seed[IDENTITY_SEED_LEN];	/* our key */
+	struct tickets		 tickets;	/* of linked peers */
 	struct library		 library;
 	struct worker		 workers[PROC_MAX];
 	char			 listen_addr[ADDR_STRLEN];	/* reported */

@@ -101,8 +101,9 @@ link_body_limit(const struct msgconn *c, uint32_t type, uint32_t len)
 	struct net	*net = l->net;
 	size_t		 max = NET_PREHELLO_FRAME_MAX;
 
-	if (l->state == LINK_UP || type == MSG_PEER_HELLO ||
-	    type == MSG_PEER_HELLO_ACK)
+	/* Before the link is up, a library comes only with a proof. */
+	if (l->state == LINK_UP || type == MSG_PEER_HELLO_ACK ||
+	    type == MSG_PEER_HELLO_PROOF)
 		max = NET_LIBRARY_FRAME_MAX;
 	if (len <= NET_PREHELLO_FRAME_MAX || len > max ||
 	    l->large_frame == len)
@@ -252,9 +253,26 @@ link_closed(struct msgconn *c, const char *why)
 	net_link_drop(l, why);
 }
 
+/* The opener is a peer linked now, showing the ticket we gave it. */
+static int
+ticket_is_valid(const struct net *net, const struct peer_xfer_open *open)
+{
+	const struct link *l;
+
+	TAILQ_FOREACH(l, &net->links, entry)
+		if (l->state == LINK_UP && strcmp(l->peer_id,
+		    open->peer_id) == 0)
+			return strlen(open->ticket) == XFER_TICKET_HEX - 1 &&
+			    sodium_memcmp(l->ticket_ours, open->ticket,
+			    XFER_TICKET_HEX - 1) == 0;
+	return 0;
+}
+
 /*
  * A link opened for a transfer goes to the transfer worker, through the
- * supervisor; the dialler sends nothing more until it is accepted.
+ * supervisor, once its ticket shows it comes from a peer whose key is
+ * proven on a link that is up; the dialler sends nothing more until it
+ * is accepted.
  */
 static void
 net_handoff(struct link *l, struct msg *m)
@@ -267,6 +285,12 @@ net_handoff(struct link *l, struct msg *m)
 	if (msg_recv_peer_xfer_open(m, &open, why, sizeof(why)) == -1 ||
 	    open.proto != XFER_PROTO_VERSION) {
 		net_link_drop(l, "transfer link with an unknown version");
+		return;
+	}
+	if (!ticket_is_valid(net, &open)) {
+		log_refused(net, l->host, "a transfer link without a ticket "
+		    "of a linked peer");
+		net_link_drop(l, "transfer link not bound to a linked peer");
 		return;
 	}
 	if ((handoff.fd = dup(l->mc.fd)) == -1) {
@@ -292,13 +316,24 @@ net_dispatch_peer(struct msgconn *c, struct msg *m)
 		return;
 	}
 	if (l->state == LINK_HELLO) {
-		/* The dialler says hello; the listener answers with an ack. */
-		if (m->type != (l->outbound ? MSG_PEER_HELLO_ACK :
-		    MSG_PEER_HELLO)) {
-			net_link_drop(l, "expected a hello first");
+		/*
+		 * The dialler says hello, the listener answers with an ack,
+		 * the dialler with its proof; then the link is up.
+		 */
+		uint32_t want = l->outbound ? MSG_PEER_HELLO_ACK :
+		    l->acked ? MSG_PEER_HELLO_PROOF : MSG_PEER_HELLO;
+
+		if (m->type != want) {
+			net_link_drop(l, l->acked ? "expected a hello proof" :
+			    "expected a hello first");
 			return;
 		}
-		if (handshake_recv_hello(l, m) == -1)
+		if (m->type == MSG_PEER_HELLO) {
+			handshake_recv_hello(l, m);
+			return;
+		}
+		if ((m->type == MSG_PEER_HELLO_ACK ?
+		    handshake_recv_ack(l, m) : handshake_recv_proof(l, m)) == -1)
 			return;
 		if (l->connect_req != 0) {
 			connect_done(l->net, l->connect_req, NULL);
@@ -486,7 +521,7 @@ connect_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 	l->state = LINK_HELLO;
 	link_frames_init(l, fd);
 	link_arm(l, NET_HELLO_TIMEOUT);
-	if (handshake_send_hello(l, 0) == -1)
+	if (handshake_send_hello(l) == -1)
 		net_link_drop(l, "cannot send hello");
 }
 
@@ -600,6 +635,29 @@ net_goodbye(struct net *net)
 	ev_break(net->loop, EVBREAK_ALL);
 }
 
+/*
+ * Our key pair, from the seed the supervisor keeps in the state dir; the
+ * id it gave us must be the one the key derives.
+ */
+static int
+net_take_identity(struct net *net, struct net_identity *identity)
+{
+	unsigned char	 seed[IDENTITY_SEED_LEN];
+	int		 rc = -1;
+
+	if (identity_hex_decode(identity->secret_seed, seed,
+	    sizeof(seed)) == 0 &&
+	    identity_from_seed(&net->identity, seed) == 0 &&
+	    strcmp(net->identity.peer_id, identity->peer_id) == 0) {
+		memcpy(net->peer_id, identity->peer_id, sizeof(net->peer_id));
+		memcpy(net->name, identity->name, sizeof(net->name));
+		rc = 0;
+	}
+	sodium_memzero(seed, sizeof(seed));
+	sodium_memzero(identity, sizeof(*identity));
+	return rc;
+}
+
 static void
 net_dispatch_supervisor(struct msgconn *c, struct msg *m)
 {
@@ -614,8 +672,10 @@ net_dispatch_supervisor(struct msgconn *c, struct msg *m)
 	case MSG_NET_IDENTITY:
 		if (msg_recv_net_identity(m, &identity, why, sizeof(why)) == -1)
 			break;
-		memcpy(net->peer_id, identity.peer_id, sizeof(net->peer_id));
-		memcpy(net->name, identity.name, sizeof(net->name));
+		if (net_take_identity(net, &identity) == -1) {
+			snprintf(why, sizeof(why), "a key that is not ours");
+			break;
+		}
 		return;
 	case MSG_NET_LISTEN:
 		if (msg_recv_net_listen(m, &listen, why, sizeof(why)) == -1)
@@ -699,5 +759,6 @@ net_free(struct net *net)
 	}
 	msgconn_close(&net->sup);
 	msg_free_net_library(&net->library);
+	identity_wipe(&net->identity);
 	free(net);
 }

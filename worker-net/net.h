@@ -10,6 +10,7 @@
 #include <ev.h>
 
 #include "common/addr.h"
+#include "common/identity.h"
 #include "common/msgtypes.h"
 
 #define NET_HELLO_TIMEOUT	5.0	/* a new link must say hello by then */
@@ -58,6 +59,11 @@ struct link {
 	char			 name[PEER_NAME_SIZE];
 	char			 addr[ADDR_STRLEN];	/* its listen addr */
 	char			 host[ADDR_HOSTLEN];	/* inbound: from where */
+	unsigned char		 pk[IDENTITY_PK_LEN];	/* its key: proven once up */
+	char			 challenge[IDENTITY_CHALLENGE_HEX]; /* ours to it */
+	int			 acked;		/* inbound: its proof is due */
+	char			 ticket_ours[XFER_TICKET_HEX];	/* we gave it */
+	char			 ticket_theirs[XFER_TICKET_HEX];	/* it gave us */
 	ev_io			 cio;		/* connect completion */
 	ev_timer		 timer;		/* hello/connect deadline, ping */
 	ev_tstamp		 last_rx;
@@ -73,6 +79,7 @@ struct net {
 	int			 listen_fd;
 	ev_io			 lio;
 	char			 peer_id[PEER_ID_SIZE];
+	struct identity		 identity;	/* our key pair; peer_id's */
 	char			 name[PEER_NAME_SIZE];
 	char			 addr[ADDR_STRLEN];	/* as we advertise it */
 	struct sockaddr_storage	 bound;
@@ -108,8 +115,10 @@ struct mdns	*mdns_start(struct net *);
 void		 mdns_stop(struct mdns *);
 
 /* handshake.c */
-int	handshake_send_hello(struct link *, int ack);
+int	handshake_send_hello(struct link *);
 int	handshake_recv_hello(struct link *, struct msg *);
+int	handshake_recv_ack(struct link *, struct msg *);
+int	handshake_recv_proof(struct link *, struct msg *);
 void	handshake_forward_library(struct link *, struct msg *);
 void	handshake_broadcast_library(struct net *);
 
