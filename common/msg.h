@@ -38,6 +38,8 @@ enum msg_type {
 	MSG_NET_GOODBYE,		/* s->n say goodbye, then exit */
 	MSG_NET_HANDOFF,		/* n->s fd: a peer opened a transfer link */
 	MSG_NET_DISCONNECT,		/* s->n goodbye to one peer, drop its link */
+	MSG_NET_SIGN,			/* n->s sign a hello proof with our key */
+	MSG_NET_SIGNED,			/* s->n the proof */
 
 	MSG_XFER_HELLO = 200,		/* s->t */
 	MSG_XFER_READY,			/* t->s */

@@ -88,7 +88,15 @@ LAYOUT(net_connect_done,
 LAYOUT(net_identity,
 	F_STR(net_identity, peer_id),
 	F_STR(net_identity, name),
-	F_STR(net_identity, secret_seed));
+	F_STR(net_identity, public_key));
+LAYOUT(net_sign,
+	F_U64(net_sign, req),
+	F_BOOL(net_sign, as_listener),
+	F_STR(net_sign, challenge),
+	F_STR(net_sign, verifier_id));
+LAYOUT(net_signed,
+	F_U64(net_signed, req),
+	F_OPTSTR(net_signed, proof));
 LAYOUT(net_peer_up,
 	F_STR(net_peer_up, peer_id),
 	F_STR(net_peer_up, name),

@@ -136,7 +136,24 @@ struct net_connect_done {
 struct net_identity {
 	char		 peer_id[PEER_ID_SIZE];
 	char		 name[PEER_NAME_SIZE];
-	char		 secret_seed[IDENTITY_SEED_HEX];	/* signs hellos */
+	char		 public_key[IDENTITY_PK_HEX];	/* peer_id's */
+};
+
+/*
+ * The secret key stays with the supervisor, which signs hello proofs on
+ * the net worker's request, the OpenSSH privsep way: only proofs of our
+ * own id (it adds the context, the role and our id), never other bytes.
+ */
+struct net_sign {
+	uint64_t	 req;
+	int		 as_listener;	/* in an ack, else in a proof */
+	char		 challenge[IDENTITY_CHALLENGE_HEX];	/* the peer's */
+	char		 verifier_id[PEER_ID_SIZE];	/* the peer */
+};
+
+struct net_signed {
+	uint64_t	 req;
+	char		 proof[IDENTITY_SIG_HEX];	/* optional: refused */
 };
 
 struct net_peer_up {
@@ -370,6 +387,8 @@ struct files_wait {
 	X(net_identity,		net_identity,	MSG_NET_IDENTITY)	\
 	X(net_handoff,		link_fd,	MSG_NET_HANDOFF)	\
 	X(net_disconnect,	net_peer_down,	MSG_NET_DISCONNECT)	\
+	X(net_sign,		net_sign,	MSG_NET_SIGN)		\
+	X(net_signed,		net_signed,	MSG_NET_SIGNED)		\
 	X(xfer_hello,		xfer_hello,	MSG_XFER_HELLO)		\
 	X(xfer_busy,		game_ids,	MSG_XFER_BUSY)		\
 	X(xfer_serve,		link_fd,	MSG_XFER_SERVE)		\

@@ -40,11 +40,12 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	sup_end = sv[1];
 	{
 		unsigned char	 seed[IDENTITY_SEED_LEN] = { 1 };
+		struct identity	 us;
 
-		if (identity_from_seed(&net->identity, seed) == -1)
+		if (identity_from_seed(&us, seed) == -1)
 			abort();
-		memcpy(net->peer_id, net->identity.peer_id,
-		    sizeof(net->peer_id));
+		memcpy(net->peer_id, us.peer_id, sizeof(net->peer_id));
+		memcpy(net->pk_hex, us.pk_hex, sizeof(net->pk_hex));
 	}
 	snprintf(net->name, sizeof(net->name), "fuzz");
 	snprintf(net->addr, sizeof(net->addr), "127.0.0.1:4000");
@@ -95,9 +96,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	m.type = (data[0] & 2) ? MSG_PEER_HELLO_ACK : MSG_PEER_HELLO;
 	m.body = &up.data;
 	m.fd = -1;
-	/* A hello is answered and waits for its proof; an ack links. */
-	if (m.type == MSG_PEER_HELLO ? handshake_recv_hello(l, &m) == 0 &&
-	    !l->acked : handshake_recv_ack(l, &m) == 0 && l->state != LINK_UP)
+	/* A hello or an ack that passes waits for the supervisor's proof. */
+	if ((m.type == MSG_PEER_HELLO ? handshake_recv_hello(l, &m) :
+	    handshake_recv_ack(l, &m)) == 0 && l->sign_req == 0)
 		abort();
 	msgpack_unpacked_destroy(&up);
 	while ((l = TAILQ_FIRST(&net->links)) != NULL)

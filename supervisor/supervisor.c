@@ -62,8 +62,8 @@ int
 sup_init(struct sup *sup, const struct sup_config *cfg, char *err,
     size_t errsz)
 {
-	struct identity	 identity;
-	int		 i;
+	unsigned char	 seed[IDENTITY_SEED_LEN];
+	int		 i, rc;
 
 	memset(sup, 0, sizeof(*sup));
 	sup->cfg = *cfg;
@@ -97,13 +97,13 @@ sup_init(struct sup *sup, const struct sup_config *cfg, char *err,
 		return -1;
 	if (peerdb_open(&sup->peerdb, cfg->state_dir, err, errsz) == -1)
 		return -1;
-	if (keyfile_load_or_create(cfg->state_dir, sup->seed, err, errsz) ==
-	    -1)
+	if (keyfile_load_or_create(cfg->state_dir, seed, err, errsz) == -1)
 		return -1;
-	if (identity_from_seed(&identity, sup->seed) == -1)
+	rc = identity_from_seed(&sup->identity, seed);
+	sodium_memzero(seed, sizeof(seed));
+	if (rc == -1)
 		return seterr(err, errsz, "cannot make a key pair");
-	memcpy(sup->peer_id, identity.peer_id, sizeof(sup->peer_id));
-	identity_wipe(&identity);
+	memcpy(sup->peer_id, sup->identity.peer_id, sizeof(sup->peer_id));
 	if (peerdb_set_identity(&sup->peerdb, sup->peer_id) == -1)
 		return seterr(err, errsz, "cannot record our peer id");
 	if (library_scan(sup->games_fd, &sup->library) == -1) {
@@ -296,6 +296,27 @@ net_connect_done(struct sup *sup, const struct net_connect_done *done)
 	free(p);
 }
 
+/*
+ * The net worker asks for a hello proof: we sign it with our key, which
+ * never leaves this process. Only a proof of our own id is signed (the
+ * context, the role and our id are ours to add); an empty answer says no.
+ */
+static void
+net_sign(struct sup *sup, const struct net_sign *req)
+{
+	struct net_signed out;
+
+	memset(&out, 0, sizeof(out));
+	out.req = req->req;
+	if (identity_sign_hello(&sup->identity, req->as_listener ?
+	    HELLO_ROLE_LISTENER : HELLO_ROLE_DIALLER, req->challenge,
+	    req->verifier_id, out.proof) == -1) {
+		log_warnx("net worker asked to sign a malformed proof");
+		out.proof[0] = '\0';
+	}
+	msg_send_net_signed(sup_link(sup, PROC_NET), &out);
+}
+
 static void
 sup_dispatch_net(struct msgconn *c, struct msg *m)
 {
@@ -306,6 +327,7 @@ sup_dispatch_net(struct msgconn *c, struct msg *m)
 	struct net_peer_up up;
 	struct net_peer_library lib;
 	struct net_peer_down down, gone;
+	struct net_sign	 sign;
 	struct link_fd	 link;
 	struct peer_info pi;
 	char		 why[ERROR_SIZE] = "";
@@ -378,6 +400,11 @@ sup_dispatch_net(struct msgconn *c, struct msg *m)
 		memcpy(pi.peer_id, lib.peer_id, sizeof(pi.peer_id));
 		net_peer_library(sup, &pi, lib.games, lib.ngames, 0);
 		msg_free_net_peer_library(&lib);
+		return;
+	case MSG_NET_SIGN:
+		if (msg_recv_net_sign(m, &sign, why, sizeof(why)) == -1)
+			break;
+		net_sign(sup, &sign);
 		return;
 	case MSG_NET_HANDOFF:
 		if (msg_recv_net_handoff(m, &link, why, sizeof(why)) == -1)
@@ -746,11 +773,9 @@ worker_hello(struct sup *sup, enum proc_id id)
 		    sizeof(identity.peer_id));
 		snprintf(identity.name, sizeof(identity.name), "%s",
 		    sup->cfg.name);
-		sodium_bin2hex(identity.secret_seed,
-		    sizeof(identity.secret_seed), sup->seed,
-		    sizeof(sup->seed));
+		memcpy(identity.public_key, sup->identity.pk_hex,
+		    sizeof(identity.public_key));
 		msg_send_net_identity(link, &identity);
-		sodium_memzero(&identity, sizeof(identity));
 		/* A restarted worker keeps the address peers know. */
 		snprintf(listen.addr, sizeof(listen.addr), "%s",
 		    sup->ready ? sup->listen_addr : sup->cfg.listen);
@@ -1095,7 +1120,7 @@ sup_free(struct sup *sup)
 	library_free(&sup->library);
 	catalog_free(&sup->catalog);
 	peerdb_close(&sup->peerdb);
-	sodium_memzero(sup->seed, sizeof(sup->seed));
+	identity_wipe(&sup->identity);
 	tickets_free(&sup->tickets);
 	manifests_close(sup);
 	if (sup->games_fd != -1)

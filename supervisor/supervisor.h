@@ -102,7 +102,7 @@ struct sup {
 	struct catalog		 catalog;
 	struct peerdb		 peerdb;
 	char			 peer_id[PEER_ID_SIZE];	/* our key's */
-	unsigned char		 seed[IDENTITY_SEED_LEN];	/* our key */
+	struct identity		 identity;	/* our key pair: we sign */
 	struct tickets		 tickets;	/* of linked peers */
 	struct library		 library;
 	struct worker		 workers[PROC_MAX];

@@ -74,6 +74,27 @@ static struct end	 peers[3];	/* remote ends of peer links */
 
 static Suite	*handshake_suite(void);
 
+static int	 signs_asked;	/* NET_SIGN requests seen */
+static int	 refuse_signs;	/* answer them with no proof */
+
+static void
+answer_sign(struct end *e, struct msg *m)
+{
+	struct net_sign	 req;
+	struct net_signed out;
+	char		 why[ERROR_SIZE];
+
+	ck_assert_int_eq(msg_recv_net_sign(m, &req, why, sizeof(why)), 0);
+	signs_asked++;
+	memset(&out, 0, sizeof(out));
+	out.req = req.req;
+	if (!refuse_signs)
+		ck_assert_int_eq(identity_sign_hello(&our_key,
+		    req.as_listener ? HELLO_ROLE_LISTENER : HELLO_ROLE_DIALLER,
+		    req.challenge, req.verifier_id, out.proof), 0);
+	ck_assert_int_eq(msg_send_net_signed(&e->mc, &out), 0);
+}
+
 /* The dialler's proof, answering ack's challenge, with e's library. */
 static void
 send_proof(struct end *e, const struct peer_hello_ack *ack)
@@ -108,6 +129,11 @@ end_msg(struct msgconn *c, struct msg *m)
 	char		 why[ERROR_SIZE];
 	size_t		 n = 0;
 
+	/* The supervisor's end signs our proofs, as the supervisor does. */
+	if (m->type == MSG_NET_SIGN) {
+		answer_sign(e, m);
+		return;
+	}
 	ck_assert_int_lt(e->nrec, MAXREC);
 	r = &e->rec[e->nrec++];
 	memset(r, 0, sizeof(*r));
@@ -257,11 +283,12 @@ net_setup(void)
 	memset(peers, 0, sizeof(peers));
 
 	test_keys();
+	signs_asked = refuse_signs = 0;
 	memset(&identity, 0, sizeof(identity));
 	snprintf(identity.peer_id, sizeof(identity.peer_id), "%s", OUR_ID);
 	snprintf(identity.name, sizeof(identity.name), "self");
-	sodium_bin2hex(identity.secret_seed, sizeof(identity.secret_seed),
-	    our_seed, sizeof(our_seed));
+	memcpy(identity.public_key, our_key.pk_hex,
+	    sizeof(identity.public_key));
 	ck_assert_int_eq(msg_send_net_identity(&sup.mc, &identity), 0);
 	{
 		int	 i;
@@ -888,6 +915,26 @@ START_TEST(transfer_link_needs_the_ticket_of_a_linked_peer)
 }
 END_TEST
 
+/*
+ * Our secret key stays with the supervisor: net is told only the public
+ * one, asks for each proof it sends, and goes no further without one.
+ */
+START_TEST(proofs_are_signed_by_the_supervisor_and_a_refusal_closes_the_link)
+{
+	bring_up(&peers[0], OTHER_ID, PEER_ADDR);
+	ck_assert_int_eq(signs_asked, 1);	/* our ack's proof */
+	refuse_signs = 1;
+	new_link(&peers[1], 0);
+	send_hello(&peers[1], MSG_PEER_HELLO, PEER_PROTO_VERSION, THIRD_ID,
+	    "third", "127.0.0.10:4001", NULL, 0);
+	tu_spin(loop, &peers[1].closed, SPIN_MAX);
+	ck_assert_int_eq(peers[1].closed, 1);
+	ck_assert_int_eq(signs_asked, 2);
+	ck_assert_int_eq(count_type(&peers[1], MSG_PEER_HELLO_ACK), 0);
+	ck_assert_int_eq(peers[0].closed, 0);
+}
+END_TEST
+
 /* identity.c: the derivation and what a proof binds. */
 START_TEST(peer_id_is_the_first_half_of_sha256_of_the_public_key)
 {
@@ -1227,6 +1274,8 @@ handshake_suite(void)
 	    impersonator_of_a_peer_we_dialled_is_refused_and_the_link_stays);
 	tcase_add_test(tc, listener_ack_without_a_valid_proof_is_refused);
 	tcase_add_test(tc, transfer_link_needs_the_ticket_of_a_linked_peer);
+	tcase_add_test(tc,
+	    proofs_are_signed_by_the_supervisor_and_a_refusal_closes_the_link);
 	tcase_add_test(tc,
 	    peer_id_is_the_first_half_of_sha256_of_the_public_key);
 	tcase_add_test(tc,

@@ -101,7 +101,7 @@ handshake_send_hello(struct link *l)
 	memcpy(h.peer_id, net->peer_id, sizeof(h.peer_id));
 	snprintf(h.name, sizeof(h.name), "%s", net->name);
 	addr_for_link(l, h.addr, sizeof(h.addr));
-	memcpy(h.public_key, net->identity.pk_hex, sizeof(h.public_key));
+	memcpy(h.public_key, net->pk_hex, sizeof(h.public_key));
 	identity_new_challenge(l->challenge);
 	memcpy(h.challenge, l->challenge, sizeof(h.challenge));
 	return msg_send_peer_hello(&l->mc, &h);
@@ -164,6 +164,31 @@ take_ticket(struct link *l, const char *hex, char *err, size_t errsz)
 	if (identity_hex_decode(hex, t, sizeof(t)) == -1)
 		return seterr(err, errsz, "hello with a malformed ticket");
 	memcpy(l->ticket_theirs, hex, sizeof(l->ticket_theirs));
+	return 0;
+}
+
+/*
+ * Asks the supervisor, which alone holds our secret key, to sign the
+ * proof of our id over the peer's challenge: as the listener (our ack)
+ * or as the dialler (our proof). The link waits for handshake_signed().
+ */
+static int
+request_proof(struct link *l, int as_listener, const char *challenge)
+{
+	struct net	*net = l->net;
+	struct net_sign	 req;
+	unsigned char	 c[IDENTITY_CHALLENGE_LEN];
+
+	if (identity_hex_decode(challenge, c, sizeof(c)) == -1)
+		return -1;
+	memset(&req, 0, sizeof(req));
+	req.req = ++net->sign_seq;
+	req.as_listener = as_listener;
+	memcpy(req.challenge, challenge, sizeof(req.challenge));
+	memcpy(req.verifier_id, l->peer_id, sizeof(req.verifier_id));
+	if (msg_send_net_sign(&net->sup, &req) == -1)
+		return -1;
+	l->sign_req = req.req;
 	return 0;
 }
 
@@ -250,9 +275,7 @@ link_up(struct link *l, struct game_entry *games, size_t ngames)
 int
 handshake_recv_hello(struct link *l, struct msg *m)
 {
-	struct net	*net = l->net;
 	struct peer_hello h;
-	struct peer_hello_ack ack;
 	const struct link *old;
 	const char	*bad;
 	char		 why[ERROR_SIZE];
@@ -274,29 +297,39 @@ handshake_recv_hello(struct link *l, struct msg *m)
 		net_link_drop(l, "peer already linked, newcomer refused");
 		return -1;
 	}
+	/* Our ack goes once the supervisor signed its challenge. */
+	if (request_proof(l, 1, h.challenge) == -1) {
+		net_link_drop(l, "malformed hello challenge");
+		return -1;
+	}
+	return 0;
+}
+
+/* Listener: the ack, with the proof the supervisor signed. */
+static void
+send_ack(struct link *l, const char *proof)
+{
+	struct net	*net = l->net;
+	struct peer_hello_ack ack;
+
 	memset(&ack, 0, sizeof(ack));
 	ack.proto = PEER_PROTO_VERSION;
 	memcpy(ack.peer_id, net->peer_id, sizeof(ack.peer_id));
 	snprintf(ack.name, sizeof(ack.name), "%s", net->name);
 	addr_for_link(l, ack.addr, sizeof(ack.addr));
-	memcpy(ack.public_key, net->identity.pk_hex, sizeof(ack.public_key));
+	memcpy(ack.public_key, net->pk_hex, sizeof(ack.public_key));
 	identity_new_challenge(l->challenge);
 	memcpy(ack.challenge, l->challenge, sizeof(ack.challenge));
 	new_ticket(l->ticket_ours);
 	memcpy(ack.ticket, l->ticket_ours, sizeof(ack.ticket));
+	snprintf(ack.proof, sizeof(ack.proof), "%s", proof);
 	ack.games = net->library.games;
 	ack.ngames = net->library.ngames;
-	if (identity_sign_hello(&net->identity, HELLO_ROLE_LISTENER,
-	    h.challenge, l->peer_id, ack.proof) == -1) {
-		net_link_drop(l, "malformed hello challenge");
-		return -1;
-	}
 	if (msg_send_peer_hello_ack(&l->mc, &ack) == -1) {
 		net_link_drop(l, "cannot answer hello");
-		return -1;
+		return;
 	}
 	l->acked = 1;
-	return 0;
 }
 
 /* Listener: the dialler's proof of its key, and its library. */
@@ -344,7 +377,6 @@ handshake_recv_ack(struct link *l, struct msg *m)
 {
 	struct net	*net = l->net;
 	struct peer_hello_ack ack;
-	struct peer_hello_proof p;
 	const char	*bad;
 	char		 why[ERROR_SIZE];
 
@@ -373,25 +405,70 @@ handshake_recv_ack(struct link *l, struct msg *m)
 		net_link_drop(l, why);
 		return -1;
 	}
-	if (claim_the_id(l) == -1) {
+	/* Its library waits here until our proof is signed and sent. */
+	if ((l->held_ack = malloc(sizeof(*l->held_ack))) == NULL) {
 		msg_free_peer_hello_ack(&ack);
+		net_link_drop(l, "out of memory");
 		return -1;
 	}
+	*l->held_ack = ack;
+	if (request_proof(l, 0, ack.challenge) == -1) {
+		net_link_drop(l, "malformed ack challenge");
+		return -1;
+	}
+	return 0;
+}
+
+/* Dialler: our proof, signed by the supervisor; then the link is up. */
+static void
+send_proof(struct link *l, const char *proof)
+{
+	struct net	*net = l->net;
+	struct peer_hello_proof p;
+	struct peer_hello_ack *ack = l->held_ack;
+
+	if (claim_the_id(l) == -1)
+		return;
 	memset(&p, 0, sizeof(p));
+	snprintf(p.proof, sizeof(p.proof), "%s", proof);
 	new_ticket(l->ticket_ours);
 	memcpy(p.ticket, l->ticket_ours, sizeof(p.ticket));
 	p.games = net->library.games;
 	p.ngames = net->library.ngames;
-	if (identity_sign_hello(&net->identity, HELLO_ROLE_DIALLER,
-	    ack.challenge, l->peer_id, p.proof) == -1 ||
-	    msg_send_peer_hello_proof(&l->mc, &p) == -1) {
-		msg_free_peer_hello_ack(&ack);
+	if (msg_send_peer_hello_proof(&l->mc, &p) == -1) {
 		net_link_drop(l, "cannot prove our key");
-		return -1;
+		return;
 	}
-	link_up(l, ack.games, ack.ngames);
-	msg_free_peer_hello_ack(&ack);
-	return 0;
+	link_up(l, ack->games, ack->ngames);
+	msg_free_peer_hello_ack(ack);
+	free(ack);
+	l->held_ack = NULL;
+	net_link_established(l);
+}
+
+/*
+ * The supervisor's answer to request_proof(): the link it was for goes
+ * on, unless it went meanwhile or the proof was refused.
+ */
+void
+handshake_signed(struct net *net, const struct net_signed *s)
+{
+	struct link	*l;
+
+	TAILQ_FOREACH(l, &net->links, entry)
+		if (l->sign_req == s->req && l->state == LINK_HELLO)
+			break;
+	if (l == NULL)
+		return;
+	l->sign_req = 0;
+	if (s->proof[0] == '\0') {
+		net_link_drop(l, "the supervisor would not sign our proof");
+		return;
+	}
+	if (l->outbound)
+		send_proof(l, s->proof);
+	else
+		send_ack(l, s->proof);
 }
 
 void

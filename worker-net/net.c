@@ -80,6 +80,17 @@ link_arm(struct link *l, ev_tstamp after)
 
 static void	log_refused(struct net *, const char *, const char *);
 
+/* A link just came up: its connect request is answered, pings start. */
+void
+net_link_established(struct link *l)
+{
+	if (l->connect_req != 0) {
+		connect_done(l->net, l->connect_req, NULL);
+		l->connect_req = 0;
+	}
+	link_arm(l, NET_PING_INTERVAL);
+}
+
 /* A large frame arrived whole, or its link went: its share is free. */
 static void
 large_frame_done(struct link *l)
@@ -189,6 +200,11 @@ static void
 link_free(struct link *l)
 {
 	struct net	*net = l->net;
+
+	if (l->held_ack != NULL) {
+		msg_free_peer_hello_ack(l->held_ack);
+		free(l->held_ack);
+	}
 
 	large_frame_done(l);
 	ev_timer_stop(net->loop, &l->timer);
@@ -328,18 +344,17 @@ net_dispatch_peer(struct msgconn *c, struct msg *m)
 			    "expected a hello first");
 			return;
 		}
-		if (m->type == MSG_PEER_HELLO) {
+		/* While our proof is being signed, the peer waits. */
+		if (l->sign_req != 0) {
+			net_link_drop(l, "spoke before our answer");
+			return;
+		}
+		if (m->type == MSG_PEER_HELLO)
 			handshake_recv_hello(l, m);
-			return;
-		}
-		if ((m->type == MSG_PEER_HELLO_ACK ?
-		    handshake_recv_ack(l, m) : handshake_recv_proof(l, m)) == -1)
-			return;
-		if (l->connect_req != 0) {
-			connect_done(l->net, l->connect_req, NULL);
-			l->connect_req = 0;
-		}
-		link_arm(l, NET_PING_INTERVAL);
+		else if (m->type == MSG_PEER_HELLO_ACK)
+			handshake_recv_ack(l, m);
+		else if (handshake_recv_proof(l, m) == 0)
+			net_link_established(l);
 		return;
 	}
 	switch (m->type) {
@@ -636,26 +651,22 @@ net_goodbye(struct net *net)
 }
 
 /*
- * Our key pair, from the seed the supervisor keeps in the state dir; the
- * id it gave us must be the one the key derives.
+ * Who we are: our id and the public key it derives from. The secret key
+ * stays with the supervisor, which signs our proofs (handshake_signed).
  */
 static int
-net_take_identity(struct net *net, struct net_identity *identity)
+net_take_identity(struct net *net, const struct net_identity *identity)
 {
-	unsigned char	 seed[IDENTITY_SEED_LEN];
-	int		 rc = -1;
+	unsigned char	 pk[IDENTITY_PK_LEN];
 
-	if (identity_hex_decode(identity->secret_seed, seed,
-	    sizeof(seed)) == 0 &&
-	    identity_from_seed(&net->identity, seed) == 0 &&
-	    strcmp(net->identity.peer_id, identity->peer_id) == 0) {
-		memcpy(net->peer_id, identity->peer_id, sizeof(net->peer_id));
-		memcpy(net->name, identity->name, sizeof(net->name));
-		rc = 0;
-	}
-	sodium_memzero(seed, sizeof(seed));
-	sodium_memzero(identity, sizeof(*identity));
-	return rc;
+	if (sodium_init() == -1 ||
+	    !identity_id_matches_key(identity->peer_id, identity->public_key,
+	    pk))
+		return -1;
+	memcpy(net->peer_id, identity->peer_id, sizeof(net->peer_id));
+	memcpy(net->pk_hex, identity->public_key, sizeof(net->pk_hex));
+	memcpy(net->name, identity->name, sizeof(net->name));
+	return 0;
 }
 
 static void
@@ -663,6 +674,7 @@ net_dispatch_supervisor(struct msgconn *c, struct msg *m)
 {
 	struct net	*net = c->arg;
 	struct net_identity identity;
+	struct net_signed signed_proof;
 	struct net_listen listen;
 	struct net_connect dial;
 	struct net_peer_down gone;
@@ -676,6 +688,12 @@ net_dispatch_supervisor(struct msgconn *c, struct msg *m)
 			snprintf(why, sizeof(why), "a key that is not ours");
 			break;
 		}
+		return;
+	case MSG_NET_SIGNED:
+		if (msg_recv_net_signed(m, &signed_proof, why, sizeof(why)) ==
+		    -1)
+			break;
+		handshake_signed(net, &signed_proof);
 		return;
 	case MSG_NET_LISTEN:
 		if (msg_recv_net_listen(m, &listen, why, sizeof(why)) == -1)
@@ -759,6 +777,5 @@ net_free(struct net *net)
 	}
 	msgconn_close(&net->sup);
 	msg_free_net_library(&net->library);
-	identity_wipe(&net->identity);
 	free(net);
 }
