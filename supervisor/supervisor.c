@@ -910,8 +910,10 @@ worker_exited(struct ev_loop *loop, ev_child *w, int revents)
 		log_errx("lost %s worker: exit status %d",
 		    proc_names[wk->id], WEXITSTATUS(w->rstatus));
 	if (wk->id == PROC_NET) {
-		/* Every peer link lived in that worker. */
+		/* Every peer link lived in that worker, and so did the
+		 * links its tickets were bound to. */
 		peerdb_disconnect_all(&sup->peerdb);
+		tickets_free(&sup->tickets);
 		commands_peers_changed(sup);
 	}
 	if (wk->id == PROC_INSTALL) {
