@@ -114,7 +114,8 @@ identity_sign_hello(const struct identity *id, enum hello_role role,
 {
 	unsigned char	 t[TRANSCRIPT_LEN], sig[IDENTITY_SIG_LEN];
 
-	if (transcript(t, role, challenge_hex, id->peer_id, verifier_id) == -1 ||
+	if (transcript(t, role, challenge_hex, id->peer_id,
+	    verifier_id) == -1 ||
 	    crypto_sign_detached(sig, NULL, t, sizeof(t), id->sk) != 0)
 		return -1;
 	sodium_bin2hex(proof_hex, IDENTITY_SIG_HEX, sig, sizeof(sig));
