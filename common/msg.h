@@ -43,6 +43,8 @@ enum msg_type {
 	MSG_NET_CATALOG_FETCH,		/* s->n ask a peer for its signed catalog */
 	MSG_NET_PEER_CATALOG_HAVE,	/* n->s a peer holds this signed catalog */
 	MSG_NET_PEER_CATALOG,		/* n->s a peer's signed catalog, as bytes */
+	MSG_NET_SIGN,			/* n->s sign a hello proof with our key */
+	MSG_NET_SIGNED,			/* s->n the proof */
 
 	MSG_XFER_HELLO = 200,		/* s->t */
 	MSG_XFER_READY,			/* t->s */
@@ -110,6 +112,7 @@ enum msg_type {
 	MSG_PEER_CATALOG_HAVE = 540,	/* the signed catalog I hold */
 	MSG_PEER_CATALOG_REQ,		/* send me yours */
 	MSG_PEER_CATALOG,		/* here it is (empty: I hold none) */
+	MSG_PEER_HELLO_PROOF,		/* the dialler's answer to an ack */
 };
 
 const char	*msg_type_str(uint32_t);

@@ -67,7 +67,8 @@ LAYOUT(piece_ref,
 	F_U64(piece_ref, length));
 LAYOUT(fetch_source,
 	F_STR(fetch_source, peer_id),
-	F_STR(fetch_source, addr));
+	F_STR(fetch_source, addr),
+	F_STR(fetch_source, ticket));
 
 LAYOUT(game_ref, F_STR(game_ref, game_id));
 LAYOUT(error_text, F_STR(error_text, error));
@@ -88,11 +89,22 @@ LAYOUT(net_connect_done,
 	F_OPTSTR(net_connect_done, error));
 LAYOUT(net_identity,
 	F_STR(net_identity, peer_id),
-	F_STR(net_identity, name));
+	F_STR(net_identity, name),
+	F_STR(net_identity, public_key));
+LAYOUT(net_sign,
+	F_U64(net_sign, req),
+	F_BOOL(net_sign, as_listener),
+	F_STR(net_sign, challenge),
+	F_STR(net_sign, verifier_id));
+LAYOUT(net_signed,
+	F_U64(net_signed, req),
+	F_OPTSTR(net_signed, proof));
 LAYOUT(net_peer_up,
 	F_STR(net_peer_up, peer_id),
 	F_STR(net_peer_up, name),
 	F_STR(net_peer_up, addr),
+	F_STR(net_peer_up, public_key),
+	F_STR(net_peer_up, xfer_ticket),
 	F_ARRAY(net_peer_up, games, ngames, GAMELIST_MAX, game_entry_layout));
 LAYOUT(net_peer_library,
 	F_STR(net_peer_library, peer_id),
@@ -238,10 +250,28 @@ LAYOUT(peer_hello,
 	F_STR(peer_hello, peer_id),
 	F_STR(peer_hello, name),
 	F_STR(peer_hello, addr),
-	F_ARRAY(peer_hello, games, ngames, GAMELIST_MAX, game_entry_layout));
+	F_STR(peer_hello, public_key),
+	F_STR(peer_hello, challenge));
+LAYOUT(peer_hello_ack,
+	F_U64(peer_hello_ack, proto),
+	F_STR(peer_hello_ack, peer_id),
+	F_STR(peer_hello_ack, name),
+	F_STR(peer_hello_ack, addr),
+	F_STR(peer_hello_ack, public_key),
+	F_STR(peer_hello_ack, challenge),
+	F_STR(peer_hello_ack, proof),
+	F_STR(peer_hello_ack, ticket),
+	F_ARRAY(peer_hello_ack, games, ngames, GAMELIST_MAX,
+	    game_entry_layout));
+LAYOUT(peer_hello_proof,
+	F_STR(peer_hello_proof, proof),
+	F_STR(peer_hello_proof, ticket),
+	F_ARRAY(peer_hello_proof, games, ngames, GAMELIST_MAX,
+	    game_entry_layout));
 LAYOUT(peer_xfer_open,
 	F_U64(peer_xfer_open, proto),
-	F_STR(peer_xfer_open, peer_id));
+	F_STR(peer_xfer_open, peer_id),
+	F_STR(peer_xfer_open, ticket));
 LAYOUT(peer_chunk,
 	F_STR(peer_chunk, game_id),
 	F_STR(peer_chunk, path),

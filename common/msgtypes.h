@@ -23,15 +23,19 @@
 
 #include "common/addr.h"
 #include "common/gamelist.h"
+#include "common/identity.h"
 #include "common/install_link.h"
 #include "common/layout.h"
 #include "common/manifest.h"
 #include "common/msg.h"
 
-#define PEER_PROTO_VERSION	2	/* of a hello: 2 shares signed catalogs */
-#define PEER_PROTO_MIN		1	/* the oldest a hello may speak */
-#define XFER_PROTO_VERSION	3	/* of a transfer link: 2 lists manifests,
-					   3 checks streamed entries */
+#define PEER_PROTO_VERSION	3	/* of a hello: 2 proves the peer's key,
+					   3 shares signed catalogs too */
+#define XFER_PROTO_VERSION	4	/* of a transfer link: 2 lists manifests,
+					   3 checks streamed entries, 4 shows
+					   a ticket from a proven peer link */
+#define XFER_TICKET_LEN		16	/* random bytes */
+#define XFER_TICKET_HEX		(2 * XFER_TICKET_LEN + 1)
 #define MSG_MAX_FILES		65536	/* in one file list */
 #define MSG_MAX_SOURCES		64	/* in one fetch */
 #define MSG_MAX_PIECE_REFS	65536	/* pieces one repair asks for */
@@ -81,6 +85,7 @@ struct piece_ref {
 struct fetch_source {
 	char		 peer_id[PEER_ID_SIZE];
 	char		 addr[ADDR_STRLEN];
+	char		 ticket[XFER_TICKET_HEX];	/* it gave us */
 };
 
 /* Messages of one field. */
@@ -136,12 +141,32 @@ struct net_connect_done {
 struct net_identity {
 	char		 peer_id[PEER_ID_SIZE];
 	char		 name[PEER_NAME_SIZE];
+	char		 public_key[IDENTITY_PK_HEX];	/* peer_id's */
+};
+
+/*
+ * The secret key stays with the supervisor, which signs hello proofs on
+ * the net worker's request, the OpenSSH privsep way: only proofs of our
+ * own id (it adds the context, the role and our id), never other bytes.
+ */
+struct net_sign {
+	uint64_t	 req;
+	int		 as_listener;	/* in an ack, else in a proof */
+	char		 challenge[IDENTITY_CHALLENGE_HEX];	/* the peer's */
+	char		 verifier_id[PEER_ID_SIZE];	/* the peer */
+};
+
+struct net_signed {
+	uint64_t	 req;
+	char		 proof[IDENTITY_SIG_HEX];	/* optional: refused */
 };
 
 struct net_peer_up {
 	char		 peer_id[PEER_ID_SIZE];
 	char		 name[PEER_NAME_SIZE];
 	char		 addr[ADDR_STRLEN];
+	char		 public_key[IDENTITY_PK_HEX];	/* proven */
+	char		 xfer_ticket[XFER_TICKET_HEX];	/* opens its links */
 	struct game_entry *games;
 	size_t		 ngames;
 };
@@ -355,18 +380,50 @@ struct web_line {
 };
 
 /* peer <-> peer */
+/*
+ * peer <-> peer. The handshake: the dialler's hello carries its key and a
+ * fresh challenge; the listener's ack carries its own, with its proof
+ * (a signature over the dialler's challenge) and its library; the
+ * dialler's proof answers the ack's challenge and carries its library.
+ * So no library is taken before its sender proved its key.
+ */
 struct peer_hello {
 	uint64_t	 proto;
 	char		 peer_id[PEER_ID_SIZE];
 	char		 name[PEER_NAME_SIZE];
 	char		 addr[ADDR_STRLEN];
+	char		 public_key[IDENTITY_PK_HEX];
+	char		 challenge[IDENTITY_CHALLENGE_HEX];
+};
+
+struct peer_hello_ack {
+	uint64_t	 proto;
+	char		 peer_id[PEER_ID_SIZE];
+	char		 name[PEER_NAME_SIZE];
+	char		 addr[ADDR_STRLEN];
+	char		 public_key[IDENTITY_PK_HEX];
+	char		 challenge[IDENTITY_CHALLENGE_HEX];
+	char		 proof[IDENTITY_SIG_HEX];
+	char		 ticket[XFER_TICKET_HEX];	/* for your transfer links */
 	struct game_entry *games;
 	size_t		 ngames;
 };
 
+struct peer_hello_proof {
+	char		 proof[IDENTITY_SIG_HEX];
+	char		 ticket[XFER_TICKET_HEX];	/* for your transfer links */
+	struct game_entry *games;
+	size_t		 ngames;
+};
+
+/*
+ * A transfer link is bound to the opener's proven peer link: it shows
+ * the ticket the listener gave it there, good while that link is up.
+ */
 struct peer_xfer_open {
 	uint64_t	 proto;
 	char		 peer_id[PEER_ID_SIZE];
+	char		 ticket[XFER_TICKET_HEX];
 };
 
 struct peer_chunk {
@@ -418,6 +475,8 @@ struct files_wait {
 	X(net_peer_catalog_have, net_peer_catalog_have,			\
 	    MSG_NET_PEER_CATALOG_HAVE)					\
 	X(net_peer_catalog,	net_peer_catalog, MSG_NET_PEER_CATALOG)	\
+	X(net_sign,		net_sign,	MSG_NET_SIGN)		\
+	X(net_signed,		net_signed,	MSG_NET_SIGNED)		\
 	X(xfer_hello,		xfer_hello,	MSG_XFER_HELLO)		\
 	X(xfer_busy,		game_ids,	MSG_XFER_BUSY)		\
 	X(xfer_serve,		link_fd,	MSG_XFER_SERVE)		\
@@ -457,7 +516,8 @@ struct files_wait {
 	X(web_reply,		web_line,	MSG_WEB_REPLY)		\
 	X(web_event,		web_line,	MSG_WEB_EVENT)		\
 	X(peer_hello,		peer_hello,	MSG_PEER_HELLO)		\
-	X(peer_hello_ack,	peer_hello,	MSG_PEER_HELLO_ACK)	\
+	X(peer_hello_ack,	peer_hello_ack,	MSG_PEER_HELLO_ACK)	\
+	X(peer_hello_proof,	peer_hello_proof, MSG_PEER_HELLO_PROOF)	\
 	X(peer_library,		game_list,	MSG_PEER_LIBRARY)	\
 	X(peer_xfer_open,	peer_xfer_open,	MSG_PEER_XFER_OPEN)	\
 	X(peer_files_req,	game_ref,	MSG_PEER_FILES_REQ)	\

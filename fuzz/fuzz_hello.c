@@ -6,7 +6,8 @@
  * bit 2 another link already up for OTHER_ID (dialled by us when bit 3
  * is set); the rest is the body. What the worker would do with it then
  * (msg_recv_peer_hello, the id, name and address checks, gamelist_check,
- * the answer, replacing a link) runs as in the worker.
+ * the key and proof checks, the answer, refusing or replacing a link)
+ * runs as in the worker.
  */
 #include <sys/socket.h>
 
@@ -19,7 +20,6 @@
 #include "worker-net/net.h"
 #include "fuzz/fuzz.h"
 
-#define OUR_ID		"00112233445566778899aabbccddeeff"
 #define OTHER_ID	"0f1e2d3c4b5a69788796a5b4c3d2e1f0"
 
 static struct ev_loop	*loop;
@@ -38,7 +38,15 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	    sv) == -1 || (net = net_new(loop, sv[0])) == NULL)
 		abort();
 	sup_end = sv[1];
-	snprintf(net->peer_id, sizeof(net->peer_id), "%s", OUR_ID);
+	{
+		unsigned char	 seed[IDENTITY_SEED_LEN] = { 1 };
+		struct identity	 us;
+
+		if (identity_from_seed(&us, seed) == -1)
+			abort();
+		memcpy(net->peer_id, us.peer_id, sizeof(net->peer_id));
+		memcpy(net->pk_hex, us.pk_hex, sizeof(net->pk_hex));
+	}
 	snprintf(net->name, sizeof(net->name), "fuzz");
 	snprintf(net->addr, sizeof(net->addr), "127.0.0.1:4000");
 	return 0;
@@ -88,7 +96,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	m.type = (data[0] & 2) ? MSG_PEER_HELLO_ACK : MSG_PEER_HELLO;
 	m.body = &up.data;
 	m.fd = -1;
-	if (handshake_recv_hello(l, &m) == 0 && l->state != LINK_UP)
+	/* A hello or an ack that passes waits for the supervisor's proof. */
+	if ((m.type == MSG_PEER_HELLO ? handshake_recv_hello(l, &m) :
+	    handshake_recv_ack(l, &m)) == 0 && l->sign_req == 0)
 		abort();
 	msgpack_unpacked_destroy(&up);
 	while ((l = TAILQ_FIRST(&net->links)) != NULL)

@@ -486,6 +486,7 @@ struct source_walk {
 	int		 advertised;
 	uint64_t	 size;
 	struct xfer_fetch *fetch;	/* filled with the sources, or NULL */
+	const struct tickets *tickets;	/* that open their transfer links */
 };
 
 static int
@@ -509,6 +510,9 @@ walk_source(const struct peer_info *pi, const struct game_entry *g,
 		    sizeof(f->sources[0].peer_id));
 		memcpy(f->sources[f->nsources].addr, pi->addr,
 		    sizeof(f->sources[0].addr));
+		snprintf(f->sources[f->nsources].ticket,
+		    sizeof(f->sources[0].ticket), "%s",
+		    tickets_find(sw->tickets, pi->peer_id));
 		f->nsources++;
 	}
 	return 0;
@@ -524,7 +528,7 @@ commands_sources(struct sup *sup, const char *game_id,
 {
 	const struct catalog_game *c = catalog_find(&sup->catalog, game_id);
 	struct source_walk sw = { game_id, c ? c->version : NULL, 0, 0, 0,
-	    fetch };
+	    fetch, &sup->tickets };
 
 	peerdb_each_game(&sup->peerdb, NULL, walk_source, &sw);
 	out->count = sw.count;

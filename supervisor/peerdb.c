@@ -5,8 +5,6 @@
  * goes when it does (its next hello brings it again), and the rows of
  * peers long gone are pruned, so no flood of made-up ids fills the disk.
  */
-#include <sys/random.h>
-
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +29,9 @@ static const char schema[] =
     "  game_id TEXT NOT NULL, version TEXT NOT NULL,"
     "  availability TEXT NOT NULL, downloaded INTEGER NOT NULL,"
     "  installed INTEGER NOT NULL, size INTEGER NOT NULL,"
-    "  PRIMARY KEY (peer_id, game_id));";
+    "  PRIMARY KEY (peer_id, game_id));"
+    "CREATE TABLE IF NOT EXISTS peer_keys ("
+    "  peer_id TEXT PRIMARY KEY NOT NULL, public_key TEXT NOT NULL);";
 
 int
 peerdb_open(struct peerdb *p, const char *state_dir, char *err, size_t errsz)
@@ -94,35 +94,62 @@ exec_bind(struct peerdb *p, const char *sql, int n, const char **args)
 	return 0;
 }
 
-/* Our peer id: made once, from the kernel's random source, then kept. */
+/*
+ * Our peer id, derived from our key. It replaces the random id older
+ * versions kept here (peers that knew that one meet a new peer).
+ */
 int
-peerdb_identity(struct peerdb *p, char id[PEER_ID_SIZE])
+peerdb_set_identity(struct peerdb *p, const char id[PEER_ID_SIZE])
 {
 	sqlite3_stmt	*st;
-	unsigned char	 raw[PEER_ID_LEN / 2];
-	const char	*args[1];
-	int		 found = 0;
-	size_t		 i;
+	const char	*args[1] = { id };
 
 	if (sqlite3_prepare_v2(p->db, "SELECT value FROM identity "
 	    "WHERE key = 'peer_id'", -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	if (sqlite3_step(st) == SQLITE_ROW &&
-	    sqlite3_column_bytes(st, 0) == PEER_ID_LEN) {
-		memcpy(id, sqlite3_column_text(st, 0), PEER_ID_LEN);
-		id[PEER_ID_LEN] = '\0';
+	    strcmp((const char *)sqlite3_column_text(st, 0), id) != 0)
+		log_info("peer id %s replaces %s: ids now derive from keys",
+		    id, (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	return exec_bind(p, "INSERT INTO identity (key, value) "
+	    "VALUES ('peer_id', ?1) ON CONFLICT(key) DO UPDATE SET "
+	    "value = excluded.value", 1, args);
+}
+
+/*
+ * The key a peer id was first proven with is remembered: 0 when this is
+ * it (or the id is new, and its key is remembered now), -1 with err
+ * filled when the id shows another key, or the db fails.
+ */
+int
+peerdb_check_key(struct peerdb *p, const char *peer_id, const char *pk_hex,
+    char *err, size_t errsz)
+{
+	sqlite3_stmt	*st;
+	const char	*args[2] = { peer_id, pk_hex };
+	int		 rc = 0, found = 0;
+
+	if (sqlite3_prepare_v2(p->db, "SELECT public_key FROM peer_keys "
+	    "WHERE peer_id = ?1", -1, &st, NULL) != SQLITE_OK)
+		return seterr(err, errsz, "peer db: %s",
+		    sqlite3_errmsg(p->db));
+	sqlite3_bind_text(st, 1, peer_id, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
 		found = 1;
+		if (strcmp((const char *)sqlite3_column_text(st, 0),
+		    pk_hex) != 0)
+			rc = seterr(err, errsz, "peer %s shows key %s, but it "
+			    "is remembered with key %s", peer_id, pk_hex,
+			    (const char *)sqlite3_column_text(st, 0));
 	}
 	sqlite3_finalize(st);
 	if (found)
-		return 0;
-	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
-		return -1;
-	for (i = 0; i < sizeof(raw); i++)
-		snprintf(id + i * 2, 3, "%02x", raw[i]);
-	args[0] = id;
-	return exec_bind(p, "INSERT INTO identity (key, value) "
-	    "VALUES ('peer_id', ?1)", 1, args);
+		return rc;
+	if (exec_bind(p, "INSERT INTO peer_keys (peer_id, public_key) "
+	    "VALUES (?1, ?2)", 2, args) == -1)
+		return seterr(err, errsz, "peer db: cannot remember a key");
+	return 0;
 }
 
 int
@@ -158,7 +185,9 @@ peerdb_prune(struct peerdb *p)
 	    "ORDER BY last_seen, rowid LIMIT ?1)", 1, args) == -1 ||
 	    exec_bind(p, "DELETE FROM peers WHERE peer_id IN ("
 	    "SELECT peer_id FROM peers WHERE connected = 0 "
-	    "ORDER BY last_seen, rowid LIMIT ?1)", 1, args) == -1)
+	    "ORDER BY last_seen, rowid LIMIT ?1)", 1, args) == -1 ||
+	    exec_bind(p, "DELETE FROM peer_keys WHERE peer_id NOT IN ("
+	    "SELECT peer_id FROM peers)", 0, NULL) == -1)
 		return -1;
 	log_debug("peer db: pruned %d peers seen longest ago",
 	    n - p->max_peers);
@@ -248,8 +277,11 @@ peerdb_set_connected(struct peerdb *p, const char *peer_id, int connected)
 		return -1;
 	if (connected)
 		return 0;
-	return exec_bind(p, "DELETE FROM peer_games WHERE peer_id = ?1", 1,
-	    args + 1);
+	if (exec_bind(p, "DELETE FROM peer_games WHERE peer_id = ?1", 1,
+	    args + 1) == -1)
+		return -1;
+	/* Rows kept while their peers were linked may go now. */
+	return peerdb_prune(p);
 }
 
 int

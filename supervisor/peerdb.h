@@ -1,6 +1,7 @@
 /*
  * The peer database in the state dir: our own identity and the peers we
- * have met, keyed by peer id, with the library of each connected one.
+ * have met, keyed by peer id, with the key each proved and the library
+ * of each connected one.
  * Any host on the LAN can make up peer ids, so it is bounded: a row only
  * for a peer whose hello passed, the oldest disconnected rows pruned
  * beyond max_peers, a library only while its peer is connected and of
@@ -34,7 +35,9 @@ struct peerdb {
 
 int	peerdb_open(struct peerdb *, const char *state_dir, char *err, size_t);
 void	peerdb_close(struct peerdb *);
-int	peerdb_identity(struct peerdb *, char id[PEER_ID_SIZE]);
+int	peerdb_set_identity(struct peerdb *, const char id[PEER_ID_SIZE]);
+int	peerdb_check_key(struct peerdb *, const char *peer_id,
+	    const char *pk_hex, char *err, size_t errsz);
 int	peerdb_upsert(struct peerdb *, const struct peer_info *);
 int	peerdb_set_library(struct peerdb *, const char *peer_id,
 	    const struct game_entry *, size_t);

@@ -18,6 +18,7 @@
 
 #include "common/gamelist.h"
 #include "common/log.h"
+#include "supervisor/keyfile.h"
 #include "supervisor/supervisor.h"
 
 #define STOP_GRACE	3.0	/* seconds workers get to exit */
@@ -63,7 +64,8 @@ int
 sup_init(struct sup *sup, const struct sup_config *cfg, char *err,
     size_t errsz)
 {
-	int	 i;
+	unsigned char	 seed[IDENTITY_SEED_LEN];
+	int		 i, rc;
 
 	memset(sup, 0, sizeof(*sup));
 	sup->cfg = *cfg;
@@ -99,10 +101,15 @@ sup_init(struct sup *sup, const struct sup_config *cfg, char *err,
 		return -1;
 	if (peerdb_open(&sup->peerdb, cfg->state_dir, err, errsz) == -1)
 		return -1;
-	if (peerdb_identity(&sup->peerdb, sup->peer_id) == -1) {
-		snprintf(err, errsz, "cannot create a peer identity");
+	if (keyfile_load_or_create(cfg->state_dir, seed, err, errsz) == -1)
 		return -1;
-	}
+	rc = identity_from_seed(&sup->identity, seed);
+	sodium_memzero(seed, sizeof(seed));
+	if (rc == -1)
+		return seterr(err, errsz, "cannot make a key pair");
+	memcpy(sup->peer_id, sup->identity.peer_id, sizeof(sup->peer_id));
+	if (peerdb_set_identity(&sup->peerdb, sup->peer_id) == -1)
+		return seterr(err, errsz, "cannot record our peer id");
 	if (library_scan(sup->games_fd, &sup->library) == -1) {
 		snprintf(err, errsz, "games dir %s: %s", cfg->games_dir,
 		    strerror(errno));
@@ -308,6 +315,27 @@ net_connect_done(struct sup *sup, const struct net_connect_done *done)
 	free(p);
 }
 
+/*
+ * The net worker asks for a hello proof: we sign it with our key, which
+ * never leaves this process. Only a proof of our own id is signed (the
+ * context, the role and our id are ours to add); an empty answer says no.
+ */
+static void
+net_sign(struct sup *sup, const struct net_sign *req)
+{
+	struct net_signed out;
+
+	memset(&out, 0, sizeof(out));
+	out.req = req->req;
+	if (identity_sign_hello(&sup->identity, req->as_listener ?
+	    HELLO_ROLE_LISTENER : HELLO_ROLE_DIALLER, req->challenge,
+	    req->verifier_id, out.proof) == -1) {
+		log_warnx("net worker asked to sign a malformed proof");
+		out.proof[0] = '\0';
+	}
+	msg_send_net_signed(sup_link(sup, PROC_NET), &out);
+}
+
 static void
 sup_dispatch_net(struct msgconn *c, struct msg *m)
 {
@@ -317,9 +345,10 @@ sup_dispatch_net(struct msgconn *c, struct msg *m)
 	struct net_connect_done done;
 	struct net_peer_up up;
 	struct net_peer_library lib;
-	struct net_peer_down down;
 	struct net_peer_catalog_have have;
 	struct net_peer_catalog cat;
+	struct net_peer_down down, gone;
+	struct net_sign	 sign;
 	struct link_fd	 link;
 	struct peer_info pi;
 	char		 why[ERROR_SIZE] = "";
@@ -358,6 +387,22 @@ sup_dispatch_net(struct msgconn *c, struct msg *m)
 			msg_free_net_peer_up(&up);
 			break;
 		}
+		/* Derived ids make this a second lock: it keeps a remembered
+		 * id to its key even if derivation ever changes. */
+		if (peerdb_check_key(&sup->peerdb, up.peer_id, up.public_key,
+		    why, sizeof(why)) == -1) {
+			log_warnx("refused %s at %s: %s", up.peer_id, up.addr,
+			    why);
+			memcpy(gone.peer_id, up.peer_id, sizeof(gone.peer_id));
+			snprintf(gone.reason, sizeof(gone.reason),
+			    "remembered with another key");
+			msg_send_net_disconnect(sup_link(sup, PROC_NET), &gone);
+			msg_free_net_peer_up(&up);
+			return;
+		}
+		if (tickets_set(&sup->tickets, up.peer_id, up.xfer_ticket) ==
+		    -1)
+			fatal("%s", __func__);
 		memcpy(pi.peer_id, up.peer_id, sizeof(pi.peer_id));
 		memcpy(pi.name, up.name, sizeof(pi.name));
 		memcpy(pi.addr, up.addr, sizeof(pi.addr));
@@ -377,6 +422,11 @@ sup_dispatch_net(struct msgconn *c, struct msg *m)
 		net_peer_library(sup, &pi, lib.games, lib.ngames, 0);
 		msg_free_net_peer_library(&lib);
 		return;
+	case MSG_NET_SIGN:
+		if (msg_recv_net_sign(m, &sign, why, sizeof(why)) == -1)
+			break;
+		net_sign(sup, &sign);
+		return;
 	case MSG_NET_HANDOFF:
 		if (msg_recv_net_handoff(m, &link, why, sizeof(why)) == -1)
 			break;
@@ -387,6 +437,7 @@ sup_dispatch_net(struct msgconn *c, struct msg *m)
 			break;
 		/* Its games go with it: list-games reads connected peers. */
 		peerdb_set_connected(&sup->peerdb, down.peer_id, 0);
+		tickets_drop(&sup->tickets, down.peer_id);
 		log_info("peer %s gone", down.peer_id);
 		commands_peers_changed(sup);
 		catalog_sync_peer_down(sup, down.peer_id);
@@ -764,6 +815,8 @@ worker_hello(struct sup *sup, enum proc_id id)
 		    sizeof(identity.peer_id));
 		snprintf(identity.name, sizeof(identity.name), "%s",
 		    sup->cfg.name);
+		memcpy(identity.public_key, sup->identity.pk_hex,
+		    sizeof(identity.public_key));
 		msg_send_net_identity(link, &identity);
 		/* A restarted worker keeps the address peers know. */
 		snprintf(listen.addr, sizeof(listen.addr), "%s",
@@ -907,8 +960,10 @@ worker_exited(struct ev_loop *loop, ev_child *w, int revents)
 		log_errx("lost %s worker: exit status %d",
 		    proc_names[wk->id], WEXITSTATUS(w->rstatus));
 	if (wk->id == PROC_NET) {
-		/* Every peer link lived in that worker. */
+		/* Every peer link lived in that worker, and so did the
+		 * links its tickets were bound to. */
 		peerdb_disconnect_all(&sup->peerdb);
+		tickets_free(&sup->tickets);
 		commands_peers_changed(sup);
 		catalog_sync_reset(sup);
 	}
@@ -1132,6 +1187,8 @@ sup_free(struct sup *sup)
 	catalog_free(&sup->catalog);
 	sup_catalog_free(sup);
 	peerdb_close(&sup->peerdb);
+	identity_wipe(&sup->identity);
+	tickets_free(&sup->tickets);
 	manifests_close(sup);
 	if (sup->games_fd != -1)
 		close(sup->games_fd);

@@ -20,6 +20,7 @@
 #include "supervisor/catalog_sign.h"
 #include "supervisor/library.h"
 #include "supervisor/peerdb.h"
+#include "supervisor/tickets.h"
 
 /* What a reload may change while peers are linked (lanspread.conf(5)). */
 struct sup_live {
@@ -143,7 +144,9 @@ struct sup {
 	unsigned char		 own_key[CATALOG_KEY_SIZE];
 	struct catalog_sync	*sync;		/* offers and the fetch */
 	struct peerdb		 peerdb;
-	char			 peer_id[PEER_ID_SIZE];
+	char			 peer_id[PEER_ID_SIZE];	/* our key's */
+	struct identity		 identity;	/* our key pair: we sign */
+	struct tickets		 tickets;	/* of linked peers */
 	struct library		 library;
 	struct worker		 workers[PROC_MAX];
 	char			 listen_addr[ADDR_STRLEN];	/* reported */

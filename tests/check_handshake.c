@@ -24,9 +24,10 @@
 #include "tests/testutil.h"
 #include "worker-net/net.h"
 
-#define OUR_ID		"00112233445566778899aabbccddeeff"
-#define OTHER_ID	"0f1e2d3c4b5a69788796a5b4c3d2e1f0"
-#define THIRD_ID	"a0a1a2a3a4a5a6a7a8a9aaabacadaeaf"
+/* Peer ids are derived from keys: each test peer has its own. */
+#define OUR_ID		(our_key.peer_id)
+#define OTHER_ID	(other_key.peer_id)
+#define THIRD_ID	(third_key.peer_id)
 #define PEER_ADDR	"127.0.0.9:4000"
 #define MAXREC		16
 #define MAXGAMES	8
@@ -46,15 +47,26 @@ struct rec {
 	struct game_entry	 games[MAXGAMES];
 };
 
-/* The test's end of a link: a framed connection and what it received. */
+/*
+ * The test's end of a link: a framed connection and what it received.
+ * As a dialler it answers the ack with its proof, signed by ident (by
+ * prover when set: the wrong key), with the library its hello was given.
+ */
 struct end {
 	struct msgconn	 mc;
 	int		 nrec;
 	struct rec	 rec[MAXREC];
 	int		 closed;
 	char		 why[128];
+	const struct identity *ident;
+	const struct identity *prover;
+	char		 their_challenge[IDENTITY_CHALLENGE_HEX];
+	char		 ticket[XFER_TICKET_HEX];	/* net gave us */
+	struct game_entry pend[MAXGAMES];
+	size_t		 npend;
 };
 
+static struct identity	 our_key, other_key, third_key;
 static struct ev_loop	*loop;
 static struct net	*net;
 static struct end	 sup;		/* the supervisor's end */
@@ -62,12 +74,54 @@ static struct end	 peers[3];	/* remote ends of peer links */
 
 static Suite	*handshake_suite(void);
 
+static int	 signs_asked;	/* NET_SIGN requests seen */
+static int	 refuse_signs;	/* answer them with no proof */
+
+static void
+answer_sign(struct end *e, struct msg *m)
+{
+	struct net_sign	 req;
+	struct net_signed out;
+	char		 why[ERROR_SIZE];
+
+	ck_assert_int_eq(msg_recv_net_sign(m, &req, why, sizeof(why)), 0);
+	signs_asked++;
+	memset(&out, 0, sizeof(out));
+	out.req = req.req;
+	if (!refuse_signs)
+		ck_assert_int_eq(identity_sign_hello(&our_key,
+		    req.as_listener ? HELLO_ROLE_LISTENER : HELLO_ROLE_DIALLER,
+		    req.challenge, req.verifier_id, out.proof), 0);
+	ck_assert_int_eq(msg_send_net_signed(&e->mc, &out), 0);
+}
+
+/* The dialler's proof, answering ack's challenge, with e's library. */
+static void
+send_proof(struct end *e, const struct peer_hello_ack *ack)
+{
+	struct peer_hello_proof p;
+	const struct identity *signer = e->prover ? e->prover : e->ident;
+	struct identity	 as = *signer;
+
+	memset(&p, 0, sizeof(p));
+	/* Signed as the claimed id, whatever key signs. */
+	memcpy(as.peer_id, e->ident->peer_id, sizeof(as.peer_id));
+	ck_assert_int_eq(identity_sign_hello(&as, HELLO_ROLE_DIALLER,
+	    ack->challenge, ack->peer_id, p.proof), 0);
+	snprintf(p.ticket, sizeof(p.ticket), "%032x", 7);
+	p.games = e->pend;
+	p.ngames = e->npend;
+	ck_assert_int_eq(msg_send_peer_hello_proof(&e->mc, &p), 0);
+}
+
 static void
 end_msg(struct msgconn *c, struct msg *m)
 {
 	struct end	*e = c->arg;
 	struct rec	*r;
 	struct peer_hello h;
+	struct peer_hello_ack ack;
+	struct peer_hello_proof proof;
 	struct net_peer_up up;
 	struct net_peer_library pl;
 	struct game_list lib;
@@ -75,6 +129,11 @@ end_msg(struct msgconn *c, struct msg *m)
 	char		 why[ERROR_SIZE];
 	size_t		 n = 0;
 
+	/* The supervisor's end signs our proofs, as the supervisor does. */
+	if (m->type == MSG_NET_SIGN) {
+		answer_sign(e, m);
+		return;
+	}
 	ck_assert_int_lt(e->nrec, MAXREC);
 	r = &e->rec[e->nrec++];
 	memset(r, 0, sizeof(*r));
@@ -87,13 +146,29 @@ end_msg(struct msgconn *c, struct msg *m)
 	/* Games are decoded by the message's own typed pair, strictly. */
 	switch (m->type) {
 	case MSG_PEER_HELLO:
-	case MSG_PEER_HELLO_ACK:
-		if ((m->type == MSG_PEER_HELLO ?
-		    msg_recv_peer_hello(m, &h, why, sizeof(why)) :
-		    msg_recv_peer_hello_ack(m, &h, why, sizeof(why))) == 0) {
+		/* Net dialled: its challenge is what our ack must sign. */
+		if (msg_recv_peer_hello(m, &h, why, sizeof(why)) == 0) {
 			r->games_ok = 1;
-			list = h.games;
-			n = h.ngames;
+			memcpy(e->their_challenge, h.challenge,
+			    sizeof(e->their_challenge));
+		}
+		break;
+	case MSG_PEER_HELLO_ACK:
+		if (msg_recv_peer_hello_ack(m, &ack, why, sizeof(why)) == 0) {
+			r->games_ok = 1;
+			list = ack.games;
+			n = ack.ngames;
+			memcpy(e->ticket, ack.ticket, sizeof(e->ticket));
+			if (e->ident != NULL)
+				send_proof(e, &ack);
+		}
+		break;
+	case MSG_PEER_HELLO_PROOF:
+		if (msg_recv_peer_hello_proof(m, &proof, why,
+		    sizeof(why)) == 0) {
+			r->games_ok = 1;
+			list = proof.games;
+			n = proof.ngames;
 		}
 		break;
 	case MSG_NET_PEER_UP:
@@ -175,6 +250,19 @@ find_type(const struct end *e, uint32_t type)
 	return NULL;
 }
 
+static const unsigned char our_seed[IDENTITY_SEED_LEN] = { 1 };
+
+static void
+test_keys(void)
+{
+	unsigned char	 seed[IDENTITY_SEED_LEN] = { 2 };
+
+	ck_assert_int_eq(identity_from_seed(&our_key, our_seed), 0);
+	ck_assert_int_eq(identity_from_seed(&other_key, seed), 0);
+	seed[0] = 3;
+	ck_assert_int_eq(identity_from_seed(&third_key, seed), 0);
+}
+
 /*
  * Checked fixture: a net on its own loop, told its identity by the test
  * acting as the supervisor, before any peer link exists.
@@ -191,10 +279,16 @@ net_setup(void)
 	net = net_new(loop, sv[0]);
 	ck_assert_ptr_nonnull(net);
 	end_init(&sup, sv[1]);
+	sup.mc.allow_fds = 1;	/* transfer links are handed over */
 	memset(peers, 0, sizeof(peers));
 
+	test_keys();
+	signs_asked = refuse_signs = 0;
+	memset(&identity, 0, sizeof(identity));
 	snprintf(identity.peer_id, sizeof(identity.peer_id), "%s", OUR_ID);
 	snprintf(identity.name, sizeof(identity.name), "self");
+	memcpy(identity.public_key, our_key.pk_hex,
+	    sizeof(identity.public_key));
 	ck_assert_int_eq(msg_send_net_identity(&sup.mc, &identity), 0);
 	{
 		int	 i;
@@ -228,9 +322,17 @@ new_link(struct end *e, int outbound)
 {
 	int	 pv[2];
 
+	struct link	*l;
+
 	tu_socketpair(pv);
-	ck_assert_ptr_nonnull(net_link_new(net, pv[0], outbound));
+	ck_assert_ptr_nonnull(l = net_link_new(net, pv[0], outbound));
 	end_init(e, pv[1]);
+	/* A link we dialled says hello first, with our challenge. */
+	if (outbound) {
+		ck_assert_int_eq(handshake_send_hello(l), 0);
+		spin_until_nrec(e, 1);
+		ck_assert_str_ne(e->their_challenge, "");
+	}
 }
 
 static struct game_entry
@@ -258,20 +360,60 @@ two_games(struct game_entry g[2])
 	return 2;
 }
 
+/* The test key whose id is id; a claim of any other id shows other's. */
+static const struct identity *
+key_for(const char *id)
+{
+	if (strcmp(id, OUR_ID) == 0)
+		return &our_key;
+	if (strcmp(id, THIRD_ID) == 0)
+		return &third_key;
+	return &other_key;
+}
+
+/*
+ * A hello (or, to a link net dialled, an ack with its proof and games)
+ * claiming id with that id's key. A hello's games go with the proof the
+ * end sends when the ack comes.
+ */
 static void
 send_hello(struct end *e, uint32_t type, uint64_t proto, const char *id,
     const char *name, const char *addr, const struct game_entry *g,
     size_t n)
 {
 	struct msgout	 m;
+	char		 challenge[IDENTITY_CHALLENGE_HEX];
+	char		 proof[IDENTITY_SIG_HEX];
+	struct identity	 as;
 	size_t		 i;
 
+	e->ident = key_for(id);
+	ck_assert_uint_le(n, MAXGAMES);
+	if (n > 0)
+		memcpy(e->pend, g, n * sizeof(*g));
+	e->npend = n;
+	identity_new_challenge(challenge);
 	/* Packed by hand: a hostile peer sends what no struct would hold. */
-	msgout_init(&m, type, 5);
+	msgout_init(&m, type, type == MSG_PEER_HELLO ? 6 : 9);
 	msgout_u64(&m, "proto", proto);
 	msgout_str(&m, "peer_id", id);
 	msgout_str(&m, "name", name);
 	msgout_str(&m, "addr", addr);
+	msgout_str(&m, "public_key", e->ident->pk_hex);
+	msgout_str(&m, "challenge", challenge);
+	if (type == MSG_PEER_HELLO) {
+		ck_assert_int_eq(msgconn_send(&e->mc, &m, -1), 0);
+		return;
+	}
+	as = e->prover ? *e->prover : *e->ident;
+	if (peer_id_is_valid(id))
+		memcpy(as.peer_id, id, sizeof(as.peer_id));
+	if (e->their_challenge[0] == '\0' ||
+	    identity_sign_hello(&as, HELLO_ROLE_LISTENER, e->their_challenge,
+	    OUR_ID, proof) == -1)
+		snprintf(proof, sizeof(proof), "%0128d", 0);	/* no proof */
+	msgout_str(&m, "proof", proof);
+	msgout_str(&m, "ticket", "0123456789abcdef0123456789abcdef");
 	msgout_key(&m, "games");
 	msgpack_pack_array(&m.pk, n);
 	for (i = 0; i < n; i++) {
@@ -648,23 +790,204 @@ START_TEST(outbound_link_refuses_a_hello_instead_of_an_ack)
 }
 END_TEST
 
-START_TEST(peer_back_on_a_new_link_replaces_the_old_one)
+/* Ids cannot be taken over: the linked peer keeps its link. */
+START_TEST(newcomer_claiming_a_linked_id_is_refused_and_the_link_stays)
 {
-	const struct rec *r;
+	bring_up(&peers[0], OTHER_ID, PEER_ADDR);
+	/* Even with the real key: one link per peer, the first one. */
+	new_link(&peers[1], 0);
+	send_hello(&peers[1], MSG_PEER_HELLO, PEER_PROTO_VERSION, OTHER_ID,
+	    "other", "127.0.0.10:4001", NULL, 0);
+	tu_spin(loop, &peers[1].closed, SPIN_MAX);
+	ck_assert_int_eq(peers[1].closed, 1);
+	ck_assert_int_eq(count_type(&peers[1], MSG_PEER_HELLO_ACK), 0);
+	tu_spin(loop, NULL, SETTLE);
+	ck_assert_int_eq(peers[0].closed, 0);
+	ck_assert_int_eq(count_type(&sup, MSG_NET_PEER_DOWN), 0);
+	ck_assert_int_eq(count_type(&sup, MSG_NET_PEER_UP), 1);
+	ck_assert_str_eq(sup.rec[0].addr, PEER_ADDR);
+	ck_assert_int_eq(net->nlinks, 1);
+}
+END_TEST
+
+START_TEST(hello_whose_id_is_not_derived_from_its_key_is_refused)
+{
+	new_link(&peers[0], 0);
+	/* THIRD's id, OTHER's key (what key_for gives an unknown id). */
+	peers[0].ident = &other_key;
+	send_hello(&peers[0], MSG_PEER_HELLO, PEER_PROTO_VERSION,
+	    "0f1e2d3c4b5a69788796a5b4c3d2e1f0", "other", PEER_ADDR, NULL, 0);
+	assert_refused_silently(&peers[0]);
+	ck_assert_int_eq(count_type(&peers[0], MSG_PEER_HELLO_ACK), 0);
+}
+END_TEST
+
+/* The dialler shows a key it does not hold: acked, never up. */
+START_TEST(dialler_without_the_secret_key_is_never_reported_up)
+{
+	new_link(&peers[0], 0);
+	peers[0].prover = &third_key;
+	send_hello(&peers[0], MSG_PEER_HELLO, PEER_PROTO_VERSION, OTHER_ID,
+	    "other", PEER_ADDR, NULL, 0);
+	spin_until_nrec(&peers[0], 1);
+	ck_assert_int_eq(count_type(&peers[0], MSG_PEER_HELLO_ACK), 1);
+	assert_refused_silently(&peers[0]);
+}
+END_TEST
+
+/*
+ * We dialled the real peer; a host claiming its id dials us with its
+ * public key and a proof it cannot make: refused, our link stays.
+ */
+START_TEST(impersonator_of_a_peer_we_dialled_is_refused_and_the_link_stays)
+{
+	struct game_entry g[2];
+
+	new_link(&peers[0], 1);
+	send_hello(&peers[0], MSG_PEER_HELLO_ACK, PEER_PROTO_VERSION,
+	    OTHER_ID, "other", PEER_ADDR, g, two_games(g));
+	spin_until_nrec(&sup, 1);
+	ck_assert_int_eq(count_type(&sup, MSG_NET_PEER_UP), 1);
+	new_link(&peers[1], 0);
+	peers[1].prover = &third_key;
+	send_hello(&peers[1], MSG_PEER_HELLO, PEER_PROTO_VERSION, OTHER_ID,
+	    "fake", "127.0.0.66:4000", NULL, 0);
+	tu_spin(loop, &peers[1].closed, SPIN_MAX);
+	ck_assert_int_eq(peers[1].closed, 1);
+	tu_spin(loop, NULL, SETTLE);
+	ck_assert_int_eq(peers[0].closed, 0);
+	ck_assert_int_eq(count_type(&sup, MSG_NET_PEER_UP), 1);
+	ck_assert_int_eq(count_type(&sup, MSG_NET_PEER_DOWN), 0);
+	ck_assert_int_eq(net->nlinks, 1);
+}
+END_TEST
+
+START_TEST(listener_ack_without_a_valid_proof_is_refused)
+{
+	new_link(&peers[0], 1);
+	peers[0].prover = &third_key;
+	send_hello(&peers[0], MSG_PEER_HELLO_ACK, PEER_PROTO_VERSION,
+	    OTHER_ID, "other", PEER_ADDR, NULL, 0);
+	assert_refused_silently(&peers[0]);
+	ck_assert_int_eq(count_type(&peers[0], MSG_PEER_HELLO_PROOF), 0);
+}
+END_TEST
+
+/* A transfer link opens only with the ticket a linked peer was given. */
+START_TEST(transfer_link_needs_the_ticket_of_a_linked_peer)
+{
+	struct peer_xfer_open open;
+	int	 i;
 
 	bring_up(&peers[0], OTHER_ID, PEER_ADDR);
-	bring_up(&peers[1], OTHER_ID, "127.0.0.10:4001");
-	tu_spin(loop, &peers[0].closed, SPIN_MAX);
-	ck_assert_int_eq(peers[0].closed, 1);
-	ck_assert_int_eq(peers[1].closed, 0);
+	ck_assert_uint_eq(strlen(peers[0].ticket), XFER_TICKET_HEX - 1);
+	memset(&open, 0, sizeof(open));
+	open.proto = XFER_PROTO_VERSION;
+	for (i = 0; i < 3; i++) {
+		snprintf(open.peer_id, sizeof(open.peer_id), "%s",
+		    i == 1 ? THIRD_ID : OTHER_ID);
+		if (i == 0)	/* another ticket */
+			snprintf(open.ticket, sizeof(open.ticket), "%032x", 1);
+		else		/* a peer that is not linked */
+			memcpy(open.ticket, peers[0].ticket,
+			    sizeof(open.ticket));
+		if (i == 2)	/* none at all */
+			open.ticket[0] = '\0';
+		new_link(&peers[1], 0);
+		ck_assert_int_eq(msg_send_peer_xfer_open(&peers[1].mc, &open),
+		    0);
+		tu_spin(loop, &peers[1].closed, SPIN_MAX);
+		ck_assert_msg(peers[1].closed == 1, "open %d accepted", i);
+		msgconn_close(&peers[1].mc);
+	}
 	tu_spin(loop, NULL, SETTLE);
-	/* Up twice, never down: the supervisor just updates the address. */
-	ck_assert_int_eq(count_type(&sup, MSG_NET_PEER_DOWN), 0);
-	ck_assert_int_eq(count_type(&sup, MSG_NET_PEER_UP), 2);
-	r = &sup.rec[1];
-	ck_assert_str_eq(r->peer_id, OTHER_ID);
-	ck_assert_str_eq(r->addr, "127.0.0.10:4001");
-	ck_assert_int_eq(net->nlinks, 1);
+	ck_assert_int_eq(count_type(&sup, MSG_NET_HANDOFF), 0);
+	/* The linked peer's own ticket: handed to the transfer worker. */
+	snprintf(open.peer_id, sizeof(open.peer_id), "%s", OTHER_ID);
+	memcpy(open.ticket, peers[0].ticket, sizeof(open.ticket));
+	new_link(&peers[1], 0);
+	ck_assert_int_eq(msg_send_peer_xfer_open(&peers[1].mc, &open), 0);
+	for (i = 0; i < SPIN_MAX && count_type(&sup, MSG_NET_HANDOFF) == 0;
+	    i++)
+		tu_spin(loop, NULL, 1);
+	ck_assert_int_eq(count_type(&sup, MSG_NET_HANDOFF), 1);
+	ck_assert_int_eq(peers[0].closed, 0);
+}
+END_TEST
+
+/*
+ * Our secret key stays with the supervisor: net is told only the public
+ * one, asks for each proof it sends, and goes no further without one.
+ */
+START_TEST(proofs_are_signed_by_the_supervisor_and_a_refusal_closes_the_link)
+{
+	bring_up(&peers[0], OTHER_ID, PEER_ADDR);
+	ck_assert_int_eq(signs_asked, 1);	/* our ack's proof */
+	refuse_signs = 1;
+	new_link(&peers[1], 0);
+	send_hello(&peers[1], MSG_PEER_HELLO, PEER_PROTO_VERSION, THIRD_ID,
+	    "third", "127.0.0.10:4001", NULL, 0);
+	tu_spin(loop, &peers[1].closed, SPIN_MAX);
+	ck_assert_int_eq(peers[1].closed, 1);
+	ck_assert_int_eq(signs_asked, 2);
+	ck_assert_int_eq(count_type(&peers[1], MSG_PEER_HELLO_ACK), 0);
+	ck_assert_int_eq(peers[0].closed, 0);
+}
+END_TEST
+
+/* identity.c: the derivation and what a proof binds. */
+START_TEST(peer_id_is_the_first_half_of_sha256_of_the_public_key)
+{
+	unsigned char	 h[crypto_hash_sha256_BYTES];
+	char		 want[PEER_ID_SIZE];
+	unsigned char	 pk[IDENTITY_PK_LEN];
+	size_t		 i;
+
+	test_keys();
+	crypto_hash_sha256(h, other_key.pk, sizeof(other_key.pk));
+	for (i = 0; i < PEER_ID_LEN / 2; i++)
+		snprintf(want + 2 * i, 3, "%02x", h[i]);
+	ck_assert_str_eq(other_key.peer_id, want);
+	ck_assert(peer_id_is_valid(other_key.peer_id));
+	ck_assert_int_eq(identity_id_matches_key(other_key.peer_id,
+	    other_key.pk_hex, pk), 1);
+	ck_assert_int_eq(identity_id_matches_key(third_key.peer_id,
+	    other_key.pk_hex, pk), 0);
+	ck_assert_int_eq(identity_id_matches_key(other_key.peer_id,
+	    "nothex", pk), 0);
+}
+END_TEST
+
+START_TEST(proof_verifies_only_for_its_role_challenge_ids_and_key)
+{
+	char	 c[IDENTITY_CHALLENGE_HEX], c2[IDENTITY_CHALLENGE_HEX];
+	char	 proof[IDENTITY_SIG_HEX];
+
+	test_keys();
+	identity_new_challenge(c);
+	identity_new_challenge(c2);
+	ck_assert_str_ne(c, c2);
+	ck_assert_int_eq(identity_sign_hello(&other_key, HELLO_ROLE_DIALLER,
+	    c, our_key.peer_id, proof), 0);
+	ck_assert_int_eq(identity_verify_hello(other_key.pk,
+	    HELLO_ROLE_DIALLER, c, other_key.peer_id, our_key.peer_id,
+	    proof), 0);
+	ck_assert_int_eq(identity_verify_hello(other_key.pk,
+	    HELLO_ROLE_LISTENER, c, other_key.peer_id, our_key.peer_id,
+	    proof), -1);
+	ck_assert_int_eq(identity_verify_hello(other_key.pk,
+	    HELLO_ROLE_DIALLER, c2, other_key.peer_id, our_key.peer_id,
+	    proof), -1);
+	ck_assert_int_eq(identity_verify_hello(other_key.pk,
+	    HELLO_ROLE_DIALLER, c, other_key.peer_id, third_key.peer_id,
+	    proof), -1);
+	ck_assert_int_eq(identity_verify_hello(third_key.pk,
+	    HELLO_ROLE_DIALLER, c, other_key.peer_id, our_key.peer_id,
+	    proof), -1);
+	proof[0] = proof[0] == '0' ? '1' : '0';
+	ck_assert_int_eq(identity_verify_hello(other_key.pk,
+	    HELLO_ROLE_DIALLER, c, other_key.peer_id, our_key.peer_id,
+	    proof), -1);
 }
 END_TEST
 
@@ -743,10 +1066,11 @@ START_TEST(frame_before_the_hello_over_a_few_kib_closes_the_link)
 }
 END_TEST
 
+/* Before the link is up a library comes only with a proof (or an ack). */
 START_TEST(hello_as_large_as_a_library_waits_for_its_body)
 {
 	new_link(&peers[0], 0);
-	send_header(&peers[0], MSG_PEER_HELLO, NET_LIBRARY_FRAME_MAX);
+	send_header(&peers[0], MSG_PEER_HELLO_PROOF, NET_LIBRARY_FRAME_MAX);
 	tu_spin(loop, NULL, SETTLE);
 	ck_assert_int_eq(peers[0].closed, 0);
 	ck_assert_int_eq(net->nlinks, 1);
@@ -756,7 +1080,16 @@ END_TEST
 START_TEST(hello_larger_than_any_library_closes_the_link)
 {
 	new_link(&peers[0], 0);
-	send_header(&peers[0], MSG_PEER_HELLO, NET_LIBRARY_FRAME_MAX + 1);
+	send_header(&peers[0], MSG_PEER_HELLO_PROOF, NET_LIBRARY_FRAME_MAX + 1);
+	assert_refused_silently(&peers[0]);
+}
+END_TEST
+
+/* A hello carries no library: it is a small frame. */
+START_TEST(hello_over_a_few_kib_closes_the_link)
+{
+	new_link(&peers[0], 0);
+	send_header(&peers[0], MSG_PEER_HELLO, NET_PREHELLO_FRAME_MAX + 1);
 	assert_refused_silently(&peers[0]);
 }
 END_TEST
@@ -772,10 +1105,10 @@ START_TEST(frame_after_up_larger_than_any_library_drops_the_peer)
 }
 END_TEST
 
-/* The largest library any peer may send fits in the frame a hello gets. */
+/* The largest library any peer may send fits in the frame an ack gets. */
 START_TEST(hello_with_the_largest_library_fits_the_hello_limit)
 {
-	struct peer_hello h;
+	struct peer_hello_ack h;
 	char		*frame = NULL;
 	size_t		 len = 0, i;
 
@@ -784,6 +1117,9 @@ START_TEST(hello_with_the_largest_library_fits_the_hello_limit)
 	memset(h.peer_id, 'f', PEER_ID_LEN);
 	memset(h.name, 'n', sizeof(h.name) - 1);
 	memset(h.addr, '1', sizeof(h.addr) - 1);
+	memset(h.public_key, 'f', sizeof(h.public_key) - 1);
+	memset(h.challenge, 'f', sizeof(h.challenge) - 1);
+	memset(h.proof, 'f', sizeof(h.proof) - 1);
 	h.ngames = GAMELIST_MAX;
 	h.games = calloc(h.ngames, sizeof(*h.games));
 	ck_assert_ptr_nonnull(h.games);
@@ -795,7 +1131,7 @@ START_TEST(hello_with_the_largest_library_fits_the_hello_limit)
 		h.games[i].size = UINT64_MAX;
 		h.games[i].downloaded = h.games[i].installed = 1;
 	}
-	ck_assert_int_eq(msg_frame_peer_hello(&h, &frame, &len), 0);
+	ck_assert_int_eq(msg_frame_peer_hello_ack(&h, &frame, &len), 0);
 	ck_assert_uint_le(len - sizeof(struct msg_header),
 	    NET_LIBRARY_FRAME_MAX);
 	free(frame);
@@ -812,7 +1148,7 @@ half_sent_hello(uint32_t len)
 
 	tu_socketpair(pv);
 	ck_assert_ptr_nonnull(net_link_new(net, pv[0], 0));
-	hdr.type = htole32(MSG_PEER_HELLO);
+	hdr.type = htole32(MSG_PEER_HELLO_PROOF);
 	hdr.flags = 0;
 	hdr.len = htole32(len);
 	ck_assert_int_eq(write(pv[1], &hdr, sizeof(hdr)), (ssize_t)sizeof(hdr));
@@ -929,7 +1265,21 @@ handshake_suite(void)
 	tc = tu_tcase(s, "links", NULL, NULL, net_setup, net_teardown);
 	tcase_add_test(tc, outbound_link_takes_an_ack_and_sends_none_back);
 	tcase_add_test(tc, outbound_link_refuses_a_hello_instead_of_an_ack);
-	tcase_add_test(tc, peer_back_on_a_new_link_replaces_the_old_one);
+	tcase_add_test(tc,
+	    newcomer_claiming_a_linked_id_is_refused_and_the_link_stays);
+	tcase_add_test(tc,
+	    hello_whose_id_is_not_derived_from_its_key_is_refused);
+	tcase_add_test(tc, dialler_without_the_secret_key_is_never_reported_up);
+	tcase_add_test(tc,
+	    impersonator_of_a_peer_we_dialled_is_refused_and_the_link_stays);
+	tcase_add_test(tc, listener_ack_without_a_valid_proof_is_refused);
+	tcase_add_test(tc, transfer_link_needs_the_ticket_of_a_linked_peer);
+	tcase_add_test(tc,
+	    proofs_are_signed_by_the_supervisor_and_a_refusal_closes_the_link);
+	tcase_add_test(tc,
+	    peer_id_is_the_first_half_of_sha256_of_the_public_key);
+	tcase_add_test(tc,
+	    proof_verifies_only_for_its_role_challenge_ids_and_key);
 	tcase_add_test(tc, bad_hello_on_one_link_leaves_other_peers_alone);
 	tcase_add_test(tc, rejected_hello_never_leaves_a_stale_peer_up);
 
@@ -938,6 +1288,7 @@ handshake_suite(void)
 	    frame_before_the_hello_over_a_few_kib_closes_the_link);
 	tcase_add_test(tc, hello_as_large_as_a_library_waits_for_its_body);
 	tcase_add_test(tc, hello_larger_than_any_library_closes_the_link);
+	tcase_add_test(tc, hello_over_a_few_kib_closes_the_link);
 	tcase_add_test(tc,
 	    frame_after_up_larger_than_any_library_drops_the_peer);
 	tcase_add_test(tc, hello_with_the_largest_library_fits_the_hello_limit);

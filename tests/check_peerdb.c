@@ -15,6 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/identity.h"
+#include "supervisor/keyfile.h"
 #include "supervisor/peerdb.h"
 #include "tests/testutil.h"
 
@@ -159,49 +161,141 @@ seed_x(struct game_entry lib[2])
 	ck_assert_int_eq(peerdb_set_library(&db, PEER_X, lib, 2), 0);
 }
 
-/* identity */
+/* identity: the key file and the id derived from it */
+
+/* Our peer id as the supervisor makes it, from dir's key file. */
+static void
+our_id(const char *dir, char id[PEER_ID_SIZE])
+{
+	unsigned char	 seed[IDENTITY_SEED_LEN];
+	struct identity	 ident;
+	char		 err[256] = "";
+
+	ck_assert_msg(keyfile_load_or_create(dir, seed, err, sizeof(err)) ==
+	    0, "%s", err);
+	ck_assert_int_eq(identity_from_seed(&ident, seed), 0);
+	memcpy(id, ident.peer_id, PEER_ID_SIZE);
+}
 
 START_TEST(peer_id_is_32_lowercase_hex_characters)
 {
-	char	 id[PEER_ID_LEN + 1], again[PEER_ID_LEN + 1];
+	char	 id[PEER_ID_SIZE], again[PEER_ID_SIZE];
 	size_t	 i;
 
 	memset(id, 'Z', sizeof(id));
-	ck_assert_int_eq(peerdb_identity(&db, id), 0);
+	our_id(root, id);
 	ck_assert_uint_eq(strlen(id), 32);
 	for (i = 0; i < 32; i++)
 		ck_assert_msg(isxdigit((unsigned char)id[i]) &&
 		    !isupper((unsigned char)id[i]), "peer id %s", id);
-	ck_assert_int_eq(peerdb_identity(&db, again), 0);
+	our_id(root, again);
 	ck_assert_str_eq(id, again);
 }
 END_TEST
 
 START_TEST(peer_id_survives_a_restart)
 {
-	char	 id[PEER_ID_LEN + 1], again[PEER_ID_LEN + 1];
+	char	 id[PEER_ID_SIZE], again[PEER_ID_SIZE];
 
-	ck_assert_int_eq(peerdb_identity(&db, id), 0);
+	our_id(root, id);
+	ck_assert_int_eq(peerdb_set_identity(&db, id), 0);
 	peerdb_close(&db);
 	open_db();
-	ck_assert_int_eq(peerdb_identity(&db, again), 0);
+	our_id(root, again);
 	ck_assert_str_eq(id, again);
+}
+END_TEST
+
+START_TEST(key_file_is_made_once_readable_by_its_owner_only)
+{
+	char		 path[PATH_MAX], id[PEER_ID_SIZE];
+	struct stat	 st;
+
+	our_id(root, id);
+	snprintf(path, sizeof(path), "%s/%s", root, KEYFILE_NAME);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 0777, 0600);
+	ck_assert_int_eq(st.st_size, IDENTITY_SEED_LEN);
+	/* Loosened by hand: tightened again at the next start. */
+	ck_assert_int_eq(chmod(path, 0644), 0);
+	our_id(root, id);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 0777, 0600);
+}
+END_TEST
+
+START_TEST(a_damaged_key_file_is_an_error_not_a_new_identity)
+{
+	unsigned char	 seed[IDENTITY_SEED_LEN];
+	char		 path[PATH_MAX], err[256] = "";
+	FILE		*f;
+
+	snprintf(path, sizeof(path), "%s/%s", root, KEYFILE_NAME);
+	ck_assert_ptr_nonnull(f = fopen(path, "w"));
+	fputs("short", f);
+	fclose(f);
+	chmod(path, 0600);
+	ck_assert_int_eq(keyfile_load_or_create(root, seed, err, sizeof(err)),
+	    -1);
+	ck_assert_ptr_nonnull(strstr(err, KEYFILE_NAME));
+}
+END_TEST
+
+/* An older version's random id gives way to the derived one. */
+START_TEST(derived_id_replaces_an_older_random_one)
+{
+	sqlite3_stmt	*st;
+	char		 id[PEER_ID_SIZE];
+
+	ck_assert_int_eq(sqlite3_exec(db.db, "INSERT INTO identity (key, value) "
+	    "VALUES ('peer_id', '0123456789abcdef0123456789abcdef')", NULL,
+	    NULL, NULL), SQLITE_OK);
+	our_id(root, id);
+	ck_assert_int_eq(peerdb_set_identity(&db, id), 0);
+	ck_assert_int_eq(sqlite3_prepare_v2(db.db, "SELECT value FROM identity "
+	    "WHERE key = 'peer_id'", -1, &st, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	ck_assert_str_eq((const char *)sqlite3_column_text(st, 0), id);
+	sqlite3_finalize(st);
 }
 END_TEST
 
 START_TEST(separate_state_dirs_get_separate_peer_ids)
 {
-	struct peerdb	 other;
-	char		 dir[PATH_MAX], err[256] = "";
-	char		 id[PEER_ID_LEN + 1], oid[PEER_ID_LEN + 1];
+	char		 dir[PATH_MAX];
+	char		 id[PEER_ID_SIZE], oid[PEER_ID_SIZE];
 
 	snprintf(dir, sizeof(dir), "%s/other", root);
 	ck_assert_int_eq(mkdir(dir, 0700), 0);
-	ck_assert_int_eq(peerdb_open(&other, dir, err, sizeof(err)), 0);
-	ck_assert_int_eq(peerdb_identity(&db, id), 0);
-	ck_assert_int_eq(peerdb_identity(&other, oid), 0);
+	our_id(root, id);
+	our_id(dir, oid);
 	ck_assert_str_ne(id, oid);
-	peerdb_close(&other);
+}
+END_TEST
+
+/* A remembered id keeps the key it was first proven with. */
+START_TEST(remembered_id_showing_another_key_is_refused)
+{
+	char	 err[256] = "";
+	const char *k1 = "1111111111111111111111111111111111111111111111111111"
+	    "111111111111", *k2 = "2222222222222222222222222222222222222222"
+	    "222222222222222222222222";
+
+	ck_assert_int_eq(peerdb_check_key(&db, PEER_X, k1, err,
+	    sizeof(err)), 0);
+	upsert(PEER_X, "alpha", "127.0.0.2:4000", 0);
+	ck_assert_int_eq(peerdb_check_key(&db, PEER_X, k1, err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(peerdb_check_key(&db, PEER_X, k2, err,
+	    sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "remembered"));
+	/* Still the first key after a restart. */
+	peerdb_close(&db);
+	open_db();
+	ck_assert_int_eq(peerdb_check_key(&db, PEER_X, k2, err,
+	    sizeof(err)), -1);
+	ck_assert_int_eq(peerdb_check_key(&db, PEER_X, k1, err,
+	    sizeof(err)), 0);
 }
 END_TEST
 
@@ -537,6 +631,10 @@ peerdb_suite(void)
 	tcase_add_test(tc, peer_id_is_32_lowercase_hex_characters);
 	tcase_add_test(tc, peer_id_survives_a_restart);
 	tcase_add_test(tc, separate_state_dirs_get_separate_peer_ids);
+	tcase_add_test(tc, key_file_is_made_once_readable_by_its_owner_only);
+	tcase_add_test(tc, a_damaged_key_file_is_an_error_not_a_new_identity);
+	tcase_add_test(tc, derived_id_replaces_an_older_random_one);
+	tcase_add_test(tc, remembered_id_showing_another_key_is_refused);
 	tcase_add_test(tc, open_refuses_a_missing_state_dir);
 
 	tc = tu_tcase(s, "peers", top_setup, top_teardown,

@@ -80,6 +80,18 @@ link_arm(struct link *l, ev_tstamp after)
 
 static void	log_refused(struct net *, const char *, const char *);
 
+/* A link just came up: its connect request is answered, pings start. */
+void
+net_link_established(struct link *l)
+{
+	if (l->connect_req != 0) {
+		connect_done(l->net, l->connect_req, NULL);
+		l->connect_req = 0;
+	}
+	link_arm(l, NET_PING_INTERVAL);
+	catalog_share_link_up(l);
+}
+
 /* A large frame arrived whole, or its link went: its share is free. */
 static void
 large_frame_done(struct link *l)
@@ -101,8 +113,9 @@ link_body_limit(const struct msgconn *c, uint32_t type, uint32_t len)
 	struct net	*net = l->net;
 	size_t		 max = NET_PREHELLO_FRAME_MAX;
 
-	if (l->state == LINK_UP || type == MSG_PEER_HELLO ||
-	    type == MSG_PEER_HELLO_ACK)
+	/* Before the link is up, a library comes only with a proof. */
+	if (l->state == LINK_UP || type == MSG_PEER_HELLO_ACK ||
+	    type == MSG_PEER_HELLO_PROOF)
 		max = NET_LIBRARY_FRAME_MAX;
 	if (l->state == LINK_UP && type == MSG_PEER_CATALOG && l->catalog_asked)
 		max = NET_CATALOG_FRAME_MAX;
@@ -192,6 +205,11 @@ link_free(struct link *l)
 {
 	struct net	*net = l->net;
 
+	if (l->held_ack != NULL) {
+		msg_free_peer_hello_ack(l->held_ack);
+		free(l->held_ack);
+	}
+
 	large_frame_done(l);
 	ev_timer_stop(net->loop, &l->timer);
 	ev_io_stop(net->loop, &l->cio);
@@ -255,9 +273,26 @@ link_closed(struct msgconn *c, const char *why)
 	net_link_drop(l, why);
 }
 
+/* The opener is a peer linked now, showing the ticket we gave it. */
+static int
+ticket_is_valid(const struct net *net, const struct peer_xfer_open *open)
+{
+	const struct link *l;
+
+	TAILQ_FOREACH(l, &net->links, entry)
+		if (l->state == LINK_UP && strcmp(l->peer_id,
+		    open->peer_id) == 0)
+			return strlen(open->ticket) == XFER_TICKET_HEX - 1 &&
+			    sodium_memcmp(l->ticket_ours, open->ticket,
+			    XFER_TICKET_HEX - 1) == 0;
+	return 0;
+}
+
 /*
  * A link opened for a transfer goes to the transfer worker, through the
- * supervisor; the dialler sends nothing more until it is accepted.
+ * supervisor, once its ticket shows it comes from a peer whose key is
+ * proven on a link that is up; the dialler sends nothing more until it
+ * is accepted.
  */
 static void
 net_handoff(struct link *l, struct msg *m)
@@ -275,6 +310,12 @@ net_handoff(struct link *l, struct msg *m)
 	/* Only for counting its bytes: the id is the opener's claim. */
 	snprintf(handoff.peer_id, sizeof(handoff.peer_id), "%s",
 	    peer_id_is_valid(open.peer_id) ? open.peer_id : "");
+	if (!ticket_is_valid(net, &open)) {
+		log_refused(net, l->host, "a transfer link without a ticket "
+		    "of a linked peer");
+		net_link_drop(l, "transfer link not bound to a linked peer");
+		return;
+	}
 	if ((handoff.fd = dup(l->mc.fd)) == -1) {
 		net_link_drop(l, "cannot hand off a transfer link");
 		return;
@@ -298,20 +339,29 @@ net_dispatch_peer(struct msgconn *c, struct msg *m)
 		return;
 	}
 	if (l->state == LINK_HELLO) {
-		/* The dialler says hello; the listener answers with an ack. */
-		if (m->type != (l->outbound ? MSG_PEER_HELLO_ACK :
-		    MSG_PEER_HELLO)) {
-			net_link_drop(l, "expected a hello first");
+		/*
+		 * The dialler says hello, the listener answers with an ack,
+		 * the dialler with its proof; then the link is up.
+		 */
+		uint32_t want = l->outbound ? MSG_PEER_HELLO_ACK :
+		    l->acked ? MSG_PEER_HELLO_PROOF : MSG_PEER_HELLO;
+
+		if (m->type != want) {
+			net_link_drop(l, l->acked ? "expected a hello proof" :
+			    "expected a hello first");
 			return;
 		}
-		if (handshake_recv_hello(l, m) == -1)
+		/* While our proof is being signed, the peer waits. */
+		if (l->sign_req != 0) {
+			net_link_drop(l, "spoke before our answer");
 			return;
-		if (l->connect_req != 0) {
-			connect_done(l->net, l->connect_req, NULL);
-			l->connect_req = 0;
 		}
-		link_arm(l, NET_PING_INTERVAL);
-		catalog_share_link_up(l);
+		if (m->type == MSG_PEER_HELLO)
+			handshake_recv_hello(l, m);
+		else if (m->type == MSG_PEER_HELLO_ACK)
+			handshake_recv_ack(l, m);
+		else if (handshake_recv_proof(l, m) == 0)
+			net_link_established(l);
 		return;
 	}
 	switch (m->type) {
@@ -495,7 +545,7 @@ connect_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 	l->state = LINK_HELLO;
 	link_frames_init(l, fd);
 	link_arm(l, NET_HELLO_TIMEOUT);
-	if (handshake_send_hello(l, 0) == -1)
+	if (handshake_send_hello(l) == -1)
 		net_link_drop(l, "cannot send hello");
 }
 
@@ -609,11 +659,31 @@ net_goodbye(struct net *net)
 	ev_break(net->loop, EVBREAK_ALL);
 }
 
+/*
+ * Who we are: our id and the public key it derives from. The secret key
+ * stays with the supervisor, which signs our proofs (handshake_signed).
+ */
+static int
+net_take_identity(struct net *net, const struct net_identity *identity)
+{
+	unsigned char	 pk[IDENTITY_PK_LEN];
+
+	if (sodium_init() == -1 ||
+	    !identity_id_matches_key(identity->peer_id, identity->public_key,
+	    pk))
+		return -1;
+	memcpy(net->peer_id, identity->peer_id, sizeof(net->peer_id));
+	memcpy(net->pk_hex, identity->public_key, sizeof(net->pk_hex));
+	memcpy(net->name, identity->name, sizeof(net->name));
+	return 0;
+}
+
 static void
 net_dispatch_supervisor(struct msgconn *c, struct msg *m)
 {
 	struct net	*net = c->arg;
 	struct net_identity identity;
+	struct net_signed signed_proof;
 	struct net_listen listen;
 	struct net_connect dial;
 	struct net_peer_down gone;
@@ -636,8 +706,16 @@ net_dispatch_supervisor(struct msgconn *c, struct msg *m)
 	case MSG_NET_IDENTITY:
 		if (msg_recv_net_identity(m, &identity, why, sizeof(why)) == -1)
 			break;
-		memcpy(net->peer_id, identity.peer_id, sizeof(net->peer_id));
-		memcpy(net->name, identity.name, sizeof(net->name));
+		if (net_take_identity(net, &identity) == -1) {
+			snprintf(why, sizeof(why), "a key that is not ours");
+			break;
+		}
+		return;
+	case MSG_NET_SIGNED:
+		if (msg_recv_net_signed(m, &signed_proof, why, sizeof(why)) ==
+		    -1)
+			break;
+		handshake_signed(net, &signed_proof);
 		return;
 	case MSG_NET_LISTEN:
 		if (msg_recv_net_listen(m, &listen, why, sizeof(why)) == -1)

@@ -10,6 +10,7 @@
 #include <ev.h>
 
 #include "common/addr.h"
+#include "common/identity.h"
 #include "common/msgtypes.h"
 
 #define NET_HELLO_TIMEOUT	5.0	/* a new link must say hello by then */
@@ -60,6 +61,13 @@ struct link {
 	char			 name[PEER_NAME_SIZE];
 	char			 addr[ADDR_STRLEN];	/* its listen addr */
 	char			 host[ADDR_HOSTLEN];	/* inbound: from where */
+	unsigned char		 pk[IDENTITY_PK_LEN];	/* its key: proven once up */
+	char			 challenge[IDENTITY_CHALLENGE_HEX]; /* ours to it */
+	int			 acked;		/* inbound: its proof is due */
+	char			 ticket_ours[XFER_TICKET_HEX];	/* we gave it */
+	char			 ticket_theirs[XFER_TICKET_HEX];	/* it gave us */
+	uint64_t		 sign_req;	/* a proof the supervisor owes */
+	struct peer_hello_ack	*held_ack;	/* dialler: until it is signed */
 	ev_io			 cio;		/* connect completion */
 	ev_timer		 timer;		/* hello/connect deadline, ping */
 	ev_tstamp		 last_rx;
@@ -77,6 +85,8 @@ struct net {
 	int			 listen_fd;
 	ev_io			 lio;
 	char			 peer_id[PEER_ID_SIZE];
+	char			 pk_hex[IDENTITY_PK_HEX];	/* peer_id's key */
+	uint64_t		 sign_seq;	/* our last signing request */
 	char			 name[PEER_NAME_SIZE];
 	char			 addr[ADDR_STRLEN];	/* as we advertise it */
 	struct sockaddr_storage	 bound;
@@ -100,6 +110,7 @@ void		 net_link_drop(struct link *, const char *why);
 void		 net_dial(struct net *, uint64_t req, const char *addr);
 void		 net_connect_done(struct net *, uint64_t req,
 		    const char *error);
+void		 net_link_established(struct link *);
 
 /* connect_wait.c: connect replies when both sides dialled at once */
 int		 net_linked_to(struct net *, const char *target);
@@ -120,8 +131,11 @@ int	catalog_share_dispatch(struct link *, struct msg *);
 void	catalog_share_free(struct net *);
 
 /* handshake.c */
-int	handshake_send_hello(struct link *, int ack);
+int	handshake_send_hello(struct link *);
 int	handshake_recv_hello(struct link *, struct msg *);
+int	handshake_recv_ack(struct link *, struct msg *);
+int	handshake_recv_proof(struct link *, struct msg *);
+void	handshake_signed(struct net *, const struct net_signed *);
 void	handshake_forward_library(struct link *, struct msg *);
 void	handshake_broadcast_library(struct net *);
 

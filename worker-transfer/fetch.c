@@ -1539,6 +1539,7 @@ source_connected_cb(struct ev_loop *loop, ev_io *w, int revents)
 	s->state = SRC_OPENING;
 	open.proto = XFER_PROTO_VERSION;
 	memcpy(open.peer_id, s->f->xfer->peer_id, sizeof(open.peer_id));
+	memcpy(open.ticket, s->ticket, sizeof(open.ticket));
 	msg_frame_peer_xfer_open(&open, &frame, &flen);
 	source_send(s, frame, flen);
 	source_wait(s);
@@ -1637,6 +1638,7 @@ fetch_start(struct transfer *xfer, struct xfer_fetch *req)
 		memcpy(s->peer_id, req->sources[i].peer_id,
 		    sizeof(s->peer_id));
 		memcpy(s->addr, req->sources[i].addr, sizeof(s->addr));
+		memcpy(s->ticket, req->sources[i].ticket, sizeof(s->ticket));
 	}
 	if (f->stream) {
 		/* One source at a time, lowest address first. */

@@ -41,6 +41,7 @@ struct source {
 	int			 idx;
 	char			 addr[ADDR_STRLEN];
 	char			 peer_id[PEER_ID_SIZE];
+	char			 ticket[XFER_TICKET_HEX];	/* it gave us */
 	int			 fd;
 	enum src_state		 state;
 	ev_io			 rio;

@@ -370,7 +370,7 @@ def x75_forged_catalog_refused(sc: Scenario) -> str:
     the serial raised and a game added, unsigned again: bravo refuses it
     (bad signature, logged) and keeps alpha's; so for one that is not a
     signed catalog at all. A catalog nobody asked for closes the link."""
-    from wire import T, Wire, hello_body
+    from wire import PEER_PROTO, Identity, T, Wire, handshake
 
     alpha, cat_a, _payload, key = _organizer(sc)
     bravo = _trusting(sc, "bravo", key)
@@ -387,12 +387,12 @@ def x75_forged_catalog_refused(sc: Scenario) -> str:
              ("a bare SQLite file", not_signed, "not a signed catalog")]
     for n, (what, blob, why) in enumerate(cases):
         wire = Wire(bravo.ready_addr)
-        fake_id = f"{n + 1:032x}"
+        ident = Identity()
+        fake_id = ident.peer_id
         try:
-            wire.send_frame(T("PEER_HELLO"), hello_body(fake_id, f"127.0.0.{90 + n}:7331", proto=2))
-            type_, body = wire.recv_frame(5.0)
-            if type_ != T("PEER_HELLO_ACK") or body.get("proto") != 2:
-                raise ScenarioError(f"hello of protocol 2 answered with {type_} {body}")
+            ack = handshake(wire, ident, f"127.0.0.{90 + n}:7331")
+            if ack.get("proto") != PEER_PROTO:
+                raise ScenarioError(f"a hello of protocol {PEER_PROTO} answered with {ack}")
             wire.send_frame(T("PEER_CATALOG_HAVE"), {"key": key, "serial": serial + 1000 + n})
             deadline = time.monotonic() + 10
             while True:
@@ -414,8 +414,7 @@ def x75_forged_catalog_refused(sc: Scenario) -> str:
     # Unasked: the link goes.
     wire = Wire(bravo.ready_addr)
     try:
-        wire.send_frame(T("PEER_HELLO"), hello_body(f"{9:032x}", "127.0.0.99:7331", proto=2))
-        wire.recv_frame(5.0)
+        handshake(wire, Identity(), "127.0.0.99:7331")
         wire.send_frame(T("PEER_CATALOG"), {"catalog": genuine})
         closed, _types = wire.wait_closed(10)
         if not closed:

@@ -45,9 +45,27 @@ from harness import (
     poll,
     wait_local_game,
     wait_no_active,
+    wait_remote_absent,
     wait_remote_game,
 )
-from wire import FRAME_HDR, XFER_PROTO, FakePeer, T, Wire, frame, game_advert, hello_body, manifest_body, mp_pack, servable_files
+from wire import (
+    FRAME_HDR,
+    XFER_PROTO,
+    FakePeer,
+    Identity,
+    LinkedFake,
+    T,
+    Wire,
+    frame,
+    game_advert,
+    handshake,
+    hello_body,
+    manifest_body,
+    mp_pack,
+    mp_unpack,
+    proof_body,
+    servable_files,
+)
 
 
 def worker_pids(peer: Any) -> set[int]:
@@ -84,8 +102,8 @@ def x2_raw_tcp_garbage(sc: Scenario) -> str:
         ("garbage with a small header", FRAME_HDR.pack(rng.randrange(1 << 32), 0, 64) + rng.randbytes(64), False, 15.0),
         ("truncated frame (100 announced, 10 sent, closed)", frame(hello, raw=rng.randbytes(10), length=100), True, 3.0),
         ("header announcing 4 GiB-1", frame(hello, raw=b"", length=0xFFFFFFFF), False, 3.0),
-        ("hello with a protocol from the future (3)", frame(hello, hello_body(fake_id, fake_addr, proto=3)), False, 3.0),
-        ("hello with protocol 0", frame(hello, hello_body(fake_id, fake_addr, proto=0)), False, 3.0),
+        ("hello with protocol 99", frame(hello, hello_body(None, fake_addr, proto=99)), False, 3.0),
+        ("hello with protocol 0", frame(hello, hello_body(None, fake_addr, proto=0)), False, 3.0),
         ("hello without a protocol", frame(hello, {"peer_id": fake_id, "name": "x", "addr": fake_addr, "games": []}), False, 3.0),
         ("hello with an invalid MessagePack body", frame(hello, raw=b"\xc1\xc1\xc1\xc1"), False, 3.0),
         ("hello whose body is an array", frame(hello, raw=mp_pack([1, fake_id, "x", fake_addr, []])), False, 3.0),
@@ -100,7 +118,7 @@ def x2_raw_tcp_garbage(sc: Scenario) -> str:
         ("a ping before any hello", frame(T("PEER_PING")), False, 3.0),
         ("a hello ack to a listener", frame(ack, hello_body(fake_id, fake_addr)), False, 3.0),
         ("an unknown frame type", frame(0xDEADBEEF), False, 3.0),
-        ("a transfer link of protocol 99", frame(T("PEER_XFER_OPEN"), {"proto": 99, "peer_id": fake_id}), False, 3.0),
+        ("a transfer link of protocol 99", frame(T("PEER_XFER_OPEN"), {"proto": 99, "peer_id": fake_id, "ticket": "0" * 32}), False, 3.0),
     ]
     problems = []
     opened = []
@@ -113,17 +131,23 @@ def x2_raw_tcp_garbage(sc: Scenario) -> str:
         if half_close:
             wire.sock.shutdown(socket.SHUT_WR)
         opened.append((what, wire, within, time.monotonic()))
+    # A transfer link without a ticket from a linked peer: refused.
+    unbound = Wire(alpha.ready_addr)
+    unbound.send_frame(T("PEER_XFER_OPEN"), {"proto": XFER_PROTO, "peer_id": fake_id, "ticket": "0" * 32})
+    opened.append(("a transfer link without a linked peer's ticket", unbound, 3.0, time.monotonic()))
     # A transfer link, then garbage on it: accepted, then closed.
+    linked = LinkedFake(alpha.ready_addr, "x2-linked", source="127.0.0.251")
     xfer = Wire(alpha.ready_addr)
-    xfer.send_frame(T("PEER_XFER_OPEN"), {"proto": XFER_PROTO, "peer_id": fake_id})
+    xfer.send_frame(T("PEER_XFER_OPEN"), linked.xfer_open())
     type_, _body = xfer.recv_frame()
     if type_ != T("PEER_XFER_ACCEPT"):
         problems.append(f"transfer open answered with frame type {type_}")
     xfer.send(rng.randbytes(2048))
     opened.append(("garbage on a transfer link", xfer, 3.0, time.monotonic()))
     xfer2 = Wire(alpha.ready_addr)
-    xfer2.send_frame(T("PEER_XFER_OPEN"), {"proto": XFER_PROTO, "peer_id": fake_id})
+    xfer2.send_frame(T("PEER_XFER_OPEN"), linked.xfer_open())
     xfer2.recv_frame()
+    linked.close()  # its transfer links are the transfer worker's now
     xfer2.send(frame(T("PEER_CHUNK_REQ"), raw=b"", length=0xFFFFFFFF))
     opened.append(("4 GiB-1 header on a transfer link", xfer2, 3.0, time.monotonic()))
 
@@ -231,9 +255,10 @@ def x4_hostile_chunk_requests_tcp(sc: Scenario) -> str:
     source = sc.peer("x4-source", games_dir=games)
     assert source.ready_addr is not None
     workers = worker_pids(source)
+    linked = LinkedFake(source.ready_addr, "x4-linked")
     wire = Wire(source.ready_addr)
     try:
-        wire.send_frame(T("PEER_XFER_OPEN"), {"proto": XFER_PROTO, "peer_id": "0123456789abcdef0123456789abcdef"})
+        wire.send_frame(T("PEER_XFER_OPEN"), linked.xfer_open())
         type_, _ = wire.recv_frame()
         if type_ != T("PEER_XFER_ACCEPT"):
             raise ScenarioError(f"transfer open answered with frame type {type_}")
@@ -273,6 +298,7 @@ def x4_hostile_chunk_requests_tcp(sc: Scenario) -> str:
                 raise ScenarioError(f"chunk {offset}+{length}: then {stray}")
     finally:
         wire.close()
+        linked.close()
     source.status()
     if worker_pids(source) != workers:
         raise ScenarioError(f"{source.name}'s workers changed: {sorted(workers)} -> {sorted(worker_pids(source))}")
@@ -671,10 +697,6 @@ def _db_bytes(state_dir: Path) -> dict[str, int]:
     return sizes
 
 
-def _random_id(rng: random.Random) -> str:
-    return f"{rng.getrandbits(128):032x}"
-
-
 def _still_works(sc: Scenario, alpha: Peer, name: str) -> Peer:
     """A real peer links to alpha and sees its games; alpha lists only it."""
     bravo = sc.peer(name)
@@ -687,8 +709,8 @@ def _still_works(sc: Scenario, alpha: Peer, name: str) -> Peer:
 
 
 def x40_hello_flood_leaves_peer_db_small(sc: Scenario) -> str:
-    """10,000 hellos from one host, each with a new random peer id and a
-    32-game library, each link closed once acknowledged: peers.db (with its
+    """10,000 handshakes from one host, each proving a new key (so a new
+    peer id) with a 32-game library, each link closed once up: peers.db (with its
     WAL) stays under 10 MiB, at most 1024 peer rows remain and no library
     of a gone peer; a real peer still links and sees alpha's games."""
     alpha = sc.peer("x40-alpha", games_dir=fixture_dir("fixture-alpha"), readonly_games=True)
@@ -699,17 +721,17 @@ def x40_hello_flood_leaves_peer_db_small(sc: Scenario) -> str:
     rng = random.Random(seed)
     library = [game_advert(f"x40game{i:02d}", "1", 1000 + i) for i in range(32)]
     total, limit = 10_000, 10 * MIB
-    hellos = [frame(T("PEER_HELLO"), hello_body(_random_id(rng), "127.0.0.1:9", library)) for _ in range(total)]
+    # Each fake proves a key of its own: ids are derived from keys.
+    hellos = [Identity(rng.randbytes(32)) for _ in range(total)]
 
-    def say_hello(data: bytes) -> bool:
+    def say_hello(ident: Identity) -> bool:
         try:
             wire = Wire(alpha.ready_addr or "", timeout=5)
         except OSError:
             return False
         try:
-            wire.send(data)
-            type_, _body = wire.recv_frame(timeout=5)
-            return type_ == T("PEER_HELLO_ACK")
+            handshake(wire, ident, "127.0.0.1:9", library)
+            return True
         except (OSError, ScenarioError):
             return False
         finally:
@@ -729,9 +751,9 @@ def x40_hello_flood_leaves_peer_db_small(sc: Scenario) -> str:
                 raise ScenarioError(f"peers.db and its WAL hold {size / MIB:.1f} MiB after {start + 500} hellos "
                                     f"({_db_bytes(state)})")
     took = time.monotonic() - began
-    sc.log(f"{acked} hellos acknowledged, {refused} refused, in {took:.1f}s (seed {seed})")
+    sc.log(f"{acked} handshakes completed, {refused} refused, in {took:.1f}s (seed {seed})")
     if acked < total * 0.95:
-        raise ScenarioError(f"only {acked} of {total} hellos were acknowledged (nothing much was tested)")
+        raise ScenarioError(f"only {acked} of {total} handshakes completed (nothing much was tested)")
     # Every fake peer has gone: alpha lists nobody, and its db is settled.
     poll(lambda: alpha.list_peers() == [] or None, timeout=30, what=lambda: f"{alpha.name} still lists peers")
     sizes = _db_bytes(state)
@@ -750,7 +772,7 @@ def x40_hello_flood_leaves_peer_db_small(sc: Scenario) -> str:
     if worker_pids(alpha) != workers:
         raise ScenarioError(f"{alpha.name}'s workers changed: {sorted(workers)} -> {sorted(worker_pids(alpha))}")
     bravo.shutdown()
-    return (f"{acked} of {total} hellos with random ids and 32 games acknowledged in {took:.1f}s ({refused} refused); "
+    return (f"{acked} of {total} peers with new keys (so new ids) and 32 games linked in {took:.1f}s ({refused} refused); "
             f"peers.db + WAL {size / MIB:.2f} MiB after (at most {biggest / MIB:.2f} MiB seen, limit 10 MiB), "
             f"{rows} peer rows, {games} library rows; a real peer linked after")
 
@@ -821,7 +843,9 @@ def x41_half_sent_frames_keep_net_worker_small(sc: Scenario) -> str:
         return lambda sock: sock.sendall(FRAME_HDR.pack(type_, 0, length))
 
     def hello_then_library(sock: socket.socket) -> None:
-        sock.sendall(frame(hello, hello_body(_random_id(rng), "127.0.0.1:9")))
+        ident = Identity(rng.randbytes(32))
+        sent = hello_body(None, "127.0.0.1:9", ident=ident)
+        sock.sendall(frame(hello, sent))
         sock.settimeout(5)
         head = b""
         while len(head) < FRAME_HDR.size:
@@ -830,13 +854,16 @@ def x41_half_sent_frames_keep_net_worker_small(sc: Scenario) -> str:
                 raise ScenarioError("closed before the ack")
             head += data
         type_, _flags, length = FRAME_HDR.unpack(head)
-        rest = length
+        rest, body = length, b""
         while rest:
             data = sock.recv(rest)
             if not data:
                 raise ScenarioError("closed in the ack")
             rest -= len(data)
+            body += data
         sock.settimeout(2)
+        # Proven, the link is up: now a library frame may be large.
+        sock.sendall(frame(T("PEER_HELLO_PROOF"), proof_body(ident, mp_unpack(body))))
         sock.sendall(FRAME_HDR.pack(library, 0, MIB))
 
     results = [
@@ -854,7 +881,7 @@ def x41_half_sent_frames_keep_net_worker_small(sc: Scenario) -> str:
 
 
 def x42_idle_transfer_links_from_one_host(sc: Scenario) -> str:
-    """One host opens 256 transfer links (XFER_OPEN, no hello) one after
+    """One host, linked as a peer, opens 256 transfer links one after
     another and leaves them idle; another peer's download from the same
     source still finishes, byte-exact."""
     game_id = "bf1942"
@@ -863,7 +890,9 @@ def x42_idle_transfer_links_from_one_host(sc: Scenario) -> str:
     assert alpha.ready_addr is not None
     bravo.connect_to(alpha)
     wait_remote_game(bravo, game_id, peer_count=1, version=CATALOG_VERSIONS[game_id], timeout=15)
-    fake_id = "5" * 32
+    # The fake is a linked peer (from another address of the same host
+    # machine), so its transfer links are bound to it.
+    linked = LinkedFake(alpha.ready_addr, "x42-linked", source="127.0.2.2")
     wires: list[Wire] = []
     accepted = closed = 0
     began = time.monotonic()
@@ -876,7 +905,7 @@ def x42_idle_transfer_links_from_one_host(sc: Scenario) -> str:
                 continue
             wires.append(wire)
             try:
-                wire.send_frame(T("PEER_XFER_OPEN"), {"proto": XFER_PROTO, "peer_id": fake_id})
+                wire.send_frame(T("PEER_XFER_OPEN"), linked.xfer_open())
                 type_, _body = wire.recv_frame(timeout=3)
                 if type_ != T("PEER_XFER_ACCEPT"):
                     raise ScenarioError(f"answered with frame type {type_}")
@@ -900,6 +929,7 @@ def x42_idle_transfer_links_from_one_host(sc: Scenario) -> str:
     finally:
         for wire in wires:
             wire.close()
+        linked.close()
     diff_game_dirs(fixture_dir("fixture-alpha") / game_id, bravo.host_games_dir / game_id)
     assert_no_event_since(bravo, start, "download-peers-gone", game_id)
     bravo.shutdown()
@@ -1026,6 +1056,7 @@ def x44_streams_per_host_bounded(sc: Scenario) -> str:
     assert alpha.ready_addr is not None
     wait_local_game(alpha, GAME, downloaded=True, timeout=60)
     install_pid = _worker_by_exe(alpha, "lanspread-install")
+    linked = LinkedFake(alpha.ready_addr, "x44-linked", source="127.0.3.2")
     wires: list[Wire] = []
     started = errors = refused = 0
     most = 0
@@ -1038,7 +1069,7 @@ def x44_streams_per_host_bounded(sc: Scenario) -> str:
                 continue
             wires.append(wire)
             try:
-                wire.send_frame(T("PEER_XFER_OPEN"), {"proto": XFER_PROTO, "peer_id": "4" * 32})
+                wire.send_frame(T("PEER_XFER_OPEN"), linked.xfer_open())
                 type_, _body = wire.recv_frame(timeout=3)
                 if type_ != T("PEER_XFER_ACCEPT"):
                     raise ScenarioError(f"open answered with frame type {type_}")
@@ -1078,10 +1109,159 @@ def x44_streams_per_host_bounded(sc: Scenario) -> str:
     finally:
         for wire in wires:
             wire.close()
+        linked.close()
     bravo.shutdown()
     return (f"40 stream requests from 127.0.3.1 reading nothing: {started} streams started, {errors} answered "
             f"PEER_ERROR, {refused} links refused; at most {most} extraction processes at once; "
             f"bravo's stream install of {GAME} (256 MiB) finished in {took:.1f}s")
+
+
+# --------------------------------------------------------------------------
+# X45, X46: identities that cannot be taken over
+# --------------------------------------------------------------------------
+
+
+def _public_key_of(peer: Peer) -> str:
+    """peer's public key, as any host can learn it: from the ack to a hello."""
+    assert peer.ready_addr is not None
+    wire = Wire(peer.ready_addr)
+    try:
+        wire.send_frame(T("PEER_HELLO"), hello_body(None, "127.0.0.1:9"))
+        type_, ack = wire.recv_frame()
+        if type_ != T("PEER_HELLO_ACK") or not isinstance(ack, dict) or ack.get("peer_id") != peer.peer_id:
+            raise ScenarioError(f"{peer.name} answered a hello with {type_} {str(ack)[:200]}")
+        return str(ack["public_key"])
+    finally:
+        wire.close()
+
+
+def _impersonate(sc: Scenario, target: Peer, victim_id: str, victim_key: str | None, poison: list[dict[str, Any]],
+                 source: str) -> str:
+    """A host at source dials target claiming victim_id: with a key of its
+    own (victim_key None), or showing the victim's public key and signing
+    its proof with a key of its own. What happened, for the summary; a
+    ScenarioError when the link comes up."""
+    assert target.ready_addr is not None
+    fake = Identity()
+    wire = Wire(target.ready_addr, source=source)
+    try:
+        hello = hello_body(victim_id, "127.0.0.66:7331", ident=fake, name="impostor")
+        if victim_key is not None:
+            hello["public_key"] = victim_key
+        wire.send_frame(T("PEER_HELLO"), hello)
+        try:
+            type_, ack = wire.recv_frame(timeout=5)
+        except ScenarioError as exc:
+            return f"no ack ({exc})"
+        if type_ != T("PEER_HELLO_ACK") or not isinstance(ack, dict):
+            raise ScenarioError(f"the impostor's hello was answered with frame type {type_}")
+        # A proof of the challenge, made with the only key it holds.
+        wire.send_frame(T("PEER_HELLO_PROOF"), {"proof": fake.prove(b"D", ack["challenge"], ack["peer_id"]),
+                                                "ticket": "1" * 32, "games": poison})
+        closed, types = wire.wait_closed(5)
+        if not closed:
+            raise ScenarioError(f"{target.name} kept the impostor's link open after its proof (frames {types})")
+        return "acked, then closed at its proof"
+    finally:
+        wire.close()
+
+
+def _refusals(peer: Peer) -> list[str]:
+    assert peer.log_path is not None
+    text = peer.log_path.read_text(errors="replace")
+    return [line for line in text.splitlines() if "refused" in line and ("key" in line or "linked" in line)]
+
+
+def x45_impersonation_refused(sc: Scenario) -> str:
+    """A host claims the id of a linked peer, with a key of its own, with
+    the peer's public key but a proof it cannot make, and twice over a
+    second link while the real one is up: each is refused, and the real
+    peer stays linked with its real library, both ways."""
+    alpha = sc.peer("x45-alpha")  # no games: it downloads one at the end
+    bravo = sc.peer("x45-bravo", games_dir=fixture_dir("fixture-bravo"), readonly_games=True)
+    carol = sc.peer("x45-carol", games_dir=fixture_dir("fixture-extra"), readonly_games=True)
+    assert bravo.peer_id is not None and carol.peer_id is not None
+    bravo_games = {"bfbc2", "cnc4", "cnctw", "ggoo"}
+    carol_games = {"cod5", "coh", "css"}
+    # alpha dials bravo (an impostor of bravo gets as far as the proof);
+    # carol dials alpha (an impostor of carol is refused at its hello).
+    alpha.connect_to(bravo)
+    carol.connect_to(alpha)
+    poll(lambda: len(alpha.list_peers()) == 2 or None, timeout=15, what=lambda: f"alpha lists {alpha.list_peers()}")
+    wait_remote_game(alpha, "bfbc2", peer_count=1, timeout=15)
+    bravo_key, carol_key = _public_key_of(bravo), _public_key_of(carol)
+    poison = [game_advert("cod6", CATALOG_VERSIONS["cod6"], 1234), game_advert("bfbc2", "19990101", 666)]
+    outcomes = []
+    for victim, key in ((bravo, None), (bravo, bravo_key), (carol, None), (carol, carol_key)):
+        assert victim.peer_id is not None
+        what = f"{victim.name}'s id with {'its public key' if key else 'a key of its own'}"
+        outcomes.append(f"{what}: {_impersonate(sc, alpha, victim.peer_id, key, poison, '127.0.0.66')}")
+    time.sleep(0.5)
+    peers = {p["peer_id"]: p for p in alpha.list_peers()}
+    if set(peers) != {bravo.peer_id, carol.peer_id}:
+        raise ScenarioError(f"after the impostors, alpha lists {sorted(peers)}")
+    for real, games in ((bravo, bravo_games), (carol, carol_games)):
+        row = peers[str(real.peer_id)]
+        have = {g["id"] for g in row.get("games", [])}
+        if row["addr"] != real.ready_addr or have != games:
+            raise ScenarioError(f"alpha sees {real.name} at {row['addr']} with {sorted(have)}; expected "
+                                f"{real.ready_addr} with {sorted(games)}")
+    if any(r["id"] == "cod6" for r in alpha.list_games()["remote"]):
+        raise ScenarioError("the impostor's poisoned library reached alpha's remote games")
+    for real in (bravo, carol):
+        if [p["peer_id"] for p in real.list_peers()] != [alpha.peer_id]:
+            raise ScenarioError(f"{real.name} lost alpha: {real.list_peers()}")
+    refusals = _refusals(alpha)
+    if len(refusals) < 4:
+        raise ScenarioError(f"alpha logged {len(refusals)} refusals of impostors: {refusals}")
+    # The real link still works: a download from bravo (its transfer
+    # links shown the ticket of alpha's proven link) finishes.
+    waiter = alpha.mark()
+    alpha.send({"cmd": "download", "game_id": "cnc4", "install": False})
+    alpha.wait_for(event_is("download-finished", "cnc4"), timeout=60, description="alpha's download from bravo", waiter=waiter)
+    return "; ".join(outcomes) + f"; alpha still lists bravo and carol with their real libraries, logged {len(refusals)} refusals, and downloaded cnc4 from bravo"
+
+
+def x46_remembered_id_with_another_key_refused(sc: Scenario) -> str:
+    """bravo links to alpha and leaves; alpha remembers its id and key. A
+    host then claims bravo's id with a key of its own, and with bravo's
+    public key but no proof: both refused and logged, nobody listed. The
+    real bravo, restarted on the same state dir, comes back with the same
+    id and key and is linked."""
+    alpha = sc.peer("x46-alpha", games_dir=fixture_dir("fixture-alpha"), readonly_games=True)
+    bravo_dir = fixture_dir("fixture-bravo")
+    bravo = sc.peer("x46-bravo", games_dir=bravo_dir, readonly_games=True)
+    assert bravo.peer_id is not None
+    bravo_id = bravo.peer_id
+    bravo_key = _public_key_of(bravo)
+    alpha.connect_to(bravo)
+    wait_remote_game(alpha, "bfbc2", peer_count=1, timeout=15)
+    bravo.shutdown()
+    wait_remote_absent(alpha, "bfbc2")
+    with sqlite3.connect(f"file:{alpha.host_state_dir / 'peers.db'}?mode=ro", uri=True) as db:
+        row = db.execute("SELECT public_key FROM peer_keys WHERE peer_id = ?", (bravo_id,)).fetchone()
+    if row is None or row[0] != bravo_key:
+        raise ScenarioError(f"alpha does not remember bravo's key: {row} (bravo shows {bravo_key})")
+    before = len(_refusals(alpha))
+    poison = [game_advert("cod6", CATALOG_VERSIONS["cod6"], 1234)]
+    outcomes = [_impersonate(sc, alpha, bravo_id, None, poison, "127.0.0.67"),
+                _impersonate(sc, alpha, bravo_id, bravo_key, poison, "127.0.0.67")]
+    time.sleep(0.5)
+    if alpha.list_peers():
+        raise ScenarioError(f"alpha lists {alpha.list_peers()} after the impostors of a remembered id")
+    refusals = _refusals(alpha)[before:]
+    if len(refusals) < 2:
+        raise ScenarioError(f"alpha logged {len(refusals)} refusals: {refusals}")
+    bravo = sc.peer("x46-bravo", games_dir=bravo_dir, readonly_games=True)
+    if bravo.peer_id != bravo_id or _public_key_of(bravo) != bravo_key:
+        raise ScenarioError(f"bravo came back as {bravo.peer_id}, not {bravo_id} with the same key")
+    bravo.connect_to(alpha)
+    poll(lambda: [p["peer_id"] for p in alpha.list_peers()] == [bravo_id] or None, timeout=15,
+         what=lambda: f"alpha lists {alpha.list_peers()}")
+    wait_remote_game(alpha, "bfbc2", peer_count=1, timeout=15)
+    return (f"impostors of remembered {bravo_id}: " + "; ".join(outcomes) +
+            f"; {len(refusals)} refusals logged ({refusals[0].split(': ', 1)[-1][:80]}...); "
+            "the real bravo came back with the same id and key and was linked")
 
 
 HOSTILE_PEER_SCENARIOS = [
@@ -1095,4 +1275,6 @@ HOSTILE_PEER_SCENARIOS = [
     ("X42-idle-transfer-links-from-one-host", x42_idle_transfer_links_from_one_host),
     ("X43-slow-control-client-dropped", x43_slow_control_client_dropped),
     ("X44-streams-per-host-bounded", x44_streams_per_host_bounded),
+    ("X45-impersonation-refused", x45_impersonation_refused),
+    ("X46-remembered-id-with-another-key-refused", x46_remembered_id_with_another_key_refused),
 ]

@@ -3,7 +3,13 @@ peer themselves: frames are a little-endian header {type, flags, len}
 (uint32 each) and a MessagePack map body; the frame type numbers are read
 from common/msg.h (enum msg_type). Wire is one raw connection to a peer's
 listener; FakePeer is a listener that answers like a peer and hands the
-requests a scenario cares about to its hooks."""
+requests a scenario cares about to its hooks.
+
+Peers prove their identity: Identity is an Ed25519 key pair (Debian's
+python3-cryptography) whose peer id is derived from the public key, and
+hello_body / ack_body / proof_body make the three frames of a handshake
+(the dialler's hello, the listener's ack, the dialler's proof), signed as
+common/identity.c signs them."""
 
 from __future__ import annotations
 
@@ -17,6 +23,9 @@ import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from harness import REPO, Scenario, ScenarioError, split_addr
 
@@ -259,6 +268,52 @@ class Wire:
             data += chunk
 
 
+class LinkedFake:
+    """A peer played from Python, linked to a real one over a proven hello
+    and kept alive (pings answered), so that transfer links it opens are
+    bound to it: xfer_open() is the body of their PEER_XFER_OPEN."""
+
+    def __init__(self, addr: str, name: str = "linkedfake", source: str | None = None,
+                 games: list[dict[str, Any]] | None = None) -> None:
+        msg_types()
+        self.ident = Identity()
+        self.peer_id = self.ident.peer_id
+        self.wire = Wire(addr, source=source)
+        self.ack = handshake(self.wire, self.ident, "127.0.0.1:9", games, name=name)
+        self.ticket = str(self.ack["ticket"])
+        self.stop = False
+        threading.Thread(target=self._answer_pings, name=f"{name}-pings", daemon=True).start()
+
+    def xfer_open(self, proto: int | None = None) -> dict[str, Any]:
+        return {"proto": XFER_PROTO if proto is None else proto, "peer_id": self.peer_id, "ticket": self.ticket}
+
+    def _answer_pings(self) -> None:
+        while not self.stop:
+            try:
+                type_, _body = self.wire.recv_frame(timeout=1.0)
+            except ScenarioError as exc:
+                if "timed out" in str(exc):
+                    continue
+                return
+            except OSError:
+                return
+            if type_ == T("PEER_PING"):
+                try:
+                    self.wire.send_frame(T("PEER_PONG"))
+                except OSError:
+                    return
+
+    def close(self) -> None:
+        """Ends the peer link (its pinger may be inside recv: shut it down
+        so the FIN goes now)."""
+        self.stop = True
+        try:
+            self.wire.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.wire.close()
+
+
 def _frame_types(data: bytes) -> list[int]:
     types = []
     while len(data) >= FRAME_HDR.size:
@@ -268,12 +323,97 @@ def _frame_types(data: bytes) -> list[int]:
     return types
 
 
-XFER_PROTO = 3  # transfer links: manifests, checked stream entries
+XFER_PROTO = 4  # transfer links: manifests, checked stream entries, tickets
+PEER_PROTO = 3  # hellos: the peer proves its key (2), signed catalogs (3)
 PIECE_SIZE = 4 << 20  # what our peers hash a piece of
+HELLO_CONTEXT = b"lanspread peer hello v2\0"
 
 
-def hello_body(peer_id: str, addr: str, games: list[dict[str, Any]] | None = None, proto: int = 1, name: str = "rawtest") -> dict[str, Any]:
-    return {"proto": proto, "peer_id": peer_id, "name": name, "addr": addr, "games": games or []}
+def derive_peer_id(public_key: bytes) -> str:
+    """The peer id of a public key: the first 16 bytes of its SHA-256."""
+    return hashlib.sha256(public_key).digest()[:16].hex()
+
+
+class Identity:
+    """An Ed25519 key pair and the peer id derived from it."""
+
+    def __init__(self, seed: bytes | None = None) -> None:
+        self.key = Ed25519PrivateKey.from_private_bytes(seed if seed is not None else os.urandom(32))
+        self.public_key = self.key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        self.peer_id = derive_peer_id(self.public_key)
+
+    @classmethod
+    def named(cls, name: str) -> "Identity":
+        """The same identity for the same name, run after run."""
+        return cls(hashlib.sha256(b"lanspread test identity " + name.encode()).digest())
+
+    def prove(self, role: bytes, challenge_hex: str, verifier_id: str) -> str:
+        """The proof of a hello: role b"L" (a listener's ack) or b"D" (a
+        dialler's proof), over the verifier's challenge and both ids."""
+        return self.key.sign(transcript(role, challenge_hex, self.peer_id, verifier_id)).hex()
+
+
+def transcript(role: bytes, challenge_hex: str, signer_id: str, verifier_id: str) -> bytes:
+    return HELLO_CONTEXT + role + bytes.fromhex(challenge_hex) + signer_id.encode() + verifier_id.encode()
+
+
+def proof_verifies(public_key_hex: str, role: bytes, challenge_hex: str, signer_id: str, verifier_id: str, proof_hex: str) -> bool:
+    try:
+        Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_key_hex)).verify(
+            bytes.fromhex(proof_hex), transcript(role, challenge_hex, signer_id, verifier_id))
+        return True
+    except Exception:  # noqa: BLE001 - any failure is "does not verify"
+        return False
+
+
+def new_challenge() -> str:
+    return os.urandom(32).hex()
+
+
+def hello_body(peer_id: str | None, addr: str, games: list[dict[str, Any]] | None = None, proto: int = PEER_PROTO,
+               name: str = "rawtest", ident: Identity | None = None, challenge: str | None = None) -> dict[str, Any]:
+    """A dialler's hello. ident's key is shown (a new one when None); peer_id
+    None claims the id derived from it, anything else claims that id with
+    this key. games (not part of a hello) is added only when given."""
+    ident = ident or Identity()
+    body: dict[str, Any] = {"proto": proto, "peer_id": ident.peer_id if peer_id is None else peer_id, "name": name,
+                            "addr": addr, "public_key": ident.public_key.hex(), "challenge": challenge or new_challenge()}
+    if games is not None:
+        body["games"] = games
+    return body
+
+
+def ack_body(ident: Identity, hello: dict[str, Any], addr: str, games: list[dict[str, Any]], name: str,
+             challenge: str) -> dict[str, Any]:
+    """A listener's ack to hello: our key, a challenge, the proof over the
+    hello's challenge, our library."""
+    return {"proto": PEER_PROTO, "peer_id": ident.peer_id, "name": name, "addr": addr,
+            "public_key": ident.public_key.hex(), "challenge": challenge,
+            "proof": ident.prove(b"L", str(hello.get("challenge", "")), str(hello.get("peer_id", ""))),
+            "ticket": os.urandom(16).hex(), "games": games}
+
+
+def proof_body(ident: Identity, ack: dict[str, Any], games: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A dialler's proof, answering the ack's challenge, with its library."""
+    return {"proof": ident.prove(b"D", str(ack["challenge"]), str(ack["peer_id"])), "ticket": os.urandom(16).hex(),
+            "games": games or []}
+
+
+def handshake(wire: "Wire", ident: Identity, addr: str, games: list[dict[str, Any]] | None = None,
+              name: str = "rawtest", timeout: float = 5.0) -> dict[str, Any]:
+    """Dials as ident over wire: hello, the listener's ack (its proof
+    checked), our proof with games. Returns the ack; its "ticket" opens
+    transfer links to that listener while this link is up."""
+    hello = hello_body(None, addr, ident=ident, name=name)
+    wire.send_frame(T("PEER_HELLO"), hello)
+    type_, ack = wire.recv_frame(timeout=timeout)
+    if type_ != T("PEER_HELLO_ACK") or not isinstance(ack, dict):
+        raise ScenarioError(f"hello answered with frame type {type_}")
+    if not proof_verifies(ack["public_key"], b"L", hello["challenge"], ack["peer_id"], ident.peer_id, ack["proof"]) \
+            or derive_peer_id(bytes.fromhex(ack["public_key"])) != ack["peer_id"]:
+        raise ScenarioError(f"the ack of {ack.get('peer_id')} does not prove its key")
+    wire.send_frame(T("PEER_HELLO_PROOF"), proof_body(ident, ack, games))
+    return ack
 
 
 def game_advert(game_id: str, version: str, size: int) -> dict[str, Any]:
@@ -335,7 +475,8 @@ class FakePeer:
         self.on_files: Hook | None = None
         self.on_chunk: Hook | None = None
         self.on_stream: Hook | None = None
-        self.peer_id = hashlib.sha256(name.encode()).hexdigest()[:32]
+        self.ident = Identity.named(name)
+        self.peer_id = self.ident.peer_id
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.listener.bind((ip, 0))
@@ -424,7 +565,10 @@ class FakePeer:
             if type_ == T("PEER_HELLO"):
                 kind = "peer link"
                 self.note("hello", body.get("peer_id"))
-                self.send(conn, frame(T("PEER_HELLO_ACK"), hello_body(self.peer_id, self.addr, self.games, name=self.name)))
+                challenge = new_challenge()
+                self.send(conn, frame(T("PEER_HELLO_ACK"), ack_body(self.ident, body, self.addr, self.games, self.name, challenge)))
+            elif type_ == T("PEER_HELLO_PROOF"):
+                self.note("hello proof", body.get("proof"))
             elif type_ == T("PEER_PING"):
                 self.send(conn, frame(T("PEER_PONG")))
             elif type_ == T("PEER_XFER_OPEN"):
