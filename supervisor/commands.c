@@ -259,6 +259,17 @@ catalog_status(struct sup *sup)
 	    (json_int_t)sup->held.serial, "key", hex);
 }
 
+/* The limits now: {upload, upload_bytes_per_s}, as limit answers. */
+static json_t *
+limits_status(struct sup *sup)
+{
+	char	 shown[32];
+
+	rate_format(sup->upload_limit, shown, sizeof(shown));
+	return json_pack("{s:s,s:I}", "upload", shown, "upload_bytes_per_s",
+	    (json_int_t)sup->upload_limit);
+}
+
 static void
 cmd_status(struct cmd_ctx *x)
 {
@@ -274,13 +285,13 @@ cmd_status(struct cmd_ctx *x)
 			json_array_append_new(hashing, json_pack("{s:s,s:i}",
 			    "game_id", g->id, "percent", pct));
 	}
-	reply(x, json_pack("{s:s,s:s,s:s,s:i,s:o,s:o,s:o,s:o,s:o}", "peer_id",
+	reply(x, json_pack("{s:s,s:s,s:s,s:i,s:o,s:o,s:o,s:o,s:o,s:o}", "peer_id",
 	    sup->peer_id, "name", sup->cfg.name, "addr", sup->listen_addr,
 	    "peer_count", peerdb_count_connected(&sup->peerdb),
 	    "active_operations", commands_active_operations(sup),
 	    "active_outbound_transfers", json_deep_copy(sup->outbound),
 	    "hashing", hashing, "catalog", catalog_status(sup),
-	    "traffic", traffic_status(sup)));
+	    "traffic", traffic_status(sup), "limits", limits_status(sup)));
 }
 
 static void
@@ -857,7 +868,7 @@ cmd_limit(struct cmd_ctx *x)
 {
 	json_t		*v = json_object_get(x->req, "upload");
 	uint64_t	 upload = x->sup->upload_limit;
-	char		 err[ERROR_SIZE], shown[32];
+	char		 err[ERROR_SIZE];
 
 	if (v != NULL) {
 		if (!json_is_string(v) || strlen(json_string_value(v)) !=
@@ -879,9 +890,7 @@ cmd_limit(struct cmd_ctx *x)
 		}
 		log_info("upload limit set to %s", json_string_value(v));
 	}
-	rate_format(upload, shown, sizeof(shown));
-	reply(x, json_pack("{s:s,s:I}", "upload", shown, "upload_bytes_per_s",
-	    (json_int_t)upload));
+	reply(x, limits_status(x->sup));
 }
 
 /* SIGHUP's work on request, answered with what changed. */

@@ -151,7 +151,7 @@ def x80_web_page_in_a_browser(sc: Scenario) -> str:
         old.unlink()
     web_ip = f"127.0.0.{len(sc.peers) + 2}"
     web = f"{web_ip}:{WEB_PORT}"
-    alice = sc.peer("x80-alice", extra_args=["--web", web, "--unrar", "builtin"])
+    alice = sc.peer("x80-alice", extra_args=["--web", web, "--unrar", "builtin", "--upload-limit", "200MiB"])
     ready = alice.wait_for(lambda item: item.get("event") == "web-ready", timeout=15, description="web-ready")
     if ready["data"].get("url") != f"http://{web}/":
         raise ScenarioError(f"web-ready: {ready}")
@@ -179,6 +179,8 @@ def browse(sc: Scenario, alice: Any, bob: Any, web: str, shots: Path) -> str:
         browser.wait("return document.querySelector('tr[data-game=css][data-state=lan] button[data-action=download]') "
                      "!== null", "css on the LAN with a Download button")
         browser.wait("return document.getElementById('live').textContent === 'live'", "the event stream is live")
+        browser.wait("return document.getElementById('self').textContent.includes('upload limit 200.0 MiB/s')",
+                     "the upload limit in the header")
         text = browser.script("return document.body.innerText")
         for game in ("cod5", "coh", "css"):
             if game not in text:

@@ -337,8 +337,9 @@
   function renderSelf() {
     const s = state.status;
     if (!s) return;
+    const limit = s.limits && s.limits.upload_bytes_per_s ? ' · upload limit ' + s.limits.upload : '';
     $('self').textContent = s.name + ' at ' + s.addr + ' · ' + s.peer_count +
-      (s.peer_count === 1 ? ' peer' : ' peers');
+      (s.peer_count === 1 ? ' peer' : ' peers') + limit;
   }
 
   // ---- refreshing --------------------------------------------------------
