@@ -326,38 +326,16 @@ peerdb_get(struct peerdb *p, const char *peer_id, struct peer_info *pi)
 	return 0;
 }
 
-int
-peerdb_each_connected(struct peerdb *p, peerdb_peer_cb cb, void *arg)
-{
-	sqlite3_stmt	*st;
-	struct peer_info pi;
-	int		 rc;
-
-	if (sqlite3_prepare_v2(p->db, "SELECT peer_id, name, addr, connected "
-	    "FROM peers WHERE connected = 1 ORDER BY addr, peer_id", -1, &st,
-	    NULL) != SQLITE_OK)
-		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		row_to_peer(st, &pi);
-		if (cb(&pi, arg) == -1)
-			break;
-	}
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
-}
-
-/* Every peer we know, the most recently seen first, at most limit. */
-int
-peerdb_each_remembered(struct peerdb *p, int limit, peerdb_peer_cb cb,
+/* Runs sql (its ?1 bound to limit) and hands cb each peer row. */
+static int
+each_peer(struct peerdb *p, const char *sql, int limit, peerdb_peer_cb cb,
     void *arg)
 {
 	sqlite3_stmt	*st;
 	struct peer_info pi;
 	int		 rc;
 
-	if (sqlite3_prepare_v2(p->db, "SELECT peer_id, name, addr, connected "
-	    "FROM peers ORDER BY last_seen DESC, rowid DESC LIMIT ?1", -1, &st,
-	    NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(p->db, sql, -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_int(st, 1, limit);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -367,6 +345,22 @@ peerdb_each_remembered(struct peerdb *p, int limit, peerdb_peer_cb cb,
 	}
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+}
+
+int
+peerdb_each_connected(struct peerdb *p, peerdb_peer_cb cb, void *arg)
+{
+	return each_peer(p, "SELECT peer_id, name, addr, connected FROM peers "
+	    "WHERE connected = 1 ORDER BY addr, peer_id LIMIT ?1", -1, cb, arg);
+}
+
+/* Every peer we know, the most recently seen first, at most limit. */
+int
+peerdb_each_remembered(struct peerdb *p, int limit, peerdb_peer_cb cb,
+    void *arg)
+{
+	return each_peer(p, "SELECT peer_id, name, addr, connected FROM peers "
+	    "ORDER BY last_seen DESC, rowid DESC LIMIT ?1", limit, cb, arg);
 }
 
 int

@@ -236,18 +236,25 @@ def x34_hash_cache_survives_restart(sc: Scenario) -> str:
     return f"200 games hashed once; restart to list-games {elapsed:.2f}s with nothing hashed again"
 
 
-def x35_verify_and_repair(sc: Scenario) -> str:
-    """A byte flipped in a downloaded game: verify names the one bad piece
-    (against the manifest the source serves), repair fetches at most
-    16 MiB and leaves the game byte-exact; verify is clean afterwards."""
-    source, source_root = _sparse_source(sc, "x35-source", 3)
+def _downloaded(sc: Scenario, prefix: str) -> tuple[Path, Peer]:
+    """A hashed 3-chunk source and a client that downloaded it: (the
+    source's game folder, the client)."""
+    source, source_root = _sparse_source(sc, f"{prefix}-source", 3)
     _wait_hashed(source, GAME)
-    client = sc.peer("x35-client")
+    client = sc.peer(f"{prefix}-client")
     connect_many(client, [source])
     wait_remote_game(client, GAME, peer_count=1, version=VERSION)
     ended = _download(client, client.mark())
     if ended["event"] != "download-finished":
         raise ScenarioError(f"download did not finish: {ended}")
+    return source_root, client
+
+
+def x35_verify_and_repair(sc: Scenario) -> str:
+    """A byte flipped in a downloaded game: verify names the one bad piece
+    (against the manifest the source serves), repair fetches at most
+    16 MiB and leaves the game byte-exact; verify is clean afterwards."""
+    source_root, client = _downloaded(sc, "x35")
     eti = client.host_games_dir / GAME / f"{GAME}.eti"
     offset = 2 * CHUNK_SIZE + 3 * PIECE_SIZE + 12345
     _rot(eti, [offset])
@@ -280,14 +287,7 @@ def x37_download_of_a_ready_game(sc: Scenario) -> str:
     date" while it is intact (nothing fetched, no operation left); with a
     byte flipped, the same download is accepted and fetches only the bad
     piece (at most 16 MiB), byte-exact afterwards."""
-    source, source_root = _sparse_source(sc, "x37-source", 3)
-    _wait_hashed(source, GAME)
-    client = sc.peer("x37-client")
-    connect_many(client, [source])
-    wait_remote_game(client, GAME, peer_count=1, version=VERSION)
-    ended = _download(client, client.mark())
-    if ended["event"] != "download-finished":
-        raise ScenarioError(f"download did not finish: {ended}")
+    source_root, client = _downloaded(sc, "x37")
     mark = client.mark()
     again = client.send({"cmd": "download", "game_id": GAME, "install": False}, expect_error=True, timeout=120)
     if again["type"] != "error" or again["error"] != "already up to date":
