@@ -149,6 +149,10 @@ config_set(struct daemon_config *dc, const char *key, const char *value)
 		    sizeof(dc->peers), value) == -1)
 			return "peers must be addresses IP[:PORT], separated by "
 			    "spaces";
+	} else if (strcmp(key, "done_script") == 0) {
+		if ((*value != '/' && *value != '\0') || set_str(dc->done_script,
+		    sizeof(dc->done_script), value) == -1)
+			return "done_script must be an absolute path";
 	} else if (strcmp(key, "upload_limit") == 0) {
 		if (rate_parse(value, &dc->upload_limit, NULL, 0) == -1)
 			return "upload_limit must be a speed such as 50MiB, "

@@ -25,6 +25,7 @@ struct daemon_config {
 	char	 net_user[64];		/* the net worker's user, run as root */
 	int	 sandbox_optional;	/* a missing sandbox layer is a warning */
 	char	 peers[1024];		/* static peers, "IP[:PORT] ..." */
+	char	 done_script[PATH_MAX];	/* a program, or "" */
 	int	 redial;		/* dial remembered peers at start */
 	uint64_t upload_limit;		/* bytes a second; 0: none */
 	char	 catalog_trust[65];	/* the organizer's key in hex, or "" */

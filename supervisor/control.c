@@ -271,6 +271,7 @@ control_event(const char *name, json_t *data)
 		if (c->subscribed)
 			client_write(c, json_pack("{s:s,s:s,s:O}", "type",
 			    "event", "event", name, "data", data));
+	done_script_event(name, data);
 	json_decref(data);
 }
 

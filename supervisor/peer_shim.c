@@ -69,6 +69,7 @@ usage(void)
 	    "\t[--fixture GAME]... [--unrar PATH|builtin] "
 	    "[--listen IP[:PORT]] [--mdns]\n"
 	    "\t[--peer IP[:PORT]]... [--redial] [--upload-limit SPEED]\n"
+	    "\t[--done-script PATH]\n"
 	    "\t[--catalog-trust KEY] [--web IP:PORT [--web-token TOKEN]]\n"
 	    "\t[--sandbox-optional] [-v]\n");
 	exit(2);
@@ -89,6 +90,7 @@ main(int argc, char *argv[])
 		{ "peer",	required_argument,	NULL, 'p' },
 		{ "redial",	no_argument,		NULL, 'r' },
 		{ "upload-limit", required_argument,	NULL, 'U' },
+		{ "done-script", required_argument,	NULL, 'D' },
 		{ "web",	required_argument,	NULL, 'w' },
 		{ "web-token",	required_argument,	NULL, 'W' },
 		{ "sandbox-optional", no_argument,	NULL, 'o' },
@@ -131,6 +133,14 @@ main(int argc, char *argv[])
 			cfg.peers = peers;
 			break;
 		case 'r': cfg.redial = 1; break;
+		case 'D':
+			if (optarg[0] != '/') {
+				fprintf(stderr, "--done-script needs an absolute "
+				    "path\n");
+				usage();
+			}
+			cfg.done_script = optarg;
+			break;
 		case 'U':
 			if (rate_parse(optarg, &cfg.upload_limit, err,
 			    sizeof(err)) == -1) {

@@ -70,6 +70,7 @@ sup_init(struct sup *sup, const struct sup_config *cfg, char *err,
 	memset(sup, 0, sizeof(*sup));
 	sup->cfg = *cfg;
 	sup->upload_limit = cfg->upload_limit;
+	done_script_set(cfg->done_script);
 	sup->games_fd = -1;
 	sup->web_fd = -1;
 	sup->inotify_fd = -1;

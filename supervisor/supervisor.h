@@ -50,6 +50,7 @@ struct sup_config {
 	int		 mdns;
 	int		 use_stdio;	/* the shim: control on stdin/stdout */
 	const char	*peers;		/* static peers, "IP[:PORT] ..." */
+	const char	*done_script;	/* run as downloads and installs end */
 	uint64_t	 upload_limit;	/* bytes a second; 0: none */
 	int		 redial;	/* dial remembered peers at start */
 	const char	*catalog_trust;	/* hex key, or NULL */
@@ -220,6 +221,10 @@ void	traffic_worker_restarted(struct sup *);
 json_t	*traffic_status(struct sup *);
 void	traffic_of_peer(struct sup *, const char *peer_id, uint64_t *sent,
 	    uint64_t *received);
+
+/* done_script.c: a program run when a download or install ends */
+void	done_script_set(const char *path);
+void	done_script_event(const char *event, json_t *data);
 
 /* redial.c: remembered and static peers, dialled until linked */
 void	redial_start(struct sup *);

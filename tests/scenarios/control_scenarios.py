@@ -1060,11 +1060,71 @@ def x68_upload_limit(sc: Scenario) -> str:
             f"{before:.1f} MiB/s, then {after:.1f} MiB/s")
 
 
+# --------------------------------------------------------------------------
+# X69: done_script runs as downloads and installs end
+# --------------------------------------------------------------------------
+
+
+def x69_done_script(sc: Scenario) -> str:
+    """lanspread-peer --done-script: a download with install runs it for
+    download-finished and install-finished, a cancelled download for
+    download-cancelled, each with LANSPREAD_EVENT, LANSPREAD_STATE and
+    LANSPREAD_GAME_ID, as the daemon's user and with no descriptor of
+    ours but stdout and stderr; a script that fails changes nothing."""
+    record = sc.dir / "x69-done.txt"
+    script = sc.dir / "x69-done.sh"
+    script.write_text("#!/bin/sh\n"
+                      f"echo \"$1 $2 $LANSPREAD_EVENT $LANSPREAD_STATE $LANSPREAD_GAME_ID $(id -u) "
+                      f"$(ls /proc/$$/fd | wc -l)\" >> {record}\n"
+                      "exit 3\n")
+    script.chmod(0o755)
+    games = sc.fixture_root / "x69"
+    copy_game("bf1942", games)
+    create_large_sparse_game(games / "cnctw", size=4 * CHUNK_SIZE)
+    source = sc.peer("x69-source", games_dir=games, extra_args=["--upload-limit", "20MiB"])
+    client = sc.peer("x69-client", extra_args=["--done-script", str(script), "--unrar", "builtin"])
+    connect_many(client, [source])
+    wait_remote_game(client, "bf1942", peer_count=1, version=CATALOG_VERSIONS["bf1942"], timeout=60)
+    wait_remote_game(client, "cnctw", peer_count=1, version=CATALOG_VERSIONS["cnctw"], timeout=60)
+    mark = client.mark()
+    client.send({"cmd": "download", "game_id": "bf1942", "install": True})
+    client.wait_for(lambda i: i.get("event") in ("install-finished", "install-failed", "download-failed")
+                    and (i.get("data") or {}).get("game_id") == "bf1942",
+                    timeout=60, description="bf1942 installed", waiter=mark)
+    mark = client.mark()
+    client.send({"cmd": "download", "game_id": "cnctw", "install": False})
+    client.wait_for(lambda i: i.get("event") == "download-chunk-finished"
+                    and (i.get("data") or {}).get("game_id") == "cnctw",
+                    timeout=60, description="a first cnctw chunk", waiter=mark)
+    client.send({"cmd": "cancel-download", "game_id": "cnctw"})
+    want = [("download-finished", "finished", "bf1942"), ("install-finished", "finished", "bf1942"),
+            ("download-cancelled", "cancelled", "cnctw")]
+    uid = str(os.getuid())
+
+    def lines() -> list[list[str]]:
+        return [line.split() for line in record.read_text().splitlines()] if record.exists() else []
+
+    poll(lambda: len(lines()) >= 3, timeout=10, what=lambda: f"done_script ran {len(lines())} times: {lines()}")
+    got = lines()
+    for (event, state, game), fields in zip(want, got):
+        if fields[:6] != [event, game, event, state, game, uid]:
+            raise ScenarioError(f"done_script saw {fields}, wanted {event} {state} {game} as uid {uid}")
+        # ls's own, the shell's three and at most one more (the listing).
+        if int(fields[6]) > 5:
+            raise ScenarioError(f"done_script inherited descriptors: {fields}")
+    if len(got) != 3:
+        raise ScenarioError(f"done_script ran for {got}")
+    if client.status()["active_operations"]:
+        raise ScenarioError("an operation is left")
+    return f"done_script ran for {', '.join(w[0] for w in want)} with game, state and uid {uid}; its exit 3 changed nothing"
+
+
 CONTROL_SCENARIOS = [
     ("X1-control-fuzz", x1_control_fuzz),
     ("X6-daemon-ctl", x6_daemon_driven_by_lanspreadctl),
     ("X60-one-daemon", x60_one_daemon_per_state_and_socket),
     ("X68-upload-limit", x68_upload_limit),
+    ("X69-done-script", x69_done_script),
     ("X61-log-levels", x61_levels_clean_stop_titles),
     ("X62-config-check", x62_config_check),
     ("X64-connect-race", x64_connect_both_ways_at_once),
