@@ -150,7 +150,8 @@ LAYOUT(xfer_traffic,
 	F_ARRAY(xfer_traffic, hosts, nhosts, MSG_MAX_TRAFFIC_HOSTS,
 	    traffic_host_layout));
 LAYOUT(xfer_limits,
-	F_U64(xfer_limits, upload));
+	F_U64(xfer_limits, upload),
+	F_U64(xfer_limits, download));
 LAYOUT(xfer_fetch,
 	F_STR(xfer_fetch, game_id),
 	F_STR(xfer_fetch, version),

@@ -250,6 +250,7 @@ struct xfer_traffic {
 /* Bytes a second; 0: no limit. */
 struct xfer_limits {
 	uint64_t	 upload;
+	uint64_t	 download;
 };
 
 struct xfer_fetch {

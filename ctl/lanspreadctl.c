@@ -730,20 +730,25 @@ show_disconnect(json_t *data)
 	    str(data, "peer_id"), str(data, "addr"));
 }
 
-/* a[0] is set by "upload SPEED": the new limit. */
+/* a[0] and a[1] are set by "upload SPEED" and "download SPEED". */
 static json_t *
 b_limit(char **a, int *w)
 {
+	json_t	*req = req_plain("limit");
+
 	(void)w;
-	if (a[0] == NULL)
-		return req_plain("limit");
-	return json_pack("{s:s,s:s}", "cmd", "limit", "upload", a[0]);
+	if (a[0] != NULL)
+		json_object_set_new(req, "upload", json_string(a[0]));
+	if (a[1] != NULL)
+		json_object_set_new(req, "download", json_string(a[1]));
+	return req;
 }
 
 static void
 show_limit(json_t *data)
 {
-	printf("upload limit: %s\n", str(data, "upload"));
+	printf("upload limit: %s\ndownload limit: %s\n", str(data, "upload"),
+	    str(data, "download"));
 }
 
 /* "help" has no builder: it is answered without the daemon. */
@@ -775,8 +780,8 @@ static const struct command commands[] = {
 	{ "play", " GAME --user NAME --language LANG [--force]",
 	    "apply a game's first-play settings",
 	    1, b_play, show_play },
-	{ "limit", " [upload SPEED]",
-	    "show or set the upload limit (50MiB, 400mbit, none)",
+	{ "limit", " [upload SPEED] [download SPEED]",
+	    "show or set the speed limits (50MiB, 400mbit, none)",
 	    0, b_limit, show_limit },
 	{ "reload", "", "read the catalog and the configuration again",
 	    0, b_reload, show_reload },
@@ -1166,7 +1171,12 @@ main(int argc, char *argv[])
 		} else if (strcmp(cmd->name, "play") == 0 &&
 		    strcmp(argv[0], "--force") == 0)
 			args[3] = "yes";
-		else
+		else if (strcmp(cmd->name, "limit") == 0 && argc > 1 &&
+		    (strcmp(argv[0], "upload") == 0 ||
+		    strcmp(argv[0], "download") == 0)) {
+			args[argv[0][0] == 'u' ? 0 : 1] = argv[1];
+			argc--, argv++;
+		} else
 			usage_error(cmd, "unexpected argument \"%s\"",
 			    argv[0]);
 		argc--, argv++;

@@ -263,11 +263,13 @@ catalog_status(struct sup *sup)
 static json_t *
 limits_status(struct sup *sup)
 {
-	char	 shown[32];
+	char	 up[32], down[32];
 
-	rate_format(sup->upload_limit, shown, sizeof(shown));
-	return json_pack("{s:s,s:I}", "upload", shown, "upload_bytes_per_s",
-	    (json_int_t)sup->upload_limit);
+	rate_format(sup->upload_limit, up, sizeof(up));
+	rate_format(sup->download_limit, down, sizeof(down));
+	return json_pack("{s:s,s:I,s:s,s:I}", "upload", up,
+	    "upload_bytes_per_s", (json_int_t)sup->upload_limit, "download",
+	    down, "download_bytes_per_s", (json_int_t)sup->download_limit);
 }
 
 static void
@@ -859,38 +861,55 @@ cmd_repair(struct cmd_ctx *x)
 	verify_or_repair(x, VERIFY_REPAIR);
 }
 
+/* A speed field of limit, into *bps; -1 after answering an error. */
+static int
+speed_field(struct cmd_ctx *x, const char *key, uint64_t *bps)
+{
+	json_t	*v = json_object_get(x->req, key);
+	char	 err[ERROR_SIZE];
+
+	if (v == NULL)
+		return 0;
+	if (!json_is_string(v) || strlen(json_string_value(v)) !=
+	    json_string_length(v)) {
+		control_error(x->client, x->id, "invalid field: %s (a speed "
+		    "such as 50MiB, 400mbit or none)", key);
+		return -1;
+	}
+	if (rate_parse(json_string_value(v), bps, err, sizeof(err)) == -1) {
+		control_error(x->client, x->id, "%s", err);
+		return -1;
+	}
+	return 0;
+}
+
 /*
- * limit {upload?}: a speed ("50MiB", "400mbit", "none") replaces the
- * limit, live and until a restart; the answer is the limits now.
+ * limit {upload?, download?}: a speed ("50MiB", "400mbit", "none")
+ * replaces that limit, live and until a restart; the answer is the
+ * limits now.
  */
 static void
 cmd_limit(struct cmd_ctx *x)
 {
-	json_t		*v = json_object_get(x->req, "upload");
-	uint64_t	 upload = x->sup->upload_limit;
-	char		 err[ERROR_SIZE];
+	struct sup	*sup = x->sup;
+	uint64_t	 up = sup->upload_limit, down = sup->download_limit;
 
-	if (v != NULL) {
-		if (!json_is_string(v) || strlen(json_string_value(v)) !=
-		    json_string_length(v)) {
-			control_error(x->client, x->id, "invalid field: upload "
-			    "(a speed such as 50MiB, 400mbit or none)");
-			return;
-		}
-		if (rate_parse(json_string_value(v), &upload, err,
-		    sizeof(err)) == -1) {
-			control_error(x->client, x->id, "%s", err);
-			return;
-		}
-		x->sup->upload_limit = upload;
-		if (sup_send_limits(x->sup) == -1) {
+	if (speed_field(x, "upload", &up) == -1 ||
+	    speed_field(x, "download", &down) == -1)
+		return;
+	if (up != sup->upload_limit || down != sup->download_limit) {
+		sup->upload_limit = up;
+		sup->download_limit = down;
+		if (sup_send_limits(sup) == -1) {
 			control_error(x->client, x->id,
 			    "the transfer worker is unavailable");
 			return;
 		}
-		log_info("upload limit set to %s", json_string_value(v));
+		log_info("limits set: upload %llu, download %llu bytes a "
+		    "second", (unsigned long long)up,
+		    (unsigned long long)down);
 	}
-	reply(x, limits_status(x->sup));
+	reply(x, limits_status(sup));
 }
 
 /* SIGHUP's work on request, answered with what changed. */

@@ -157,6 +157,10 @@ config_set(struct daemon_config *dc, const char *key, const char *value)
 		if (rate_parse(value, &dc->upload_limit, NULL, 0) == -1)
 			return "upload_limit must be a speed such as 50MiB, "
 			    "400mbit or none";
+	} else if (strcmp(key, "download_limit") == 0) {
+		if (rate_parse(value, &dc->download_limit, NULL, 0) == -1)
+			return "download_limit must be a speed such as 50MiB, "
+			    "400mbit or none";
 	} else if (strcmp(key, "redial") == 0) {
 		if (strcmp(value, "yes") == 0)
 			dc->redial = 1;

@@ -320,6 +320,7 @@ main(int argc, char *argv[])
 	cfg.peers = dc.peers[0] != '\0' ? dc.peers : NULL;
 	cfg.redial = dc.redial;
 	cfg.upload_limit = dc.upload_limit;
+	cfg.download_limit = dc.download_limit;
 	cfg.done_script = dc.done_script[0] != '\0' ? dc.done_script : NULL;
 	cfg.catalog_trust = dc.catalog_trust;
 	rr.conf = conf;

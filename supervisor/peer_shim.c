@@ -69,7 +69,7 @@ usage(void)
 	    "\t[--fixture GAME]... [--unrar PATH|builtin] "
 	    "[--listen IP[:PORT]] [--mdns]\n"
 	    "\t[--peer IP[:PORT]]... [--redial] [--upload-limit SPEED]\n"
-	    "\t[--done-script PATH]\n"
+	    "\t[--download-limit SPEED] [--done-script PATH]\n"
 	    "\t[--catalog-trust KEY] [--web IP:PORT [--web-token TOKEN]]\n"
 	    "\t[--sandbox-optional] [-v]\n");
 	exit(2);
@@ -90,6 +90,7 @@ main(int argc, char *argv[])
 		{ "peer",	required_argument,	NULL, 'p' },
 		{ "redial",	no_argument,		NULL, 'r' },
 		{ "upload-limit", required_argument,	NULL, 'U' },
+		{ "download-limit", required_argument,	NULL, 'L' },
 		{ "done-script", required_argument,	NULL, 'D' },
 		{ "web",	required_argument,	NULL, 'w' },
 		{ "web-token",	required_argument,	NULL, 'W' },
@@ -142,9 +143,11 @@ main(int argc, char *argv[])
 			cfg.done_script = optarg;
 			break;
 		case 'U':
-			if (rate_parse(optarg, &cfg.upload_limit, err,
-			    sizeof(err)) == -1) {
-				fprintf(stderr, "--upload-limit %s\n", err);
+		case 'L':
+			if (rate_parse(optarg, ch == 'U' ? &cfg.upload_limit :
+			    &cfg.download_limit, err, sizeof(err)) == -1) {
+				fprintf(stderr, "--%s-limit %s\n", ch == 'U' ?
+				    "upload" : "download", err);
 				usage();
 			}
 			break;

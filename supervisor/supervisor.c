@@ -70,6 +70,7 @@ sup_init(struct sup *sup, const struct sup_config *cfg, char *err,
 	memset(sup, 0, sizeof(*sup));
 	sup->cfg = *cfg;
 	sup->upload_limit = cfg->upload_limit;
+	sup->download_limit = cfg->download_limit;
 	done_script_set(cfg->done_script);
 	sup->games_fd = -1;
 	sup->web_fd = -1;
@@ -257,6 +258,7 @@ sup_send_limits(struct sup *sup)
 	struct xfer_limits lim;
 
 	lim.upload = sup->upload_limit;
+	lim.download = sup->download_limit;
 	return msg_send_xfer_limits(sup_link(sup, PROC_TRANSFER), &lim);
 }
 

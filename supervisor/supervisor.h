@@ -52,6 +52,7 @@ struct sup_config {
 	const char	*peers;		/* static peers, "IP[:PORT] ..." */
 	const char	*done_script;	/* run as downloads and installs end */
 	uint64_t	 upload_limit;	/* bytes a second; 0: none */
+	uint64_t	 download_limit;
 	int		 redial;	/* dial remembered peers at start */
 	const char	*catalog_trust;	/* hex key, or NULL */
 	sup_reread_fn	 reread;
@@ -160,6 +161,7 @@ struct sup {
 	TAILQ_HEAD(, pending)	 pendings;
 	struct redial		*redial;	/* NULL when off */
 	uint64_t		 upload_limit;	/* now: the config's, or live */
+	uint64_t		 download_limit;
 	/* traffic.c: bytes to and from each peer, and the rates */
 	struct traffic_book	*traffic;
 	size_t			 ntraffic;

@@ -77,6 +77,7 @@ source_close(struct source *s)
 	ev_io_stop(loop, &s->wio);
 	ev_timer_stop(loop, &s->timer);
 	ev_timer_stop(loop, &s->floor_timer);
+	ev_timer_stop(loop, &s->throttle);
 	if (s->fd != -1)
 		close(s->fd);
 	s->fd = -1;
@@ -382,6 +383,13 @@ source_floor_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	if (s->fd == -1 || ioctl(s->fd, FIONREAD, &unread) == -1 ||
 	    unread < 0)
 		unread = 0;
+	/* A window in which our own limit held it back says nothing of it. */
+	if (s->held_back) {
+		s->held_back = 0;
+		floor_idle(&s->floor);
+		floor_request(&s->floor, ev_now(loop));
+		return;
+	}
 	if (!floor_below(&s->floor, ev_now(loop), (uint64_t)unread, &got,
 	    &secs))
 		return;
@@ -1409,6 +1417,8 @@ source_read_data(struct source *s, char *err, size_t errsz)
 	ssize_t		 n, w, done = 0;
 	int		 fd = -1;
 
+	if ((want = download_allow(s, want)) == 0)
+		return 0;
 	n = recv(s->fd, f->buf, want, 0);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return 0;
@@ -1436,10 +1446,43 @@ source_read_data(struct source *s, char *err, size_t errsz)
 	}
 	s->got += n;
 	f->bytes += n;
+	rate_spent(&f->xfer->download, (uint64_t)n);
 	traffic_add(f->xfer, s->peer_id, 0, (uint64_t)n);
 	if (verify_span(s, (unsigned char *)f->buf, n, pos, err, errsz) == -1)
 		return -3;
 	return 1;
+}
+
+static void
+source_throttle_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct source	*s = w->data;
+
+	(void)revents;
+	/* We were the silence: the stall timer must not blame the source. */
+	s->last_rx = ev_now(loop);
+	if (s->fd != -1)
+		ev_io_start(loop, &s->rio);
+}
+
+/*
+ * How many of want bytes the download limit lets us read now; with none,
+ * the source's reads wait for its throttle timer (TCP holds the sender).
+ */
+size_t
+download_allow(struct source *s, size_t want)
+{
+	struct transfer	*xfer = s->f->xfer;
+	uint64_t	 n = rate_allow(&xfer->download, ev_time(), want);
+
+	if (n == 0) {
+		s->held_back = 1;
+		ev_io_stop(xfer->loop, &s->rio);
+		ev_timer_stop(xfer->loop, &s->throttle);
+		ev_timer_set(&s->throttle, rate_wait(&xfer->download), 0);
+		ev_timer_start(xfer->loop, &s->throttle);
+	}
+	return (size_t)n;
 }
 
 static void
@@ -1633,6 +1676,8 @@ fetch_start(struct transfer *xfer, struct xfer_fetch *req)
 		s->timer.data = s;
 		ev_init(&s->floor_timer, source_floor_cb);
 		s->floor_timer.data = s;
+		ev_init(&s->throttle, source_throttle_cb);
+		s->throttle.data = s;
 		floor_init(&s->floor);
 		s->hash = hash_new();
 		memcpy(s->peer_id, req->sources[i].peer_id,
@@ -1647,6 +1692,7 @@ fetch_start(struct transfer *xfer, struct xfer_fetch *req)
 			f->src[i].idx = i;
 			f->src[i].timer.data = &f->src[i];
 			f->src[i].floor_timer.data = &f->src[i];
+			f->src[i].throttle.data = &f->src[i];
 			f->src[i].state = SRC_WAITING;
 		}
 		stream_next_source(f);

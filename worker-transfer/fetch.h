@@ -50,6 +50,8 @@ struct source {
 	ev_tstamp		 last_rx;
 	struct rate_floor	 floor;		/* while it owes us bytes */
 	ev_timer		 floor_timer;	/* at each window's end */
+	ev_timer		 throttle;	/* the download limit's wait */
+	int			 held_back;	/* by it, this floor window */
 	char			*frame;		/* a frame being read */
 	size_t			 framegot;
 	size_t			 framecap;
@@ -131,6 +133,7 @@ void	source_send(struct source *, char *frame, size_t);
 void	source_owes(struct source *);
 
 /* stream.c */
+size_t	download_allow(struct source *, size_t);
 int	stream_entry(struct source *, struct msg *, char *, size_t);
 int	stream_entry_sum(struct source *, struct msg *, char *, size_t);
 void	stream_finish(struct source *, struct msg *);

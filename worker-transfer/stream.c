@@ -205,6 +205,8 @@ stream_read_data(struct source *s)
 
 	if (want > to_piece)
 		want = to_piece;
+	if ((want = download_allow(s, want)) == 0)
+		return;
 	n = recv(s->fd, f->buf, want, 0);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
@@ -233,6 +235,7 @@ stream_read_data(struct source *s)
 	}
 	f->entry_got += n;
 	f->bytes += n;
+	rate_spent(&f->xfer->download, (uint64_t)n);
 	traffic_add(f->xfer, s->peer_id, 0, (uint64_t)n);
 	if (f->entry_got == f->entry_size)
 		s->state = SRC_SSUM;

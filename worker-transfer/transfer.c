@@ -67,10 +67,13 @@ transfer_dispatch_supervisor(struct msgconn *c, struct msg *m)
 	case MSG_XFER_LIMITS:
 		if (msg_recv_xfer_limits(m, &limits, why, sizeof(why)) == -1)
 			break;
-		if (limits.upload != xfer->upload.rate)
-			log_info("upload limit: %llu bytes a second",
-			    (unsigned long long)limits.upload);
+		if (limits.upload != xfer->upload.rate ||
+		    limits.download != xfer->download.rate)
+			log_info("limits: upload %llu, download %llu bytes a "
+			    "second", (unsigned long long)limits.upload,
+			    (unsigned long long)limits.download);
 		rate_set(&xfer->upload, limits.upload, ev_time());
+		rate_set(&xfer->download, limits.download, ev_time());
 		return;
 	case MSG_XFER_CATALOG:
 		/* A reload: a link asking for a game checks the new list. */

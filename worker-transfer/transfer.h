@@ -114,6 +114,7 @@ struct transfer {
 	struct serve_gates	 gates;
 	ev_tstamp		 serve_idle;	/* 0: SERVE_IDLE */
 	struct rate_bucket	 upload;	/* every serve link's bytes */
+	struct rate_bucket	 download;	/* every source's bytes */
 	struct traffic		 traffic;
 	TAILQ_HEAD(, serve_conn) serving;
 	TAILQ_HEAD(, fetch)	 fetches;

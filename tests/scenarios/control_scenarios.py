@@ -454,6 +454,12 @@ def x6_daemon_driven_by_lanspreadctl(sc: Scenario) -> str:
             raise ScenarioError("an unreachable daemon must exit 3")
         if _ctl(sc, sock, "frobnicate").returncode != 2:
             raise ScenarioError("a usage error must exit 2")
+        res = _ctl(sc, sock, "limit", "upload", "10MiB", "download", "400mbit")
+        if res.returncode != 0 or res.stdout != "upload limit: 10.0 MiB/s\ndownload limit: 47.7 MiB/s\n":
+            raise ScenarioError(f"limit answered {res.returncode} {res.stdout!r} {res.stderr!r}")
+        res = _ctl(sc, sock, "limit", "upload", "none", "download", "none")
+        if res.returncode != 0 or res.stdout != "upload limit: none\ndownload limit: none\n":
+            raise ScenarioError(f"limit none answered {res.returncode} {res.stdout!r}")
         res = _ctl(sc, sock, "connect", source.ready_addr or "")
         if res.returncode != 0:
             raise ScenarioError(f"connect failed: {res.stderr}")
@@ -994,15 +1000,18 @@ def x66_play_force(sc: Scenario) -> str:
 MIB = 1 << 20
 
 
-def _limited_download(sc: Scenario, tag: str, change_at: float | None = None) -> list[tuple[float, int]]:
+def _limited_download(sc: Scenario, tag: str, change_at: float | None = None,
+                      limit: str = "upload") -> list[tuple[float, int]]:
     """A source limited to 50 MiB/s, a client downloading its 1.5 GiB game;
     change_at seconds after the first progress event the source's limit
     becomes 100MiB. Returns (seconds since the request, bytes) for each
     progress event, and (when, -1) for the change."""
     games = sc.fixture_root / f"x68-{tag}"
     create_large_sparse_game(games / "bf1942", size=12 * CHUNK_SIZE)
-    source = sc.peer(f"x68-{tag}-source", games_dir=games, extra_args=["--upload-limit", "50MiB"])
-    client = sc.peer(f"x68-{tag}-client")
+    flag = ["--" + limit + "-limit", "50MiB"]
+    source = sc.peer(f"x68-{tag}-source", games_dir=games, extra_args=flag if limit == "upload" else [])
+    client = sc.peer(f"x68-{tag}-client", extra_args=flag if limit == "download" else [])
+    limited = source if limit == "upload" else client
     connect_many(client, [source])
     wait_remote_game(client, "bf1942", peer_count=1, version=CATALOG_VERSIONS["bf1942"], timeout=60)
     # Served once hashed: the clock starts with bytes, not with hashing.
@@ -1026,8 +1035,8 @@ def _limited_download(sc: Scenario, tag: str, change_at: float | None = None) ->
             return samples
         samples.append((now, item["data"]["bytes"]))
         if not changed and now >= samples[0][0] + change_at:
-            reply = source.send({"cmd": "limit", "upload": "100MiB"})
-            if reply["data"]["upload_bytes_per_s"] != 100 * MIB:
+            reply = limited.send({"cmd": "limit", limit: "100MiB"})
+            if reply["data"][f"{limit}_bytes_per_s"] != 100 * MIB:
                 raise ScenarioError(f"limit answered {reply}")
             samples.append((time.monotonic() - began, -1))  # the change
             changed = True
@@ -1045,7 +1054,8 @@ def _rate(samples: list[tuple[float, int]], t0: float, t1: float) -> float:
 def x68_upload_limit(sc: Scenario) -> str:
     """upload_limit = 50MiB (lanspread-peer --upload-limit) holds within
     10 % over a 1.5 GiB loopback download; set to 100MiB live half way
-    (the limit command), the rest goes at 100 MiB/s within 10 %."""
+    (the limit command), the rest goes at 100 MiB/s within 10 %. The
+    same for the receiver's download limit."""
     steady = _limited_download(sc, "steady")
     rate = _rate(steady, steady[0][0] + 1.0, steady[-1][0] - 0.5)
     if not 45 <= rate <= 55:
@@ -1056,8 +1066,16 @@ def x68_upload_limit(sc: Scenario) -> str:
     after = _rate(live, switch + 1.5, live[-1][0] - 0.5)
     if not 45 <= before <= 55 or not 90 <= after <= 110:
         raise ScenarioError(f"live change: {before:.1f} MiB/s before, {after:.1f} MiB/s after (want 50, 100)")
-    return (f"50MiB limit: {rate:.1f} MiB/s over 1.5 GiB; changed live at {switch:.1f} s: "
-            f"{before:.1f} MiB/s, then {after:.1f} MiB/s")
+    down = _limited_download(sc, "down", change_at=9.0, limit="download")
+    switch_down = next(t for t, b in down if b < 0)
+    down_before = _rate(down, down[0][0] + 1.0, switch_down)
+    down_after = _rate(down, switch_down + 1.5, down[-1][0] - 0.5)
+    if not 45 <= down_before <= 55 or not 90 <= down_after <= 110:
+        raise ScenarioError(f"download limit: {down_before:.1f} MiB/s before, {down_after:.1f} MiB/s after "
+                            "(want 50, 100)")
+    return (f"50MiB upload limit: {rate:.1f} MiB/s over 1.5 GiB; changed live at {switch:.1f} s: "
+            f"{before:.1f} MiB/s, then {after:.1f} MiB/s; download limit 50MiB then 100MiB live: "
+            f"{down_before:.1f}, then {down_after:.1f} MiB/s")
 
 
 # --------------------------------------------------------------------------
