@@ -751,6 +751,39 @@ show_limit(json_t *data)
 	    str(data, "download"));
 }
 
+/* a[0] and a[1] are set by "GAME POSITION": move that one there. */
+static json_t *
+b_queue(char **a, int *w)
+{
+	char	*end;
+	long	 pos;
+
+	(void)w;
+	if (a[0] == NULL)
+		return req_plain("queue");
+	pos = strtol(a[1], &end, 10);
+	if (*a[1] == '\0' || *end != '\0' || pos < 1) {
+		fprintf(stderr, "lanspreadctl: queue: %s is not a position "
+		    "(1 is the next to start)\n", a[1]);
+		exit(EXIT_USAGE);
+	}
+	return json_pack("{s:s,s:s,s:I}", "cmd", "queue", "game_id", a[0],
+	    "position", (json_int_t)pos);
+}
+
+static void
+show_queue(json_t *data)
+{
+	json_t	*q = json_object_get(data, "queue"), *e;
+	size_t	 i;
+
+	if (json_array_size(q) == 0)
+		printf("no download is queued\n");
+	json_array_foreach(q, i, e)
+		printf("%2lld. %s\n", (long long)json_integer_value(
+		    json_object_get(e, "position")), str(e, "game_id"));
+}
+
 /* "help" has no builder: it is answered without the daemon. */
 static const struct command commands[] = {
 	{ "games", "", "list the local games and those on the LAN",
@@ -762,8 +795,8 @@ static const struct command commands[] = {
 	    1, b_connect, NULL },
 	{ "disconnect", " PEER", "drop the link to a peer (id, address or name)",
 	    1, b_disconnect, show_disconnect },
-	{ "download", " GAME [--no-install]",
-	    "download a game from the LAN, then install it",
+	{ "download", " GAME... [--no-install]",
+	    "download games from the LAN, then install them",
 	    1, b_download, NULL },
 	{ "install", " GAME", "install a downloaded game",
 	    1, b_install, NULL },
@@ -788,10 +821,14 @@ static const struct command commands[] = {
 	{ "catalog", " publish|key",
 	    "sign and share the catalog, or print its public key",
 	    1, b_catalog, show_catalog },
+	{ "queue", " [GAME POSITION]",
+	    "list the queued downloads, or move one (1: next)",
+	    0, b_queue, show_queue },
 	{ "watch", "", "print the daemon's events as they happen",
 	    0, b_watch, NULL },
 	{ "help", "", "print this help", 0, NULL, NULL },
 };
+#define MORE_GAMES	63	/* games after the first of a download */
 #define NCOMMANDS	(sizeof(commands) / sizeof(commands[0]))
 
 static void
@@ -1096,6 +1133,41 @@ daemon_connect(const char *path)
 		unreachable(path, errno);
 }
 
+/*
+ * download A B C: each asked for in turn (the daemon queues what is
+ * beyond max_active_downloads), said how it went, and no waiting.
+ */
+static int
+download_many(char **args, char **more, size_t nmore)
+{
+	json_t	*req, *reply;
+	char	*game, id[16];
+	size_t	 i;
+	int	 rc = 0;
+
+	for (i = 0; i <= nmore; i++) {
+		game = i == 0 ? args[0] : more[i - 1];
+		req = json_pack("{s:s,s:s,s:b}", "cmd", "download", "game_id",
+		    game, "install", args[1] == NULL);
+		snprintf(id, sizeof(id), "%zu", i + 1);
+		reply = call(req, id);
+		json_decref(req);
+		if (strcmp(str(reply, "type"), "error") == 0) {
+			fprintf(stderr, "lanspreadctl: %s: %s\n", game,
+			    str(reply, "error"));
+			rc = EXIT_FAILED;
+		} else
+			printf("%s: %s\n", game, json_is_true(json_object_get(
+			    json_object_get(reply, "data"), "queued")) ?
+			    "queued" : "downloading");
+		json_decref(reply);
+	}
+	printf("lanspreadctl status shows them; lanspreadctl queue orders "
+	    "the queued ones\n");
+	close(sock);
+	return rc;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -1108,6 +1180,8 @@ main(int argc, char *argv[])
 	};
 	const struct command *cmd = NULL;
 	char		*args[4] = { NULL, NULL, NULL, NULL };
+	char		*more[MORE_GAMES];	/* download A B C: B and C */
+	size_t		 nmore = 0;
 	json_t		*req, *reply;
 	int		 ch, wait = WAIT_NONE, rc;
 	size_t		 i;
@@ -1160,6 +1234,18 @@ main(int argc, char *argv[])
 		if (strcmp(cmd->name, "download") == 0 &&
 		    strcmp(argv[0], "--no-install") == 0)
 			args[1] = "no";
+		else if (strcmp(cmd->name, "download") == 0 &&
+		    argv[0][0] != '-') {
+			if (nmore == MORE_GAMES)
+				usage_error(cmd, "at most %d games at once",
+				    MORE_GAMES + 1);
+			more[nmore++] = argv[0];
+		} else if (strcmp(cmd->name, "queue") == 0 && argc > 1 &&
+		    args[0] == NULL) {
+			args[0] = argv[0];
+			args[1] = argv[1];
+			argc--, argv++;
+		}
 		else if (strcmp(cmd->name, "play") == 0 && argc > 1 &&
 		    strcmp(argv[0], "--user") == 0) {
 			args[1] = argv[1];
@@ -1191,6 +1277,8 @@ main(int argc, char *argv[])
 	tty_out = isatty(STDOUT_FILENO);
 
 	daemon_connect(sock_path);
+	if (nmore > 0)
+		return download_many(args, more, nmore);
 	req = cmd->build(args, &wait);
 	if (wait != WAIT_NONE && wait != WAIT_FOREVER) {
 		/* Events first, so none between the reply and us is lost. */

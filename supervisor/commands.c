@@ -267,9 +267,10 @@ limits_status(struct sup *sup)
 
 	rate_format(sup->upload_limit, up, sizeof(up));
 	rate_format(sup->download_limit, down, sizeof(down));
-	return json_pack("{s:s,s:I,s:s,s:I}", "upload", up,
+	return json_pack("{s:s,s:I,s:s,s:I,s:i}", "upload", up,
 	    "upload_bytes_per_s", (json_int_t)sup->upload_limit, "download",
-	    down, "download_bytes_per_s", (json_int_t)sup->download_limit);
+	    down, "download_bytes_per_s", (json_int_t)sup->download_limit,
+	    "max_active_downloads", sup->max_active_downloads);
 }
 
 static void
@@ -631,16 +632,51 @@ cmd_download(struct cmd_ctx *x)
 			op->install_after = install && !g->installed;
 		return;
 	}
+	if (queue_full(x->sup)) {
+		if ((op = sup_op_add(x->sup, game_id, OP_QUEUED)) == NULL) {
+			control_error(x->client, x->id, "out of memory");
+			return;
+		}
+		op->install_after = install;
+		reply(x, json_pack("{s:s,s:b}", "game_id", game_id, "queued",
+		    1));
+		return;
+	}
 	reply(x, json_pack("{s:s}", "game_id", game_id));
 	if ((op = sup_op_add(x->sup, game_id, OP_DOWNLOADING)) == NULL)
 		return;
 	op->install_after = install;
-	if (commands_fetch(x->sup, game_id, FETCH_DOWNLOAD, NULL, 0) == -1) {
-		sup_op_remove(x->sup, op);
-		control_event("download-failed", json_pack("{s:s,s:s}",
-		    "game_id", game_id, "error",
-		    "the transfer worker is unavailable"));
+	if (commands_fetch(x->sup, game_id, FETCH_DOWNLOAD, NULL, 0) == -1)
+		op_fetch_unavailable(x->sup, op);
+}
+
+/*
+ * queue: the queued downloads in order; with {game_id, position}, that
+ * one moves there first (1: the next to start).
+ */
+static void
+cmd_queue(struct cmd_ctx *x)
+{
+	json_t		*pos = json_object_get(x->req, "position");
+	const char	*game_id;
+
+	if (json_object_get(x->req, "game_id") != NULL) {
+		if ((game_id = game_field(x)) == NULL)
+			return;
+		if (!json_is_integer(pos) || json_integer_value(pos) < 1 ||
+		    json_integer_value(pos) > 100000) {
+			control_error(x->client, x->id, "missing or invalid "
+			    "field: position (1 is the next to start)");
+			return;
+		}
+		if (queue_move(x->sup, game_id, (int)json_integer_value(pos))
+		    == -1) {
+			control_error(x->client, x->id, "game %s is not queued",
+			    game_id);
+			return;
+		}
 	}
+	reply(x, json_pack("{s:o}", "queue", queue_json(x->sup)));
 }
 
 /*
@@ -823,9 +859,18 @@ cmd_cancel_download(struct cmd_ctx *x)
 		return;
 
 	if ((op = sup_op_find(x->sup, game_id)) == NULL ||
-	    (op->kind != OP_DOWNLOADING && op->kind != OP_STREAM_INSTALLING)) {
+	    (op->kind != OP_DOWNLOADING && op->kind != OP_STREAM_INSTALLING &&
+	    op->kind != OP_QUEUED)) {
 		control_error(x->client, x->id, "no download in progress for "
 		    "game %s", game_id);
+		return;
+	}
+	/* Never started: nothing to roll back. */
+	if (op->kind == OP_QUEUED) {
+		reply(x, json_pack("{s:s}", "game_id", game_id));
+		sup_op_remove(x->sup, op);
+		control_event("download-cancelled", json_pack("{s:s}",
+		    "game_id", game_id));
 		return;
 	}
 	/* The worker rolls back and answers with a cancelled failure. */
@@ -894,9 +939,21 @@ cmd_limit(struct cmd_ctx *x)
 	struct sup	*sup = x->sup;
 	uint64_t	 up = sup->upload_limit, down = sup->download_limit;
 
+	json_t		*max = json_object_get(x->req, "max_active_downloads");
+
 	if (speed_field(x, "upload", &up) == -1 ||
 	    speed_field(x, "download", &down) == -1)
 		return;
+	if (max != NULL) {
+		if (!json_is_integer(max) || json_integer_value(max) < 0 ||
+		    json_integer_value(max) > 1000) {
+			control_error(x->client, x->id, "invalid field: "
+			    "max_active_downloads (0 for no limit, to 1000)");
+			return;
+		}
+		sup->max_active_downloads = (int)json_integer_value(max);
+		queue_kick(sup);
+	}
 	if (up != sup->upload_limit || down != sup->download_limit) {
 		sup->upload_limit = up;
 		sup->download_limit = down;
@@ -973,6 +1030,7 @@ static const struct command commands[] = {
 	{ "wait-peers",		cmd_wait_peers },
 	{ "download",		cmd_download },
 	{ "limit",		cmd_limit },
+	{ "queue",		cmd_queue },
 	{ "stream-install",	cmd_stream_install },
 	{ "install",		cmd_install },
 	{ "uninstall",		cmd_uninstall },

@@ -39,6 +39,7 @@ config_defaults(struct daemon_config *dc)
 	dc->sandbox_optional = 0;
 	dc->peers[0] = '\0';
 	dc->redial = 1;
+	dc->max_active_downloads = 3;
 	snprintf(dc->web_listen, sizeof(dc->web_listen), "%s",
 	    WEB_DEFAULT_LISTEN);
 }
@@ -157,6 +158,14 @@ config_set(struct daemon_config *dc, const char *key, const char *value)
 		if (rate_parse(value, &dc->upload_limit, NULL, 0) == -1)
 			return "upload_limit must be a speed such as 50MiB, "
 			    "400mbit or none";
+	} else if (strcmp(key, "max_active_downloads") == 0) {
+		char	*end;
+		long	 n = strtol(value, &end, 10);
+
+		if (*value == '\0' || *end != '\0' || n < 0 || n > 1000)
+			return "max_active_downloads must be 0 (no queue) to "
+			    "1000";
+		dc->max_active_downloads = (int)n;
 	} else if (strcmp(key, "download_limit") == 0) {
 		if (rate_parse(value, &dc->download_limit, NULL, 0) == -1)
 			return "download_limit must be a speed such as 50MiB, "

@@ -29,6 +29,7 @@ struct daemon_config {
 	int	 redial;		/* dial remembered peers at start */
 	uint64_t upload_limit;		/* bytes a second; 0: none */
 	uint64_t download_limit;
+	int	 max_active_downloads;	/* 0: no queue */
 	char	 catalog_trust[65];	/* the organizer's key in hex, or "" */
 	char	 web_listen[64];	/* the web page's IP[:PORT]; "": none */
 	char	 web_token[WEB_TOKEN_MAX + 1];	/* needed off loopback */

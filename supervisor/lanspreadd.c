@@ -321,6 +321,7 @@ main(int argc, char *argv[])
 	cfg.redial = dc.redial;
 	cfg.upload_limit = dc.upload_limit;
 	cfg.download_limit = dc.download_limit;
+	cfg.max_active_downloads = dc.max_active_downloads;
 	cfg.done_script = dc.done_script[0] != '\0' ? dc.done_script : NULL;
 	cfg.catalog_trust = dc.catalog_trust;
 	rr.conf = conf;

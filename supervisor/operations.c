@@ -19,6 +19,7 @@ const char *const op_kind_names[OP_KIND_MAX] = {
 	[OP_UNINSTALLING] = "Uninstalling",
 	[OP_VERIFYING] = "Verifying",
 	[OP_REPAIRING] = "Repairing",
+	[OP_QUEUED] = "Queued",
 };
 
 /*
@@ -39,6 +40,8 @@ static const struct {
 	/* A verify's request hears of it when the operation goes. */
 	[OP_VERIFYING] = { PROC_TRANSFER, "verify-failed", 0 },
 	[OP_REPAIRING] = { PROC_TRANSFER, "download-failed", 0 },
+	/* No worker holds a queued download. */
+	[OP_QUEUED] = { PROC_SUPERVISOR, "download-failed", 0 },
 };
 
 static void	install_cleanup(struct sup *, const char *);
@@ -152,6 +155,19 @@ sup_op_remove(struct sup *sup, struct operation *op)
 	verify_free(op->verify);
 	free(op);
 	ops_changed(sup);
+	queue_kick(sup);
+}
+
+/* A download the transfer worker could not take: it ends at once. */
+void
+op_fetch_unavailable(struct sup *sup, struct operation *op)
+{
+	char	 game_id[GAME_ID_SIZE];
+
+	memcpy(game_id, op->game_id, sizeof(game_id));
+	sup_op_remove(sup, op);
+	control_event("download-failed", json_pack("{s:s,s:s}", "game_id",
+	    game_id, "error", "the transfer worker is unavailable"));
 }
 
 struct operation *

@@ -69,7 +69,8 @@ usage(void)
 	    "\t[--fixture GAME]... [--unrar PATH|builtin] "
 	    "[--listen IP[:PORT]] [--mdns]\n"
 	    "\t[--peer IP[:PORT]]... [--redial] [--upload-limit SPEED]\n"
-	    "\t[--download-limit SPEED] [--done-script PATH]\n"
+	    "\t[--download-limit SPEED] [--max-active-downloads N]\n"
+	    "\t[--done-script PATH]\n"
 	    "\t[--catalog-trust KEY] [--web IP:PORT [--web-token TOKEN]]\n"
 	    "\t[--sandbox-optional] [-v]\n");
 	exit(2);
@@ -91,6 +92,7 @@ main(int argc, char *argv[])
 		{ "redial",	no_argument,		NULL, 'r' },
 		{ "upload-limit", required_argument,	NULL, 'U' },
 		{ "download-limit", required_argument,	NULL, 'L' },
+		{ "max-active-downloads", required_argument, NULL, 'Q' },
 		{ "done-script", required_argument,	NULL, 'D' },
 		{ "web",	required_argument,	NULL, 'w' },
 		{ "web-token",	required_argument,	NULL, 'W' },
@@ -102,7 +104,7 @@ main(int argc, char *argv[])
 	struct sup_config cfg;
 	struct sup	 sup;
 	const char	*fixtures[MAX_FIXTURES];
-	char		 err[512], peers[1024] = "";
+	char		 err[512], peers[1024] = "", *end;
 	int		 ch, verbose = 0, rc, i, nfixtures = 0;
 
 	memset(&cfg, 0, sizeof(cfg));
@@ -134,6 +136,14 @@ main(int argc, char *argv[])
 			cfg.peers = peers;
 			break;
 		case 'r': cfg.redial = 1; break;
+		case 'Q':
+			cfg.max_active_downloads = (int)strtol(optarg, &end,
+			    10);
+			if (*optarg == '\0' || *end != '\0' ||
+			    cfg.max_active_downloads < 0 ||
+			    cfg.max_active_downloads > 1000)
+				usage();
+			break;
 		case 'D':
 			if (optarg[0] != '/') {
 				fprintf(stderr, "--done-script needs an absolute "

@@ -71,6 +71,7 @@ sup_init(struct sup *sup, const struct sup_config *cfg, char *err,
 	sup->cfg = *cfg;
 	sup->upload_limit = cfg->upload_limit;
 	sup->download_limit = cfg->download_limit;
+	sup->max_active_downloads = cfg->max_active_downloads;
 	done_script_set(cfg->done_script);
 	sup->games_fd = -1;
 	sup->web_fd = -1;
@@ -1095,6 +1096,7 @@ sup_stop(struct sup *sup, int code)
 	sup->stopping = 1;
 	sup->exit_code = code;
 	redial_stop(sup);
+	ev_timer_stop(sup->loop, &sup->queue_timer);
 	control_stop(sup);
 	watch_stop(sup);
 	if (sup->workers[PROC_NET].up) {

@@ -53,6 +53,7 @@ struct sup_config {
 	const char	*done_script;	/* run as downloads and installs end */
 	uint64_t	 upload_limit;	/* bytes a second; 0: none */
 	uint64_t	 download_limit;
+	int		 max_active_downloads;	/* 0: no queue */
 	int		 redial;	/* dial remembered peers at start */
 	const char	*catalog_trust;	/* hex key, or NULL */
 	sup_reread_fn	 reread;
@@ -92,6 +93,7 @@ enum op_kind {
 	OP_UNINSTALLING,
 	OP_VERIFYING,
 	OP_REPAIRING,
+	OP_QUEUED,		/* a download waiting for max_active_downloads */
 	OP_KIND_MAX
 };
 
@@ -162,6 +164,8 @@ struct sup {
 	struct redial		*redial;	/* NULL when off */
 	uint64_t		 upload_limit;	/* now: the config's, or live */
 	uint64_t		 download_limit;
+	int			 max_active_downloads;	/* 0: no queue */
+	ev_timer		 queue_timer;
 	/* traffic.c: bytes to and from each peer, and the rates */
 	struct traffic_book	*traffic;
 	size_t			 ntraffic;
@@ -228,6 +232,12 @@ void	traffic_of_peer(struct sup *, const char *peer_id, uint64_t *sent,
 void	done_script_set(const char *path);
 void	done_script_event(const char *event, json_t *data);
 
+/* queue.c: downloads beyond max_active_downloads wait their turn */
+int	queue_full(struct sup *);
+void	queue_kick(struct sup *);
+json_t	*queue_json(struct sup *);
+int	queue_move(struct sup *, const char *game_id, int position);
+
 /* redial.c: remembered and static peers, dialled until linked */
 void	redial_start(struct sup *);
 void	redial_stop(struct sup *);
@@ -266,6 +276,7 @@ void	sup_op_remove(struct sup *, struct operation *);
 void	sup_op_progress(struct operation *, struct progress *);
 json_t	*sup_op_json(const struct operation *);
 void	sup_start_install(struct sup *, struct operation *);
+void	op_fetch_unavailable(struct sup *, struct operation *);
 void	ops_send_cleanups(struct sup *);
 void	op_download_done(struct sup *, struct operation *,
 	    const struct xfer_done *);

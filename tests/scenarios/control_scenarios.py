@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from harness import (
+    LineWaiter,
+    event_is,
     CATALOG_VERSIONS,
     CFG,
     CHUNK_SIZE,
@@ -460,6 +462,12 @@ def x6_daemon_driven_by_lanspreadctl(sc: Scenario) -> str:
         res = _ctl(sc, sock, "limit", "upload", "none", "download", "none")
         if res.returncode != 0 or res.stdout != "upload limit: none\ndownload limit: none\n":
             raise ScenarioError(f"limit none answered {res.returncode} {res.stdout!r}")
+        res = _ctl(sc, sock, "queue")
+        if res.returncode != 0 or res.stdout != "no download is queued\n":
+            raise ScenarioError(f"queue answered {res.returncode} {res.stdout!r}")
+        res = _ctl(sc, sock, "queue", "cnctw", "1")
+        if res.returncode != 1 or "is not queued" not in res.stderr:
+            raise ScenarioError(f"moving a game that is not queued answered {res.returncode} {res.stderr!r}")
         res = _ctl(sc, sock, "connect", source.ready_addr or "")
         if res.returncode != 0:
             raise ScenarioError(f"connect failed: {res.stderr}")
@@ -1137,12 +1145,65 @@ def x69_done_script(sc: Scenario) -> str:
     return f"done_script ran for {', '.join(w[0] for w in want)} with game, state and uid {uid}; its exit 3 changed nothing"
 
 
+# --------------------------------------------------------------------------
+# X79: a download queue
+# --------------------------------------------------------------------------
+
+
+def x79_download_queue(sc: Scenario) -> str:
+    """--max-active-downloads 1: of three downloads asked for at once, the
+    first runs and two wait as Queued; queue lists them and moves the last
+    first; cancel-download of a queued one cancels it with nothing begun;
+    when the running one finishes the moved one starts, and finishes."""
+    games = sc.fixture_root / "x79"
+    for game in ("bf1942", "cnctw", "cod5"):
+        create_large_sparse_game(games / game, size=2 * CHUNK_SIZE)
+    source = sc.peer("x79-source", games_dir=games, extra_args=["--upload-limit", "64MiB"])
+    client = sc.peer("x79-client", extra_args=["--max-active-downloads", "1"])
+    connect_many(client, [source])
+    for game in ("bf1942", "cnctw", "cod5"):
+        wait_remote_game(client, game, peer_count=1, version=CATALOG_VERSIONS[game], timeout=60)
+    poll(lambda: not source.status().get("hashing"), timeout=60, what="the source never finished hashing")
+    mark = client.mark()
+    replies = [client.send({"cmd": "download", "game_id": g, "install": False})["data"]
+               for g in ("bf1942", "cnctw", "cod5")]
+    if [bool(r.get("queued")) for r in replies] != [False, True, True]:
+        raise ScenarioError(f"download replies {replies}: only the first should run")
+    ops = {o["game_id"]: o["operation"] for o in client.status()["active_operations"]}
+    if ops != {"bf1942": "Downloading", "cnctw": "Queued", "cod5": "Queued"}:
+        raise ScenarioError(f"status shows {ops}")
+    order = [e["game_id"] for e in client.send({"cmd": "queue"})["data"]["queue"]]
+    if order != ["cnctw", "cod5"]:
+        raise ScenarioError(f"the queue is {order}")
+    order = [e["game_id"] for e in client.send({"cmd": "queue", "game_id": "cod5", "position": 1})["data"]["queue"]]
+    if order != ["cod5", "cnctw"]:
+        raise ScenarioError(f"after moving cod5 first the queue is {order}")
+    client.send({"cmd": "cancel-download", "game_id": "cnctw"})
+    client.wait_for(event_is("download-cancelled", "cnctw"), timeout=10, description="cnctw cancelled",
+                    waiter=LineWaiter(mark.seen))
+    ends = []
+    for _ in range(2):
+        ended = client.wait_for(lambda i: i.get("type") == "event" and i.get("event") in
+                                ("download-finished", "download-failed", "download-peers-gone"),
+                                timeout=120, description="a download's end", waiter=mark)
+        ends.append((ended["event"], ended["data"]["game_id"]))
+    if ends != [("download-finished", "bf1942"), ("download-finished", "cod5")]:
+        raise ScenarioError(f"downloads ended {ends}; wanted bf1942 then cod5")
+    begun = [i["data"]["game_id"] for i in client.items(0) if i.get("event") == "download-begin"]
+    if begun != ["bf1942", "cod5"]:
+        raise ScenarioError(f"downloads begun {begun}: a cancelled queued one must not begin")
+    if client.status()["active_operations"] or client.send({"cmd": "queue"})["data"]["queue"]:
+        raise ScenarioError("operations or a queue left")
+    return "3 downloads at max 1: bf1942 ran, cnctw and cod5 Queued; cod5 moved first, cnctw cancelled unbegun; bf1942 then cod5 finished"
+
+
 CONTROL_SCENARIOS = [
     ("X1-control-fuzz", x1_control_fuzz),
     ("X6-daemon-ctl", x6_daemon_driven_by_lanspreadctl),
     ("X60-one-daemon", x60_one_daemon_per_state_and_socket),
     ("X68-upload-limit", x68_upload_limit),
     ("X69-done-script", x69_done_script),
+    ("X79-download-queue", x79_download_queue),
     ("X61-log-levels", x61_levels_clean_stop_titles),
     ("X62-config-check", x62_config_check),
     ("X64-connect-race", x64_connect_both_ways_at_once),
