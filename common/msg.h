@@ -113,6 +113,7 @@ enum msg_type {
 	MSG_PEER_CATALOG_REQ,		/* send me yours */
 	MSG_PEER_CATALOG,		/* here it is (empty: I hold none) */
 	MSG_PEER_HELLO_PROOF,		/* the dialler's answer to an ack */
+	MSG_PEER_ADDRS,			/* peer exchange: peers I am linked to */
 };
 
 const char	*msg_type_str(uint32_t);

@@ -81,7 +81,11 @@ LAYOUT(game_list,
 LAYOUT(game_ids,
 	F_STRS(game_ids, games, ngames, GAMELIST_MAX));
 
-LAYOUT(net_listen, F_STR(net_listen, addr), F_BOOL(net_listen, mdns));
+LAYOUT(net_listen,
+	F_STR(net_listen, addr),
+	F_BOOL(net_listen, mdns),
+	F_BOOL(net_listen, exchange));
+LAYOUT(peer_addrs, F_STRS(peer_addrs, addrs, naddrs, PEER_ADDRS_MAX));
 LAYOUT(net_ready, F_STR(net_ready, addr), F_STR(net_ready, bound));
 LAYOUT(net_connect, F_U64(net_connect, req), F_STR(net_connect, addr));
 LAYOUT(net_connect_done,

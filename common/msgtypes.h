@@ -121,6 +121,14 @@ struct game_ids {
 struct net_listen {
 	char		 addr[ADDR_STRLEN];	/* IP[:PORT] to bind */
 	int		 mdns;			/* announce and browse */
+	int		 exchange;		/* tell and dial linked peers */
+};
+
+/* Peer exchange: the listen addresses of peers a peer is linked to. */
+#define PEER_ADDRS_MAX	64
+struct peer_addrs {
+	char		(*addrs)[ADDR_STRLEN];
+	size_t		 naddrs;
 };
 
 struct net_ready {
@@ -530,6 +538,7 @@ struct files_wait {
 	X(peer_entry,		peer_entry,	MSG_PEER_ENTRY)		\
 	X(peer_stream_end,	peer_stream_end, MSG_PEER_STREAM_END)	\
 	X(peer_files_wait,	files_wait,	MSG_PEER_FILES_WAIT)	\
+	X(peer_addrs,		peer_addrs,	MSG_PEER_ADDRS)		\
 	X(peer_entry_sum,	peer_entry_sum,	MSG_PEER_ENTRY_SUM)	\
 	X(peer_catalog_have,	catalog_have,	MSG_PEER_CATALOG_HAVE)	\
 	X(peer_catalog_req,	catalog_req,	MSG_PEER_CATALOG_REQ)	\

@@ -39,6 +39,7 @@ config_defaults(struct daemon_config *dc)
 	dc->sandbox_optional = 0;
 	dc->peers[0] = '\0';
 	dc->redial = 1;
+	dc->peer_exchange = 1;
 	dc->max_active_downloads = 3;
 	snprintf(dc->web_listen, sizeof(dc->web_listen), "%s",
 	    WEB_DEFAULT_LISTEN);
@@ -170,6 +171,13 @@ config_set(struct daemon_config *dc, const char *key, const char *value)
 		if (rate_parse(value, &dc->download_limit, NULL, 0) == -1)
 			return "download_limit must be a speed such as 50MiB, "
 			    "400mbit or none";
+	} else if (strcmp(key, "peer_exchange") == 0) {
+		if (strcmp(value, "yes") == 0)
+			dc->peer_exchange = 1;
+		else if (strcmp(value, "no") == 0)
+			dc->peer_exchange = 0;
+		else
+			return "peer_exchange must be yes or no";
 	} else if (strcmp(key, "redial") == 0) {
 		if (strcmp(value, "yes") == 0)
 			dc->redial = 1;

@@ -27,6 +27,7 @@ struct daemon_config {
 	char	 peers[1024];		/* static peers, "IP[:PORT] ..." */
 	char	 done_script[PATH_MAX];	/* a program, or "" */
 	int	 redial;		/* dial remembered peers at start */
+	int	 peer_exchange;		/* tell and dial linked peers */
 	uint64_t upload_limit;		/* bytes a second; 0: none */
 	uint64_t download_limit;
 	int	 max_active_downloads;	/* 0: no queue */

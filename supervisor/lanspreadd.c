@@ -319,6 +319,7 @@ main(int argc, char *argv[])
 	cfg.mdns = dc.mdns;
 	cfg.peers = dc.peers[0] != '\0' ? dc.peers : NULL;
 	cfg.redial = dc.redial;
+	cfg.peer_exchange = dc.peer_exchange;
 	cfg.upload_limit = dc.upload_limit;
 	cfg.download_limit = dc.download_limit;
 	cfg.max_active_downloads = dc.max_active_downloads;

@@ -68,7 +68,8 @@ usage(void)
 	    "--state-dir DIR --catalog-db FILE\n"
 	    "\t[--fixture GAME]... [--unrar PATH|builtin] "
 	    "[--listen IP[:PORT]] [--mdns]\n"
-	    "\t[--peer IP[:PORT]]... [--redial] [--upload-limit SPEED]\n"
+	    "\t[--peer IP[:PORT]]... [--redial] [--peer-exchange]\n"
+	    "\t[--upload-limit SPEED]\n"
 	    "\t[--download-limit SPEED] [--max-active-downloads N]\n"
 	    "\t[--done-script PATH]\n"
 	    "\t[--catalog-trust KEY] [--web IP:PORT [--web-token TOKEN]]\n"
@@ -90,6 +91,7 @@ main(int argc, char *argv[])
 		{ "mdns",	no_argument,		NULL, 'm' },
 		{ "peer",	required_argument,	NULL, 'p' },
 		{ "redial",	no_argument,		NULL, 'r' },
+		{ "peer-exchange", no_argument,	NULL, 'X' },
 		{ "upload-limit", required_argument,	NULL, 'U' },
 		{ "download-limit", required_argument,	NULL, 'L' },
 		{ "max-active-downloads", required_argument, NULL, 'Q' },
@@ -136,6 +138,7 @@ main(int argc, char *argv[])
 			cfg.peers = peers;
 			break;
 		case 'r': cfg.redial = 1; break;
+		case 'X': cfg.peer_exchange = 1; break;
 		case 'Q':
 			cfg.max_active_downloads = (int)strtol(optarg, &end,
 			    10);

@@ -826,6 +826,7 @@ worker_hello(struct sup *sup, enum proc_id id)
 		snprintf(listen.addr, sizeof(listen.addr), "%s",
 		    sup->ready ? sup->listen_addr : sup->cfg.listen);
 		listen.mdns = sup->cfg.mdns;
+		listen.exchange = sup->cfg.peer_exchange;
 		msg_send_net_listen(link, &listen);
 		sup_share_catalog(sup);
 		break;

@@ -55,6 +55,7 @@ struct sup_config {
 	uint64_t	 download_limit;
 	int		 max_active_downloads;	/* 0: no queue */
 	int		 redial;	/* dial remembered peers at start */
+	int		 peer_exchange;	/* tell and dial linked peers */
 	const char	*catalog_trust;	/* hex key, or NULL */
 	sup_reread_fn	 reread;
 	void		*reread_arg;

@@ -90,6 +90,7 @@ net_link_established(struct link *l)
 	}
 	link_arm(l, NET_PING_INTERVAL);
 	catalog_share_link_up(l);
+	exchange_link_up(l);
 }
 
 /* A large frame arrived whole, or its link went: its share is free. */
@@ -382,7 +383,8 @@ net_dispatch_peer(struct msgconn *c, struct msg *m)
 		net_link_drop(l, "goodbye");
 		break;
 	default:
-		if (catalog_share_dispatch(l, m) == 0)
+		if (catalog_share_dispatch(l, m) == 0 ||
+		    exchange_dispatch(l, m) == 0)
 			break;
 		net_link_drop(l, "unexpected frame");
 		break;
@@ -720,6 +722,7 @@ net_dispatch_supervisor(struct msgconn *c, struct msg *m)
 	case MSG_NET_LISTEN:
 		if (msg_recv_net_listen(m, &listen, why, sizeof(why)) == -1)
 			break;
+		net->exchange = listen.exchange;
 		if (net_listen(net, listen.addr) == 0 && listen.mdns &&
 		    (net->mdns = mdns_start(net)) == NULL)
 			log_warnx("mDNS is off: cannot start it");

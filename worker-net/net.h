@@ -97,6 +97,7 @@ struct net {
 	ev_tstamp		 refused_logged;	/* once a second */
 	unsigned		 refused_quiet;	/* not logged since */
 	struct mdns		*mdns;		/* NULL when off */
+	int			 exchange;	/* peer exchange on */
 	TAILQ_HEAD(, connect_wait) waits;	/* connects that lost a race */
 	struct net_catalog	 catalog;	/* signed catalog we share */
 };
@@ -126,6 +127,10 @@ void		 mdns_stop(struct mdns *);
 /* catalog_share.c: signed catalogs, told and sent to peers (bytes only) */
 void	catalog_share_set(struct net *, struct net_catalog *);
 void	catalog_share_link_up(struct link *);
+
+/* exchange.c: peers tell each other whom they are linked to */
+void	exchange_link_up(struct link *);
+int	exchange_dispatch(struct link *, struct msg *);
 void	catalog_share_fetch(struct net *, const struct net_catalog_fetch *);
 int	catalog_share_dispatch(struct link *, struct msg *);
 void	catalog_share_free(struct net *);
