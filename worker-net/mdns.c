@@ -135,7 +135,15 @@ int		 message_packet_len(struct message *);
 #define MDNS_MAX_INST		128	/* instances we remember */
 #define MDNS_MAX_KNOWN		16	/* known answers in a browse */
 #define MDNS_MAX_ASK		8	/* instances resolved per datagram */
-#define MDNS_BROWSE_EVERY	8.0	/* after 0.1 s, 1 s and 3 s */
+/*
+ * A continuous query backs off as RFC 6762 5.2 asks: 1 s after the
+ * first, then twice as long each time up to an hour, so a hall of thirty
+ * PCs is not asking all evening; an interface that comes up starts it
+ * over, and new peers announce themselves anyway.
+ */
+#define MDNS_BROWSE_FIRST	1.0
+#define MDNS_BROWSE_MAX		3600.0
+#define MDNS_IF_CHECK		2.0	/* s between looks at interfaces */
 #define MDNS_ASK_GAP		2.0	/* between questions on an instance */
 #define MDNS_ASK_BURST		10	/* question datagrams a second */
 #define MDNS_DIAL_GAP		3.0	/* between dials of an instance, */
@@ -174,6 +182,8 @@ struct mdns {
 	ev_timer		 out;		/* the library's schedule */
 	ev_timer		 browse;
 	int			 nbrowse;
+	ev_tstamp		 browse_gap;	/* till the next browse */
+	ev_timer		 ifwatch;	/* interfaces that come up */
 	struct mdns_rate	 asks, dials;
 	char			 service[sizeof(MDNS_SERVICE)];
 	char			 instance[256];
@@ -727,16 +737,17 @@ pick_interfaces(struct mdns *m, int *ifs)
 /*
  * Joins the group on the interfaces to talk on and leaves it on those
  * gone; again now and then, for interfaces that come up after us.
+ * Returns how many it joined now.
  */
-static void
+static int
 join_interfaces(struct mdns *m)
 {
 	struct ip_mreqn	 mr;
-	int		 ifs[MDNS_MAX_IFS], n, i, kept = 0;
+	int		 ifs[MDNS_MAX_IFS], n, i, kept = 0, joined = 0;
 	char		 name[IF_NAMESIZE];
 
 	if ((n = pick_interfaces(m, ifs)) == 0)
-		return;		/* keep what we have */
+		return 0;	/* keep what we have */
 	memset(&mr, 0, sizeof(mr));
 	inet_pton(AF_INET, MDNS_GROUP, &mr.imr_multiaddr);
 	for (i = 0; i < m->nifs; i++) {
@@ -764,7 +775,9 @@ join_interfaces(struct mdns *m)
 		log_info("mdns: joined %s on %s", MDNS_GROUP,
 		    if_name(ifs[i], name));
 		m->ifs[m->nifs++] = ifs[i];
+		joined++;
 	}
+	return joined;
 }
 
 static int
@@ -827,8 +840,6 @@ browse_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	int		 i, known = 0;
 
 	(void)revents;
-	if (m->nbrowse > 0)
-		join_interfaces(m);
 	memset(&m->tx, 0, sizeof(m->tx));
 	message_qd(&m->tx, m->service, QTYPE_PTR, QCLASS_IN);
 	message_an(&m->tx, m->service, QTYPE_PTR, QCLASS_IN, MDNS_TTL);
@@ -845,9 +856,28 @@ browse_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	}
 	send_group(m, &m->tx);
 	m->nbrowse++;
-	ev_timer_set(w, m->nbrowse == 1 ? 1.0 : m->nbrowse == 2 ? 2.0 :
-	    MDNS_BROWSE_EVERY, 0);
+	m->browse_gap = m->nbrowse == 1 ? MDNS_BROWSE_FIRST :
+	    m->browse_gap * 2 > MDNS_BROWSE_MAX ? MDNS_BROWSE_MAX :
+	    m->browse_gap * 2;
+	ev_timer_set(w, m->browse_gap, 0);
 	ev_timer_start(loop, w);
+}
+
+/* An interface came up (or back): ask again from the start. */
+static void
+ifwatch_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct mdns	*m = w->data;
+
+	(void)revents;
+	if (join_interfaces(m) == 0 || m->nbrowse == 0)
+		return;
+	log_info("mdns: an interface came up, browsing again");
+	m->nbrowse = 0;
+	ev_timer_stop(loop, &m->browse);
+	ev_timer_set(&m->browse, 0.1, 0);
+	ev_timer_start(loop, &m->browse);
+	mdns_kick(m);
 }
 
 /* Our records: PTR service -> instance, SRV, TXT id= addr=, A or AAAA. */
@@ -943,6 +973,9 @@ mdns_start(struct net *net)
 	ev_timer_init(&m->browse, browse_cb, 0.1, 0);
 	m->browse.data = m;
 	ev_timer_start(net->loop, &m->browse);
+	ev_timer_init(&m->ifwatch, ifwatch_cb, MDNS_IF_CHECK, MDNS_IF_CHECK);
+	m->ifwatch.data = m;
+	ev_timer_start(net->loop, &m->ifwatch);
 	mdns_kick(m);
 	log_info("mdns: announcing %s as %s on %d interface%s", net->addr,
 	    m->instance, m->nifs, m->nifs == 1 ? "" : "s");
@@ -975,6 +1008,7 @@ mdns_stop(struct mdns *m)
 	ev_io_stop(m->net->loop, &m->io);
 	ev_timer_stop(m->net->loop, &m->out);
 	ev_timer_stop(m->net->loop, &m->browse);
+	ev_timer_stop(m->net->loop, &m->ifwatch);
 	close(m->fd);
 	mdnsd_free(m->d);
 	free(m);
