@@ -184,6 +184,7 @@ struct mdns {
 	int			 nbrowse;
 	ev_tstamp		 browse_gap;	/* till the next browse */
 	ev_timer		 ifwatch;	/* interfaces that come up */
+	int			 ifs_down;	/* none was up at the last look */
 	struct mdns_rate	 asks, dials;
 	char			 service[sizeof(MDNS_SERVICE)];
 	char			 instance[256];
@@ -746,8 +747,10 @@ join_interfaces(struct mdns *m)
 	int		 ifs[MDNS_MAX_IFS], n, i, kept = 0, joined = 0;
 	char		 name[IF_NAMESIZE];
 
-	if ((n = pick_interfaces(m, ifs)) == 0)
-		return 0;	/* keep what we have */
+	if ((n = pick_interfaces(m, ifs)) == 0) {
+		m->ifs_down = 1;	/* keep what we have, for when */
+		return 0;		/* it comes back up */
+	}
 	memset(&mr, 0, sizeof(mr));
 	inet_pton(AF_INET, MDNS_GROUP, &mr.imr_multiaddr);
 	for (i = 0; i < m->nifs; i++) {
@@ -775,6 +778,11 @@ join_interfaces(struct mdns *m)
 		log_info("mdns: joined %s on %s", MDNS_GROUP,
 		    if_name(ifs[i], name));
 		m->ifs[m->nifs++] = ifs[i];
+		joined++;
+	}
+	if (m->ifs_down) {
+		m->ifs_down = 0;
+		log_info("mdns: the interface is up again");
 		joined++;
 	}
 	return joined;
