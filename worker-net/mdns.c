@@ -133,7 +133,7 @@ int		 message_packet_len(struct message *);
 #define MDNS_FRAME		1400	/* largest datagram we send */
 #define MDNS_MAX_IFS		16
 #define MDNS_MAX_INST		128	/* instances we remember */
-#define MDNS_MAX_KNOWN		16	/* known answers in a browse */
+#define MDNS_KNOWN_ROOM	96	/* bytes a known answer may take */
 #define MDNS_MAX_ASK		8	/* instances resolved per datagram */
 /*
  * A continuous query backs off as RFC 6762 5.2 asks: 1 s after the
@@ -143,7 +143,7 @@ int		 message_packet_len(struct message *);
  */
 #define MDNS_BROWSE_FIRST	1.0
 #define MDNS_BROWSE_MAX		3600.0
-#define MDNS_IF_CHECK		2.0	/* s between looks at interfaces */
+#define MDNS_IF_CHECK		1.0	/* s between looks at interfaces */
 #define MDNS_ASK_GAP		2.0	/* between questions on an instance */
 #define MDNS_ASK_BURST		10	/* question datagrams a second */
 #define MDNS_DIAL_GAP		3.0	/* between dials of an instance, */
@@ -164,6 +164,10 @@ struct mdns_inst {
 	struct in_addr		 ip;			/* host's A */
 	ev_tstamp		 seen, asked, dialled;
 	ev_tstamp		 gap;		/* before the next dial */
+	/* Beyond the dial burst: dialled by dialq_cb as the burst allows. */
+	int			 dial_waiting;
+	char			 dial_addr[ADDR_STRLEN];
+	struct sockaddr_in	 dial_from;
 };
 
 struct mdns_rate {
@@ -184,6 +188,7 @@ struct mdns {
 	int			 nbrowse;
 	ev_tstamp		 browse_gap;	/* till the next browse */
 	ev_timer		 ifwatch;	/* interfaces that come up */
+	ev_timer		 dialq;		/* dials beyond the burst */
 	int			 ifs_down;	/* none was up at the last look */
 	struct mdns_rate	 asks, dials;
 	char			 service[sizeof(MDNS_SERVICE)];
@@ -395,15 +400,44 @@ inst_dial(struct mdns *m, struct mdns_inst *in, const char *addr,
 			in->gap = 0;
 			return;
 		}
-	if (now - in->dialled < in->gap || !rate_ok(m, &m->dials,
-	    MDNS_DIAL_BURST) || net->nlinks >= NET_MAX_LINKS - 8)
+	if (now - in->dialled < in->gap || net->nlinks >= NET_MAX_LINKS - 8)
 		return;
+	if (!rate_ok(m, &m->dials, MDNS_DIAL_BURST)) {
+		/* Queued, not dropped: a hall answers all at once. */
+		in->dial_waiting = 1;
+		snprintf(in->dial_addr, sizeof(in->dial_addr), "%s", addr);
+		in->dial_from = *from;
+		if (!ev_is_active(&m->dialq))
+			ev_timer_again(net->loop, &m->dialq);
+		return;
+	}
 	in->dialled = now;
 	in->gap = in->gap == 0 ? MDNS_DIAL_GAP : in->gap * 2;
 	if (in->gap > MDNS_DIAL_GAP_MAX)
 		in->gap = MDNS_DIAL_GAP_MAX;
 	log_debug("mdns: peer %s announced at %s, dialling", in->id, addr);
 	net_dial(net, 0, addr);
+}
+
+/* Dials what waited for the burst, as it allows; then rests. */
+static void
+dialq_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct mdns	*m = w->data;
+	int		 i, waiting = 0;
+
+	(void)revents;
+	for (i = 0; i < MDNS_MAX_INST; i++) {
+		struct mdns_inst *in = &m->inst[i];
+
+		if (!in->used || !in->dial_waiting)
+			continue;
+		in->dial_waiting = 0;
+		inst_dial(m, in, in->dial_addr, &in->dial_from);
+		waiting += in->dial_waiting;
+	}
+	if (waiting == 0)
+		ev_timer_stop(loop, w);
 }
 
 /* We know more of an instance: dial it, or ask what is missing. */
@@ -845,22 +879,31 @@ static void
 browse_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct mdns	*m = w->data;
-	int		 i, known = 0;
+	int		 i;
 
 	(void)revents;
 	memset(&m->tx, 0, sizeof(m->tx));
 	message_qd(&m->tx, m->service, QTYPE_PTR, QCLASS_IN);
 	message_an(&m->tx, m->service, QTYPE_PTR, QCLASS_IN, MDNS_TTL);
 	message_rdata_name(&m->tx, m->instance);
-	for (i = 0; i < MDNS_MAX_INST && known < MDNS_MAX_KNOWN; i++) {
+	/*
+	 * Every linked peer goes along as a known answer, so none of them
+	 * answers; a full datagram goes with the TC bit and the rest follow
+	 * in more (RFC 6762 7.2).
+	 */
+	for (i = 0; i < MDNS_MAX_INST; i++) {
 		struct mdns_inst *in = &m->inst[i];
 
 		if (!in->used || in->id[0] == '\0' ||
 		    !peer_linked(m->net, in->id))
 			continue;
+		if (message_packet_len(&m->tx) > MDNS_FRAME - MDNS_KNOWN_ROOM) {
+			m->tx.header.tc = 1;
+			send_group(m, &m->tx);
+			memset(&m->tx, 0, sizeof(m->tx));
+		}
 		message_an(&m->tx, m->service, QTYPE_PTR, QCLASS_IN, MDNS_TTL);
 		message_rdata_name(&m->tx, in->name);
-		known++;
 	}
 	send_group(m, &m->tx);
 	m->nbrowse++;
@@ -876,11 +919,17 @@ static void
 ifwatch_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct mdns	*m = w->data;
+	int		 i;
 
 	(void)revents;
 	if (join_interfaces(m) == 0 || m->nbrowse == 0)
 		return;
 	log_info("mdns: an interface came up, browsing again");
+	/* What did not link while it was down may link now. */
+	for (i = 0; i < MDNS_MAX_INST; i++) {
+		m->inst[i].gap = 0;
+		m->inst[i].dialled = ev_now(loop) - 3600;
+	}
 	m->nbrowse = 0;
 	ev_timer_stop(loop, &m->browse);
 	ev_timer_set(&m->browse, 0.1, 0);
@@ -984,6 +1033,9 @@ mdns_start(struct net *net)
 	ev_timer_init(&m->ifwatch, ifwatch_cb, MDNS_IF_CHECK, MDNS_IF_CHECK);
 	m->ifwatch.data = m;
 	ev_timer_start(net->loop, &m->ifwatch);
+	ev_init(&m->dialq, dialq_cb);
+	m->dialq.repeat = 1.0 / MDNS_DIAL_BURST;
+	m->dialq.data = m;
 	mdns_kick(m);
 	log_info("mdns: announcing %s as %s on %d interface%s", net->addr,
 	    m->instance, m->nifs, m->nifs == 1 ? "" : "s");
@@ -1017,6 +1069,7 @@ mdns_stop(struct mdns *m)
 	ev_timer_stop(m->net->loop, &m->out);
 	ev_timer_stop(m->net->loop, &m->browse);
 	ev_timer_stop(m->net->loop, &m->ifwatch);
+	ev_timer_stop(m->net->loop, &m->dialq);
 	close(m->fd);
 	mdnsd_free(m->d);
 	free(m);
