@@ -208,6 +208,27 @@ linked_same_way(const struct link *l)
 }
 
 /*
+ * The key holder came back while its old link lingers (its PC restarted,
+ * its cable was out): the old link is asked at once and dropped when it
+ * does not answer within NET_PROBE_WAIT, so the next dial gets in, not
+ * only the one after NET_DEAD_AFTER.
+ */
+static void
+probe_link(struct link *old)
+{
+	struct ev_loop	*loop = old->net->loop;
+
+	if (old->probed > 0 || ev_now(loop) - old->last_rx < NET_PROBE_WAIT)
+		return;
+	if (msg_send_peer_ping(&old->mc) == -1)
+		return;
+	old->probed = ev_now(loop);
+	ev_timer_stop(loop, &old->timer);
+	ev_timer_set(&old->timer, NET_PROBE_WAIT, 0);
+	ev_timer_start(loop, &old->timer);
+}
+
+/*
  * One link per peer, and a link once up is never taken over: a newcomer
  * claiming a linked id is refused, the existing link stays. Only when
  * both sides dialled at once (two proven links, one each way) do both
@@ -230,11 +251,13 @@ claim_the_id(struct link *l)
 				net_connect_done(net, l->connect_req, NULL);
 				l->connect_req = 0;
 			}
-			if (old->outbound == l->outbound)
+			if (old->outbound == l->outbound) {
 				log_warnx("refused a second link of peer %s "
 				    "from %s: it is linked at %s", l->peer_id,
 				    l->host[0] ? l->host : l->target,
 				    old->addr);
+				probe_link(old);
+			}
 			net_link_drop(l, old->outbound == l->outbound ?
 			    "peer already linked, newcomer refused" :
 			    "duplicate link, keeping the other");

@@ -60,6 +60,12 @@ link_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 			net_link_drop(l, "peer went silent");
 			return;
 		}
+		if (l->probed > 0 && l->last_rx < l->probed) {
+			net_link_drop(l, "no answer to a probe: a newcomer "
+			    "holds its id");
+			return;
+		}
+		l->probed = 0;
 		if (msg_send_peer_ping(&l->mc) == -1) {
 			net_link_drop(l, "cannot ping");
 			return;

@@ -16,6 +16,8 @@
 #define NET_HELLO_TIMEOUT	5.0	/* a new link must say hello by then */
 #define NET_PING_INTERVAL	2.0
 #define NET_DEAD_AFTER		6.0	/* silence that drops a peer */
+#define NET_PROBE_WAIT		1.0	/* for a pong, when a newcomer claims
+					   a link's id */
 #define NET_CONNECT_TIMEOUT	10.0
 #define NET_MAX_LINKS		768
 
@@ -71,6 +73,7 @@ struct link {
 	ev_io			 cio;		/* connect completion */
 	ev_timer		 timer;		/* hello/connect deadline, ping */
 	ev_tstamp		 last_rx;
+	ev_tstamp		 probed;	/* pinged at once, or 0 */
 	int			 closed_by_peer;	/* EOF, not our drop */
 	uint32_t		 large_frame;	/* its share, in flight */
 	uint64_t		 proto;		/* the hello's, once up */
