@@ -22,6 +22,7 @@ struct redial_target {
 	char		 addr[ADDR_STRLEN];
 	ev_tstamp	 next;		/* dial at or after */
 	ev_tstamp	 wait;		/* after a failed dial, doubling */
+	int		 linked;	/* at this tick */
 };
 
 struct redial {
@@ -61,20 +62,16 @@ add_remembered(const struct peer_info *pi, void *arg)
 	return 0;
 }
 
-struct linked {
-	const char	*addr;
-	int		 found;
-};
-
+/* A connected peer: the target at its address is linked. */
 static int
-is_linked(const struct peer_info *pi, void *arg)
+mark_linked(const struct peer_info *pi, void *arg)
 {
-	struct linked	*l = arg;
+	struct redial	*r = arg;
+	size_t		 i;
 
-	if (strcmp(pi->addr, l->addr) == 0) {
-		l->found = 1;
-		return -1;
-	}
+	for (i = 0; i < r->n; i++)
+		if (strcmp(r->t[i].addr, pi->addr) == 0)
+			r->t[i].linked = 1;
 	return 0;
 }
 
@@ -90,12 +87,14 @@ redial_tick(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)revents;
 	if (!sup->workers[PROC_NET].up)
 		return;
+	/* One walk of the connected peers a tick, not one per target. */
+	for (i = 0; i < r->n; i++)
+		r->t[i].linked = 0;
+	peerdb_each_connected(&sup->peerdb, mark_linked, r);
 	for (i = 0; i < r->n; i++) {
 		struct redial_target *t = &r->t[i];
-		struct linked	 l = { t->addr, 0 };
 
-		peerdb_each_connected(&sup->peerdb, is_linked, &l);
-		if (l.found) {
+		if (t->linked) {
 			/* Linked: if it goes, the first retry is soon. */
 			t->wait = REDIAL_FIRST;
 			t->next = now + REDIAL_FIRST;
