@@ -45,6 +45,8 @@ enum msg_type {
 	MSG_NET_PEER_CATALOG,		/* n->s a peer's signed catalog, as bytes */
 	MSG_NET_SIGN,			/* n->s sign a hello proof with our key */
 	MSG_NET_SIGNED,			/* s->n the proof */
+	MSG_NET_SWARM = 160,		/* s->n the downloads we serve pieces of */
+	MSG_NET_PEER_SWARM,		/* n->s a peer's downloads */
 
 	MSG_XFER_HELLO = 200,		/* s->t */
 	MSG_XFER_READY,			/* t->s */
@@ -70,6 +72,7 @@ enum msg_type {
 	MSG_XFER_LIMITS,		/* s->t speed limits, at start and live */
 	MSG_XFER_TRAFFIC,		/* t->s bytes sent and received, per host */
 	MSG_XFER_CATALOG = 240,		/* s->t what may be served, on a reload */
+	MSG_XFER_SOURCES,		/* s->t a download's sources, as they change */
 
 	MSG_INST_HELLO = 300,		/* s->i */
 	MSG_INST_READY,			/* i->s */
@@ -114,6 +117,14 @@ enum msg_type {
 	MSG_PEER_CATALOG,		/* here it is (empty: I hold none) */
 	MSG_PEER_HELLO_PROOF,		/* the dialler's answer to an ack */
 	MSG_PEER_ADDRS,			/* peer exchange: peers I am linked to */
+	/* Peer protocol 4: the swarm, on the link a hello opened. */
+	MSG_PEER_SWARM = 560,		/* the games I am downloading now */
+	/* Transfer protocol 5: pieces from a peer still downloading. */
+	MSG_PEER_SWARM_REQ = 580,	/* your verified pieces of this root */
+	MSG_PEER_SWARM_HAVE,		/* them, as a bitfield */
+	MSG_PEER_HAVE,			/* more verified since: their indexes */
+	MSG_PEER_PIECE_REQ,		/* verified pieces of a partial game */
+	MSG_PEER_PIECE,			/* then length raw bytes */
 };
 
 const char	*msg_type_str(uint32_t);

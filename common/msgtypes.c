@@ -68,7 +68,8 @@ LAYOUT(piece_ref,
 LAYOUT(fetch_source,
 	F_STR(fetch_source, peer_id),
 	F_STR(fetch_source, addr),
-	F_STR(fetch_source, ticket));
+	F_STR(fetch_source, ticket),
+	F_BOOL(fetch_source, partial));
 
 LAYOUT(game_ref, F_STR(game_ref, game_id));
 LAYOUT(error_text, F_STR(error_text, error));
@@ -165,6 +166,10 @@ LAYOUT(xfer_fetch,
 	F_U64(xfer_fetch, max_total),
 	F_ARRAY(xfer_fetch, pieces, npieces, MSG_MAX_PIECE_REFS,
 	    piece_ref_layout));
+LAYOUT(xfer_sources,
+	F_STR(xfer_sources, game_id),
+	F_ARRAY(xfer_sources, sources, nsources, MSG_MAX_SOURCES,
+	    fetch_source_layout));
 LAYOUT(file_list,
 	F_STR(file_list, game_id),
 	F_ARRAY(file_list, files, nfiles, MSG_MAX_FILES, file_entry_layout));
@@ -282,6 +287,13 @@ LAYOUT(peer_chunk,
 	F_STR(peer_chunk, path),
 	F_U64(peer_chunk, offset),
 	F_U64(peer_chunk, length));
+LAYOUT(swarm_req,
+	F_STR(swarm_req, game_id),
+	F_STR(swarm_req, root));
+LAYOUT(swarm_have,
+	F_STR(swarm_have, game_id),
+	F_BIN(swarm_have, bits, bits_len, MSG_MAX_HAVE_BITS));
+LAYOUT(piece_have, F_BIN(piece_have, pieces, pieces_len, 4 * MSG_MAX_HAVES));
 LAYOUT(peer_entry,
 	F_STR(peer_entry, path),
 	F_U64(peer_entry, size));

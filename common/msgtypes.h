@@ -29,16 +29,20 @@
 #include "common/manifest.h"
 #include "common/msg.h"
 
-#define PEER_PROTO_VERSION	3	/* of a hello: 2 proves the peer's key,
-					   3 shares signed catalogs too */
-#define XFER_PROTO_VERSION	4	/* of a transfer link: 2 lists manifests,
+#define PEER_PROTO_VERSION	4	/* of a hello: 2 proves the peer's key,
+					   3 shares signed catalogs too, 4 tells
+					   its downloads (the swarm) */
+#define XFER_PROTO_VERSION	5	/* of a transfer link: 2 lists manifests,
 					   3 checks streamed entries, 4 shows
-					   a ticket from a proven peer link */
+					   a ticket from a proven peer link, 5
+					   serves partial games' pieces */
 #define XFER_TICKET_LEN		16	/* random bytes */
 #define XFER_TICKET_HEX		(2 * XFER_TICKET_LEN + 1)
 #define MSG_MAX_FILES		65536	/* in one file list */
 #define MSG_MAX_SOURCES		64	/* in one fetch */
 #define MSG_MAX_PIECE_REFS	65536	/* pieces one repair asks for */
+#define MSG_MAX_HAVE_BITS	(1u << 20)	/* bytes: 8 Mi pieces, 32 TiB */
+#define MSG_MAX_HAVES		4096	/* piece indexes in one PEER_HAVE */
 #define MSG_CATALOG_KEY_HEX	65	/* an Ed25519 public key in hex, NUL */
 /* A signed catalog: 8 MiB of database and 112 bytes of signing. */
 #define MSG_MAX_CATALOG		(8u * 1024 * 1024 + 112)
@@ -86,6 +90,7 @@ struct fetch_source {
 	char		 peer_id[PEER_ID_SIZE];
 	char		 addr[ADDR_STRLEN];
 	char		 ticket[XFER_TICKET_HEX];	/* it gave us */
+	int		 partial;	/* still downloading: a swarm source */
 };
 
 /* Messages of one field. */
@@ -270,6 +275,13 @@ struct xfer_fetch {
 	uint64_t	 max_total;	/* stream: most bytes accepted */
 	struct piece_ref *pieces;	/* repair: what to fetch again */
 	size_t		 npieces;
+};
+
+/* The sources a download may use now; those it lacks join it. */
+struct xfer_sources {
+	char		 game_id[GAME_ID_SIZE];
+	struct fetch_source *sources;
+	size_t		 nsources;
 };
 
 struct file_list {
@@ -463,6 +475,30 @@ struct files_wait {
 };
 
 /*
+ * The swarm on a transfer link: the receiver names a game and the root
+ * of the manifest it agreed on; a peer downloading that game with that
+ * root answers with a bitfield of its verified pieces (bit i of byte
+ * i / 8, lowest first, in the manifest's piece order), then sends a
+ * PEER_HAVE between answers for each piece it verifies later.
+ */
+struct swarm_req {
+	char		 game_id[GAME_ID_SIZE];
+	char		 root[2 * HASH_SIZE + 1];	/* in hex */
+};
+
+struct swarm_have {
+	char		 game_id[GAME_ID_SIZE];
+	unsigned char	*bits;
+	size_t		 bits_len;
+};
+
+/* Piece indexes, each 4 bytes little-endian. */
+struct piece_have {
+	unsigned char	*pieces;
+	size_t		 pieces_len;
+};
+
+/*
  * Every message with a body: its name, its struct and its type.
  * The same list documents each link (see the enum in common/msg.h).
  */
@@ -486,6 +522,8 @@ struct files_wait {
 	X(net_peer_catalog,	net_peer_catalog, MSG_NET_PEER_CATALOG)	\
 	X(net_sign,		net_sign,	MSG_NET_SIGN)		\
 	X(net_signed,		net_signed,	MSG_NET_SIGNED)		\
+	X(net_swarm,		game_list,	MSG_NET_SWARM)		\
+	X(net_peer_swarm,	net_peer_library, MSG_NET_PEER_SWARM)	\
 	X(xfer_hello,		xfer_hello,	MSG_XFER_HELLO)		\
 	X(xfer_busy,		game_ids,	MSG_XFER_BUSY)		\
 	X(xfer_serve,		link_fd,	MSG_XFER_SERVE)		\
@@ -509,6 +547,7 @@ struct files_wait {
 	X(xfer_limits,		xfer_limits,	MSG_XFER_LIMITS)	\
 	X(xfer_traffic,		xfer_traffic,	MSG_XFER_TRAFFIC)	\
 	X(xfer_catalog,		game_ids,	MSG_XFER_CATALOG)	\
+	X(xfer_sources,		xfer_sources,	MSG_XFER_SOURCES)	\
 	X(inst_hello,		inst_hello,	MSG_INST_HELLO)		\
 	X(inst_install,		game_ref,	MSG_INST_INSTALL)	\
 	X(inst_uninstall,	game_ref,	MSG_INST_UNINSTALL)	\
@@ -542,7 +581,13 @@ struct files_wait {
 	X(peer_entry_sum,	peer_entry_sum,	MSG_PEER_ENTRY_SUM)	\
 	X(peer_catalog_have,	catalog_have,	MSG_PEER_CATALOG_HAVE)	\
 	X(peer_catalog_req,	catalog_req,	MSG_PEER_CATALOG_REQ)	\
-	X(peer_catalog,		catalog_blob,	MSG_PEER_CATALOG)
+	X(peer_catalog,		catalog_blob,	MSG_PEER_CATALOG)	\
+	X(peer_swarm,		game_list,	MSG_PEER_SWARM)		\
+	X(peer_swarm_req,	swarm_req,	MSG_PEER_SWARM_REQ)	\
+	X(peer_swarm_have,	swarm_have,	MSG_PEER_SWARM_HAVE)	\
+	X(peer_have,		piece_have,	MSG_PEER_HAVE)		\
+	X(peer_piece_req,	peer_chunk,	MSG_PEER_PIECE_REQ)	\
+	X(peer_piece,		peer_chunk,	MSG_PEER_PIECE)
 
 /* Messages that carry nothing but their type. */
 #define MSG_EMPTIES(X)							\
