@@ -1615,6 +1615,31 @@ source_connect(struct source *s)
 	return 0;
 }
 
+/* The next free source of f, set up for the peer fs names. */
+static struct source *
+source_init(struct fetch *f, const struct fetch_source *fs)
+{
+	struct source	*s = &f->src[f->nsrc];
+
+	s->f = f;
+	s->idx = f->nsrc++;
+	s->fd = -1;
+	s->chunk = -1;
+	s->partial = fs->partial;
+	ev_init(&s->timer, source_timer_cb);
+	s->timer.data = s;
+	ev_init(&s->floor_timer, source_floor_cb);
+	s->floor_timer.data = s;
+	ev_init(&s->throttle, source_throttle_cb);
+	s->throttle.data = s;
+	floor_init(&s->floor);
+	s->hash = hash_new();
+	memcpy(s->peer_id, fs->peer_id, sizeof(s->peer_id));
+	memcpy(s->addr, fs->addr, sizeof(s->addr));
+	memcpy(s->ticket, fs->ticket, sizeof(s->ticket));
+	return s;
+}
+
 int
 fetch_start(struct transfer *xfer, struct xfer_fetch *req)
 {
@@ -1634,7 +1659,7 @@ fetch_start(struct transfer *xfer, struct xfer_fetch *req)
 		return 0;
 	}
 	if ((f = calloc(1, sizeof(*f))) == NULL ||
-	    (f->src = calloc(req->nsources, sizeof(*f->src))) == NULL ||
+	    (f->src = calloc(MSG_MAX_SOURCES, sizeof(*f->src))) == NULL ||
 	    (f->buf = malloc(XFER_BUF_SIZE)) == NULL) {
 		if (f != NULL)
 			free(f->src);
@@ -1649,7 +1674,6 @@ fetch_start(struct transfer *xfer, struct xfer_fetch *req)
 	memcpy(f->game_id, req->game_id, sizeof(f->game_id));
 	memcpy(f->version, req->version, sizeof(f->version));
 	f->zeros_hold = 1;
-	f->nsrc = req->nsources;
 	f->mode = req->mode;
 	f->stream = req->mode == FETCH_STREAM;
 	f->max_total = req->max_total < STREAM_MAX_TOTAL ? req->max_total :
@@ -1665,26 +1689,8 @@ fetch_start(struct transfer *xfer, struct xfer_fetch *req)
 	ev_timer_init(&f->list_timer, fetch_list_deadline_cb,
 	    XFER_LIST_DEADLINE, 0);
 	f->list_timer.data = f;
-	for (i = 0; i < req->nsources; i++) {
-		struct source *s = &f->src[i];
-
-		s->f = f;
-		s->idx = i;
-		s->fd = -1;
-		s->chunk = -1;
-		ev_init(&s->timer, source_timer_cb);
-		s->timer.data = s;
-		ev_init(&s->floor_timer, source_floor_cb);
-		s->floor_timer.data = s;
-		ev_init(&s->throttle, source_throttle_cb);
-		s->throttle.data = s;
-		floor_init(&s->floor);
-		s->hash = hash_new();
-		memcpy(s->peer_id, req->sources[i].peer_id,
-		    sizeof(s->peer_id));
-		memcpy(s->addr, req->sources[i].addr, sizeof(s->addr));
-		memcpy(s->ticket, req->sources[i].ticket, sizeof(s->ticket));
-	}
+	for (i = 0; i < req->nsources; i++)
+		source_init(f, &req->sources[i]);
 	if (f->stream) {
 		/* One source at a time, lowest address first. */
 		qsort(f->src, f->nsrc, sizeof(*f->src), source_addr_cmp);
@@ -1712,6 +1718,39 @@ fetch_start(struct transfer *xfer, struct xfer_fetch *req)
 		}
 	}
 	return 0;
+}
+
+/*
+ * The sources a running download may use now: a peer that became Ready
+ * with the game, or one downloading it too, joins at once. Its manifest
+ * must have the agreed root (it is asked for it first); a source that
+ * was dropped for what it sent never comes back to this download.
+ */
+void
+fetch_sources(struct transfer *xfer, const struct xfer_sources *req)
+{
+	struct fetch	*f = fetch_find(xfer, req->game_id);
+	size_t		 i;
+	int		 j;
+
+	if (f == NULL || f->stream || f->mode == FETCH_MANIFEST)
+		return;
+	for (i = 0; i < req->nsources && f->nsrc < MSG_MAX_SOURCES; i++) {
+		const struct fetch_source *fs = &req->sources[i];
+		struct source	*s;
+		int		 known = 0;
+
+		for (j = 0; j < f->nsrc; j++)
+			known |= strcmp(f->src[j].peer_id, fs->peer_id) == 0 &&
+			    (alive(&f->src[j]) || !f->src[j].lost_link);
+		if (known || strcmp(fs->peer_id, xfer->peer_id) == 0)
+			continue;
+		s = source_init(f, fs);
+		log_info("source %s joins the download of %s%s", s->addr,
+		    f->game_id, s->partial ? " (still downloading it)" : "");
+		if (source_connect(s) == -1)
+			source_drop(s, strerror(errno), 1);
+	}
 }
 
 void

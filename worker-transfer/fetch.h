@@ -67,6 +67,7 @@ struct source {
 	uint64_t		 got;		/* of the span */
 	struct hash_ctx		*hash;		/* of the piece coming in */
 	int			 lost_link;	/* died of the network */
+	int			 partial;	/* still downloading the game */
 	int			 wake_errno;	/* why dialling it again failed */
 };
 

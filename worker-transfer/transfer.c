@@ -50,6 +50,7 @@ transfer_dispatch_supervisor(struct msgconn *c, struct msg *m)
 	struct xfer_hello hello;
 	struct xfer_limits limits;
 	struct game_ids	 ids;
+	struct xfer_sources sources;
 	struct link_fd	 link;
 	struct xfer_fetch fetch;
 	struct game_ref	 ref;
@@ -74,6 +75,12 @@ transfer_dispatch_supervisor(struct msgconn *c, struct msg *m)
 			    (unsigned long long)limits.download);
 		rate_set(&xfer->upload, limits.upload, ev_time());
 		rate_set(&xfer->download, limits.download, ev_time());
+		return;
+	case MSG_XFER_SOURCES:
+		if (msg_recv_xfer_sources(m, &sources, why, sizeof(why)) == -1)
+			break;
+		fetch_sources(xfer, &sources);
+		msg_free_xfer_sources(&sources);
 		return;
 	case MSG_XFER_CATALOG:
 		/* A reload: a link asking for a game checks the new list. */

@@ -164,6 +164,7 @@ int	hash_percent(struct transfer *, const char *game_id);
 /* fetch.c */
 int	fetch_start(struct transfer *, struct xfer_fetch *);
 void	fetch_cancel(struct transfer *, const char *game_id);
+void	fetch_sources(struct transfer *, const struct xfer_sources *);
 void	fetch_free_all(struct transfer *);
 void	fetch_cleanup_all(struct transfer *);
 
