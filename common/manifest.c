@@ -78,6 +78,17 @@ manifest_pieces(uint64_t size, uint64_t piece_size)
 	return (size + piece_size - 1) / piece_size;
 }
 
+uint64_t
+manifest_pieces_total(const struct manifest *m)
+{
+	uint64_t n = 0;
+	size_t	 i;
+
+	for (i = 0; i < m->nfiles; i++)
+		n += manifest_pieces(m->files[i].size, m->piece_size);
+	return n;
+}
+
 int
 manifest_check(const struct manifest *m, char *err, size_t errsz)
 {

@@ -51,6 +51,9 @@ void	hash_hex(const unsigned char in[HASH_SIZE], char out[2 * HASH_SIZE + 1]);
 /* How many pieces a file of size bytes has (0 for an empty file). */
 uint64_t manifest_pieces(uint64_t size, uint64_t piece_size);
 
+/* How many pieces all of a manifest's files have. */
+uint64_t manifest_pieces_total(const struct manifest *);
+
 /*
  * What a manifest from anyone must be: a piece size we accept, paths
  * sorted, unique and transferable, sizes in range, one hash per piece,

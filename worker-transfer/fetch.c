@@ -50,8 +50,12 @@ static void	source_next(struct source *);
 static void	source_ask_list(struct source *);
 static void	fetch_save_pieces(struct fetch *);
 static int	fetch_prepare_repair(struct fetch *, char *, size_t);
+static int	fetch_starved(struct fetch *, ev_tstamp);
+static void	fetch_wake_idle(struct fetch *);
+static void	source_dial(struct source *);
+static void	fetch_finish(struct fetch *);
 
-static struct fetch *
+struct fetch *
 fetch_find(struct transfer *xfer, const char *game_id)
 {
 	struct fetch	*f;
@@ -100,6 +104,8 @@ fetch_free(struct fetch *f)
 		manifest_free(&f->src[j].man);
 		if (f->src[j].hash != NULL)
 			hash_free(f->src[j].hash);
+		free(f->src[j].have);
+		free(f->src[j].dupbuf);
 	}
 	ev_timer_stop(xfer->loop, &f->progress);
 	ev_timer_stop(xfer->loop, &f->list_timer);
@@ -119,12 +125,17 @@ fetch_free(struct fetch *f)
 	    path_remove_tree_beneath(xfer->games_fd, f->game_id) == -1)
 		log_warn("%s: cannot remove its folder", f->game_id);
 	TAILQ_REMOVE(&xfer->fetches, f, entry);
+	fetch_kick(xfer);	/* a younger download may go on now */
 	free(f->src);
 	free(f->dirty);
 	free(f->chunks);
 	free(f->buf);
 	free(f->piece_base);
 	free(f->verified);
+	free(f->inflight);
+	free(f->holders);
+	free(f->piece_src);
+	free(f->chunk_of);
 	manifest_free(&f->man);
 	for (i = 0; i < f->nrepair; i++)
 		free(f->repair[i].path);
@@ -220,23 +231,26 @@ source_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 	ev_io_stop(loop, w);
 }
 
-/* The planner's view: which sources may take chunks (live, listed). */
+/* The planner's view: which sources may own chunks (live, complete, listed). */
 static void
 fetch_takers(struct fetch *f, int *can)
 {
 	int	 i;
 
 	for (i = 0; i < f->nsrc; i++)
-		can[i] = alive(&f->src[i]) && f->src[i].state >= SRC_IDLE;
+		can[i] = alive(&f->src[i]) && !f->src[i].partial &&
+		    f->src[i].state >= SRC_IDLE;
 }
 
+/* Sources that may still serve: a partial one once it was dialled. */
 int
 fetch_nalive(struct fetch *f)
 {
 	int	 i, n = 0;
 
 	for (i = 0; i < f->nsrc; i++)
-		n += alive(&f->src[i]);
+		n += alive(&f->src[i]) && (!f->src[i].partial ||
+		    f->src[i].state != SRC_WAITING);
 	return n;
 }
 
@@ -253,23 +267,67 @@ piece_at(const struct fetch *f, size_t file, uint64_t off)
  * What a source wrote of its span and nobody verified is made a hole
  * again, so unverified pieces always read as zeros (the zero blocks of
  * a later copy need no write). A filesystem that cannot punch holes
- * makes every later block be written.
+ * makes every later block be written. An endgame copy and a cancelled
+ * answer wrote nothing.
  */
 static void
 forget_unverified(struct source *s)
 {
 	struct fetch	*f = s->f;
-	const struct chunk *c = &f->chunks[s->chunk];
-	uint64_t	 ps = f->man.piece_size, start = s->req_off;
+	uint64_t	 ps = f->man.piece_size, at;
 	uint64_t	 end = s->req_off + s->got;
-	int		 fd;
+	int		 fd = -1;
 
-	while (start < end && f->verified[piece_at(f, c->file, start)])
-		start += ps;
-	if (start < end && ((fd = fdcache_get(&f->files, c->file)) == -1 ||
-	    fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-	    (off_t)start, (off_t)(end - start)) == -1))
-		f->zeros_hold = 0;
+	if (s->dup || s->draining)
+		return;
+	for (at = s->req_off; at < end; at += ps) {
+		uint64_t len = end - at < ps ? end - at : ps;
+
+		if (f->verified[piece_at(f, s->file, at)])
+			continue;
+		if ((fd == -1 && (fd = fdcache_get(&f->files, s->file)) ==
+		    -1) || fallocate(fd, FALLOC_FL_PUNCH_HOLE |
+		    FALLOC_FL_KEEP_SIZE, (off_t)at, (off_t)len) == -1) {
+			f->zeros_hold = 0;
+			return;
+		}
+	}
+}
+
+/* The request of s is over: its pieces may be asked of others again. */
+static void
+request_end(struct source *s)
+{
+	struct fetch	*f = s->f;
+	ev_tstamp	 dt = ev_now(f->xfer->loop) - s->req_at;
+	size_t		 i;
+
+	if (!s->asked)
+		return;
+	for (i = 0; i < s->req_count; i++)
+		f->inflight[s->req_piece + i]--;
+	if (s->got == s->req_len && dt > 0) {
+		double	 r = s->got / dt;
+
+		s->rate = s->rate > 0 ? (s->rate + r) / 2 : r;
+	}
+	s->asked = 0;
+}
+
+/* A partial source's pieces no longer count toward their rarity. */
+static void
+source_forget_have(struct source *s)
+{
+	struct fetch	*f = s->f;
+	size_t		 i;
+
+	if (s->have == NULL)
+		return;
+	for (i = 0; i < f->npieces; i++)
+		if (have_bit(s->have, i))
+			f->holders[i]--;
+	free(s->have);
+	s->have = NULL;
 }
 
 /*
@@ -283,7 +341,6 @@ source_drop(struct source *s, const char *why, int lost_link)
 	enum src_state	 was = s->state;
 	struct source_dropped dropped;
 	int		 can[MSG_MAX_SOURCES];
-	size_t		 i;
 
 	if (!alive(s))
 		return;
@@ -294,10 +351,13 @@ source_drop(struct source *s, const char *why, int lost_link)
 	msg_send_xfer_source_dropped(&f->xfer->sup, &dropped);
 	if (was == SRC_DATA)
 		forget_unverified(s);
+	if (!f->stream) {
+		request_end(s);
+		source_forget_have(s);
+	}
 	source_close(s);
 	s->state = SRC_DEAD;
 	s->lost_link = lost_link;
-	s->chunk = -1;
 	if (f->stream) {
 		/* Before its first entry another source may still serve. */
 		if (f->staging_fd != -1) {
@@ -314,7 +374,8 @@ source_drop(struct source *s, const char *why, int lost_link)
 		int	 gone = 1, j;
 
 		for (j = 0; j < f->nsrc; j++)
-			gone &= f->src[j].lost_link;
+			if (!f->src[j].partial)
+				gone &= f->src[j].lost_link;
 		fetch_fail(f, gone ? XFER_END_PEERS_GONE : XFER_END_FAILED,
 		    gone ? "every source is gone" : why);
 		return;
@@ -326,10 +387,7 @@ source_drop(struct source *s, const char *why, int lost_link)
 	}
 	fetch_takers(f, can);
 	plan_reassign(f->chunks, f->nchunks, s->idx, f->load, can, f->nsrc);
-	for (i = 0; i < (size_t)f->nsrc; i++)
-		if (f->src[i].state == SRC_IDLE ||
-		    f->src[i].state == SRC_ASLEEP)
-			source_next(&f->src[i]);
+	fetch_wake_idle(f);
 }
 
 static void
@@ -443,7 +501,7 @@ fetch_list_deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	for (i = 0; i < f->nsrc; i++) {
 		const struct source *s = &f->src[i];
 
-		if (!alive(s) || s->state >= SRC_LISTED)
+		if (!alive(s) || s->partial || s->state >= SRC_LISTED)
 			continue;
 		if (s->state != SRC_HASHING || listed)
 			late[nlate++] = i;
@@ -480,8 +538,35 @@ fetch_progress_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	msg_send_xfer_progress(&f->xfer->sup, &p);
 	f->last_bytes = f->bytes;
 	f->last_tick = now;
+	if (!f->stream && fetch_starved(f, now))
+		return;
 	if (!f->stream && now - f->saved_at >= XFER_SAVE_EVERY)
 		fetch_save_pieces(f);
+}
+
+/*
+ * With no complete source left, partial ones may lack what we miss: a
+ * download in which nothing was asked of anyone for XFER_STALL_AFTER
+ * ends (keeping its pieces). 1 when it ended; f is gone then.
+ */
+static int
+fetch_starved(struct fetch *f, ev_tstamp now)
+{
+	int	 i;
+
+	for (i = 0; i < f->nsrc; i++)
+		if (alive(&f->src[i]) && (!f->src[i].partial ||
+		    f->src[i].asked)) {
+			f->starved_since = 0;
+			return 0;
+		}
+	if (f->starved_since == 0)
+		f->starved_since = now;
+	if (now - f->starved_since < XFER_STALL_AFTER)
+		return 0;
+	fetch_fail(f, XFER_END_PEERS_GONE, "no source left has the pieces "
+	    "still missing");
+	return 1;
 }
 
 /* fsync of a folder beneath dirfd ("" for dirfd itself). */
@@ -607,61 +692,109 @@ fetch_finish(struct fetch *f)
 	fetch_done(f);
 }
 
-static void
-chunk_done(struct source *s)
+/* The length of piece k of file i. */
+static uint64_t
+piece_len(const struct fetch *f, size_t i, uint64_t k)
 {
-	struct fetch	*f = s->f;
-	struct chunk	*c = &f->chunks[s->chunk];
+	uint64_t left = f->man.files[i].size - k * f->man.piece_size;
+
+	return left < f->man.piece_size ? left : f->man.piece_size;
+}
+
+/* The first piece of chunk ci and how many it has. */
+static size_t
+chunk_pieces(const struct fetch *f, size_t ci, size_t *first)
+{
+	const struct chunk *c = &f->chunks[ci];
+
+	*first = f->piece_base[c->file] + c->offset / f->man.piece_size;
+	return manifest_pieces(c->length, f->man.piece_size);
+}
+
+static int
+chunk_all_verified(const struct fetch *f, size_t ci)
+{
+	size_t	 first, n = chunk_pieces(f, ci, &first), k;
+
+	for (k = 0; k < n; k++)
+		if (!f->verified[first + k])
+			return 0;
+	return 1;
+}
+
+/*
+ * Chunk ci is all in, its last piece from source last: the supervisor
+ * hears of it under the live source that sent most of its pieces.
+ */
+static void
+chunk_report(struct fetch *f, size_t ci, int last)
+{
+	struct chunk	*c = &f->chunks[ci];
 	struct xfer_chunk done;
+	int		 count[MSG_MAX_SOURCES] = { 0 }, best = last, i;
+	size_t		 first, n = chunk_pieces(f, ci, &first), k;
 
 	c->done = 1;
 	f->ndone++;
 	/* Kept before it is told: a crash after the event loses nothing. */
 	if (f->ndone < f->nchunks)
 		fetch_save_pieces(f);
-	s->chunk = -1;
-	s->state = SRC_IDLE;
-	ev_timer_stop(f->xfer->loop, &s->timer);
+	for (k = 0; k < n; k++)
+		if (f->piece_src[first + k] >= 0)
+			count[f->piece_src[first + k]]++;
+	for (i = 0; i < f->nsrc; i++)
+		if (alive(&f->src[i]) && count[i] > count[best])
+			best = i;
 	memcpy(done.game_id, f->game_id, sizeof(done.game_id));
 	snprintf(done.path, sizeof(done.path), "%s", f->man.files[c->file].path);
 	done.offset = c->offset;
 	done.length = c->length;
-	memcpy(done.peer_addr, s->addr, sizeof(done.peer_addr));
+	memcpy(done.peer_addr, f->src[best].addr, sizeof(done.peer_addr));
 	msg_send_xfer_chunk(&f->xfer->sup, &done);
-	if (f->ndone == f->nchunks) {
-		fetch_finish(f);
-		return;
-	}
-	source_next(s);
+}
+
+/* Whether every piece s still has to send is in already. */
+static int
+span_all_verified(const struct source *s)
+{
+	const struct fetch *f = s->f;
+	uint64_t	 at = s->req_off + s->got, end = s->req_off + s->req_len;
+	uint64_t	 ps = f->man.piece_size;
+
+	for (at = at / ps * ps; at < end; at += ps)
+		if (!f->verified[piece_at(f, s->file, at)])
+			return 0;
+	return 1;
 }
 
 /*
- * The part of chunk i still to fetch: from its first unverified piece to
- * the end of its last one. 0 when every piece of it is verified.
+ * Piece p came in from s and is checked: the peers we serve hear of it,
+ * and its chunk is reported once all its pieces are. Another source
+ * whose answer has nothing left we lack is cancelled: the rest of it is
+ * read and dropped (the slower copy of an endgame piece, or a slow run).
  */
-static int
-chunk_span(const struct fetch *f, size_t i, uint64_t *off, uint64_t *len)
+static void
+piece_verified(struct fetch *f, struct source *s, size_t p)
 {
-	const struct chunk *c = &f->chunks[i];
-	uint64_t	 ps = f->man.piece_size, end = c->offset + c->length;
-	uint64_t	 p, first = UINT64_MAX, last = 0;
+	int	 i;
 
-	if (c->length == 0) {
-		*off = c->offset;	/* an empty file: its header is all */
-		*len = 0;
-		return 1;
+	f->verified[p] = 1;
+	f->piece_src[p] = (signed char)s->idx;
+	serve_have(f->xfer, f->game_id, p);
+	for (i = 0; i < f->nsrc; i++) {
+		struct source *t = &f->src[i];
+
+		if (t == s || !t->asked || p < t->req_piece ||
+		    p >= t->req_piece + t->req_count || !span_all_verified(t))
+			continue;
+		log_debug("source %s for %s: cancelled, its pieces came "
+		    "from another", t->addr, f->game_id);
+		request_end(t);
+		t->draining = 1;
 	}
-	for (p = c->offset; p < end; p += ps)
-		if (!f->verified[piece_at(f, c->file, p)]) {
-			if (first == UINT64_MAX)
-				first = p;
-			last = p + ps < end ? p + ps : end;
-		}
-	if (first == UINT64_MAX)
-		return 0;
-	*off = first;
-	*len = last - first;
-	return 1;
+	if (!f->chunks[f->chunk_of[p]].done &&
+	    chunk_all_verified(f, f->chunk_of[p]))
+		chunk_report(f, f->chunk_of[p], s->idx);
 }
 
 /*
@@ -679,15 +812,14 @@ source_sleep(struct source *s)
 }
 
 /*
- * Dials a sleeping source again. A failure drops it from its timer,
- * never from here: its caller may be walking the sources.
+ * Dials a source (again). A failure drops it from its timer, never from
+ * here: its caller may be walking the sources.
  */
 static void
-source_wake(struct source *s)
+source_dial(struct source *s)
 {
 	struct ev_loop	*loop = s->f->xfer->loop;
 
-	log_info("source %s for %s: dialled again", s->addr, s->f->game_id);
 	s->wake_errno = 0;
 	if (source_connect(s) == 0)
 		return;
@@ -698,60 +830,182 @@ source_wake(struct source *s)
 	ev_timer_start(loop, &s->timer);
 }
 
-/* Asks a source for the next chunk it owns, if any. */
+/* How many pieces s is asked for at once: about XFER_RUN_SECONDS of it. */
+static size_t
+run_max(const struct source *s)
+{
+	double	 ps = (double)s->f->man.piece_size;
+	double	 n = s->rate * XFER_RUN_SECONDS / ps;
+
+	if (n < 1)
+		return 1;
+	return n > CHUNK_SIZE / ps ? (size_t)(CHUNK_SIZE / ps) : (size_t)n;
+}
+
+/* What s could be asked for now; 0 when nothing. */
+static int
+source_pick(struct source *s, struct pick *pk)
+{
+	struct fetch	*f = s->f;
+	struct pick_view v;
+
+	if (f->chunks == NULL || (s->partial && s->have == NULL))
+		return 0;
+	v.npieces = f->npieces;
+	v.verified = f->verified;
+	v.inflight = f->inflight;
+	v.holders = f->holders;
+	v.chunk_of = f->chunk_of;
+	v.chunks = f->chunks;
+	return pick_run(&v, s->partial ? s->have : NULL, s->idx, run_max(s),
+	    &f->rng, pk);
+}
+
+/*
+ * Downloads from one peer are served in the order they began (the
+ * seed's single cursor): a younger one asks nothing of a peer while an
+ * older one still talks to it or has work it could ask of it.
+ */
+static int
+older_fetch_wants(const struct source *s)
+{
+	struct fetch	*g;
+	struct pick	 pk;
+	int		 i;
+
+	TAILQ_FOREACH(g, &s->f->xfer->fetches, entry) {
+		if (g == s->f)
+			return 0;
+		for (i = 0; i < g->nsrc && !g->stream; i++) {
+			struct source *t = &g->src[i];
+
+			if (!alive(t) || t->state == SRC_WAITING ||
+			    t->state == SRC_HASHING ||
+			    strcmp(t->peer_id, s->peer_id) != 0)
+				continue;
+			if ((t->state != SRC_IDLE && t->state != SRC_ASLEEP) ||
+			    source_pick(t, &pk))
+				return 1;
+		}
+	}
+	return 0;
+}
+
+/* Asks a source for the next pieces the picker gives it, if any. */
 static void
 source_next(struct source *s)
 {
 	struct fetch	*f = s->f;
 	struct peer_chunk req;
+	struct pick	 pk;
 	char		*frame = NULL;
-	size_t		 i, len = 0;
+	size_t		 len = 0, k;
 
-	for (i = 0; i < f->nchunks; i++) {
-		int	 busy = 0, j;
-
-		if (f->chunks[i].done || f->chunks[i].owner != s->idx)
-			continue;
-		for (j = 0; j < f->nsrc; j++)
-			busy |= f->src[j].chunk == (int)i;
-		if (!busy)
-			break;
-	}
-	if (i == f->nchunks) {
+	if (s->state != SRC_IDLE && s->state != SRC_ASLEEP)
+		return;
+	if (!source_pick(s, &pk) || older_fetch_wants(s)) {
 		source_owes_nothing(s);
-		return;		/* nothing left for it */
+		return;		/* nothing for it, or not yet */
 	}
 	if (s->state == SRC_ASLEEP) {
-		source_wake(s);	/* asks once the link is open again */
+		log_info("source %s for %s: dialled again", s->addr,
+		    f->game_id);
+		source_dial(s);	/* asks once the link is open again */
 		return;
 	}
-	s->chunk = (int)i;
-	if (!chunk_span(f, i, &s->req_off, &s->req_len)) {
-		s->got = 0;
-		chunk_done(s);
+	if (pk.dup && s->dupbuf == NULL &&
+	    (s->dupbuf = malloc(f->man.piece_size)) == NULL) {
+		source_owes_nothing(s);
 		return;
+	}
+	s->asked = 1;
+	s->dup = pk.dup;
+	s->draining = 0;
+	s->req_piece = pk.first;
+	s->req_count = pk.count;
+	s->file = f->chunks[f->chunk_of[pk.first]].file;
+	s->req_off = (pk.first - f->piece_base[s->file]) * f->man.piece_size;
+	s->req_len = 0;
+	for (k = 0; k < pk.count; k++) {
+		s->req_len += piece_len(f, s->file,
+		    pk.first + k - f->piece_base[s->file]);
+		f->inflight[pk.first + k]++;
 	}
 	s->got = 0;
+	s->req_at = ev_now(f->xfer->loop);
 	s->state = SRC_HEADER;
+	log_debug("%s: asks %s for pieces %zu-%zu%s", f->game_id, s->addr,
+	    pk.first, pk.first + pk.count - 1, pk.dup ? " (endgame)" : "");
 	hash_reset(s->hash);
 	memcpy(req.game_id, f->game_id, sizeof(req.game_id));
-	snprintf(req.path, sizeof(req.path), "%s",
-	    f->man.files[f->chunks[i].file].path);
+	snprintf(req.path, sizeof(req.path), "%s", f->man.files[s->file].path);
 	req.offset = s->req_off;
 	req.length = s->req_len;
-	msg_frame_peer_chunk_req(&req, &frame, &len);
+	if (s->partial)
+		msg_frame_peer_piece_req(&req, &frame, &len);
+	else
+		msg_frame_peer_chunk_req(&req, &frame, &len);
 	source_send(s, frame, len);
 	source_wait(s);
 	source_owes(s);
 }
 
-/* The length of piece k of file i. */
-static uint64_t
-piece_len(const struct fetch *f, size_t i, uint64_t k)
+/* Sources with nothing to do look again: there may be work for them. */
+static void
+fetch_wake_idle(struct fetch *f)
 {
-	uint64_t left = f->man.files[i].size - k * f->man.piece_size;
+	int	 i;
 
-	return left < f->man.piece_size ? left : f->man.piece_size;
+	for (i = 0; i < f->nsrc; i++)
+		if (f->src[i].state == SRC_IDLE ||
+		    f->src[i].state == SRC_ASLEEP)
+			source_next(&f->src[i]);
+}
+
+/* After a kick: every download's idle sources, the oldest download first. */
+void
+fetch_kick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct transfer	*xfer = w->data;
+	struct fetch	*f;
+
+	(void)loop;
+	(void)revents;
+	TAILQ_FOREACH(f, &xfer->fetches, entry)
+		if (!f->stream)
+			fetch_wake_idle(f);
+}
+
+/*
+ * A download ended or a source of one went idle: with several downloads
+ * a younger one may now ask a peer an older one no longer needs. Runs
+ * from the loop, never from under a caller walking the sources.
+ */
+void
+fetch_kick(struct transfer *xfer)
+{
+	if (TAILQ_FIRST(&xfer->fetches) == NULL)
+		return;
+	ev_timer_stop(xfer->loop, &xfer->kick);
+	ev_timer_set(&xfer->kick, 0, 0);
+	ev_timer_start(xfer->loop, &xfer->kick);
+}
+
+/* Its answer is all in: on to the next; idle sources may find work now. */
+static void
+request_done(struct source *s)
+{
+	struct fetch	*f = s->f;
+
+	request_end(s);
+	s->draining = 0;
+	s->dup = 0;
+	s->state = SRC_IDLE;
+	ev_timer_stop(f->xfer->loop, &s->timer);
+	source_next(s);
+	fetch_wake_idle(f);
+	if (TAILQ_NEXT(TAILQ_FIRST(&f->xfer->fetches), entry) != NULL)
+		fetch_kick(f->xfer);
 }
 
 /*
@@ -1009,13 +1263,16 @@ fetch_save_pieces(struct fetch *f)
 	f->saved_at = ev_now(f->xfer->loop);
 }
 
-/* Cuts files into chunks and spreads them over the sources. */
+/*
+ * Cuts files into chunks, the unit events report, and plans which
+ * complete source owns which (the picker prefers a source's own).
+ */
 static int
 fetch_plan(struct fetch *f)
 {
 	uint64_t *sizes;
 	int	 can[MSG_MAX_SOURCES];
-	size_t	 i, n;
+	size_t	 i, n, first, k;
 
 	if ((sizes = calloc(f->man.nfiles, sizeof(*sizes))) == NULL)
 		return -1;
@@ -1032,11 +1289,12 @@ fetch_plan(struct fetch *f)
 	fetch_takers(f, can);
 	if (plan_assign(f->chunks, f->nchunks, f->load, can, f->nsrc) == -1)
 		return -1;
-	/* A kept download's verified chunks are not fetched again. */
 	for (i = 0; i < f->nchunks; i++) {
-		uint64_t off, len;
-
-		if (f->chunks[i].length > 0 && !chunk_span(f, i, &off, &len)) {
+		n = chunk_pieces(f, i, &first);
+		for (k = 0; k < n; k++)
+			f->chunk_of[first + k] = (uint32_t)i;
+		/* A kept download's verified chunks are not fetched again. */
+		if (f->chunks[i].length > 0 && chunk_all_verified(f, i)) {
 			f->chunks[i].done = 1;
 			f->load[f->chunks[i].owner] -= f->chunks[i].length;
 			f->ndone++;
@@ -1045,11 +1303,11 @@ fetch_plan(struct fetch *f)
 	return 0;
 }
 
-/* One verified flag per piece of the agreed manifest. */
+/* Per piece of the agreed manifest: verified, in flight, held, sent by. */
 static int
 fetch_pieces(struct fetch *f)
 {
-	size_t	 i;
+	size_t	 i, n;
 
 	if ((f->piece_base = calloc(f->man.nfiles + 1,
 	    sizeof(*f->piece_base))) == NULL)
@@ -1057,9 +1315,14 @@ fetch_pieces(struct fetch *f)
 	for (i = 0; i < f->man.nfiles; i++)
 		f->piece_base[i + 1] = f->piece_base[i] + manifest_pieces(
 		    f->man.files[i].size, f->man.piece_size);
-	f->npieces = f->piece_base[f->man.nfiles];
-	if ((f->verified = calloc(f->npieces + 1, 1)) == NULL)
+	n = f->npieces = f->piece_base[f->man.nfiles];
+	if ((f->verified = calloc(n + 1, 1)) == NULL ||
+	    (f->inflight = calloc(n + 1, 1)) == NULL ||
+	    (f->holders = calloc(n + 1, sizeof(*f->holders))) == NULL ||
+	    (f->chunk_of = calloc(n + 1, sizeof(*f->chunk_of))) == NULL ||
+	    (f->piece_src = malloc(n + 1)) == NULL)
 		return -1;
+	memset(f->piece_src, -1, n + 1);
 	return 0;
 }
 
@@ -1076,10 +1339,11 @@ fetch_agree(struct fetch *f)
 	char		 why[ERROR_SIZE];
 	int		 i, j, nlive = 0, most = 0;
 
+	/* Only complete sources vote; partial ones join once it is agreed. */
 	for (i = 0; i < f->nsrc; i++) {
 		struct source *s = &f->src[i];
 
-		if (!alive(s))
+		if (!alive(s) || s->partial)
 			continue;
 		if (s->state < SRC_LISTED)
 			return NULL;	/* still waiting for one */
@@ -1094,10 +1358,11 @@ fetch_agree(struct fetch *f)
 	for (i = 0; i < f->nsrc; i++) {
 		int	 n = 0;
 
-		if (!alive(&f->src[i]))
+		if (!alive(&f->src[i]) || f->src[i].partial)
 			continue;
 		for (j = 0; j < f->nsrc; j++)
-			n += alive(&f->src[j]) && memcmp(f->src[i].root,
+			n += alive(&f->src[j]) && !f->src[j].partial &&
+			    memcmp(f->src[i].root,
 			    f->src[j].root, HASH_SIZE) == 0;
 		if (n > most) {
 			most = n;
@@ -1112,8 +1377,8 @@ fetch_agree(struct fetch *f)
 		return NULL;
 	}
 	for (i = 0; i < f->nsrc; i++)
-		if (alive(&f->src[i]) && memcmp(f->src[i].root, best->root,
-		    HASH_SIZE) != 0) {
+		if (alive(&f->src[i]) && !f->src[i].partial &&
+		    memcmp(f->src[i].root, best->root, HASH_SIZE) != 0) {
 			source_drop(&f->src[i], "its manifest differs from "
 			    "the other sources'", 0);	/* comes back here */
 			return NULL;
@@ -1136,6 +1401,7 @@ fetch_check_lists(struct fetch *f)
 	if (f->man.files != NULL || (ref = fetch_agree(f)) == NULL)
 		return;
 	ev_timer_stop(f->xfer->loop, &f->list_timer);
+	memcpy(f->root, ref->root, sizeof(f->root));
 	f->man = ref->man;
 	memset(&ref->man, 0, sizeof(ref->man));
 	if (f->mode == FETCH_MANIFEST) {
@@ -1163,7 +1429,7 @@ fetch_check_lists(struct fetch *f)
 		return;
 	}
 	for (j = 0; j < f->nsrc; j++)
-		if (alive(&f->src[j]))
+		if (alive(&f->src[j]) && !f->src[j].partial)
 			f->src[j].state = SRC_IDLE;
 	if (fetch_plan(f) == -1) {
 		fetch_fail(f, XFER_END_FAILED, "out of memory");
@@ -1180,13 +1446,22 @@ fetch_check_lists(struct fetch *f)
 	begin.total_bytes = f->total;
 	msg_send_xfer_begin(&f->xfer->sup, &begin);
 	f->saved_at = ev_now(f->xfer->loop);
+	/* An empty file has nothing to fetch: its chunk is in at once. */
+	for (i = 0; i < f->nchunks; i++)
+		if (!f->chunks[i].done && f->chunks[i].length == 0)
+			chunk_report(f, i, f->chunks[i].owner);
 	if (f->ndone == f->nchunks) {
 		fetch_finish(f);	/* all of it was kept from before */
 		return;
 	}
-	for (j = 0; j < f->nsrc; j++)
-		if (f->src[j].state == SRC_IDLE)
-			source_next(&f->src[j]);
+	for (j = 0; j < f->nsrc; j++) {
+		struct source *s = &f->src[j];
+
+		if (s->state == SRC_IDLE)
+			source_next(s);
+		else if (s->state == SRC_WAITING && s->partial)
+			source_dial(s);	/* its pieces are of use now */
+	}
 }
 
 /* Checks a source's file list; any odd path drops the source. */
@@ -1218,6 +1493,98 @@ source_ask_list(struct source *s)
 	source_wait(s);
 }
 
+/* Asks a partial source which pieces of our manifest it has verified. */
+static void
+source_ask_swarm(struct source *s)
+{
+	struct swarm_req req;
+	char		*frame = NULL;
+	size_t		 len = 0;
+
+	memcpy(req.game_id, s->f->game_id, sizeof(req.game_id));
+	hash_hex(s->f->root, req.root);
+	msg_frame_peer_swarm_req(&req, &frame, &len);
+	s->state = SRC_SWARMING;
+	source_send(s, frame, len);
+	source_wait(s);
+}
+
+/* A partial source's bitfield: what it has, counted in the rarities. */
+static int
+source_take_bits(struct source *s, struct msg *m, char *err, size_t errsz)
+{
+	struct fetch	*f = s->f;
+	struct swarm_have sh;
+	size_t		 i;
+
+	if (msg_recv_peer_swarm_have(m, &sh, err, errsz) == -1)
+		return -1;
+	if (strcmp(sh.game_id, f->game_id) != 0 ||
+	    sh.bits_len != (f->npieces + 7) / 8) {
+		msg_free_peer_swarm_have(&sh);
+		return seterr(err, errsz, "a bitfield that is not this game's");
+	}
+	source_forget_have(s);
+	if ((s->have = calloc(sh.bits_len + 1, 1)) == NULL) {
+		msg_free_peer_swarm_have(&sh);
+		return seterr(err, errsz, "out of memory");
+	}
+	if (sh.bits_len > 0)
+		memcpy(s->have, sh.bits, sh.bits_len);
+	msg_free_peer_swarm_have(&sh);
+	for (i = 0; i < f->npieces; i++)
+		if (have_bit(s->have, i))
+			f->holders[i]++;
+	return 0;
+}
+
+/* Pieces a partial source verified since: they join its bitfield. */
+static int
+source_take_haves(struct source *s, struct msg *m, char *err, size_t errsz)
+{
+	struct fetch	*f = s->f;
+	struct piece_have ph;
+	size_t		 i;
+	int		 rc = 0;
+
+	if (msg_recv_peer_have(m, &ph, err, errsz) == -1)
+		return -1;
+	if (ph.pieces_len % 4 != 0)
+		rc = seterr(err, errsz, "a piece list of odd length");
+	for (i = 0; rc == 0 && i < ph.pieces_len; i += 4) {
+		uint32_t p;
+
+		memcpy(&p, ph.pieces + i, 4);
+		p = le32toh(p);
+		if (p >= f->npieces)
+			rc = seterr(err, errsz, "a piece the game does not have");
+		else if (!have_bit(s->have, p)) {
+			s->have[p / 8] |= 1u << (p % 8);
+			f->holders[p]++;
+		}
+	}
+	msg_free_peer_have(&ph);
+	return rc;
+}
+
+/* A source that joined after the manifest was agreed must have the same. */
+static void
+source_join(struct source *s)
+{
+	struct fetch	*f = s->f;
+
+	if (strcmp(s->man.version, f->version) != 0 ||
+	    memcmp(s->root, f->root, HASH_SIZE) != 0) {
+		source_drop(s, "its manifest differs from the other sources'",
+		    0);
+		return;
+	}
+	manifest_free(&s->man);
+	ev_timer_stop(f->xfer->loop, &s->timer);
+	s->state = SRC_IDLE;
+	source_next(s);
+}
+
 /* A complete frame from a source, read in full before any chunk bytes. */
 static void
 source_frame(struct source *s, struct msg *m)
@@ -1240,7 +1607,11 @@ source_frame(struct source *s, struct msg *m)
 	case SRC_OPENING:
 		if (msg_recv_peer_xfer_accept(m, why, sizeof(why)) == -1)
 			break;
-		if (!f->stream && f->chunks != NULL) {
+		if (!f->stream && s->partial) {
+			source_ask_swarm(s);	/* afresh after a redial */
+			return;
+		}
+		if (!f->stream && f->chunks != NULL && s->listed) {
 			/* Dialled again for more work: its list was agreed. */
 			ev_timer_stop(f->xfer->loop, &s->timer);
 			s->state = SRC_IDLE;
@@ -1297,23 +1668,47 @@ source_frame(struct source *s, struct msg *m)
 			source_drop(s, why, 0);
 			return;
 		}
+		s->listed = 1;
+		if (f->man.files != NULL) {
+			source_join(s);	/* joined a running download */
+			return;
+		}
 		s->state = SRC_LISTED;
 		ev_timer_stop(f->xfer->loop, &s->timer);
 		fetch_check_lists(f);
 		return;
-	case SRC_HEADER: {
-		const struct chunk *c = &f->chunks[s->chunk];
-
-		if (msg_recv_peer_chunk(m, &hdr, why, sizeof(why)) == -1 ||
+	case SRC_SWARMING:
+		if (m->type != MSG_PEER_SWARM_HAVE)
+			break;
+		if (source_take_bits(s, m, why, sizeof(why)) == -1) {
+			source_drop(s, why, 0);
+			return;
+		}
+		ev_timer_stop(f->xfer->loop, &s->timer);
+		s->state = SRC_IDLE;
+		source_next(s);
+		return;
+	case SRC_IDLE:
+	case SRC_HEADER:
+		if (m->type == MSG_PEER_HAVE && s->partial) {
+			if (source_take_haves(s, m, why, sizeof(why)) == -1)
+				source_drop(s, why, 0);
+			else if (s->state == SRC_IDLE)
+				source_next(s);
+			return;
+		}
+		if (s->state != SRC_HEADER || m->type != (s->partial ?
+		    MSG_PEER_PIECE : MSG_PEER_CHUNK))
+			break;
+		if ((s->partial ? msg_recv_peer_piece(m, &hdr, why,
+		    sizeof(why)) : msg_recv_peer_chunk(m, &hdr, why,
+		    sizeof(why))) == -1 ||
 		    strcmp(hdr.game_id, f->game_id) != 0 ||
-		    strcmp(hdr.path, f->man.files[c->file].path) != 0 ||
+		    strcmp(hdr.path, f->man.files[s->file].path) != 0 ||
 		    hdr.offset != s->req_off || hdr.length != s->req_len)
 			break;
 		s->state = SRC_DATA;
-		if (s->req_len == 0)
-			chunk_done(s);
 		return;
-	}
 	default:
 		break;
 	}
@@ -1350,8 +1745,9 @@ source_read_frame(struct source *s, char *err, size_t errsz)
 	floor_bytes(&s->floor, (uint64_t)n);
 	if (s->framegot == FRAME_HDR) {
 		memcpy(&hdr, s->frame, sizeof(hdr));
-		/* Only a file list may be large. */
-		if (le32toh(hdr.len) > (s->state == SRC_LISTING ?
+		/* Only a file list or a bitfield may be large. */
+		if (le32toh(hdr.len) > (s->state == SRC_LISTING ||
+		    s->state == SRC_SWARMING ?
 		    MSG_MAX_BODY : 64u * 1024) || le32toh(hdr.flags) != 0)
 			return seterr(err, errsz, "oversized or odd frame");
 		if (hdr.len != 0)
@@ -1363,24 +1759,47 @@ source_read_frame(struct source *s, char *err, size_t errsz)
 	return s->framegot == FRAME_HDR + le32toh(hdr.len);
 }
 
+/* All of len bytes at off of file i; -1 when they could not be written. */
+static int
+write_at(struct fetch *f, size_t i, const unsigned char *buf, uint64_t len,
+    uint64_t off)
+{
+	int	 fd = fdcache_get(&f->files, i);
+
+	while (fd != -1 && len > 0) {
+		ssize_t	 w = pwrite(fd, buf, len, (off_t)off);
+
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		buf += w;
+		len -= w;
+		off += w;
+	}
+	f->dirty[i] = 1;
+	return fd == -1 ? -1 : 0;
+}
+
 /*
  * Checks the bytes of the span that just came in (at file offset pos)
- * against the manifest, piece by piece as each completes. -1 with err
- * filled when a piece is not what the manifest says.
+ * against the manifest, piece by piece as each completes; an endgame
+ * copy's piece is written once checked. -1 with err filled when a piece
+ * is not what the manifest says, -2 when it could not be written.
  */
 static int
 verify_span(struct source *s, const unsigned char *buf, uint64_t n,
     uint64_t pos, char *err, size_t errsz)
 {
 	struct fetch	*f = s->f;
-	size_t		 file = f->chunks[s->chunk].file;
-	const struct manifest_file *mf = &f->man.files[file];
+	const struct manifest_file *mf = &f->man.files[s->file];
 	uint64_t	 ps = f->man.piece_size, done = 0;
 	unsigned char	 h[HASH_SIZE];
 
 	while (done < n) {
 		uint64_t end = (pos / ps + 1) * ps, take;
 		uint64_t piece = pos / ps;
+		size_t	 idx = f->piece_base[s->file] + piece;
 
 		if (end > mf->size)
 			end = mf->size;
@@ -1391,18 +1810,51 @@ verify_span(struct source *s, const unsigned char *buf, uint64_t n,
 		if (pos < end)
 			break;
 		hash_final(s->hash, h);
+		if (f->verified[idx])
+			continue;	/* another source's copy came first */
 		if (memcmp(h, mf->hashes + piece * HASH_SIZE, HASH_SIZE) != 0)
 			return seterr(err, errsz, "sent corrupt data: piece "
 			    "%llu of %s does not match the manifest",
 			    (unsigned long long)piece, mf->path);
-		f->verified[f->piece_base[file] + piece] = 1;
+		if (s->dup && write_at(f, s->file, s->dupbuf,
+		    end - piece * ps, piece * ps) == -1)
+			return -2;
+		piece_verified(f, s, idx);
 	}
 	return 0;
 }
 
 /*
- * Chunk bytes straight from the socket into the staging file, checked
- * as they come. 1 when some arrived, 0 for none yet, -1 with err filled
+ * Writes what came in at file offset pos, but not over a piece already
+ * verified (another source's copy came first). Unverified pieces of the
+ * staging files read as zeros: a block of zeros (a sparse game image)
+ * needs no write.
+ */
+static int
+write_unverified(struct source *s, const unsigned char *buf, uint64_t n,
+    uint64_t pos)
+{
+	struct fetch	*f = s->f;
+	uint64_t	 ps = f->man.piece_size, done = 0;
+
+	if (f->zeros_hold && buf[0] == 0 && memcmp(buf, buf + 1, n - 1) == 0)
+		return 0;
+	while (done < n) {
+		uint64_t at = pos + done, end = (at / ps + 1) * ps;
+		uint64_t take = end - at < n - done ? end - at : n - done;
+
+		if (!f->verified[piece_at(f, s->file, at)] &&
+		    write_at(f, s->file, buf + done, take, at) == -1)
+			return -1;
+		done += take;
+	}
+	return 0;
+}
+
+/*
+ * Span bytes straight from the socket into the staging file (an endgame
+ * copy into its own buffer; a cancelled answer nowhere), checked as
+ * they come. 1 when some arrived, 0 for none yet, -1 with err filled
  * when the link failed, -2 when the staging file could not be written,
  * -3 with err filled when the source sent a bad piece.
  */
@@ -1410,47 +1862,34 @@ static int
 source_read_data(struct source *s, char *err, size_t errsz)
 {
 	struct fetch	*f = s->f;
-	struct chunk	*c = &f->chunks[s->chunk];
 	uint64_t	 left = s->req_len - s->got;
 	uint64_t	 pos = s->req_off + s->got;
 	size_t		 want = left > XFER_BUF_SIZE ? XFER_BUF_SIZE : left;
-	ssize_t		 n, w, done = 0;
-	int		 fd = -1;
+	unsigned char	*into = (unsigned char *)f->buf;
+	ssize_t		 n;
+	int		 rc;
 
 	if ((want = download_allow(s, want)) == 0)
 		return 0;
-	n = recv(s->fd, f->buf, want, 0);
+	if (s->dup && !s->draining)
+		into = s->dupbuf + s->got;
+	n = recv(s->fd, into, want, 0);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return 0;
 	if (n <= 0)
 		return seterr(err, errsz, "%s", n == 0 ? "connection closed" :
 		    strerror(errno));
 	floor_bytes(&s->floor, (uint64_t)n);
-	/*
-	 * Unverified pieces of the staging files read as zeros: a block of
-	 * zeros (a sparse game image) needs no write.
-	 */
-	if (f->zeros_hold && f->buf[0] == 0 &&
-	    memcmp(f->buf, f->buf + 1, n - 1) == 0)
-		done = n;
-	if (done < n && (fd = fdcache_get(&f->files, c->file)) == -1)
-		return -2;
-	while (done < n) {
-		w = pwrite(fd, f->buf + done, n - done, (off_t)(pos + done));
-		if (w == -1 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -2;
-		done += w;
-		f->dirty[c->file] = 1;
-	}
 	s->got += n;
-	f->bytes += n;
 	rate_spent(&f->xfer->download, (uint64_t)n);
 	traffic_add(f->xfer, s->peer_id, 0, (uint64_t)n);
-	if (verify_span(s, (unsigned char *)f->buf, n, pos, err, errsz) == -1)
-		return -3;
-	return 1;
+	if (s->draining)
+		return 1;	/* nobody needs what is left of it */
+	if (!s->dup && write_unverified(s, into, (uint64_t)n, pos) == -1)
+		return -2;
+	f->bytes += n;
+	rc = verify_span(s, into, (uint64_t)n, pos, err, errsz);
+	return rc == 0 ? 1 : rc == -1 ? -3 : -2;
 }
 
 static void
@@ -1512,11 +1951,15 @@ source_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 			source_drop(s, why, rc == -1);
 			return;
 		}
+		if (f->ndone == f->nchunks) {
+			fetch_finish(f);
+			return;
+		}
 		if (rc == 1 && s->got == s->req_len)
-			chunk_done(s);
+			request_done(s);
 		return;
 	}
-	if (s->state == SRC_IDLE || s->state == SRC_LISTED) {
+	if ((s->state == SRC_IDLE && !s->partial) || s->state == SRC_LISTED) {
 		char	 b;
 
 		/* Bytes nobody asked for, or the source going away. */
@@ -1624,7 +2067,6 @@ source_init(struct fetch *f, const struct fetch_source *fs)
 	s->f = f;
 	s->idx = f->nsrc++;
 	s->fd = -1;
-	s->chunk = -1;
 	s->partial = fs->partial;
 	ev_init(&s->timer, source_timer_cb);
 	s->timer.data = s;
@@ -1708,6 +2150,10 @@ fetch_start(struct transfer *xfer, struct xfer_fetch *req)
 	for (i = 0; i < req->nsources; i++) {
 		struct source *s = &f->src[i];
 
+		if (s->partial) {
+			s->state = SRC_WAITING;	/* dialled once agreed */
+			continue;
+		}
 		if (source_connect(s) == -1) {
 			/* Dropping the last one fails (and frees) the fetch. */
 			if (fetch_nalive(f) == 1) {
@@ -1748,8 +2194,10 @@ fetch_sources(struct transfer *xfer, const struct xfer_sources *req)
 		s = source_init(f, fs);
 		log_info("source %s joins the download of %s%s", s->addr,
 		    f->game_id, s->partial ? " (still downloading it)" : "");
-		if (source_connect(s) == -1)
-			source_drop(s, strerror(errno), 1);
+		/* A partial source is of use once the manifest is agreed. */
+		s->state = SRC_WAITING;
+		if (!s->partial || f->chunks != NULL)
+			source_dial(s);
 	}
 }
 

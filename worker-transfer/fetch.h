@@ -10,6 +10,7 @@
 #include "common/addr.h"
 #include "worker-transfer/fdcache.h"
 #include "worker-transfer/floor.h"
+#include "worker-transfer/pick.h"
 #include "worker-transfer/plan.h"
 #include "worker-transfer/transfer.h"
 
@@ -27,7 +28,9 @@ enum src_state {
 				   when it is given work */
 	SRC_HEADER,		/* asked for a chunk, reading its header */
 	SRC_DATA,		/* reading the chunk's bytes */
-	SRC_WAITING,		/* a stream source not tried yet */
+	SRC_WAITING,		/* a stream source not tried yet, or a
+				   partial one before the manifest is agreed */
+	SRC_SWARMING,		/* asked a partial source what it has */
 	SRC_STREAM,		/* streaming: reading an entry header */
 	SRC_SDATA,		/* streaming: reading an entry's bytes */
 	SRC_SSUM,		/* streaming: waiting for their CRC32 */
@@ -61,10 +64,21 @@ struct source {
 	struct manifest		 man;		/* its list, with hashes */
 	unsigned char		 root[HASH_SIZE];
 	int			 waits;		/* "still hashing" answers */
-	int			 chunk;		/* in flight, or -1 */
+	int			 asked;		/* a request is out */
+	size_t			 req_piece;	/* its first piece */
+	size_t			 req_count;	/* and how many */
+	size_t			 file;		/* they are of */
 	uint64_t		 req_off;	/* the span asked for */
 	uint64_t		 req_len;
 	uint64_t		 got;		/* of the span */
+	ev_tstamp		 req_at;	/* when it was asked */
+	double			 rate;		/* bytes/s of its answers */
+	int			 dup;		/* endgame: a piece asked twice,
+						   kept in dupbuf until checked */
+	unsigned char		*dupbuf;
+	int			 draining;	/* what is left is not needed */
+	int			 listed;	/* its manifest was read */
+	unsigned char		*have;		/* partial: verified pieces */
 	struct hash_ctx		*hash;		/* of the piece coming in */
 	int			 lost_link;	/* died of the network */
 	int			 partial;	/* still downloading the game */
@@ -82,9 +96,17 @@ struct fetch {
 	struct piece_ref	*repair;	/* the pieces a repair fetches */
 	size_t			 nrepair;
 	struct manifest		 man;		/* the agreed one */
+	unsigned char		 root[HASH_SIZE];	/* its root */
 	size_t			*piece_base;	/* a file's first piece */
 	unsigned char		*verified;	/* per piece */
+	unsigned char		*inflight;	/* per piece: sources asked */
+	uint16_t		*holders;	/* per piece: partial sources
+						   that have it */
+	signed char		*piece_src;	/* per piece: who sent it */
+	uint32_t		*chunk_of;	/* per piece */
 	size_t			 npieces;
+	uint64_t		 rng;		/* the picker's ties */
+	ev_tstamp		 starved_since;	/* no source has what we lack */
 	int			 zeros_hold;	/* unverified pieces read 0 */
 	uint64_t		 resumed;	/* verified by an earlier try */
 	ev_tstamp		 saved_at;	/* pieces last kept */
@@ -93,7 +115,7 @@ struct fetch {
 	struct fdcache		 files;		/* open staging files, by index */
 	int			 files_dir;	/* what they are beneath */
 	unsigned char		*dirty;		/* written since last synced */
-	struct chunk		*chunks;
+	struct chunk		*chunks;	/* what events report */
 	size_t			 nchunks;
 	uint64_t		 load[MSG_MAX_SOURCES];	/* bytes planned */
 	size_t			 ndone;
@@ -122,11 +144,14 @@ struct fetch {
 };
 
 
+struct fetch *fetch_find(struct transfer *, const char *game_id);
 void	fetch_free(struct fetch *);
 void	fetch_done(struct fetch *);
 void	fetch_fail(struct fetch *, enum xfer_end, const char *);
 int	fetch_nalive(struct fetch *);
 void	fetch_progress_cb(struct ev_loop *, ev_timer *, int);
+void	fetch_kick(struct transfer *);
+void	fetch_kick_cb(struct ev_loop *, ev_timer *, int);
 void	source_drop(struct source *, const char *why, int lost_link);
 int	source_connect(struct source *);
 void	source_wait(struct source *);

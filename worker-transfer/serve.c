@@ -20,6 +20,8 @@
 #include "common/log.h"
 #include "common/path.h"
 #include "common/proc.h"
+#include "worker-transfer/fetch.h"
+#include "worker-transfer/swarm.h"
 #include "worker-transfer/transfer.h"
 
 #define SENDFILE_MAX	(16 * 1024 * 1024)
@@ -130,6 +132,7 @@ serve_manifest_set(struct transfer *xfer, struct manifest *m)
 	}
 	sm->m = *m;
 	memset(m, 0, sizeof(*m));
+	manifest_root(&sm->m, sm->root);
 	TAILQ_INSERT_TAIL(&xfer->manifests, sm, entry);
 }
 
@@ -236,6 +239,7 @@ serve_close(struct serve_conn *sc)
 	if (sc->pipe_fd != -1)
 		close(sc->pipe_fd);
 	free(sc->out);
+	free(sc->haves);
 	TAILQ_REMOVE(&xfer->serving, sc, entry);
 	free(sc);
 	if (game[0] != '\0')
@@ -243,6 +247,7 @@ serve_close(struct serve_conn *sc)
 }
 
 static void	serve_flush(struct serve_conn *);
+static void	serve_tell_haves(struct serve_conn *);
 
 /*
  * How many of want bytes the upload limit lets go now; with none, the
@@ -438,6 +443,10 @@ serve_flush(struct serve_conn *sc)
 		serve_close(sc);
 		return;
 	}
+	if (sc->haves_len > 0) {
+		serve_tell_haves(sc);	/* between answers, never inside */
+		return;
+	}
 	/* Ready for the next request. */
 	ev_io_start(loop, &sc->rd.rio);
 }
@@ -537,6 +546,164 @@ serve_chunk(struct serve_conn *sc, struct msg *m)
 	serve_send(sc, frame, len);
 }
 
+/* Tells a swarm peer the pieces we verified since it last heard. */
+static void
+serve_tell_haves(struct serve_conn *sc)
+{
+	struct piece_have ph;
+	char		*frame = NULL;
+	size_t		 len = 0, n = sc->haves_len;
+
+	if (n > 4 * MSG_MAX_HAVES)
+		n = 4 * MSG_MAX_HAVES;
+	ph.pieces = sc->haves;
+	ph.pieces_len = n;
+	msg_frame_peer_have(&ph, &frame, &len);
+	memmove(sc->haves, sc->haves + n, sc->haves_len - n);
+	sc->haves_len -= n;
+	serve_send(sc, frame, len);
+}
+
+/* Our download of game_id verified a piece: its swarm peers hear of it. */
+void
+serve_have(struct transfer *xfer, const char *game_id, size_t piece)
+{
+	struct serve_conn *sc, *next;
+	uint32_t	 le = htole32((uint32_t)piece);
+
+	TAILQ_FOREACH_SAFE(sc, &xfer->serving, entry, next) {
+		if (strcmp(sc->swarm_game, game_id) != 0)
+			continue;
+		if (sc->haves_len == sc->haves_cap) {
+			size_t	 cap = sc->haves_cap ? 2 * sc->haves_cap : 64;
+			unsigned char *grown = realloc(sc->haves, cap);
+
+			if (grown == NULL) {
+				serve_close(sc);	/* it would miss one */
+				continue;
+			}
+			sc->haves = grown;
+			sc->haves_cap = cap;
+		}
+		memcpy(sc->haves + sc->haves_len, &le, 4);
+		sc->haves_len += 4;
+		if (!serve_busy(sc) && !sc->closing)
+			serve_tell_haves(sc);
+	}
+}
+
+/* A download of ours whose verified pieces a swarm peer may have. */
+static struct fetch *
+swarm_fetch(struct transfer *xfer, const char *game_id)
+{
+	struct fetch	*f = fetch_find(xfer, game_id);
+
+	if (f == NULL || f->mode != FETCH_DOWNLOAD || f->chunks == NULL)
+		return NULL;
+	return f;
+}
+
+/*
+ * A peer downloading a game asks what we have of it: our own download's
+ * verified pieces, or all of them once it is done and served whole. It
+ * then hears of each piece we verify, between answers.
+ */
+static void
+serve_swarm(struct serve_conn *sc, struct msg *m)
+{
+	struct transfer	*xfer = sc->xfer;
+	struct served_manifest *sm;
+	struct swarm_req req;
+	struct swarm_have sh;
+	struct fetch	*f;
+	char		 why[ERROR_SIZE];
+	char		*frame = NULL;
+	size_t		 len = 0;
+
+	if (msg_recv_peer_swarm_req(m, &req, why, sizeof(why)) == -1) {
+		serve_error(sc, "malformed swarm request");
+		return;
+	}
+	sh.bits = NULL;
+	if (!in_set(xfer->gates.catalog, xfer->gates.ncatalog, req.game_id))
+		snprintf(why, sizeof(why), "game is not in the catalog");
+	else if ((f = swarm_fetch(xfer, req.game_id)) != NULL) {
+		if (swarm_root_gate(f->root, req.root, why, sizeof(why)) == 0)
+			sh.bits = swarm_bits(f->verified, f->npieces,
+			    &sh.bits_len);
+	} else if (serve_gate(&xfer->gates, xfer->games_fd, req.game_id,
+	    why, sizeof(why)) == 0) {
+		if ((sm = manifest_find_game(xfer, req.game_id)) == NULL)
+			snprintf(why, sizeof(why), "not downloading that game");
+		else if (swarm_root_gate(sm->root, req.root, why,
+		    sizeof(why)) == 0)
+			sh.bits = swarm_bits(NULL, manifest_pieces_total(&sm->m),
+			    &sh.bits_len);
+	} else
+		snprintf(why, sizeof(why), "not downloading that game");
+	if (sh.bits == NULL) {
+		log_info("refused a swarm link for %s: %s", req.game_id, why);
+		serve_error(sc, why);
+		return;
+	}
+	snprintf(sc->swarm_game, sizeof(sc->swarm_game), "%s", req.game_id);
+	snprintf(sc->swarm_root, sizeof(sc->swarm_root), "%s", req.root);
+	sc->haves_len = 0;	/* the bitfield has them all */
+	memcpy(sh.game_id, req.game_id, sizeof(sh.game_id));
+	msg_frame_peer_swarm_have(&sh, &frame, &len);
+	free(sh.bits);
+	serve_send(sc, frame, len);
+}
+
+/*
+ * Verified pieces of our partial download (or of the whole game once
+ * it is done, at the same root), for a peer on the swarm.
+ */
+static void
+serve_piece(struct serve_conn *sc, struct msg *m)
+{
+	struct transfer	*xfer = sc->xfer;
+	struct served_manifest *sm;
+	struct peer_chunk req;
+	struct fetch	*f;
+	char		 why[ERROR_SIZE];
+	char		*frame = NULL;
+	size_t		 len = 0;
+	long		 i;
+	int		 fd = -1;
+
+	if (msg_recv_peer_piece_req(m, &req, why, sizeof(why)) == -1) {
+		serve_error(sc, "malformed piece request");
+		return;
+	}
+	if (strcmp(req.game_id, sc->swarm_game) != 0)
+		snprintf(why, sizeof(why), "ask what we have of it first");
+	else if ((f = swarm_fetch(xfer, req.game_id)) != NULL) {
+		i = swarm_piece_gate(&f->man, f->root, sc->swarm_root,
+		    f->verified, f->piece_base, &req, why, sizeof(why));
+		if (i >= 0 && (fd = path_open_beneath(f->files_dir,
+		    f->man.files[i].path, O_RDONLY | O_NONBLOCK, 0)) == -1)
+			snprintf(why, sizeof(why), "cannot open that file");
+	} else if ((sm = manifest_find_game(xfer, req.game_id)) == NULL ||
+	    swarm_root_gate(sm->root, sc->swarm_root, why, sizeof(why)) == -1)
+		snprintf(why, sizeof(why), "not downloading that game");
+	else
+		fd = serve_open_chunk(&xfer->gates, xfer->games_fd,
+		    req.game_id, req.path, req.offset, req.length, why,
+		    sizeof(why));
+	if (fd == -1) {
+		log_info("refused piece %s/%s: %s", req.game_id, req.path, why);
+		serve_error(sc, why);
+		return;
+	}
+	serve_note_game(sc, req.game_id);
+	sc->file_fd = fd;
+	sc->file_off = (off_t)req.offset;
+	sc->remaining = req.length;
+	msg_frame_peer_piece(&req, &frame, &len);
+	serve_send(sc, frame, len);
+}
+
 static void
 serve_pipe_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
@@ -607,6 +774,12 @@ serve_dispatch(struct msgconn *c, struct msg *m)
 		break;
 	case MSG_PEER_CHUNK_REQ:
 		serve_chunk(sc, m);
+		break;
+	case MSG_PEER_SWARM_REQ:
+		serve_swarm(sc, m);
+		break;
+	case MSG_PEER_PIECE_REQ:
+		serve_piece(sc, m);
 		break;
 	case MSG_PEER_STREAM_REQ:
 		if (msg_recv_peer_stream_req(m, &req, why, sizeof(why)) == -1)

@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/path.h"
 #include "common/sandbox.h"
+#include "worker-transfer/fetch.h"
 #include "worker-transfer/transfer.h"
 
 void
@@ -164,6 +165,8 @@ transfer_new(struct ev_loop *loop, int supfd)
 	TAILQ_INIT(&xfer->serving);
 	TAILQ_INIT(&xfer->fetches);
 	TAILQ_INIT(&xfer->manifests);
+	ev_init(&xfer->kick, fetch_kick_cb);
+	xfer->kick.data = xfer;
 	hash_init_worker(xfer);
 	traffic_start(xfer);
 	msgconn_init(&xfer->sup, loop, supfd, 1, transfer_dispatch_supervisor,
@@ -177,6 +180,7 @@ transfer_free(struct transfer *xfer)
 	struct serve_conn *sc;
 
 	fetch_free_all(xfer);
+	ev_timer_stop(xfer->loop, &xfer->kick);
 	while ((sc = TAILQ_FIRST(&xfer->serving)) != NULL)
 		serve_close(sc);
 	hash_free_worker(xfer);

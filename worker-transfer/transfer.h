@@ -30,6 +30,12 @@
 #define XFER_PROGRESS_EVERY	0.5
 #define XFER_SAVE_EVERY		2.0	/* verified pieces kept this often */
 #define XFER_BUF_SIZE		(1024 * 1024)
+/*
+ * A source is asked for about this long of its answers at once: long
+ * enough that the ask's round trip is lost in it, short enough that a
+ * slow source never holds much that a faster one could fetch.
+ */
+#define XFER_RUN_SECONDS	1.0
 #define SERVE_IDLE		30.0	/* a served link silent this long goes */
 #define SERVE_MAX_LINKS		256
 /*
@@ -80,6 +86,12 @@ struct serve_conn {
 	int			 closing;	/* after the reply is out */
 	ev_timer		 throttle;	/* the upload limit's wait */
 	int			 throttled;
+	/* A peer downloading the game too: it hears of our new pieces. */
+	char			 swarm_game[GAME_ID_SIZE];
+	char			 swarm_root[2 * HASH_SIZE + 1];
+	unsigned char		*haves;		/* indexes not told yet */
+	size_t			 haves_len;	/* bytes of them */
+	size_t			 haves_cap;
 };
 
 struct fetch;
@@ -89,6 +101,7 @@ struct hash_work;
 struct served_manifest {
 	TAILQ_ENTRY(served_manifest) entry;
 	struct manifest		 m;
+	unsigned char		 root[HASH_SIZE];
 };
 
 /* Bytes to and from each peer (traffic.c). */
@@ -117,7 +130,8 @@ struct transfer {
 	struct rate_bucket	 download;	/* every source's bytes */
 	struct traffic		 traffic;
 	TAILQ_HEAD(, serve_conn) serving;
-	TAILQ_HEAD(, fetch)	 fetches;
+	TAILQ_HEAD(, fetch)	 fetches;	/* in the order they began */
+	ev_timer		 kick;		/* see fetch_kick() */
 	TAILQ_HEAD(, served_manifest) manifests;
 	TAILQ_HEAD(, hash_work)	 hashing;
 	ev_idle			 hash_idle;
@@ -147,6 +161,7 @@ const char *serve_admit_link(struct transfer *, const char *host);
 const char *serve_admit_stream(struct transfer *, const char *host);
 void	serve_close(struct serve_conn *);
 int	serve_count(struct transfer *, const char *game_id);
+void	serve_have(struct transfer *, const char *game_id, size_t piece);
 
 /* traffic.c */
 void	traffic_add(struct transfer *, const char *peer_id, uint64_t sent,

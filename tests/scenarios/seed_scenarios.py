@@ -553,14 +553,13 @@ def s25_two_downloads_one_client(sc: Scenario) -> str:
     source = sc.peer("s25-bravo", games_dir=fixture_dir("fixture-bravo"), readonly_games=True)
     client = sc.peer("s25-client")
     connect_many(client, [source])
-    # One waiter per game from the same mark: the seed shared one waiter,
-    # which silently required bfbc2 to finish before cnctw; concurrent
-    # downloads may finish in either order.
-    start = client.output_len()
+    # The seed's single cursor: bfbc2, requested first, must finish before
+    # cnctw (downloads from one peer are served in the order they began).
+    waiter = client.mark()
     client.send({"cmd": "download", "game_id": "bfbc2", "install": False})
     client.send({"cmd": "download", "game_id": "cnctw", "install": False})
-    client.wait_for(event_is("download-finished", "bfbc2"), timeout=60, description="bfbc2 finish", waiter=LineWaiter(start))
-    client.wait_for(event_is("download-finished", "cnctw"), timeout=60, description="cnctw finish", waiter=LineWaiter(start))
+    client.wait_for(event_is("download-finished", "bfbc2"), timeout=60, description="bfbc2 finish", waiter=waiter)
+    client.wait_for(event_is("download-finished", "cnctw"), timeout=60, description="cnctw finish", waiter=waiter)
     diff_game_dirs(fixture_dir("fixture-bravo") / "bfbc2", client.host_games_dir / "bfbc2")
     diff_game_dirs(fixture_dir("fixture-bravo") / "cnctw", client.host_games_dir / "cnctw")
     wait_local_game(client, "bfbc2", downloaded=True, installed=False)

@@ -1,0 +1,67 @@
+/* The piece picker (see pick.h). */
+#include "worker-transfer/pick.h"
+
+static uint64_t
+xorshift(uint64_t *s)
+{
+	uint64_t x = *s != 0 ? *s : 0x9e3779b97f4a7c15ULL;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *s = x;
+}
+
+static int
+wanted(const struct pick_view *v, const unsigned char *have, size_t i)
+{
+	return !v->verified[i] && v->inflight[i] == 0 && have_bit(have, i);
+}
+
+int
+pick_run(const struct pick_view *v, const unsigned char *have, int self,
+    size_t max, uint64_t *rng, struct pick *out)
+{
+	size_t		 i, best = v->npieces, ties = 0;
+	unsigned	 best_key = 0;
+
+	for (i = 0; i < v->npieces; i++) {
+		unsigned key;
+
+		if (!wanted(v, have, i))
+			continue;
+		/* Rarity first, then not-our-chunk: lower is better. */
+		key = 2u * v->holders[i] +
+		    (v->chunks[v->chunk_of[i]].owner != self);
+		if (best == v->npieces || key < best_key) {
+			best = i;
+			best_key = key;
+			ties = 1;
+		} else if (key == best_key && xorshift(rng) % ++ties == 0)
+			best = i;
+	}
+	if (best < v->npieces) {
+		out->first = best;
+		out->count = 1;
+		out->dup = 0;
+		while (out->count < max && best + out->count < v->npieces) {
+			i = best + out->count;
+			if (v->chunk_of[i] != v->chunk_of[best] ||
+			    !wanted(v, have, i) ||
+			    v->holders[i] != v->holders[best])
+				break;
+			out->count++;
+		}
+		return 1;
+	}
+	/* Endgame: the last piece only one other source is fetching. */
+	for (i = v->npieces; i-- > 0;)
+		if (!v->verified[i] && v->inflight[i] == 1 &&
+		    have_bit(have, i)) {
+			out->first = i;
+			out->count = 1;
+			out->dup = 1;
+			return 1;
+		}
+	return 0;
+}
