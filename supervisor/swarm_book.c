@@ -25,7 +25,7 @@ swarm_book_set(struct swarm_book *b, const char *peer_id,
     const struct game_entry *games, size_t n, swarm_keep_fn keep, void *arg)
 {
 	struct swarm_peer *p;
-	struct swarm_game *kept;
+	struct swarm_game *kept, *fit;
 	size_t		   i, nkept = 0;
 
 	if ((kept = calloc(n < SWARM_PEER_GAMES ? n + 1 : SWARM_PEER_GAMES,
@@ -45,6 +45,9 @@ swarm_book_set(struct swarm_book *b, const char *peer_id,
 		swarm_book_drop(b, peer_id);
 		return 0;
 	}
+	/* Kept while the peer is linked: no more room than it needs. */
+	if ((fit = reallocarray(kept, nkept, sizeof(*kept))) != NULL)
+		kept = fit;
 	if ((p = find(b, peer_id)) == NULL) {
 		if (b->n == b->cap) {
 			size_t	 cap = b->cap ? 2 * b->cap : 16;
