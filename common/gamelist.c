@@ -16,23 +16,14 @@ id_cmp(const void *a, const void *b)
  * Any host may send GAMELIST_MAX entries: duplicates are found by sorting
  * (n log n), not by comparing every pair.
  */
-int
-gamelist_check(const struct game_entry *games, size_t n, char *err,
+static int
+distinct_ids(const struct game_entry *games, size_t n, char *err,
     size_t errsz)
 {
 	const char	**ids;
 	size_t		  i;
 	int		  dup = 0;
 
-	for (i = 0; i < n; i++) {
-		const struct game_entry *g = &games[i];
-
-		if (!path_is_valid_game_id(g->id))
-			return seterr(err, errsz, "bad game id");
-		if (strcmp(g->availability, "Ready") != 0 &&
-		    strcmp(g->availability, "LocalOnly") != 0)
-			return seterr(err, errsz, "bad game entry");
-	}
 	if (n < 2)
 		return 0;
 	if ((ids = calloc(n, sizeof(*ids))) == NULL)
@@ -44,6 +35,40 @@ gamelist_check(const struct game_entry *games, size_t n, char *err,
 		dup = strcmp(ids[i - 1], ids[i]) == 0;
 	free(ids);
 	return dup ? seterr(err, errsz, "duplicate game id") : 0;
+}
+
+int
+gamelist_check(const struct game_entry *games, size_t n, char *err,
+    size_t errsz)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		const struct game_entry *g = &games[i];
+
+		if (!path_is_valid_game_id(g->id))
+			return seterr(err, errsz, "bad game id");
+		if (strcmp(g->availability, "Ready") != 0 &&
+		    strcmp(g->availability, "LocalOnly") != 0)
+			return seterr(err, errsz, "bad game entry");
+	}
+	return distinct_ids(games, n, err, errsz);
+}
+
+/*
+ * A peer's downloads (the swarm): valid, distinct ids; what else an entry
+ * says is only compared, never trusted.
+ */
+int
+gamelist_check_downloads(const struct game_entry *games, size_t n, char *err,
+    size_t errsz)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (!path_is_valid_game_id(games[i].id))
+			return seterr(err, errsz, "bad game id");
+	return distinct_ids(games, n, err, errsz);
 }
 
 /*

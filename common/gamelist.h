@@ -24,6 +24,8 @@ struct game_entry {
 
 int	gamelist_check(const struct game_entry *, size_t, char *err,
 	    size_t errsz);
+int	gamelist_check_downloads(const struct game_entry *, size_t,
+	    char *err, size_t errsz);
 size_t	gamelist_prefer(struct game_entry *, size_t,
 	    int (*first)(const struct game_entry *, void *), void *);
 

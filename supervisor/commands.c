@@ -541,8 +541,17 @@ commands_sources(struct sup *sup, const char *game_id,
     struct game_sources *out, struct xfer_fetch *fetch)
 {
 	const struct catalog_game *c = catalog_find(&sup->catalog, game_id);
-	struct source_walk sw = { game_id, c ? c->version : NULL, 0, 0, 0,
-	    fetch, &sup->tickets };
+
+	commands_sources_at(sup, game_id, c ? c->version : NULL, out, fetch);
+}
+
+/* The same at a version (NULL: none), that of a running download. */
+void
+commands_sources_at(struct sup *sup, const char *game_id,
+    const char *version, struct game_sources *out, struct xfer_fetch *fetch)
+{
+	struct source_walk sw = { game_id, version, 0, 0, 0, fetch,
+	    &sup->tickets };
 
 	peerdb_each_game(&sup->peerdb, NULL, walk_source, &sw);
 	out->count = sw.count;
@@ -605,6 +614,8 @@ commands_fetch(struct sup *sup, const char *game_id, enum fetch_mode mode,
 		fetch.max_total = src.size > (UINT64_MAX >> 11) ? UINT64_MAX :
 		    src.size * 1024 + (64u << 20);
 	rc = msg_send_xfer_fetch(sup_link(sup, PROC_TRANSFER), &fetch);
+	if (rc == 0 && mode == FETCH_DOWNLOAD)
+		swarm_fetch_sent(sup, &fetch);
 	free(fetch.sources);
 	return rc;
 }

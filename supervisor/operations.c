@@ -69,7 +69,7 @@ ops_changed(struct sup *sup)
 	} else
 		log_warn("%s", __func__);
 	control_event("active-operations-changed", json_pack("{s:o}",
-	    "active_operations", commands_active_operations(sup)));
+	    "active_operations", commands_active_operations(sup)));	swarm_ops_changed(sup);
 }
 
 struct operation *
@@ -92,6 +92,7 @@ sup_op_set(struct sup *sup, struct operation *op, enum op_kind kind)
 	op->kind = kind;
 	/* A new phase (download, then install) counts from zero. */
 	memset(&op->progress, 0, sizeof(op->progress));
+	swarm_op_clear(op);
 	ops_changed(sup);
 }
 
@@ -153,6 +154,7 @@ sup_op_remove(struct sup *sup, struct operation *op)
 {
 	TAILQ_REMOVE(&sup->ops, op, entry);
 	verify_free(op->verify);
+	swarm_op_clear(op);
 	free(op);
 	ops_changed(sup);
 	queue_kick(sup);

@@ -298,6 +298,8 @@ net_peer_library(struct sup *sup, const struct peer_info *pi,
 	}
 	peerdb_set_library(&sup->peerdb, pi->peer_id, games, n);
 	commands_peers_changed(sup);
+	/* A peer Ready with a game we are downloading joins at once. */
+	swarm_sources_update(sup);
 }
 
 static void
@@ -369,6 +371,7 @@ sup_dispatch_net(struct msgconn *c, struct msg *m)
 		}
 		memcpy(sup->listen_addr, ready.addr, sizeof(sup->listen_addr));
 		send_library(sup);
+		swarm_net_ready(sup);
 		log_notice("listening on %s", sup->listen_addr);
 		worker_ready(sup, PROC_NET);
 		return;
@@ -445,6 +448,18 @@ sup_dispatch_net(struct msgconn *c, struct msg *m)
 		log_info("peer %s gone", down.peer_id);
 		commands_peers_changed(sup);
 		catalog_sync_peer_down(sup, down.peer_id);
+		swarm_peer_down(sup, down.peer_id);
+		return;
+	case MSG_NET_PEER_SWARM:
+		if (msg_recv_net_peer_swarm(m, &lib, why, sizeof(why)) == -1)
+			break;
+		if (gamelist_check_downloads(lib.games, lib.ngames, why,
+		    sizeof(why)) == -1) {
+			msg_free_net_peer_swarm(&lib);
+			break;
+		}
+		swarm_peer_told(sup, &lib);
+		msg_free_net_peer_swarm(&lib);
 		return;
 	case MSG_NET_PEER_CATALOG_HAVE:
 		if (msg_recv_net_peer_catalog_have(m, &have, why,
@@ -533,6 +548,7 @@ transfer_event(struct sup *sup, struct msg *m, const char *game_id,
 		start.total_bytes = ((const struct xfer_begin *)body)->
 		    total_bytes;
 		sup_op_progress(op, &start);
+		swarm_began(sup, op, start.total_bytes);
 		control_event("download-begin", json_pack("{s:s,s:I}",
 		    "game_id", game_id, "total_bytes",
 		    (json_int_t)start.total_bytes));
@@ -971,6 +987,7 @@ worker_exited(struct ev_loop *loop, ev_child *w, int revents)
 		tickets_free(&sup->tickets);
 		commands_peers_changed(sup);
 		catalog_sync_reset(sup);
+		swarm_net_lost(sup);
 	}
 	if (wk->id == PROC_INSTALL) {
 		struct pending	*p, *pnext;
@@ -1176,6 +1193,7 @@ sup_free(struct sup *sup)
 	}
 	while ((op = TAILQ_FIRST(&sup->ops)) != NULL) {
 		TAILQ_REMOVE(&sup->ops, op, entry);
+		swarm_op_clear(op);
 		free(op);
 	}
 	while ((p = TAILQ_FIRST(&sup->pendings)) != NULL) {
@@ -1195,6 +1213,7 @@ sup_free(struct sup *sup)
 	peerdb_close(&sup->peerdb);
 	identity_wipe(&sup->identity);
 	tickets_free(&sup->tickets);
+	swarm_free(sup);
 	manifests_close(sup);
 	if (sup->games_fd != -1)
 		close(sup->games_fd);

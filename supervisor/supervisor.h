@@ -20,6 +20,7 @@
 #include "supervisor/catalog_sign.h"
 #include "supervisor/library.h"
 #include "supervisor/peerdb.h"
+#include "supervisor/swarm_book.h"
 #include "supervisor/tickets.h"
 
 /* What a reload may change while peers are linked (lanspread.conf(5)). */
@@ -117,6 +118,13 @@ struct operation {
 	int			 install_after;	/* download, then install */
 	struct verify		*verify;	/* verify and repair */
 	struct op_progress	 progress;
+	/* swarm.c: a download's sources as last sent, and what we tell */
+	int			 fetching;	/* a FETCH_DOWNLOAD was sent */
+	int			 swarming;	/* its pieces may be served */
+	char			 version[VERSION_SIZE];	/* it fetches */
+	uint64_t		 size;
+	struct fetch_source	*sources;
+	size_t			 nsources;
 };
 
 struct ctl_client;
@@ -152,6 +160,8 @@ struct sup {
 	char			 peer_id[PEER_ID_SIZE];	/* our key's */
 	struct identity		 identity;	/* our key pair: we sign */
 	struct tickets		 tickets;	/* of linked peers */
+	struct swarm_book	 swarm;		/* linked peers' downloads */
+	struct game_list	 swarm_told;	/* ours, as told to the net worker */
 	struct library		 library;
 	struct worker		 workers[PROC_MAX];
 	char			 listen_addr[ADDR_STRLEN];	/* reported */
@@ -243,6 +253,18 @@ int	queue_move(struct sup *, const char *game_id, int position);
 void	redial_start(struct sup *);
 void	redial_stop(struct sup *);
 
+/* swarm.c: our downloads told to peers, theirs added to our sources */
+void	swarm_peer_told(struct sup *, const struct net_peer_library *);
+void	swarm_peer_down(struct sup *, const char *peer_id);
+void	swarm_net_lost(struct sup *);
+void	swarm_net_ready(struct sup *);
+void	swarm_fetch_sent(struct sup *, const struct xfer_fetch *);
+void	swarm_began(struct sup *, struct operation *, uint64_t total);
+void	swarm_ops_changed(struct sup *);
+void	swarm_op_clear(struct operation *);
+void	swarm_sources_update(struct sup *);
+void	swarm_free(struct sup *);
+
 /* verify.c: verify and repair */
 enum verify_mode {
 	VERIFY_REPORT,		/* answer with the bad pieces */
@@ -327,6 +349,8 @@ struct game_sources {
 };
 void	commands_sources(struct sup *, const char *game_id,
 	    struct game_sources *, struct xfer_fetch *);
+void	commands_sources_at(struct sup *, const char *game_id,
+	    const char *version, struct game_sources *, struct xfer_fetch *);
 int	commands_fetch(struct sup *, const char *game_id, enum fetch_mode,
 	    struct piece_ref *, size_t);
 

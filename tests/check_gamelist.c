@@ -93,6 +93,31 @@ starts_with_c(const struct game_entry *g, void *arg)
 	return g->id[0] == 'c';
 }
 
+START_TEST(a_list_of_downloads_needs_valid_distinct_ids_only)
+{
+	struct game_entry games[3] = {
+		game("bf1942"), game("cnctw"), game("ggoo"),
+	};
+	char	 err[64];
+
+	/* Not Ready: a download's entry says "Downloading". */
+	snprintf(games[0].availability, sizeof(games[0].availability),
+	    "Downloading");
+	ck_assert_int_eq(gamelist_check_downloads(games, 3, err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(gamelist_check_downloads(games, 0, err,
+	    sizeof(err)), 0);
+	snprintf(games[2].id, sizeof(games[2].id), "../etc");
+	ck_assert_int_eq(gamelist_check_downloads(games, 3, err,
+	    sizeof(err)), -1);
+	ck_assert_str_eq(err, "bad game id");
+	snprintf(games[2].id, sizeof(games[2].id), "bf1942");
+	ck_assert_int_eq(gamelist_check_downloads(games, 3, err,
+	    sizeof(err)), -1);
+	ck_assert_str_eq(err, "duplicate game id");
+}
+END_TEST
+
 START_TEST(preferred_games_come_first_each_group_in_order)
 {
 	struct game_entry games[6] = {
@@ -133,6 +158,7 @@ gamelist_suite(void)
 	tcase_add_test(tc, distinct_games_pass);
 	tcase_add_test(tc, a_duplicate_anywhere_is_refused);
 	tcase_add_test(tc, a_bad_id_or_availability_is_refused);
+	tcase_add_test(tc, a_list_of_downloads_needs_valid_distinct_ids_only);
 
 	tc = tu_tcase(s, "prefer", NULL, NULL, NULL, NULL);
 	tcase_add_test(tc, preferred_games_come_first_each_group_in_order);

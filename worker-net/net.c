@@ -97,6 +97,7 @@ net_link_established(struct link *l)
 	link_arm(l, NET_PING_INTERVAL);
 	catalog_share_link_up(l);
 	exchange_link_up(l);
+	swarm_link_up(l);
 }
 
 /* A large frame arrived whole, or its link went: its share is free. */
@@ -390,7 +391,8 @@ net_dispatch_peer(struct msgconn *c, struct msg *m)
 		break;
 	default:
 		if (catalog_share_dispatch(l, m) == 0 ||
-		    exchange_dispatch(l, m) == 0)
+		    exchange_dispatch(l, m) == 0 ||
+		    swarm_dispatch(l, m) == 0)
 			break;
 		net_link_drop(l, "unexpected frame");
 		break;
@@ -697,6 +699,7 @@ net_dispatch_supervisor(struct msgconn *c, struct msg *m)
 	struct net_peer_down gone;
 	struct net_catalog cat;
 	struct net_catalog_fetch fetch;
+	struct game_list swarm;
 	char		 why[ERROR_SIZE] = "";
 
 	switch (m->type) {
@@ -746,6 +749,11 @@ net_dispatch_supervisor(struct msgconn *c, struct msg *m)
 		    == -1)
 			break;
 		handshake_broadcast_library(net);
+		return;
+	case MSG_NET_SWARM:
+		if (msg_recv_net_swarm(m, &swarm, why, sizeof(why)) == -1)
+			break;
+		swarm_set(net, &swarm);
 		return;
 	case MSG_NET_GOODBYE:
 		if (msg_recv_net_goodbye(m, why, sizeof(why)) == -1)
@@ -809,5 +817,6 @@ net_free(struct net *net)
 	msgconn_close(&net->sup);
 	msg_free_net_library(&net->library);
 	catalog_share_free(net);
+	swarm_free(net);
 	free(net);
 }

@@ -103,6 +103,7 @@ struct net {
 	int			 exchange;	/* peer exchange on */
 	TAILQ_HEAD(, connect_wait) waits;	/* connects that lost a race */
 	struct net_catalog	 catalog;	/* signed catalog we share */
+	struct game_list	 swarm;		/* our downloads, told to peers */
 };
 
 /* net.c */
@@ -137,6 +138,12 @@ int	exchange_dispatch(struct link *, struct msg *);
 void	catalog_share_fetch(struct net *, const struct net_catalog_fetch *);
 int	catalog_share_dispatch(struct link *, struct msg *);
 void	catalog_share_free(struct net *);
+
+/* swarm.c: peers tell each other the games they are downloading */
+void	swarm_set(struct net *, struct game_list *);
+void	swarm_link_up(struct link *);
+int	swarm_dispatch(struct link *, struct msg *);
+void	swarm_free(struct net *);
 
 /* handshake.c */
 int	handshake_send_hello(struct link *);

@@ -35,13 +35,14 @@ from integrity_scenarios import INTEGRITY_SCENARIOS  # noqa: E402
 from mesh_scenarios import MESH_SCENARIOS  # noqa: E402
 from sandbox_scenarios import SANDBOX_SCENARIOS  # noqa: E402
 from seed_scenarios import SEED_SCENARIOS  # noqa: E402
+from swarm_scenarios import SWARM_SCENARIOS  # noqa: E402
 from web_scenarios import WEB_SCENARIOS  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 EXPECTED_FILE = HERE / "expected_pass.txt"
 # Ours (X...) run in number order, whichever file holds them.
 OURS = sorted(CATALOG_SCENARIOS + CONTROL_SCENARIOS + CTL_SCENARIOS + DOWNLOAD_END_SCENARIOS + FAILURE_SCENARIOS + HOSTILE_PEER_SCENARIOS
-              + INTEGRITY_SCENARIOS + MESH_SCENARIOS + SANDBOX_SCENARIOS + WEB_SCENARIOS,
+              + INTEGRITY_SCENARIOS + MESH_SCENARIOS + SANDBOX_SCENARIOS + SWARM_SCENARIOS + WEB_SCENARIOS,
               key=lambda item: int(item[0].split("-", 1)[0][1:]))
 ALL_SCENARIOS = SEED_SCENARIOS + OURS
 
