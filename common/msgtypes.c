@@ -229,7 +229,8 @@ LAYOUT(inst_hello,
 	F_STR(inst_hello, games_dir),
 	F_ENUM(inst_hello, unrar, UNRAR_MODE_MAX),
 	F_STR(inst_hello, unrar_path),
-	F_BOOL(inst_hello, cleanup));
+	F_BOOL(inst_hello, cleanup),
+	F_U64(inst_hello, games_gid));
 LAYOUT(inst_play,
 	F_STR(inst_play, game_id),
 	F_STR(inst_play, username),

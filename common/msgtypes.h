@@ -17,6 +17,8 @@
 #ifndef LANSPREAD_MSGTYPES_H
 #define LANSPREAD_MSGTYPES_H
 
+#include <sys/types.h>
+
 #include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -358,7 +360,11 @@ struct inst_hello {
 	enum unrar_mode	 unrar;
 	char		 unrar_path[PATH_MAX];	/* UNRAR_EXTERNAL's program */
 	int		 cleanup;	/* remove installs left by a crash */
+	uint64_t	 games_gid;	/* local/'s group; INST_NO_GROUP: none */
 };
+
+/* No games_group: installed games are the daemon's alone. */
+#define INST_NO_GROUP	((uint64_t)(gid_t)-1)
 
 struct inst_play {
 	char		 game_id[GAME_ID_SIZE];

@@ -22,8 +22,9 @@
  *    to make through the scenario suite, and no more), with the
  *    arguments checked where they matter: socket families and types,
  *    setsockopt options, ioctl requests, fcntl commands, prctl options,
- *    chmod modes (never S_ISUID or S_ISGID), clone flags (no
- *    namespace), kill targets. Everything else fails with EPERM rather
+ *    chmod modes (never S_ISUID, and S_ISGID only with games_group),
+ *    chown (install with games_group only: that group, never an
+ *    owner), clone flags (no namespace), kill targets. Everything else fails with EPERM rather
  *    than killing the worker: a worker that hits a missing entry logs
  *    a plain error, which is easy to find and to fix, and the attack it
  *    might be is refused all the same. openat2 answers ENOSYS, so that
@@ -373,6 +374,7 @@ static int	seccomp_add_list(scmp_filter_ctx, const struct sb_rule *,
 		    char *, size_t);
 static int	seccomp_add_pids(scmp_filter_ctx, const char *, char *,
 		    size_t);
+static int	seccomp_add_group(scmp_filter_ctx, gid_t, char *, size_t);
 static int	seccomp_apply(const struct sandbox_policy *, char *, size_t);
 
 /*
@@ -691,6 +693,25 @@ seccomp_add_pids(scmp_filter_ctx ctx, const char *name, char *err,
 	return 0;
 }
 
+/*
+ * install with games_group: fchown(fd, -1, gid) and fchownat(dirfd,
+ * path, -1, gid, flags) for that gid alone (no file is given to another
+ * owner or another group), and fchmod with S_ISGID (setgid folders,
+ * whose files inherit the group), never with S_ISUID.
+ */
+static int
+seccomp_add_group(scmp_filter_ctx ctx, gid_t gid, char *err, size_t errsz)
+{
+	const struct sb_rule rules[] = {
+		SB_ALLOW2("fchown", SB_EQ(1, (uid_t)-1), SB_EQ(2, gid)),
+		SB_ALLOW2("fchownat", SB_EQ(2, (uid_t)-1), SB_EQ(3, gid)),
+		SB_ALLOW1("fchmod", SB_MASK(1, (uint64_t)S_ISUID, 0)),
+		SB_END
+	};
+
+	return seccomp_add_list(ctx, rules, err, errsz);
+}
+
 static int
 seccomp_apply(const struct sandbox_policy *p, char *err, size_t errsz)
 {
@@ -745,6 +766,9 @@ seccomp_apply(const struct sandbox_policy *p, char *err, size_t errsz)
 		if (p->role == PROC_INSTALL && p->exec_path != NULL &&
 		    seccomp_add_list(ctx, sb_exec, err, errsz) == -1)
 			goto fail;
+		if (p->role == PROC_INSTALL && p->games_gid != (gid_t)-1 &&
+		    seccomp_add_group(ctx, p->games_gid, err, errsz) == -1)
+			goto fail;
 		break;
 	case PROC_WEB:
 		if (seccomp_add_list(ctx, sb_web, err, errsz) == -1)
@@ -788,6 +812,7 @@ sandbox_policy_init(struct sandbox_policy *p, enum proc_id role,
 	p->games_dir = role == PROC_TRANSFER || role == PROC_INSTALL ?
 	    games_dir : NULL;
 	p->exec_path = role == PROC_INSTALL ? exec_path : NULL;
+	p->games_gid = (gid_t)-1;
 	p->uid = (uid_t)-1;
 	p->gid = (gid_t)-1;
 	/* Run as root, the workers that face the network are not. */
@@ -854,6 +879,13 @@ void
 sandbox_worker(enum proc_id role, const char *games_dir,
     const char *exec_path)
 {
+	sandbox_worker_group(role, games_dir, exec_path, (gid_t)-1);
+}
+
+void
+sandbox_worker_group(enum proc_id role, const char *games_dir,
+    const char *exec_path, gid_t games_gid)
+{
 	static int		 entered;
 	struct sandbox_policy	 p;
 	char			 err[256];
@@ -861,6 +893,8 @@ sandbox_worker(enum proc_id role, const char *games_dir,
 	if (entered)
 		return;
 	sandbox_policy_init(&p, role, games_dir, exec_path);
+	if (role == PROC_INSTALL)
+		p.games_gid = games_gid;
 	if (sandbox_rlimits(0) == -1)
 		fatal("%s: rlimits", __func__);
 	if (sandbox_apply(&p, err, sizeof(err)) == -1)

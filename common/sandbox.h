@@ -28,6 +28,12 @@ struct sandbox_policy {
 	 * the dynamic loader and the system libraries). NULL: no exec.
 	 */
 	const char	*exec_path;
+	/*
+	 * install: games_group's gid, the one group it may give a file
+	 * (never an owner), and folders then may be made setgid (a
+	 * mode with S_ISGID, never S_ISUID). (gid_t)-1: no chown at all.
+	 */
+	gid_t		 games_gid;
 	/* Run as root: become this user ((uid_t)-1: keep the uid). */
 	uid_t		 uid;
 	gid_t		 gid;
@@ -65,6 +71,10 @@ int	sandbox_apply(const struct sandbox_policy *p, char *err,
  */
 void	sandbox_worker(enum proc_id role, const char *games_dir,
 	    const char *exec_path);
+
+/* The install worker's: sandbox_worker() with games_group's gid. */
+void	sandbox_worker_group(enum proc_id role, const char *games_dir,
+	    const char *exec_path, gid_t games_gid);
 
 /*
  * The highest Landlock ABI the kernel offers: > 0, 0 when the kernel

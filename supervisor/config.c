@@ -206,6 +206,10 @@ config_set(struct daemon_config *dc, const char *key, const char *value)
 		    sizeof(dc->web_token), value) == -1)
 			return "web_token must be 16 to 128 letters, digits "
 			    "and ._~-";
+	} else if (strcmp(key, "games_group") == 0) {
+		if (set_str(dc->games_group, sizeof(dc->games_group),
+		    value) == -1)
+			return "games_group name too long";
 	} else if (strcmp(key, "group") == 0) {
 		if (set_str(dc->group, sizeof(dc->group), value) == -1)
 			return "group name too long";

@@ -2,6 +2,8 @@
 #ifndef LANSPREAD_CONFIG_H
 #define LANSPREAD_CONFIG_H
 
+#include <sys/types.h>
+
 #include <limits.h>
 #include <stdint.h>
 
@@ -21,6 +23,7 @@ struct daemon_config {
 	char	 control_socket[108];
 	char	 user[64];
 	char	 group[64];
+	char	 games_group[64];	/* installed games' group, or "" */
 	int	 mdns;
 	char	 net_user[64];		/* the net worker's user, run as root */
 	int	 sandbox_optional;	/* a missing sandbox layer is a warning */

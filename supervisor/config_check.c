@@ -10,6 +10,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -43,6 +44,56 @@ check_group(const struct daemon_config *dc, char *err, size_t errsz)
 		    "(groupadd --system %s) or set group = in lanspread.conf",
 		    dc->group, dc->group);
 	return 0;
+}
+
+/* Root joins the group at start; another user must be in it. */
+static int
+in_group(gid_t gid)
+{
+	gid_t	*groups;
+	int	 n, i, found = 0;
+
+	if (getegid() == gid)
+		return 1;
+	if ((n = getgroups(0, NULL)) <= 0 ||
+	    (groups = calloc(n, sizeof(*groups))) == NULL)
+		return 0;
+	n = getgroups(n, groups);
+	for (i = 0; i < n; i++)
+		if (groups[i] == gid)
+			found = 1;
+	free(groups);
+	return found;
+}
+
+int
+config_games_group(const struct daemon_config *dc, gid_t *gid, char *err,
+    size_t errsz)
+{
+	struct group	*gr;
+
+	*gid = (gid_t)-1;
+	if (dc->games_group[0] == '\0')
+		return 0;
+	errno = 0;
+	if ((gr = getgrnam(dc->games_group)) == NULL)
+		return seterr(err, errsz, "games_group \"%s\": no such group",
+		    dc->games_group);
+	if (geteuid() != 0 && !in_group(gr->gr_gid))
+		return seterr(err, errsz, "games_group \"%s\": uid %d is not "
+		    "a member: add it (usermod -aG %s USER) or start "
+		    "lanspreadd as root", dc->games_group, (int)geteuid(),
+		    dc->games_group);
+	*gid = gr->gr_gid;
+	return 0;
+}
+
+static int
+check_games_group(const struct daemon_config *dc, char *err, size_t errsz)
+{
+	gid_t	 gid;
+
+	return config_games_group(dc, &gid, err, errsz);
 }
 
 static int
@@ -134,8 +185,8 @@ config_check(const struct daemon_config *dc, FILE *out)
 {
 	static int (*const checks[])(const struct daemon_config *, char *,
 	    size_t) = {
-		check_user, check_group, check_catalog, check_games_dir,
-		check_listen, check_web,
+		check_user, check_group, check_games_group, check_catalog,
+		check_games_dir, check_listen, check_web,
 	};
 	char	 err[1024];
 	size_t	 i;

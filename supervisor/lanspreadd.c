@@ -71,11 +71,43 @@ claim_state_and_socket(const struct daemon_config *dc, uid_t uid, gid_t gid,
 }
 
 /*
+ * As root: the daemon joins games_group, so that its install worker,
+ * with no capability, may give installed games that group.
+ */
+static int
+join_games_group(gid_t gid, char *err, size_t errsz)
+{
+	gid_t	*groups;
+	int	 n, i, rc = 0;
+
+	if (gid == (gid_t)-1 || geteuid() != 0)
+		return 0;
+	if ((n = getgroups(0, NULL)) == -1 ||
+	    (groups = calloc(n + 1, sizeof(*groups))) == NULL)
+		return seterr(err, errsz, "games_group: %s", strerror(errno));
+	if ((n = getgroups(n, groups)) == -1) {
+		free(groups);
+		return seterr(err, errsz, "games_group: %s", strerror(errno));
+	}
+	for (i = 0; i < n && groups[i] != gid; i++)
+		;
+	if (i == n) {
+		groups[n++] = gid;
+		if (setgroups(n, groups) == -1)
+			rc = seterr(err, errsz, "games_group: cannot join: %s",
+			    strerror(errno));
+	}
+	free(groups);
+	return rc;
+}
+
+/*
  * As root: folders the daemon needs are made its user's, the control
  * socket is bound, then root is given up for good.
  */
 static int
-drop_privileges(const struct daemon_config *dc, char *err, size_t errsz)
+drop_privileges(const struct daemon_config *dc, gid_t games_gid, char *err,
+    size_t errsz)
 {
 	struct passwd	*pw;
 	struct group	*gr;
@@ -96,7 +128,7 @@ drop_privileges(const struct daemon_config *dc, char *err, size_t errsz)
 			    dc->control_socket, strerror(errno));
 			return -1;
 		}
-		return 0;
+		return join_games_group(games_gid, err, errsz);
 	}
 	if ((pw = getpwnam(dc->user)) == NULL) {
 		snprintf(err, errsz, "user %s does not exist", dc->user);
@@ -130,8 +162,12 @@ drop_privileges(const struct daemon_config *dc, char *err, size_t errsz)
 		    dc->control_socket, strerror(errno));
 		return -1;
 	}
-	if (initgroups(pw->pw_name, pw->pw_gid) == -1 ||
-	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
+	if (initgroups(pw->pw_name, pw->pw_gid) == -1)
+		return seterr(err, errsz, "cannot become %s: %s", dc->user,
+		    strerror(errno));
+	if (join_games_group(games_gid, err, errsz) == -1)
+		return -1;
+	if (setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
 	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1) {
 		snprintf(err, errsz, "cannot become %s: %s", dc->user,
 		    strerror(errno));
@@ -215,6 +251,8 @@ reread_config(void *arg, struct sup_live *live, char *err, size_t errsz)
 	    was->control_socket) != 0);
 	RESTART_KEY("user", strcmp(dc.user, was->user) != 0);
 	RESTART_KEY("group", strcmp(dc.group, was->group) != 0);
+	RESTART_KEY("games_group", strcmp(dc.games_group,
+	    was->games_group) != 0);
 	RESTART_KEY("mdns", dc.mdns != was->mdns);
 	RESTART_KEY("net_user", strcmp(dc.net_user, was->net_user) != 0);
 	RESTART_KEY("sandbox_optional", dc.sandbox_optional !=
@@ -247,6 +285,7 @@ main(int argc, char *argv[])
 	struct sup	 sup;
 	const char	*conf = CONFIG_DEFAULT;
 	char		 err[512];
+	gid_t		 games_gid;
 	int		 ch, verbose = 0, foreground = 0, check = 0;
 	int		 nflags = 0, conf_given = 0, rc;
 
@@ -291,10 +330,14 @@ main(int argc, char *argv[])
 		printf("configuration OK\n");
 		return 0;
 	}
+	if (config_games_group(&dc, &games_gid, err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		return 1;
+	}
 	/* Before the workers start: they inherit it. */
 	if (proc_raise_nofile() == -1)
 		log_warn("cannot raise the open files limit");
-	if (drop_privileges(&dc, err, sizeof(err)) == -1) {
+	if (drop_privileges(&dc, games_gid, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		return 1;
 	}
@@ -325,6 +368,7 @@ main(int argc, char *argv[])
 	cfg.max_active_downloads = dc.max_active_downloads;
 	cfg.done_script = dc.done_script[0] != '\0' ? dc.done_script : NULL;
 	cfg.catalog_trust = dc.catalog_trust;
+	cfg.games_gid = games_gid;
 	rr.conf = conf;
 	rr.conf_given = conf_given;
 	rr.flags = flags;

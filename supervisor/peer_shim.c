@@ -110,6 +110,7 @@ main(int argc, char *argv[])
 	int		 ch, verbose = 0, rc, i, nfixtures = 0;
 
 	memset(&cfg, 0, sizeof(cfg));
+	cfg.games_gid = (gid_t)-1;
 	cfg.listen = "0.0.0.0:0";
 	cfg.use_stdio = 1;
 	/* Without --unrar, installs use the seed's fixture installer. */

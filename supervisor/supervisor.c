@@ -870,6 +870,7 @@ worker_hello(struct sup *sup, enum proc_id id)
 		snprintf(ihello.games_dir, sizeof(ihello.games_dir), "%s",
 		    sup->cfg.games_dir);
 		ihello.unrar = sup->cfg.unrar;
+		ihello.games_gid = sup->cfg.games_gid;
 		snprintf(ihello.unrar_path, sizeof(ihello.unrar_path), "%s",
 		    sup->cfg.unrar_path != NULL ? sup->cfg.unrar_path : "");
 		/* Leftovers of a crash; later restarts clean per game. */

@@ -58,6 +58,7 @@ struct sup_config {
 	int		 redial;	/* dial remembered peers at start */
 	int		 peer_exchange;	/* tell and dial linked peers */
 	const char	*catalog_trust;	/* hex key, or NULL */
+	gid_t		 games_gid;	/* installed games' group, or -1 */
 	sup_reread_fn	 reread;
 	void		*reread_arg;
 };

@@ -31,6 +31,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <pwd.h>
 #include <seccomp.h>
@@ -85,6 +86,8 @@ static char	unrar[PATH_MAX];
 /* The child's end of the report pipe; its role; fds opened before. */
 static int	report_fd = -1;
 static enum role child_role;
+/* The install worker's games_group in real_policy(); (gid_t)-1: none. */
+static gid_t	games_gid = (gid_t)-1;
 static int	pre_inet = -1;
 
 static Suite	*sandbox_suite(void);
@@ -179,6 +182,7 @@ real_policy(enum role r, struct sandbox_policy *p)
 		break;
 	case R_INSTALL:
 		sandbox_policy_init(p, PROC_INSTALL, games, NULL);
+		p->games_gid = games_gid;
 		break;
 	case R_WEB:
 		if (geteuid() == 0 && (pw = getpwnam("nobody")) != NULL) {
@@ -793,6 +797,80 @@ START_TEST(install_worker_creates_forks_and_kills_its_children)
 }
 END_TEST
 
+/* A second group the kernel would let us give: seccomp must not. */
+#define OTHER_GID	((gid_t)54321)
+
+static int
+join_other_group(void)
+{
+	gid_t	g = OTHER_GID;
+
+	EXPECT(setgroups(1, &g) == 0);
+	return 0;
+}
+
+/* With games_group: that group only, never an owner; setgid folders. */
+static int
+chown_to_games_group(void)
+{
+	char	path[PATH_MAX];
+	int	fd, dfd;
+
+	tu_path(path, sizeof(path), games, "g/file.bin");
+	EXPECT((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1);
+	EXPECT(fchown(fd, (uid_t)-1, getegid()) == 0);
+	REFUSED(fchown(fd, (uid_t)-1, OTHER_GID));
+	REFUSED(fchown(fd, geteuid(), getegid()));
+	REFUSED(fchown(fd, geteuid(), (gid_t)-1));
+	REFUSED(fchownat(AT_FDCWD, path, (uid_t)-1, OTHER_GID, 0));
+	REFUSED(fchmod(fd, 04755));
+	close(fd);
+	EXPECT(fchownat(AT_FDCWD, path, (uid_t)-1, getegid(), 0) == 0);
+	tu_path(path, sizeof(path), games, "g/d");
+	EXPECT(mkdir(path, 0755) == 0);
+	EXPECT((dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1);
+	EXPECT(fchmod(dfd, 02775) == 0);
+	close(dfd);
+	return 0;
+}
+
+/* Without it: no chown at all. */
+static int
+no_chown(void)
+{
+	char	path[PATH_MAX];
+	int	fd;
+
+	tu_path(path, sizeof(path), games, "g/file.bin");
+	EXPECT((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1);
+	REFUSED(fchown(fd, (uid_t)-1, getegid()));
+	REFUSED(fchownat(AT_FDCWD, path, (uid_t)-1, getegid(), 0));
+	close(fd);
+	return 0;
+}
+
+START_TEST(install_worker_gives_files_only_games_group)
+{
+	struct stat	st;
+	char		path[PATH_MAX];
+
+	if (!is_root())
+		return;
+	scratch("gamesgroup");
+	run_child(R_INSTALL, join_other_group, no_chown);
+	games_gid = getegid();
+	run_child(R_INSTALL, join_other_group, chown_to_games_group);
+	games_gid = (gid_t)-1;
+	tu_path(path, sizeof(path), games, "g/file.bin");
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_gid, getegid());
+	ck_assert_int_eq(st.st_mode & S_ISUID, 0);
+	tu_path(path, sizeof(path), games, "g/d");
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_mode & 07777, 02775);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- */
 /* What /proc says of a sandboxed worker */
 
@@ -1114,6 +1192,7 @@ sandbox_suite(void)
 	tcase_add_test(tc, transfer_worker_reads_sends_and_writes_staging);
 	tcase_add_test(tc, web_worker_accepts_on_its_listener_and_opens_nothing);
 	tcase_add_test(tc, install_worker_creates_forks_and_kills_its_children);
+	tcase_add_test(tc, install_worker_gives_files_only_games_group);
 
 	tc = tu_tcase(s, "layers", root_setup, root_teardown, NULL,
 	    NULL);

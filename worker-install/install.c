@@ -24,6 +24,7 @@
 #include "common/path.h"
 #include "common/sandbox.h"
 #include "worker-install/extract.h"
+#include "worker-install/games_group.h"
 #include "worker-install/install.h"
 #include "worker-install/launch_settings.h"
 
@@ -168,6 +169,15 @@ install_game(struct install *inst, const char *game_id, int report_fd,
 	}
 	if (extract_to_staging(inst, game_fd, game_id, &prog, err,
 	    errsz) == -1) {
+		close(game_fd);
+		return -1;
+	}
+	/* The players' before it is committed, and synced with the rest. */
+	if (inst->games_gid != (gid_t)-1 && games_group_share_tree(game_fd,
+	    INSTALLING_DIR, inst->games_gid) == -1) {
+		snprintf(err, errsz, "cannot give the install games_group: %s",
+		    strerror(errno));
+		path_remove_tree_beneath(game_fd, INSTALLING_DIR);
 		close(game_fd);
 		return -1;
 	}
@@ -384,6 +394,20 @@ do_play(struct install *inst, const struct inst_play *play)
 		reply_failed(inst, game_id, INST_OP_PLAY, err);
 		return;
 	}
+	/* What play wrote is the players' too (the folders on its way). */
+	if (inst->games_gid != (gid_t)-1 &&
+	    (games_group_share_path(local_fd, LAUNCH_ACCOUNT_FILE,
+	    inst->games_gid) == -1 ||
+	    games_group_share_path(local_fd, LAUNCH_LANGUAGE_FILE,
+	    inst->games_gid) == -1 ||
+	    (out.persona_name_written && games_group_share_path(local_fd,
+	    LAUNCH_INI_FILE, inst->games_gid) == -1))) {
+		snprintf(err, sizeof(err), "cannot give the settings "
+		    "games_group: %s", strerror(errno));
+		close(local_fd);
+		reply_failed(inst, game_id, INST_OP_PLAY, err);
+		return;
+	}
 	close(local_fd);
 	memcpy(played.game_id, play->game_id, sizeof(played.game_id));
 	played.account_name_written = out.account_name_written;
@@ -499,6 +523,7 @@ install_hello(struct install *inst, const struct inst_hello *hello)
 	memcpy(inst->games_dir, hello->games_dir, sizeof(inst->games_dir));
 	memcpy(inst->unrar_path, hello->unrar_path, sizeof(inst->unrar_path));
 	inst->unrar = hello->unrar;
+	inst->games_gid = (gid_t)hello->games_gid;
 	if (inst->games_fd != -1)
 		close(inst->games_fd);
 	inst->games_fd = open(inst->games_dir, O_RDONLY | O_DIRECTORY |
@@ -508,8 +533,9 @@ install_hello(struct install *inst, const struct inst_hello *hello)
 	if (hello->cleanup)
 		cleanup_all(inst);
 	/* Writes beneath the games folder; exec only for an external unrar. */
-	sandbox_worker(PROC_INSTALL, inst->games_dir,
-	    inst->unrar == UNRAR_EXTERNAL ? inst->unrar_path : NULL);
+	sandbox_worker_group(PROC_INSTALL, inst->games_dir,
+	    inst->unrar == UNRAR_EXTERNAL ? inst->unrar_path : NULL,
+	    inst->games_gid);
 	msg_send_inst_ready(&inst->sup);
 }
 
@@ -527,6 +553,10 @@ install_dispatch_supervisor(struct msgconn *c, struct msg *m)
 	case MSG_INST_HELLO:
 		if (msg_recv_inst_hello(m, &hello, why, sizeof(why)) == -1)
 			break;
+		if (hello.games_gid > INST_NO_GROUP) {
+			snprintf(why, sizeof(why), "bad games_gid");
+			break;
+		}
 		install_hello(inst, &hello);
 		return;
 	case MSG_INST_PLAY:
@@ -602,6 +632,7 @@ install_new(struct ev_loop *loop, int supfd)
 		return NULL;
 	inst->loop = loop;
 	inst->games_fd = -1;
+	inst->games_gid = (gid_t)-1;
 	msgconn_init(&inst->sup, loop, supfd, 1, install_dispatch_supervisor,
 	    sup_lost, inst);
 	TAILQ_INIT(&inst->jobs);

@@ -34,6 +34,7 @@ struct install {
 	char		 games_dir[PATH_MAX];
 	enum unrar_mode	 unrar;
 	char		 unrar_path[PATH_MAX];	/* as the hello says it */
+	gid_t		 games_gid;	/* games_group's, or (gid_t)-1 */
 	ev_child	 children;
 	TAILQ_HEAD(, job) jobs;
 	int		 nstreams;	/* stream children running */

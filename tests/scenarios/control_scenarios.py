@@ -10,6 +10,7 @@ import math
 import os
 import random
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -1197,6 +1198,108 @@ def x79_download_queue(sc: Scenario) -> str:
     return "3 downloads at max 1: bf1942 ran, cnctw and cod5 Queued; cod5 moved first, cnctw cancelled unbegun; bf1942 then cod5 finished"
 
 
+# --------------------------------------------------------------------------
+# X91: games_group: players can write their installed games
+# --------------------------------------------------------------------------
+
+
+def _tree_modes(root: Path) -> dict[str, tuple[int, int]]:
+    """Every file and folder beneath root (root too): (mode, gid)."""
+    out = {".": (root.lstat().st_mode, root.lstat().st_gid)}
+    for path in sorted(root.rglob("*")):
+        st = path.lstat()
+        out[str(path.relative_to(root))] = (st.st_mode, st.st_gid)
+    return out
+
+
+def x91_games_group(sc: Scenario) -> str:
+    """games_group names a group created here: an installed game's local/
+    and the settings play writes have that gid and group-write, folders
+    2775 (setgid), files 664, nothing world-writable; the archives and
+    version.ini keep their mode and group. Without games_group an install
+    is as before. lanspreadd -n, and a start, with a missing group say
+    games_group "NAME": no such group."""
+    import grp
+    import stat
+    group = f"lsx91-{os.getpid()}"
+    missing = f"lsx91-none-{os.getpid()}"
+    subprocess.run(["groupadd", group], check=True, capture_output=True)
+    daemons: list[_PartyDaemon] = []
+    try:
+        gid = grp.getgrnam(group).gr_gid
+        base = {
+            "name": "x91", "games_dir": str(sc.dir / "x91-check-games"),
+            "state_dir": str(sc.dir / "x91-check-state"), "catalog": str(CFG.catalog_db),
+            "listen": "127.0.0.91", "mdns": "no", "control_socket": str(sc.dir / "x91-check.sock"),
+            "user": "", "group": "",
+        }
+        res = _check_config(sc, "x91-good", "".join(f"{k} = {v}\n" for k, v in
+                                                   {**base, "games_group": group}.items()))
+        if res.returncode != 0 or "configuration OK" not in res.stdout:
+            raise ScenarioError(f"-n with games_group {group}: {res.stdout}{res.stderr}")
+        want_msg = f'games_group "{missing}": no such group'
+        res = _check_config(sc, "x91-missing", "".join(f"{k} = {v}\n" for k, v in
+                                                      {**base, "games_group": missing}.items()))
+        if res.returncode != 1 or want_msg not in res.stderr:
+            raise ScenarioError(f"-n with a missing group: exit {res.returncode} {res.stderr!r}")
+        bad = _PartyDaemon(sc, "x91-bad", listen="127.0.0.91:0", extra=f"games_group = {missing}\n")
+        try:
+            rc = bad.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            bad.stop()
+            raise ScenarioError("lanspreadd started with a missing games_group")
+        text = bad.stop()
+        if rc != 1 or want_msg not in text:
+            raise ScenarioError(f"lanspreadd with a missing games_group: exit {rc}, log {text!r}")
+
+        shared_games = sc.dir / "x91-shared"
+        plain_games = sc.dir / "x91-plain"
+        copy_game("css", shared_games)
+        copy_game("css", plain_games)
+        beside = {p.name: (p.stat().st_mode, p.stat().st_gid) for p in (shared_games / "css").iterdir()}
+        shared = _PartyDaemon(sc, "x91-shared", listen="127.0.0.91:0", games_dir=shared_games,
+                              extra=f"games_group = {group}\nweb_listen = no\n")
+        daemons.append(shared)
+        plain = _PartyDaemon(sc, "x91-plain", listen="127.0.0.92:0", games_dir=plain_games,
+                             extra="web_listen = no\n")
+        daemons.append(plain)
+        for daemon in (shared, plain):
+            daemon.wait_up()
+            res = daemon.ctl("install", "css")
+            if res.returncode != 0:
+                raise ScenarioError(f"{daemon.name}: install css: {res.stdout}{res.stderr}")
+            # play makes the folders of its settings again
+            shutil.rmtree(daemon.games / "css" / "local" / "profiles")
+            res = daemon.ctl("play", "css", "--user", "Lan Hero", "--language", "german", "--force")
+            if res.returncode != 0:
+                raise ScenarioError(f"{daemon.name}: play css: {res.stdout}{res.stderr}")
+        local = shared_games / "css" / "local"
+        tree = _tree_modes(local)
+        wrong = []
+        for rel, (mode, fgid) in tree.items():
+            perm = stat.S_IMODE(mode)
+            want = 0o2775 if stat.S_ISDIR(mode) else (0o775 if perm & 0o111 else 0o664)
+            if fgid != gid or perm != want or perm & 0o002:
+                wrong.append(f"{rel} {perm:o} gid {fgid}")
+        if wrong or len(tree) < 8:
+            raise ScenarioError(f"with games_group {group} (gid {gid}), local/ has {wrong or tree}")
+        after = {p.name: (p.stat().st_mode, p.stat().st_gid) for p in (shared_games / "css").iterdir()
+                 if p.name != "local"}
+        if after != beside:
+            raise ScenarioError(f"archives or version.ini changed: {beside} -> {after}")
+        plain_tree = _tree_modes(plain_games / "css" / "local")
+        wrong = [f"{rel} {stat.S_IMODE(mode):o} gid {fgid}" for rel, (mode, fgid) in plain_tree.items()
+                 if fgid == gid or stat.S_IMODE(mode) not in ((0o755,) if stat.S_ISDIR(mode) else (0o644,))]
+        if wrong or set(plain_tree) != set(tree):
+            raise ScenarioError(f"without games_group, local/ has {wrong or plain_tree}")
+    finally:
+        _stop_all(daemons)
+        subprocess.run(["groupdel", group], capture_output=True)
+    return (f"games_group {group}: {len(tree)} entries of local/ (play's settings too) gid {gid}, folders 2775, "
+            f"files 664, none world-writable; archives and version.ini as they were; without it 755/644 as "
+            f"before; -n and a start with a missing group: {want_msg}")
+
+
 CONTROL_SCENARIOS = [
     ("X1-control-fuzz", x1_control_fuzz),
     ("X6-daemon-ctl", x6_daemon_driven_by_lanspreadctl),
@@ -1209,4 +1312,5 @@ CONTROL_SCENARIOS = [
     ("X64-connect-race", x64_connect_both_ways_at_once),
     ("X65-disconnect", x65_disconnect),
     ("X66-play-force", x66_play_force),
+    ("X91-games-group", x91_games_group),
 ]
