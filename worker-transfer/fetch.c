@@ -124,6 +124,10 @@ fetch_free(struct fetch *f)
 	if (f->created_game_dir && !f->keep &&
 	    path_remove_tree_beneath(xfer->games_fd, f->game_id) == -1)
 		log_warn("%s: cannot remove its folder", f->game_id);
+	if (f->swarm_served > 0)
+		log_info("%s: served %llu bytes of its verified pieces to the "
+		    "swarm while downloading it", f->game_id,
+		    (unsigned long long)f->swarm_served);
 	TAILQ_REMOVE(&xfer->fetches, f, entry);
 	fetch_kick(xfer);	/* a younger download may go on now */
 	free(f->src);

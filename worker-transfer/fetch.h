@@ -107,6 +107,7 @@ struct fetch {
 	size_t			 npieces;
 	uint64_t		 rng;		/* the picker's ties */
 	ev_tstamp		 starved_since;	/* no source has what we lack */
+	uint64_t		 swarm_served;	/* bytes of it we served meanwhile */
 	int			 zeros_hold;	/* unverified pieces read 0 */
 	uint64_t		 resumed;	/* verified by an earlier try */
 	ev_tstamp		 saved_at;	/* pieces last kept */

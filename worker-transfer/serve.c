@@ -665,7 +665,7 @@ serve_piece(struct serve_conn *sc, struct msg *m)
 	struct transfer	*xfer = sc->xfer;
 	struct served_manifest *sm;
 	struct peer_chunk req;
-	struct fetch	*f;
+	struct fetch	*f = NULL;
 	char		 why[ERROR_SIZE];
 	char		*frame = NULL;
 	size_t		 len = 0;
@@ -696,6 +696,8 @@ serve_piece(struct serve_conn *sc, struct msg *m)
 		serve_error(sc, why);
 		return;
 	}
+	if (f != NULL)
+		f->swarm_served += req.length;
 	serve_note_game(sc, req.game_id);
 	sc->file_fd = fd;
 	sc->file_off = (off_t)req.offset;

@@ -1199,7 +1199,7 @@ def x79_download_queue(sc: Scenario) -> str:
 
 
 # --------------------------------------------------------------------------
-# X91: games_group: players can write their installed games
+# X85: games_group: players can write their installed games
 # --------------------------------------------------------------------------
 
 
@@ -1212,7 +1212,7 @@ def _tree_modes(root: Path) -> dict[str, tuple[int, int]]:
     return out
 
 
-def x91_games_group(sc: Scenario) -> str:
+def x85_games_group(sc: Scenario) -> str:
     """games_group names a group created here: an installed game's local/
     and the settings play writes have that gid and group-write, folders
     2775 (setgid), files 664, nothing world-writable; the archives and
@@ -1221,28 +1221,28 @@ def x91_games_group(sc: Scenario) -> str:
     games_group "NAME": no such group."""
     import grp
     import stat
-    group = f"lsx91-{os.getpid()}"
-    missing = f"lsx91-none-{os.getpid()}"
+    group = f"lsx85-{os.getpid()}"
+    missing = f"lsx85-none-{os.getpid()}"
     subprocess.run(["groupadd", group], check=True, capture_output=True)
     daemons: list[_PartyDaemon] = []
     try:
         gid = grp.getgrnam(group).gr_gid
         base = {
-            "name": "x91", "games_dir": str(sc.dir / "x91-check-games"),
-            "state_dir": str(sc.dir / "x91-check-state"), "catalog": str(CFG.catalog_db),
-            "listen": "127.0.0.91", "mdns": "no", "control_socket": str(sc.dir / "x91-check.sock"),
+            "name": "x85", "games_dir": str(sc.dir / "x85-check-games"),
+            "state_dir": str(sc.dir / "x85-check-state"), "catalog": str(CFG.catalog_db),
+            "listen": "127.0.0.85", "mdns": "no", "control_socket": str(sc.dir / "x85-check.sock"),
             "user": "", "group": "",
         }
-        res = _check_config(sc, "x91-good", "".join(f"{k} = {v}\n" for k, v in
+        res = _check_config(sc, "x85-good", "".join(f"{k} = {v}\n" for k, v in
                                                    {**base, "games_group": group}.items()))
         if res.returncode != 0 or "configuration OK" not in res.stdout:
             raise ScenarioError(f"-n with games_group {group}: {res.stdout}{res.stderr}")
         want_msg = f'games_group "{missing}": no such group'
-        res = _check_config(sc, "x91-missing", "".join(f"{k} = {v}\n" for k, v in
+        res = _check_config(sc, "x85-missing", "".join(f"{k} = {v}\n" for k, v in
                                                       {**base, "games_group": missing}.items()))
         if res.returncode != 1 or want_msg not in res.stderr:
             raise ScenarioError(f"-n with a missing group: exit {res.returncode} {res.stderr!r}")
-        bad = _PartyDaemon(sc, "x91-bad", listen="127.0.0.91:0", extra=f"games_group = {missing}\n")
+        bad = _PartyDaemon(sc, "x85-bad", listen="127.0.0.85:0", extra=f"games_group = {missing}\n")
         try:
             rc = bad.proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
@@ -1252,15 +1252,15 @@ def x91_games_group(sc: Scenario) -> str:
         if rc != 1 or want_msg not in text:
             raise ScenarioError(f"lanspreadd with a missing games_group: exit {rc}, log {text!r}")
 
-        shared_games = sc.dir / "x91-shared"
-        plain_games = sc.dir / "x91-plain"
+        shared_games = sc.dir / "x85-shared"
+        plain_games = sc.dir / "x85-plain"
         copy_game("css", shared_games)
         copy_game("css", plain_games)
         beside = {p.name: (p.stat().st_mode, p.stat().st_gid) for p in (shared_games / "css").iterdir()}
-        shared = _PartyDaemon(sc, "x91-shared", listen="127.0.0.91:0", games_dir=shared_games,
+        shared = _PartyDaemon(sc, "x85-shared", listen="127.0.0.85:0", games_dir=shared_games,
                               extra=f"games_group = {group}\nweb_listen = no\n")
         daemons.append(shared)
-        plain = _PartyDaemon(sc, "x91-plain", listen="127.0.0.92:0", games_dir=plain_games,
+        plain = _PartyDaemon(sc, "x85-plain", listen="127.0.0.92:0", games_dir=plain_games,
                              extra="web_listen = no\n")
         daemons.append(plain)
         for daemon in (shared, plain):
@@ -1312,5 +1312,5 @@ CONTROL_SCENARIOS = [
     ("X64-connect-race", x64_connect_both_ways_at_once),
     ("X65-disconnect", x65_disconnect),
     ("X66-play-force", x66_play_force),
-    ("X91-games-group", x91_games_group),
+    ("X85-games-group", x85_games_group),
 ]

@@ -4,6 +4,9 @@ them as having the game."""
 
 from __future__ import annotations
 
+import hashlib
+import re
+import struct
 import threading
 import time
 from typing import Any
@@ -15,10 +18,11 @@ from harness import (
     ScenarioError,
     connect_many,
     create_large_sparse_game,
+    diff_game_dirs,
     poll,
     wait_remote_game,
 )
-from wire import LinkedFake, T, game_advert
+from wire import PIECE_SIZE, LinkedFake, T, Wire, game_advert, servable_files
 
 
 class SwarmListener(LinkedFake):
@@ -132,56 +136,179 @@ def x90_downloading_peer_tells(sc: Scenario) -> str:
 
 
 # --------------------------------------------------------------------------
-# X91: two linked peers download the same game at once
+# X91: receivers serve each other what they verified, and nothing else
 # --------------------------------------------------------------------------
 
 
-def x91_two_downloaders_linked(sc: Scenario) -> str:
-    """Two peers linked to each other download bf1942 (384 MiB sparse)
-    from one rate-capped source at the same time: each is told of the
-    other as a partial source (MSG_XFER_SOURCES), and both finish with the
-    source's bytes, no download-failed."""
+def manifest_root(version: str, files: list[dict[str, Any]], piece_size: int = PIECE_SIZE) -> str:
+    """common/manifest.c's root, in hex: every field with its length first."""
+    h = hashlib.sha256()
+
+    def field(data: bytes) -> None:
+        h.update(struct.pack("<Q", len(data)))
+        h.update(data)
+
+    field(b"lanspread-manifest-1")
+    field(version.encode())
+    field(struct.pack("<Q", piece_size))
+    for f in files:
+        field(f["path"].encode())
+        field(struct.pack("<Q", f["size"]))
+        field(f["hashes"])
+    return h.hexdigest()
+
+
+def _served_while_downloading(peer: Any, game: str) -> int:
+    text = peer.log_path.read_text(errors="replace") if peer.log_path is not None else ""
+    found = re.findall(rf"{game}: served (\d+) bytes of its verified pieces to the swarm while downloading it", text)
+    return sum(int(n) for n in found)
+
+
+def _receivers_serve_each_other(sc: Scenario) -> str:
+    """Three receivers linked to each other and to one source (loopback,
+    no limit) download a 1 GiB game at once: at least one of them served
+    pieces to the others while it was still downloading; all three end
+    byte-exact, and no source was dropped for corrupt data."""
     game, version = "bf1942", CATALOG_VERSIONS["bf1942"]
-    games = sc.fixture_root / "x91"
-    create_large_sparse_game(games / game, size=3 * CHUNK_SIZE)
-    source = sc.peer("x91-source", games_dir=games, extra_args=["--upload-limit", "96MiB"])
-    a = sc.peer("x91-a")
-    b = sc.peer("x91-b")
-    connect_many(a, [source, b])
-    connect_many(b, [source])
-    for peer in (a, b):
+    games = sc.fixture_root / "x91-swarm"
+    create_large_sparse_game(games / game, size=8 * CHUNK_SIZE)
+    source = sc.peer("x91-source", games_dir=games)
+    receivers = [sc.peer(f"x91-r{i}") for i in range(3)]
+    for i, peer in enumerate(receivers):
+        connect_many(peer, [source] + receivers[i + 1:])
+    for peer in receivers:
         wait_remote_game(peer, game, peer_count=1, version=version, timeout=60)
-    marks = {peer.name: peer.mark() for peer in (a, b)}
-    for peer in (a, b):
+    marks = {peer.name: peer.mark() for peer in receivers}
+    for peer in receivers:
         peer.send({"cmd": "download", "game_id": game, "install": False})
-    ends: dict[str, dict[str, Any]] = {}
-    deadline = time.monotonic() + 120
-    while len(ends) < 2 and time.monotonic() < deadline:
-        for peer in (a, b):
-            if peer.name in ends:
-                continue
-            for item in peer.items(marks[peer.name].seen):
-                if item.get("event") in ("download-finished", "download-failed", "download-peers-gone") \
-                        and (item.get("data") or {}).get("game_id") == game:
-                    ends[peer.name] = item
-        time.sleep(0.3)
-    if len(ends) < 2:
-        raise ScenarioError(f"downloads did not end in 120 s: {ends}")
-    bad = {name: item for name, item in ends.items() if item["event"] != "download-finished"}
-    if bad:
-        raise ScenarioError(f"a download did not finish: {bad}")
-    size = (games / game / f"{game}.eti").stat().st_size
-    for peer in (a, b):
-        got = peer.host_games_dir / game / f"{game}.eti"
-        if got.stat().st_size != size or (peer.host_games_dir / game / "version.ini").read_text().strip() != version:
-            raise ScenarioError(f"{peer.name}: {game} differs from the source's")
-    # The transfer worker's words, only reported: its rewrite may change them.
-    joins = sum(1 for peer in (a, b) if peer.log_path is not None
-                and "(still downloading it)" in peer.log_path.read_text(errors="replace"))
-    return f"both downloads of {game} finished ({size >> 20} MiB each); {joins} of 2 logged the other joining as a partial source"
+    for peer in receivers:
+        peer.wait_for(lambda item: item.get("event") in ("download-finished", "download-failed", "download-peers-gone")
+                      and (item.get("data") or {}).get("game_id") == game,
+                      timeout=180, description=f"{peer.name} download end", waiter=marks[peer.name])
+    for peer in receivers:
+        ended = [item for item in peer.items(marks[peer.name].seen - 1) if item.get("event", "").startswith("download-")
+                 and (item.get("data") or {}).get("game_id") == game]
+        if not any(item["event"] == "download-finished" for item in ended):
+            raise ScenarioError(f"{peer.name}: the download did not finish: {ended[-3:]}")
+        dropped = [item for item in peer.items(0) if item.get("event") == "download-source-dropped"]
+        if any("corrupt" in (item.get("data") or {}).get("reason", "") for item in dropped):
+            raise ScenarioError(f"{peer.name}: a source sent corrupt data: {dropped}")
+        diff_game_dirs(games / game, peer.host_games_dir / game)
+    served = {peer.name: _served_while_downloading(peer, game) for peer in receivers}
+    if sum(served.values()) == 0:
+        raise ScenarioError(f"no receiver served the swarm while downloading: {served}")
+    return f"all three byte-exact; served to the swarm while downloading: {served}"
+
+
+def _unverified_never_served(sc: Scenario) -> str:
+    """A receiver downloading from a capped source answers a swarm peer
+    with its bitfield; a piece it has not verified is refused, as are
+    another root and a path outside the game; a verified one comes with
+    the manifest's bytes."""
+    game, version = "bf1942", CATALOG_VERSIONS["bf1942"]
+    games = sc.fixture_root / "x91-capped"
+    create_large_sparse_game(games / game, size=3 * CHUNK_SIZE)
+    files = servable_files(games / game)
+    root = manifest_root(version, files)
+    source = sc.peer("x91-capped-source", games_dir=games, extra_args=["--upload-limit", "24MiB"])
+    client = sc.peer("x91-client")
+    connect_many(client, [source])
+    wait_remote_game(client, game, peer_count=1, version=version, timeout=60)
+    client.send({"cmd": "download", "game_id": game, "install": False})
+    linked = LinkedFake(client.ready_addr, "x91-fake", source="127.0.0.249")
+    wire = Wire(client.ready_addr, source="127.0.0.249")
+    try:
+        wire.send_frame(T("PEER_XFER_OPEN"), linked.xfer_open())
+        type_, _ = wire.recv_frame()
+        if type_ != T("PEER_XFER_ACCEPT"):
+            raise ScenarioError(f"transfer open answered with frame type {type_}")
+
+        def ask_bits(want_root: str) -> tuple[int, Any]:
+            wire.send_frame(T("PEER_SWARM_REQ"), {"game_id": game, "root": want_root})
+            return wire.recv_frame()
+
+        # Until the client agreed on the manifest it has nothing to serve.
+        bits: bytes | None = None
+        deadline = time.monotonic() + 30
+        while bits is None and time.monotonic() < deadline:
+            type_, body = ask_bits(root)
+            if type_ == T("PEER_SWARM_HAVE"):
+                bits = body["bits"]
+            else:
+                time.sleep(0.05)
+        if bits is None:
+            raise ScenarioError("the downloading client never answered with its bitfield")
+        npieces = sum(len(f["hashes"]) // 32 for f in files)
+        if len(bits) != (npieces + 7) // 8:
+            raise ScenarioError(f"bitfield of {len(bits)} bytes for {npieces} pieces")
+        have = {i for i in range(npieces) if bits[i // 8] >> (i % 8) & 1}
+        eti = next(f for f in files if f["path"].endswith(".eti"))
+        missing = [i for i in range(len(eti["hashes"]) // 32) if i not in have]
+        if not missing:
+            raise ScenarioError("the client had every piece already: the source cap did not hold")
+        refusals = []
+        asks = [("an unverified piece", {"game_id": game, "path": eti["path"], "offset": missing[-1] * PIECE_SIZE, "length": PIECE_SIZE}, "not verified"),
+                ("a path outside the game", {"game_id": game, "path": "../" + game + "/" + eti["path"], "offset": 0, "length": PIECE_SIZE}, "not a file"),
+                ("a span off a piece", {"game_id": game, "path": eti["path"], "offset": 7, "length": PIECE_SIZE}, "piece")]
+        for what, request, words in asks:
+            wire.send_frame(T("PEER_PIECE_REQ"), request)
+            type_, body = wire.recv_frame()
+            while type_ == T("PEER_HAVE"):
+                type_, body = wire.recv_frame()
+            if type_ != T("PEER_ERROR") or words not in body.get("error", ""):
+                raise ScenarioError(f"{what}: answered with frame type {type_} {str(body)[:200]}")
+            refusals.append(f"{what}: {body['error']}")
+        # Wait for a piece of the .eti to be verified (PEER_HAVE), then fetch it.
+        eti_base = sum(len(f["hashes"]) // 32 for f in files if f["path"] < eti["path"])
+        got_piece = None
+        deadline = time.monotonic() + 60
+        while got_piece is None and time.monotonic() < deadline:
+            type_, body = wire.recv_frame(timeout=30)
+            if type_ != T("PEER_HAVE"):
+                raise ScenarioError(f"expected PEER_HAVE between answers, got {type_}")
+            data = body["pieces"]
+            for k in range(0, len(data), 4):
+                idx = struct.unpack("<I", data[k:k + 4])[0] - eti_base
+                if idx in missing:
+                    got_piece = idx
+        if got_piece is None:
+            raise ScenarioError("no PEER_HAVE named a piece that was missing")
+        request = {"game_id": game, "path": eti["path"], "offset": got_piece * PIECE_SIZE,
+                   "length": min(PIECE_SIZE, eti["size"] - got_piece * PIECE_SIZE)}
+        wire.send_frame(T("PEER_PIECE_REQ"), request)
+        type_, body = wire.recv_frame()
+        while type_ == T("PEER_HAVE"):
+            type_, body = wire.recv_frame()
+        if type_ != T("PEER_PIECE") or body != request:
+            raise ScenarioError(f"a verified piece was answered with type {type_} {body}")
+        data = wire.recv_exact(request["length"], 30)
+        if hashlib.sha256(data).digest() != eti["hashes"][got_piece * 32:(got_piece + 1) * 32]:
+            raise ScenarioError("the served piece does not match the manifest")
+        other = ("0" if root[0] != "0" else "1") + root[1:]
+        wire2 = Wire(client.ready_addr, source="127.0.0.249")
+        try:
+            wire2.send_frame(T("PEER_XFER_OPEN"), linked.xfer_open())
+            wire2.recv_frame()
+            wire2.send_frame(T("PEER_SWARM_REQ"), {"game_id": game, "root": other})
+            type_, body = wire2.recv_frame()
+            if type_ != T("PEER_ERROR") or "another manifest" not in body.get("error", ""):
+                raise ScenarioError(f"another root was answered with type {type_} {str(body)[:200]}")
+            refusals.append(f"another root: {body['error']}")
+        finally:
+            wire2.close()
+    finally:
+        wire.close()
+        linked.close()
+    return f"piece {got_piece} served once verified; refused: " + "; ".join(refusals)
+
+
+def x91_swarm_serving(sc: Scenario) -> str:
+    first = _receivers_serve_each_other(sc)
+    second = _unverified_never_served(sc)
+    return f"{first}. {second}"
 
 
 SWARM_SCENARIOS = [
     ("X90-swarm-told", x90_downloading_peer_tells),
-    ("X91-two-downloaders-linked", x91_two_downloaders_linked),
+    ("X91-swarm-serving", x91_swarm_serving),
 ]
