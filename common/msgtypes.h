@@ -498,7 +498,12 @@ struct swarm_have {
 	size_t		 bits_len;
 };
 
-/* Piece indexes, each 4 bytes little-endian. */
+/*
+ * Piece indexes, each 4 bytes little-endian: verified since. With bit 31
+ * set, a piece just asked of a complete source instead: the receiver
+ * leaves it to the swarm rather than ask a complete source for it too.
+ */
+#define PIECE_ASKED	0x80000000u
 struct piece_have {
 	unsigned char	*pieces;
 	size_t		 pieces_len;

@@ -4,6 +4,7 @@
  */
 
 #include <check.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,7 @@ static Suite	*swarm_suite(void);
 
 /* A download of NP pieces in two chunks of NP / 2, owned by 0 and 1. */
 static unsigned char	 verified[NP], inflight[NP];
-static uint16_t		 holders[NP];
+static uint16_t		 holders[NP], asked[NP];
 static uint32_t		 chunk_of[NP];
 static struct chunk	 chunks[2];
 static struct pick_view	 view;
@@ -33,6 +34,7 @@ view_setup(void)
 	memset(verified, 0, sizeof(verified));
 	memset(inflight, 0, sizeof(inflight));
 	memset(holders, 0, sizeof(holders));
+	memset(asked, 0, sizeof(asked));
 	for (i = 0; i < NP; i++)
 		chunk_of[i] = i < NP / 2 ? 0 : 1;
 	chunks[0].owner = 0;
@@ -41,6 +43,7 @@ view_setup(void)
 	view.verified = verified;
 	view.inflight = inflight;
 	view.holders = holders;
+	view.asked = asked;
 	view.chunk_of = chunk_of;
 	view.chunks = chunks;
 	rng = 12345;
@@ -60,7 +63,7 @@ START_TEST(the_rarest_piece_goes_first)
 	for (i = 0; i < NP; i++)
 		holders[i] = 3;
 	holders[40] = 1;
-	ck_assert_int_eq(pick_run(&view, NULL, 0, 8, &rng, &pk), 1);
+	ck_assert_int_eq(pick_run(&view, NULL, 0, UINT_MAX, 8, &rng, &pk), 1);
 	ck_assert_uint_eq(pk.first, 40);
 	ck_assert_uint_eq(pk.count, 1);	/* its neighbours are commoner */
 	ck_assert_int_eq(pk.dup, 0);
@@ -73,9 +76,9 @@ START_TEST(among_equals_a_source_takes_its_own_chunk_first)
 	int		 k;
 
 	for (k = 0; k < 50; k++) {
-		ck_assert_int_eq(pick_run(&view, NULL, 1, 1, &rng, &pk), 1);
+		ck_assert_int_eq(pick_run(&view, NULL, 1, UINT_MAX, 1, &rng, &pk), 1);
 		ck_assert_uint_ge(pk.first, NP / 2);
-		ck_assert_int_eq(pick_run(&view, NULL, 0, 1, &rng, &pk), 1);
+		ck_assert_int_eq(pick_run(&view, NULL, 0, UINT_MAX, 1, &rng, &pk), 1);
 		ck_assert_uint_lt(pk.first, NP / 2);
 	}
 }
@@ -87,7 +90,7 @@ START_TEST(among_equals_the_choice_is_random)
 	int		 seen[NP] = { 0 }, k, distinct = 0;
 
 	for (k = 0; k < 200; k++) {
-		ck_assert_int_eq(pick_run(&view, NULL, 0, 1, &rng, &pk), 1);
+		ck_assert_int_eq(pick_run(&view, NULL, 0, UINT_MAX, 1, &rng, &pk), 1);
 		seen[pk.first] = 1;
 	}
 	for (k = 0; k < NP; k++)
@@ -103,21 +106,50 @@ START_TEST(a_partial_source_is_asked_only_for_what_it_has)
 	struct pick	 pk;
 	int		 k;
 
-	ck_assert_int_eq(pick_run(&view, have, 0, 8, &rng, &pk), 0);
+	ck_assert_int_eq(pick_run(&view, have, 0, UINT_MAX, 8, &rng, &pk), 0);
 	set_bit(have, 5);
 	set_bit(have, 50);
 	holders[5] = holders[50] = 1;
 	for (k = 0; k < 20; k++) {
-		ck_assert_int_eq(pick_run(&view, have, 2, 8, &rng, &pk), 1);
+		ck_assert_int_eq(pick_run(&view, have, 2, UINT_MAX, 8, &rng, &pk), 1);
 		ck_assert(pk.first == 5 || pk.first == 50);
 		ck_assert_uint_eq(pk.count, 1);
 	}
 	verified[5] = 1;
 	inflight[50] = 1;
-	/* What it has is in or asked of another: only the endgame is left. */
-	ck_assert_int_eq(pick_run(&view, have, 2, 8, &rng, &pk), 1);
+	/* What it has is in or asked of another; others are not asked yet. */
+	ck_assert_int_eq(pick_run(&view, have, 2, UINT_MAX, 8, &rng, &pk), 0);
+	for (k = 0; k < NP; k++)
+		inflight[k] |= !verified[k];
+	/* Every missing piece is asked of someone: the endgame. */
+	ck_assert_int_eq(pick_run(&view, have, 2, UINT_MAX, 8, &rng, &pk), 1);
 	ck_assert_uint_eq(pk.first, 50);
 	ck_assert_int_eq(pk.dup, 1);
+}
+END_TEST
+
+START_TEST(a_complete_source_can_be_kept_to_pieces_new_to_the_swarm)
+{
+	struct pick	 pk;
+	size_t		 i;
+	int		 k;
+
+	for (i = 0; i < NP; i++)
+		holders[i] = 1;
+	holders[7] = holders[9] = 0;
+	for (k = 0; k < 20; k++) {
+		ck_assert_int_eq(pick_run(&view, NULL, 0, 0, 1, &rng, &pk), 1);
+		ck_assert(pk.first == 7 || pk.first == 9);
+	}
+	asked[9] = 1;	/* a partial source fetches it from a complete one */
+	for (k = 0; k < 20; k++) {
+		ck_assert_int_eq(pick_run(&view, NULL, 0, 0, 1, &rng, &pk), 1);
+		ck_assert_uint_eq(pk.first, 7);
+	}
+	inflight[7] = 1;
+	/* The rest is held by partial sources, and not yet asked of them. */
+	ck_assert_int_eq(pick_run(&view, NULL, 0, 0, 1, &rng, &pk), 0);
+	ck_assert_int_eq(pick_run(&view, NULL, 0, UINT_MAX, 1, &rng, &pk), 1);
 }
 END_TEST
 
@@ -131,12 +163,12 @@ START_TEST(a_run_goes_on_through_needed_pieces_of_one_chunk)
 	for (i = 28; i < 40; i++)
 		verified[i] = 0;
 	inflight[30] = 1;
-	ck_assert_int_eq(pick_run(&view, NULL, 0, 16, &rng, &pk), 1);
+	ck_assert_int_eq(pick_run(&view, NULL, 0, UINT_MAX, 16, &rng, &pk), 1);
 	/* Its own chunk first: 28, 29 or 31; never across 30 or into 32. */
 	ck_assert(pk.first == 28 || pk.first == 29 || pk.first == 31);
 	ck_assert_uint_le(pk.first + pk.count, pk.first < 30 ? 30 : 32);
 	ck_assert(pk.first != 28 || pk.count == 2);
-	ck_assert_int_eq(pick_run(&view, NULL, 1, 3, &rng, &pk), 1);
+	ck_assert_int_eq(pick_run(&view, NULL, 1, UINT_MAX, 3, &rng, &pk), 1);
 	ck_assert_uint_ge(pk.first, 32);
 	ck_assert_uint_le(pk.count, 3);
 }
@@ -152,13 +184,13 @@ START_TEST(the_endgame_asks_again_for_the_last_piece_one_source_has)
 	verified[10] = verified[20] = verified[60] = 0;
 	inflight[10] = inflight[20] = 1;
 	inflight[60] = 2;	/* already asked twice: not a third time */
-	ck_assert_int_eq(pick_run(&view, NULL, 0, 8, &rng, &pk), 1);
+	ck_assert_int_eq(pick_run(&view, NULL, 0, UINT_MAX, 8, &rng, &pk), 1);
 	ck_assert_uint_eq(pk.first, 20);
 	ck_assert_uint_eq(pk.count, 1);
 	ck_assert_int_eq(pk.dup, 1);
 	inflight[20] = 2;
 	inflight[10] = 2;
-	ck_assert_int_eq(pick_run(&view, NULL, 0, 8, &rng, &pk), 0);
+	ck_assert_int_eq(pick_run(&view, NULL, 0, UINT_MAX, 8, &rng, &pk), 0);
 }
 END_TEST
 
@@ -302,6 +334,8 @@ swarm_suite(void)
 	tcase_add_test(tc, among_equals_a_source_takes_its_own_chunk_first);
 	tcase_add_test(tc, among_equals_the_choice_is_random);
 	tcase_add_test(tc, a_partial_source_is_asked_only_for_what_it_has);
+	tcase_add_test(tc,
+	    a_complete_source_can_be_kept_to_pieces_new_to_the_swarm);
 	tcase_add_test(tc, a_run_goes_on_through_needed_pieces_of_one_chunk);
 	tcase_add_test(tc,
 	    the_endgame_asks_again_for_the_last_piece_one_source_has);

@@ -23,6 +23,7 @@
  */
 #include <linux/falloc.h>
 #include <sys/ioctl.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <netinet/in.h>
@@ -105,6 +106,7 @@ fetch_free(struct fetch *f)
 		if (f->src[j].hash != NULL)
 			hash_free(f->src[j].hash);
 		free(f->src[j].have);
+		free(f->src[j].asking);
 		free(f->src[j].dupbuf);
 	}
 	ev_timer_stop(xfer->loop, &f->progress);
@@ -138,6 +140,7 @@ fetch_free(struct fetch *f)
 	free(f->verified);
 	free(f->inflight);
 	free(f->holders);
+	free(f->asked);
 	free(f->piece_src);
 	free(f->chunk_of);
 	manifest_free(&f->man);
@@ -327,11 +330,15 @@ source_forget_have(struct source *s)
 
 	if (s->have == NULL)
 		return;
-	for (i = 0; i < f->npieces; i++)
+	for (i = 0; i < f->npieces; i++) {
 		if (have_bit(s->have, i))
 			f->holders[i]--;
+		if (have_bit(s->asking, i))
+			f->asked[i]--;
+	}
 	free(s->have);
-	s->have = NULL;
+	free(s->asking);
+	s->have = s->asking = NULL;
 }
 
 /*
@@ -846,23 +853,35 @@ run_max(const struct source *s)
 	return n > CHUNK_SIZE / ps ? (size_t)(CHUNK_SIZE / ps) : (size_t)n;
 }
 
-/* What s could be asked for now; 0 when nothing. */
+/*
+ * What s could be asked for now; 0 when nothing. While peers still
+ * downloading the game are linked, a complete source is asked only for
+ * pieces none of them has: its upload goes to pieces new to the swarm,
+ * which the swarm then spreads, rather than to copies it already has.
+ */
 static int
 source_pick(struct source *s, struct pick *pk)
 {
 	struct fetch	*f = s->f;
 	struct pick_view v;
+	unsigned	 max_holders = UINT_MAX;
+	int		 i;
 
 	if (f->chunks == NULL || (s->partial && s->have == NULL))
 		return 0;
+	for (i = 0; i < f->nsrc && !s->partial; i++)
+		if (f->src[i].partial && f->src[i].have != NULL &&
+		    alive(&f->src[i]))
+			max_holders = 0;
 	v.npieces = f->npieces;
 	v.verified = f->verified;
 	v.inflight = f->inflight;
 	v.holders = f->holders;
+	v.asked = f->asked;
 	v.chunk_of = f->chunk_of;
 	v.chunks = f->chunks;
-	return pick_run(&v, s->partial ? s->have : NULL, s->idx, run_max(s),
-	    &f->rng, pk);
+	return pick_run(&v, s->partial ? s->have : NULL, s->idx, max_holders,
+	    run_max(s), &f->rng, pk);
 }
 
 /*
@@ -949,6 +968,9 @@ source_next(struct source *s)
 		msg_frame_peer_piece_req(&req, &frame, &len);
 	else
 		msg_frame_peer_chunk_req(&req, &frame, &len);
+	/* The swarm hears of it, and leaves it to us (see source_pick). */
+	for (k = 0; !s->partial && !pk.dup && k < pk.count; k++)
+		serve_have(f->xfer, f->game_id, (pk.first + k) | PIECE_ASKED);
 	source_send(s, frame, len);
 	source_wait(s);
 	source_owes(s);
@@ -1323,6 +1345,7 @@ fetch_pieces(struct fetch *f)
 	if ((f->verified = calloc(n + 1, 1)) == NULL ||
 	    (f->inflight = calloc(n + 1, 1)) == NULL ||
 	    (f->holders = calloc(n + 1, sizeof(*f->holders))) == NULL ||
+	    (f->asked = calloc(n + 1, sizeof(*f->asked))) == NULL ||
 	    (f->chunk_of = calloc(n + 1, sizeof(*f->chunk_of))) == NULL ||
 	    (f->piece_src = malloc(n + 1)) == NULL)
 		return -1;
@@ -1533,6 +1556,10 @@ source_take_bits(struct source *s, struct msg *m, char *err, size_t errsz)
 		msg_free_peer_swarm_have(&sh);
 		return seterr(err, errsz, "out of memory");
 	}
+	if ((s->asking = calloc(sh.bits_len + 1, 1)) == NULL) {
+		msg_free_peer_swarm_have(&sh);
+		return seterr(err, errsz, "out of memory");
+	}
 	if (sh.bits_len > 0)
 		memcpy(s->have, sh.bits, sh.bits_len);
 	msg_free_peer_swarm_have(&sh);
@@ -1558,13 +1585,28 @@ source_take_haves(struct source *s, struct msg *m, char *err, size_t errsz)
 	for (i = 0; rc == 0 && i < ph.pieces_len; i += 4) {
 		uint32_t p;
 
+		int	 asking;
+
 		memcpy(&p, ph.pieces + i, 4);
 		p = le32toh(p);
-		if (p >= f->npieces)
+		asking = (p & PIECE_ASKED) != 0;
+		p &= ~PIECE_ASKED;
+		if (p >= f->npieces) {
 			rc = seterr(err, errsz, "a piece the game does not have");
-		else if (!have_bit(s->have, p)) {
-			s->have[p / 8] |= 1u << (p % 8);
-			f->holders[p]++;
+			break;
+		}
+		if (asking && !have_bit(s->have, p) &&
+		    !have_bit(s->asking, p)) {
+			s->asking[p / 8] |= 1u << (p % 8);
+			f->asked[p]++;
+		}
+		if (asking || have_bit(s->have, p))
+			continue;
+		s->have[p / 8] |= 1u << (p % 8);
+		f->holders[p]++;
+		if (have_bit(s->asking, p)) {
+			s->asking[p / 8] &= ~(1u << (p % 8));
+			f->asked[p]--;
 		}
 	}
 	msg_free_peer_have(&ph);
@@ -2120,6 +2162,10 @@ fetch_start(struct transfer *xfer, struct xfer_fetch *req)
 	memcpy(f->game_id, req->game_id, sizeof(f->game_id));
 	memcpy(f->version, req->version, sizeof(f->version));
 	f->zeros_hold = 1;
+	/* Each download its own ties: receivers starting together differ. */
+	if (getrandom(&f->rng, sizeof(f->rng), GRND_NONBLOCK) !=
+	    sizeof(f->rng))
+		f->rng = (uint64_t)time(NULL) ^ (uint64_t)getpid();
 	f->mode = req->mode;
 	f->stream = req->mode == FETCH_STREAM;
 	f->max_total = req->max_total < STREAM_MAX_TOTAL ? req->max_total :

@@ -79,6 +79,8 @@ struct source {
 	int			 draining;	/* what is left is not needed */
 	int			 listed;	/* its manifest was read */
 	unsigned char		*have;		/* partial: verified pieces */
+	unsigned char		*asking;	/* partial: pieces it fetches
+						   from a complete source */
 	struct hash_ctx		*hash;		/* of the piece coming in */
 	int			 lost_link;	/* died of the network */
 	int			 partial;	/* still downloading the game */
@@ -102,6 +104,9 @@ struct fetch {
 	unsigned char		*inflight;	/* per piece: sources asked */
 	uint16_t		*holders;	/* per piece: partial sources
 						   that have it */
+	uint16_t		*asked;		/* per piece: partial sources
+						   fetching it from a complete
+						   one */
 	signed char		*piece_src;	/* per piece: who sent it */
 	uint32_t		*chunk_of;	/* per piece */
 	size_t			 npieces;

@@ -20,15 +20,18 @@ wanted(const struct pick_view *v, const unsigned char *have, size_t i)
 
 int
 pick_run(const struct pick_view *v, const unsigned char *have, int self,
-    size_t max, uint64_t *rng, struct pick *out)
+    unsigned max_holders, size_t max, uint64_t *rng, struct pick *out)
 {
 	size_t		 i, best = v->npieces, ties = 0;
 	unsigned	 best_key = 0;
+	int		 unasked = 0;
 
 	for (i = 0; i < v->npieces; i++) {
 		unsigned key;
 
-		if (!wanted(v, have, i))
+		unasked |= !v->verified[i] && v->inflight[i] == 0;
+		if (!wanted(v, have, i) ||
+		    (unsigned)v->holders[i] + v->asked[i] > max_holders)
 			continue;
 		/* Rarity first, then not-our-chunk: lower is better. */
 		key = 2u * v->holders[i] +
@@ -54,6 +57,8 @@ pick_run(const struct pick_view *v, const unsigned char *have, int self,
 		}
 		return 1;
 	}
+	if (unasked)
+		return 0;	/* not the endgame yet */
 	/* Endgame: the last piece only one other source is fetching. */
 	for (i = v->npieces; i-- > 0;)
 		if (!v->verified[i] && v->inflight[i] == 1 &&

@@ -17,6 +17,9 @@ struct pick_view {
 	const unsigned char	*inflight;	/* per piece: sources asked */
 	const uint16_t		*holders;	/* per piece: partial sources
 						   that have it */
+	const uint16_t		*asked;		/* per piece: partial sources
+						   fetching it from a complete
+						   one */
 	const uint32_t		*chunk_of;	/* per piece: its chunk */
 	const struct chunk	*chunks;	/* their files and owners */
 };
@@ -30,17 +33,18 @@ struct pick {
 
 /*
  * Picks for source self, which has the pieces whose bits are set in have
- * (NULL: a complete source, it has them all). Rarest first: the fewest
- * partial holders; among equals a piece of self's own chunks first (two
- * equal sources keep the planned split), then one at random (*rng, a
- * xorshift state). The run goes on through the next pieces of the same
- * chunk that are as rare, needed, asked of nobody and held by self, up
- * to max. With none left, the endgame: one piece asked of exactly one
- * other source, the last such, is asked again (count 1, dup 1).
+ * (NULL: a complete source, it has them all), among pieces with at most
+ * max_holders partial holders (those fetching it count too). Rarest first: the fewest partial holders;
+ * among equals a piece of self's own chunks first (two equal sources
+ * keep the planned split), then one at random (*rng, a xorshift state).
+ * The run goes on through the next pieces of the same chunk that are as
+ * rare, needed, asked of nobody and held by self, up to max. Once every
+ * missing piece is asked of someone, the endgame: one asked of exactly
+ * one other source, the last such, is asked again (count 1, dup 1).
  * Returns 1 with *out filled, 0 when self has nothing to do.
  */
 int	pick_run(const struct pick_view *, const unsigned char *have, int self,
-	    size_t max, uint64_t *rng, struct pick *out);
+	    unsigned max_holders, size_t max, uint64_t *rng, struct pick *out);
 
 /* Bit i of a have bitfield (bit i % 8 of byte i / 8). */
 static inline int

@@ -564,7 +564,10 @@ serve_tell_haves(struct serve_conn *sc)
 	serve_send(sc, frame, len);
 }
 
-/* Our download of game_id verified a piece: its swarm peers hear of it. */
+/*
+ * Our download of game_id verified a piece (or asked a complete source
+ * for it: PIECE_ASKED set): its swarm peers hear of it.
+ */
 void
 serve_have(struct transfer *xfer, const char *game_id, size_t piece)
 {
