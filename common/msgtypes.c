@@ -156,7 +156,8 @@ LAYOUT(xfer_traffic,
 	    traffic_host_layout));
 LAYOUT(xfer_limits,
 	F_U64(xfer_limits, upload),
-	F_U64(xfer_limits, download));
+	F_U64(xfer_limits, download),
+	F_U64(xfer_limits, upload_slots));
 LAYOUT(xfer_fetch,
 	F_STR(xfer_fetch, game_id),
 	F_STR(xfer_fetch, version),

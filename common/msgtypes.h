@@ -266,6 +266,7 @@ struct xfer_traffic {
 struct xfer_limits {
 	uint64_t	 upload;
 	uint64_t	 download;
+	uint64_t	 upload_slots;	/* peers uploaded to at once; 0: any */
 };
 
 struct xfer_fetch {
