@@ -260,6 +260,7 @@ sup_send_limits(struct sup *sup)
 
 	lim.upload = sup->upload_limit;
 	lim.download = sup->download_limit;
+	lim.upload_slots = 0;
 	return msg_send_xfer_limits(sup_link(sup, PROC_TRANSFER), &lim);
 }
 
