@@ -28,6 +28,9 @@
 
 static const char	 zeros[1024 * 1024];	/* the zero page, never written */
 
+static void	serve_flush(struct serve_conn *);
+static void	serve_send(struct serve_conn *, char *, size_t);
+
 static int
 str_cmp(const void *a, const void *b)
 {
@@ -227,6 +230,7 @@ serve_close(struct serve_conn *sc)
 {
 	struct transfer	*xfer = sc->xfer;
 	char		 game[sizeof(sc->game_id)];
+	int		 uploading;
 
 	snprintf(game, sizeof(game), "%s", sc->game_id);
 	ev_io_stop(xfer->loop, &sc->wio);
@@ -240,13 +244,68 @@ serve_close(struct serve_conn *sc)
 		close(sc->pipe_fd);
 	free(sc->out);
 	free(sc->haves);
+	if (sc->parked)
+		TAILQ_REMOVE(&xfer->parked, sc, park);
 	TAILQ_REMOVE(&xfer->serving, sc, entry);
+	uploading = sc->uploading;
 	free(sc);
 	if (game[0] != '\0')
 		transfer_outbound_changed(xfer, game);
+	if (uploading)
+		serve_upload_next(xfer);
 }
 
-static void	serve_flush(struct serve_conn *);
+/* Who a link answers: the peer it proved it is, else its host. */
+static const char *
+serve_who(const struct serve_conn *sc)
+{
+	return sc->peer_id[0] != '\0' ? sc->peer_id : sc->host;
+}
+
+/*
+ * Whether sc's answer may start now: a peer gets one answer at a time,
+ * however many links it opens (one receiver cannot take all of our
+ * upload), and no more peers than the upload slots are answered at once.
+ */
+static int
+upload_admit(const struct serve_conn *sc)
+{
+	struct serve_conn *o;
+	uint64_t	 peers = 0;
+
+	TAILQ_FOREACH(o, &sc->xfer->serving, entry) {
+		if (!o->uploading)
+			continue;
+		if (strcmp(serve_who(o), serve_who(sc)) == 0)
+			return 0;
+		peers++;
+	}
+	return sc->xfer->upload_slots == 0 || peers < sc->xfer->upload_slots;
+}
+
+/*
+ * Starts the waiting answers that may go now, first come first served.
+ * Each start may end an answer and come back here: the walk starts over.
+ */
+void
+serve_upload_next(struct transfer *xfer)
+{
+	struct serve_conn *sc;
+
+	for (;;) {
+		TAILQ_FOREACH(sc, &xfer->parked, park)
+			if (upload_admit(sc))
+				break;
+		if (sc == NULL)
+			return;
+		TAILQ_REMOVE(&xfer->parked, sc, park);
+		sc->parked = 0;
+		sc->uploading = 1;
+		sc->last_active = ev_now(xfer->loop);
+		serve_flush(sc);
+	}
+}
+
 static void	serve_tell_haves(struct serve_conn *);
 
 /*
@@ -346,7 +405,6 @@ serve_push(struct serve_conn *sc)
 	return 0;
 }
 
-static void	serve_send(struct serve_conn *, char *, size_t);
 static void	serve_error(struct serve_conn *, const char *);
 
 static int
@@ -439,6 +497,10 @@ serve_flush(struct serve_conn *sc)
 		close(sc->file_fd);
 		sc->file_fd = -1;
 	}
+	if (sc->uploading) {
+		sc->uploading = 0;
+		serve_upload_next(sc->xfer);	/* the next one's turn */
+	}
 	if (sc->closing) {
 		serve_close(sc);
 		return;
@@ -457,6 +519,26 @@ serve_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 	(void)loop;
 	(void)revents;
 	serve_flush(w->data);
+}
+
+/*
+ * An answer with file bytes: it goes now, or waits its turn (see
+ * upload_admit) with the link reading no request meanwhile.
+ */
+static void
+serve_answer(struct serve_conn *sc, char *frame, size_t len)
+{
+	if (frame == NULL || upload_admit(sc)) {
+		sc->uploading = frame != NULL;
+		serve_send(sc, frame, len);
+		return;
+	}
+	sc->out = frame;
+	sc->outlen = len;
+	sc->outoff = 0;
+	sc->parked = 1;
+	TAILQ_INSERT_TAIL(&sc->xfer->parked, sc, park);
+	ev_io_stop(sc->xfer->loop, &sc->rd.rio);
 }
 
 /* Queues one frame (NULL: it could not be made) and sends what it can. */
@@ -543,7 +625,7 @@ serve_chunk(struct serve_conn *sc, struct msg *m)
 	sc->remaining = req.length;
 	/* The answer's header is the request's: bytes follow it. */
 	msg_frame_peer_chunk(&req, &frame, &len);
-	serve_send(sc, frame, len);
+	serve_answer(sc, frame, len);
 }
 
 /* Tells a swarm peer the pieces we verified since it last heard. */
@@ -706,7 +788,7 @@ serve_piece(struct serve_conn *sc, struct msg *m)
 	sc->file_off = (off_t)req.offset;
 	sc->remaining = req.length;
 	msg_frame_peer_piece(&req, &frame, &len);
-	serve_send(sc, frame, len);
+	serve_answer(sc, frame, len);
 }
 
 static void

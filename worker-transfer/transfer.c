@@ -76,6 +76,8 @@ transfer_dispatch_supervisor(struct msgconn *c, struct msg *m)
 			    (unsigned long long)limits.download);
 		rate_set(&xfer->upload, limits.upload, ev_time());
 		rate_set(&xfer->download, limits.download, ev_time());
+		xfer->upload_slots = limits.upload_slots;
+		serve_upload_next(xfer);	/* more slots: waiting answers go */
 		return;
 	case MSG_XFER_SOURCES:
 		if (msg_recv_xfer_sources(m, &sources, why, sizeof(why)) == -1)
@@ -163,6 +165,7 @@ transfer_new(struct ev_loop *loop, int supfd)
 	xfer->loop = loop;
 	xfer->games_fd = -1;
 	TAILQ_INIT(&xfer->serving);
+	TAILQ_INIT(&xfer->parked);
 	TAILQ_INIT(&xfer->fetches);
 	TAILQ_INIT(&xfer->manifests);
 	ev_init(&xfer->kick, fetch_kick_cb);

@@ -86,6 +86,9 @@ struct serve_conn {
 	int			 closing;	/* after the reply is out */
 	ev_timer		 throttle;	/* the upload limit's wait */
 	int			 throttled;
+	int			 uploading;	/* an answer with file bytes */
+	int			 parked;	/* one waiting for its turn */
+	TAILQ_ENTRY(serve_conn)	 park;
 	/* A peer downloading the game too: it hears of our new pieces. */
 	char			 swarm_game[GAME_ID_SIZE];
 	char			 swarm_root[2 * HASH_SIZE + 1];
@@ -130,6 +133,8 @@ struct transfer {
 	struct rate_bucket	 download;	/* every source's bytes */
 	struct traffic		 traffic;
 	TAILQ_HEAD(, serve_conn) serving;
+	TAILQ_HEAD(, serve_conn) parked;	/* answers waiting, in order */
+	uint64_t		 upload_slots;	/* peers at once; 0: any */
 	TAILQ_HEAD(, fetch)	 fetches;	/* in the order they began */
 	ev_timer		 kick;		/* see fetch_kick() */
 	TAILQ_HEAD(, served_manifest) manifests;
@@ -162,6 +167,7 @@ const char *serve_admit_stream(struct transfer *, const char *host);
 void	serve_close(struct serve_conn *);
 int	serve_count(struct transfer *, const char *game_id);
 void	serve_have(struct transfer *, const char *game_id, size_t piece);
+void	serve_upload_next(struct transfer *);
 
 /* traffic.c */
 void	traffic_add(struct transfer *, const char *peer_id, uint64_t sent,
