@@ -150,6 +150,14 @@ START_TEST(a_complete_source_can_be_kept_to_pieces_new_to_the_swarm)
 	/* The rest is held by partial sources, and not yet asked of them. */
 	ck_assert_int_eq(pick_run(&view, NULL, 0, 0, 1, &rng, &pk), 0);
 	ck_assert_int_eq(pick_run(&view, NULL, 0, UINT_MAX, 1, &rng, &pk), 1);
+	for (i = 0; i < NP; i++)
+		inflight[i] = 1;
+	/* The endgame too leaves the swarm's pieces to the swarm. */
+	ck_assert_int_eq(pick_run(&view, NULL, 0, 0, 1, &rng, &pk), 1);
+	ck_assert_uint_eq(pk.first, 7);
+	ck_assert_int_eq(pk.dup, 1);
+	holders[7] = 1;
+	ck_assert_int_eq(pick_run(&view, NULL, 0, 0, 1, &rng, &pk), 0);
 }
 END_TEST
 

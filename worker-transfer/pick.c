@@ -62,7 +62,8 @@ pick_run(const struct pick_view *v, const unsigned char *have, int self,
 	/* Endgame: the last piece only one other source is fetching. */
 	for (i = v->npieces; i-- > 0;)
 		if (!v->verified[i] && v->inflight[i] == 1 &&
-		    have_bit(have, i)) {
+		    have_bit(have, i) &&
+		    (unsigned)v->holders[i] + v->asked[i] <= max_holders) {
 			out->first = i;
 			out->count = 1;
 			out->dup = 1;

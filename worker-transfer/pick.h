@@ -40,7 +40,8 @@ struct pick {
  * The run goes on through the next pieces of the same chunk that are as
  * rare, needed, asked of nobody and held by self, up to max. Once every
  * missing piece is asked of someone, the endgame: one asked of exactly
- * one other source, the last such, is asked again (count 1, dup 1).
+ * one other source, the last such, is asked again (count 1, dup 1),
+ * within max_holders too.
  * Returns 1 with *out filled, 0 when self has nothing to do.
  */
 int	pick_run(const struct pick_view *, const unsigned char *have, int self,
