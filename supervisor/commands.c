@@ -990,7 +990,7 @@ cmd_limit(struct cmd_ctx *x)
 			return;
 		}
 		log_info("limits set: upload %llu, download %llu bytes a "
-		    "second, %d upload slots", (unsigned long long)up,
+		    "second, upload slots %d", (unsigned long long)up,
 		    (unsigned long long)down, slots);
 	}
 	reply(x, limits_status(sup));
