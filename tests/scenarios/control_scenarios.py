@@ -1165,47 +1165,76 @@ def x86_upload_slots(sc: Scenario) -> str:
 
 def x87_upload_slots_one_at_a_time(sc: Scenario) -> str:
     """NOT YET in expected_pass.txt: the transfer worker's side lands
-    separately. A source with --upload-slots 1 (and a 64MiB upload limit,
-    to see it) asked by two receivers at once serves one at a time:
-    sampled every 0.25 s, the two hardly ever gain bytes in the same
-    interval; both downloads finish."""
+    separately. Two linked fake peers, A and B, on transfer links of a
+    source: A's first link holds an answer of 128 MiB it does not read.
+    With upload_slots 0, A's second link waits for it (one answer a peer
+    at a time) while B is answered at once; with upload_slots 1 (set
+    live), B waits too; once A's first link closes, A's second and then B
+    are answered, first come first served."""
+    from wire import LinkedFake, T, Wire
+
     games = sc.fixture_root / "x87"
-    for game in ("bf1942", "cnctw"):
-        create_large_sparse_game(games / game, size=2 * CHUNK_SIZE)
-    source = sc.peer("x87-source", games_dir=games, extra_args=["--upload-slots", "1", "--upload-limit", "64MiB"])
-    clients = {game: sc.peer(f"x87-{game}") for game in ("bf1942", "cnctw")}
-    for game, client in clients.items():
-        connect_many(client, [source])
-        wait_remote_game(client, game, peer_count=1, version=CATALOG_VERSIONS[game], timeout=60)
-    poll(lambda: not source.status().get("hashing"), timeout=60, what="the source never finished hashing")
+    create_large_sparse_game(games / "bf1942", size=2 * CHUNK_SIZE)
+    source = sc.peer("x87-source", games_dir=games)
+    addr = source.ready_addr or ""
+    fakes = {"a": LinkedFake(addr, "x87-a", source="127.0.3.87"), "b": LinkedFake(addr, "x87-b", source="127.0.4.87")}
+    wires: list[Wire] = []
+    small = {"game_id": "bf1942", "path": "bf1942.eti", "offset": 0, "length": 4096}
 
-    def done_bytes(client: Any, game: str) -> int | None:
-        ops = [o for o in client.status()["active_operations"] if o["game_id"] == game]
-        return int(ops[0].get("bytes") or 0) if ops else None
+    def link(who: str) -> Wire:
+        wire = Wire(addr, source="127.0.3.87" if who == "a" else "127.0.4.87")
+        wires.append(wire)
+        wire.send_frame(T("PEER_XFER_OPEN"), fakes[who].xfer_open())
+        type_, _ = wire.recv_frame()
+        if type_ != T("PEER_XFER_ACCEPT"):
+            raise ScenarioError(f"{who}: transfer open answered with frame type {type_}")
+        return wire
 
-    for game, client in clients.items():
-        client.send({"cmd": "download", "game_id": game, "install": False})
-    last = {game: 0 for game in clients}
-    both = intervals = 0
-    deadline = time.monotonic() + 120
-    while any(v is not None for v in last.values()):
-        if time.monotonic() > deadline:
-            raise ScenarioError(f"the downloads did not finish: {last}")
-        time.sleep(0.25)
-        now = {game: done_bytes(client, game) if last[game] is not None else None
-               for game, client in clients.items()}
-        gained = [g for g in clients if now[g] is not None and last[g] is not None and now[g] > last[g]]
-        intervals += 1
-        both += len(gained) == 2
-        last = now
-    for game, client in clients.items():
-        if not any(i.get("event") == "download-finished" and (i.get("data") or {}).get("game_id") == game
-                   for i in client.items(0)):
-            raise ScenarioError(f"{game} did not finish")
-    # A turn passing from one to the other may show both in one interval.
-    if both > 3:
-        raise ScenarioError(f"both receivers gained bytes in {both} of {intervals} intervals of 0.25 s")
-    return f"upload_slots 1: both receivers gained bytes together in {both} of {intervals} intervals; both finished"
+    def answered(wire: Wire, who: str) -> None:
+        type_, body = wire.recv_frame(timeout=5)
+        if type_ != T("PEER_CHUNK") or body != small:
+            raise ScenarioError(f"{who}: answered with frame type {type_} {body}")
+        wire.recv_exact(4096, 5.0)
+
+    def waits(wire: Wire, who: str) -> None:
+        stray = wire.quiet(1.5)
+        if stray is not None:
+            raise ScenarioError(f"{who} was answered ({stray}) while it should wait its turn")
+
+    try:
+        a1 = link("a")
+        deadline = time.monotonic() + 60
+        while True:  # a source still hashing says so; ask again
+            a1.send_frame(T("PEER_FILES_REQ"), {"game_id": "bf1942"})
+            type_, _ = a1.recv_frame()
+            if type_ != T("PEER_FILES_WAIT") or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        if type_ != T("PEER_FILES"):
+            raise ScenarioError(f"file list answered with frame type {type_}")
+        a1.send_frame(T("PEER_CHUNK_REQ"), {**small, "length": CHUNK_SIZE})
+        type_, _ = a1.recv_frame()
+        if type_ != T("PEER_CHUNK"):
+            raise ScenarioError(f"a's big request answered with frame type {type_}")
+        a2 = link("a")
+        a2.send_frame(T("PEER_CHUNK_REQ"), small)
+        waits(a2, "a's second link, with no cap")
+        b1 = link("b")
+        b1.send_frame(T("PEER_CHUNK_REQ"), small)
+        answered(b1, "b, with no cap")
+        source.send({"cmd": "limit", "upload_slots": 1})
+        b1.send_frame(T("PEER_CHUNK_REQ"), small)
+        waits(b1, "b, with 1 slot taken by a")
+        a1.close()
+        answered(a2, "a's second link once its first closed")
+        answered(b1, "b after a's turn")
+    finally:
+        for wire in wires:
+            wire.close()
+        for fake in fakes.values():
+            fake.close()
+    return ("a peer's second link waits for its first answer; with 1 upload slot another peer waits too; "
+            "both answered in turn once the first answer ends")
 
 
 # --------------------------------------------------------------------------
