@@ -730,25 +730,46 @@ show_disconnect(json_t *data)
 	    str(data, "peer_id"), str(data, "addr"));
 }
 
-/* a[0] and a[1] are set by "upload SPEED" and "download SPEED". */
+/*
+ * a[0], a[1] and a[2] are set by "upload SPEED", "download SPEED" and
+ * "upload-slots N"; the daemon checks N's range.
+ */
 static json_t *
 b_limit(char **a, int *w)
 {
 	json_t	*req = req_plain("limit");
+	char	*end;
+	long	 n;
 
 	(void)w;
 	if (a[0] != NULL)
 		json_object_set_new(req, "upload", json_string(a[0]));
 	if (a[1] != NULL)
 		json_object_set_new(req, "download", json_string(a[1]));
+	if (a[2] != NULL) {
+		n = strtol(a[2], &end, 10);
+		if (*a[2] == '\0' || *end != '\0' || n < 0) {
+			fprintf(stderr, "lanspreadctl: limit: upload-slots %s "
+			    "is not a number of peers (0: no cap)\n", a[2]);
+			exit(EXIT_USAGE);
+		}
+		json_object_set_new(req, "upload_slots",
+		    json_integer((json_int_t)n));
+	}
 	return req;
 }
 
 static void
 show_limit(json_t *data)
 {
+	long long	 slots = (long long)num(data, "upload_slots");
+
 	printf("upload limit: %s\ndownload limit: %s\n", str(data, "upload"),
 	    str(data, "download"));
+	if (slots > 0)
+		printf("upload slots: %lld peers at once\n", slots);
+	else
+		printf("upload slots: no cap\n");
 }
 
 /* a[0] and a[1] are set by "GAME POSITION": move that one there. */
@@ -813,8 +834,9 @@ static const struct command commands[] = {
 	{ "play", " GAME --user NAME --language LANG [--force]",
 	    "apply a game's first-play settings",
 	    1, b_play, show_play },
-	{ "limit", " [upload SPEED] [download SPEED]",
-	    "show or set the speed limits (50MiB, 400mbit, none)",
+	{ "limit", " [upload SPEED] [download SPEED] [upload-slots N]",
+	    "show or set the speed limits (50MiB, 400mbit, none) and "
+	    "upload slots",
 	    0, b_limit, show_limit },
 	{ "reload", "", "read the catalog and the configuration again",
 	    0, b_reload, show_reload },
@@ -1261,6 +1283,10 @@ main(int argc, char *argv[])
 		    (strcmp(argv[0], "upload") == 0 ||
 		    strcmp(argv[0], "download") == 0)) {
 			args[argv[0][0] == 'u' ? 0 : 1] = argv[1];
+			argc--, argv++;
+		} else if (strcmp(cmd->name, "limit") == 0 && argc > 1 &&
+		    strcmp(argv[0], "upload-slots") == 0) {
+			args[2] = argv[1];
 			argc--, argv++;
 		} else
 			usage_error(cmd, "unexpected argument \"%s\"",

@@ -13,6 +13,7 @@
 #include "common/partial.h"
 #include "common/path.h"
 #include "common/rate.h"
+#include "supervisor/config.h"
 #include "supervisor/supervisor.h"
 
 struct cmd_ctx {
@@ -259,7 +260,7 @@ catalog_status(struct sup *sup)
 	    (json_int_t)sup->held.serial, "key", hex);
 }
 
-/* The limits now: {upload, upload_bytes_per_s}, as limit answers. */
+/* The limits now: {upload, upload_bytes_per_s, ...}, as limit answers. */
 static json_t *
 limits_status(struct sup *sup)
 {
@@ -267,9 +268,10 @@ limits_status(struct sup *sup)
 
 	rate_format(sup->upload_limit, up, sizeof(up));
 	rate_format(sup->download_limit, down, sizeof(down));
-	return json_pack("{s:s,s:I,s:s,s:I,s:i}", "upload", up,
+	return json_pack("{s:s,s:I,s:s,s:I,s:i,s:i}", "upload", up,
 	    "upload_bytes_per_s", (json_int_t)sup->upload_limit, "download",
 	    down, "download_bytes_per_s", (json_int_t)sup->download_limit,
+	    "upload_slots", sup->upload_slots,
 	    "max_active_downloads", sup->max_active_downloads);
 }
 
@@ -940,21 +942,33 @@ speed_field(struct cmd_ctx *x, const char *key, uint64_t *bps)
 }
 
 /*
- * limit {upload?, download?}: a speed ("50MiB", "400mbit", "none")
- * replaces that limit, live and until a restart; the answer is the
- * limits now.
+ * limit {upload?, download?, upload_slots?, max_active_downloads?}: a
+ * speed ("50MiB", "400mbit", "none") replaces that limit, a number the
+ * upload slots or the queue's size, live and until a restart; the answer
+ * is the limits now.
  */
 static void
 cmd_limit(struct cmd_ctx *x)
 {
 	struct sup	*sup = x->sup;
 	uint64_t	 up = sup->upload_limit, down = sup->download_limit;
-
+	int		 slots = sup->upload_slots;
 	json_t		*max = json_object_get(x->req, "max_active_downloads");
+	json_t		*js = json_object_get(x->req, "upload_slots");
 
 	if (speed_field(x, "upload", &up) == -1 ||
 	    speed_field(x, "download", &down) == -1)
 		return;
+	if (js != NULL) {
+		if (!json_is_integer(js) || json_integer_value(js) < 0 ||
+		    json_integer_value(js) > UPLOAD_SLOTS_MAX) {
+			control_error(x->client, x->id, "invalid field: "
+			    "upload_slots (0 for no cap, to %d)",
+			    UPLOAD_SLOTS_MAX);
+			return;
+		}
+		slots = (int)json_integer_value(js);
+	}
 	if (max != NULL) {
 		if (!json_is_integer(max) || json_integer_value(max) < 0 ||
 		    json_integer_value(max) > 1000) {
@@ -965,17 +979,19 @@ cmd_limit(struct cmd_ctx *x)
 		sup->max_active_downloads = (int)json_integer_value(max);
 		queue_kick(sup);
 	}
-	if (up != sup->upload_limit || down != sup->download_limit) {
+	if (up != sup->upload_limit || down != sup->download_limit ||
+	    slots != sup->upload_slots) {
 		sup->upload_limit = up;
 		sup->download_limit = down;
+		sup->upload_slots = slots;
 		if (sup_send_limits(sup) == -1) {
 			control_error(x->client, x->id,
 			    "the transfer worker is unavailable");
 			return;
 		}
 		log_info("limits set: upload %llu, download %llu bytes a "
-		    "second", (unsigned long long)up,
-		    (unsigned long long)down);
+		    "second, upload slots %d", (unsigned long long)up,
+		    (unsigned long long)down, slots);
 	}
 	reply(x, limits_status(sup));
 }

@@ -159,6 +159,14 @@ config_set(struct daemon_config *dc, const char *key, const char *value)
 		if (rate_parse(value, &dc->upload_limit, NULL, 0) == -1)
 			return "upload_limit must be a speed such as 50MiB, "
 			    "400mbit or none";
+	} else if (strcmp(key, "upload_slots") == 0) {
+		char	*end;
+		long	 n = strtol(value, &end, 10);
+
+		if (*value == '\0' || *end != '\0' || n < 0 ||
+		    n > UPLOAD_SLOTS_MAX)
+			return "upload_slots must be 0 (no cap) to 1024";
+		dc->upload_slots = (int)n;
 	} else if (strcmp(key, "max_active_downloads") == 0) {
 		char	*end;
 		long	 n = strtol(value, &end, 10);

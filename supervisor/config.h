@@ -11,6 +11,7 @@
 #include "common/web_guard.h"
 
 #define CONFIG_DEFAULT	"/etc/lanspread/lanspread.conf"
+#define UPLOAD_SLOTS_MAX	1024
 
 struct daemon_config {
 	char	 name[64];
@@ -33,6 +34,7 @@ struct daemon_config {
 	int	 peer_exchange;		/* tell and dial linked peers */
 	uint64_t upload_limit;		/* bytes a second; 0: none */
 	uint64_t download_limit;
+	int	 upload_slots;		/* peers uploaded to at once; 0: any */
 	int	 max_active_downloads;	/* 0: no queue */
 	char	 catalog_trust[65];	/* the organizer's key in hex, or "" */
 	char	 web_listen[64];	/* the web page's IP[:PORT]; "": none */

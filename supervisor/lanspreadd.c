@@ -365,6 +365,7 @@ main(int argc, char *argv[])
 	cfg.peer_exchange = dc.peer_exchange;
 	cfg.upload_limit = dc.upload_limit;
 	cfg.download_limit = dc.download_limit;
+	cfg.upload_slots = dc.upload_slots;
 	cfg.max_active_downloads = dc.max_active_downloads;
 	cfg.done_script = dc.done_script[0] != '\0' ? dc.done_script : NULL;
 	cfg.catalog_trust = dc.catalog_trust;

@@ -16,6 +16,7 @@
 #include "common/path.h"
 #include "common/proc.h"
 #include "common/rate.h"
+#include "supervisor/config.h"
 #include "supervisor/supervisor.h"
 
 #define MAX_FIXTURES	16
@@ -69,7 +70,7 @@ usage(void)
 	    "\t[--fixture GAME]... [--unrar PATH|builtin] "
 	    "[--listen IP[:PORT]] [--mdns]\n"
 	    "\t[--peer IP[:PORT]]... [--redial] [--peer-exchange]\n"
-	    "\t[--upload-limit SPEED]\n"
+	    "\t[--upload-limit SPEED] [--upload-slots N]\n"
 	    "\t[--download-limit SPEED] [--max-active-downloads N]\n"
 	    "\t[--done-script PATH]\n"
 	    "\t[--catalog-trust KEY] [--web IP:PORT [--web-token TOKEN]]\n"
@@ -94,6 +95,7 @@ main(int argc, char *argv[])
 		{ "peer-exchange", no_argument,	NULL, 'X' },
 		{ "upload-limit", required_argument,	NULL, 'U' },
 		{ "download-limit", required_argument,	NULL, 'L' },
+		{ "upload-slots", required_argument,	NULL, 'S' },
 		{ "max-active-downloads", required_argument, NULL, 'Q' },
 		{ "done-script", required_argument,	NULL, 'D' },
 		{ "web",	required_argument,	NULL, 'w' },
@@ -108,6 +110,7 @@ main(int argc, char *argv[])
 	const char	*fixtures[MAX_FIXTURES];
 	char		 err[512], peers[1024] = "", *end;
 	int		 ch, verbose = 0, rc, i, nfixtures = 0;
+	long		 n;
 
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.games_gid = (gid_t)-1;
@@ -147,6 +150,16 @@ main(int argc, char *argv[])
 			    cfg.max_active_downloads < 0 ||
 			    cfg.max_active_downloads > 1000)
 				usage();
+			break;
+		case 'S':
+			n = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || n < 0 ||
+			    n > UPLOAD_SLOTS_MAX) {
+				fprintf(stderr, "--upload-slots must be 0 (no "
+				    "cap) to %d\n", UPLOAD_SLOTS_MAX);
+				usage();
+			}
+			cfg.upload_slots = (int)n;
 			break;
 		case 'D':
 			if (optarg[0] != '/') {

@@ -71,6 +71,7 @@ sup_init(struct sup *sup, const struct sup_config *cfg, char *err,
 	sup->cfg = *cfg;
 	sup->upload_limit = cfg->upload_limit;
 	sup->download_limit = cfg->download_limit;
+	sup->upload_slots = cfg->upload_slots;
 	sup->max_active_downloads = cfg->max_active_downloads;
 	done_script_set(cfg->done_script);
 	sup->games_fd = -1;
@@ -252,7 +253,10 @@ conn_sup(struct msgconn *c)
 	return c->arg;
 }
 
-/* The speed limits, to the transfer worker (at its start, and live). */
+/*
+ * The speed limits and the upload slots, to the transfer worker (at its
+ * start, and live).
+ */
 int
 sup_send_limits(struct sup *sup)
 {
@@ -260,7 +264,7 @@ sup_send_limits(struct sup *sup)
 
 	lim.upload = sup->upload_limit;
 	lim.download = sup->download_limit;
-	lim.upload_slots = 0;
+	lim.upload_slots = (uint64_t)sup->upload_slots;
 	return msg_send_xfer_limits(sup_link(sup, PROC_TRANSFER), &lim);
 }
 

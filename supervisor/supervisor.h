@@ -54,6 +54,7 @@ struct sup_config {
 	const char	*done_script;	/* run as downloads and installs end */
 	uint64_t	 upload_limit;	/* bytes a second; 0: none */
 	uint64_t	 download_limit;
+	int		 upload_slots;	/* peers uploaded to at once; 0: any */
 	int		 max_active_downloads;	/* 0: no queue */
 	int		 redial;	/* dial remembered peers at start */
 	int		 peer_exchange;	/* tell and dial linked peers */
@@ -176,6 +177,7 @@ struct sup {
 	struct redial		*redial;	/* NULL when off */
 	uint64_t		 upload_limit;	/* now: the config's, or live */
 	uint64_t		 download_limit;
+	int			 upload_slots;	/* 0: any */
 	int			 max_active_downloads;	/* 0: no queue */
 	ev_timer		 queue_timer;
 	/* traffic.c: bytes to and from each peer, and the rates */
