@@ -325,7 +325,7 @@ def _frame_types(data: bytes) -> list[int]:
 
 XFER_PROTO = 5  # transfer links: manifests, checked stream entries, tickets, swarm pieces
 PEER_PROTO = 4  # hellos: the peer proves its key (2), signed catalogs (3), swarm (4)
-PIECE_SIZE = 4 << 20  # what our peers hash a piece of
+PIECE_SIZE = 1 << 20  # what our peers hash a piece of
 HELLO_CONTEXT = b"lanspread peer hello v2\0"
 
 
