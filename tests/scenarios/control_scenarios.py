@@ -458,10 +458,11 @@ def x6_daemon_driven_by_lanspreadctl(sc: Scenario) -> str:
         if _ctl(sc, sock, "frobnicate").returncode != 2:
             raise ScenarioError("a usage error must exit 2")
         res = _ctl(sc, sock, "limit", "upload", "10MiB", "download", "400mbit")
-        if res.returncode != 0 or res.stdout != "upload limit: 10.0 MiB/s\ndownload limit: 47.7 MiB/s\n":
+        if res.returncode != 0 or res.stdout != ("upload limit: 10.0 MiB/s\ndownload limit: 47.7 MiB/s\n"
+                                                 "upload slots: no cap\n"):
             raise ScenarioError(f"limit answered {res.returncode} {res.stdout!r} {res.stderr!r}")
         res = _ctl(sc, sock, "limit", "upload", "none", "download", "none")
-        if res.returncode != 0 or res.stdout != "upload limit: none\ndownload limit: none\n":
+        if res.returncode != 0 or res.stdout != "upload limit: none\ndownload limit: none\nupload slots: no cap\n":
             raise ScenarioError(f"limit none answered {res.returncode} {res.stdout!r}")
         res = _ctl(sc, sock, "queue")
         if res.returncode != 0 or res.stdout != "no download is queued\n":

@@ -24,7 +24,9 @@ from harness import (
     assert_no_active,
     assert_no_duplicate_chunks,
     assert_no_event_since,
+    CHUNK_SIZE,
     chunk_sources,
+    create_large_sparse_game,
     create_many_small_game,
     diff_game_dirs,
     event_name_in,
@@ -77,20 +79,14 @@ def download(client: Peer, game_id: str, timeout: float, what: str) -> tuple[dic
 # --------------------------------------------------------------------------
 
 
-def x50_trickling_source_dropped(sc: Scenario) -> str:
-    """A Python source lists the game like a real peer, then answers its
-    first chunk with the header and one byte every 3 s: never silent, so
-    the stall timer never fires. The progress floor drops it
-    (download-source-dropped, "too slow"), its chunks go to the real
-    source, and the download finishes, byte-exact, within 60 s."""
-    game_id = "coh"
-    real_dir = sc.fixture_root / "x50-real"
-    create_many_small_game(real_dir / game_id)
-    root = real_dir / game_id
+def _trickler(sc: Scenario, name: str, ip: str, root: Path, game_id: str) -> tuple[FakePeer, dict[str, Any]]:
+    """A Python source that lists the game like a real peer, then answers
+    its first chunk with the header and one byte every 3 s: never silent,
+    so the stall timer never fires."""
     files = servable_files(root)
     version = CATALOG_VERSIONS[game_id]
-    trickler = fake_source(sc, "x50-trickler", "127.0.0.250", game_id, files)
-    trickled = {"bytes": 0, "first": 0.0}
+    trickler = fake_source(sc, name, ip, game_id, files)
+    trickled: dict[str, Any] = {"bytes": 0, "first": 0.0}
 
     def on_files(conn: socket.socket, body: dict[str, Any]) -> None:
         trickler.send(conn, frame(T("PEER_FILES"), manifest_body(body.get("game_id"), version, files)))
@@ -111,10 +107,26 @@ def x50_trickling_source_dropped(sc: Scenario) -> str:
                 trickled["bytes"] += 1
                 time.sleep(3.0)
 
-        threading.Thread(target=trickle, name="x50-trickle", daemon=True).start()
+        threading.Thread(target=trickle, name=f"{name}-trickle", daemon=True).start()
 
     trickler.on_files = on_files
     trickler.on_chunk = on_chunk
+    return trickler, trickled
+
+
+def x50_trickling_source_dropped(sc: Scenario) -> str:
+    """A source trickling one byte every 3 s. Beside a real source, what
+    it owes is asked again of the real one (the endgame) and the download
+    finishes at once, byte-exact, every chunk from the real source, the
+    trickler never asked twice. Alone, the progress floor drops it
+    (download-source-dropped, "too slow") and the download ends."""
+    game_id = "coh"
+    real_dir = sc.fixture_root / "x50-real"
+    create_many_small_game(real_dir / game_id)
+    root = real_dir / game_id
+    version = CATALOG_VERSIONS[game_id]
+    trickler, trickled = _trickler(sc, "x50-trickler", "127.0.0.250", root, game_id)
+    lone_trickler, lone_trickled = _trickler(sc, "x50-lone-trickler", "127.0.1.250", root, game_id)
     try:
         real = sc.peer("x50-real", games_dir=real_dir)
         client = sc.peer("x50-client")
@@ -127,12 +139,8 @@ def x50_trickling_source_dropped(sc: Scenario) -> str:
             raise ScenarioError(f"the download ended with {ended}")
         if not trickled["first"]:
             raise ScenarioError("the client never asked the trickler for a chunk (nothing was tested)")
-        drops = drops_of(client, game_id, trickler.addr, start)
-        if len(drops) != 1 or "too slow" not in drops[0].get("reason", ""):
-            raise ScenarioError(f"the trickler was not dropped once as too slow: {drops}")
-        closed = poll(lambda: trickler.seen("transfer link closed"), timeout=5, interval=0.1,
-                      what="the client kept the trickler's transfer link open")
-        dropped_after = closed[0][0] - trickled["first"]
+        if took >= 9.0:
+            raise ScenarioError(f"the download took {took:.1f}s: it waited for the trickler")
         if trickler.seen("a request while trickling"):
             raise ScenarioError("the client asked the trickler for more while its chunk was owed")
         sources = chunk_sources(client, game_id)
@@ -142,12 +150,32 @@ def x50_trickling_source_dropped(sc: Scenario) -> str:
         assert_no_event_since(client, start, "download-failed", game_id)
         diff_game_dirs(root, client.host_games_dir / game_id)
         wait_no_active(client, game_id)
+        # Alone, nobody else has what it owes: the floor must drop it.
+        lone = sc.peer("x50-lone")
+        lone.send({"cmd": "connect", "addr": lone_trickler.addr})
+        lone.send({"cmd": "wait-peers", "count": 1, "timeout_ms": 10000})
+        wait_remote_game(lone, game_id, peer_count=1, version=version)
+        ended, lone_took, start = download(lone, game_id, 60, "the trickled download's end (within 60 s)")
+        if ended.get("event") == "download-finished":
+            raise ScenarioError("a download from a trickler alone finished")
+        drops = drops_of(lone, game_id, lone_trickler.addr, start)
+        if len(drops) != 1 or "too slow" not in drops[0].get("reason", ""):
+            raise ScenarioError(f"the trickler was not dropped once as too slow: {drops}")
+        closed = poll(lambda: lone_trickler.seen("transfer link closed"), timeout=5, interval=0.1,
+                      what="the client kept the trickler's transfer link open")
+        dropped_after = closed[0][0] - lone_trickled["first"]
+        if not 9.0 <= dropped_after <= 25.0:
+            raise ScenarioError(f"the trickler was dropped {dropped_after:.1f}s after its request; expected 10-20 s")
+        if lone_trickler.seen("a request while trickling"):
+            raise ScenarioError("the client asked the lone trickler for more while its chunk was owed")
         return (
-            f"trickler ({trickled['bytes']} bytes, one per 3 s) dropped {dropped_after:.1f}s after its chunk "
-            f"request ({drops[0]['reason']}); download finished in {took:.1f}s from the real source, diff exact"
+            f"beside a real source: finished in {took:.1f}s, every chunk from it, diff exact; alone: the trickler "
+            f"({lone_trickled['bytes']} bytes, one per 3 s) dropped {dropped_after:.1f}s after its request "
+            f"({drops[0]['reason']}), then {ended['event']}"
         )
     finally:
         trickler.close()
+        lone_trickler.close()
 
 
 # --------------------------------------------------------------------------
@@ -387,84 +415,45 @@ def x53_unfinished_file_list_dropped(sc: Scenario) -> str:
 
 
 def x54_idle_source_dialled_again(sc: Scenario) -> str:
-    """Two sources of a game of two 16 MiB files: the real peer sends its
-    file at once and then idles, and its server closes the idle link
-    after 30 s; a Python source sends its file at 256 KiB/s (four times
-    the floor) for 40 s, then nothing. The Python one is dropped at the
-    floor's next window; its chunk goes to the real source, which is
-    dialled again, and the download finishes byte-exact."""
-    game_id = "coh"
-    version = CATALOG_VERSIONS[game_id]
-    real_dir = sc.fixture_root / "x54-real"
-    root = real_dir / game_id
-    root.mkdir(parents=True)
-    for name in ("a.bin", "b.bin"):
-        seed = hashlib.sha256(name.encode()).digest()
-        (root / name).write_bytes(seed * (16 * 1024 * 1024 // len(seed)))
-    (root / "version.ini").write_text(version, encoding="utf-8")
-    files = servable_files(root)
-    slow = fake_source(sc, "x54-slow", "127.0.0.250", game_id, files)
-    sent = {"bytes": 0, "first": 0.0}
-
-    def on_files(conn: socket.socket, body: dict[str, Any]) -> None:
-        slow.send(conn, frame(T("PEER_FILES"), manifest_body(body.get("game_id"), version, files)))
-
-    def on_chunk(conn: socket.socket, body: dict[str, Any]) -> None:
-        if sent["first"]:
-            slow.note("a second request")
-            return
-        sent["first"] = time.monotonic()
-        data = (root / body["path"]).read_bytes()[body["offset"]: body["offset"] + body["length"]]
-
-        def dribble() -> None:
-            if not slow.send(conn, frame(T("PEER_CHUNK"), dict(body))):
-                return
-            step = 32 * 1024
-            while time.monotonic() - sent["first"] < 40.0 and sent["bytes"] + step < len(data):
-                if not slow.send(conn, data[sent["bytes"]: sent["bytes"] + step]):
-                    return
-                sent["bytes"] += step
-                time.sleep(0.125)
-
-        threading.Thread(target=dribble, name="x54-dribble", daemon=True).start()
-
-    slow.on_files = on_files
-    slow.on_chunk = on_chunk
-    try:
-        real = sc.peer("x54-real", games_dir=real_dir)
-        client = sc.peer("x54-client")
-        client.send({"cmd": "connect", "addr": slow.addr})
-        client.connect_to(real)
-        client.send({"cmd": "wait-peers", "count": 2, "timeout_ms": 10000})
-        wait_remote_game(client, game_id, peer_count=2, version=version)
-        ended, took, start = download(client, game_id, 90, "the download's end")
+    """Two downloads from one source, capped at 10 MiB/s: a 384 MiB game,
+    then a small one. Downloads from one peer go in the order they began,
+    so the small one lists its files and waits; its link idles past the
+    source's 30 s timeout and closes. When the big one is done, the small
+    one's source is dialled again and it finishes, byte-exact, after it."""
+    big, small = "bf1942", "coh"
+    games = sc.fixture_root / "x54-real"
+    create_large_sparse_game(games / big, size=3 * CHUNK_SIZE)
+    create_many_small_game(games / small)
+    real = sc.peer("x54-real", games_dir=games, extra_args=["--upload-limit", "10MiB"])
+    client = sc.peer("x54-client")
+    client.connect_to(real)
+    for game in (big, small):
+        wait_remote_game(client, game, peer_count=1, version=CATALOG_VERSIONS[game], timeout=60)
+    waiter = client.mark()
+    began = time.monotonic()
+    client.send({"cmd": "download", "game_id": big, "install": False})
+    client.send({"cmd": "download", "game_id": small, "install": False})
+    first = client.wait_for(event_name_in(TERMINAL, big), timeout=120, description="the big download's end", waiter=waiter)
+    second = client.wait_for(event_name_in(TERMINAL, small), timeout=60, description="the small download's end", waiter=waiter)
+    took = time.monotonic() - began
+    for ended in (first, second):
         if ended.get("event") != "download-finished":
-            raise ScenarioError(f"the download ended with {ended}")
-        if not sent["first"]:
-            raise ScenarioError("the client never asked the slow source for a chunk (nothing was tested)")
-        if took < 40.0:
-            raise ScenarioError(f"the download finished in {took:.1f}s, before the slow source stopped (nothing was tested)")
-        drops = drops_of(client, game_id, slow.addr, start)
-        if len(drops) != 1:
-            raise ScenarioError(f"the slow source was not dropped once: {drops}")
-        real_drops = drops_of(client, game_id, real.ready_addr, start)
-        if real_drops:
-            raise ScenarioError(f"the real source was dropped: {real_drops}")
-        sources = chunk_sources(client, game_id)
-        if sources != {real.ready_addr}:
-            raise ScenarioError(f"chunks came from {sources}; expected only {real.ready_addr}")
-        assert client.log_path is not None
-        if f"source {real.ready_addr} for {game_id}: dialled again" not in client.log_path.read_text(errors="replace"):
-            raise ScenarioError("the real source's link never closed while idle, or it was not dialled again (nothing was tested)")
-        diff_game_dirs(root, client.host_games_dir / game_id)
-        wait_no_active(client, game_id)
-        return (
-            f"slow source sent {sent['bytes']} bytes in 40 s, then nothing: dropped ({drops[0]['reason']}); "
-            f"the real source, idle past its 30 s link timeout, was dialled again and sent the rest; "
-            f"finished in {took:.1f}s, diff exact"
-        )
-    finally:
-        slow.close()
+            raise ScenarioError(f"a download ended with {ended}")
+    if took < 31.0:
+        raise ScenarioError(f"both finished in {took:.1f}s, before the idle link could close (nothing was tested)")
+    assert client.log_path is not None
+    log = client.log_path.read_text(errors="replace")
+    for words in (f"source {real.ready_addr} for {small}: its idle link closed",
+                  f"source {real.ready_addr} for {small}: dialled again"):
+        if words not in log:
+            raise ScenarioError(f"the client's log lacks {words!r} (nothing was tested)")
+    if drops_of(client, small, real.ready_addr, waiter.seen - 1):
+        raise ScenarioError("the idle source was dropped rather than dialled again")
+    for game in (big, small):
+        diff_game_dirs(games / game, client.host_games_dir / game)
+    wait_no_active(client, small)
+    return (f"{small} waited behind {big}; its idle link closed and its source was dialled again; "
+            f"both byte-exact, in order, in {took:.1f}s")
 
 
 DOWNLOAD_END_SCENARIOS = [

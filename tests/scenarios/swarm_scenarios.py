@@ -308,7 +308,53 @@ def x91_swarm_serving(sc: Scenario) -> str:
     return f"{first}. {second}"
 
 
+# --------------------------------------------------------------------------
+# X92: a source that appears during a download is used at once
+# --------------------------------------------------------------------------
+
+
+def x92_source_joins_running_download(sc: Scenario) -> str:
+    """A download from one capped source (32 MiB/s, 384 MiB: 12 s alone);
+    two seconds in, a second peer with the game links to the receiver: it
+    joins the running download at once (no restart), serves part of it,
+    and the download ends byte-exact well before the first source alone
+    could have finished it."""
+    game, version = "bf1942", CATALOG_VERSIONS["bf1942"]
+    games = sc.fixture_root / "x92"
+    create_large_sparse_game(games / game, size=3 * CHUNK_SIZE)
+    slow = sc.peer("x92-slow", games_dir=games, extra_args=["--upload-limit", "32MiB"])
+    late = sc.peer("x92-late", games_dir=games)
+    client = sc.peer("x92-client")
+    connect_many(client, [slow])
+    wait_remote_game(client, game, peer_count=1, version=version, timeout=60)
+    mark = client.mark()
+    started = time.monotonic()
+    client.send({"cmd": "download", "game_id": game, "install": False})
+    time.sleep(2.0)
+    connect_many(client, [late])
+    client.wait_for(lambda item: item.get("event") in ("download-finished", "download-failed", "download-peers-gone")
+                    and (item.get("data") or {}).get("game_id") == game,
+                    timeout=60, description="download end", waiter=mark)
+    took = time.monotonic() - started
+    ended = [item for item in client.items(0) if (item.get("data") or {}).get("game_id") == game
+             and item.get("event") in ("download-finished", "download-failed", "download-peers-gone")]
+    if ended[-1]["event"] != "download-finished":
+        raise ScenarioError(f"the download did not finish: {ended[-1]}")
+    diff_game_dirs(games / game, client.host_games_dir / game)
+    log = client.log_path.read_text(errors="replace") if client.log_path is not None else ""
+    if f"source {late.ready_addr} joins the download of {game}" not in log:
+        raise ScenarioError("the late source never joined the running download")
+    late_id = late.status().get("peer_id")
+    got = poll(lambda: next((p.get("bytes_received", 0) for p in client.list_peers()
+                             if p.get("peer_id") == late_id and p.get("bytes_received", 0) > 0), None),
+               timeout=5, what="bytes received from the late source")
+    if took >= 11.0:
+        raise ScenarioError(f"the download took {took:.1f} s: the late source did not speed it up")
+    return f"the late source joined and sent {got >> 20} MiB; byte-exact in {took:.1f} s (12 s from the capped one alone)"
+
+
 SWARM_SCENARIOS = [
     ("X90-swarm-told", x90_downloading_peer_tells),
     ("X91-swarm-serving", x91_swarm_serving),
+    ("X92-source-joins", x92_source_joins_running_download),
 ]
