@@ -878,6 +878,9 @@ sup_dispatch_install(struct msgconn *c, struct msg *m)
 			    "play answers with INST_PLAYED");
 			break;
 		}
+		/* The worker logged it; no operation waits for it. */
+		if (u.done.op == INST_OP_GROUP)
+			return;
 		op_install_ended(sup, u.done.game_id, u.done.op, NULL);
 		return;
 	case MSG_INST_FAILED:
@@ -886,6 +889,9 @@ sup_dispatch_install(struct msgconn *c, struct msg *m)
 		if (u.failed.op == INST_OP_PLAY)
 			play_answered(sup, u.failed.game_id, NULL,
 			    u.failed.error);
+		else if (u.failed.op == INST_OP_GROUP)
+			log_warnx("%s: local/ keeps its modes: %s",
+			    u.failed.game_id, u.failed.error);
 		else
 			op_install_ended(sup, u.failed.game_id, u.failed.op,
 			    u.failed.error);

@@ -1436,13 +1436,28 @@ def _tree_modes(root: Path) -> dict[str, tuple[int, int]]:
     return out
 
 
+def _not_shared(tree: dict[str, tuple[int, int]], gid: int) -> list[str]:
+    """The entries of a _tree_modes() that are not the players': gid,
+    folders 2775, files 664 (775 executable), none world-writable."""
+    import stat
+    wrong = []
+    for rel, (mode, fgid) in tree.items():
+        perm = stat.S_IMODE(mode)
+        want = 0o2775 if stat.S_ISDIR(mode) else (0o775 if perm & 0o111 else 0o664)
+        if fgid != gid or perm != want or perm & 0o002:
+            wrong.append(f"{rel} {perm:o} gid {fgid}")
+    return wrong
+
+
 def x85_games_group(sc: Scenario) -> str:
     """games_group names a group created here: an installed game's local/
     and the settings play writes have that gid and group-write, folders
     2775 (setgid), files 664, nothing world-writable; the archives and
-    version.ini keep their mode and group. Without games_group an install
-    is as before. lanspreadd -n, and a start, with a missing group say
-    games_group "NAME": no such group."""
+    version.ini keep their mode and group. A game stream-installed from
+    another peer gets the same, applied by the install worker once the
+    stream is in. Without games_group an install is as before.
+    lanspreadd -n, and a start, with a missing group say games_group
+    "NAME": no such group."""
     import grp
     import stat
     group = f"lsx85-{os.getpid()}"
@@ -1499,12 +1514,7 @@ def x85_games_group(sc: Scenario) -> str:
                 raise ScenarioError(f"{daemon.name}: play css: {res.stdout}{res.stderr}")
         local = shared_games / "css" / "local"
         tree = _tree_modes(local)
-        wrong = []
-        for rel, (mode, fgid) in tree.items():
-            perm = stat.S_IMODE(mode)
-            want = 0o2775 if stat.S_ISDIR(mode) else (0o775 if perm & 0o111 else 0o664)
-            if fgid != gid or perm != want or perm & 0o002:
-                wrong.append(f"{rel} {perm:o} gid {fgid}")
+        wrong = _not_shared(tree, gid)
         if wrong or len(tree) < 8:
             raise ScenarioError(f"with games_group {group} (gid {gid}), local/ has {wrong or tree}")
         after = {p.name: (p.stat().st_mode, p.stat().st_gid) for p in (shared_games / "css").iterdir()
@@ -1516,12 +1526,32 @@ def x85_games_group(sc: Scenario) -> str:
                  if fgid == gid or stat.S_IMODE(mode) not in ((0o755,) if stat.S_ISDIR(mode) else (0o644,))]
         if wrong or set(plain_tree) != set(tree):
             raise ScenarioError(f"without games_group, local/ has {wrong or plain_tree}")
+
+        # A streamed install: the transfer worker writes local/, the
+        # install worker gives it the group once the stream is in.
+        source_games = sc.fixture_root / "x85-source"
+        copy_game("cnctw", source_games, version="20160128")
+        source = sc.peer("x85-source", games_dir=source_games)
+        res = shared.ctl("connect", source.ready_addr or "")
+        if res.returncode != 0:
+            raise ScenarioError(f"connect to the source: {res.stdout}{res.stderr}")
+        poll(lambda: "cnctw" in shared.ctl("games").stdout, timeout=20, what="the shared daemon never saw cnctw")
+        res = shared.ctl("stream-install", "cnctw")
+        if res.returncode != 0:
+            raise ScenarioError(f"stream-install cnctw: {res.stdout}{res.stderr}")
+        streamed = shared_games / "cnctw" / "local"
+        stream_tree = poll(lambda: (lambda t: t if len(t) >= 3 and not _not_shared(t, gid) else None)(
+            _tree_modes(streamed)), timeout=20,
+            what=lambda: f"stream-installed local/ is not the group's: {_not_shared(_tree_modes(streamed), gid)}")
+        if (shared_games / "cnctw" / "version.ini").exists():
+            raise ScenarioError("a streamed install wrote version.ini")
     finally:
         _stop_all(daemons)
         subprocess.run(["groupdel", group], capture_output=True)
     return (f"games_group {group}: {len(tree)} entries of local/ (play's settings too) gid {gid}, folders 2775, "
-            f"files 664, none world-writable; archives and version.ini as they were; without it 755/644 as "
-            f"before; -n and a start with a missing group: {want_msg}")
+            f"files 664, none world-writable; archives and version.ini as they were; stream-installed cnctw: "
+            f"{len(stream_tree)} entries the same; without it 755/644 as before; -n and a start with a missing "
+            f"group: {want_msg}")
 
 
 CONTROL_SCENARIOS = [
