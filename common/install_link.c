@@ -7,6 +7,7 @@ const char *const inst_op_names[INST_OP_MAX] = {
 	[INST_OP_INSTALL] = "install",
 	[INST_OP_UNINSTALL] = "uninstall",
 	[INST_OP_PLAY] = "play",
+	[INST_OP_GROUP] = "group",
 };
 
 enum unrar_mode

@@ -10,10 +10,11 @@ enum inst_op {
 	INST_OP_INSTALL,
 	INST_OP_UNINSTALL,
 	INST_OP_PLAY,
+	INST_OP_GROUP,		/* games_group for a streamed install */
 	INST_OP_MAX
 };
 
-/* "install", "uninstall", "play", for logs. */
+/* "install", "uninstall", "play", "group", for logs. */
 extern const char *const inst_op_names[INST_OP_MAX];
 
 enum unrar_mode {

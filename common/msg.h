@@ -85,6 +85,7 @@ enum msg_type {
 	MSG_INST_FAILED,		/* i->s */
 	MSG_INST_PLAYED,		/* i->s the first-play outcome */
 	MSG_INST_PROGRESS,		/* i->s */
+	MSG_INST_GROUP,			/* s->i games_group on streamed local/ */
 
 	MSG_WEB_HELLO = 400,		/* s->w fd: serve HTTP on this listener */
 	MSG_WEB_READY,			/* w->s serving */

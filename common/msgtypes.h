@@ -570,6 +570,7 @@ struct piece_have {
 	X(inst_failed,		inst_failed,	MSG_INST_FAILED)	\
 	X(inst_played,		inst_played,	MSG_INST_PLAYED)	\
 	X(inst_progress,	progress,	MSG_INST_PROGRESS)	\
+	X(inst_group,		game_ref,	MSG_INST_GROUP)		\
 	X(web_hello,		web_hello,	MSG_WEB_HELLO)		\
 	X(web_failed,		error_text,	MSG_WEB_FAILED)		\
 	X(web_command,		web_line,	MSG_WEB_COMMAND)	\

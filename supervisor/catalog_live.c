@@ -238,6 +238,7 @@ sup_reload(struct sup *sup, struct catalog_changes *ch, char *err,
 	catalog_apply(sup, &fresh, source, ch);
 	sup_share_catalog(sup);
 	catalog_sync_kick(sup);
+	sup_reload_limits(sup, &was, &live);
 	return 0;
 }
 

@@ -953,6 +953,7 @@ cmd_limit(struct cmd_ctx *x)
 	struct sup	*sup = x->sup;
 	uint64_t	 up = sup->upload_limit, down = sup->download_limit;
 	int		 slots = sup->upload_slots;
+	int		 max_active = sup->max_active_downloads, changed;
 	json_t		*max = json_object_get(x->req, "max_active_downloads");
 	json_t		*js = json_object_get(x->req, "upload_slots");
 
@@ -976,23 +977,19 @@ cmd_limit(struct cmd_ctx *x)
 			    "max_active_downloads (0 for no limit, to 1000)");
 			return;
 		}
-		sup->max_active_downloads = (int)json_integer_value(max);
-		queue_kick(sup);
+		max_active = (int)json_integer_value(max);
 	}
-	if (up != sup->upload_limit || down != sup->download_limit ||
-	    slots != sup->upload_slots) {
-		sup->upload_limit = up;
-		sup->download_limit = down;
-		sup->upload_slots = slots;
-		if (sup_send_limits(sup) == -1) {
-			control_error(x->client, x->id,
-			    "the transfer worker is unavailable");
-			return;
-		}
+	changed = up != sup->upload_limit || down != sup->download_limit ||
+	    slots != sup->upload_slots;
+	if (sup_set_limits(sup, up, down, slots, max_active) == -1) {
+		control_error(x->client, x->id,
+		    "the transfer worker is unavailable");
+		return;
+	}
+	if (changed)
 		log_info("limits set: upload %llu, download %llu bytes a "
 		    "second, upload slots %d", (unsigned long long)up,
 		    (unsigned long long)down, slots);
-	}
 	reply(x, limits_status(sup));
 }
 
@@ -1004,7 +1001,7 @@ cmd_reload(struct cmd_ctx *x)
 	char		 err[512];
 
 	if (sup_reload(x->sup, &ch, err, sizeof(err)) == -1) {
-		control_error(x->client, x->id, "%s; the running catalog stays",
+		control_error(x->client, x->id, "%s; the running configuration stays",
 		    err);
 		return;
 	}

@@ -195,6 +195,7 @@ struct reread {
 	const struct flag	*flags;
 	int			 nflags;
 	struct daemon_config	 running;
+	struct daemon_config	 told;	/* as last read: changes said once */
 };
 
 static int
@@ -215,16 +216,57 @@ config_read(struct daemon_config *dc, const char *conf, int conf_given,
 	return 0;
 }
 
+/* The keys that only a restart applies. */
+static const char *const restart_keys[] = {
+	"name", "games_dir", "state_dir", "listen", "unrar", "control_socket",
+	"user", "group", "games_group", "mdns", "net_user",
+	"sandbox_optional", "peers", "redial", "peer_exchange", "done_script",
+	"web_listen", "web_token"
+};
+
+static int
+key_differs(const struct daemon_config *a, const struct daemon_config *b,
+    const char *key)
+{
+#define STR_KEY(f)	if (strcmp(key, #f) == 0)			\
+		return strcmp(a->f, b->f) != 0
+#define INT_KEY(f)	if (strcmp(key, #f) == 0)			\
+		return a->f != b->f
+	STR_KEY(name);
+	STR_KEY(games_dir);
+	STR_KEY(state_dir);
+	STR_KEY(listen);
+	STR_KEY(control_socket);
+	STR_KEY(user);
+	STR_KEY(group);
+	STR_KEY(games_group);
+	STR_KEY(net_user);
+	STR_KEY(peers);
+	STR_KEY(done_script);
+	STR_KEY(web_listen);
+	STR_KEY(web_token);
+	INT_KEY(mdns);
+	INT_KEY(sandbox_optional);
+	INT_KEY(redial);
+	INT_KEY(peer_exchange);
+#undef STR_KEY
+#undef INT_KEY
+	if (strcmp(key, "unrar") == 0)
+		return a->unrar != b->unrar ||
+		    strcmp(a->unrar_path, b->unrar_path) != 0;
+	return 0;
+}
+
 /*
  * SIGHUP: the live keys come from the file read again; a key that only a
- * restart can change is named in the log, so nobody waits for it.
+ * restart can change is named in the log, once, so nobody waits for it.
  */
 static int
 reread_config(void *arg, struct sup_live *live, char *err, size_t errsz)
 {
 	struct reread	*rr = arg;
 	struct daemon_config dc;
-	const struct daemon_config *was = &rr->running;
+	size_t		 i;
 
 	if (config_read(&dc, rr->conf, rr->conf_given, rr->flags, rr->nflags,
 	    err, errsz) == -1)
@@ -237,27 +279,16 @@ reread_config(void *arg, struct sup_live *live, char *err, size_t errsz)
 	if (live->trusts && catalog_key_parse(dc.catalog_trust,
 	    live->trust) == -1)
 		return seterr(err, errsz, "catalog_trust: not a key");
-#define RESTART_KEY(key, changed)					\
-	if (changed)							\
-		log_warnx("%s: %s changed; it takes effect at the next "	\
-		    "restart", rr->conf, key)
-	RESTART_KEY("name", strcmp(dc.name, was->name) != 0);
-	RESTART_KEY("games_dir", strcmp(dc.games_dir, was->games_dir) != 0);
-	RESTART_KEY("state_dir", strcmp(dc.state_dir, was->state_dir) != 0);
-	RESTART_KEY("listen", strcmp(dc.listen, was->listen) != 0);
-	RESTART_KEY("unrar", dc.unrar != was->unrar ||
-	    strcmp(dc.unrar_path, was->unrar_path) != 0);
-	RESTART_KEY("control_socket", strcmp(dc.control_socket,
-	    was->control_socket) != 0);
-	RESTART_KEY("user", strcmp(dc.user, was->user) != 0);
-	RESTART_KEY("group", strcmp(dc.group, was->group) != 0);
-	RESTART_KEY("games_group", strcmp(dc.games_group,
-	    was->games_group) != 0);
-	RESTART_KEY("mdns", dc.mdns != was->mdns);
-	RESTART_KEY("net_user", strcmp(dc.net_user, was->net_user) != 0);
-	RESTART_KEY("sandbox_optional", dc.sandbox_optional !=
-	    was->sandbox_optional);
-#undef RESTART_KEY
+	live->upload_limit = dc.upload_limit;
+	live->download_limit = dc.download_limit;
+	live->upload_slots = dc.upload_slots;
+	live->max_active_downloads = dc.max_active_downloads;
+	for (i = 0; i < sizeof(restart_keys) / sizeof(restart_keys[0]); i++)
+		if (key_differs(&dc, &rr->running, restart_keys[i]) &&
+		    key_differs(&dc, &rr->told, restart_keys[i]))
+			log_warnx("%s: %s changed; it takes effect at the next "
+			    "restart", rr->conf, restart_keys[i]);
+	rr->told = dc;
 	return 0;
 }
 
@@ -375,6 +406,7 @@ main(int argc, char *argv[])
 	rr.flags = flags;
 	rr.nflags = nflags;
 	rr.running = dc;
+	rr.told = dc;
 	cfg.reread = reread_config;
 	cfg.reread_arg = &rr;
 	cfg.web_listen = dc.web_listen[0] != '\0' ? dc.web_listen : NULL;

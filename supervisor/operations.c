@@ -195,6 +195,23 @@ throughput(const struct xfer_done *done)
 	    done->bytes * 8 / 1e6 / secs, "chunks", (json_int_t)done->chunks);
 }
 
+/*
+ * The transfer worker wrote a streamed local/ and may not chown: the
+ * install worker gives it games_group, as it does an install it made.
+ */
+static void
+stream_games_group(struct sup *sup, const char *game_id)
+{
+	struct game_ref	 ref;
+
+	if (sup->cfg.games_gid == (gid_t)-1)
+		return;
+	snprintf(ref.game_id, sizeof(ref.game_id), "%s", game_id);
+	if (msg_send_inst_group(sup_link(sup, PROC_INSTALL), &ref) == -1)
+		log_warnx("%s: local/ keeps its modes: the install worker is "
+		    "unavailable", game_id);
+}
+
 /* A download (or stream) finished: the operation moves on, then the event. */
 void
 op_download_done(struct sup *sup, struct operation *op,
@@ -211,6 +228,7 @@ op_download_done(struct sup *sup, struct operation *op,
 		sup_op_remove(sup, op);
 		control_event("install-finished", json_pack("{s:s}",
 		    "game_id", game_id));
+		stream_games_group(sup, game_id);
 		return;
 	}
 	if (op->install_after) {

@@ -18,6 +18,7 @@
 
 #include "common/gamelist.h"
 #include "common/log.h"
+#include "common/rate.h"
 #include "supervisor/keyfile.h"
 #include "supervisor/supervisor.h"
 
@@ -73,6 +74,10 @@ sup_init(struct sup *sup, const struct sup_config *cfg, char *err,
 	sup->download_limit = cfg->download_limit;
 	sup->upload_slots = cfg->upload_slots;
 	sup->max_active_downloads = cfg->max_active_downloads;
+	sup->live.upload_limit = cfg->upload_limit;
+	sup->live.download_limit = cfg->download_limit;
+	sup->live.upload_slots = cfg->upload_slots;
+	sup->live.max_active_downloads = cfg->max_active_downloads;
 	done_script_set(cfg->done_script);
 	sup->games_fd = -1;
 	sup->web_fd = -1;
@@ -266,6 +271,72 @@ sup_send_limits(struct sup *sup)
 	lim.download = sup->download_limit;
 	lim.upload_slots = (uint64_t)sup->upload_slots;
 	return msg_send_xfer_limits(sup_link(sup, PROC_TRANSFER), &lim);
+}
+
+/*
+ * The limits now, from the limit command or a reload: the queue starts
+ * what it may, the transfer worker hears the rest. -1 when it cannot.
+ */
+int
+sup_set_limits(struct sup *sup, uint64_t up, uint64_t down, int slots,
+    int max_active)
+{
+	if (max_active != sup->max_active_downloads) {
+		sup->max_active_downloads = max_active;
+		queue_kick(sup);
+	}
+	if (up == sup->upload_limit && down == sup->download_limit &&
+	    slots == sup->upload_slots)
+		return 0;
+	sup->upload_limit = up;
+	sup->download_limit = down;
+	sup->upload_slots = slots;
+	return sup_send_limits(sup);
+}
+
+/*
+ * A reload: a limit whose key changed in the file takes the file's value;
+ * one the file left alone keeps what the limit command may have set.
+ */
+void
+sup_reload_limits(struct sup *sup, const struct sup_live *was,
+    const struct sup_live *now)
+{
+	uint64_t	 up = sup->upload_limit, down = sup->download_limit;
+	int		 slots = sup->upload_slots;
+	int		 max_active = sup->max_active_downloads;
+	char		 a[32], b[32];
+
+	if (now->upload_limit != was->upload_limit && now->upload_limit !=
+	    up) {
+		rate_format(up, a, sizeof(a));
+		rate_format(now->upload_limit, b, sizeof(b));
+		log_info("reload: upload_limit %s -> %s", a, b);
+		up = now->upload_limit;
+	}
+	if (now->download_limit != was->download_limit &&
+	    now->download_limit != down) {
+		rate_format(down, a, sizeof(a));
+		rate_format(now->download_limit, b, sizeof(b));
+		log_info("reload: download_limit %s -> %s", a, b);
+		down = now->download_limit;
+	}
+	if (now->upload_slots != was->upload_slots && now->upload_slots !=
+	    slots) {
+		log_info("reload: upload_slots %d -> %d", slots,
+		    now->upload_slots);
+		slots = now->upload_slots;
+	}
+	if (now->max_active_downloads != was->max_active_downloads &&
+	    now->max_active_downloads != max_active) {
+		log_info("reload: max_active_downloads %d -> %d", max_active,
+		    now->max_active_downloads);
+		max_active = now->max_active_downloads;
+	}
+	/* A transfer worker that is down hears them when it starts again. */
+	if (sup_set_limits(sup, up, down, slots, max_active) == -1)
+		log_warnx("reload: the transfer worker is unavailable; it "
+		    "takes the limits when it starts again");
 }
 
 /* A worker that sends what it may not is killed, and restarted. */
@@ -807,6 +878,9 @@ sup_dispatch_install(struct msgconn *c, struct msg *m)
 			    "play answers with INST_PLAYED");
 			break;
 		}
+		/* The worker logged it; no operation waits for it. */
+		if (u.done.op == INST_OP_GROUP)
+			return;
 		op_install_ended(sup, u.done.game_id, u.done.op, NULL);
 		return;
 	case MSG_INST_FAILED:
@@ -815,6 +889,9 @@ sup_dispatch_install(struct msgconn *c, struct msg *m)
 		if (u.failed.op == INST_OP_PLAY)
 			play_answered(sup, u.failed.game_id, NULL,
 			    u.failed.error);
+		else if (u.failed.op == INST_OP_GROUP)
+			log_warnx("%s: local/ keeps its modes: %s",
+			    u.failed.game_id, u.failed.error);
 		else
 			op_install_ended(sup, u.failed.game_id, u.failed.op,
 			    u.failed.error);
@@ -1081,7 +1158,7 @@ signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 		log_info("SIGHUP: reloading, rescanning %s",
 		    sup->cfg.games_dir);
 		if (sup_reload(sup, &ch, err, sizeof(err)) == -1)
-			log_warnx("reload: %s; the running catalog stays",
+			log_warnx("reload: %s; the running configuration stays",
 			    err);
 		sup_rescan(sup);
 		return;

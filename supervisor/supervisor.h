@@ -28,6 +28,11 @@ struct sup_live {
 	char		 catalog_path[PATH_MAX];
 	int		 trusts;		/* catalog_trust is set */
 	unsigned char	 trust[CATALOG_KEY_SIZE];	/* its key */
+	/* The file's limits: a reload applies the ones that changed. */
+	uint64_t	 upload_limit;
+	uint64_t	 download_limit;
+	int		 upload_slots;
+	int		 max_active_downloads;
 };
 
 /*
@@ -292,6 +297,10 @@ struct msgconn *sup_link(struct sup *, enum proc_id);
 int	sup_rescan(struct sup *);
 int	sup_is_self_addr(struct sup *, const char *addr);
 int	sup_send_limits(struct sup *);
+int	sup_set_limits(struct sup *, uint64_t up, uint64_t down, int slots,
+	    int max_active);
+void	sup_reload_limits(struct sup *, const struct sup_live *was,
+	    const struct sup_live *now);
 
 /* operations.c: what each game is busy with, and how it ends */
 struct operation *sup_op_find(struct sup *, const char *game_id);

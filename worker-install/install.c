@@ -1,8 +1,9 @@
 /*
  * The install worker: extracts a game's archives into .local.installing
  * and commits by renaming it to local/; removes local/ on uninstall;
- * stamps first-play settings; and, for a peer's streamed install, turns
- * our archives into a stream of entries in a child process. Any failure
+ * stamps first-play settings; gives a streamed install games_group; and,
+ * for a peer's streamed install, turns our archives into a stream of
+ * entries in a child process. Any failure
  * removes the staging folder and leaves the game as it was.
  */
 #include <sys/prctl.h>
@@ -231,6 +232,32 @@ uninstall_game(struct install *inst, const char *game_id, char *err,
 	return 0;
 }
 
+/*
+ * In a job child: a streamed install's local/ (written by the transfer
+ * worker, which may not chown) becomes the players' as an install's is.
+ */
+static int
+group_game(struct install *inst, const char *game_id, char *err,
+    size_t errsz)
+{
+	int	 game_fd, rc;
+
+	if (inst->games_gid == (gid_t)-1) {
+		snprintf(err, errsz, "no games_group is set");
+		return -1;
+	}
+	if ((game_fd = open_game(inst, game_id)) == -1) {
+		snprintf(err, errsz, "no such game folder");
+		return -1;
+	}
+	if ((rc = games_group_share_tree(game_fd, LOCAL_DIR,
+	    inst->games_gid)) == -1)
+		snprintf(err, errsz, "cannot give local/ games_group: %s",
+		    strerror(errno));
+	close(game_fd);
+	return rc;
+}
+
 static struct job *
 job_find(struct install *inst, pid_t pid)
 {
@@ -330,9 +357,13 @@ job_start(struct install *inst, const char *game_id, enum inst_op op)
 			_exit(1);
 		close(p[0]);
 		err[0] = '\0';
-		rc = op == INST_OP_INSTALL ?
-		    install_game(inst, game_id, p[1], err, sizeof(err)) :
-		    uninstall_game(inst, game_id, err, sizeof(err));
+		if (op == INST_OP_INSTALL)
+			rc = install_game(inst, game_id, p[1], err,
+			    sizeof(err));
+		else if (op == INST_OP_GROUP)
+			rc = group_game(inst, game_id, err, sizeof(err));
+		else
+			rc = uninstall_game(inst, game_id, err, sizeof(err));
 		if (rc == -1) {
 			dprintf(p[1], "E %s\n", err);
 			log_warnx("%s %s: %s", inst_op_names[op], game_id,
@@ -359,7 +390,10 @@ job_done(struct install *inst, struct job *j, int status)
 	/* Whatever the child said last is in the pipe still. */
 	job_read_cb(inst->loop, &j->pio, 0);
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-		log_info("%sed %s", inst_op_names[j->op], j->game_id);
+		if (j->op == INST_OP_GROUP)
+			log_info("%s: local/ has games_group", j->game_id);
+		else
+			log_info("%sed %s", inst_op_names[j->op], j->game_id);
 		reply_done(inst, j->game_id, j->op);
 	} else {
 		if (j->error[0] == '\0')
@@ -591,6 +625,15 @@ install_dispatch_supervisor(struct msgconn *c, struct msg *m)
 			break;
 		}
 		do_stream_out(inst, stream.game_id, stream.fd);
+		return;
+	case MSG_INST_GROUP:
+		if (msg_recv_inst_group(m, &ref, why, sizeof(why)) == -1)
+			break;
+		if (!path_is_valid_game_id(ref.game_id)) {
+			snprintf(why, sizeof(why), "bad game id");
+			break;
+		}
+		job_start(inst, ref.game_id, INST_OP_GROUP);
 		return;
 	case MSG_INST_CLEANUP:
 		if (msg_recv_inst_cleanup(m, &ref, why, sizeof(why)) == -1)

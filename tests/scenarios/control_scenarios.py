@@ -1164,6 +1164,80 @@ def x86_upload_slots(sc: Scenario) -> str:
             "1025, abc, -1, \"2\", 1.5, null and 2000 refused naming upload_slots")
 
 
+# --------------------------------------------------------------------------
+# X88: a reload applies the limits in the config file
+# --------------------------------------------------------------------------
+
+
+def x88_reload_applies_limits(sc: Scenario) -> str:
+    """lanspreadd with upload_limit = 50MiB and upload_slots = 2: a file
+    with upload_slots = 2000 reloaded (SIGHUP) changes nothing and logs
+    why. The file changed to 100MiB, 4 slots and another listen, SIGHUP:
+    status.limits shows 100 MiB/s and 4, the log says "reload:
+    upload_limit 50.0 MiB/s -> 100.0 MiB/s" and that listen takes effect
+    at the next restart; a download limit set live stays, as its key did
+    not change. max_active_downloads = 1 and lanspreadctl reload: 1, and
+    the listen change is not logged again."""
+    base = "web_listen = no\n"
+    daemon = _PartyDaemon(sc, "x88", listen="127.0.0.88:0", extra=base + "upload_limit = 50MiB\nupload_slots = 2\n")
+    conf = daemon.conf.read_text(encoding="utf-8")
+    try:
+        daemon.wait_up()
+
+        def limits() -> dict[str, Any]:
+            return daemon.json("status")["data"]["limits"]
+
+        start = limits()
+        if start.get("upload_bytes_per_s") != 50 * MIB or start.get("upload_slots") != 2:
+            raise ScenarioError(f"at start, status.limits is {start}")
+        reply = daemon.json("limit", "download", "20MiB")["data"]
+        if reply.get("download_bytes_per_s") != 20 * MIB:
+            raise ScenarioError(f"limit download 20MiB answered {reply}")
+
+        daemon.conf.write_text(conf.replace("upload_limit = 50MiB", "upload_limit = 100MiB")
+                               .replace("upload_slots = 2", "upload_slots = 2000"), encoding="utf-8")
+        daemon.proc.send_signal(signal.SIGHUP)
+        why = "upload_slots: upload_slots must be 0 (no cap) to 1024"
+        poll(lambda: why in daemon.log_text(), timeout=15, what=lambda: f"a bad reload logged no {why!r}")
+        if limits() != {**start, "download": reply["download"], "download_bytes_per_s": 20 * MIB}:
+            raise ScenarioError(f"a bad reload changed the limits: {start} -> {limits()}")
+
+        daemon.conf.write_text(conf.replace("upload_limit = 50MiB", "upload_limit = 100MiB")
+                               .replace("upload_slots = 2", "upload_slots = 4")
+                               .replace("listen = 127.0.0.88:0", "listen = 127.0.0.89:0"), encoding="utf-8")
+        daemon.proc.send_signal(signal.SIGHUP)
+        now = poll(lambda: (lambda lim: lim if lim.get("upload_slots") == 4 else None)(limits()), timeout=15,
+                   what=lambda: f"after SIGHUP, status.limits is {limits()}")
+        if now.get("upload_bytes_per_s") != 100 * MIB or now.get("download_bytes_per_s") != 20 * MIB:
+            raise ScenarioError(f"after SIGHUP, status.limits is {now}")
+        text = daemon.log_text()
+        want = ["reload: upload_limit 50.0 MiB/s -> 100.0 MiB/s", "reload: upload_slots 2 -> 4",
+                "listen changed; it takes effect at the next restart"]
+        missing = [w for w in want if w not in text]
+        if missing:
+            raise ScenarioError(f"the log lacks {missing}:\n{text}")
+        if "download_limit" in text:
+            raise ScenarioError(f"download_limit did not change in the file, but the log names it:\n{text}")
+
+        with open(daemon.conf, "a", encoding="utf-8") as f:
+            f.write("max_active_downloads = 1\n")
+        res = daemon.ctl("reload")
+        if res.returncode != 0:
+            raise ScenarioError(f"lanspreadctl reload: exit {res.returncode} {res.stdout}{res.stderr}")
+        if limits().get("max_active_downloads") != 1:
+            raise ScenarioError(f"after max_active_downloads = 1 and reload, status.limits is {limits()}")
+        text = daemon.log_text()
+        if "reload: max_active_downloads 3 -> 1" not in text:
+            raise ScenarioError(f"the log lacks the max_active_downloads change:\n{text}")
+        if text.count("listen changed") != 1:
+            raise ScenarioError(f"the listen change is not logged once:\n{text}")
+    finally:
+        _stop_all([daemon])
+    return ("a bad file changed nothing and was logged; SIGHUP applied upload_limit 100MiB and upload_slots 4 "
+            "(status.limits, log), listen needs a restart, the live download limit stayed; lanspreadctl reload "
+            "applied max_active_downloads 1")
+
+
 def x87_upload_slots_one_at_a_time(sc: Scenario) -> str:
     """NOT YET in expected_pass.txt: the transfer worker's side lands
     separately. Two linked fake peers, A and B, on transfer links of a
@@ -1363,13 +1437,28 @@ def _tree_modes(root: Path) -> dict[str, tuple[int, int]]:
     return out
 
 
+def _not_shared(tree: dict[str, tuple[int, int]], gid: int) -> list[str]:
+    """The entries of a _tree_modes() that are not the players': gid,
+    folders 2775, files 664 (775 executable), none world-writable."""
+    import stat
+    wrong = []
+    for rel, (mode, fgid) in tree.items():
+        perm = stat.S_IMODE(mode)
+        want = 0o2775 if stat.S_ISDIR(mode) else (0o775 if perm & 0o111 else 0o664)
+        if fgid != gid or perm != want or perm & 0o002:
+            wrong.append(f"{rel} {perm:o} gid {fgid}")
+    return wrong
+
+
 def x85_games_group(sc: Scenario) -> str:
     """games_group names a group created here: an installed game's local/
     and the settings play writes have that gid and group-write, folders
     2775 (setgid), files 664, nothing world-writable; the archives and
-    version.ini keep their mode and group. Without games_group an install
-    is as before. lanspreadd -n, and a start, with a missing group say
-    games_group "NAME": no such group."""
+    version.ini keep their mode and group. A game stream-installed from
+    another peer gets the same, applied by the install worker once the
+    stream is in. Without games_group an install is as before.
+    lanspreadd -n, and a start, with a missing group say games_group
+    "NAME": no such group."""
     import grp
     import stat
     group = f"lsx85-{os.getpid()}"
@@ -1426,12 +1515,7 @@ def x85_games_group(sc: Scenario) -> str:
                 raise ScenarioError(f"{daemon.name}: play css: {res.stdout}{res.stderr}")
         local = shared_games / "css" / "local"
         tree = _tree_modes(local)
-        wrong = []
-        for rel, (mode, fgid) in tree.items():
-            perm = stat.S_IMODE(mode)
-            want = 0o2775 if stat.S_ISDIR(mode) else (0o775 if perm & 0o111 else 0o664)
-            if fgid != gid or perm != want or perm & 0o002:
-                wrong.append(f"{rel} {perm:o} gid {fgid}")
+        wrong = _not_shared(tree, gid)
         if wrong or len(tree) < 8:
             raise ScenarioError(f"with games_group {group} (gid {gid}), local/ has {wrong or tree}")
         after = {p.name: (p.stat().st_mode, p.stat().st_gid) for p in (shared_games / "css").iterdir()
@@ -1443,12 +1527,32 @@ def x85_games_group(sc: Scenario) -> str:
                  if fgid == gid or stat.S_IMODE(mode) not in ((0o755,) if stat.S_ISDIR(mode) else (0o644,))]
         if wrong or set(plain_tree) != set(tree):
             raise ScenarioError(f"without games_group, local/ has {wrong or plain_tree}")
+
+        # A streamed install: the transfer worker writes local/, the
+        # install worker gives it the group once the stream is in.
+        source_games = sc.fixture_root / "x85-source"
+        copy_game("cnctw", source_games, version="20160128")
+        source = sc.peer("x85-source", games_dir=source_games)
+        res = shared.ctl("connect", source.ready_addr or "")
+        if res.returncode != 0:
+            raise ScenarioError(f"connect to the source: {res.stdout}{res.stderr}")
+        poll(lambda: "cnctw" in shared.ctl("games").stdout, timeout=20, what="the shared daemon never saw cnctw")
+        res = shared.ctl("stream-install", "cnctw")
+        if res.returncode != 0:
+            raise ScenarioError(f"stream-install cnctw: {res.stdout}{res.stderr}")
+        streamed = shared_games / "cnctw" / "local"
+        stream_tree = poll(lambda: (lambda t: t if len(t) >= 3 and not _not_shared(t, gid) else None)(
+            _tree_modes(streamed)), timeout=20,
+            what=lambda: f"stream-installed local/ is not the group's: {_not_shared(_tree_modes(streamed), gid)}")
+        if (shared_games / "cnctw" / "version.ini").exists():
+            raise ScenarioError("a streamed install wrote version.ini")
     finally:
         _stop_all(daemons)
         subprocess.run(["groupdel", group], capture_output=True)
     return (f"games_group {group}: {len(tree)} entries of local/ (play's settings too) gid {gid}, folders 2775, "
-            f"files 664, none world-writable; archives and version.ini as they were; without it 755/644 as "
-            f"before; -n and a start with a missing group: {want_msg}")
+            f"files 664, none world-writable; archives and version.ini as they were; stream-installed cnctw: "
+            f"{len(stream_tree)} entries the same; without it 755/644 as before; -n and a start with a missing "
+            f"group: {want_msg}")
 
 
 CONTROL_SCENARIOS = [
@@ -1458,6 +1562,7 @@ CONTROL_SCENARIOS = [
     ("X68-upload-limit", x68_upload_limit),
     ("X86-upload-slots", x86_upload_slots),
     ("X87-upload-slots-serve", x87_upload_slots_one_at_a_time),
+    ("X88-reload-limits", x88_reload_applies_limits),
     ("X69-done-script", x69_done_script),
     ("X79-download-queue", x79_download_queue),
     ("X61-log-levels", x61_levels_clean_stop_titles),
