@@ -598,14 +598,34 @@ serve_files(struct serve_conn *sc, const char *game_id)
 	serve_send(sc, frame, len);
 }
 
+/*
+ * Answers req with its header (the request's own, as a type of answer)
+ * and then its bytes of fd, when its turn comes (see serve_answer).
+ */
+static void
+serve_bytes(struct serve_conn *sc, int fd, const struct peer_chunk *req,
+    uint32_t type)
+{
+	char	*frame = NULL;
+	size_t	 len = 0;
+
+	serve_note_game(sc, req->game_id);
+	sc->file_fd = fd;
+	sc->file_off = (off_t)req->offset;
+	sc->remaining = req->length;
+	if (type == MSG_PEER_PIECE)
+		msg_frame_peer_piece(req, &frame, &len);
+	else
+		msg_frame_peer_chunk(req, &frame, &len);
+	serve_answer(sc, frame, len);
+}
+
 static void
 serve_chunk(struct serve_conn *sc, struct msg *m)
 {
 	struct transfer	*xfer = sc->xfer;
 	struct peer_chunk req;
 	char		 why[ERROR_SIZE];
-	char		*frame = NULL;
-	size_t		 len = 0;
 	int		 fd;
 
 	if (msg_recv_peer_chunk_req(m, &req, why, sizeof(why)) == -1) {
@@ -619,13 +639,7 @@ serve_chunk(struct serve_conn *sc, struct msg *m)
 		serve_error(sc, why);
 		return;
 	}
-	serve_note_game(sc, req.game_id);
-	sc->file_fd = fd;
-	sc->file_off = (off_t)req.offset;
-	sc->remaining = req.length;
-	/* The answer's header is the request's: bytes follow it. */
-	msg_frame_peer_chunk(&req, &frame, &len);
-	serve_answer(sc, frame, len);
+	serve_bytes(sc, fd, &req, MSG_PEER_CHUNK);
 }
 
 /* Tells a swarm peer the pieces we verified since it last heard. */
@@ -752,8 +766,6 @@ serve_piece(struct serve_conn *sc, struct msg *m)
 	struct peer_chunk req;
 	struct fetch	*f = NULL;
 	char		 why[ERROR_SIZE];
-	char		*frame = NULL;
-	size_t		 len = 0;
 	long		 i;
 	int		 fd = -1;
 
@@ -783,12 +795,7 @@ serve_piece(struct serve_conn *sc, struct msg *m)
 	}
 	if (f != NULL)
 		f->swarm_served += req.length;
-	serve_note_game(sc, req.game_id);
-	sc->file_fd = fd;
-	sc->file_off = (off_t)req.offset;
-	sc->remaining = req.length;
-	msg_frame_peer_piece(&req, &frame, &len);
-	serve_answer(sc, frame, len);
+	serve_bytes(sc, fd, &req, MSG_PEER_PIECE);
 }
 
 static void

@@ -34,25 +34,11 @@ class SwarmListener(LinkedFake):
         self.lock = threading.Lock()
         super().__init__(addr, name, source=source)
 
-    def _answer_pings(self) -> None:
-        while not self.stop:
-            try:
-                type_, body = self.wire.recv_frame(timeout=1.0)
-            except ScenarioError as exc:
-                if "timed out" in str(exc):
-                    continue
-                return
-            except OSError:
-                return
-            if type_ == T("PEER_SWARM"):
-                games = body.get("games", []) if isinstance(body, dict) else None
-                with self.lock:
-                    self.swarms.append((time.monotonic(), games))
-            elif type_ == T("PEER_PING"):
-                try:
-                    self.wire.send_frame(T("PEER_PONG"))
-                except OSError:
-                    return
+    def on_frame(self, type_: int, body: Any) -> None:
+        if type_ == T("PEER_SWARM"):
+            games = body.get("games", []) if isinstance(body, dict) else None
+            with self.lock:
+                self.swarms.append((time.monotonic(), games))
 
     def told(self) -> list[list[dict[str, Any]]]:
         with self.lock:

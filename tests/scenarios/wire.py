@@ -290,7 +290,7 @@ class LinkedFake:
     def _answer_pings(self) -> None:
         while not self.stop:
             try:
-                type_, _body = self.wire.recv_frame(timeout=1.0)
+                type_, body = self.wire.recv_frame(timeout=1.0)
             except ScenarioError as exc:
                 if "timed out" in str(exc):
                     continue
@@ -302,6 +302,11 @@ class LinkedFake:
                     self.wire.send_frame(T("PEER_PONG"))
                 except OSError:
                     return
+            else:
+                self.on_frame(type_, body)
+
+    def on_frame(self, type_: int, body: Any) -> None:
+        """Any other frame on the peer link: a subclass may keep it."""
 
     def close(self) -> None:
         """Ends the peer link (its pinger may be inside recv: shut it down
