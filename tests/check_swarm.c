@@ -100,6 +100,32 @@ START_TEST(among_equals_the_choice_is_random)
 }
 END_TEST
 
+START_TEST(chunks_fill_one_after_the_other)
+{
+	struct pick	 pk;
+	size_t		 k;
+	int		 seen_late;
+
+	chunks[1].owner = 0;	/* both its own */
+	for (k = 0; k < NP / 2; k++) {
+		ck_assert_int_eq(pick_run(&view, NULL, 0, UINT_MAX, 1, &rng, &pk),
+		    1);
+		ck_assert_uint_lt(pk.first, NP / 2);
+		inflight[pk.first] = 1;
+	}
+	ck_assert_int_eq(pick_run(&view, NULL, 0, UINT_MAX, 1, &rng, &pk), 1);
+	ck_assert_uint_ge(pk.first, NP / 2);
+	/* In a swarm (a partial source, or held back) the game is spread. */
+	memset(inflight, 0, sizeof(inflight));
+	seen_late = 0;
+	for (k = 0; k < 50; k++) {
+		ck_assert_int_eq(pick_run(&view, NULL, 0, 0, 1, &rng, &pk), 1);
+		seen_late |= pk.first >= NP / 2;
+	}
+	ck_assert(seen_late);
+}
+END_TEST
+
 START_TEST(a_partial_source_is_asked_only_for_what_it_has)
 {
 	unsigned char	 have[NP / 8] = { 0 };
@@ -341,6 +367,7 @@ swarm_suite(void)
 	tcase_add_test(tc, the_rarest_piece_goes_first);
 	tcase_add_test(tc, among_equals_a_source_takes_its_own_chunk_first);
 	tcase_add_test(tc, among_equals_the_choice_is_random);
+	tcase_add_test(tc, chunks_fill_one_after_the_other);
 	tcase_add_test(tc, a_partial_source_is_asked_only_for_what_it_has);
 	tcase_add_test(tc,
 	    a_complete_source_can_be_kept_to_pieces_new_to_the_swarm);

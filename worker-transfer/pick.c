@@ -1,4 +1,6 @@
 /* The piece picker (see pick.h). */
+#include <limits.h>
+
 #include "worker-transfer/pick.h"
 
 static uint64_t
@@ -23,19 +25,26 @@ pick_run(const struct pick_view *v, const unsigned char *have, int self,
     unsigned max_holders, size_t max, uint64_t *rng, struct pick *out)
 {
 	size_t		 i, best = v->npieces, ties = 0;
-	unsigned	 best_key = 0;
+	uint64_t	 best_key = 0;
 	int		 unasked = 0;
+	int		 in_order = have == NULL && max_holders == UINT_MAX;
 
 	for (i = 0; i < v->npieces; i++) {
-		unsigned key;
+		uint64_t key;
 
 		unasked |= !v->verified[i] && v->inflight[i] == 0;
 		if (!wanted(v, have, i) ||
 		    (unsigned)v->holders[i] + v->asked[i] > max_holders)
 			continue;
-		/* Rarity first, then not-our-chunk: lower is better. */
-		key = 2u * v->holders[i] +
-		    (v->chunks[v->chunk_of[i]].owner != self);
+		/*
+		 * Rarity first, then our own chunks, then (from complete
+		 * sources alone) the first chunk: lower is better. Chunks fill
+		 * one after the other, so their events come as the download
+		 * goes; in a swarm the whole game is spread instead.
+		 */
+		key = ((uint64_t)(2u * v->holders[i] +
+		    (v->chunks[v->chunk_of[i]].owner != self)) << 32) |
+		    (in_order ? v->chunk_of[i] : 0);
 		if (best == v->npieces || key < best_key) {
 			best = i;
 			best_key = key;

@@ -34,9 +34,12 @@ struct pick {
 /*
  * Picks for source self, which has the pieces whose bits are set in have
  * (NULL: a complete source, it has them all), among pieces with at most
- * max_holders partial holders (those fetching it count too). Rarest first: the fewest partial holders;
- * among equals a piece of self's own chunks first (two equal sources
- * keep the planned split), then one at random (*rng, a xorshift state).
+ * max_holders partial holders (those fetching it count too). Rarest
+ * first: the fewest partial holders; among equals a piece of self's own
+ * chunks first (two equal sources keep the planned split), of the first
+ * such chunk when nothing limits self (chunks fill in order), then one
+ * at random (*rng, a xorshift state: receivers starting together ask
+ * for different ones).
  * The run goes on through the next pieces of the same chunk that are as
  * rare, needed, asked of nobody and held by self, up to max. Once every
  * missing piece is asked of someone, the endgame: one asked of exactly
