@@ -1,14 +1,19 @@
 /*
- * Fetching a game from several peers at once. Every source answers with
- * the game's manifest (its files and a hash per piece); a strict majority
- * of the sources must agree on it and the others are dropped. Each file
- * is cut into 128 MiB chunks, spread so each source's byte total differs
- * by at most one chunk, and written with pwrite into a staging folder
- * inside the game folder; every piece is checked against the manifest as
- * it completes, and a source that sends a bad one is dropped. A source
- * that goes hands its unverified pieces to the survivors. When every
- * piece is in, files are synced and renamed into place, version.ini last.
- * Any failure removes what this fetch wrote.
+ * Fetching a game from several peers at once. Every complete source
+ * answers with the game's manifest (its files and a hash per piece); a
+ * strict majority of them must agree on it and the others are dropped.
+ * Then each source is asked for runs of pieces the picker (pick.h)
+ * chooses: rarest first, about a second of the source's answers at a
+ * time, and near the end a second copy of the last ones. Peers still
+ * downloading the game (partial sources) join once the manifest is
+ * agreed and are asked only for pieces they verified; sources may join
+ * at any time (fetch_sources). Pieces are written with pwrite into a
+ * staging folder inside the game folder, each checked against the
+ * manifest as it completes; a source that sends a bad one is dropped.
+ * The 128 MiB chunks are what events report: one is reported once all
+ * its pieces are in. When every piece is in, files are synced and
+ * renamed into place, version.ini last. Any failure removes what this
+ * fetch wrote, but the verified pieces kept for a later try.
  *
  * Every download ends: no state waits on a source without a timer.
  * Connecting has a deadline; a source owing a frame or bytes and silent
@@ -17,9 +22,9 @@
  * deadline, which also ends the wait of the sources that have listed.
  * Only an idle source, which owes nothing, has no timer: asked again,
  * it has them all again. Its server closes a link idle for long; such
- * a source sleeps and is dialled again if a dropped source's chunks
- * come its way. Staging files are opened as they are needed, through a
- * small cache (fdcache.h), never one descriptor per file.
+ * a source sleeps and is dialled again when there is work for it.
+ * Staging files are opened as they are needed, through a small cache
+ * (fdcache.h), never one descriptor per file.
  */
 #include <linux/falloc.h>
 #include <sys/ioctl.h>
@@ -342,7 +347,8 @@ source_forget_have(struct source *s)
 }
 
 /*
- * A source is gone: its unfinished chunks go to the survivors. With no
+ * A source is gone: what it owed is free for the others to be asked
+ * (its planned chunks go to the survivors' share). With no
  * survivor the download fails, "peers-gone" when the network took them.
  */
 void
@@ -810,8 +816,8 @@ piece_verified(struct fetch *f, struct source *s, size_t p)
 
 /*
  * A source whose link closed while it had nothing to do (its server
- * closes a link idle for SERVE_IDLE): it is dialled again when chunks
- * come its way, rather than lost for the rest of the download.
+ * closes a link idle for SERVE_IDLE): it is dialled again when there
+ * is work for it, rather than lost for the rest of the download.
  */
 static void
 source_sleep(struct source *s)
