@@ -365,11 +365,13 @@ inst_ask(struct mdns *m, struct mdns_inst *in, int host, int *nq)
 /*
  * Dials an announced address, unless it is ours, not a peer's, already
  * linked, or dialled lately: an instance that does not link is dialled
- * less and less often.
+ * less and less often. Beyond the burst a dial waits, but for a peer we
+ * knew (known), dialled again as an interface comes back: those are at
+ * most MDNS_MAX_INST, once an interface check.
  */
 static void
 inst_dial(struct mdns *m, struct mdns_inst *in, const char *addr,
-    const struct sockaddr_in *from)
+    const struct sockaddr_in *from, int known)
 {
 	struct net	*net = m->net;
 	struct sockaddr_storage ss;
@@ -402,7 +404,7 @@ inst_dial(struct mdns *m, struct mdns_inst *in, const char *addr,
 		}
 	if (now - in->dialled < in->gap || net->nlinks >= NET_MAX_LINKS - 8)
 		return;
-	if (!rate_ok(m, &m->dials, MDNS_DIAL_BURST)) {
+	if (!known && !rate_ok(m, &m->dials, MDNS_DIAL_BURST)) {
 		/* Queued, not dropped: a hall answers all at once. */
 		in->dial_waiting = 1;
 		snprintf(in->dial_addr, sizeof(in->dial_addr), "%s", addr);
@@ -433,7 +435,7 @@ dialq_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		if (!in->used || !in->dial_waiting)
 			continue;
 		in->dial_waiting = 0;
-		inst_dial(m, in, in->dial_addr, &in->dial_from);
+		inst_dial(m, in, in->dial_addr, &in->dial_from, 0);
 		waiting += in->dial_waiting;
 	}
 	if (waiting == 0)
@@ -454,7 +456,7 @@ inst_resolve(struct mdns *m, struct mdns_inst *in,
 	if (strcmp(in->id, m->net->peer_id) == 0)
 		return;
 	if (in->addr[0] != '\0') {
-		inst_dial(m, in, in->addr, from);
+		inst_dial(m, in, in->addr, from, 0);
 		return;
 	}
 	/* No addr= in its TXT: its SRV port at its host's A address. */
@@ -465,7 +467,7 @@ inst_resolve(struct mdns *m, struct mdns_inst *in,
 	else {
 		inet_ntop(AF_INET, &in->ip, ip, sizeof(ip));
 		snprintf(addr, sizeof(addr), "%s:%d", ip, in->port);
-		inst_dial(m, in, addr, from);
+		inst_dial(m, in, addr, from, 0);
 	}
 }
 
@@ -929,6 +931,23 @@ ifwatch_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	for (i = 0; i < MDNS_MAX_INST; i++) {
 		m->inst[i].gap = 0;
 		m->inst[i].dialled = ev_now(loop) - 3600;
+	}
+	/*
+	 * The peers we knew are dialled now, not as they answer the browse
+	 * (they answer over seconds, a few at a time). Only those on other
+	 * hosts: an address of this host needs a sender on this host.
+	 */
+	for (i = 0; i < MDNS_MAX_INST; i++) {
+		struct mdns_inst *in = &m->inst[i];
+		struct sockaddr_storage ss;
+		socklen_t	 len;
+
+		if (in->used && in->addr[0] != '\0' &&
+		    addr_parse(in->addr, -1, &ss, &len) == 0 &&
+		    ss.ss_family == AF_INET &&
+		    !addr_is_local((struct sockaddr *)&ss))
+			inst_dial(m, in, in->addr, (struct sockaddr_in *)&ss,
+			    1);
 	}
 	m->nbrowse = 0;
 	ev_timer_stop(loop, &m->browse);
