@@ -57,7 +57,7 @@ static void	source_ask_list(struct source *);
 static void	fetch_save_pieces(struct fetch *);
 static int	fetch_prepare_repair(struct fetch *, char *, size_t);
 static int	fetch_starved(struct fetch *, ev_tstamp);
-static void	fetch_wake_idle(struct fetch *);
+static void	fetch_wake_idle(struct fetch *, const struct source *);
 static void	source_dial(struct source *);
 static void	fetch_finish(struct fetch *);
 
@@ -404,7 +404,7 @@ source_drop(struct source *s, const char *why, int lost_link)
 	}
 	fetch_takers(f, can);
 	plan_reassign(f->chunks, f->nchunks, s->idx, f->load, can, f->nsrc);
-	fetch_wake_idle(f);
+	fetch_wake_idle(f, NULL);
 }
 
 static void
@@ -982,15 +982,18 @@ source_next(struct source *s)
 	source_owes(s);
 }
 
-/* Sources with nothing to do look again: there may be work for them. */
+/*
+ * Sources with nothing to do look again: there may be work for them.
+ * Not one that just looked (seen), whose answer would be the same.
+ */
 static void
-fetch_wake_idle(struct fetch *f)
+fetch_wake_idle(struct fetch *f, const struct source *seen)
 {
 	int	 i;
 
 	for (i = 0; i < f->nsrc; i++)
-		if (f->src[i].state == SRC_IDLE ||
-		    f->src[i].state == SRC_ASLEEP)
+		if (&f->src[i] != seen && (f->src[i].state == SRC_IDLE ||
+		    f->src[i].state == SRC_ASLEEP))
 			source_next(&f->src[i]);
 }
 
@@ -1005,7 +1008,7 @@ fetch_kick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)revents;
 	TAILQ_FOREACH(f, &xfer->fetches, entry)
 		if (!f->stream)
-			fetch_wake_idle(f);
+			fetch_wake_idle(f, NULL);
 }
 
 /*
@@ -1035,7 +1038,7 @@ request_done(struct source *s)
 	s->state = SRC_IDLE;
 	ev_timer_stop(f->xfer->loop, &s->timer);
 	source_next(s);
-	fetch_wake_idle(f);
+	fetch_wake_idle(f, s);
 	if (TAILQ_NEXT(TAILQ_FIRST(&f->xfer->fetches), entry) != NULL)
 		fetch_kick(f->xfer);
 }
