@@ -38,7 +38,8 @@ LDLIBS += $(PKG_LIBS) -lev -lmdnsd -lm
 DEB_PACKAGES := build-essential pkg-config libev-dev libmdnsd-dev \
 	libmsgpack-dev libsqlite3-dev libarchive-dev check libseccomp-dev \
 	libjansson-dev libssl-dev libsodium-dev zlib1g-dev \
-	libarchive-tools python3 python3-rarfile python3-cryptography mandoc valgrind iproute2 \
+	libarchive-tools python3 python3-rarfile python3-cryptography python3-dnspython \
+	mandoc valgrind iproute2 \
 	util-linux sqlite3 diffutils tmux
 # the web worker's HTTP server; the browser test's Chromium
 DEB_PACKAGES += libmicrohttpd-dev chromium chromium-driver
@@ -158,6 +159,7 @@ check: deps
 	$(MAKE) fuzz-replay
 	$(MAKE) man-lint
 	$(PYTHON) tests/scenarios/mdns_netns.py
+	$(PYTHON) tests/scenarios/mdns_hall.py
 	$(PYTHON) tests/scenarios/run.py --expected
 
 # AddressSanitizer + UBSan build of the unit tests, in its own tree.

@@ -150,6 +150,13 @@ int		 message_packet_len(struct message *);
 #define MDNS_DIAL_GAP_MAX	120.0	/* doubled while it does not link */
 #define MDNS_DIAL_BURST		16	/* dials a second, all instances */
 #define MDNS_FORGET_AFTER	600.0	/* an instance not heard of */
+/*
+ * A query with the TC bit has more known answers coming: we answer it
+ * only after waiting for them (RFC 6762 7.2), or a hall where every browse
+ * takes two datagrams would have the peers of the second answer each one.
+ */
+#define MDNS_TC_WAIT		0.45
+#define MDNS_MAX_HELD		64	/* such queries waiting at once */
 
 /* An instance of our service that someone announced. */
 struct mdns_inst {
@@ -175,6 +182,16 @@ struct mdns_rate {
 	int			 count;
 };
 
+/* A query with the TC bit, waiting for the rest of its known answers. */
+struct mdns_held {
+	int			 used;
+	int			 ours_known;	/* a later part lists us */
+	ev_tstamp		 until;
+	struct sockaddr_in	 from;
+	size_t			 len;
+	unsigned char		*pkt;
+};
+
 struct mdns {
 	struct net		*net;
 	mdns_daemon_t		*d;
@@ -189,11 +206,16 @@ struct mdns {
 	ev_tstamp		 browse_gap;	/* till the next browse */
 	ev_timer		 ifwatch;	/* interfaces that come up */
 	ev_timer		 dialq;		/* dials beyond the burst */
+	ev_timer		 heldq;		/* queries waiting (TC) */
+	struct mdns_held	 held[MDNS_MAX_HELD];
 	int			 ifs_down;	/* none was up at the last look */
 	struct mdns_rate	 asks, dials;
 	char			 service[sizeof(MDNS_SERVICE)];
 	char			 instance[256];
 	char			 host[64];
+	mdns_record_t		*ptr_rec, *txt_rec;	/* re-announced */
+	char			 txt[2 + 3 + PEER_ID_LEN + 5 + ADDR_STRLEN];
+	size_t			 txtlen;
 	struct mdns_inst	 inst[MDNS_MAX_INST];
 	struct message		 rx, tx;
 	unsigned char		 pkt[MAX_PACKET_LEN + 1024];
@@ -426,6 +448,8 @@ static void
 dialq_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct mdns	*m = w->data;
+	struct sockaddr_in from;
+	char		 addr[ADDR_STRLEN];
 	int		 i, waiting = 0;
 
 	(void)revents;
@@ -435,7 +459,10 @@ dialq_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		if (!in->used || !in->dial_waiting)
 			continue;
 		in->dial_waiting = 0;
-		inst_dial(m, in, in->dial_addr, &in->dial_from, 0);
+		/* Copies: a dial that must wait again writes them back. */
+		memcpy(addr, in->dial_addr, sizeof(addr));
+		from = in->dial_from;
+		inst_dial(m, in, addr, &from, 0);
 		waiting += in->dial_waiting;
 	}
 	if (waiting == 0)
@@ -606,10 +633,125 @@ has_if(const int *ifs, int n, int ifindex)
 	return 0;
 }
 
+/* Does this query list our instance as a known answer, fresh enough? */
+static int
+lists_us(const struct mdns *m, const struct message *msg)
+{
+	int	 i;
+
+	for (i = 0; i < msg->ancount; i++) {
+		const struct resource *rr = &msg->an[i];
+
+		if (rr->type == QTYPE_PTR && rr->name != NULL &&
+		    rr->known.ptr.name != NULL && rr->ttl >= MDNS_TTL / 2 &&
+		    strcasecmp(rr->name, m->service) == 0 &&
+		    strcasecmp(rr->known.ptr.name, m->instance) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * A query in m->rx whose known answers go on in more datagrams (TC) waits
+ * for them; those datagrams (known answers and no question) are read into
+ * it. Returns 1 when the datagram was taken that way, 0 to answer it now.
+ */
+static int
+hold_query(struct mdns *m, size_t n, const struct sockaddr_in *from)
+{
+	struct mdns_held *h, *slot = NULL;
+	int		 i;
+
+	if (m->rx.qdcount == 0) {
+		for (i = 0; i < MDNS_MAX_HELD; i++) {
+			h = &m->held[i];
+			if (h->used && h->from.sin_port == from->sin_port &&
+			    h->from.sin_addr.s_addr == from->sin_addr.s_addr &&
+			    lists_us(m, &m->rx))
+				h->ours_known = 1;
+		}
+		return 1;	/* nothing asked, nothing to answer */
+	}
+	if (!m->rx.header.tc)
+		return 0;
+	for (i = 0; i < MDNS_MAX_HELD && slot == NULL; i++)
+		if (!m->held[i].used)
+			slot = &m->held[i];
+	if (slot == NULL || (slot->pkt = malloc(n)) == NULL)
+		return 0;	/* too many at once: answer as we can */
+	slot->used = 1;
+	slot->ours_known = 0;
+	slot->until = ev_now(m->net->loop) + MDNS_TC_WAIT;
+	slot->from = *from;
+	slot->len = n;
+	memcpy(slot->pkt, m->pkt, n);
+	if (!ev_is_active(&m->heldq)) {
+		ev_timer_set(&m->heldq, MDNS_TC_WAIT, 0);
+		ev_timer_start(m->net->loop, &m->heldq);
+	}
+	return 1;
+}
+
+/* Drops the questions for our service's PTR, which the query knows. */
+static void
+drop_ptr_questions(struct mdns *m, struct message *msg)
+{
+	int	 i, kept = 0;
+
+	for (i = 0; i < msg->qdcount; i++)
+		if (msg->qd[i].name == NULL ||
+		    (msg->qd[i].type != QTYPE_PTR && msg->qd[i].type != 255) ||
+		    strcasecmp(msg->qd[i].name, m->service) != 0)
+			msg->qd[kept++] = msg->qd[i];
+	msg->qdcount = kept;
+}
+
+/* Answers the held queries whose wait is over; then waits for the next. */
+static void
+heldq_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct mdns	*m = w->data;
+	ev_tstamp	 now = ev_now(loop), next = 0;
+	int		 i, answered = 0;
+
+	(void)revents;
+	for (i = 0; i < MDNS_MAX_HELD; i++) {
+		struct mdns_held *h = &m->held[i];
+
+		if (!h->used)
+			continue;
+		if (h->until > now) {
+			if (next == 0 || h->until < next)
+				next = h->until;
+			continue;
+		}
+		h->used = 0;
+		memcpy(m->pkt, h->pkt, h->len);
+		memset(m->pkt + h->len, 0, sizeof(m->pkt) - h->len);
+		free(h->pkt);
+		h->pkt = NULL;
+		memset(&m->rx, 0, sizeof(m->rx));
+		if (message_parse(&m->rx, m->pkt) != 0)
+			continue;
+		if (h->ours_known)
+			drop_ptr_questions(m, &m->rx);
+		mdnsd_in(m->d, &m->rx, h->from.sin_addr,
+		    ntohs(h->from.sin_port));
+		answered = 1;
+	}
+	if (next > 0) {
+		ev_timer_set(w, next - now, 0);
+		ev_timer_start(loop, w);
+	}
+	if (answered)
+		mdns_kick(m);
+}
+
 /*
  * A datagram in m->pkt: a query goes to the library, which answers for our
- * records; an answer is ours to read. Returns 1 for a query, 0 for an
- * answer, -1 for anything else.
+ * records (or waits for the rest of its known answers); an answer is ours
+ * to read. Returns 1 for a query answered now, 0 for an answer or a query
+ * that waits, -1 for anything else.
  */
 static int
 read_packet(struct mdns *m, size_t n, const struct sockaddr_in *from)
@@ -622,6 +764,8 @@ read_packet(struct mdns *m, size_t n, const struct sockaddr_in *from)
 	if (message_parse(&m->rx, m->pkt) != 0)
 		return -1;
 	if (m->rx.header.qr == 0) {
+		if (hold_query(m, n, from))
+			return 0;
 		mdnsd_in(m->d, &m->rx, from->sin_addr, ntohs(from->sin_port));
 		return 1;
 	}
@@ -926,7 +1070,10 @@ ifwatch_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)revents;
 	if (join_interfaces(m) == 0 || m->nbrowse == 0)
 		return;
-	log_info("mdns: an interface came up, browsing again");
+	log_info("mdns: an interface came up, announcing and browsing again");
+	/* Setting a record again announces it afresh (RFC 6762 8.3). */
+	mdnsd_set_host(m->d, m->ptr_rec, m->instance);
+	mdnsd_set_raw(m->d, m->txt_rec, m->txt, m->txtlen);
 	/* What did not link while it was down may link now. */
 	for (i = 0; i < MDNS_MAX_INST; i++) {
 		m->inst[i].gap = 0;
@@ -964,7 +1111,7 @@ publish(struct mdns *m)
 	struct sockaddr_storage ss;
 	mdns_record_t	*r;
 	socklen_t	 len;
-	char		 label[48], txt[2 + 3 + PEER_ID_LEN + 5 + ADDR_STRLEN];
+	char		 label[48], *txt = m->txt;
 	size_t		 i, n, tl;
 
 	if (addr_parse(net->addr, -1, &ss, &len) == -1) {
@@ -991,20 +1138,21 @@ publish(struct mdns *m)
 	memcpy(m->service, MDNS_SERVICE, sizeof(m->service));
 
 	tl = 0;
-	txt[tl] = (char)snprintf(txt + tl + 1, sizeof(txt) - tl - 1, "id=%s",
+	txt[tl] = (char)snprintf(txt + tl + 1, sizeof(m->txt) - tl - 1, "id=%s",
 	    net->peer_id);
 	tl += 1 + (unsigned char)txt[tl];
-	txt[tl] = (char)snprintf(txt + tl + 1, sizeof(txt) - tl - 1, "addr=%s",
+	txt[tl] = (char)snprintf(txt + tl + 1, sizeof(m->txt) - tl - 1, "addr=%s",
 	    net->addr);
 	tl += 1 + (unsigned char)txt[tl];
+	m->txtlen = tl;
 
-	r = mdnsd_shared(m->d, m->service, QTYPE_PTR, MDNS_TTL);
-	mdnsd_set_host(m->d, r, m->instance);
+	m->ptr_rec = mdnsd_shared(m->d, m->service, QTYPE_PTR, MDNS_TTL);
+	mdnsd_set_host(m->d, m->ptr_rec, m->instance);
 	r = mdnsd_shared(m->d, m->instance, QTYPE_SRV, MDNS_TTL);
 	mdnsd_set_srv(m->d, r, 0, 0, addr_port((struct sockaddr *)&ss),
 	    m->host);
-	r = mdnsd_shared(m->d, m->instance, QTYPE_TXT, MDNS_TTL);
-	mdnsd_set_raw(m->d, r, txt, tl);
+	m->txt_rec = mdnsd_shared(m->d, m->instance, QTYPE_TXT, MDNS_TTL);
+	mdnsd_set_raw(m->d, m->txt_rec, txt, tl);
 	if (ss.ss_family == AF_INET) {
 		r = mdnsd_shared(m->d, m->host, QTYPE_A, MDNS_TTL);
 		mdnsd_set_ip(m->d, r, ((struct sockaddr_in *)&ss)->sin_addr);
@@ -1055,6 +1203,8 @@ mdns_start(struct net *net)
 	ev_init(&m->dialq, dialq_cb);
 	m->dialq.repeat = 1.0 / MDNS_DIAL_BURST;
 	m->dialq.data = m;
+	ev_init(&m->heldq, heldq_cb);
+	m->heldq.data = m;
 	mdns_kick(m);
 	log_info("mdns: announcing %s as %s on %d interface%s", net->addr,
 	    m->instance, m->nifs, m->nifs == 1 ? "" : "s");
@@ -1089,6 +1239,9 @@ mdns_stop(struct mdns *m)
 	ev_timer_stop(m->net->loop, &m->browse);
 	ev_timer_stop(m->net->loop, &m->ifwatch);
 	ev_timer_stop(m->net->loop, &m->dialq);
+	ev_timer_stop(m->net->loop, &m->heldq);
+	for (n = 0; n < MDNS_MAX_HELD; n++)
+		free(m->held[n].pkt);
 	close(m->fd);
 	mdnsd_free(m->d);
 	free(m);

@@ -1,4 +1,4 @@
-"""Network namespaces for the benchmarks (bench/swarm, bench/mdns): a hub
+"""Network namespaces for bench/swarm, bench/mdns and mdns_hall.py: a hub
 namespace with a bridge, and a namespace per peer joined to it by a veth
 pair, optionally limited both ways with tc. Names carry the pid and a
 random tag, so runs never collide; remove_leftovers() deletes those of
@@ -9,12 +9,9 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "scenarios"))
-
-from harness import ScenarioError  # noqa: E402
+from harness import ScenarioError
 
 SUBNET = "10.78"
 TAG = f"{os.getpid()}-{os.urandom(2).hex()}"
