@@ -730,32 +730,42 @@ show_disconnect(json_t *data)
 	    str(data, "peer_id"), str(data, "addr"));
 }
 
+/* A count for limit's KEY, or a usage error naming what it counts. */
+static json_int_t
+limit_count(const char *key, const char *arg, const char *what)
+{
+	char	*end;
+	long	 n;
+
+	n = strtol(arg, &end, 10);
+	if (*arg == '\0' || *end != '\0' || n < 0) {
+		fprintf(stderr, "lanspreadctl: limit: %s %s is not a number "
+		    "of %s (0: no cap)\n", key, arg, what);
+		exit(EXIT_USAGE);
+	}
+	return (json_int_t)n;
+}
+
 /*
- * a[0], a[1] and a[2] are set by "upload SPEED", "download SPEED" and
- * "upload-slots N"; the daemon checks N's range.
+ * a[0] to a[3] are set by "upload SPEED", "download SPEED", "upload-slots
+ * N" and "active-downloads N"; the daemon checks the ranges.
  */
 static json_t *
 b_limit(char **a, int *w)
 {
 	json_t	*req = req_plain("limit");
-	char	*end;
-	long	 n;
 
 	(void)w;
 	if (a[0] != NULL)
 		json_object_set_new(req, "upload", json_string(a[0]));
 	if (a[1] != NULL)
 		json_object_set_new(req, "download", json_string(a[1]));
-	if (a[2] != NULL) {
-		n = strtol(a[2], &end, 10);
-		if (*a[2] == '\0' || *end != '\0' || n < 0) {
-			fprintf(stderr, "lanspreadctl: limit: upload-slots %s "
-			    "is not a number of peers (0: no cap)\n", a[2]);
-			exit(EXIT_USAGE);
-		}
-		json_object_set_new(req, "upload_slots",
-		    json_integer((json_int_t)n));
-	}
+	if (a[2] != NULL)
+		json_object_set_new(req, "upload_slots", json_integer(
+		    limit_count("upload-slots", a[2], "peers")));
+	if (a[3] != NULL)
+		json_object_set_new(req, "max_active_downloads", json_integer(
+		    limit_count("active-downloads", a[3], "downloads")));
 	return req;
 }
 
@@ -763,6 +773,7 @@ static void
 show_limit(json_t *data)
 {
 	long long	 slots = (long long)num(data, "upload_slots");
+	long long	 active = (long long)num(data, "max_active_downloads");
 
 	printf("upload limit: %s\ndownload limit: %s\n", str(data, "upload"),
 	    str(data, "download"));
@@ -770,6 +781,11 @@ show_limit(json_t *data)
 		printf("upload slots: %lld peers at once\n", slots);
 	else
 		printf("upload slots: no cap\n");
+	if (active > 0)
+		printf("active downloads: %lld at once, more wait in the "
+		    "queue\n", active);
+	else
+		printf("active downloads: no cap, no queue\n");
 }
 
 /* a[0] and a[1] are set by "GAME POSITION": move that one there. */
@@ -834,7 +850,8 @@ static const struct command commands[] = {
 	{ "play", " GAME --user NAME --language LANG [--force]",
 	    "apply a game's first-play settings",
 	    1, b_play, show_play },
-	{ "limit", " [upload SPEED] [download SPEED] [upload-slots N]",
+	{ "limit", " [upload SPEED] [download SPEED] [upload-slots N] "
+	    "[active-downloads N]",
 	    "show or set the speed limits (50MiB, 400mbit, none) and "
 	    "upload slots",
 	    0, b_limit, show_limit },
@@ -1285,8 +1302,9 @@ main(int argc, char *argv[])
 			args[argv[0][0] == 'u' ? 0 : 1] = argv[1];
 			argc--, argv++;
 		} else if (strcmp(cmd->name, "limit") == 0 && argc > 1 &&
-		    strcmp(argv[0], "upload-slots") == 0) {
-			args[2] = argv[1];
+		    (strcmp(argv[0], "upload-slots") == 0 ||
+		    strcmp(argv[0], "active-downloads") == 0)) {
+			args[argv[0][0] == 'u' ? 2 : 3] = argv[1];
 			argc--, argv++;
 		} else
 			usage_error(cmd, "unexpected argument \"%s\"",

@@ -459,11 +459,23 @@ def x6_daemon_driven_by_lanspreadctl(sc: Scenario) -> str:
             raise ScenarioError("a usage error must exit 2")
         res = _ctl(sc, sock, "limit", "upload", "10MiB", "download", "400mbit")
         if res.returncode != 0 or res.stdout != ("upload limit: 10.0 MiB/s\ndownload limit: 47.7 MiB/s\n"
-                                                 "upload slots: no cap\n"):
+                                                 "upload slots: no cap\n"
+                                                 "active downloads: 3 at once, more wait in the queue\n"):
             raise ScenarioError(f"limit answered {res.returncode} {res.stdout!r} {res.stderr!r}")
-        res = _ctl(sc, sock, "limit", "upload", "none", "download", "none")
-        if res.returncode != 0 or res.stdout != "upload limit: none\ndownload limit: none\nupload slots: no cap\n":
+        res = _ctl(sc, sock, "limit", "upload", "none", "download", "none", "active-downloads", "0")
+        if res.returncode != 0 or res.stdout != ("upload limit: none\ndownload limit: none\nupload slots: no cap\n"
+                                                 "active downloads: no cap, no queue\n"):
             raise ScenarioError(f"limit none answered {res.returncode} {res.stdout!r}")
+        res = _ctl(sc, sock, "limit", "active-downloads", "2")
+        if res.returncode != 0 or "active downloads: 2 at once" not in res.stdout:
+            raise ScenarioError(f"limit active-downloads 2 answered {res.returncode} {res.stdout!r}")
+        res = _ctl(sc, sock, "--json", "status")
+        if json.loads(res.stdout)["data"]["limits"].get("max_active_downloads") != 2:
+            raise ScenarioError(f"after limit active-downloads 2, status says {res.stdout!r}")
+        for bad, rc in (("two", 2), ("1001", 1)):
+            res = _ctl(sc, sock, "limit", "active-downloads", bad)
+            if res.returncode != rc or "active" not in res.stderr:
+                raise ScenarioError(f"limit active-downloads {bad} answered {res.returncode} {res.stderr!r}")
         res = _ctl(sc, sock, "queue")
         if res.returncode != 0 or res.stdout != "no download is queued\n":
             raise ScenarioError(f"queue answered {res.returncode} {res.stdout!r}")
