@@ -1276,6 +1276,7 @@ sup_free(struct sup *sup)
 	}
 	while ((op = TAILQ_FIRST(&sup->ops)) != NULL) {
 		TAILQ_REMOVE(&sup->ops, op, entry);
+		verify_free(op->verify);
 		swarm_op_clear(op);
 		free(op);
 	}
