@@ -1138,11 +1138,11 @@ publish(struct mdns *m)
 	memcpy(m->service, MDNS_SERVICE, sizeof(m->service));
 
 	tl = 0;
-	txt[tl] = (char)snprintf(txt + tl + 1, sizeof(m->txt) - tl - 1, "id=%s",
-	    net->peer_id);
+	txt[tl] = (char)snprintf(txt + tl + 1, sizeof(m->txt) - tl - 1,
+	    "id=%s", net->peer_id);
 	tl += 1 + (unsigned char)txt[tl];
-	txt[tl] = (char)snprintf(txt + tl + 1, sizeof(m->txt) - tl - 1, "addr=%s",
-	    net->addr);
+	txt[tl] = (char)snprintf(txt + tl + 1, sizeof(m->txt) - tl - 1,
+	    "addr=%s", net->addr);
 	tl += 1 + (unsigned char)txt[tl];
 	m->txtlen = tl;
 
