@@ -110,8 +110,8 @@ fetch_free(struct fetch *f)
 		manifest_free(&f->src[j].man);
 		if (f->src[j].hash != NULL)
 			hash_free(f->src[j].hash);
-		free(f->src[j].have);
-		free(f->src[j].asking);
+		free(f->src[j].has.bits);
+		free(f->src[j].has.asking);
 		free(f->src[j].dupbuf);
 	}
 	ev_timer_stop(xfer->loop, &f->progress);
@@ -326,24 +326,22 @@ request_end(struct source *s)
 	s->asked = 0;
 }
 
+/* A download's counts of its partial sources' pieces. */
+static struct have_counts
+counts_of(struct fetch *f)
+{
+	struct have_counts c = { f->npieces, f->holders, f->asked };
+
+	return c;
+}
+
 /* A partial source's pieces no longer count toward their rarity. */
 static void
 source_forget_have(struct source *s)
 {
-	struct fetch	*f = s->f;
-	size_t		 i;
+	struct have_counts c = counts_of(s->f);
 
-	if (s->have == NULL)
-		return;
-	for (i = 0; i < f->npieces; i++) {
-		if (have_bit(s->have, i))
-			f->holders[i]--;
-		if (have_bit(s->asking, i))
-			f->asked[i]--;
-	}
-	free(s->have);
-	free(s->asking);
-	s->have = s->asking = NULL;
+	have_forget(&s->has, &c);
 }
 
 /*
@@ -873,10 +871,10 @@ source_pick(struct source *s, struct pick *pk)
 	unsigned	 max_holders = UINT_MAX;
 	int		 i;
 
-	if (f->chunks == NULL || (s->partial && s->have == NULL))
+	if (f->chunks == NULL || (s->partial && s->has.bits == NULL))
 		return 0;
 	for (i = 0; i < f->nsrc && !s->partial; i++)
-		if (f->src[i].partial && f->src[i].have != NULL &&
+		if (f->src[i].partial && f->src[i].has.bits != NULL &&
 		    alive(&f->src[i]))
 			max_holders = 0;
 	v.npieces = f->npieces;
@@ -886,7 +884,7 @@ source_pick(struct source *s, struct pick *pk)
 	v.asked = f->asked;
 	v.chunk_of = f->chunk_of;
 	v.chunks = f->chunks;
-	return pick_run(&v, s->partial ? s->have : NULL, s->idx, max_holders,
+	return pick_run(&v, s->partial ? s->has.bits : NULL, s->idx, max_holders,
 	    run_max(s), &f->rng, pk);
 }
 
@@ -1549,77 +1547,36 @@ source_ask_swarm(struct source *s)
 static int
 source_take_bits(struct source *s, struct msg *m, char *err, size_t errsz)
 {
-	struct fetch	*f = s->f;
+	struct have_counts c = counts_of(s->f);
 	struct swarm_have sh;
-	size_t		 i;
+	const char	*why = NULL;
+	int		 rc;
 
 	if (msg_recv_peer_swarm_have(m, &sh, err, errsz) == -1)
 		return -1;
-	if (strcmp(sh.game_id, f->game_id) != 0 ||
-	    sh.bits_len != (f->npieces + 7) / 8) {
-		msg_free_peer_swarm_have(&sh);
-		return seterr(err, errsz, "a bitfield that is not this game's");
-	}
-	source_forget_have(s);
-	if ((s->have = calloc(sh.bits_len + 1, 1)) == NULL) {
-		msg_free_peer_swarm_have(&sh);
-		return seterr(err, errsz, "out of memory");
-	}
-	if ((s->asking = calloc(sh.bits_len + 1, 1)) == NULL) {
-		msg_free_peer_swarm_have(&sh);
-		return seterr(err, errsz, "out of memory");
-	}
-	if (sh.bits_len > 0)
-		memcpy(s->have, sh.bits, sh.bits_len);
+	if (strcmp(sh.game_id, s->f->game_id) != 0) {
+		why = "a bitfield of another game";
+		rc = -1;
+	} else
+		rc = have_set(&s->has, &c, sh.bits, sh.bits_len, &why);
 	msg_free_peer_swarm_have(&sh);
-	for (i = 0; i < f->npieces; i++)
-		if (have_bit(s->have, i))
-			f->holders[i]++;
-	return 0;
+	return rc == -1 ? seterr(err, errsz, "%s", why) : 0;
 }
 
 /* Pieces a partial source verified since: they join its bitfield. */
 static int
 source_take_haves(struct source *s, struct msg *m, char *err, size_t errsz)
 {
-	struct fetch	*f = s->f;
+	struct have_counts c = counts_of(s->f);
 	struct piece_have ph;
-	size_t		 i;
-	int		 rc = 0;
+	const char	*why = NULL;
+	int		 rc;
 
 	if (msg_recv_peer_have(m, &ph, err, errsz) == -1)
 		return -1;
-	if (ph.pieces_len % 4 != 0)
-		rc = seterr(err, errsz, "a piece list of odd length");
-	for (i = 0; rc == 0 && i < ph.pieces_len; i += 4) {
-		uint32_t p;
-
-		int	 asking;
-
-		memcpy(&p, ph.pieces + i, 4);
-		p = le32toh(p);
-		asking = (p & PIECE_ASKED) != 0;
-		p &= ~PIECE_ASKED;
-		if (p >= f->npieces) {
-			rc = seterr(err, errsz, "a piece the game does not have");
-			break;
-		}
-		if (asking && !have_bit(s->have, p) &&
-		    !have_bit(s->asking, p)) {
-			s->asking[p / 8] |= 1u << (p % 8);
-			f->asked[p]++;
-		}
-		if (asking || have_bit(s->have, p))
-			continue;
-		s->have[p / 8] |= 1u << (p % 8);
-		f->holders[p]++;
-		if (have_bit(s->asking, p)) {
-			s->asking[p / 8] &= ~(1u << (p % 8));
-			f->asked[p]--;
-		}
-	}
+	rc = have_add(&s->has, &c, ph.pieces, ph.pieces_len, &why);
 	msg_free_peer_have(&ph);
-	return rc;
+	return rc == -1 ? seterr(err, errsz, "%s", why) : 0;
 }
 
 /* A source that joined after the manifest was agreed must have the same. */

@@ -10,6 +10,7 @@
 #include "common/addr.h"
 #include "worker-transfer/fdcache.h"
 #include "worker-transfer/floor.h"
+#include "worker-transfer/have.h"
 #include "worker-transfer/pick.h"
 #include "worker-transfer/plan.h"
 #include "worker-transfer/transfer.h"
@@ -78,9 +79,7 @@ struct source {
 	unsigned char		*dupbuf;
 	int			 draining;	/* what is left is not needed */
 	int			 listed;	/* its manifest was read */
-	unsigned char		*have;		/* partial: verified pieces */
-	unsigned char		*asking;	/* partial: pieces it fetches
-						   from a complete source */
+	struct source_have	 has;		/* partial: its pieces */
 	struct hash_ctx		*hash;		/* of the piece coming in */
 	int			 lost_link;	/* died of the network */
 	int			 partial;	/* still downloading the game */
