@@ -31,6 +31,7 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
@@ -1118,23 +1119,45 @@ fetch_files_init(struct fetch *f, int dir, char *err, size_t errsz)
 	return 0;
 }
 
-/* Staging file i, open on fd, made its full size and its blocks reserved. */
+/*
+ * Whether the filesystem of fd has need bytes free; yes when it
+ * keeps no count (ramfs says 0 blocks).
+ */
+static int
+room_for(int fd, uint64_t need)
+{
+	struct statfs	 fs;
+
+	if (fstatfs(fd, &fs) == -1 || fs.f_blocks == 0)
+		return 1;
+	return (uint64_t)fs.f_bavail *
+	    (uint64_t)(fs.f_frsize != 0 ? fs.f_frsize : fs.f_bsize) >= need;
+}
+
+/*
+ * Staging file i, open on fd, made its full size and its blocks reserved
+ * where the filesystem can (fallocate). Where it cannot (vfat, exFAT,
+ * ramfs), posix_fallocate would write every block of the game before its
+ * first byte came: the free space is checked instead and the file made
+ * sparse.
+ */
 static int
 staging_file_size(struct fetch *f, size_t i, int fd, char *err, size_t errsz)
 {
-	uint64_t	 size = f->man.files[i].size;
+	uint64_t	 size = f->man.files[i].size, held;
 	struct stat	 st;
-	int		 rc;
 
 	if (fstat(fd, &st) == -1)
 		return seterr(err, errsz, "cannot create a staging file: %s",
 		    strerror(errno));
 	if (size == 0 || (uint64_t)st.st_size == size)
 		return 0;
-	rc = posix_fallocate(fd, 0, (off_t)size);
-	if (rc == ENOSPC)
+	if (fallocate(fd, 0, 0, (off_t)size) == 0)
+		return 0;
+	held = (uint64_t)st.st_blocks * 512;
+	if (errno == ENOSPC || !room_for(fd, size > held ? size - held : 0))
 		return seterr(err, errsz, "no space left on the games folder");
-	if (rc != 0 && ftruncate(fd, (off_t)size) == -1)
+	if (ftruncate(fd, (off_t)size) == -1)
 		return seterr(err, errsz, "%s", errno == ENOSPC ?
 		    "no space left on the games folder" :
 		    "cannot size a staging file");

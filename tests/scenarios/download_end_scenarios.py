@@ -26,11 +26,13 @@ from harness import (
     assert_no_event_since,
     CHUNK_SIZE,
     chunk_sources,
+    connect_many,
     create_large_sparse_game,
     create_many_small_game,
     diff_game_dirs,
     event_name_in,
     game_events,
+    mount_ramfs,
     poll,
     wait_no_active,
     wait_remote_game,
@@ -456,10 +458,65 @@ def x54_idle_source_dialled_again(sc: Scenario) -> str:
             f"both byte-exact, in order, in {took:.1f}s")
 
 
+# --------------------------------------------------------------------------
+# X55: a games folder whose filesystem has no fallocate
+# --------------------------------------------------------------------------
+
+
+def x55_staging_without_fallocate(sc: Scenario) -> str:
+    """The receiver's games folder is a ramfs, which like vfat and exFAT
+    has no fallocate: glibc's posix_fallocate would write every block of
+    the staging file before the first byte came (a 50 GiB game on an
+    exFAT drive: minutes of zeros). The staging file must get its full
+    size with next to nothing allocated, the download (192 MiB of random
+    bytes from a source capped at 40 MiB/s) must finish byte-exact, and
+    the staging folder must be gone."""
+    game = "bf1942"
+    games = sc.fixture_root / "x55"
+    (games / game).mkdir(parents=True)
+    (games / game / "version.ini").write_text(CATALOG_VERSIONS[game], encoding="utf-8")
+    size = 192 << 20
+    with (games / game / f"{game}.eti").open("wb") as out:
+        for _ in range(size >> 20):
+            out.write(os.urandom(1 << 20))
+    ram = sc.mnt_root / "x55-ramfs"
+    mount_ramfs(ram)
+    source = sc.peer("x55-source", games_dir=games, extra_args=["--upload-limit", "40MiB"])
+    client = sc.peer("x55-client", games_dir=ram)
+    connect_many(client, [source])
+    wait_remote_game(client, game, peer_count=1, version=CATALOG_VERSIONS[game], timeout=60)
+    mark = client.mark()
+    client.send({"cmd": "download", "game_id": game, "install": False})
+    staging = ram / game / ".lanspread.staging" / f"{game}.eti"
+
+    def sized() -> os.stat_result | None:
+        try:
+            st = staging.stat()
+        except FileNotFoundError:
+            return None
+        return st if st.st_size == size else None
+
+    st = poll(sized, timeout=20, interval=0.02, what=f"{staging} at its full size")
+    held = st.st_blocks * 512
+    if held > size // 2:
+        raise ScenarioError(f"the staging file held {held >> 20} MiB of its {size >> 20} MiB as soon as it had "
+                            "its size: it was written out before the download")
+    ended = client.wait_for(lambda item: item.get("event") in TERMINAL and (item.get("data") or {}).get("game_id") == game,
+                            timeout=60, description="download end", waiter=mark)
+    if ended.get("event") != "download-finished":
+        raise ScenarioError(f"the download did not finish: {ended}")
+    diff_game_dirs(games / game, ram / game)
+    if (ram / game / ".lanspread.staging").exists():
+        raise ScenarioError("the staging folder outlived the download")
+    return (f"on ramfs (no fallocate) the staging file had its full {size >> 20} MiB size with "
+            f"{held >> 20} MiB allocated; the download finished byte-exact")
+
+
 DOWNLOAD_END_SCENARIOS = [
     ("X50-trickling-source-dropped", x50_trickling_source_dropped),
     ("X51-deep-file-list-refused", x51_deep_file_list_refused),
     ("X52-many-files-under-nofile-limit", x52_many_files_under_nofile_limit),
     ("X53-unfinished-file-list-dropped", x53_unfinished_file_list_dropped),
     ("X54-idle-source-dialled-again", x54_idle_source_dialled_again),
+    ("X55-staging-without-fallocate", x55_staging_without_fallocate),
 ]

@@ -373,10 +373,19 @@ def mount_bind_ro(source: Path, mountpoint: Path) -> None:
 
 
 def mount_tmpfs(size: str, mountpoint: Path) -> None:
+    _mount_memory_fs(["-t", "tmpfs", "-o", f"size={size}", "tmpfs"], mountpoint)
+
+
+def mount_ramfs(mountpoint: Path) -> None:
+    """A ramfs: no size limit, no fallocate, like vfat and exFAT."""
+    _mount_memory_fs(["-t", "ramfs", "ramfs"], mountpoint)
+
+
+def _mount_memory_fs(args: list[str], mountpoint: Path) -> None:
     mountpoint.mkdir(parents=True, exist_ok=True)
-    result = _run_cmd(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mountpoint)])
+    result = _run_cmd(["mount", *args, str(mountpoint)])
     if result.returncode != 0:
-        raise ScenarioError(f"tmpfs mount on {mountpoint} failed: {result.stdout.strip()}")
+        raise ScenarioError(f"{args[1]} mount on {mountpoint} failed: {result.stdout.strip()}")
     with _MOUNT_LOCK:
         _ACTIVE_MOUNTS.append(mountpoint)
 
