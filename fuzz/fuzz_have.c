@@ -75,8 +75,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (op & 8)
 			have_forget(&src[who], &c);
 		else if (op & 4) {
-			if (have_add(&src[who], &c, data + at, len, &why) == -1 &&
-			    why == NULL)
+			if (have_add(&src[who], &c, data + at, len,
+			    &why) == -1 && why == NULL)
 				abort();
 		} else if (have_set(&src[who], &c, data + at, len, &why) ==
 		    -1 && (why == NULL || src[who].bits != NULL))

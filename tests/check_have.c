@@ -13,7 +13,7 @@
 #include "tests/testutil.h"
 #include "worker-transfer/have.h"
 
-#define NP	20	/* pieces: three bytes of bitfield, the last half used */
+#define NP	20	/* pieces: a bitfield of three bytes, half the last */
 
 static Suite	*have_suite(void);
 

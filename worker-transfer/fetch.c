@@ -885,8 +885,8 @@ source_pick(struct source *s, struct pick *pk)
 	v.asked = f->asked;
 	v.chunk_of = f->chunk_of;
 	v.chunks = f->chunks;
-	return pick_run(&v, s->partial ? s->has.bits : NULL, s->idx, max_holders,
-	    run_max(s), &f->rng, pk);
+	return pick_run(&v, s->partial ? s->has.bits : NULL, s->idx,
+	    max_holders, run_max(s), &f->rng, pk);
 }
 
 /*
