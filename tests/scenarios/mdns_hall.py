@@ -59,6 +59,7 @@ RELINK_TIMEOUT = 3.0
 DIAL_SLACK = 0.5
 SETTLE = 7.0
 DOWN_FOR = 10.0         # NET_DEAD_AFTER 6 s, pings every 2 s
+DOWN_AT = 27.0          # s after the start: up again at 37 s or later
 
 # Every IPv4 frame that enters the bridge from a peer's port: mDNS
 # datagrams whole, TCP SYNs by destination. One JSON line each.
@@ -380,6 +381,9 @@ def run(sc: Scenario, net: Net, capture: Path) -> None:
         print("4. dials beyond the burst")
         check_dial_queue(net, fake_ns, fake_ip, peers, ips)
         print("5. an interface comes back up")
+        # Away from the hall's own browses (about 31 and 63 s after the
+        # start): one of them would relink the peer whatever it did.
+        time.sleep(max(0.0, start + DOWN_AT - time.monotonic()))
         check_interface_up(net, capture, peers, ips, HALL - 1)
     finally:
         sniffer.terminate()
