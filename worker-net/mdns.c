@@ -184,12 +184,11 @@ struct mdns_rate {
 
 /* A query with the TC bit, waiting for the rest of its known answers. */
 struct mdns_held {
-	int			 used;
+	unsigned char		*pkt;		/* NULL: a free slot */
 	int			 ours_known;	/* a later part lists us */
 	ev_tstamp		 until;
 	struct sockaddr_in	 from;
 	size_t			 len;
-	unsigned char		*pkt;
 };
 
 struct mdns {
@@ -662,24 +661,25 @@ hold_query(struct mdns *m, size_t n, const struct sockaddr_in *from)
 	struct mdns_held *h, *slot = NULL;
 	int		 i;
 
-	if (m->rx.qdcount == 0) {
+	if (m->rx.qdcount == 0) {	/* nothing asked, nothing to answer */
+		if (!lists_us(m, &m->rx))
+			return 1;
 		for (i = 0; i < MDNS_MAX_HELD; i++) {
 			h = &m->held[i];
-			if (h->used && h->from.sin_port == from->sin_port &&
-			    h->from.sin_addr.s_addr == from->sin_addr.s_addr &&
-			    lists_us(m, &m->rx))
+			if (h->pkt != NULL &&
+			    h->from.sin_port == from->sin_port &&
+			    h->from.sin_addr.s_addr == from->sin_addr.s_addr)
 				h->ours_known = 1;
 		}
-		return 1;	/* nothing asked, nothing to answer */
+		return 1;
 	}
 	if (!m->rx.header.tc)
 		return 0;
 	for (i = 0; i < MDNS_MAX_HELD && slot == NULL; i++)
-		if (!m->held[i].used)
+		if (m->held[i].pkt == NULL)
 			slot = &m->held[i];
 	if (slot == NULL || (slot->pkt = malloc(n)) == NULL)
 		return 0;	/* too many at once: answer as we can */
-	slot->used = 1;
 	slot->ours_known = 0;
 	slot->until = ev_now(m->net->loop) + MDNS_TC_WAIT;
 	slot->from = *from;
@@ -718,14 +718,13 @@ heldq_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	for (i = 0; i < MDNS_MAX_HELD; i++) {
 		struct mdns_held *h = &m->held[i];
 
-		if (!h->used)
+		if (h->pkt == NULL)
 			continue;
 		if (h->until > now) {
 			if (next == 0 || h->until < next)
 				next = h->until;
 			continue;
 		}
-		h->used = 0;
 		memcpy(m->pkt, h->pkt, h->len);
 		memset(m->pkt + h->len, 0, sizeof(m->pkt) - h->len);
 		free(h->pkt);

@@ -256,8 +256,8 @@ def check_known_answers(records: list[dict], peers: list[Peer], ips: dict,
           "answered")
 
 
-def check_dial_queue(net: Net, fake_ns: str, fake_ip: str,
-                     peers: list[Peer], ips: dict) -> None:
+def check_dial_queue(fake_ns: str, fake_ip: str, peers: list[Peer],
+                     ips: dict) -> None:
     out = subprocess.run(["ip", "netns", "exec", fake_ns, sys.executable,
                           "-c", FAKE_HALL, fake_ip, str(FAKES),
                           str(DIAL_TIMEOUT)],
@@ -379,7 +379,7 @@ def run(sc: Scenario, net: Net, capture: Path) -> None:
         print("3. known answers")
         check_known_answers(records, peers, ips, linked_at)
         print("4. dials beyond the burst")
-        check_dial_queue(net, fake_ns, fake_ip, peers, ips)
+        check_dial_queue(fake_ns, fake_ip, peers, ips)
         print("5. an interface comes back up")
         # Away from the hall's own browses (about 31 and 63 s after the
         # start): one of them would relink the peer whatever it did.
